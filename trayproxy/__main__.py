@@ -1,0 +1,3 @@
+from trayproxy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Gemini shapes shared by every converter: the upstream speaks Gemini, so all roads pass here.
+
+Pure code. The upstream (Cloud Code v1internal) answers with Gemini `GenerateContentResponse`
+objects, sometimes wrapped as `{"response": {...}}`; `unwrap` removes that. `Usage` reads
+`usageMetadata`. Client-protocol converters build on these instead of re-reading raw dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "BYPASS_SIGNATURE",
+    "SAFETY_OFF",
+    "IdFactory",
+    "Usage",
+    "unwrap",
+    "first_candidate",
+    "iter_parts",
+    "finish_reason",
+    "is_thinking_model",
+]
+
+#: The value the upstream documents as "no signature available, skip validation". It is the
+#: only signature trayproxy ever sends that it did not receive from the upstream itself.
+BYPASS_SIGNATURE = "skip_thought_signature_validator"
+
+#: Generates ids for things a client protocol needs but the upstream did not give
+#: (tool-call ids, message ids). Called with a prefix such as "call_" or "msg_".
+#: Injected so converters stay deterministic under test.
+IdFactory = Callable[[str], str]
+
+SAFETY_OFF: list[dict[str, str]] = [
+    {"category": c, "threshold": "OFF"}
+    for c in (
+        "HARM_CATEGORY_HARASSMENT",
+        "HARM_CATEGORY_HATE_SPEECH",
+        "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+        "HARM_CATEGORY_DANGEROUS_CONTENT",
+    )
+]
+
+
+def unwrap(obj: Any) -> dict[str, Any]:
+    """Remove the `{"response": ...}` wrapper Cloud Code puts around Gemini responses."""
+    if isinstance(obj, dict):
+        inner = obj.get("response")
+        if isinstance(inner, dict) and len(obj) <= 3 and "candidates" not in obj:
+            return inner
+        return obj
+    return {}
+
+
+def first_candidate(resp: dict[str, Any]) -> dict[str, Any]:
+    cands = resp.get("candidates")
+    if isinstance(cands, list) and cands and isinstance(cands[0], dict):
+        return cands[0]
+    return {}
+
+
+def iter_parts(resp: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Parts of the first candidate, skipping anything that is not a dict."""
+    content = first_candidate(resp).get("content")
+    if isinstance(content, dict):
+        parts = content.get("parts")
+        if isinstance(parts, list):
+            for p in parts:
+                if isinstance(p, dict):
+                    yield p
+
+
+def finish_reason(resp: dict[str, Any]) -> str | None:
+    fr = first_candidate(resp).get("finishReason")
+    return fr if isinstance(fr, str) and fr else None
+
+
+def is_thinking_model(model: str) -> bool:
+    """Whether an upstream model thinks (and so signs its function calls)."""
+    m = model.lower()
+    if m.startswith("claude"):
+        return "thinking" in m
+    return m.startswith("gemini-2.5") or m.startswith("gemini-3") or "pro-agent" in m or "thinking" in m
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as the upstream reports them (`usageMetadata`)."""
+
+    prompt: int = 0  # all input tokens, cached ones included
+    output: int = 0  # visible output (candidates) tokens
+    reasoning: int = 0  # thought tokens
+    cached: int = 0  # prompt tokens served from cache
+    total: int = 0
+
+    @classmethod
+    def from_metadata(cls, meta: Any) -> Usage:
+        if not isinstance(meta, dict):
+            return cls()
+
+        def num(key: str) -> int:
+            v = meta.get(key)
+            return int(v) if isinstance(v, (int, float)) else 0
+
+        u = cls(
+            prompt=num("promptTokenCount"),
+            output=num("candidatesTokenCount"),
+            reasoning=num("thoughtsTokenCount"),
+            cached=num("cachedContentTokenCount"),
+            total=num("totalTokenCount"),
+        )
+        if not u.total:
+            u.total = u.prompt + u.output + u.reasoning
+        return u
+
+    @classmethod
+    def from_response(cls, resp: dict[str, Any]) -> Usage | None:
+        meta = resp.get("usageMetadata")
+        return cls.from_metadata(meta) if isinstance(meta, dict) else None
