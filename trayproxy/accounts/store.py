@@ -1,0 +1,161 @@
+"""Account records: JSON next to the config (accounts.json); refresh tokens in the SecretStore.
+
+A record holds what the UI shows and the pool needs (e-mail, project, tier, per-model quota,
+disabled reason). It never holds a token. Saves are atomic, so a crash mid-save loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trayproxy.config import atomic_write
+from trayproxy.secrets import SecretStore, refresh_token_name
+
+__all__ = ["ModelQuota", "Account", "AccountStore", "AccountStoreError"]
+
+
+class AccountStoreError(RuntimeError):
+    pass
+
+
+@dataclass
+class ModelQuota:
+    remaining: float | None = None  # 0.0 .. 1.0, None when the upstream did not say
+    reset_time: float | None = None  # epoch seconds
+    display_name: str | None = None
+    max_output_tokens: int | None = None
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    project: str | None = None
+    tier: str | None = None
+    models: dict[str, ModelQuota] = field(default_factory=dict)
+    quota_updated: float | None = None
+    disabled: bool = False
+    disabled_reason: str | None = None
+    disabled_at: float | None = None
+    created_at: float = 0.0
+    last_used: float | None = None
+
+    @staticmethod
+    def new(email: str, *, now: float) -> Account:
+        return Account(id=str(uuid.uuid4()), email=email, created_at=now)
+
+    @property
+    def onboarded(self) -> bool:
+        return bool(self.project)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> Account:
+        models = {
+            str(k): ModelQuota(**{f: v.get(f) for f in ("remaining", "reset_time", "display_name", "max_output_tokens")})
+            for k, v in (d.get("models") or {}).items()
+            if isinstance(v, dict)
+        }
+        return Account(
+            id=str(d["id"]),
+            email=str(d.get("email", "")),
+            project=d.get("project"),
+            tier=d.get("tier"),
+            models=models,
+            quota_updated=d.get("quota_updated"),
+            disabled=bool(d.get("disabled", False)),
+            disabled_reason=d.get("disabled_reason"),
+            disabled_at=d.get("disabled_at"),
+            created_at=float(d.get("created_at") or 0.0),
+            last_used=d.get("last_used"),
+        )
+
+
+class AccountStore:
+    """accounts.json + refresh tokens. Thread-safe; every mutation is saved atomically."""
+
+    def __init__(self, path: Path, secrets: SecretStore) -> None:
+        self.path = path
+        self.secrets = secrets
+        self._lock = threading.RLock()
+        self._accounts: dict[str, Account] = {}
+        self.load()
+
+    def load(self) -> None:
+        with self._lock:
+            try:
+                raw = json.loads(self.path.read_text("utf-8"))
+            except FileNotFoundError:
+                self._accounts = {}
+                return
+            except (OSError, ValueError) as e:
+                raise AccountStoreError(
+                    f"{self.path} cannot be read ({e}). Fix or move the file; trayproxy will not overwrite it."
+                ) from e
+            items = raw.get("accounts", []) if isinstance(raw, dict) else []
+            self._accounts = {}
+            for d in items:
+                if isinstance(d, dict) and d.get("id"):
+                    a = Account.from_json(d)
+                    self._accounts[a.id] = a
+
+    def _save(self) -> None:
+        data = {"version": 1, "accounts": [a.to_json() for a in self._accounts.values()]}
+        atomic_write(self.path, (json.dumps(data, indent=2) + "\n").encode(), mode=0o600)
+
+    def all(self) -> list[Account]:
+        with self._lock:
+            return list(self._accounts.values())
+
+    def get(self, account_id: str) -> Account | None:
+        with self._lock:
+            return self._accounts.get(account_id)
+
+    def find(self, id_or_email: str) -> Account | None:
+        with self._lock:
+            if id_or_email in self._accounts:
+                return self._accounts[id_or_email]
+            matches = [a for a in self._accounts.values() if a.email.lower() == id_or_email.lower()]
+            if not matches:
+                matches = [a for a in self._accounts.values() if a.id.startswith(id_or_email)]
+            return matches[0] if len(matches) == 1 else None
+
+    def by_email(self, email: str) -> Account | None:
+        with self._lock:
+            for a in self._accounts.values():
+                if a.email.lower() == email.lower():
+                    return a
+            return None
+
+    def put(self, account: Account, refresh_token: str | None = None) -> None:
+        """Insert or replace a record (and its refresh token when given), then save."""
+        with self._lock:
+            if refresh_token is not None:
+                self.secrets.set(refresh_token_name(account.id), refresh_token)
+            self._accounts[account.id] = account
+            self._save()
+
+    def save(self) -> None:
+        with self._lock:
+            self._save()
+
+    def remove(self, account_id: str) -> Account | None:
+        with self._lock:
+            a = self._accounts.pop(account_id, None)
+            if a is not None:
+                self._save()
+                self.secrets.delete(refresh_token_name(account_id))
+            return a
+
+    def refresh_token(self, account_id: str) -> str | None:
+        return self.secrets.get(refresh_token_name(account_id))
+
+    def set_refresh_token(self, account_id: str, token: str) -> None:
+        self.secrets.set(refresh_token_name(account_id), token)

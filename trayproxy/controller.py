@@ -1,0 +1,415 @@
+"""The Controller: the one API the tray, the settings page and the CLI call.
+
+It owns the engine: one background thread running one asyncio loop, on which the ProxyServer,
+the ControlServer, the upstream connection pool and the background tasks live. Synchronous
+methods may be called from any other thread: they schedule work on the engine loop and return
+its result, or raise its error, in the caller's thread. Code already on the engine loop (the
+ControlServer) awaits the `a_*` coroutines instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from trayproxy import __version__
+from trayproxy.accounts.oauth import OAuthClient
+from trayproxy.accounts.pool import AccountPool
+from trayproxy.accounts.service import AccountService
+from trayproxy.accounts.store import Account, AccountStore
+from trayproxy.config import Config, ConfigError, LoadResult, load_config, save_config, set_value
+from trayproxy.paths import AppPaths
+from trayproxy.proxy.context import ProxyContext
+from trayproxy.proxy.memory import ResponseStore, SignatureStore
+from trayproxy.proxy.server import ProxyServer, StartError
+from trayproxy.secrets import ZAI_KEY, SecretStore
+from trayproxy.upstream.cloudcode import CloudCodeClient
+from trayproxy.upstream.transport import AiohttpTransport, Timeouts, Transport
+
+__all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
+
+log = logging.getLogger("trayproxy.controller")
+T = TypeVar("T")
+NO_ACCOUNT_ERROR = "No available account, please add an account first"
+
+
+class Engine:
+    """A daemon thread with its own event loop."""
+
+    def __init__(self, name: str = "trayproxy-engine") -> None:
+        self._ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._ready.set)
+        try:
+            self.loop.run_forever()
+        finally:
+            try:
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            finally:
+                self.loop.close()
+
+    @property
+    def in_engine_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60.0) -> T:
+        if self.in_engine_thread:
+            coro.close()
+            raise RuntimeError("Controller sync methods cannot be called from the engine loop; await the a_* method")
+        return self.submit(coro).result(timeout)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+
+
+@dataclass
+class Status:
+    running: bool
+    port: int
+    base_url: str
+    active_accounts: int
+    accounts_total: int
+    lan: bool
+    auth_mode: str
+    version: str = __version__
+    error: str | None = None
+    config_problem: str | None = None
+    secrets_fallback: str | None = None
+    upstreams: list[str] = field(default_factory=list)
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.base_url}/v1"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["openai_base_url"] = self.openai_base_url
+        return d
+
+
+class Controller:
+    def __init__(
+        self,
+        paths: AppPaths,
+        *,
+        env: dict[str, str] | None = None,
+        secrets_backend: Any = None,
+        transport: Transport | None = None,
+        clock: Callable[[], float] = time.time,
+        engine: Engine | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.paths = paths.ensure()
+        self.env = env
+        # Session-only settings (e.g. `serve --port`): applied over config.json, never saved.
+        self.overrides: dict[str, Any] = dict(overrides or {})
+        self.clock = clock
+        loaded: LoadResult = load_config(paths.config_file)
+        self.config_problem = loaded.message
+        if self.config_problem:
+            log.error("%s", self.config_problem)
+        self._config = loaded.config
+        self.secrets = SecretStore(paths.secrets_file, backend=secrets_backend)
+        self.secrets.api_key()  # generated and stored on first run
+        self.store = AccountStore(paths.accounts_file, self.secrets)
+        self.pool = AccountPool(self.store, clock=clock, scheduling=self._config.scheduling)
+        eff = self.config
+        self.transport = transport or AiohttpTransport(proxy=eff.upstream_proxy or None)
+        self.upstream = CloudCodeClient(
+            self.transport,
+            base_urls=lambda: self.config.cloudcode_base_urls,
+            timeouts=lambda: Timeouts(connect=10.0, read=float(self.config.request_timeout)),
+        )
+        self.oauth = OAuthClient(self.transport, lambda: self.config.oauth, clock)
+        self.accounts = AccountService(self.store, self.pool, self.oauth, self.upstream, clock)
+        self.monitor = self._make_monitor()
+        self.ctx = ProxyContext(
+            config=lambda: self.config,
+            api_key=self.secrets.api_key,
+            pool=self.pool,
+            upstream=self.upstream,
+            signatures=SignatureStore(),
+            responses=ResponseStore(),
+            monitor=self.monitor,
+            zai_key=lambda: self.secrets.get(ZAI_KEY),
+            clock=clock,
+        )
+        self.ctx.extra["accounts"] = self.accounts
+        self.server = ProxyServer(self.ctx)
+        self.last_error: str | None = None
+        self._listeners: list[Callable[[Status], None]] = []
+        self._bg: list[asyncio.Task[Any]] = []
+        self._owns_engine = engine is None
+        self.engine = engine or Engine()
+        if self.monitor is not None:
+            self.monitor.start()
+
+    def _make_monitor(self) -> Any:
+        from trayproxy.monitor import Monitor
+
+        m = self._config.monitor
+        return Monitor(
+            self.paths.monitor_db,
+            enabled=m.enabled,
+            retention_days=m.retention_days,
+            max_rows=m.max_rows,
+            store_bodies=m.store_bodies,
+            secrets=self._known_secrets,
+        )
+
+    def _known_secrets(self) -> list[str]:
+        out = [self.secrets.api_key()]
+        zk = self.secrets.get(ZAI_KEY)
+        if zk:
+            out.append(zk)
+        return out
+
+    # -- config ------------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        """The effective config: config.json, then session overrides, then the environment."""
+        cfg = self._config
+        for k, v in self.overrides.items():
+            cfg = set_value(cfg, k, v)
+        return cfg.with_env(self.env)
+
+    @property
+    def raw_config(self) -> Config:
+        return self._config
+
+    def set_config(self, key: str, value: Any) -> Config:
+        new = set_value(self._config, key, value)
+        self.overrides.pop(key, None)
+        if self.server.running and (new.port != self._config.port or new.allow_lan_access != self._config.allow_lan_access):
+            raise ConfigError("Stop the proxy before changing the port or LAN access")
+        save_config(self.paths.config_file, new)
+        self._config = new
+        self._apply_live()
+        self._notify()
+        return new
+
+    def _apply_live(self) -> None:
+        self.pool.scheduling = self._config.scheduling
+        if self.monitor is not None:
+            m = self._config.monitor
+            self.monitor.configure(
+                enabled=m.enabled, retention_days=m.retention_days, store_bodies=m.store_bodies, max_rows=m.max_rows
+            )
+
+    # -- listeners ---------------------------------------------------------------------------
+    def subscribe(self, fn: Callable[[Status], None]) -> None:
+        """fn(status) is called (on the engine thread) after every state change."""
+        self._listeners.append(fn)
+
+    def _notify(self) -> None:
+        st = self.status()
+        for fn in list(self._listeners):
+            try:
+                fn(st)
+            except Exception:
+                log.exception("status listener failed")
+
+    # -- status ------------------------------------------------------------------------------
+    def status(self) -> Status:
+        cfg = self.config
+        running = self.server.running
+        port = self.server.port if running and self.server.port else cfg.port
+        upstreams = []
+        if self.pool.active_count():
+            upstreams.append("google")
+        if cfg.zai.enabled and cfg.zai.dispatch_mode != "off":
+            upstreams.append(f"zai ({cfg.zai.dispatch_mode})")
+        return Status(
+            running=running,
+            port=port,
+            base_url=f"http://127.0.0.1:{port}",
+            active_accounts=self.pool.active_count(),
+            accounts_total=len(self.store.all()),
+            lan=cfg.allow_lan_access,
+            auth_mode=cfg.effective_auth_mode,
+            error=self.last_error,
+            config_problem=self.config_problem,
+            secrets_fallback=self.secrets.fallback_reason,
+            upstreams=upstreams,
+        )
+
+    # -- start / stop ------------------------------------------------------------------------
+    async def a_start(self, port: int | None = None) -> Status:
+        cfg = self.config
+        zai_on = cfg.zai.enabled and cfg.zai.dispatch_mode != "off"
+        if self.server.running:
+            return self.status()
+        if self.pool.active_count() == 0 and not zai_on:
+            self.last_error = NO_ACCOUNT_ERROR
+            self._notify()
+            raise StartError(NO_ACCOUNT_ERROR)
+        try:
+            await self.server.start(cfg.bind_host, port if port is not None else cfg.port)
+        except StartError as e:
+            self.last_error = str(e)
+            self._notify()
+            raise
+        self.last_error = None
+        self._start_background()
+        self._notify()
+        return self.status()
+
+    async def a_stop(self) -> Status:
+        for t in self._bg:
+            t.cancel()
+        self._bg.clear()
+        await self.server.stop()
+        self._notify()
+        return self.status()
+
+    def start(self, port: int | None = None) -> Status:
+        return self.engine.call(self.a_start(port))
+
+    def stop(self) -> Status:
+        return self.engine.call(self.a_stop())
+
+    def reload(self) -> Status:
+        """Re-read config.json and accounts.json (after hand edits)."""
+        loaded = load_config(self.paths.config_file)
+        self.config_problem = loaded.message
+        self._config = loaded.config
+        self.store.load()
+        self._apply_live()
+        self._notify()
+        return self.status()
+
+    # -- background --------------------------------------------------------------------------
+    def _start_background(self) -> None:
+        self._bg.append(asyncio.ensure_future(self._quota_loop()))
+
+    async def _quota_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.quota_refresh_minutes * 60)
+            try:
+                await self.accounts.refresh_all()
+                self._notify()
+            except Exception:
+                log.exception("quota refresh failed")
+
+    # -- API key -----------------------------------------------------------------------------
+    def api_key(self) -> str:
+        return self.secrets.api_key()
+
+    def set_api_key(self, key: str) -> str:
+        k = self.secrets.set_api_key(key)
+        self._notify()
+        return k
+
+    def regenerate_api_key(self) -> str:
+        k = self.secrets.regenerate_api_key()
+        self._notify()
+        return k
+
+    # -- accounts ----------------------------------------------------------------------------
+    def list_accounts(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        out = []
+        for a in self.store.all():
+            cds = self.pool.cooldowns(a.id)
+            if a.disabled:
+                state = f"disabled: {a.disabled_reason or 'disabled'}"
+            elif not a.onboarded:
+                state = "not onboarded (no Cloud Code project)"
+            elif "" in cds:
+                state = f"cooling down until {_hhmm(cds[''][0])} ({cds[''][1]})"
+            else:
+                state = "active"
+            out.append(
+                {
+                    "id": a.id,
+                    "email": a.email,
+                    "tier": a.tier,
+                    "project": a.project,
+                    "state": state,
+                    "active": not a.disabled and a.onboarded and "" not in cds,
+                    "disabled_reason": a.disabled_reason,
+                    "quota_updated": a.quota_updated,
+                    "models": {
+                        name: {
+                            "remaining": q.remaining,
+                            "reset_time": q.reset_time,
+                            "cooldown_until": cds[name][0] if name in cds else None,
+                            "cooldown_reason": cds[name][1] if name in cds else None,
+                        }
+                        for name, q in sorted(a.models.items())
+                    },
+                    "cooldowns": {m or "*": {"until": u, "reason": r} for m, (u, r) in cds.items()},
+                    "last_used": a.last_used,
+                    "now": now,
+                }
+            )
+        return out
+
+    async def a_add_refresh_token(self, token: str) -> Account:
+        acc = await self.accounts.add_refresh_token(token)
+        self._notify()
+        return acc
+
+    def add_refresh_token(self, token: str) -> Account:
+        return self.engine.call(self.a_add_refresh_token(token), timeout=120)
+
+    async def a_login(self, open_url: Callable[[str], object], timeout: float = 300.0) -> Account:
+        acc = await self.accounts.login(open_url, timeout)
+        self._notify()
+        return acc
+
+    def login(self, open_url: Callable[[str], object], timeout: float = 300.0) -> Account:
+        return self.engine.call(self.a_login(open_url, timeout), timeout=timeout + 30)
+
+    def remove_account(self, id_or_email: str) -> Account:
+        acc = self.store.find(id_or_email)
+        if acc is None:
+            raise KeyError(f"No account matches {id_or_email!r}")
+        self.store.remove(acc.id)
+        self.accounts.forget_token(acc.id)
+        self._notify()
+        return acc
+
+    async def a_refresh_accounts(self) -> list[tuple[Account, str | None]]:
+        res = await self.accounts.refresh_all()
+        self._notify()
+        return res
+
+    def refresh_accounts(self) -> list[tuple[Account, str | None]]:
+        return self.engine.call(self.a_refresh_accounts(), timeout=300)
+
+    # -- shutdown ----------------------------------------------------------------------------
+    async def _aclose(self) -> None:
+        await self.a_stop()
+        await self.transport.aclose()
+
+    def close(self) -> None:
+        try:
+            self.engine.call(self._aclose(), timeout=10)
+        except Exception:
+            log.exception("error while closing")
+        if self.monitor is not None:
+            self.monitor.close()
+        if self._owns_engine:
+            self.engine.stop()
+
+
+def _hhmm(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))

@@ -1,0 +1,147 @@
+"""Request guards: API-key auth (four modes), CORS, Origin and Host checks.
+
+- Auth modes: `off`, `strict` (every route, health too), `all_except_health`, `auto` (off when
+  local-only, all_except_health with LAN access). The key is accepted from
+  `Authorization: Bearer K`, a bare `Authorization: K`, `x-api-key`, `x-goog-api-key`, and
+  `?key=K` on Gemini routes; comparison is constant-time.
+- When no key is required, a web page must not be able to use the proxy: requests carrying a
+  non-loopback `Origin` are refused, and with LAN access off the `Host` must be a loopback name
+  (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from trayproxy.proxy.errors import error_response, protocol_for
+
+__all__ = ["GuardSettings", "HEALTH_PATHS", "extract_keys", "make_guard_middleware", "is_loopback_host"]
+
+HEALTH_PATHS = frozenset({"/healthz", "/health"})
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+ACCEPTED_HEADERS_HINT = (
+    "Send the trayproxy API key as 'Authorization: Bearer <key>', 'x-api-key: <key>' or "
+    "'x-goog-api-key: <key>' (Gemini routes also accept ?key=<key>). "
+    "'trayproxy key show' prints it."
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    auth_mode: str  # effective: off | strict | all_except_health
+    allow_lan: bool
+    api_key: str
+
+
+def is_loopback_host(host: str) -> bool:
+    h = host.strip().lower()
+    if h.startswith("["):
+        h = h[: h.find("]") + 1] if "]" in h else h
+    elif h.count(":") == 1:
+        h = h.split(":", 1)[0]
+    return h in _LOOPBACK_NAMES or h.startswith("127.")
+
+
+def _origin_is_loopback(origin: str) -> bool:
+    if origin == "null":
+        return False
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and is_loopback_host(parts.netloc)
+
+
+def extract_keys(request: web.Request, *, allow_query: bool) -> list[str]:
+    keys: list[str] = []
+    auth = request.headers.get("Authorization")
+    if auth:
+        scheme, _, rest = auth.strip().partition(" ")
+        keys.append(rest.strip() if scheme.lower() == "bearer" and rest else auth.strip())
+    for h in ("x-api-key", "x-goog-api-key"):
+        v = request.headers.get(h)
+        if v:
+            keys.append(v.strip())
+    if allow_query:
+        q = request.query.get("key")
+        if q:
+            keys.append(q.strip())
+    return keys
+
+
+def _key_matches(keys: list[str], expected: str) -> bool:
+    if not expected:
+        return False
+    exp = expected.encode()
+    ok = False
+    for k in keys:
+        # Evaluate every candidate: constant time per comparison, no early exit on a match.
+        ok |= hmac.compare_digest(k.encode(), exp)
+    return ok
+
+
+def _cors_headers(request: web.Request) -> dict[str, str]:
+    origin = request.headers.get("Origin", "*")
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "GET, POST, HEAD, OPTIONS",
+        "Access-Control-Allow-Headers": request.headers.get(
+            "Access-Control-Request-Headers",
+            "authorization, content-type, x-api-key, x-goog-api-key, anthropic-version, anthropic-beta",
+        ),
+        "Access-Control-Max-Age": "3600",
+        "Vary": "Origin",
+    }
+
+
+def make_guard_middleware(get_settings: Callable[[], GuardSettings]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        s = get_settings()
+        path = request.path
+        protocol = protocol_for(path, request.headers)
+        is_health = path in HEALTH_PATHS or (path == "/" and request.method in ("HEAD", "GET"))
+        key_required = s.auth_mode == "strict" or (s.auth_mode == "all_except_health" and not is_health)
+
+        if not s.allow_lan and not is_loopback_host(request.host or ""):
+            return error_response(
+                protocol,
+                403,
+                f"Host {request.host!r} is not allowed: trayproxy only answers to localhost while LAN "
+                "access is off (this blocks DNS-rebinding attacks from web pages).",
+            )
+        origin = request.headers.get("Origin")
+        if origin and not key_required and not _origin_is_loopback(origin):
+            return error_response(
+                protocol,
+                403,
+                f"Requests from the web page at {origin} are refused: no API key is required in this "
+                "auth mode, so only local pages may call trayproxy. Set auth_mode to strict to allow it.",
+            )
+        cors = _cors_headers(request) if origin else {}
+        if request.method == "OPTIONS":
+            return web.Response(status=204, headers=cors)
+        if key_required:
+            keys = extract_keys(request, allow_query=protocol == "gemini")
+            if not _key_matches(keys, s.api_key):
+                what = "The API key is wrong." if keys else "No API key was sent."
+                return error_response(
+                    protocol,
+                    401,
+                    f"{what} {ACCEPTED_HEADERS_HINT}",
+                    code="invalid_api_key",
+                    headers=cors,
+                )
+        resp = await handler(request)
+        if cors and not resp.prepared:
+            resp.headers.update(cors)
+        return resp
+
+    return guard

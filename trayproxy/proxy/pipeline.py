@@ -1,0 +1,408 @@
+"""The path every generation request takes, whatever protocol the client speaks.
+
+1. Pick an account for the upstream model (sticky per conversation), get its access token.
+2. Send the request; on 429/5xx/connection errors cool that account down and try the next
+   one; on 401 refresh the token and retry once; on 403 take the account out of rotation.
+3. Peek: nothing is sent to the client until the converter has produced its first bytes. An
+   empty or cut-off answer (no output, `MALFORMED_FUNCTION_CALL`) is retried once, so a client
+   never gets an empty success.
+4. Stream: relay converted frames as they arrive; pings during long silences; on proxy stop,
+   on an upstream break or timeout, end with the protocol's own error event, never a silent
+   truncation. A client that goes away cancels the upstream request.
+5. Record the request in the monitor, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from aiohttp import web
+
+from trayproxy.accounts.cooldown import classify, upstream_message
+from trayproxy.accounts.pool import Unavailable
+from trayproxy.accounts.service import TokenUnavailable
+from trayproxy.accounts.store import Account
+from trayproxy.protocols.gemini import Usage
+from trayproxy.proxy.context import CONTEXT, ProxyContext
+from trayproxy.proxy.errors import Protocol as ClientProtocol
+from trayproxy.proxy.errors import ProxyError
+from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, session_id_for
+from trayproxy.upstream.transport import TransportError, UpstreamResponse
+
+__all__ = ["StreamMachine", "Job", "Outcome", "run_generation", "record_request"]
+
+log = logging.getLogger("trayproxy.pipeline")
+MAX_ATTEMPTS = 8
+_RETRYABLE_EMPTY = frozenset({None, "MALFORMED_FUNCTION_CALL", "OTHER", "FINISH_REASON_UNSPECIFIED"})
+
+
+class StreamMachine(Protocol):
+    usage: Usage | None
+    signatures: dict[str, str]
+    produced_output: bool
+    upstream_finish: str | None
+
+    def feed(self, resp: dict[str, Any]) -> list[bytes]: ...
+
+    def finish(self) -> list[bytes]: ...
+
+    def fail(self, message: str) -> list[bytes]: ...
+
+    def result(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class Job:
+    protocol: ClientProtocol
+    client_model: str
+    upstream_model: str
+    request: dict[str, Any]  # Gemini GenerateContentRequest (inner)
+    make_machine: Callable[[], StreamMachine]
+    stream: bool
+    session_key: str | None = None
+    content_type: str = "text/event-stream"
+    ping_frame: bytes | None = b": ping\n\n"
+    ping_interval: float = 15.0
+    request_type: str = "agent"
+    on_result: Callable[[dict[str, Any], StreamMachine], dict[str, Any]] | None = None
+
+
+@dataclass
+class Outcome:
+    """What happened, for the monitor."""
+
+    status: int = 0
+    outcome: str = "ok"
+    account_id: str | None = None
+    upstream_model: str | None = None
+    upstream: str | None = None
+    error: str | None = None
+    ttfb_ms: float | None = None
+    usage: Usage | None = None
+    stream: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+# -- opening an upstream stream with failover --------------------------------------------------
+
+
+@dataclass
+class _Opened:
+    account: Account
+    resp: UpstreamResponse
+    events: AsyncIterator[dict[str, Any]]
+
+
+async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome) -> _Opened:
+    """Open a 200 stream on some account, or raise ProxyError in the client's terms."""
+    service = ctx.extra["accounts"]
+    last_error: str | None = None
+    last_status = 502
+    for _ in range(MAX_ATTEMPTS):
+        pick = ctx.pool.select(job.upstream_model, session=job.session_key, exclude=frozenset(exclude))
+        if isinstance(pick, Unavailable):
+            if pick.retry_after is not None:
+                raise ProxyError(429, pick.reason, retry_after=pick.retry_after, code="rate_limit_exceeded")
+            if exclude and last_error:
+                raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}")
+            raise ProxyError(503, pick.reason, code="no_account")
+        acc = pick
+        out.account_id = acc.id
+        try:
+            opened = await _try_account(ctx, service, job, acc)
+        except _Failover as f:
+            ctx.pool.release(acc.id)
+            exclude.add(acc.id)
+            last_error, last_status = f.message, f.status
+            continue
+        except BaseException:
+            ctx.pool.release(acc.id)
+            raise
+        return opened
+    raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}")
+
+
+class _Failover(Exception):
+    def __init__(self, message: str, status: int = 502) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) -> _Opened:
+    request = dict(job.request)
+    if job.session_key:
+        request["sessionId"] = session_id_for(job.session_key)
+    envelope = CloudCodeClient.envelope(
+        project=acc.project or "",
+        model=job.upstream_model,
+        request=request,
+        request_id=f"agent/{uuid.uuid4()}",
+        request_type=job.request_type,
+    )
+    refreshed = False
+    while True:
+        try:
+            token = await service.access_token(acc, force=refreshed)
+        except TokenUnavailable as e:
+            if not e.revoked:
+                ctx.pool.cool_down(acc.id, None, 30.0, str(e))
+            raise _Failover(str(e), 503) from e
+        try:
+            resp = await ctx.upstream.stream_generate(token, envelope)
+        except TransportError as e:
+            ctx.pool.cool_down(acc.id, job.upstream_model, 10.0, f"network: {e}")
+            raise _Failover(f"Cloud Code could not be reached: {e}", 504 if e.timeout else 502) from e
+        if resp.status == 200:
+            return _Opened(acc, resp, ctx.upstream.events(resp))
+        body = await resp.read()
+        if resp.status == 401 and not refreshed:
+            refreshed = True
+            service.forget_token(acc.id)
+            continue
+        verdict = classify(
+            resp.status, resp.headers, body, now=ctx.clock(), repeats=ctx.pool.failures(acc.id, job.upstream_model)
+        )
+        log.info("account %s got %s (%s) for %s", acc.id[:8], resp.status, verdict.kind, job.upstream_model)
+        if verdict.kind == "forbidden":
+            ctx.pool.disable(acc.id, f"forbidden (403): {verdict.message[:300]}")
+            raise _Failover(f"account forbidden: {verdict.message}", 503)
+        if verdict.cooldown is not None:
+            ctx.pool.cool_down(
+                acc.id, job.upstream_model if verdict.model_scoped else None, verdict.cooldown,
+                f"{verdict.kind}: {verdict.message[:200]}",
+            )
+        if verdict.failover:
+            raise _Failover(f"HTTP {resp.status}: {verdict.message}", 429 if resp.status == 429 else 502)
+        if verdict.kind == "not_found":
+            raise ProxyError(
+                404,
+                f"The upstream does not know the model {job.upstream_model!r} (requested as "
+                f"{job.client_model!r}). Check the model name or add a model_mapping entry.",
+                code="model_not_found",
+            )
+        status = resp.status if 400 <= resp.status < 500 else 502
+        raise ProxyError(status, f"Upstream rejected the request: {upstream_message(body)}")
+
+
+# -- running a job -----------------------------------------------------------------------------
+
+
+def _headers(job: Job, acc: Account) -> dict[str, str]:
+    return {"X-Trayproxy-Account": acc.id, "X-Trayproxy-Model": job.upstream_model}
+
+
+async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    out = Outcome(upstream_model=job.upstream_model, upstream="google", stream=job.stream)
+    request["trayproxy_outcome"] = out
+    exclude: set[str] = set()
+    empty_retries = 0
+    while True:
+        opened = await _open(ctx, job, exclude, out)
+        acc = opened.account
+        machine = job.make_machine()
+        try:
+            if not job.stream:
+                result = await _collect(opened, machine)
+                if not machine.produced_output and machine.upstream_finish in _RETRYABLE_EMPTY and empty_retries < 1:
+                    empty_retries += 1
+                    continue
+                if not machine.produced_output and machine.upstream_finish in _RETRYABLE_EMPTY:
+                    raise ProxyError(502, "The upstream returned an empty answer twice "
+                                     f"(finish reason {machine.upstream_finish or 'missing'}).")
+                _done(ctx, machine, acc, job, out)
+                if job.on_result is not None:
+                    result = job.on_result(result, machine)
+                out.status = 200
+                return web.Response(body=orjson.dumps(result), content_type="application/json",
+                                    headers=_headers(job, acc))
+            peeked = await _peek(opened, machine)
+            if peeked is None:
+                if empty_retries < 1:
+                    empty_retries += 1
+                    continue
+                raise ProxyError(502, "The upstream returned an empty answer twice "
+                                 f"(finish reason {machine.upstream_finish or 'missing'}).")
+            return await _relay(request, ctx, job, opened, machine, peeked[0], peeked[1], out)
+        except _PeekFailed as e:
+            ctx.pool.cool_down(acc.id, job.upstream_model, 8.0, f"stream broke: {e}")
+            exclude.add(acc.id)
+            continue
+        finally:
+            ctx.pool.release(acc.id)
+            opened.resp.close()
+
+
+class _PeekFailed(Exception):
+    pass
+
+
+async def _collect(opened: _Opened, machine: StreamMachine) -> dict[str, Any]:
+    try:
+        async for ev in opened.events:
+            machine.feed(ev)
+    except UpstreamStreamError as e:
+        if not machine.produced_output:
+            raise _PeekFailed(str(e)) from e
+        raise ProxyError(502, f"The upstream answer broke off: {e}") from e
+    machine.finish()
+    return machine.result()
+
+
+async def _peek(opened: _Opened, machine: StreamMachine) -> tuple[list[bytes], bool] | None:
+    """Feed events until the machine has real output for the client.
+
+    Returns (frames, ended): `ended` when the whole answer was already read. None when the
+    answer is empty or cut off in a way worth one retry (nothing has been sent yet)."""
+    held: list[bytes] = []
+    try:
+        async for ev in opened.events:
+            held.extend(machine.feed(ev))
+            if machine.produced_output:
+                return held, False
+    except UpstreamStreamError as e:
+        raise _PeekFailed(str(e)) from e
+    if machine.upstream_finish in _RETRYABLE_EMPTY:
+        return None
+    return held + machine.finish(), True
+
+
+def _done(ctx: ProxyContext, machine: StreamMachine, acc: Account, job: Job, out: Outcome) -> None:
+    ctx.pool.report_success(acc.id, job.upstream_model)
+    if machine.signatures:
+        ctx.signatures.remember(machine.signatures.items())
+    out.usage = machine.usage
+
+
+async def _relay(
+    request: web.Request,
+    ctx: ProxyContext,
+    job: Job,
+    opened: _Opened,
+    machine: StreamMachine,
+    first: list[bytes],
+    ended: bool,
+    out: Outcome,
+) -> web.StreamResponse:
+    resp = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": job.content_type,
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            **_headers(job, opened.account),
+        },
+    )
+    origin = request.headers.get("Origin")
+    if origin:
+        resp.headers["Access-Control-Allow-Origin"] = origin
+    await resp.prepare(request)
+    out.status = 200
+    out.ttfb_ms = (time.monotonic() - out.started) * 1000
+    await resp.write(b"".join(first))
+    if ended:
+        _done(ctx, machine, opened.account, job, out)
+        await resp.write_eof()
+        return resp
+    last_write = time.monotonic()
+    finished = False
+
+    async def pump() -> None:
+        nonlocal last_write, finished
+        async for ev in opened.events:
+            frames = machine.feed(ev)
+            if frames:
+                await resp.write(b"".join(frames) if len(frames) > 1 else frames[0])
+                last_write = time.monotonic()
+        finished = True
+
+    reader = asyncio.ensure_future(pump())
+    stopper = asyncio.ensure_future(ctx.stopping.wait())
+    try:
+        while True:
+            done, _ = await asyncio.wait({reader, stopper}, timeout=job.ping_interval,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                break
+            if stopper in done:
+                reader.cancel()
+                out.outcome = "shutdown"
+                out.error = "trayproxy stopped while the answer was streaming"
+                await resp.write(b"".join(machine.fail("trayproxy is stopping; the answer was cut short")))
+                await resp.write_eof()
+                return resp
+            if job.ping_frame and time.monotonic() - last_write >= job.ping_interval * 0.9:
+                await resp.write(job.ping_frame)
+                last_write = time.monotonic()
+        try:
+            reader.result()
+        except UpstreamStreamError as e:
+            out.outcome = "error"
+            out.error = f"upstream stream broke: {e}"
+            ctx.pool.cool_down(opened.account.id, job.upstream_model, 8.0, out.error)
+            await resp.write(b"".join(machine.fail(f"The upstream answer broke off: {e}")))
+            await resp.write_eof()
+            return resp
+        if finished:
+            tail = machine.finish()
+            if tail:
+                await resp.write(b"".join(tail))
+            _done(ctx, machine, opened.account, job, out)
+        await resp.write_eof()
+        return resp
+    except (ConnectionResetError, asyncio.CancelledError):
+        out.outcome = "client_disconnect"
+        out.error = "the client closed the connection before the answer was complete"
+        raise
+    finally:
+        out.usage = machine.usage
+        for t in (reader, stopper):
+            if not t.done():
+                t.cancel()
+        await asyncio.gather(reader, stopper, return_exceptions=True)
+
+
+# -- monitor ---------------------------------------------------------------------------------
+
+
+def record_request(request: web.Request, status: int, started_wall: float, started_mono: float,
+                   client_model: str | None, protocol: str, error: str | None) -> None:
+    ctx = request.app[CONTEXT]
+    mon = ctx.monitor
+    if mon is None:
+        return
+    out: Outcome | None = request.get("trayproxy_outcome")
+    from trayproxy.monitor import RequestRecord
+
+    usage = out.usage if out else None
+    rec = RequestRecord(
+        id=uuid.uuid4().hex,
+        ts=started_wall,
+        method=request.method,
+        route=request.path,
+        protocol=protocol,
+        client_model=client_model,
+        upstream_model=out.upstream_model if out else None,
+        account_id=out.account_id if out else None,
+        upstream=out.upstream if out else None,
+        status=out.status if out and out.status else status,
+        outcome=(out.outcome if out and out.status else ("ok" if status < 400 else "error")),
+        duration_ms=(time.monotonic() - started_mono) * 1000,
+        ttfb_ms=out.ttfb_ms if out else None,
+        input_tokens=usage.prompt if usage else 0,
+        output_tokens=(usage.output + usage.reasoning) if usage else 0,
+        cached_tokens=usage.cached if usage else 0,
+        reasoning_tokens=usage.reasoning if usage else 0,
+        stream=out.stream if out else False,
+        error=(out.error if out and out.error else error),
+        user_agent=request.headers.get("User-Agent"),
+    )
+    mon.record(rec)

@@ -1,0 +1,278 @@
+"""API routes: thin handlers that parse, map the model, and hand a Job to the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from trayproxy.accounts.models import VALID_MODEL_RE, known_aliases, resolve_model
+from trayproxy.protocols import gemini_native
+from trayproxy.protocols.errors import RequestError
+from trayproxy.proxy.context import CONTEXT, ProxyContext
+from trayproxy.proxy.errors import ProxyError
+from trayproxy.proxy.pipeline import Job, run_generation
+from trayproxy.proxy.session import session_key
+
+__all__ = ["register_routes", "read_json", "client_model"]
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        raise RequestError("The request body is empty; send a JSON object", field="body")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise RequestError(f"The request body is not valid JSON: {e}", field="body") from None
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object", field="body")
+    return body
+
+
+def client_model(request: web.Request, value: Any, *, field: str = "model") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RequestError("A model name is required", field=field)
+    name = value.strip()
+    if name.startswith("models/"):
+        name = name[7:]
+    if not VALID_MODEL_RE.match(name) or ".." in name:
+        raise RequestError(f"{value!r} is not a valid model name", field=field)
+    request["trayproxy_client_model"] = name
+    return name
+
+
+def upstream_model(ctx: ProxyContext, name: str) -> str:
+    target = resolve_model(name, ctx.config().model_mapping)
+    if not VALID_MODEL_RE.match(target) or ".." in target or "/" in target:
+        raise ProxyError(400, f"model_mapping maps {name!r} to {target!r}, which is not a valid upstream model name")
+    return target
+
+
+def served_models(ctx: ProxyContext) -> list[str]:
+    names: set[str] = set()
+    for acc in ctx.pool.usable():
+        names.update(acc.models)
+    names.update(known_aliases(ctx.config().model_mapping))
+    return sorted(names)
+
+
+# -- OpenAI ----------------------------------------------------------------------------------
+
+
+async def openai_models(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    data = [{"id": n, "object": "model", "created": 1_700_000_000, "owned_by": "trayproxy"} for n in served_models(ctx)]
+    return web.json_response({"object": "list", "data": data}, dumps=lambda o: orjson.dumps(o).decode())
+
+
+async def openai_model(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    name = request.match_info["model"]
+    if name not in served_models(ctx):
+        raise ProxyError(404, f"The model {name!r} does not exist", code="model_not_found")
+    return web.json_response({"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "trayproxy"})
+
+
+async def openai_chat(request: web.Request) -> web.StreamResponse:
+    from trayproxy.protocols import openai_chat
+
+    ctx = request.app[CONTEXT]
+    body = await read_json(request)
+    name = client_model(request, body.get("model"))
+    target = upstream_model(ctx, name)
+    stream = bool(body.get("stream"))
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
+    gemini_req = openai_chat.to_gemini(body, upstream_model=target, signatures=ctx.signatures)
+    cid = ctx.new_id("chatcmpl-")
+    created = int(ctx.clock())
+    job = Job(
+        protocol="openai",
+        client_model=name,
+        upstream_model=target,
+        request=gemini_req,
+        make_machine=lambda: openai_chat.ChatStream(
+            model=name, completion_id=cid, created=created, stream=stream, include_usage=include_usage,
+            new_id=ctx.new_id,
+        ),
+        stream=stream,
+        session_key=session_key("openai", body, request.headers),
+    )
+    return await run_generation(request, job)
+
+
+async def openai_completions(request: web.Request) -> web.StreamResponse:
+    from trayproxy.protocols import openai_completions as oc
+
+    ctx = request.app[CONTEXT]
+    body = await read_json(request)
+    name = client_model(request, body.get("model"))
+    target = upstream_model(ctx, name)
+    stream = bool(body.get("stream"))
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
+    gemini_req = oc.to_gemini(body, upstream_model=target)
+    cid = ctx.new_id("cmpl-")
+    created = int(ctx.clock())
+    job = Job(
+        protocol="openai",
+        client_model=name,
+        upstream_model=target,
+        request=gemini_req,
+        make_machine=lambda: oc.CompletionStream(
+            model=name, completion_id=cid, created=created, stream=stream, include_usage=include_usage,
+            new_id=ctx.new_id,
+        ),
+        stream=stream,
+        session_key=session_key("openai", body, request.headers),
+    )
+    return await run_generation(request, job)
+
+
+# -- Anthropic -------------------------------------------------------------------------------
+
+
+async def anthropic_messages(request: web.Request) -> web.StreamResponse:
+    from trayproxy.protocols import anthropic
+
+    ctx = request.app[CONTEXT]
+    body = await read_json(request)
+    name = client_model(request, body.get("model"))
+    target = upstream_model(ctx, name)
+    if anthropic.is_background_request(body):
+        target = upstream_model(ctx, ctx.config().background_model)
+    stream = bool(body.get("stream"))
+    gemini_req = anthropic.to_gemini(body, upstream_model=target, signatures=ctx.signatures)
+    mid = ctx.new_id("msg_")
+    probe = anthropic.MessagesStream(model=name, message_id=mid, stream=True, new_id=ctx.new_id)
+    job = Job(
+        protocol="anthropic",
+        client_model=name,
+        upstream_model=target,
+        request=gemini_req,
+        make_machine=lambda: anthropic.MessagesStream(model=name, message_id=mid, stream=stream, new_id=ctx.new_id),
+        stream=stream,
+        session_key=session_key("anthropic", body, request.headers),
+        ping_frame=probe.ping(),
+    )
+    return await run_generation(request, job)
+
+
+async def anthropic_count_tokens(request: web.Request) -> web.Response:
+    from trayproxy.protocols import anthropic
+
+    ctx = request.app[CONTEXT]
+    body = await read_json(request)
+    name = client_model(request, body.get("model"))
+    target = upstream_model(ctx, name)
+    req = anthropic.count_tokens_request(body, upstream_model=target)
+    total = await count_tokens(request, target, req.get("request", req))
+    return web.json_response({"input_tokens": total})
+
+
+async def count_tokens(request: web.Request, target: str, gemini_req: dict[str, Any]) -> int:
+    """Ask the upstream's countTokens on some account (with failover)."""
+    ctx = request.app[CONTEXT]
+    service = ctx.extra["accounts"]
+    tried: set[str] = set()
+    last = "no account could count tokens"
+    for _ in range(4):
+        pick = ctx.pool.select(target, exclude=frozenset(tried))
+        from trayproxy.accounts.pool import Unavailable
+
+        if isinstance(pick, Unavailable):
+            if pick.retry_after is not None:
+                raise ProxyError(429, pick.reason, retry_after=pick.retry_after)
+            raise ProxyError(503, pick.reason if not tried else f"countTokens failed: {last}")
+        try:
+            token = await service.access_token(pick)
+            status, data, raw = await ctx.upstream.count_tokens(token, {"model": target, **gemini_req})
+        except Exception as e:  # token or network trouble: next account
+            last = str(e)
+            tried.add(pick.id)
+            continue
+        finally:
+            ctx.pool.release(pick.id)
+        if status == 200 and isinstance(data, dict):
+            inner = data.get("response", data)
+            total = inner.get("totalTokens") if isinstance(inner, dict) else None
+            if isinstance(total, int):
+                return total
+        if status in (400, 404):
+            raise ProxyError(status, f"countTokens was rejected: {raw[:300].decode('utf-8', 'replace')}")
+        last = f"HTTP {status}"
+        tried.add(pick.id)
+    raise ProxyError(502, f"countTokens failed: {last}")
+
+
+# -- Gemini ----------------------------------------------------------------------------------
+
+
+async def gemini_models(request: web.Request) -> web.Response:
+    return web.json_response(gemini_native.models_list(served_models(request.app[CONTEXT])))
+
+
+async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
+    tail = request.match_info["tail"]
+    ctx = request.app[CONTEXT]
+    if request.method == "GET":
+        name = client_model(request, tail)
+        return web.json_response(gemini_native.model_info(name))
+    if ":" in tail:
+        model_part, method = tail.rsplit(":", 1)
+    elif tail.endswith("/countTokens"):
+        model_part, method = tail[: -len("/countTokens")], "countTokens"
+    else:
+        model_part, method = tail, "generateContent"
+    name = client_model(request, model_part)
+    target = upstream_model(ctx, name)
+    body = await read_json(request)
+    if method == "countTokens":
+        total = await count_tokens(request, target, gemini_native.count_tokens_request(body))
+        return web.json_response({"totalTokens": total})
+    if method not in ("generateContent", "streamGenerateContent"):
+        raise RequestError(f"Unsupported method {method!r}; use generateContent, streamGenerateContent or countTokens")
+    stream = method == "streamGenerateContent"
+    mode = "json" if not stream else ("sse" if request.query.get("alt") == "sse" else "array")
+    job = Job(
+        protocol="gemini",
+        client_model=name,
+        upstream_model=target,
+        request=gemini_native.to_upstream(body),
+        make_machine=lambda: gemini_native.NativeStream(mode=mode),
+        stream=stream,
+        session_key=session_key("gemini", body, request.headers),
+        content_type="text/event-stream" if mode == "sse" else "application/json",
+        ping_frame=b": ping\r\n\r\n" if mode == "sse" else None,
+    )
+    return await run_generation(request, job)
+
+
+# -- misc ------------------------------------------------------------------------------------
+
+
+async def telemetry_sink(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(status=200)
+
+
+def register_routes(app: web.Application) -> None:
+    r = app.router
+    for prefix in ("/v1", "/v1/v1", ""):
+        r.add_get(f"{prefix}/models", openai_models)
+        r.add_post(f"{prefix}/chat/completions", openai_chat)
+        r.add_post(f"{prefix}/completions", openai_completions)
+        r.add_post(f"{prefix}/messages", anthropic_messages)
+        r.add_post(f"{prefix}/messages/count_tokens", anthropic_count_tokens)
+    try:
+        from trayproxy.proxy import responses_route
+
+        responses_route.register(app)
+    except ImportError:
+        pass
+    r.add_get("/v1/models/{model:[^/:]+}", openai_model)
+    r.add_get("/v1beta/models", gemini_models)
+    r.add_route("*", "/v1beta/models/{tail:.+}", gemini_model_or_call)
+    r.add_post("/v1/models/{tail:.+:.+}", gemini_model_or_call)
+    r.add_post("/api/event_logging/batch", telemetry_sink)
+    r.add_post("/v1/api/event_logging/batch", telemetry_sink)

@@ -1,0 +1,172 @@
+"""SecretStore: the proxy API key, refresh tokens and the z.ai key, in the OS keychain.
+
+Where no keychain backend works (headless Linux raises NoKeyringError), secrets go to a file
+in the data dir with mode 0600 instead, and the store says so (`fallback_reason`), so the log,
+the settings page and `trayproxy doctor` can tell the user. Nothing else in trayproxy touches
+keyring.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets as _random
+import threading
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.errors
+
+from trayproxy.config import atomic_write
+
+__all__ = [
+    "SecretStore",
+    "SecretStoreError",
+    "API_KEY",
+    "ZAI_KEY",
+    "refresh_token_name",
+    "generate_api_key",
+    "validate_api_key",
+]
+
+log = logging.getLogger("trayproxy.secrets")
+
+SERVICE = "trayproxy"
+API_KEY = "api_key"
+ZAI_KEY = "zai_api_key"
+_API_KEY_RE = re.compile(r"^sk-\S{7,}$")
+
+
+def refresh_token_name(account_id: str) -> str:
+    return f"refresh_token:{account_id}"
+
+
+def generate_api_key() -> str:
+    return "sk-" + _random.token_hex(16)
+
+
+def validate_api_key(key: str) -> str:
+    key = key.strip()
+    if not _API_KEY_RE.match(key):
+        raise SecretStoreError("The API key must start with 'sk-', be at least 10 characters and contain no spaces")
+    return key
+
+
+class SecretStoreError(RuntimeError):
+    pass
+
+
+class SecretStore:
+    def __init__(self, fallback_path: Path, backend: Any = None) -> None:
+        self._path = fallback_path
+        self._lock = threading.RLock()
+        self._backend = backend if backend is not None else keyring.get_keyring()
+        self.fallback_reason: str | None = self._probe()
+        if self.fallback_reason:
+            log.warning(
+                "No usable system keychain (%s); secrets are stored in %s (mode 0600) instead",
+                self.fallback_reason,
+                self._path,
+            )
+
+    # -- introspection -----------------------------------------------------------------------
+    @property
+    def backend_name(self) -> str:
+        if self.fallback_reason:
+            return f"file {self._path}"
+        b = self._backend
+        return f"{type(b).__module__}.{type(b).__name__}"
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.fallback_reason is not None
+
+    def _probe(self) -> str | None:
+        b = self._backend
+        mod = type(b).__module__
+        if mod.startswith("keyring.backends.fail") or mod.startswith("keyring.backends.null"):
+            return "keyring has no backend on this system"
+        if mod.startswith("keyrings.alt"):
+            return f"the only keyring backend is {type(b).__name__}, which is not a real keychain"
+        try:
+            b.get_password(SERVICE, "__probe__")
+        except Exception as e:  # NoKeyringError, locked SecretService, D-Bus missing, ...
+            return f"{type(e).__name__}: {e}".strip()[:200]
+        return None
+
+    # -- file fallback -----------------------------------------------------------------------
+    def _read_file(self) -> dict[str, str]:
+        try:
+            data = json.loads(self._path.read_text("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as e:
+            raise SecretStoreError(f"Cannot read the secrets file {self._path}: {e}") from e
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def _write_file(self, data: dict[str, str]) -> None:
+        atomic_write(self._path, json.dumps(data, indent=1).encode(), mode=0o600)
+
+    def _switch_to_fallback(self, exc: Exception) -> None:
+        self.fallback_reason = f"{type(exc).__name__}: {exc}"[:200]
+        log.warning("The system keychain failed (%s); using %s (mode 0600) from now on", exc, self._path)
+
+    # -- API ---------------------------------------------------------------------------------
+    def get(self, name: str) -> str | None:
+        with self._lock:
+            if not self.is_fallback:
+                try:
+                    value = self._backend.get_password(SERVICE, name)
+                    return str(value) if value is not None else None
+                except keyring.errors.KeyringError as e:
+                    self._switch_to_fallback(e)
+            return self._read_file().get(name)
+
+    def set(self, name: str, value: str) -> None:
+        with self._lock:
+            if not self.is_fallback:
+                try:
+                    self._backend.set_password(SERVICE, name, value)
+                    return
+                except keyring.errors.KeyringError as e:
+                    self._switch_to_fallback(e)
+            data = self._read_file()
+            data[name] = value
+            self._write_file(data)
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            if not self.is_fallback:
+                try:
+                    self._backend.delete_password(SERVICE, name)
+                except keyring.errors.PasswordDeleteError:
+                    pass
+                except keyring.errors.KeyringError as e:
+                    self._switch_to_fallback(e)
+                else:
+                    return
+            data = self._read_file()
+            if data.pop(name, None) is not None:
+                self._write_file(data)
+
+    # -- the proxy API key -------------------------------------------------------------------
+    def api_key(self) -> str:
+        """The proxy's API key, generated (`sk-` + 32 hex) on first use."""
+        with self._lock:
+            key = self.get(API_KEY)
+            if not key:
+                key = generate_api_key()
+                self.set(API_KEY, key)
+            return key
+
+    def set_api_key(self, key: str) -> str:
+        key = validate_api_key(key)
+        self.set(API_KEY, key)
+        return key
+
+    def regenerate_api_key(self) -> str:
+        key = generate_api_key()
+        self.set(API_KEY, key)
+        return key

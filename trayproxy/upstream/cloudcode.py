@@ -1,0 +1,190 @@
+"""Google Cloud Code (`v1internal`) client: URLs, headers, envelope, base-URL failover.
+
+Every call tries the configured base URLs in order and moves to the next one on a connection
+error, 408, 404 or 5xx; anything else (2xx, 400, 401, 403, 429) is the answer. Generation always
+uses `:streamGenerateContent?alt=sse`; `events()` turns the SSE body into unwrapped Gemini
+responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+
+from trayproxy.protocols.gemini import unwrap
+from trayproxy.protocols.sse import SSEDecoder
+from trayproxy.upstream.transport import (
+    Timeouts,
+    Transport,
+    TransportError,
+    UpstreamRequest,
+    UpstreamResponse,
+)
+
+__all__ = ["CloudCodeClient", "UpstreamStreamError", "session_id_for"]
+
+CLIENT_VERSION = os.environ.get("TRAYPROXY_CLIENT_VERSION", "4.3.0")
+_PLATFORM = {
+    "Darwin": "Macintosh; Intel Mac OS X 10_15_7",
+    "Windows": "Windows NT 10.0; Win64; x64",
+}.get(platform.system(), "X11; Linux x86_64")
+USER_AGENT = f"Antigravity/{CLIENT_VERSION} ({_PLATFORM}) Chrome/132.0.6834.160 Electron/39.2.3"
+_FAILOVER_STATUSES = frozenset({404, 408})
+
+
+class UpstreamStreamError(Exception):
+    """The upstream stream broke after it had started (reset, timeout, error event)."""
+
+
+def session_id_for(key: str) -> str:
+    """A stable numeric session id for the envelope, derived from a conversation key."""
+    return str(-int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big"))
+
+
+class CloudCodeClient:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        base_urls: Callable[[], list[str]],
+        timeouts: Callable[[], Timeouts],
+    ) -> None:
+        self.transport = transport
+        self._base_urls = base_urls
+        self._timeouts = timeouts
+        self._process_session = str(uuid.uuid4())
+
+    def headers(self, access_token: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {access_token}",
+            "Content-Type": "application/json",
+            "Accept": "*/*",
+            "User-Agent": USER_AGENT,
+            "x-client-name": "antigravity",
+            "x-client-version": CLIENT_VERSION,
+            "x-vscode-sessionid": self._process_session,
+        }
+
+    async def call(
+        self,
+        method: str,
+        access_token: str,
+        body: dict[str, Any],
+        *,
+        query: str = "",
+        timeouts: Timeouts | None = None,
+    ) -> UpstreamResponse:
+        """POST `<base>:<method>` with failover across base URLs. Raises TransportError only
+        when no base URL gave any HTTP answer."""
+        data = orjson.dumps(body)
+        headers = self.headers(access_token)
+        t = timeouts or self._timeouts()
+        last: UpstreamResponse | None = None
+        last_error: TransportError | None = None
+        bases = self._base_urls()
+        for i, base in enumerate(bases):
+            url = f"{base}:{method}" + (f"?{query}" if query else "")
+            try:
+                resp = await self.transport.send(UpstreamRequest("POST", url, headers, data, t))
+            except TransportError as e:
+                last_error = e
+                continue
+            if (resp.status in _FAILOVER_STATUSES or resp.status >= 500) and i < len(bases) - 1:
+                if last is not None:
+                    last.close()
+                last = resp
+                # Keep the body of the last failure so the caller can read its reasons.
+                body_bytes = await resp.read()
+                last = _replay(resp, body_bytes)
+                continue
+            if last is not None:
+                last.close()
+            return resp
+        if last is not None:
+            return last
+        raise last_error or TransportError("no Cloud Code base URL is configured")
+
+    async def json_call(self, method: str, access_token: str, body: dict[str, Any]) -> tuple[int, Any, bytes]:
+        resp = await self.call(method, access_token, body, timeouts=Timeouts(connect=10.0, read=30.0))
+        raw = await resp.read()
+        try:
+            data = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            data = None
+        return resp.status, data, raw
+
+    # -- helpers for account set-up ----------------------------------------------------------
+    async def load_code_assist(self, access_token: str) -> tuple[int, Any, bytes]:
+        return await self.json_call(
+            "loadCodeAssist",
+            access_token,
+            {"metadata": {"ideType": "ANTIGRAVITY", "platform": "PLATFORM_UNSPECIFIED", "pluginType": "GEMINI"}},
+        )
+
+    async def fetch_available_models(self, access_token: str, project: str | None) -> tuple[int, Any, bytes]:
+        return await self.json_call("fetchAvailableModels", access_token, {"project": project} if project else {})
+
+    # -- generation --------------------------------------------------------------------------
+    @staticmethod
+    def envelope(
+        *, project: str, model: str, request: dict[str, Any], request_id: str, request_type: str = "agent"
+    ) -> dict[str, Any]:
+        return {
+            "project": project,
+            "model": model,
+            "request": request,
+            "requestId": request_id,
+            "userAgent": "antigravity",
+            "requestType": request_type,
+        }
+
+    async def stream_generate(self, access_token: str, envelope: dict[str, Any]) -> UpstreamResponse:
+        return await self.call("streamGenerateContent", access_token, envelope, query="alt=sse")
+
+    async def count_tokens(self, access_token: str, request: dict[str, Any]) -> tuple[int, Any, bytes]:
+        return await self.json_call("countTokens", access_token, {"request": request})
+
+    @staticmethod
+    async def events(resp: UpstreamResponse) -> AsyncIterator[dict[str, Any]]:
+        """Unwrapped Gemini responses from an SSE body; raises UpstreamStreamError if it breaks."""
+        dec = SSEDecoder()
+        try:
+            async for chunk in resp.iter_chunks():
+                for ev in dec.feed(chunk):
+                    obj = _parse_event(ev.data)
+                    if obj is not None:
+                        yield obj
+            for ev in dec.close():
+                obj = _parse_event(ev.data)
+                if obj is not None:
+                    yield obj
+        except TransportError as e:
+            raise UpstreamStreamError(str(e)) from e
+        finally:
+            resp.close()
+
+
+def _parse_event(data: str) -> dict[str, Any] | None:
+    if not data or data == "[DONE]":
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise UpstreamStreamError(f"the upstream sent an unreadable event: {data[:120]!r}") from e
+    if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+        err = obj["error"]
+        raise UpstreamStreamError(str(err.get("message") or err))
+    return unwrap(obj)
+
+
+def _replay(resp: UpstreamResponse, body: bytes) -> UpstreamResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield body
+
+    return UpstreamResponse(resp.status, resp.headers, chunks())
