@@ -143,7 +143,7 @@ def classify(
         if reason == "QUOTA_EXHAUSTED" or (not reason and ("quota" in low or "exhausted your capacity" in low)):
             d, explicit = bounded(hint, 60.0, MAX_COOLDOWN)
             return Verdict("quota", d, True, True, explicit, msg)
-        if reason == "MODEL_CAPACITY_EXHAUSTED" or "capacity" in low:
+        if reason == "MODEL_CAPACITY_EXHAUSTED" or (not reason and "capacity" in low):
             d, explicit = bounded(hint, 5.0, 60.0)
             return Verdict("capacity", d, True, True, explicit, msg)
         d, explicit = bounded(hint, 5.0, MAX_INFERRED if hint is None else MAX_COOLDOWN)

@@ -1,0 +1,63 @@
+"""Test isolation: no real keychain, no display, every test in its own TRAYPROXY_HOME."""
+
+from __future__ import annotations
+
+import os
+
+# Must happen before anything imports pystray or resolves a keyring backend.
+os.environ["PYSTRAY_BACKEND"] = "dummy"
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+
+import socket  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import keyring  # noqa: E402
+import keyring.backend  # noqa: E402
+import keyring.errors  # noqa: E402
+import pytest  # noqa: E402
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """An in-memory keychain (a real keyring backend, just not persisted)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        try:
+            del self.store[(service, username)]
+        except KeyError:
+            raise keyring.errors.PasswordDeleteError(username) from None
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    kr = MemoryKeyring()
+    keyring.set_keyring(kr)
+    yield kr
+
+
+@pytest.fixture(autouse=True)
+def trayproxy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("TRAYPROXY_HOME", str(home))
+    for var in ("TRAYPROXY_CLOUDCODE_BASE_URLS", "TRAYPROXY_OAUTH_TOKEN_URL", "TRAYPROXY_OAUTH_USERINFO_URL",
+                "TRAYPROXY_ZAI_BASE_URL", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

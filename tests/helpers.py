@@ -1,0 +1,55 @@
+"""Shared test helpers: a Controller in the test's TRAYPROXY_HOME, raw HTTP calls."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from trayproxy.accounts.store import Account
+from trayproxy.controller import Controller
+from trayproxy.paths import app_paths
+
+from .conftest import MemoryKeyring, free_port
+
+
+def make_controller(**overrides: Any) -> Controller:
+    overrides.setdefault("port", free_port())
+    return Controller(app_paths(), secrets_backend=MemoryKeyring(), overrides=overrides)
+
+
+def add_fake_account(ctl: Controller, email: str = "a@example.com", project: str = "proj-a") -> Account:
+    acc = Account.new(email, now=time.time())
+    acc.project = project
+    ctl.store.put(acc, refresh_token=f"rt-{email}")
+    return acc
+
+
+@contextmanager
+def running(**overrides: Any) -> Iterator[Controller]:
+    ctl = make_controller(**overrides)
+    add_fake_account(ctl)
+    ctl.start()
+    try:
+        yield ctl
+    finally:
+        ctl.close()
+
+
+def request(port: int, method: str, path: str, *, headers: dict[str, str] | None = None,
+            body: Any = None, host: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    h = {"Host": host or f"127.0.0.1:{port}"}
+    h.update(headers or {})
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    conn.request(method, path, body=data, headers=h)
+    r = conn.getresponse()
+    out = r.read()
+    conn.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, out

@@ -1,0 +1,146 @@
+"""The whole auth matrix, the Origin / Host guards, CORS, error shapes and route hints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import request, running
+from trayproxy.controller import Controller
+
+MODES = ("off", "strict", "all_except_health", "auto")
+
+
+def header_forms(key: str) -> dict[str, tuple[dict[str, str], str]]:
+    return {
+        "bearer": ({"Authorization": f"Bearer {key}"}, ""),
+        "bearer_lower": ({"Authorization": f"bearer {key}"}, ""),
+        "bare": ({"Authorization": key}, ""),
+        "x-api-key": ({"x-api-key": key}, ""),
+        "x-goog-api-key": ({"x-goog-api-key": key}, ""),
+        "query": ({}, f"?key={key}"),
+    }
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["local", "lan"])
+def servers(request: pytest.FixtureRequest) -> Iterator[dict[str, Controller]]:
+    lan = request.param
+    ctls: dict[str, Controller] = {}
+    stack = []
+    try:
+        for mode in MODES:
+            cm = running(auth_mode=mode, allow_lan_access=lan)
+            ctls[mode] = cm.__enter__()
+            stack.append(cm)
+        yield ctls
+    finally:
+        for cm in stack:
+            cm.__exit__(None, None, None)
+
+
+def _required(mode: str, lan: bool, health: bool) -> bool:
+    eff = mode if mode != "auto" else ("all_except_health" if lan else "off")
+    return eff == "strict" or (eff == "all_except_health" and not health)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("route", ["/healthz", "/health", "/v1/models", "/v1beta/models"])
+def test_auth_matrix(servers: dict[str, Controller], mode: str, route: str) -> None:
+    ctl = servers[mode]
+    port = ctl.status().port
+    lan = ctl.config.allow_lan_access
+    key = ctl.api_key()
+    required = _required(mode, lan, route in ("/healthz", "/health"))
+    gemini_route = route.startswith("/v1beta")
+    for form, (hdrs, query) in header_forms(key).items():
+        if form == "query" and not gemini_route:
+            # ?key= is only honoured on Gemini routes (the Google SDKs' way)
+            status, _, _ = request(port, "GET", route + query)
+            assert status == (401 if required else 200), (mode, route, form)
+            continue
+        status, _, body = request(port, "GET", route + query, headers=hdrs)
+        assert status == 200, (mode, route, form, body)
+    # no key / wrong key
+    for hdrs in ({}, {"Authorization": "Bearer sk-wrong-wrong-wrong"}, {"x-api-key": key + "x"}):
+        status, headers, body = request(port, "GET", route, headers=hdrs)
+        assert status == (401 if required else 200), (mode, route, hdrs)
+        if status == 401:
+            err = json.loads(body)
+            msg = err["error"]["message"]
+            assert "Authorization: Bearer" in msg and "x-api-key" in msg
+            assert key not in msg
+            if gemini_route:
+                assert err["error"]["status"] == "UNAUTHENTICATED" and err["error"]["code"] == 401
+
+
+def test_401_speaks_the_callers_protocol(servers: dict[str, Controller]) -> None:
+    port = servers["strict"].status().port
+    s, _, b = request(port, "POST", "/v1/messages", body={"model": "claude-sonnet-4-5"})
+    assert s == 401 and json.loads(b) == {"type": "error", "error": {"type": "authentication_error", "message": json.loads(b)["error"]["message"]}}
+    s, _, b = request(port, "POST", "/v1/chat/completions", body={})
+    assert s == 401 and json.loads(b)["error"]["type"] == "authentication_error"
+    s, _, b = request(port, "POST", "/v1beta/models/gemini-3-flash:generateContent", body={})
+    assert s == 401 and json.loads(b)["error"]["status"] == "UNAUTHENTICATED"
+
+
+def test_origin_guard_when_no_key_required(servers: dict[str, Controller]) -> None:
+    ctl = servers["off"]
+    port = ctl.status().port
+    s, _, b = request(port, "GET", "/v1/models", headers={"Origin": "https://evil.example"})
+    assert s == 403 and "evil.example" in json.loads(b)["error"]["message"]
+    s, h, _ = request(port, "GET", "/v1/models", headers={"Origin": "http://localhost:3000"})
+    assert s == 200 and h["access-control-allow-origin"] == "http://localhost:3000"
+    # with a required key, any origin may call (the key protects it)
+    strict = servers["strict"]
+    sp = strict.status().port
+    s, _, _ = request(sp, "GET", "/v1/models", headers={"Origin": "https://app.example", "x-api-key": strict.api_key()})
+    assert s == 200
+
+
+def test_host_guard_blocks_dns_rebinding(servers: dict[str, Controller]) -> None:
+    for ctl in servers.values():
+        port = ctl.status().port
+        s, _, b = request(port, "GET", "/healthz", host=f"attacker.example:{port}")
+        if ctl.config.allow_lan_access:
+            assert s in (200, 401)
+        else:
+            assert s == 403 and "localhost" in json.loads(b)["error"]["message"]
+        for ok_host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "localhost"):
+            s, _, _ = request(port, "GET", "/healthz", host=ok_host)
+            assert s in (200, 401)
+
+
+def test_preflight_is_answered(servers: dict[str, Controller]) -> None:
+    port = servers["strict"].status().port
+    s, h, _ = request(port, "OPTIONS", "/v1/chat/completions", headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert s == 204
+    assert h["access-control-allow-origin"] == "http://localhost:5173"
+    assert "authorization" in h["access-control-allow-headers"]
+
+
+def test_health_root_probe_and_unknown_routes(servers: dict[str, Controller]) -> None:
+    port = servers["off"].status().port
+    s, _, b = request(port, "GET", "/healthz")
+    assert s == 200 and json.loads(b)["status"] == "ok" and "version" in json.loads(b)
+    s, _, _ = request(port, "HEAD", "/")
+    assert s == 200
+    s, _, b = request(port, "POST", "/v2/chat/completions", body={})
+    err = json.loads(b)["error"]
+    assert s == 404 and "/v1" in err["message"] and "POST /v2/chat/completions" in err["message"]
+    s, _, b = request(port, "POST", "/v1/messages/nope", headers={"anthropic-version": "2023-06-01"}, body={})
+    assert s == 404 and json.loads(b)["type"] == "error"
+
+
+def test_oversized_body_is_413_in_protocol_shape() -> None:
+    with running(max_body_mb=1) as ctl:
+        port = ctl.status().port
+        big = b'{"model":"x","messages":"' + b"a" * (1024 * 1024 + 10) + b'"}'
+        s, _, b = request(port, "POST", "/v1/messages", body=big)
+        assert s == 413
+        assert json.loads(b)["error"]["type"] == "request_too_large"
+        s, _, b = request(port, "POST", "/v1/chat/completions", body=big)
+        assert s == 413 and "1 MiB" in json.loads(b)["error"]["message"]

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+import pytest
+
+from tests.conftest import free_port
+from tests.helpers import add_fake_account, make_controller, request
+from trayproxy.config import ConfigError
+from trayproxy.controller import NO_ACCOUNT_ERROR, StartError
+
+
+def test_start_refuses_without_usable_account() -> None:
+    ctl = make_controller()
+    try:
+        with pytest.raises(StartError) as ei:
+            ctl.start()
+        assert str(ei.value) == NO_ACCOUNT_ERROR
+        st = ctl.status()
+        assert not st.running and st.error == NO_ACCOUNT_ERROR
+        # a disabled account does not count
+        acc = add_fake_account(ctl)
+        ctl.pool.disable(acc.id, "invalid_grant: revoked")
+        with pytest.raises(StartError):
+            ctl.start()
+    finally:
+        ctl.close()
+
+
+def test_start_allowed_with_zai_dispatch_and_no_account() -> None:
+    ctl = make_controller()
+    try:
+        ctl.set_config("zai.enabled", True)
+        ctl.set_config("zai.dispatch_mode", "fallback")
+        st = ctl.start()
+        assert st.running and st.active_accounts == 0 and "zai (fallback)" in st.upstreams
+    finally:
+        ctl.close()
+
+
+def test_port_in_use_gives_clear_error_and_stays_stopped() -> None:
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    ctl = make_controller(port=port)
+    add_fake_account(ctl)
+    try:
+        with pytest.raises(StartError) as ei:
+            ctl.start()
+        msg = str(ei.value)
+        assert msg.startswith(f"Failed to start the proxy server: address 127.0.0.1:{port} could not be bound: ")
+        assert "in use" in msg.lower()
+        st = ctl.status()
+        assert not st.running and st.error == msg
+        # the app keeps working: change the port while stopped and start
+        new_port = free_port()
+        ctl.set_config("port", new_port)
+        st = ctl.start()
+        assert st.running and st.port == new_port and st.error is None
+        assert request(new_port, "GET", "/healthz")[0] == 200
+    finally:
+        ctl.close()
+        blocker.close()
+
+
+def test_start_stop_start_same_port_and_status() -> None:
+    ctl = make_controller()
+    add_fake_account(ctl)
+    add_fake_account(ctl, "b@example.com", "proj-b")
+    port = ctl.config.port
+    try:
+        for _ in range(3):
+            st = ctl.start()
+            assert st.running and st.port == port and st.base_url == f"http://127.0.0.1:{port}"
+            assert st.active_accounts == 2 and st.openai_base_url.endswith("/v1")
+            assert request(port, "GET", "/health")[0] == 200
+            st = ctl.stop()
+            assert not st.running
+            with pytest.raises(OSError):
+                request(port, "GET", "/health")
+        # port and LAN cannot change under a running server
+        ctl.start()
+        with pytest.raises(ConfigError, match="Stop the proxy"):
+            ctl.set_config("port", free_port())
+    finally:
+        ctl.close()
+
+
+def test_sync_calls_work_from_any_thread() -> None:
+    ctl = make_controller()
+    add_fake_account(ctl)
+    results: list[object] = []
+    try:
+        t = threading.Thread(target=lambda: results.append(ctl.start().running))
+        t.start()
+        t.join(10)
+        assert results == [True]
+    finally:
+        ctl.close()
+
+
+def test_secrets_never_reach_config_or_logs(trayproxy_home, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        ctl = make_controller()
+        add_fake_account(ctl)
+        key = ctl.api_key()
+        ctl.set_api_key("sk-my-own-secret-key")
+        ctl.start()
+        port = ctl.status().port
+        request(port, "GET", "/v1/models", headers={"Authorization": "Bearer sk-my-own-secret-key"})
+        request(port, "GET", "/v1/models", headers={"Authorization": "Bearer sk-wrong-but-secretish"})
+        ctl.close()
+    for f in trayproxy_home.rglob("*"):
+        if f.is_file() and not f.name.startswith("monitor.db"):
+            data = f.read_bytes()
+            for secret in (key.encode(), b"sk-my-own-secret-key", b"rt-a@example.com"):
+                assert secret not in data, f"{secret!r} leaked into {f}"
+    for secret in (key, "sk-my-own-secret-key", "sk-wrong-but-secretish", "rt-a@example.com"):
+        assert secret not in caplog.text

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import keyring.backends.fail
+import pytest
+
+from trayproxy.secrets import API_KEY, SecretStore, SecretStoreError, validate_api_key
+
+
+def test_api_key_generated_once_in_keychain(tmp_path: Path, memory_keyring) -> None:
+    s = SecretStore(tmp_path / "secrets.json")
+    assert not s.is_fallback
+    k = s.api_key()
+    assert re.fullmatch(r"sk-[0-9a-f]{32}", k)
+    assert s.api_key() == k
+    assert memory_keyring.store[("trayproxy", API_KEY)] == k
+    assert not (tmp_path / "secrets.json").exists()
+
+
+def test_user_key_rules(tmp_path: Path) -> None:
+    s = SecretStore(tmp_path / "secrets.json")
+    assert s.set_api_key("sk-1234567") == "sk-1234567"
+    for bad in ("abc-12345678", "sk-123", "sk-12 34567", ""):
+        with pytest.raises(SecretStoreError):
+            s.set_api_key(bad)
+    assert validate_api_key("  sk-abcdefgh ") == "sk-abcdefgh"
+
+
+def test_falls_back_to_private_file_and_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="trayproxy.secrets"):
+        s = SecretStore(tmp_path / "secrets.json", backend=keyring.backends.fail.Keyring())
+    assert s.is_fallback and s.fallback_reason
+    assert "secrets.json" in caplog.text
+    k = s.api_key()
+    s.set("refresh_token:x", "1//secret")
+    f = tmp_path / "secrets.json"
+    assert (f.stat().st_mode & 0o777) == 0o600
+    assert json.loads(f.read_text()) == {"api_key": k, "refresh_token:x": "1//secret"}
+    # the warning never contains a secret
+    assert k not in caplog.text and "1//secret" not in caplog.text
+    s.delete("refresh_token:x")
+    assert s.get("refresh_token:x") is None
