@@ -109,12 +109,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if ctl.secrets.is_fallback:
         print(f"trayproxy: note: no system keychain ({ctl.secrets.fallback_reason}); "
               f"secrets are kept in {ctl.paths.secrets_file} (mode 0600)", file=sys.stderr)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
     try:
-        st = ctl.start()
+        st = _start_when_possible(ctl, stop)
     except StartError as e:
         print(f"trayproxy: {e}", file=sys.stderr)
         ctl.close()
         return 1
+    if st is None:
+        ctl.close()
+        return 0
     base = st.base_url
     cfg = ctl.config
     print(f"trayproxy {__version__} is listening on {cfg.bind_host}:{st.port}", flush=True)
@@ -124,20 +134,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  Active accounts: {st.active_accounts}" + (f"   upstreams: {', '.join(st.upstreams)}" if st.upstreams else ""))
     print(f"  Auth: {st.auth_mode}" + ("  (API key: `trayproxy key show`)" if st.auth_mode != "off" else ""))
     print("Press Ctrl-C to stop.", flush=True)
-
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
     while not stop.wait(3600):
         pass
     print("Stopping...", flush=True)
     ctl.close()
     print("Stopped.", flush=True)
     return 0
+
+
+def _start_when_possible(ctl: Any, stop: threading.Event) -> Any:
+    """Start the proxy; with no usable account yet, say how to add one and start as soon as
+    one appears (e.g. `trayproxy accounts login` in another terminal)."""
+    from trayproxy.controller import NO_ACCOUNT_ERROR, StartError
+
+    told = False
+    while not stop.is_set():
+        try:
+            return ctl.start()
+        except StartError as e:
+            if str(e) != NO_ACCOUNT_ERROR:
+                raise
+        if not told:
+            print(f"trayproxy: {NO_ACCOUNT_ERROR}.", file=sys.stderr)
+            print("  Add one in another terminal with `trayproxy accounts login` (browser sign-in) or\n"
+                  "  `trayproxy accounts add --refresh-token TOKEN`; the proxy starts as soon as it is added.\n"
+                  "  Press Ctrl-C to quit.", file=sys.stderr, flush=True)
+            told = True
+        if stop.wait(2.0):
+            break
+        try:
+            ctl.reload()
+        except Exception as e:  # a half-written file from the other terminal: try again
+            logging.getLogger("trayproxy").debug("reload failed: %s", e)
+    return None
 
 
 # -- accounts --------------------------------------------------------------------------------
