@@ -245,6 +245,17 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.ccmd == "show":
         print(json.dumps(loaded.config.with_env().to_dict(), indent=2))
         return 0
+    if args.key == "zai.api_key":
+        from trayproxy.secrets import ZAI_KEY, SecretStore
+
+        store = SecretStore(paths.secrets_file)
+        if args.value:
+            store.set(ZAI_KEY, args.value.strip())
+            print("z.ai API key stored in the keychain.")
+        else:
+            store.delete(ZAI_KEY)
+            print("z.ai API key removed.")
+        return 0
     try:
         value = parse_cli_value(args.key, args.value)
         new = set_value(loaded.config, args.key, value)

@@ -31,6 +31,7 @@ from trayproxy.proxy.server import ProxyServer, StartError
 from trayproxy.secrets import ZAI_KEY, SecretStore
 from trayproxy.upstream.cloudcode import CloudCodeClient
 from trayproxy.upstream.transport import AiohttpTransport, Timeouts, Transport
+from trayproxy.upstream.zai import ZaiClient
 
 __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 
@@ -152,6 +153,12 @@ class Controller:
             clock=clock,
         )
         self.ctx.extra["accounts"] = self.accounts
+        self.ctx.zai = ZaiClient(
+            self.transport,
+            lambda: self.config.zai,
+            lambda: self.secrets.get(ZAI_KEY),
+            lambda: Timeouts(connect=10.0, read=float(self.config.request_timeout)),
+        )
         self.server = ProxyServer(self.ctx)
         self.last_error: str | None = None
         self._listeners: list[Callable[[Status], None]] = []
@@ -394,6 +401,24 @@ class Controller:
 
     def refresh_accounts(self) -> list[tuple[Account, str | None]]:
         return self.engine.call(self.a_refresh_accounts(), timeout=300)
+
+    # -- z.ai --------------------------------------------------------------------------------
+    def set_zai_key(self, key: str | None) -> None:
+        if key:
+            self.secrets.set(ZAI_KEY, key.strip())
+        else:
+            self.secrets.delete(ZAI_KEY)
+        self._notify()
+
+    def has_zai_key(self) -> bool:
+        return bool(self.secrets.get(ZAI_KEY))
+
+    async def a_zai_models(self) -> list[str]:
+        assert self.ctx.zai is not None
+        return await self.ctx.zai.list_models()
+
+    def zai_models(self) -> list[str]:
+        return self.engine.call(self.a_zai_models(), timeout=60)
 
     # -- shutdown ----------------------------------------------------------------------------
     async def _aclose(self) -> None:

@@ -14,6 +14,7 @@ from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.pipeline import Job, run_generation
 from trayproxy.proxy.session import session_key
+from trayproxy.proxy.zai_dispatch import relay_to_zai, use_zai
 
 __all__ = ["register_routes", "read_json", "client_model"]
 
@@ -139,6 +140,8 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
+    if use_zai(ctx, target):
+        return await relay_to_zai(request, body, "/v1/messages")
     if anthropic.is_background_request(body):
         target = upstream_model(ctx, ctx.config().background_model)
     stream = bool(body.get("stream"))
@@ -158,13 +161,15 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     return await run_generation(request, job)
 
 
-async def anthropic_count_tokens(request: web.Request) -> web.Response:
+async def anthropic_count_tokens(request: web.Request) -> web.StreamResponse:
     from trayproxy.protocols import anthropic
 
     ctx = request.app[CONTEXT]
     body = await read_json(request)
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
+    if use_zai(ctx, target):
+        return await relay_to_zai(request, body, "/v1/messages/count_tokens")
     req = anthropic.count_tokens_request(body, upstream_model=target)
     total = await count_tokens(request, target, req.get("request", req))
     return web.json_response({"input_tokens": total})
