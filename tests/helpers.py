@@ -16,9 +16,9 @@ from trayproxy.paths import app_paths
 from .conftest import MemoryKeyring, free_port
 
 
-def make_controller(**overrides: Any) -> Controller:
+def make_controller(*, transport: Any = None, env: dict[str, str] | None = None, **overrides: Any) -> Controller:
     overrides.setdefault("port", free_port())
-    return Controller(app_paths(), secrets_backend=MemoryKeyring(), overrides=overrides)
+    return Controller(app_paths(), secrets_backend=MemoryKeyring(), transport=transport, env=env, overrides=overrides)
 
 
 def add_fake_account(ctl: Controller, email: str = "a@example.com", project: str = "proj-a") -> Account:

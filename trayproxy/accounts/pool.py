@@ -126,14 +126,15 @@ class AccountPool:
             candidates: list[Account] = []
             waits: list[float] = []
             for a in all_accounts:
-                if a.disabled or not a.onboarded or a.id in exclude:
+                if a.disabled or not a.onboarded:
                     continue
                 left = self.cooldown_left(a.id, model)
                 exhausted = self._quota_exhausted(a, model)
                 if left > 0 or exhausted is not None:
                     waits.append(max(left, exhausted or 0.0))
                     continue
-                candidates.append(a)
+                if a.id not in exclude:
+                    candidates.append(a)
             if not candidates:
                 return self._why_none(all_accounts, model, waits, exclude)
 
@@ -181,7 +182,8 @@ class AccountPool:
     def _why_none(self, accounts: list[Account], model: str, waits: list[float], exclude: frozenset[str]) -> Unavailable:
         if not accounts:
             return Unavailable("No account has been added. Add one with 'trayproxy accounts login' or in Settings.")
-        if waits:
+        usable = [a for a in accounts if not a.disabled and a.onboarded]
+        if waits and len(waits) == len(usable):
             soonest = min(waits)
             return Unavailable(
                 f"All accounts that can serve {model} are rate-limited or out of quota; "

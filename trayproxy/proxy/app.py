@@ -15,7 +15,7 @@ from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError, error_response, protocol_for
 from trayproxy.proxy.guards import GuardSettings, make_guard_middleware
-from trayproxy.proxy.pipeline import record_request
+from trayproxy.proxy.pipeline import CLIENT_MODEL, record_request
 
 __all__ = ["build_app"]
 
@@ -137,7 +137,7 @@ async def monitor_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         try:
             record_request(
-                request, status, started_wall, started_mono, request.get("trayproxy_client_model"),
+                request, status, started_wall, started_mono, request.get(CLIENT_MODEL),
                 protocol_for(path, request.headers), error,
             )
         except Exception:

@@ -36,7 +36,7 @@ from trayproxy.proxy.errors import ProxyError
 from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, session_id_for
 from trayproxy.upstream.transport import TransportError, UpstreamResponse
 
-__all__ = ["StreamMachine", "Job", "Outcome", "run_generation", "record_request"]
+__all__ = ["StreamMachine", "Job", "Outcome", "OUTCOME", "CLIENT_MODEL", "run_generation", "record_request"]
 
 log = logging.getLogger("trayproxy.pipeline")
 MAX_ATTEMPTS = 8
@@ -88,6 +88,10 @@ class Outcome:
     usage: Usage | None = None
     stream: bool = False
     started: float = field(default_factory=time.monotonic)
+
+
+OUTCOME = web.RequestKey("trayproxy_outcome", Outcome)
+CLIENT_MODEL = web.RequestKey("trayproxy_client_model", str)
 
 
 # -- opening an upstream stream with failover --------------------------------------------------
@@ -202,7 +206,7 @@ def _headers(job: Job, acc: Account) -> dict[str, str]:
 async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     out = Outcome(upstream_model=job.upstream_model, upstream="google", stream=job.stream)
-    request["trayproxy_outcome"] = out
+    request[OUTCOME] = out
     exclude: set[str] = set()
     empty_retries = 0
     while True:
@@ -379,7 +383,7 @@ def record_request(request: web.Request, status: int, started_wall: float, start
     mon = ctx.monitor
     if mon is None:
         return
-    out: Outcome | None = request.get("trayproxy_outcome")
+    out: Outcome | None = request.get(OUTCOME)
     from trayproxy.monitor import RequestRecord
 
     usage = out.usage if out else None

@@ -12,7 +12,7 @@ from trayproxy.protocols import gemini_native
 from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError
-from trayproxy.proxy.pipeline import Job, run_generation
+from trayproxy.proxy.pipeline import CLIENT_MODEL, Job, run_generation
 from trayproxy.proxy.session import session_key
 from trayproxy.proxy.zai_dispatch import relay_to_zai, use_zai
 
@@ -40,7 +40,7 @@ def client_model(request: web.Request, value: Any, *, field: str = "model") -> s
         name = name[7:]
     if not VALID_MODEL_RE.match(name) or ".." in name:
         raise RequestError(f"{value!r} is not a valid model name", field=field)
-    request["trayproxy_client_model"] = name
+    request[CLIENT_MODEL] = name
     return name
 
 

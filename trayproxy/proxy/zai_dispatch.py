@@ -16,7 +16,7 @@ from aiohttp import web
 from trayproxy.accounts.pool import Unavailable
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError
-from trayproxy.proxy.pipeline import Outcome
+from trayproxy.proxy.pipeline import OUTCOME, Outcome
 from trayproxy.upstream.transport import TransportError
 from trayproxy.upstream.zai import ZaiError, zai_model
 
@@ -49,7 +49,7 @@ async def relay_to_zai(request: web.Request, body: dict[str, Any], path: str) ->
     model_in = str(body.get("model", ""))
     target = zai_model(model_in, cfg)
     out = Outcome(upstream_model=target, upstream="zai", stream=bool(body.get("stream")))
-    request["trayproxy_outcome"] = out
+    request[OUTCOME] = out
     started = time.monotonic()
     try:
         resp = await ctx.zai.forward(path, {**body, "model": target}, dict(request.headers))

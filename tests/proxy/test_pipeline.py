@@ -1,0 +1,243 @@
+"""The request path through the transport seam: failover, cooldowns, empty-answer retry,
+token refresh, forbidden accounts, mid-stream failure. Uses the Gemini-native route, whose
+converter is a plain relay, so these tests are about the pipeline alone."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+import pytest
+
+from tests.helpers import add_fake_account, make_controller, request
+from trayproxy.controller import Controller
+from trayproxy.upstream.transport import MockTransport, UpstreamRequest
+
+Reply = tuple[int, dict[str, str], bytes | list[bytes]]
+
+
+def sse(*events: dict) -> list[bytes]:
+    return [b"data: " + json.dumps({"response": e}).encode() + b"\r\n\r\n" for e in events]
+
+
+def text_events(text: str = "Hello", finish: str = "STOP") -> list[bytes]:
+    return sse(
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": text[:2]}]}}]},
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": text[2:]}]}, "finishReason": finish}],
+         "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2, "totalTokenCount": 7}},
+    )
+
+
+def quota_429(delay: str) -> Reply:
+    body = {"error": {"code": 429, "message": "You have exhausted your capacity on this model.", "status": "RESOURCE_EXHAUSTED",
+                      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "QUOTA_EXHAUSTED",
+                                   "metadata": {"quotaResetDelay": delay}}]}}
+    return 429, {}, json.dumps(body).encode()
+
+
+class Upstream:
+    """Scripted Cloud Code + OAuth behind MockTransport. Scripts are per account e-mail."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, list[Callable[[], Reply] | Reply]] = defaultdict(list)
+        self.calls: dict[str, int] = defaultdict(int)
+        self.refreshes: dict[str, int] = defaultdict(int)
+        self.revoked: set[str] = set()
+        self.expired_tokens: set[str] = set()
+        self.transport = MockTransport(self.handle)
+
+    async def handle(self, req: UpstreamRequest) -> Reply:
+        if req.url.endswith("/token"):
+            form = parse_qs((req.body or b"").decode())
+            rt = form["refresh_token"][0]
+            email = rt.removeprefix("rt-")
+            if email in self.revoked:
+                return 400, {}, b'{"error":"invalid_grant","error_description":"Token has been expired or revoked."}'
+            self.refreshes[email] += 1
+            return 200, {}, json.dumps({"access_token": f"at-{email}-{self.refreshes[email]}", "expires_in": 3600}).encode()
+        token = req.headers["Authorization"].removeprefix("Bearer ")
+        email = token.removeprefix("at-").rsplit("-", 1)[0]
+        if token in self.expired_tokens:
+            return 401, {}, b'{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}'
+        self.calls[email] += 1
+        script = self.scripts[email]
+        if script:
+            item = script.pop(0)
+            return item() if callable(item) else item
+        return 200, {"content-type": "text/event-stream"}, text_events(f"Hi from {email}")
+
+
+@pytest.fixture()
+def up() -> Upstream:
+    return Upstream()
+
+
+@pytest.fixture()
+def ctl(up: Upstream):
+    c = make_controller(transport=up.transport)
+    for email in ("a@x.com", "b@x.com", "c@x.com"):
+        add_fake_account(c, email, f"proj-{email[0]}")
+    c.start()
+    yield c
+    c.close()
+
+
+def call(ctl: Controller, *, stream: bool = False, text: str = "hello", model: str = "gemini-3-flash"):
+    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    return request(ctl.status().port, "POST", f"/v1beta/models/{model}:{method}",
+                   body={"contents": [{"role": "user", "parts": [{"text": text}]}]})
+
+
+def account_email(ctl: Controller, headers: dict[str, str]) -> str:
+    acc = ctl.store.get(headers["x-trayproxy-account"])
+    assert acc is not None
+    return acc.email
+
+
+def test_quota_429_fails_over_and_cools_the_account(ctl: Controller, up: Upstream) -> None:
+    # find which account serves this conversation, then make it hit quota
+    s, h, _ = call(ctl, text="conv-1")
+    first = account_email(ctl, h)
+    up.scripts[first].append(quota_429("30s"))
+    s, h, b = call(ctl, text="conv-1")
+    assert s == 200 and account_email(ctl, h) != first
+    assert json.loads(b)["candidates"][0]["content"]["parts"][0]["text"].startswith("Hi from")
+    assert h["x-trayproxy-model"] == "gemini-3-flash"
+    acc = ctl.store.by_email(first)
+    assert acc is not None and 25 < ctl.pool.cooldown_left(acc.id, "gemini-3-flash") <= 30
+    # the cooled account is skipped for this model
+    before = up.calls[first]
+    for i in range(6):
+        assert call(ctl, text=f"other-{i}")[0] == 200
+    assert up.calls[first] == before
+
+
+def test_all_accounts_limited_gives_429_with_shortest_retry_after(ctl: Controller, up: Upstream) -> None:
+    up.scripts["a@x.com"].append(quota_429("40s"))
+    up.scripts["b@x.com"].append(quota_429("12s"))
+    up.scripts["c@x.com"].append(quota_429("25s"))
+    s, h, b = call(ctl)
+    assert s == 429
+    assert 11 <= int(h["retry-after"]) <= 12
+    err = json.loads(b)["error"]
+    assert err["status"] == "RESOURCE_EXHAUSTED" and "rate-limited" in err["message"]
+    # and immediately again: no upstream call at all, same answer
+    total = sum(up.calls.values())
+    s, h, _ = call(ctl)
+    assert s == 429 and sum(up.calls.values()) == total
+
+
+def test_empty_answer_is_retried_once_then_reported(ctl: Controller, up: Upstream) -> None:
+    empty = (200, {}, sse({"candidates": [{"content": {"role": "model", "parts": []}}]}))
+    malformed = (200, {}, sse({"candidates": [{"finishReason": "MALFORMED_FUNCTION_CALL"}]}))
+    for email in up.scripts.keys() | {"a@x.com", "b@x.com", "c@x.com"}:
+        up.scripts[email][:] = [empty, malformed]
+    s, h, b = call(ctl)
+    assert s == 502 and "empty answer" in json.loads(b)["error"]["message"]
+    # one empty, then a real answer: the client only sees the real one
+    for email in ("a@x.com", "b@x.com", "c@x.com"):
+        up.scripts[email][:] = [malformed]
+    s, h, b = call(ctl, text="again")
+    assert s == 200 and json.loads(b)["candidates"][0]["content"]["parts"][0]["text"].startswith("Hi from")
+
+
+def test_expired_token_is_refreshed_and_retried_on_the_same_account(ctl: Controller, up: Upstream) -> None:
+    s, h, _ = call(ctl, text="conv-x")
+    email = account_email(ctl, h)
+    up.expired_tokens.add(f"at-{email}-1")
+    s, h, _ = call(ctl, text="conv-x")
+    assert s == 200 and account_email(ctl, h) == email and up.refreshes[email] == 2
+
+
+def test_invalid_grant_disables_account_and_another_serves(ctl: Controller, up: Upstream) -> None:
+    up.revoked.add("a@x.com")
+    for i in range(6):
+        s, h, _ = call(ctl, text=f"q{i}")
+        assert s == 200 and account_email(ctl, h) != "a@x.com"
+    acc = ctl.store.by_email("a@x.com")
+    assert acc is not None and acc.disabled and acc.disabled_reason and "invalid_grant" in acc.disabled_reason
+    listed = {a["email"]: a["state"] for a in ctl.list_accounts()}
+    assert listed["a@x.com"].startswith("disabled: invalid_grant")
+
+
+def test_forbidden_account_leaves_rotation(ctl: Controller, up: Upstream) -> None:
+    s, h, _ = call(ctl, text="conv-f")
+    email = account_email(ctl, h)
+    up.scripts[email].append((403, {}, b'{"error":{"code":403,"message":"Verify your account. VALIDATION_REQUIRED","status":"PERMISSION_DENIED"}}'))
+    s, h, _ = call(ctl, text="conv-f")
+    assert s == 200 and account_email(ctl, h) != email
+    acc = ctl.store.by_email(email)
+    assert acc is not None and acc.disabled and "VALIDATION_REQUIRED" in (acc.disabled_reason or "")
+
+
+def test_client_errors_are_not_failover(ctl: Controller, up: Upstream) -> None:
+    for email in ("a@x.com", "b@x.com", "c@x.com"):
+        up.scripts[email].append((400, {}, b'{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}'))
+    s, _, b = call(ctl)
+    assert s == 400 and "Invalid JSON payload" in json.loads(b)["error"]["message"]
+    assert sum(up.calls.values()) == 1
+    for email in ("a@x.com", "b@x.com", "c@x.com"):
+        # a 404 moves on to the next base URL first (three are configured), then reaches the client
+        up.scripts[email][:] = [(404, {}, b'{"error":{"code":404,"message":"Requested entity was not found."}}')] * 3
+    s, _, b = call(ctl, model="gemini-9-nonexistent")
+    assert s == 404 and "gemini-9-nonexistent" in json.loads(b)["error"]["message"]
+    assert all(ctl.pool.cooldown_left(a.id) == 0 for a in ctl.store.all())
+
+
+def test_stream_is_sse_and_mid_stream_failure_ends_with_error_no_retry(ctl: Controller, up: Upstream) -> None:
+    s, h, b = call(ctl, stream=True, text="s1")
+    assert s == 200 and h["content-type"].startswith("text/event-stream")
+    frames = [f for f in b.split(b"\r\n\r\n") if f.startswith(b"data: ")]
+    assert len(frames) == 2 and b"Hi" in frames[0]
+    email = account_email(ctl, h)
+
+    calls_before = dict(up.calls)
+    up.scripts[email].append((200, {}, [text_events("Partial")[0], b"data: {\"error\": {\"message\": \"backend died\"}}\r\n\r\n"]))
+    s, h, b = call(ctl, stream=True, text="s1")
+    assert s == 200
+    frames = [f for f in b.split(b"\r\n\r\n") if f.startswith(b"data: ")]
+    assert b"Pa" in frames[0]
+    last = json.loads(frames[-1][6:])
+    assert last["error"]["status"] == "UNAVAILABLE" and "backend died" in last["error"]["message"]
+    assert sum(up.calls.values()) - sum(calls_before.values()) == 1
+
+
+def test_array_stream_without_alt_is_valid_json(ctl: Controller) -> None:
+    s, h, b = request(ctl.status().port, "POST", "/v1beta/models/gemini-3-flash:streamGenerateContent",
+                      body={"contents": [{"parts": [{"text": "x"}]}]})
+    assert s == 200
+    arr = json.loads(b)
+    assert isinstance(arr, list) and arr[-1]["candidates"][0]["finishReason"] == "STOP"
+
+
+def test_models_and_count_tokens(ctl: Controller, up: Upstream) -> None:
+    async def count(req: UpstreamRequest) -> Reply:
+        return 200, {}, b'{"totalTokens": 42}'
+
+    orig = up.handle
+
+    async def handler(req: UpstreamRequest) -> Reply:
+        if req.url.endswith(":countTokens"):
+            return await count(req)
+        return await orig(req)
+
+    up.transport.handler = handler
+    s, _, b = request(ctl.status().port, "POST", "/v1beta/models/gemini-3-flash:countTokens",
+                      body={"contents": [{"parts": [{"text": "count me"}]}]})
+    assert s == 200 and json.loads(b) == {"totalTokens": 42}
+    s, _, b = request(ctl.status().port, "GET", "/v1beta/models")
+    names = [m["name"] for m in json.loads(b)["models"]]
+    assert "models/gemini-3-pro" in names
+    s, _, b = request(ctl.status().port, "GET", "/v1/models")
+    assert json.loads(b)["object"] == "list"
+
+
+def test_bad_model_names_never_reach_the_upstream(ctl: Controller, up: Upstream) -> None:
+    for bad in ("..%2F..%2Fv1%2Ffiles", "a%20b"):
+        s, _, b = request(ctl.status().port, "POST", f"/v1beta/models/{bad}:generateContent",
+                          body={"contents": [{"parts": [{"text": "x"}]}]})
+        assert s == 400, bad
+    assert sum(up.calls.values()) == 0
+
