@@ -12,7 +12,13 @@ from typing import Any
 import orjson
 
 from trayproxy.config import ZaiConfig
-from trayproxy.upstream.transport import Timeouts, Transport, TransportError, UpstreamRequest, UpstreamResponse
+from trayproxy.upstream.transport import (
+    Timeouts,
+    Transport,
+    TransportError,
+    UpstreamRequest,
+    UpstreamResponse,
+)
 
 __all__ = ["ZaiClient", "ZaiError", "zai_model", "FORWARDED_HEADERS"]
 
