@@ -353,6 +353,7 @@ def load_config(path: Path) -> LoadResult:
         save_config(path, cfg)
         return LoadResult(cfg, [])
     raw = path.read_bytes()
+    backup: Path | None = None
     try:
         text = raw.decode("utf-8")
         data = json.loads(text) if text.strip() else {}
@@ -369,7 +370,6 @@ def load_config(path: Path) -> LoadResult:
         return LoadResult(cfg, [msg], backup)
     problems: list[str] = []
     cfg = from_dict(data, problems)
-    backup = None
     if problems:
         backup = _backup(path, "invalid")
         problems = [f"{path}: {p}" for p in problems]

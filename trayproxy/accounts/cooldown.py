@@ -96,7 +96,8 @@ def _hint(headers: dict[str, str], err: dict[str, Any], now: float) -> float | N
     for det in err.get("details") or []:
         if not isinstance(det, dict):
             continue
-        meta = det.get("metadata") if isinstance(det.get("metadata"), dict) else {}
+        raw_meta = det.get("metadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         for cand in (meta.get("quotaResetDelay"), det.get("retryDelay")):
             if isinstance(cand, str):
                 d = parse_duration(cand)

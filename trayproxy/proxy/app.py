@@ -76,7 +76,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(
             protocol_for(request.path, request.headers),
             413,
-            f"The request body is too large ({e.actual_size} bytes); the limit is {limit} MiB "
+            f"The request body is too large; the limit is {limit} MiB "
             "(setting max_body_mb).",
             code="request_too_large",
         )
