@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -19,8 +20,15 @@ from trayproxy.proxy.zai_dispatch import relay_to_zai, use_zai
 __all__ = ["register_routes", "read_json", "client_model"]
 
 
+BODY_READ_TIMEOUT = 60.0
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    try:
+        # aiohttp bounds the size (client_max_size) but not the time a slow body may take.
+        raw = await asyncio.wait_for(request.read(), BODY_READ_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise ProxyError(408, f"The request body did not arrive within {BODY_READ_TIMEOUT:g} s") from None
     if not raw.strip():
         raise RequestError("The request body is empty; send a JSON object", field="body")
     try:
