@@ -142,14 +142,14 @@ async def openai_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def anthropic_messages(request: web.Request) -> web.StreamResponse:
-    from trayproxy.protocols import anthropic
-
     ctx = request.app[CONTEXT]
     body = await read_json(request)
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
     if use_zai(ctx, target):
         return await relay_to_zai(request, body, "/v1/messages")
+    from trayproxy.protocols import anthropic
+
     if anthropic.is_background_request(body):
         target = upstream_model(ctx, ctx.config().background_model)
     stream = bool(body.get("stream"))
@@ -170,14 +170,14 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
 
 
 async def anthropic_count_tokens(request: web.Request) -> web.StreamResponse:
-    from trayproxy.protocols import anthropic
-
     ctx = request.app[CONTEXT]
     body = await read_json(request)
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
     if use_zai(ctx, target):
         return await relay_to_zai(request, body, "/v1/messages/count_tokens")
+    from trayproxy.protocols import anthropic
+
     req = anthropic.count_tokens_request(body, upstream_model=target)
     total = await count_tokens(request, target, req.get("request", req))
     return web.json_response({"input_tokens": total})
