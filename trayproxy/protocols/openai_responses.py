@@ -1,0 +1,857 @@
+"""OpenAI Responses API (`/v1/responses`) <-> OpenAI chat body / Gemini responses.
+
+Pure code: dicts in, dicts and SSE bytes out. Ids come from an injected `IdFactory`; the
+creation time and the response id are passed in.
+
+Request side (`to_chat`): a Responses request (plus the stored history of a
+`previous_response_id` chain) becomes an OpenAI *chat-completions* body, which
+`openai_chat.to_gemini` then turns into the Gemini request. There is one chat -> Gemini
+conversion in trayproxy; this module only maps the Responses shapes onto chat shapes:
+
+- `instructions` -> a leading system message; `input` string -> one user message;
+- `message` items (input_text / output_text / input_image / input_file / refusal parts);
+- `function_call` / `custom_tool_call` / `local_shell_call` -> assistant `tool_calls` (consecutive
+  calls, and the assistant message right before them, become one assistant message);
+- `function_call_output` / `custom_tool_call_output` / `local_shell_call_output` -> `tool`
+  messages (an output whose call is not in the conversation becomes a user note instead, so the
+  upstream never sees a response to a call it did not make);
+- `reasoning` items are dropped: their summaries are not the model's real thoughts and carry no
+  signature the upstream would accept; thought signatures travel by call id (see below);
+- function tools (flat Responses shape) -> chat tools; `custom` tools (e.g. Codex `apply_patch`)
+  -> a function with one string parameter `input`; `local_shell` -> a function `local_shell`;
+  hosted tools (web_search, file_search, ...) are dropped without an error;
+- `tool_choice`, `reasoning.effort`, `max_output_tokens`, `text.format`, sampling parameters.
+
+Response side (`ResponsesStream`): a state machine fed one Gemini response at a time. It yields
+the Responses SSE events in the order the OpenAI API sends them, every event carrying a
+`sequence_number` counted from 0, and builds the same `response` object for non-streaming
+callers. Nothing is emitted before there is real output, so the pipeline can retry an empty
+answer (`produced_output`). Thought parts become `reasoning` items with a summary; text becomes
+`message` items; function calls become `function_call` items (or `custom_tool_call` /
+`local_shell_call` items when the called name is a custom / local_shell tool of the request).
+
+`ResponsesStream.signatures` maps call_id -> the upstream thought signature of that call (the
+one on the function call part, else the one on the thought before it), like the chat stream:
+the handler remembers them so the next turn's `to_gemini(signatures=...)` can put them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from trayproxy.protocols.errors import RequestError
+from trayproxy.protocols.gemini import IdFactory, Usage, finish_reason, iter_parts, unwrap
+from trayproxy.protocols.sse import encode_event
+
+__all__ = [
+    "to_chat",
+    "input_items",
+    "request_echo",
+    "ResponsesStream",
+    "LOCAL_SHELL_TOOL",
+]
+
+JSON = dict[str, Any]
+
+#: The function name a Responses `local_shell` tool is offered to the upstream model under.
+LOCAL_SHELL_TOOL = "local_shell"
+
+_CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call")
+_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")
+_ROLES = ("user", "assistant", "system", "developer")
+_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+
+# -- request side ---------------------------------------------------------------------------------
+
+
+def _obj(value: Any) -> JSON:
+    return value if isinstance(value, dict) else {}
+
+
+def _num(body: JSON, key: str, *, lo: float, hi: float) -> float | None:
+    v = body.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+        raise RequestError(f"{key} must be a number between {lo:g} and {hi:g}", field=key)
+    return v
+
+
+def input_items(body: JSON) -> list[JSON]:
+    """The request's `input` as a list of items (a string becomes one user message)."""
+    if "input" not in body or body["input"] is None:
+        raise RequestError("input is required: a string or a list of input items", field="input")
+    raw = body["input"]
+    if isinstance(raw, str):
+        return [{"type": "message", "role": "user", "content": raw}]
+    if not isinstance(raw, list):
+        raise RequestError("input must be a string or a list of input items", field="input")
+    out: list[JSON] = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):  # tolerated: a bare string is a user message
+            out.append({"type": "message", "role": "user", "content": item})
+        elif isinstance(item, dict):
+            out.append(item)
+        else:
+            raise RequestError("each input item must be an object", field=f"input[{i}]")
+    return out
+
+
+def _image_url(part: JSON, where: str) -> JSON:
+    url = part.get("image_url")
+    if isinstance(url, dict):  # chat-style {"url": ...} tolerated
+        url = url.get("url")
+    if not isinstance(url, str) or not url:
+        if part.get("file_id"):
+            raise RequestError(
+                "input_image by file_id is not supported; send image_url as a data: or https: URL",
+                field=f"{where}.file_id",
+            )
+        raise RequestError("input_image needs an image_url", field=f"{where}.image_url")
+    img: JSON = {"url": url}
+    if isinstance(part.get("detail"), str):
+        img["detail"] = part["detail"]
+    return {"type": "image_url", "image_url": img}
+
+
+def _file(part: JSON, where: str) -> JSON:
+    data = part.get("file_data")
+    if not isinstance(data, str) or not data:
+        raise RequestError(
+            "input_file needs file_data (a base64 data: URL); file_id and file_url are not supported",
+            field=f"{where}.file_data",
+        )
+    f: JSON = {"file_data": data}
+    if isinstance(part.get("filename"), str):
+        f["filename"] = part["filename"]
+    return {"type": "file", "file": f}
+
+
+def _parts(content: Any, where: str) -> list[JSON]:
+    """Responses content parts -> chat content parts."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if content is None:
+        return []
+    if not isinstance(content, list):
+        raise RequestError("content must be a string or a list of content parts", field=where)
+    out: list[JSON] = []
+    for j, part in enumerate(content):
+        pw = f"{where}[{j}]"
+        if isinstance(part, str):
+            out.append({"type": "text", "text": part})
+            continue
+        if not isinstance(part, dict):
+            raise RequestError("each content part must be an object", field=pw)
+        ptype = part.get("type")
+        if ptype in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise RequestError(f"a {ptype} part needs a string text", field=f"{pw}.text")
+            out.append({"type": "text", "text": text})
+        elif ptype == "refusal":
+            out.append({"type": "text", "text": str(part.get("refusal") or "")})
+        elif ptype in ("input_image", "image_url"):
+            out.append(_image_url(part, pw))
+        elif ptype in ("input_file", "file"):
+            out.append(_file(_obj(part.get("file")) or part, pw))
+        elif ptype == "input_audio":
+            audio = part.get("input_audio")
+            if isinstance(audio, dict):
+                out.append({"type": "input_audio", "input_audio": audio})
+        else:
+            raise RequestError(f"unsupported content part type {ptype!r}", field=f"{pw}.type")
+    return out
+
+
+def _text_of(parts: list[JSON]) -> str:
+    return "".join(p["text"] for p in parts if p.get("type") == "text")
+
+
+def _arguments(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "{}"
+    return orjson.dumps(value).decode()
+
+
+def _call(item: JSON, kind: str, where: str) -> JSON:
+    """A function / custom / local_shell call item -> a chat tool call."""
+    call_id = item.get("call_id") or item.get("id")
+    if not isinstance(call_id, str) or not call_id:
+        raise RequestError(f"a {kind} item needs a call_id", field=f"{where}.call_id")
+    if kind == "local_shell_call":
+        action = _obj(item.get("action"))
+        args: JSON = {"command": action.get("command") or []}
+        if action.get("working_directory"):
+            args["workdir"] = action["working_directory"]
+        if action.get("timeout_ms"):
+            args["timeout_ms"] = action["timeout_ms"]
+        name: Any = LOCAL_SHELL_TOOL
+        arguments = orjson.dumps(args).decode()
+    else:
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            raise RequestError(f"a {kind} item needs a name", field=f"{where}.name")
+        if kind == "custom_tool_call":
+            raw = item.get("input")
+            arguments = orjson.dumps({"input": raw if isinstance(raw, str) else _arguments(raw)}).decode()
+        else:
+            arguments = _arguments(item.get("arguments"))
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def _output_content(output: Any, where: str) -> str | list[JSON]:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        parts = _parts(output, where)
+        if all(p["type"] == "text" for p in parts):
+            return _text_of(parts)
+        return parts
+    if output is None:
+        return ""
+    return orjson.dumps(output).decode()
+
+
+def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
+    """Responses items -> chat messages. `prefix`/`offset` name items in errors."""
+    messages: list[JSON] = []
+    assistant: JSON | None = None  # the assistant message being built (text + tool calls)
+    calls: set[str] = set()
+
+    def flush() -> None:
+        nonlocal assistant
+        if assistant is not None:
+            messages.append(assistant)
+            assistant = None
+
+    for n, item in enumerate(items):
+        where = f"{prefix}[{n - offset}]" if n >= offset else f"previous_response_id:item[{n}]"
+        itype = item.get("type")
+        if itype is None and "role" in item:
+            itype = "message"
+        if itype == "message":
+            role = item.get("role")
+            if role not in _ROLES:
+                raise RequestError(
+                    f"message role must be one of {', '.join(_ROLES)}; got {role!r}", field=f"{where}.role"
+                )
+            parts = _parts(item.get("content"), f"{where}.content")
+            flush()
+            if role == "assistant":
+                assistant = {"role": "assistant", "content": _text_of(parts) or None}
+            elif role in ("system", "developer"):
+                messages.append({"role": role, "content": _text_of(parts)})
+            elif parts and all(p["type"] == "text" for p in parts):
+                messages.append({"role": "user", "content": _text_of(parts)})
+            else:
+                messages.append({"role": "user", "content": parts})
+        elif itype in _CALL_TYPES:
+            if itype == "custom_tool_call" and item.get("status") == "incomplete":
+                continue  # never finished: nothing was run, nothing to answer
+            tc = _call(item, itype, where)
+            if assistant is None:
+                assistant = {"role": "assistant", "content": None}
+            assistant.setdefault("tool_calls", []).append(tc)
+            calls.add(tc["id"])
+        elif itype in _OUTPUT_TYPES:
+            call_id = item.get("call_id") or item.get("id")
+            if not isinstance(call_id, str) or not call_id:
+                raise RequestError(f"a {itype} item needs a call_id", field=f"{where}.call_id")
+            flush()
+            content = _output_content(item.get("output"), f"{where}.output")
+            if call_id in calls:
+                messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
+            else:
+                text = content if isinstance(content, str) else _text_of(content)
+                messages.append({"role": "user", "content": f"[Output of tool call {call_id}]\n{text}"})
+        # reasoning, web_search_call, item_reference and other hosted-tool items: dropped.
+    flush()
+    return messages
+
+
+def _function_tool(name: Any, description: Any, parameters: Any, strict: Any, where: str) -> JSON:
+    if not isinstance(name, str) or not name:
+        raise RequestError("a function tool needs a name", field=f"{where}.name")
+    fn: JSON = {"name": name}
+    if isinstance(description, str) and description:
+        fn["description"] = description
+    if isinstance(parameters, dict):
+        fn["parameters"] = parameters
+    if isinstance(strict, bool):
+        fn["strict"] = strict
+    return {"type": "function", "function": fn}
+
+
+def _custom_description(tool: JSON) -> str:
+    desc = tool.get("description")
+    desc = desc if isinstance(desc, str) else ""
+    fmt = tool.get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "grammar" and isinstance(fmt.get("definition"), str):
+        syntax = fmt.get("syntax") or "grammar"
+        desc = (
+            f"{desc}\n\nPut the whole tool input, as raw text, in the `input` argument. "
+            f"It must follow this {syntax} grammar:\n{fmt['definition']}"
+        ).strip()
+    return desc
+
+
+def _tools(raw: Any) -> list[JSON]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise RequestError("tools must be a list", field="tools")
+    out: list[JSON] = []
+    for i, tool in enumerate(raw):
+        where = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise RequestError("each tool must be an object", field=where)
+        ttype = tool.get("type")
+        if ttype == "function":
+            fn = _obj(tool.get("function")) or tool  # the chat shape is tolerated
+            out.append(_function_tool(fn.get("name"), fn.get("description"), fn.get("parameters"),
+                                      fn.get("strict"), where))
+        elif ttype == "custom":
+            params = {
+                "type": "object",
+                "properties": {"input": {"type": "string", "description": "The raw tool input."}},
+                "required": ["input"],
+            }
+            out.append(_function_tool(tool.get("name"), _custom_description(tool), params, None, where))
+        elif ttype == "local_shell":
+            params = {
+                "type": "object",
+                "properties": {
+                    "command": {"type": "array", "items": {"type": "string"},
+                                "description": "The command and its arguments, e.g. [\"bash\", \"-lc\", \"ls\"]."},
+                    "workdir": {"type": "string", "description": "The working directory."},
+                    "timeout_ms": {"type": "integer", "description": "Timeout in milliseconds."},
+                },
+                "required": ["command"],
+            }
+            out.append(_function_tool(LOCAL_SHELL_TOOL, "Run a command on the user's machine.", params, None, where))
+        # web_search, file_search, computer_use, mcp, image_generation, ...: hosted tools the
+        # upstream does not run for us; dropped without an error.
+    return out
+
+
+def _tool_choice(raw: Any, names: set[str]) -> Any:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        if raw in ("none", "auto", "required"):
+            return raw
+        raise RequestError("tool_choice must be none, auto, required or an object", field="tool_choice")
+    if not isinstance(raw, dict):
+        raise RequestError("tool_choice must be a string or an object", field="tool_choice")
+    ctype = raw.get("type")
+    if ctype in ("function", "custom"):
+        name = raw.get("name")
+        if not isinstance(name, str) and isinstance(raw.get("function"), dict):
+            name = raw["function"].get("name")
+        if not isinstance(name, str) or not name:
+            raise RequestError("tool_choice needs the name of the tool", field="tool_choice.name")
+        return {"type": "function", "function": {"name": name}}
+    if ctype == "local_shell" and LOCAL_SHELL_TOOL in names:
+        return {"type": "function", "function": {"name": LOCAL_SHELL_TOOL}}
+    if ctype == "allowed_tools":
+        mode = raw.get("mode")
+        return mode if mode in ("auto", "required") else "auto"
+    return "auto"  # a hosted tool was forced; it is not offered upstream
+
+
+def _response_format(text: Any) -> JSON | None:
+    if text is None:
+        return None
+    if not isinstance(text, dict):
+        raise RequestError("text must be an object", field="text")
+    fmt = text.get("format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict):
+        raise RequestError("text.format must be an object", field="text.format")
+    ftype = fmt.get("type")
+    if ftype == "json_schema":
+        schema = fmt.get("schema")
+        if not isinstance(schema, dict):
+            raise RequestError("a json_schema format needs a schema object", field="text.format.schema")
+        js: JSON = {"name": fmt.get("name") or "response", "schema": schema}
+        if isinstance(fmt.get("strict"), bool):
+            js["strict"] = fmt["strict"]
+        if isinstance(fmt.get("description"), str):
+            js["description"] = fmt["description"]
+        return {"type": "json_schema", "json_schema": js}
+    if ftype == "json_object":
+        return {"type": "json_object"}
+    if ftype in ("text", None):
+        return None
+    raise RequestError(f"unsupported text.format type {ftype!r}", field="text.format.type")
+
+
+def _instructions(raw: Any) -> list[JSON]:
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        return [{"role": "system", "content": raw}]
+    if isinstance(raw, list):  # a list of input items (prompt templates resolve to this)
+        return _messages(input_items({"input": raw}), "instructions", 0)
+    raise RequestError("instructions must be a string", field="instructions")
+
+
+def to_chat(body: JSON, *, history: list[JSON] | None) -> JSON:
+    """A Responses request -> an OpenAI chat-completions body for `openai_chat.to_gemini`.
+
+    `history` is the stored conversation of `previous_response_id` (earlier input items and
+    output items, in order); it goes before this request's `input`.
+    """
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object", field="body")
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise RequestError("A model name is required", field="model")
+    items = input_items(body)
+    past = list(history or [])
+    if not items and not past:
+        raise RequestError("input must not be empty", field="input")
+
+    messages = _instructions(body.get("instructions"))
+    messages += _messages(past + items, "input", len(past))
+
+    chat: JSON = {"model": model, "messages": messages}
+    tools = _tools(body.get("tools"))
+    if tools:
+        chat["tools"] = tools
+        choice = _tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in tools})
+        if choice is not None:
+            chat["tool_choice"] = choice
+        if isinstance(body.get("parallel_tool_calls"), bool):
+            chat["parallel_tool_calls"] = body["parallel_tool_calls"]
+    else:
+        _tool_choice(body.get("tool_choice"), set())  # still validated
+    for key in ("temperature", "top_p"):
+        v = _num(body, key, lo=0, hi=2 if key == "temperature" else 1)
+        if v is not None:
+            chat[key] = v
+    mot = body.get("max_output_tokens")
+    if mot is not None:
+        if isinstance(mot, bool) or not isinstance(mot, int) or mot < 1:
+            raise RequestError("max_output_tokens must be a positive integer", field="max_output_tokens")
+        chat["max_completion_tokens"] = mot
+    reasoning = body.get("reasoning")
+    if reasoning is not None:
+        if not isinstance(reasoning, dict):
+            raise RequestError("reasoning must be an object", field="reasoning")
+        effort = reasoning.get("effort")
+        if effort is not None:
+            if effort not in _EFFORTS:
+                raise RequestError(f"reasoning.effort must be one of {', '.join(_EFFORTS)}", field="reasoning.effort")
+            chat["reasoning_effort"] = effort
+    rf = _response_format(body.get("text"))
+    if rf is not None:
+        chat["response_format"] = rf
+    for key in ("user", "prompt_cache_key", "metadata"):
+        if body.get(key) is not None:
+            chat[key] = body[key]
+    return chat
+
+
+def request_echo(body: JSON) -> JSON:
+    """The request fields a Responses object repeats back (with the API's defaults)."""
+    reasoning = _obj(body.get("reasoning"))
+    text = _obj(body.get("text"))
+    text_out: JSON = {"format": text.get("format") or {"type": "text"}}
+    if "verbosity" in text:
+        text_out["verbosity"] = text["verbosity"]
+    return {
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "metadata": body.get("metadata") if isinstance(body.get("metadata"), dict) else {},
+        "parallel_tool_calls": body.get("parallel_tool_calls", True) is not False,
+        "previous_response_id": body.get("previous_response_id"),
+        "prompt_cache_key": body.get("prompt_cache_key"),
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+        "store": body.get("store", True) is not False,
+        "temperature": body.get("temperature", 1.0),
+        "text": text_out,
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") if isinstance(body.get("tools"), list) else [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation") or "disabled",
+        "user": body.get("user"),
+    }
+
+
+# -- response side --------------------------------------------------------------------------------
+
+_FILTERED = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "LANGUAGE",
+    }
+)
+_NORMAL = frozenset({"STOP", "FINISH_REASON_UNSPECIFIED"})
+
+
+def _tool_kinds(tools: Any) -> dict[str, str]:
+    """Function name offered upstream -> the Responses tool type it stands for."""
+    kinds: dict[str, str] = {}
+    if isinstance(tools, list):
+        for t in tools:
+            if not isinstance(t, dict):
+                continue
+            if t.get("type") == "custom" and isinstance(t.get("name"), str):
+                kinds[t["name"]] = "custom"
+            elif t.get("type") == "local_shell":
+                kinds[LOCAL_SHELL_TOOL] = "local_shell"
+    return kinds
+
+
+class ResponsesStream:
+    """Gemini responses in, Responses API SSE events (or a collected response object) out.
+
+    `feed` one (possibly wrapped) GenerateContentResponse at a time; `finish` when the upstream
+    ended; `fail` when it broke off; `result()` for the non-streaming body. `on_complete` is
+    called from `finish` with the final response object when it completed or is incomplete
+    (not when it failed), so a handler can store it for `previous_response_id`.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        response_id: str,
+        created_at: int,
+        stream: bool,
+        new_id: IdFactory,
+        request_echo: JSON,
+        on_complete: Callable[[JSON], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.response_id = response_id
+        self.created_at = created_at
+        self.stream = stream
+        self.new_id = new_id
+        self.echo = dict(request_echo)
+        self.on_complete = on_complete
+        self.usage: Usage | None = None
+        self.signatures: dict[str, str] = {}
+        self.produced_output = False
+        self.upstream_finish: str | None = None
+        self.output: list[JSON] = []
+        self.status = "in_progress"
+        self.error: JSON | None = None
+        self.incomplete_reason: str | None = None
+        self._kinds = _tool_kinds(self.echo.get("tools"))
+        self._seq = 0
+        self._open: JSON | None = None  # the item being streamed (also in self.output)
+        self._pending_sig: str | None = None  # signature of the thought before a call
+        self._visible = False
+        self._closed = False
+
+    # -- framing -------------------------------------------------------------------------------
+
+    def _emit(self, out: list[bytes], etype: str, fields: JSON) -> None:
+        if not self.stream:
+            return
+        out.append(encode_event(etype, {"type": etype, "sequence_number": self._seq, **fields}))
+        self._seq += 1
+
+    def _usage_json(self) -> JSON | None:
+        if self.usage is None:
+            return None
+        u = self.usage
+        out_tokens = u.output + u.reasoning
+        return {
+            "input_tokens": u.prompt,
+            "input_tokens_details": {"cached_tokens": min(u.cached, u.prompt)},
+            "output_tokens": out_tokens,
+            "output_tokens_details": {"reasoning_tokens": u.reasoning},
+            "total_tokens": u.total or (u.prompt + out_tokens),
+        }
+
+    def response(self) -> JSON:
+        """The response object in its current state."""
+        final = self.status != "in_progress"
+        e = self.echo
+        return {
+            "id": self.response_id,
+            "object": "response",
+            "created_at": self.created_at,
+            "status": self.status,
+            "background": False,
+            "error": self.error,
+            "incomplete_details": {"reason": self.incomplete_reason} if self.incomplete_reason else None,
+            "instructions": e.get("instructions"),
+            "max_output_tokens": e.get("max_output_tokens"),
+            "max_tool_calls": None,
+            "model": self.model,
+            "output": [dict(i) for i in self.output] if final else [],
+            "parallel_tool_calls": e.get("parallel_tool_calls", True),
+            "previous_response_id": e.get("previous_response_id"),
+            "prompt_cache_key": e.get("prompt_cache_key"),
+            "reasoning": e.get("reasoning") or {"effort": None, "summary": None},
+            "service_tier": "default",
+            "store": e.get("store", True),
+            "temperature": e.get("temperature", 1.0),
+            "text": e.get("text") or {"format": {"type": "text"}},
+            "tool_choice": e.get("tool_choice", "auto"),
+            "tools": e.get("tools") or [],
+            "top_logprobs": 0,
+            "top_p": e.get("top_p", 1.0),
+            "truncation": e.get("truncation", "disabled"),
+            "usage": self._usage_json() if final else None,
+            "user": e.get("user"),
+            "metadata": e.get("metadata") or {},
+        }
+
+    def _start(self, out: list[bytes]) -> None:
+        if self.produced_output:
+            return
+        self.produced_output = True
+        self._emit(out, "response.created", {"response": self.response()})
+        self._emit(out, "response.in_progress", {"response": self.response()})
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def _add(self, out: list[bytes], item: JSON) -> int:
+        self._close(out)
+        self._start(out)
+        index = len(self.output)
+        self.output.append(item)
+        self._open = item
+        self._emit(out, "response.output_item.added", {"output_index": index, "item": dict(item)})
+        return index
+
+    def _close(self, out: list[bytes], status: str = "completed") -> None:
+        item = self._open
+        if item is None:
+            return
+        self._open = None
+        index = len(self.output) - 1
+        iid = item["id"]
+        if item["type"] == "message":
+            part = item["content"][0]
+            self._emit(out, "response.output_text.done", {
+                "item_id": iid, "output_index": index, "content_index": 0, "text": part["text"], "logprobs": [],
+            })
+            self._emit(out, "response.content_part.done", {
+                "item_id": iid, "output_index": index, "content_index": 0, "part": dict(part),
+            })
+        elif item["type"] == "reasoning":
+            summary = item["summary"][0]
+            self._emit(out, "response.reasoning_summary_text.done", {
+                "item_id": iid, "output_index": index, "summary_index": 0, "text": summary["text"],
+            })
+            self._emit(out, "response.reasoning_summary_part.done", {
+                "item_id": iid, "output_index": index, "summary_index": 0, "part": dict(summary),
+            })
+        item["status"] = status
+        self._emit(out, "response.output_item.done", {"output_index": index, "item": self._snapshot(item)})
+
+    @staticmethod
+    def _snapshot(item: JSON) -> JSON:
+        snap = dict(item)
+        if item["type"] == "message":
+            snap["content"] = [dict(p) for p in item["content"]]
+        elif item["type"] == "reasoning":
+            snap["summary"] = [dict(s) for s in item["summary"]]
+        return snap
+
+    def _text(self, out: list[bytes], text: str) -> None:
+        if not text:
+            return
+        item = self._open
+        if item is None or item["type"] != "message":
+            item = {"id": self.new_id("msg_"), "type": "message", "status": "in_progress", "role": "assistant",
+                    "content": []}
+            index = self._add(out, item)
+            part: JSON = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            self._emit(out, "response.content_part.added", {
+                "item_id": item["id"], "output_index": index, "content_index": 0, "part": dict(part),
+            })
+            item["content"].append(part)
+        item["content"][0]["text"] += text
+        self._visible = True
+        self._emit(out, "response.output_text.delta", {
+            "item_id": item["id"], "output_index": len(self.output) - 1, "content_index": 0, "delta": text,
+            "logprobs": [],
+        })
+
+    def _thought(self, out: list[bytes], part: JSON) -> None:
+        sig = part.get("thoughtSignature") or part.get("thought_signature")
+        if isinstance(sig, str) and sig:
+            self._pending_sig = sig
+        text = part.get("text")
+        if not isinstance(text, str) or not text:
+            return
+        item = self._open
+        if item is None or item["type"] != "reasoning":
+            item = {"id": self.new_id("rs_"), "type": "reasoning", "summary": []}
+            index = self._add(out, item)
+            summary: JSON = {"type": "summary_text", "text": ""}
+            self._emit(out, "response.reasoning_summary_part.added", {
+                "item_id": item["id"], "output_index": index, "summary_index": 0, "part": dict(summary),
+            })
+            item["summary"].append(summary)
+        item["summary"][0]["text"] += text
+        self._emit(out, "response.reasoning_summary_text.delta", {
+            "item_id": item["id"], "output_index": len(self.output) - 1, "summary_index": 0, "delta": text,
+        })
+
+    def _function_call(self, out: list[bytes], part: JSON) -> None:
+        fc = part["functionCall"]
+        name = fc.get("name") if isinstance(fc.get("name"), str) else ""
+        args = fc.get("args")
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            args = {"value": args}
+        call_id = fc.get("id") if isinstance(fc.get("id"), str) and fc.get("id") else self.new_id("call_")
+        sig = part.get("thoughtSignature") or part.get("thought_signature")
+        sig = sig if isinstance(sig, str) and sig else self._pending_sig
+        self._pending_sig = None
+        if sig:
+            self.signatures[call_id] = sig
+        kind = self._kinds.get(name, "function")
+        self._visible = True
+        if kind == "custom":
+            raw = args.get("input")
+            if not isinstance(raw, str):
+                values = list(args.values())
+                raw = values[0] if len(values) == 1 and isinstance(values[0], str) else orjson.dumps(args).decode()
+            item: JSON = {"id": self.new_id("ctc_"), "type": "custom_tool_call", "status": "in_progress",
+                          "call_id": call_id, "name": name, "input": ""}
+            index = self._add(out, item)
+            self._emit(out, "response.custom_tool_call_input.delta",
+                       {"item_id": item["id"], "output_index": index, "delta": raw})
+            self._emit(out, "response.custom_tool_call_input.done",
+                       {"item_id": item["id"], "output_index": index, "input": raw})
+            item["input"] = raw
+        elif kind == "local_shell":
+            command = args.get("command")
+            if isinstance(command, str):
+                command = ["bash", "-lc", command]
+            if not isinstance(command, list):
+                command = []
+            action: JSON = {"type": "exec", "command": [str(c) for c in command], "env": {}}
+            if isinstance(args.get("workdir"), str):
+                action["working_directory"] = args["workdir"]
+            if isinstance(args.get("timeout_ms"), int):
+                action["timeout_ms"] = args["timeout_ms"]
+            item = {"id": self.new_id("lsh_"), "type": "local_shell_call", "status": "in_progress",
+                    "call_id": call_id, "action": action}
+            self._add(out, item)
+        else:
+            arguments = orjson.dumps(args).decode()
+            item = {"id": self.new_id("fc_"), "type": "function_call", "status": "in_progress",
+                    "arguments": "", "call_id": call_id, "name": name}
+            index = self._add(out, item)
+            self._emit(out, "response.function_call_arguments.delta",
+                       {"item_id": item["id"], "output_index": index, "delta": arguments})
+            self._emit(out, "response.function_call_arguments.done",
+                       {"item_id": item["id"], "output_index": index, "name": name, "arguments": arguments})
+            item["arguments"] = arguments
+        self._close(out)
+
+    def _plain(self, out: list[bytes], part: JSON) -> None:
+        if isinstance(part.get("text"), str):
+            self._text(out, part["text"])
+        elif isinstance(part.get("inlineData"), dict):
+            d = part["inlineData"]
+            mime, data = d.get("mimeType", "application/octet-stream"), d.get("data", "")
+            if data:
+                self._text(out, f"![image](data:{mime};base64,{data})")
+        elif isinstance(part.get("executableCode"), dict):
+            ec = part["executableCode"]
+            lang = str(ec.get("language", "")).lower().replace("language_unspecified", "")
+            self._text(out, f"\n```{lang}\n{ec.get('code', '')}\n```\n")
+        elif isinstance(part.get("codeExecutionResult"), dict):
+            self._text(out, f"\n```\n{part['codeExecutionResult'].get('output', '')}\n```\n")
+
+    # -- StreamMachine -------------------------------------------------------------------------
+
+    def feed(self, resp: JSON) -> list[bytes]:
+        out: list[bytes] = []
+        if self._closed:
+            return out
+        resp = unwrap(resp)
+        u = Usage.from_response(resp)
+        if u is not None:
+            self.usage = u
+        for part in iter_parts(resp):
+            if part.get("thought") is True:
+                self._thought(out, part)
+            elif isinstance(part.get("functionCall"), dict):
+                self._function_call(out, part)
+            else:
+                self._plain(out, part)
+        fr = finish_reason(resp)
+        if fr is not None:
+            self.upstream_finish = fr
+        return out
+
+    @property
+    def failure(self) -> str | None:
+        """Why this answer must be reported as failed, or None."""
+        fr = self.upstream_finish
+        if fr == "MAX_TOKENS" or fr in _FILTERED:
+            return None
+        if fr is not None and fr not in _NORMAL:
+            return f"The model's answer failed upstream (finish reason {fr}). Please retry."
+        if not self._visible:
+            if fr is None:
+                return "The upstream stream ended without an answer. Please retry."
+            return "The model returned an empty answer. Please retry."
+        return None
+
+    def finish(self) -> list[bytes]:
+        if self._closed:
+            return []
+        failure = self.failure
+        if failure is not None:
+            return self.fail(failure)
+        out: list[bytes] = []
+        fr = self.upstream_finish
+        if fr == "MAX_TOKENS":
+            self.incomplete_reason = "max_output_tokens"
+        elif fr in _FILTERED:
+            self.incomplete_reason = "content_filter"
+        self._close(out, "incomplete" if self.incomplete_reason else "completed")
+        self._start(out)
+        self._closed = True
+        self.status = "incomplete" if self.incomplete_reason else "completed"
+        final = self.response()
+        self._emit(out, f"response.{self.status}", {"response": final})
+        if self.on_complete is not None:
+            self.on_complete(final)
+        return out
+
+    def fail(self, message: str) -> list[bytes]:
+        if self._closed:
+            return []
+        out: list[bytes] = []
+        self._start(out)
+        self._closed = True
+        if self._open is not None:
+            self._open["status"] = "incomplete"
+            self._open = None
+        self.status = "failed"
+        self.error = {"code": "server_error", "message": message}
+        self._emit(out, "response.failed", {"response": self.response()})
+        return out
+
+    def result(self) -> JSON:
+        return self.response()
