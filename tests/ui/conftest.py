@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PYSTRAY_BACKEND", "dummy")
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.ui.helpers import make_controller  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def controller(tmp_path: Path) -> Iterator[Any]:
+    ctl = make_controller(tmp_path / "app")
+    yield ctl
+    ctl.close()
+
+
+class FakeClipboard:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def __call__(self, text: str) -> bool:
+        self.texts.append(text)
+        return True
+
+
+@pytest.fixture
+def clipboard() -> FakeClipboard:
+    return FakeClipboard()
+
+
+@pytest.fixture
+def control(controller: Any, clipboard: FakeClipboard) -> Iterator[Any]:
+    from trayproxy.ui.control import ControlServer
+    from trayproxy.ui.login import LoginRunner
+
+    shown: list[bool] = []
+    opened: list[str] = []
+    srv = ControlServer(
+        controller,
+        login=LoginRunner(controller, open_url=opened.append),
+        copy=clipboard,
+        on_show=lambda: shown.append(True),
+    )
+    controller.engine.call(srv.start())
+    srv.shown = shown  # type: ignore[attr-defined]
+    srv.opened = opened  # type: ignore[attr-defined]
+    yield srv
+    controller.engine.call(srv.stop())
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,130 @@
+"""The tray app wiring: single instance, runtime start/quit, no display, import hygiene."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui.helpers import MemoryKeyring, add_account, free_port, make_fake_icon_class, menu_items
+from trayproxy.paths import AppPaths
+from trayproxy.ui.app import TrayRuntime, run_tray_app
+from trayproxy.ui.instance import write_instance
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_second_launch_opens_running_instance(control: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = AppPaths(tmp_path / "p", tmp_path / "p").ensure()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        write_instance(paths.instance_file, control.url, pid=child.pid)
+        assert run_tray_app(paths) == 0
+    finally:
+        child.kill()
+        child.wait()
+    assert control.shown == [True]
+    assert "already running" in capsys.readouterr().err
+
+
+class FakeWindow:
+    def __init__(self) -> None:
+        self.shown = 0
+        self.closed = 0
+
+    def show(self) -> None:
+        self.shown += 1
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _runtime(tmp_path: Path, with_account: bool) -> tuple[TrayRuntime, Any, FakeWindow]:
+    from trayproxy.controller import Controller
+
+    paths = AppPaths(tmp_path / "rt", tmp_path / "rt")
+    ctl = Controller(paths, secrets_backend=MemoryKeyring(), env={})
+    ctl.set_config("port", free_port())
+    if with_account:
+        add_account(ctl)
+    win = FakeWindow()
+    rt = TrayRuntime(paths, controller=ctl, icon_factory=make_fake_icon_class(), window=win)
+    return rt, ctl, win
+
+
+def test_runtime_advertises_itself_and_quits_cleanly(tmp_path: Path) -> None:
+    rt, ctl, win = _runtime(tmp_path, with_account=True)
+    data = json.loads(rt.paths.instance_file.read_text())
+    assert data == {"pid": os.getpid(), "control_url": rt.control.url}
+    events: list[str] = []
+
+    def drive(icon: Any) -> None:
+        menu_items(icon.menu)["Start"](icon)
+        rt.tray.icon.visible = True
+        events.append("started" if _wait(lambda: ctl.status().running) else "not started")
+        menu_items(icon.menu)["Open Settings..."](icon)
+        _wait(lambda: win.shown == 1)
+        menu_items(icon.menu)["Quit"](icon)
+
+    rt.tray.setup = lambda icon: drive(icon)  # type: ignore[method-assign]
+    rt.run()
+    assert events == ["started"]
+    assert win.shown == 1 and win.closed == 1
+    assert not rt.paths.instance_file.exists()
+    assert not ctl.server.running
+    assert not ctl.engine._thread.is_alive()
+
+
+def test_first_run_without_accounts_opens_settings(tmp_path: Path) -> None:
+    rt, ctl, win = _runtime(tmp_path, with_account=False)
+
+    def quit_later(icon: Any) -> None:
+        rt._setup(icon)
+        icon.stop()
+
+    rt.tray.icon.run(setup=quit_later)
+    rt.shutdown()
+    assert win.shown == 1
+
+
+def _wait(cond: Any, timeout: float = 10.0) -> bool:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "PYSTRAY_BACKEND")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="these platforms always have a display")
+def test_no_display_points_to_serve(tmp_path: Path) -> None:
+    env = _clean_env()
+    env["TRAYPROXY_HOME"] = str(tmp_path / "home")
+    res = subprocess.run([sys.executable, "-m", "trayproxy"], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "trayproxy serve" in lines[0]
+    assert res.stdout == ""
+
+
+def test_ui_package_imports_no_display_library() -> None:
+    code = (
+        "import sys, trayproxy.ui, trayproxy.ui.control, trayproxy.ui.window, trayproxy.ui.app;"
+        "bad = [m for m in ('pystray', 'webview', 'gi', 'tkinter') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], env=_clean_env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr

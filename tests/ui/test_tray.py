@@ -1,0 +1,192 @@
+"""Every tray menu action, driven through a real Controller on pystray's dummy backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.ui.helpers import add_account, make_fake_icon_class, menu_items
+from trayproxy.controller import NO_ACCOUNT_ERROR
+from trayproxy.ui.tray import TrayApp, tooltip
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.notes: list[tuple[str, str]] = []
+        self.settings = 0
+        self.logins = 0
+
+    def notify(self, title: str, message: str) -> None:
+        self.notes.append((title, message))
+
+    def open_settings(self) -> None:
+        self.settings += 1
+
+    def begin_login(self) -> None:
+        self.logins += 1
+
+
+@pytest.fixture
+def rec() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def tray(controller: Any, clipboard: Any, rec: Recorder) -> TrayApp:
+    return TrayApp(
+        controller,
+        open_settings=rec.open_settings,
+        begin_login=rec.begin_login,
+        copy=clipboard,
+        notify=rec.notify,
+        spawn=lambda fn: fn(),  # run actions inline so the test sees their effect
+        icon_factory=make_fake_icon_class(),
+    )
+
+
+def click(tray: TrayApp, text: str) -> None:
+    items = menu_items(tray.icon.menu)
+    assert text in items, f"{text!r} not in menu: {sorted(items)}"
+    item = items[text]
+    assert item.enabled, f"{text!r} is disabled"
+    item(tray.icon)
+
+
+def test_menu_when_stopped(tray: TrayApp, controller: Any) -> None:
+    items = menu_items(tray.icon.menu)
+    port = controller.config.port
+    assert "Start" in items and items["Start"].default
+    assert "Stop" not in items
+    assert "Stopped" in items and not items["Stopped"].enabled
+    assert f"OpenAI clients: http://127.0.0.1:{port}/v1" in items
+    assert f"Anthropic / Claude Code: http://127.0.0.1:{port}" in items
+    assert f"Gemini: http://127.0.0.1:{port}" in items
+    for text in ("Copy base URL", "Copy Claude Code setup", "Open Settings...", "Add Account...", "Quit"):
+        assert text in items
+    assert tray.state == "stopped"
+
+
+def test_start_without_account_notifies_and_shows_error(tray: TrayApp, controller: Any, rec: Recorder) -> None:
+    click(tray, "Start")
+    assert not controller.status().running
+    assert rec.notes == [("trayproxy could not start", NO_ACCOUNT_ERROR)]
+    assert tray.state == "error"
+    items = menu_items(tray.icon.menu)
+    assert any(t.startswith("Stopped: No available account") for t in items)
+    assert "stopped (error)" in tray.icon.title
+
+
+def test_start_and_stop_through_menu(tray: TrayApp, controller: Any, rec: Recorder) -> None:
+    add_account(controller)
+    click(tray, "Start")
+    st = controller.status()
+    assert st.running and rec.notes == []
+    assert tray.state == "running"
+    items = menu_items(tray.icon.menu)
+    assert "Stop" in items and items["Stop"].default and "Start" not in items
+    assert f"Running on port {st.port}" in items
+    assert "1 active account" in items
+    assert tray.icon.title == f"trayproxy: running\n{st.base_url}\n1 active account"
+    click(tray, "Stop")
+    assert not controller.status().running
+    assert tray.state == "stopped" and "Start" in menu_items(tray.icon.menu)
+
+
+def test_default_action_toggles(tray: TrayApp, controller: Any) -> None:
+    add_account(controller)
+    tray.icon()  # a left click runs the default item
+    assert controller.status().running
+    tray.icon()
+    assert not controller.status().running
+
+
+def test_port_taken_is_notified(tray: TrayApp, controller: Any, rec: Recorder) -> None:
+    import socket
+
+    add_account(controller)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", controller.config.port))
+        s.listen()
+        click(tray, "Start")
+    assert not controller.status().running
+    title, message = rec.notes[-1]
+    assert title == "trayproxy could not start" and str(controller.config.port) in message
+    assert tray.state == "error"
+
+
+def test_copy_entries(tray: TrayApp, controller: Any, clipboard: Any) -> None:
+    port = controller.config.port
+    click(tray, f"OpenAI clients: http://127.0.0.1:{port}/v1")
+    click(tray, f"Anthropic / Claude Code: http://127.0.0.1:{port}")
+    click(tray, f"Gemini: http://127.0.0.1:{port}")
+    click(tray, "Copy Claude Code setup")
+    base = f"http://127.0.0.1:{port}"
+    assert clipboard.texts[:3] == [f"{base}/v1", base, base]
+    assert clipboard.texts[3] == (
+        f"export ANTHROPIC_BASE_URL={base}\nexport ANTHROPIC_API_KEY={controller.api_key()}\n"
+    )
+
+
+def test_copy_failure_is_notified(controller: Any, rec: Recorder) -> None:
+    tray = TrayApp(controller, open_settings=rec.open_settings, begin_login=rec.begin_login,
+                   copy=lambda text: False, notify=rec.notify, spawn=lambda fn: fn(),
+                   icon_factory=make_fake_icon_class())
+    click(tray, "Copy Claude Code setup")
+    assert rec.notes and rec.notes[0][0] == "Could not copy"
+
+
+def test_open_settings_and_add_account(tray: TrayApp, rec: Recorder) -> None:
+    click(tray, "Open Settings...")
+    click(tray, "Add Account...")
+    assert rec.settings == 1 and rec.logins == 1
+
+
+def test_menu_follows_controller_events(tray: TrayApp, controller: Any) -> None:
+    """State changes made elsewhere (settings page, CLI) reach the tray via subscribe()."""
+    add_account(controller)
+    tray.icon.calls.clear()
+    controller.start()
+    assert tray.state == "running"
+    assert "Stop" in menu_items(tray.icon.menu)
+    assert "menu" in tray.icon.calls  # update_menu() reached the backend
+    controller.stop()
+    assert tray.state == "stopped"
+
+
+def test_quit_stops_proxy_and_loop(tray: TrayApp, controller: Any) -> None:
+    add_account(controller)
+    controller.start()
+
+    def setup(icon: Any) -> None:
+        tray.setup(icon)
+        assert icon.visible
+        menu_items(icon.menu)["Quit"](icon)
+
+    tray.icon.run(setup=setup)  # returns once Quit stopped the loop
+    assert "stop" in tray.icon.calls
+    assert not controller.status().running
+
+
+def test_worker_thread_keeps_tray_thread_free(controller: Any, rec: Recorder, clipboard: Any) -> None:
+    import threading
+
+    seen: list[str] = []
+    done = threading.Event()
+
+    def slow_copy(text: str) -> bool:
+        seen.append(threading.current_thread().name)
+        done.set()
+        return True
+
+    tray = TrayApp(controller, open_settings=rec.open_settings, begin_login=rec.begin_login, copy=slow_copy,
+                   notify=rec.notify, icon_factory=make_fake_icon_class())
+    click(tray, "Copy Claude Code setup")
+    assert done.wait(5)
+    assert seen == ["tray-action"]
+
+
+def test_tooltip_texts(controller: Any) -> None:
+    st = controller.status()
+    assert tooltip(st) == "trayproxy: stopped\n0 active accounts"
+    assert tooltip(st, starting=True).startswith("trayproxy: starting...")

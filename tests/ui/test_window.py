@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import io
+import sys
+from typing import Any
+
+import pytest
+
+from trayproxy.ui import window
+from trayproxy.ui.window import FALLBACK_EXIT, SettingsWindow
+
+
+class FakeProc:
+    def __init__(self, argv: list[str], **kw: Any) -> None:
+        self.argv = argv
+        self.kw = kw
+        self.stdin = io.BytesIO()
+        self.returncode: int | None = None
+        self.terminated = False
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.returncode = 0
+        return 0
+
+    def terminate(self) -> None:
+        self.terminated = True
+        self.returncode = -15
+
+    def kill(self) -> None:
+        self.returncode = -9
+
+
+def test_show_spawns_once_then_raises_window() -> None:
+    procs: list[FakeProc] = []
+
+    def popen(argv: list[str], **kw: Any) -> FakeProc:
+        procs.append(FakeProc(argv, **kw))
+        return procs[-1]
+
+    w = SettingsWindow(lambda: "http://127.0.0.1:1/?token=t", python="/py", popen=popen)
+    w.show()
+    assert procs[0].argv == ["/py", "-m", "trayproxy.ui.window", "http://127.0.0.1:1/?token=t"]
+    assert procs[0].kw["close_fds"] is True
+    w.show()
+    assert len(procs) == 1 and procs[0].stdin.getvalue() == b"show\n"
+    procs[0].returncode = 0  # user closed the window
+    w.show()
+    assert len(procs) == 2
+    w.close()
+    assert procs[1].stdin.getvalue().endswith(b"quit\n")
+    assert not w.is_open
+
+
+def test_child_falls_back_to_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    monkeypatch.setitem(sys.modules, "webview", None)  # pywebview not installed
+    monkeypatch.setattr(window.webbrowser, "open", lambda url: opened.append(url) or True)
+    assert window.main(["http://127.0.0.1:9/?token=t"]) == FALLBACK_EXIT
+    assert opened == ["http://127.0.0.1:9/?token=t"]
+
+
+def test_child_falls_back_when_gui_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    class BrokenWebview:
+        windows: list[Any] = []
+
+        @staticmethod
+        def create_window(*a: Any, **kw: Any) -> Any:
+            return object()
+
+        @staticmethod
+        def start(**kw: Any) -> None:
+            raise RuntimeError("no GUI backend")
+
+    opened: list[str] = []
+    monkeypatch.setitem(sys.modules, "webview", BrokenWebview)
+    monkeypatch.setattr(window.webbrowser, "open", lambda url: opened.append(url) or True)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert window.main(["http://x/"]) == FALLBACK_EXIT and opened == ["http://x/"]
+
+
+def test_usage() -> None:
+    assert window.main([]) == 2

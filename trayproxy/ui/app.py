@@ -1,0 +1,116 @@
+"""`trayproxy` with a display: the tray app (tray on the main thread, engine loop, window child).
+
+Startup: if another instance is alive (`paths.instance_file`), ask it to show its settings and
+exit 0. Otherwise start the Controller and the ControlServer, advertise the control URL, and run
+the tray until Quit, which stops the proxy, closes the window and removes the instance file.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from trayproxy.paths import AppPaths, app_paths
+from trayproxy.ui.clipboard import copy_text
+from trayproxy.ui.instance import ask_to_show, read_instance, remove_instance, write_instance
+from trayproxy.ui.notify import notify
+from trayproxy.ui.window import SettingsWindow
+
+__all__ = ["run_tray_app", "TrayRuntime"]
+
+log = logging.getLogger("trayproxy.ui.app")
+
+
+def _setup_logging(paths: AppPaths) -> None:
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    logfile = logging.FileHandler(paths.log_file, encoding="utf-8")
+    logfile.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for handler in (console, logfile):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+
+
+class TrayRuntime:
+    """Everything the tray app owns, wired together; `run()` blocks on the main thread."""
+
+    def __init__(
+        self, paths: AppPaths, *, controller: Any = None, icon_factory: Any = None, window: Any = None
+    ) -> None:
+        from trayproxy.controller import Controller
+        from trayproxy.ui.control import ControlServer
+        from trayproxy.ui.login import LoginRunner
+        from trayproxy.ui.tray import TrayApp
+
+        self.paths = paths
+        self.controller = controller or Controller(paths)
+        self.login = LoginRunner(self.controller, on_done=self._notify)
+        self.window = window or SettingsWindow(lambda: self.control.url)
+        self.control = ControlServer(self.controller, login=self.login, copy=copy_text, on_show=self.window.show)
+        self.controller.engine.call(self.control.start())
+        write_instance(paths.instance_file, self.control.url)
+        extra = {"icon_factory": icon_factory} if icon_factory is not None else {}
+        self.tray = TrayApp(
+            self.controller,
+            open_settings=self.window.show,
+            begin_login=self._begin_login,
+            copy=copy_text,
+            notify=self._notify,
+            template=sys.platform == "darwin",
+            **extra,
+        )
+
+    def _begin_login(self) -> None:
+        self.controller.engine.call(self.login.begin())
+
+    def _notify(self, title: str, message: str) -> None:
+        notify(getattr(self, "tray", None) and self.tray.icon, title, message)
+
+    def _setup(self, icon: Any) -> None:
+        self.tray.setup(icon)
+        st = self.controller.status()
+        if st.config_problem:
+            self._notify("trayproxy settings problem", st.config_problem)
+        if st.accounts_total == 0:
+            self.window.show()  # first run: the settings page explains how to add an account
+        elif self.controller.config.auto_start:
+            self.tray.do_start()
+
+    def run(self) -> None:
+        try:
+            self.tray.icon.run(setup=self._setup)
+        except Exception:
+            # gtk/appindicator raise a GLib error at stop when no notification daemon runs
+            log.warning("tray loop ended with an error", exc_info=True)
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.window.close()
+        try:
+            self.controller.engine.call(self.control.stop(), timeout=10)
+        except Exception:
+            log.exception("control server did not stop cleanly")
+        self.controller.close()
+        remove_instance(self.paths.instance_file)
+
+
+def run_tray_app(paths: AppPaths | None = None) -> int:
+    paths = (paths or app_paths()).ensure()
+    running = read_instance(paths.instance_file)
+    if running is not None and ask_to_show(running):
+        print("trayproxy is already running; opened its settings.", file=sys.stderr)
+        return 0
+    _setup_logging(paths)
+    try:
+        runtime = TrayRuntime(paths)
+    except Exception as e:
+        log.exception("trayproxy could not start")
+        print(f"trayproxy: {e}", file=sys.stderr)
+        return 1
+    runtime.run()
+    return 0

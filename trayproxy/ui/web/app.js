@@ -1,0 +1,438 @@
+/* trayproxy settings page: talks to the ControlServer's JSON API (token in a header).
+ *
+ * Extending: add a tab button (data-tab="NAME") and a section (data-panel="NAME") to index.html,
+ * or call trayproxy.addTab(NAME, LABEL, sectionElement) from another script; then
+ * trayproxy.registerPanel(NAME, {show(state), render(state)}) to get the live state.
+ * trayproxy.api(PATH, BODY) calls /api/PATH (POST when BODY is given).
+ */
+"use strict";
+
+(function () {
+  const TOKEN = document.querySelector('meta[name="trayproxy-token"]').content;
+  const $ = (id) => document.getElementById(id);
+  const panels = {};
+  const listeners = [];
+  let state = null;
+  let snippetId = null;
+  let editingKey = false;
+  let pendingStart = false;
+  let toastTimer = null;
+
+  // -- helpers ---------------------------------------------------------------------------
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") el.className = v;
+      else if (k === "text") el.textContent = v;
+      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else if (k === "style") el.setAttribute("style", v);
+      else el.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+
+  async function api(path, body) {
+    const opts = { method: body === undefined ? "GET" : "POST", headers: { "X-Trayproxy-Token": TOKEN } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    let resp;
+    try {
+      resp = await fetch("/api/" + path, opts);
+    } catch (e) {
+      throw new Error("trayproxy is not answering (was it closed?)");
+    }
+    let data = {};
+    try { data = await resp.json(); } catch (e) { /* not JSON */ }
+    if (!resp.ok) throw new Error(data.error || resp.statusText || "Request failed");
+    if (data && data.status && data.config) setState(data);
+    return data;
+  }
+
+  function toast(message, isError) {
+    const t = $("toast");
+    t.textContent = message;
+    t.classList.toggle("error", !!isError);
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { t.hidden = true; }, isError ? 5000 : 1800);
+  }
+
+  async function copyText(text, what) {
+    const label = what ? what + " copied" : "Copied";
+    try {
+      await navigator.clipboard.writeText(text);
+      toast(label);
+      return true;
+    } catch (e) { /* no async clipboard here (permissions, old WebKit): ask the app */ }
+    try {
+      await api("copy", { text });
+      toast(label);
+      return true;
+    } catch (e) {
+      toast("Could not copy: " + e.message, true);
+      return false;
+    }
+  }
+
+  /* Run an action with its button disabled; errors go to errEl (or a toast). */
+  async function act(button, fn, errEl) {
+    if (errEl) errEl.hidden = true;
+    if (button) button.disabled = true;
+    try {
+      return await fn();
+    } catch (e) {
+      if (errEl) { errEl.textContent = e.message; errEl.hidden = false; } else toast(e.message, true);
+      return undefined;
+    } finally {
+      if (button) button.disabled = false;
+      render();
+    }
+  }
+
+  /* Two-step confirmation on the button itself instead of a native dialog. */
+  function confirmFirst(button, label) {
+    if (button.dataset.armed === "1") {
+      delete button.dataset.armed;
+      button.classList.remove("confirm");
+      return true;
+    }
+    const original = button.textContent;
+    button.dataset.armed = "1";
+    button.textContent = label;
+    button.classList.add("confirm");
+    setTimeout(() => {
+      if (button.dataset.armed === "1") {
+        delete button.dataset.armed;
+        button.textContent = original;
+        button.classList.remove("confirm");
+      }
+    }, 4000);
+    return false;
+  }
+
+  function fmtWhen(ts) {
+    if (!ts) return "";
+    const d = new Date(ts * 1000);
+    const mins = Math.round((ts * 1000 - Date.now()) / 60000);
+    const clock = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (mins <= 0) return "resets now";
+    if (mins < 60) return `resets in ${mins} min (${clock})`;
+    if (mins < 24 * 60) return `resets in ${Math.floor(mins / 60)} h ${mins % 60} min (${clock})`;
+    return "resets " + d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + clock;
+  }
+
+  // -- tabs ------------------------------------------------------------------------------
+  function tabs() { return Array.from(document.querySelectorAll("#tabs [role=tab]")); }
+
+  function selectTab(name) {
+    if (!tabs().some((t) => t.dataset.tab === name)) name = "overview";
+    for (const t of tabs()) {
+      const on = t.dataset.tab === name;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+    }
+    for (const p of document.querySelectorAll("[data-panel]")) p.hidden = p.dataset.panel !== name;
+    if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
+    const hooks = panels[name];
+    if (hooks && hooks.show && state) hooks.show(state);
+  }
+
+  function addTab(name, label, section) {
+    const button = h("button", { type: "button", role: "tab", "data-tab": name, text: label });
+    button.addEventListener("click", () => selectTab(name));
+    $("tabs").append(button);
+    section.dataset.panel = name;
+    section.classList.add("panel");
+    section.setAttribute("role", "tabpanel");
+    section.hidden = true;
+    $("panels").append(section);
+    return button;
+  }
+
+  // -- rendering -------------------------------------------------------------------------
+  function setState(s) {
+    state = s;
+    render();
+    for (const fn of listeners) {
+      try { fn(state); } catch (e) { console.error(e); }
+    }
+    for (const hooks of Object.values(panels)) {
+      try { if (hooks.render) hooks.render(state); } catch (e) { console.error(e); }
+    }
+  }
+
+  function renderBanners(st, cfg) {
+    const box = $("banners");
+    box.replaceChildren();
+    const add = (kind, title, text) => box.append(h("div", { class: "banner " + kind }, h("b", { text: title }), h("span", { text })));
+    if (st.error && !st.running) add("error", "Could not start:", st.error);
+    if (cfg.allow_lan_access && cfg.effective_auth_mode === "off") {
+      add("warning", "LAN access without a key:", "anyone on your network can use your accounts. Turn on the API key in Settings.");
+    }
+    if (st.config_problem) add("warning", "Settings file:", st.config_problem);
+    if (st.secrets_fallback) {
+      add("warning", "No system keychain:", st.secrets_fallback + ". Secrets are kept in a private file (mode 0600) instead.");
+    }
+  }
+
+  function renderStatus(st, cfg) {
+    const mode = pendingStart ? "starting" : st.running ? "running" : st.error ? "error" : "stopped";
+    $("status-pill").dataset.state = mode;
+    $("status-text").textContent = { starting: "Starting...", running: `Running on port ${st.port}`, error: "Stopped (error)", stopped: "Stopped" }[mode];
+    const toggle = $("toggle");
+    toggle.textContent = st.running ? "Stop" : "Start";
+    toggle.classList.toggle("primary", !st.running);
+    toggle.classList.toggle("stop", st.running);
+    $("fact-state").textContent = st.running ? "Running" : "Stopped";
+    $("fact-url").textContent = st.base_url;
+    $("fact-accounts").textContent = `${st.active_accounts} of ${st.accounts_total}`;
+    $("fact-listen").textContent = cfg.allow_lan_access ? `All interfaces (0.0.0.0:${st.port})` : `This computer only (127.0.0.1:${st.port})`;
+    $("fact-auth").textContent = { off: "No", strict: "Yes, every route", all_except_health: "Yes, except /health" }[st.auth_mode] || st.auth_mode;
+  }
+
+  function renderSnippets(s) {
+    const bar = $("snippet-tabs");
+    if (!snippetId || !s.snippets.some((x) => x.id === snippetId)) snippetId = s.snippets[0].id;
+    if (bar.children.length !== s.snippets.length) {
+      bar.replaceChildren(...s.snippets.map((sn) => h("button", {
+        type: "button", role: "tab", "data-snippet": sn.id, text: sn.title,
+        onclick: () => { snippetId = sn.id; renderSnippets(state); },
+      })));
+    }
+    for (const b of bar.children) b.setAttribute("aria-selected", b.dataset.snippet === snippetId ? "true" : "false");
+    const current = s.snippets.find((x) => x.id === snippetId);
+    $("snippet-code").textContent = current.text;
+    $("snippet-code").dataset.snippet = current.id;
+    const urls = [["OpenAI clients", s.urls.openai], ["Anthropic / Claude Code", s.urls.anthropic], ["Gemini", s.urls.gemini]];
+    $("client-urls").replaceChildren(...urls.map(([who, url]) => h("li", {},
+      h("span", { class: "who", text: who }), h("code", { text: url }),
+      h("button", { type: "button", class: "btn small ghost", text: "Copy", onclick: () => copyText(url, who + " URL") }))));
+  }
+
+  function quotaRow(name, q) {
+    const pct = q.remaining === null || q.remaining === undefined ? null : Math.round(q.remaining * 100);
+    const level = pct === null ? "" : pct <= 20 ? "low" : pct <= 50 ? "mid" : "";
+    const note = q.cooldown_until ? `cooling down: ${q.cooldown_reason || "rate limited"}` : fmtWhen(q.reset_time);
+    return [
+      h("span", { class: "model", title: name, text: name }),
+      h("div", { class: "bar", role: "meter", "aria-label": name + " quota", "aria-valuenow": pct === null ? 0 : pct, "aria-valuemin": 0, "aria-valuemax": 100 },
+        h("span", { class: level, style: `width:${pct === null ? 0 : pct}%` })),
+      h("span", { class: "pct", text: pct === null ? "?" : pct + "%" }),
+      h("span", { class: "reset", text: note }),
+    ];
+  }
+
+  function renderAccounts(s) {
+    const list = $("accounts-list");
+    $("accounts-count").textContent = s.accounts.length ? `(${s.accounts.length})` : "";
+    if (!s.accounts.length) {
+      list.replaceChildren(h("div", { class: "empty", text: "No accounts yet. Sign in with Google below, or paste a refresh token." }));
+      return;
+    }
+    list.replaceChildren(...s.accounts.map((a) => {
+      const badge = a.active ? h("span", { class: "badge ok", text: "active" })
+        : h("span", { class: "badge " + (a.disabled_reason ? "bad" : "warn"), text: a.disabled_reason ? "disabled" : "unavailable" });
+      const remove = h("button", { type: "button", class: "btn small danger", text: "Remove", "data-account": a.id });
+      remove.addEventListener("click", () => {
+        if (!confirmFirst(remove, "Remove " + a.email + "?")) return;
+        act(remove, () => api("accounts/remove", { id: a.id }).then(() => toast("Removed " + a.email)));
+      });
+      const models = Object.entries(a.models || {});
+      return h("div", { class: "account", "data-email": a.email },
+        h("div", { class: "account-head" },
+          h("span", { class: "email", text: a.email }),
+          h("span", { class: "badge", text: a.tier || "tier unknown" }),
+          badge, h("div", { class: "spacer" }), remove),
+        a.active ? null : h("p", { class: "reason", text: a.state }),
+        models.length ? h("div", { class: "quota" }, models.map(([n, q]) => quotaRow(n, q)))
+          : h("p", { class: "reason", text: "No quota information yet. Use Refresh quota." }));
+    }));
+  }
+
+  function renderLogin(login) {
+    const el = $("login-status");
+    el.classList.remove("error");
+    if (login.state === "waiting") {
+      el.replaceChildren("Waiting for you to finish signing in... Browser did not open? ",
+        h("a", { href: login.url, target: "_blank", rel: "noreferrer", text: "Open the sign-in page" }));
+    } else if (login.state === "starting") {
+      el.textContent = "Starting the sign-in...";
+    } else if (login.state === "done") {
+      el.textContent = "Signed in as " + login.email + ".";
+    } else if (login.state === "error") {
+      el.textContent = login.message;
+      el.classList.add("error");
+    }
+  }
+
+  function renderSettings(s) {
+    const st = s.status, cfg = s.config;
+    const port = $("port");
+    if (document.activeElement !== port && port.dataset.dirty !== "1") port.value = cfg.port;
+    port.disabled = st.running;
+    $("port-save").disabled = st.running;
+    $("port-hint").textContent = st.running ? "Stop the proxy to change the port." : `Clients connect to http://127.0.0.1:${port.value || cfg.port}.`;
+    const lan = $("lan");
+    lan.checked = cfg.allow_lan_access;
+    lan.disabled = st.running;
+    $("lan-hint").textContent = st.running ? "Stop the proxy to change this." : "Off: only programs on this computer can connect.";
+    $("lan-warning").hidden = !(cfg.allow_lan_access && cfg.effective_auth_mode === "off");
+    const auth = $("auth-mode");
+    if (document.activeElement !== auth) auth.value = cfg.auth_mode;
+    $("auth-hint").textContent = "In effect now: " + ({ off: "no key needed", strict: "key needed on every route", all_except_health: "key needed except on /health" }[cfg.effective_auth_mode] || cfg.effective_auth_mode) + ".";
+    if (!editingKey) $("api-key").value = s.api_key;
+  }
+
+  function render() {
+    if (!state) return;
+    const st = state.status, cfg = state.config;
+    renderBanners(st, cfg);
+    renderStatus(st, cfg);
+    renderSnippets(state);
+    renderAccounts(state);
+    renderLogin(state.login);
+    renderSettings(state);
+  }
+
+  async function refresh() {
+    try {
+      await api("state");
+    } catch (e) {
+      $("status-text").textContent = "Not connected";
+      $("status-pill").dataset.state = "error";
+    }
+  }
+
+  // -- wiring ----------------------------------------------------------------------------
+  function wire() {
+    for (const t of tabs()) t.addEventListener("click", () => selectTab(t.dataset.tab));
+    $("tabs").addEventListener("keydown", (ev) => {
+      if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+      const all = tabs(), i = all.indexOf(document.activeElement);
+      if (i < 0) return;
+      const next = all[(i + (ev.key === "ArrowRight" ? 1 : all.length - 1)) % all.length];
+      next.focus();
+      selectTab(next.dataset.tab);
+    });
+    window.addEventListener("hashchange", () => selectTab(location.hash.slice(1)));
+
+    $("toggle").addEventListener("click", (ev) => {
+      const running = state && state.status.running;
+      if (!running) { pendingStart = true; render(); }
+      act(ev.currentTarget, () => api(running ? "stop" : "start")).finally(() => { pendingStart = false; render(); });
+    });
+
+    document.addEventListener("click", (ev) => {
+      const b = ev.target.closest("[data-copy]");
+      if (!b || !state) return;
+      if (b.dataset.copy === "base-url") copyText(state.status.base_url, "Base URL");
+      if (b.dataset.copy === "api-key") copyText(state.api_key, "API key");
+    });
+    $("snippet-copy").addEventListener("click", () => {
+      const sn = state.snippets.find((x) => x.id === snippetId);
+      if (sn) copyText(sn.text, sn.title + " setup");
+    });
+
+    const port = $("port");
+    port.addEventListener("input", () => { port.dataset.dirty = "1"; });
+    $("port-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const err = $("port-error");
+      const n = Number(port.value);
+      if (!Number.isInteger(n) || n < 1 || n > 65535) {
+        err.textContent = "The port must be a whole number from 1 to 65535.";
+        err.hidden = false;
+        return;
+      }
+      act($("port-save"), async () => {
+        await api("config", { key: "port", value: n });
+        delete port.dataset.dirty;
+        toast("Port saved");
+      }, err);
+    });
+
+    $("lan").addEventListener("change", (ev) => {
+      const on = ev.currentTarget.checked;
+      act(null, () => api("config", { key: "allow_lan_access", value: on }));
+    });
+    $("auth-mode").addEventListener("change", (ev) => {
+      const mode = ev.currentTarget.value;
+      act(null, () => api("config", { key: "auth_mode", value: mode }).then(() => toast("Auth mode saved")));
+    });
+
+    const key = $("api-key");
+    $("key-show").addEventListener("click", (ev) => {
+      const show = key.type === "password";
+      key.type = show ? "text" : "password";
+      ev.currentTarget.textContent = show ? "Hide" : "Show";
+    });
+    const setEditing = (on) => {
+      editingKey = on;
+      key.readOnly = !on;
+      $("key-actions").hidden = on;
+      $("key-edit-actions").hidden = !on;
+      $("key-error").hidden = true;
+      if (on) { key.type = "text"; $("key-show").textContent = "Hide"; key.focus(); key.select(); }
+      render();
+    };
+    $("key-edit").addEventListener("click", () => setEditing(true));
+    $("key-cancel").addEventListener("click", () => setEditing(false));
+    $("key-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (!editingKey) return;
+      const value = key.value.trim();
+      const err = $("key-error");
+      if (!/^sk-\S{7,}$/.test(value)) {
+        err.textContent = "The key must start with sk-, have at least 10 characters and no spaces.";
+        err.hidden = false;
+        return;
+      }
+      act($("key-save"), async () => {
+        await api("key", { key: value });
+        setEditing(false);
+        toast("API key saved");
+      }, err);
+    });
+    $("key-regenerate").addEventListener("click", (ev) => {
+      const b = ev.currentTarget;
+      if (!confirmFirst(b, "Click again: old key stops working")) return;
+      act(b, () => api("key/regenerate", {}).then(() => toast("New API key generated")));
+    });
+
+    $("login").addEventListener("click", (ev) => act(ev.currentTarget, () => api("accounts/login", {})));
+    $("token-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const input = $("refresh-token");
+      act(ev.submitter || null, async () => {
+        await api("accounts/token", { refresh_token: input.value });
+        input.value = "";
+        toast("Account added");
+      }, $("token-error"));
+    });
+    $("refresh-accounts").addEventListener("click", (ev) => act(ev.currentTarget, async () => {
+      await api("accounts/refresh", {});
+      toast("Quota refreshed");
+    }));
+  }
+
+  window.trayproxy = {
+    api, copyText, toast, h, addTab, selectTab, refresh,
+    registerPanel(name, hooks) { panels[name] = hooks; if (state && hooks.render) hooks.render(state); },
+    onState(fn) { listeners.push(fn); },
+    get state() { return state; },
+  };
+
+  document.addEventListener("DOMContentLoaded", () => {
+    wire();
+    selectTab(location.hash.slice(1) || "overview");
+    refresh();
+    setInterval(() => { if (document.visibilityState === "visible") refresh(); }, 2000);
+  });
+})();
