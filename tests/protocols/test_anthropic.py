@@ -74,6 +74,11 @@ def _mark_schemas(req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         for decl in tool.get("functionDeclarations", []):
             assert decl["parameters"] == clean_schema(schemas[decl["name"]]), decl["name"]
             decl["parameters"] = {"$clean_schema": schemas[decl["name"]]}
+    gc = req.get("generationConfig", {})
+    if "responseSchema" in gc:
+        fmt = (body.get("output_config") or {}).get("format") or body.get("output_format")
+        assert gc["responseSchema"] == clean_schema(fmt["schema"])
+        gc["responseSchema"] = {"$clean_schema": fmt["schema"]}
     return req
 
 
@@ -234,6 +239,14 @@ BASE = {"model": "claude-sonnet-4-5", "max_tokens": 100}
         (
             {**BASE, "tools": [{"description": "no name"}], "messages": [{"role": "user", "content": "x"}]},
             "tools[0].name",
+        ),
+        (
+            {**BASE, "output_config": {"format": {"type": "xml"}}, "messages": [{"role": "user", "content": "x"}]},
+            "output_config.format.type",
+        ),
+        (
+            {**BASE, "output_format": {"type": "json_schema"}, "messages": [{"role": "user", "content": "x"}]},
+            "output_format.schema",
         ),
     ],
 )

@@ -696,6 +696,23 @@ def _tool_config(body: JSON, names: list[str]) -> JSON | None:
     raise RequestError(f"Unknown tool_choice type {ctype!r}.", field="tool_choice.type")
 
 
+def _output_format(body: JSON) -> JSON | None:
+    """The JSON schema of `output_config.format` (or the older beta `output_format`), if any."""
+    oc = body.get("output_config")
+    fmt = oc.get("format") if isinstance(oc, dict) else None
+    where = "output_config.format"
+    if fmt is None:
+        fmt, where = body.get("output_format"), "output_format"
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        raise RequestError("Only the `json_schema` output format is supported.", field=f"{where}.type")
+    schema = fmt.get("schema")
+    if not isinstance(schema, dict):
+        raise RequestError("A json_schema output format needs its `schema` object.", field=f"{where}.schema")
+    return schema
+
+
 def _generation_config(body: JSON, plan: _Thinking, upstream_model: str, with_max: bool) -> JSON:
     gc: JSON = {}
     if with_max:
@@ -718,6 +735,11 @@ def _generation_config(body: JSON, plan: _Thinking, upstream_model: str, with_ma
         stops = [s for s in stops if s][:5]  # Gemini takes at most five
         if stops:
             gc["stopSequences"] = stops
+    fmt = _output_format(body)
+    if fmt is not None and not upstream_model.lower().startswith("claude"):
+        # Structured outputs (Claude Code's session-title call asks for {"title": ...}).
+        gc["responseMimeType"] = "application/json"
+        gc["responseSchema"] = clean_schema(fmt)
     tc = _thinking_config(plan, upstream_model)
     if tc is not None:
         gc["thinkingConfig"] = tc
