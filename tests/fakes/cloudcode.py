@@ -1,0 +1,613 @@
+"""A faithful fake of Google's Cloud Code `v1internal` API and Google OAuth, for tests and benchmarks.
+
+One aiohttp server plays several upstream "hosts" as path prefixes, so base-URL failover can be
+tested: `http://127.0.0.1:PORT/<host>/v1internal:<method>` (any host name works). OAuth lives at
+`/oauth/token`, `/oauth/auth` and `/oauth/userinfo`.
+
+    fake = FakeCloudCode()
+    a = fake.add_account("a@example.com", refresh_token="rt-a", project="proj-a", tier="PRO")
+    a.script(Reply.text("Hello there", chunks=3), Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay="30s"))
+    fake.host("sandbox").fail_with(503)
+    with fake:                      # serves on 127.0.0.1:<free port> in a background thread
+        base_urls = fake.base_urls()  # [".../sandbox/v1internal", ".../daily/v1internal", ".../prod/v1internal"]
+        ...
+    assert a.calls == 2 and fake.requests[-1].body["model"] == "gemini-3-flash"
+
+Requests are validated like Google does (see `validation.py`), every request is recorded in
+`fake.requests`, and per-account scripts are consumed in order before `fake.default_reply`.
+Run standalone for benchmarks: `python -m tests.fakes.cloudcode --port 9100`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .oauth import OAuthMixin
+from .replies import Call, Reply, google_error, merge_chunks, prompt_tokens, rfc3339
+from .runner import ServerThread
+from .validation import (
+    GoogleError,
+    check_signatures,
+    first,
+    model_family,
+    validate_count_tokens,
+    validate_generate,
+    validate_load_code_assist,
+)
+
+__all__ = ["FakeCloudCode", "FakeAccount", "FakeHost", "ModelSpec", "RecordedRequest", "GENERATE", "main"]
+
+GENERATE = ("streamGenerateContent", "generateContent")
+DEFAULT_HOSTS = ("sandbox", "daily", "prod")
+THINKING_MARKERS = ["thinking", "gemini-2.5", "gemini-3", "pro-agent"]
+TIERS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
+    "FREE": ({"id": "free-tier", "name": "Gemini Code Assist for individuals"}, None),
+    "STANDARD": ({"id": "standard-tier", "name": "Gemini Code Assist"}, None),
+    "PRO": ({"id": "standard-tier", "name": "Gemini Code Assist"}, {"id": "g1-pro-tier", "name": "Google AI Pro"}),
+    "ULTRA": ({"id": "standard-tier", "name": "Gemini Code Assist"},
+              {"id": "g1-ultra-tier", "name": "Google AI Ultra"}),
+}
+ALLOWED_TIERS = [
+    {"id": "free-tier", "name": "Gemini Code Assist for individuals", "isDefault": True,
+     "userDefinedCloudaicompanionProject": False},
+    {"id": "standard-tier", "name": "Gemini Code Assist", "userDefinedCloudaicompanionProject": True},
+]
+
+
+@dataclass
+class ModelSpec:
+    display_name: str
+    max_output_tokens: int = 65536
+    max_tokens: int = 1048576
+    supports_images: bool = True
+    recommended: bool = True
+
+
+DEFAULT_MODELS: dict[str, ModelSpec] = {
+    "gemini-2.5-flash": ModelSpec("Gemini 2.5 Flash"),
+    "gemini-2.5-flash-lite": ModelSpec("Gemini 2.5 Flash Lite"),
+    "gemini-2.5-flash-thinking": ModelSpec("Gemini 2.5 Flash (Thinking)"),
+    "gemini-2.5-pro": ModelSpec("Gemini 2.5 Pro"),
+    "gemini-3-flash": ModelSpec("Gemini 3 Flash"),
+    "gemini-3-pro-high": ModelSpec("Gemini 3 Pro (High)"),
+    "gemini-3-pro-low": ModelSpec("Gemini 3 Pro (Low)"),
+    "gemini-3.1-pro-high": ModelSpec("Gemini 3.1 Pro (High)"),
+    "gemini-3.1-pro-low": ModelSpec("Gemini 3.1 Pro (Low)"),
+    "gemini-3-pro-image": ModelSpec("Gemini 3 Pro Image", max_output_tokens=32768),
+    "claude-sonnet-4-6": ModelSpec("Claude Sonnet 4.6", max_output_tokens=64000, max_tokens=200000),
+    "claude-sonnet-4-6-thinking": ModelSpec("Claude Sonnet 4.6 (Thinking)", max_output_tokens=64000,
+                                            max_tokens=200000),
+    "claude-opus-4-6-thinking": ModelSpec("Claude Opus 4.6 (Thinking)", max_output_tokens=64000, max_tokens=200000),
+    "gpt-oss-120b-medium": ModelSpec("GPT-OSS 120B (Medium)", max_output_tokens=32768, max_tokens=131072,
+                                     supports_images=False),
+}
+_FAILOVER_BODY = {404: google_error(404, "Method not found."), 408: google_error(408)}
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake received. `rpc` is the v1internal method (`streamGenerateContent`, ...)
+    or `oauth.token` / `oauth.auth` / `oauth.userinfo`; `host` the path prefix (None for OAuth)."""
+
+    rpc: str
+    host: str | None
+    http_method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    time: float
+    account: str | None = None
+    status: int | None = None
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+
+class FakeAccount:
+    """A Google account on the fake: OAuth identity, Code Assist project/tier, per-model quota and
+    a script of replies consumed in order (per method; `generate` covers both generation RPCs)."""
+
+    def __init__(self, fake: FakeCloudCode, email: str, *, refresh_token: str, project: str | None,
+                 tier: str, quota: dict[str, float], name: str, expires_in: int) -> None:
+        self.fake = fake
+        self.email = email
+        self.refresh_token = refresh_token
+        self.project = project
+        self.tier = tier
+        self.name = name
+        self.id = str(int(hashlib.sha256(email.encode()).hexdigest()[:15], 16))
+        self.expires_in = expires_in
+        self.quota: dict[str, float] = dict(quota)
+        self.quota_reset: dict[str, float] = {}
+        self.load_code_assist_extra: dict[str, Any] = {}
+        self.revoked = False
+        self.access_tokens: list[str] = []
+        self.requests: list[RecordedRequest] = []
+        self._scripts: dict[str, deque[Reply]] = {}
+
+    def __repr__(self) -> str:
+        return f"FakeAccount({self.email!r}, project={self.project!r}, calls={self.calls})"
+
+    # -- scripting ---------------------------------------------------------------------------
+    def script(self, *replies: Reply, method: str = "generate") -> FakeAccount:
+        """Queue replies for the next calls of `method`: `generate` (both generation RPCs),
+        `streamGenerateContent`, `generateContent`, `countTokens`, `loadCodeAssist`,
+        `fetchAvailableModels` or `token` (OAuth refresh: error replies only)."""
+        self._scripts.setdefault(method, deque()).extend(replies)
+        return self
+
+    def pending(self, method: str = "generate") -> int:
+        return len(self._scripts.get(method, ()))
+
+    def next_reply(self, rpc: str) -> Reply | None:
+        for key in (rpc, "generate") if rpc in GENERATE else (rpc,):
+            q = self._scripts.get(key)
+            if q:
+                return q.popleft()
+        return None
+
+    def revoke(self) -> None:
+        """The refresh token stops working (invalid_grant) and issued access tokens die."""
+        self.revoked = True
+        self.expire_tokens()
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far expires now (refreshing gives a new one)."""
+        for tok in self.access_tokens:
+            self.fake.expire_token(tok)
+
+    def set_quota(self, model: str, remaining: float, reset_in: float = 3600.0) -> None:
+        """Remaining fraction for a model; 0 makes generation answer 429 QUOTA_EXHAUSTED."""
+        self.quota[model] = remaining
+        self.quota_reset[model] = self.fake.clock() + reset_in
+
+    # -- observations ------------------------------------------------------------------------
+    @property
+    def calls(self) -> int:
+        """Authenticated generation calls made with this account's tokens."""
+        return sum(1 for r in self.requests if r.rpc in GENERATE)
+
+    def calls_to(self, rpc: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.rpc == rpc]
+
+
+class FakeHost:
+    """One base-URL host prefix; can be told to fail so a client fails over to the next."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls = 0
+        self._failure: int | str | None = None
+        self._times: int | None = None
+        self._lock = threading.Lock()
+
+    def fail_with(self, status: int, times: int | None = None) -> FakeHost:
+        """Answer every request (or the next `times`) with Google's error body for `status`."""
+        self._failure, self._times = status, times
+        return self
+
+    def drop_connections(self, times: int | None = None) -> FakeHost:
+        """Close the connection without answering (a transport error for the client)."""
+        self._failure, self._times = "drop", times
+        return self
+
+    def heal(self) -> FakeHost:
+        self._failure, self._times = None, None
+        return self
+
+    def take_failure(self) -> int | str | None:
+        with self._lock:
+            self.calls += 1
+            if self._failure is None:
+                return None
+            failure = self._failure
+            if self._times is not None:
+                self._times -= 1
+                if self._times <= 0:
+                    self._failure, self._times = None, None
+            return failure
+
+
+class FakeCloudCode(OAuthMixin):
+    """The fake upstream. Build accounts and scripts, then serve `app()` (or use `with fake:`)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> None:
+        super().__init__()
+        self.clock = clock
+        self.default_hosts = hosts
+        self.accounts: dict[str, FakeAccount] = {}
+        self.requests: list[RecordedRequest] = []
+        self.models: dict[str, ModelSpec] = dict(DEFAULT_MODELS)
+        self.strict_models = True  # unknown models answer 404 NOT_FOUND
+        self.thinking_markers: list[str] = list(THINKING_MARKERS)
+        self.default_reply: Callable[[Call], Reply] = lambda call: Reply.echo()
+        self.url = ""
+        self._hosts: dict[str, FakeHost] = {}
+        self._issued: dict[str, str] = {}  # thought signature -> model family
+        self._ids = itertools.count(1)
+        self._closing = threading.Event()
+        self._server: ServerThread | None = None
+        self._lock = threading.Lock()
+
+    # -- set-up ------------------------------------------------------------------------------
+    def add_account(self, email: str, *, refresh_token: str | None = None, project: str | None = "",
+                    tier: str = "PRO", quota: dict[str, float] | None = None, name: str | None = None,
+                    expires_in: int = 3599) -> FakeAccount:
+        """`project=None` makes a not-onboarded account (loadCodeAssist has no project);
+        the default derives `proj-<local part>`. Unknown quota models are added to the catalog."""
+        if project == "":
+            project = "proj-" + email.split("@")[0].replace(".", "-")
+        acc = FakeAccount(self, email, refresh_token=refresh_token or f"rt-{email}", project=project,
+                          tier=tier.upper(), quota=quota or {}, name=name or email.split("@")[0].title(),
+                          expires_in=expires_in)
+        for model in acc.quota:
+            self.models.setdefault(model, ModelSpec(model))
+            acc.quota_reset.setdefault(model, self.clock() + 3600)
+        self.accounts[email] = acc
+        return acc
+
+    def account(self, email: str) -> FakeAccount:
+        return self.accounts[email]
+
+    def host(self, name: str) -> FakeHost:
+        with self._lock:
+            return self._hosts.setdefault(name, FakeHost(name))
+
+    def is_thinking(self, model: str) -> bool:
+        m = model.lower()
+        return any(marker in m for marker in self.thinking_markers)
+
+    # -- observations ------------------------------------------------------------------------
+    def calls_to(self, rpc: str | tuple[str, ...] = GENERATE) -> list[RecordedRequest]:
+        rpcs = (rpc,) if isinstance(rpc, str) else rpc
+        return [r for r in self.requests if r.rpc in rpcs]
+
+    def accounts_used(self) -> list[str | None]:
+        """E-mails whose tokens made each generation call, in order."""
+        return [r.account for r in self.calls_to(GENERATE)]
+
+    def last(self, rpc: str | tuple[str, ...] = GENERATE) -> RecordedRequest:
+        found = self.calls_to(rpc)
+        if not found:
+            raise AssertionError(f"no {rpc} request was recorded")
+        return found[-1]
+
+    def issue_signature(self, model: str) -> str:
+        """A thought signature the fake accepts for this model's family (as a reply would carry)."""
+        family = model_family(model)
+        n = next(self._ids)
+        raw = f"{family}:{n}:".encode() + hashlib.sha256(f"{family}{n}".encode()).digest() * 2
+        sig = base64.b64encode(raw).decode()
+        self._issued[sig] = family
+        return sig
+
+    # -- serving -----------------------------------------------------------------------------
+    def start(self) -> str:
+        """Serve on 127.0.0.1:<free port> in a background thread; returns the root URL."""
+        if self._server is None:
+            self._closing.clear()
+            self._server = ServerThread(self.app)
+            self.url = self._server.start()
+        return self.url
+
+    def stop(self) -> None:
+        self._closing.set()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> FakeCloudCode:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def base_url(self, host: str) -> str:
+        return f"{self.url}/{host}/v1internal"
+
+    def base_urls(self, *hosts: str) -> list[str]:
+        return [self.base_url(h) for h in (hosts or self.default_hosts)]
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.url}/oauth/token"
+
+    @property
+    def userinfo_url(self) -> str:
+        return f"{self.url}/oauth/userinfo"
+
+    @property
+    def auth_url(self) -> str:
+        return f"{self.url}/oauth/auth"
+
+    def env(self, *hosts: str) -> dict[str, str]:
+        """trayproxy's environment variables pointing at this fake."""
+        return {
+            "TRAYPROXY_CLOUDCODE_BASE_URLS": ",".join(self.base_urls(*hosts)),
+            "TRAYPROXY_OAUTH_TOKEN_URL": self.token_url,
+            "TRAYPROXY_OAUTH_USERINFO_URL": self.userinfo_url,
+            "TRAYPROXY_OAUTH_AUTH_URL": self.auth_url,
+        }
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        self.add_oauth_routes(app)
+        app.router.add_route("*", "/{host}/{tail:.*}", self._handle)
+
+        async def on_shutdown(_: web.Application) -> None:
+            self._closing.set()
+
+        app.on_shutdown.append(on_shutdown)
+        return app
+
+    # -- request plumbing --------------------------------------------------------------------
+    async def record(self, request: web.Request, rpc: str, host: str | None, body: Any) -> RecordedRequest:
+        rec = RecordedRequest(rpc=rpc, host=host, http_method=request.method, path=request.path,
+                              query=dict(request.query), headers=dict(request.headers), body=body,
+                              time=self.clock())
+        self.requests.append(rec)
+        return rec
+
+    @staticmethod
+    def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+        if isinstance(body, (bytes, str)):
+            return web.Response(status=status, body=body, headers=headers, content_type="application/json")
+        return web.Response(status=status, body=orjson.dumps(body), headers=headers,
+                            content_type="application/json", charset="UTF-8")
+
+    @staticmethod
+    async def drop(request: web.Request, started: web.StreamResponse | None = None) -> web.StreamResponse:
+        """Abort the TCP connection: before any response (a transport error for the client) or,
+        with `started`, in the middle of a stream (an incomplete chunked body)."""
+        if request.transport is not None:
+            request.transport.abort()
+        await asyncio.sleep(0)
+        return started if started is not None else web.Response(status=599)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        host = request.match_info["host"]
+        tail = request.match_info["tail"]
+        rpc = tail.split(":", 1)[1] if tail.startswith("v1internal:") else tail
+        raw = await request.read()
+        try:
+            body: Any = orjson.loads(raw) if raw else None
+            bad_json = False
+        except orjson.JSONDecodeError:
+            body, bad_json = raw.decode("utf-8", "replace"), True
+        rec = await self.record(request, rpc, host, body)
+        failure = self.host(host).take_failure()
+        if failure == "drop":
+            rec.status = 599
+            return await self.drop(request)
+        if isinstance(failure, int):
+            rec.status = failure
+            return self.json_response(failure, _FAILOVER_BODY.get(failure) or google_error(failure))
+        try:
+            resp = await self._dispatch(request, rec, rpc, body, bad_json)
+        except GoogleError as e:
+            rec.status = e.status
+            return self.json_response(e.status, google_error(e.status, e.message, e.details))
+        rec.status = resp.status
+        return resp
+
+    def authenticate(self, request: web.Request) -> FakeAccount:
+        auth = request.headers.get("Authorization", "")
+        if not auth:
+            raise GoogleError(401, "Request is missing required authentication credential. Expected OAuth 2 access "
+                                   "token, login cookie or other valid authentication credential. See "
+                                   "https://developers.google.com/identity/sign-in/web/devconsole-project.")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        account = self.account_for_token(token)
+        if account is None:
+            raise GoogleError(401, google_error(401)["error"]["message"])
+        return account
+
+    async def _dispatch(self, request: web.Request, rec: RecordedRequest, rpc: str, body: Any,
+                        bad_json: bool) -> web.StreamResponse:
+        handlers: dict[str, Callable[..., Any]] = {
+            "streamGenerateContent": self._generate, "generateContent": self._generate,
+            "countTokens": self._count_tokens, "loadCodeAssist": self._load_code_assist,
+            "fetchAvailableModels": self._fetch_models,
+        }
+        if request.method != "POST" or rpc not in handlers:
+            raise GoogleError(404, "Method not found." if rpc in handlers or ":" not in rpc else
+                              "Requested entity was not found.")
+        account = self.authenticate(request)
+        rec.account = account.email
+        account.requests.append(rec)
+        ctype = request.headers.get("Content-Type", "")
+        if not ctype.lower().startswith("application/json"):
+            raise GoogleError(400, f"Invalid Content-Type {ctype!r}: expected application/json.")
+        if not request.headers.get("User-Agent"):
+            raise GoogleError(400, "Request is missing a User-Agent header.")
+        if bad_json or not isinstance(body, dict):
+            raise GoogleError(400, "Invalid JSON payload received. Unexpected token.\n"
+                                   f"{str(body)[:40]}\n^")
+        scripted = account.next_reply(rpc) if rpc not in GENERATE else None
+        if scripted is not None:
+            return await self._send(request, scripted, None, stream=False)
+        result = handlers[rpc](request, account, body, rpc)
+        return await result  # type: ignore[no-any-return]
+
+    # -- account RPCs ------------------------------------------------------------------------
+    async def _load_code_assist(self, request: web.Request, account: FakeAccount, body: Any,
+                                rpc: str) -> web.StreamResponse:
+        validate_load_code_assist(body)
+        current, paid = TIERS.get(account.tier, TIERS["FREE"])
+        out: dict[str, Any] = {"allowedTiers": ALLOWED_TIERS, "gcpManaged": False,
+                               "manageSubscriptionUri": "https://accounts.google.com/AccountChooser"}
+        if account.project is not None:
+            out["currentTier"] = dict(current)
+            out["cloudaicompanionProject"] = account.project
+            if paid is not None:
+                out["paidTier"] = dict(paid)
+        out.update(account.load_code_assist_extra)
+        return self.json_response(200, out)
+
+    def _check_project(self, account: FakeAccount, project: Any) -> None:
+        if project and project != account.project:
+            raise GoogleError(403, f"Permission 'cloudaicompanion.companions.generateChat' denied on resource "
+                                   f"'//cloudaicompanion.googleapis.com/projects/{project}/locations/global' "
+                                   f"(or it may not exist).")
+
+    async def _fetch_models(self, request: web.Request, account: FakeAccount, body: dict[str, Any],
+                            rpc: str) -> web.StreamResponse:
+        unknown = [k for k in body if k != "project"]
+        if unknown:
+            raise GoogleError(400, f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.')
+        self._check_project(account, body.get("project"))
+        models: dict[str, Any] = {}
+        now = self.clock()
+        for name, spec in self.models.items():
+            remaining = account.quota.get(name, 1.0)
+            quota: dict[str, Any] = {"resetTime": rfc3339(account.quota_reset.get(name, now + 3600))}
+            if remaining > 0:  # proto3 JSON omits zero values: an exhausted model has no fraction
+                quota = {"remainingFraction": remaining, **quota}
+            models[name] = {
+                "displayName": spec.display_name, "maxTokens": spec.max_tokens,
+                "maxOutputTokens": spec.max_output_tokens, "supportsImages": spec.supports_images,
+                "supportsThinking": self.is_thinking(name), "recommended": spec.recommended,
+                "quotaInfo": quota,
+            }
+            if self.is_thinking(name):
+                models[name]["thinkingBudget"] = 24576
+        return self.json_response(200, {"models": models})
+
+    async def _count_tokens(self, request: web.Request, account: FakeAccount, body: dict[str, Any],
+                            rpc: str) -> web.StreamResponse:
+        req = validate_count_tokens(body)
+        return self.json_response(200, {"totalTokens": prompt_tokens(req)})
+
+    # -- generation --------------------------------------------------------------------------
+    async def _generate(self, request: web.Request, account: FakeAccount, body: dict[str, Any],
+                        rpc: str) -> web.StreamResponse:
+        env, req = validate_generate(body)
+        model: str = env["model"]
+        self._check_project(account, env["project"])
+        if account.project is None:
+            self._check_project(account, env["project"] or "-")
+        if self.strict_models and model not in self.models:
+            raise GoogleError(404, "Requested entity was not found.")
+        thinking = self.is_thinking(model)
+        if thinking:
+            check_signatures(req.get("contents") or [], model_family(model), self._issued.get)
+        gen = first(req, "generationConfig") or {}
+        tc = first(gen, "thinkingConfig") or {}
+        call = Call(model=model, request=req, thinking=thinking,
+                    include_thoughts=bool(first(tc, "includeThoughts", False)),
+                    sign=lambda: self.issue_signature(model),
+                    response_id=hashlib.sha256(f"{next(self._ids)}".encode()).hexdigest()[:22], now=self.clock())
+        reply = account.next_reply(rpc)
+        if reply is None and account.quota.get(model, 1.0) <= 0:
+            delay = max(1.0, account.quota_reset.get(model, call.now) - call.now)
+            reply = Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay=round(delay))
+        if reply is None:
+            reply = self.default_reply(call)
+        return await self._send(request, reply, call, stream=rpc == "streamGenerateContent")
+
+    async def _send(self, request: web.Request, reply: Reply, call: Call | None, *, stream: bool) -> web.StreamResponse:
+        if reply.drop:
+            return await self.drop(request)
+        sse: web.StreamResponse | None = None
+        if reply.gate is not None:
+            if reply.hang_after_headers and stream:
+                sse = await self._start_sse(request)
+            released = await reply.gate.wait(self._closing, reply.hang_limit)
+            if not released:
+                return await self.drop(request, sse)
+            nxt = reply.then or (self.default_reply(call) if call is not None else Reply.raw(200, {}))
+            if sse is not None and (nxt.is_error or nxt.drop or nxt.gate):
+                nxt = self.default_reply(call) if call is not None else nxt
+            if sse is None:
+                return await self._send(request, nxt, call, stream=stream)
+            reply = nxt
+        if reply.is_error:
+            body = reply.error_body(call.model if call else "", self.clock())
+            return self.json_response(reply.status, body, reply.headers)
+        assert call is not None, "content replies are only for generation calls"
+        chunks = reply.render(call)
+        trace = call.response_id[:16]
+        if not stream:
+            if reply.cut_after is not None:
+                if reply.error_event is not None:
+                    code = int(reply.error_event.get("code", 500))
+                    return self.json_response(code, {"error": reply.error_event})
+                return await self.drop(request)
+            return self.json_response(200, {"response": merge_chunks(chunks), "traceId": trace}, reply.headers)
+        if sse is None:
+            sse = await self._start_sse(request, reply.headers, trace)
+        for i, chunk in enumerate(chunks):
+            if reply.cut_after is not None and i >= reply.cut_after:
+                break
+            if i and reply.delay_ms:
+                await asyncio.sleep(reply.delay_ms / 1000)
+            await sse.write(b"data: " + orjson.dumps({"response": chunk, "traceId": trace}) + b"\r\n\r\n")
+        if reply.cut_after is not None:
+            if reply.error_event is None:
+                return await self.drop(request, sse)
+            await sse.write(b"data: " + orjson.dumps({"error": reply.error_event}) + b"\r\n\r\n")
+        await sse.write_eof()
+        return sse
+
+    async def _start_sse(self, request: web.Request, headers: dict[str, str] | None = None,
+                         trace: str = "") -> web.StreamResponse:
+        resp = web.StreamResponse(status=200, headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+            "X-Cloudaicompanion-Trace-Id": trace or "0", "Server": "ESF", **(headers or {}),
+        })
+        await resp.prepare(request)
+        return resp
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Standalone fake for benchmarks and manual runs."""
+    p = argparse.ArgumentParser(prog="python -m tests.fakes.cloudcode", description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, default=9100)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--accounts", type=int, default=2, help="number of accounts (acc1@example.com, ...)")
+    p.add_argument("--chunks", type=int, default=0, help="default reply: a paced stream of N chunks (0 = echo)")
+    p.add_argument("--delay-ms", type=float, default=0.0, help="pause between stream chunks")
+    args = p.parse_args(argv)
+    fake = FakeCloudCode()
+    for i in range(1, args.accounts + 1):
+        fake.add_account(f"acc{i}@example.com", refresh_token=f"rt-acc{i}", project=f"proj-acc{i}")
+    if args.chunks:
+        fake.default_reply = lambda call: Reply.stream(args.chunks, args.delay_ms)
+    server = ServerThread(fake.app, host=args.host, port=args.port)
+    fake.url = server.start()
+    print(f"fake Cloud Code listening on {fake.url}")
+    for url in fake.base_urls():
+        print(f"  base URL     {url}")
+    print(f"  token URL    {fake.token_url}\n  userinfo URL {fake.userinfo_url}\n  auth URL     {fake.auth_url}")
+    for acc in fake.accounts.values():
+        print(f"  account      {acc.email}  refresh_token={acc.refresh_token}  project={acc.project}")
+    print("  env: " + " ".join(f"{k}={v}" for k, v in fake.env().items()), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
+

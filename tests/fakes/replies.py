@@ -1,0 +1,467 @@
+"""What the fake upstream answers: scripted `Reply` objects and the Gemini chunks they render to.
+
+A `Reply` is a description ("three chunks of text", "a 429 with a 30 s reset", "hang until the
+test releases it"); `render()` turns it into concrete `GenerateContentResponse` dicts for one
+request, so replies can echo what they were sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "Gate", "Reply", "Call", "google_error", "rfc3339", "estimate_tokens", "prompt_tokens", "parse_duration",
+    "merge_chunks",
+    "STATUS_NAMES",
+]
+
+STATUS_NAMES = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED",
+    500: "INTERNAL", 501: "UNIMPLEMENTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+}
+DEFAULT_MESSAGES = {
+    400: "Request contains an invalid argument.",
+    401: "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+         "other valid authentication credential. See "
+         "https://developers.google.com/identity/sign-in/web/devconsole-project.",
+    403: "The caller does not have permission",
+    404: "Requested entity was not found.",
+    408: "Request timed out.",
+    429: "Resource has been exhausted (e.g. check quota).",
+    500: "Internal error encountered.",
+    502: "Bad Gateway",
+    503: "The service is currently unavailable.",
+    504: "The request timed out. Please try again.",
+}
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+DOMAIN = "cloudcode-pa.googleapis.com"
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_duration(value: str | float | int) -> float:
+    """`30s`, `1.5s`, `510ms`, `2h1m1s` or a number of seconds -> seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    total, num = 0.0, ""
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c.isdigit() or c == ".":
+            num += c
+        elif value.startswith("ms", i):
+            total += float(num) / 1000
+            num, i = "", i + 1
+        else:
+            total += float(num) * {"h": 3600, "m": 60, "s": 1}[c]
+            num = ""
+        i += 1
+    return total + (float(num) if num else 0.0)
+
+
+def format_duration(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+def google_error(status: int, message: str | None = None, details: list[dict[str, Any]] | None = None,
+                 status_name: str | None = None) -> dict[str, Any]:
+    err: dict[str, Any] = {
+        "code": status,
+        "message": message if message is not None else DEFAULT_MESSAGES.get(status, "Unknown error."),
+        "status": status_name or STATUS_NAMES.get(status, "UNKNOWN"),
+    }
+    if details:
+        err["details"] = details
+    return {"error": err}
+
+
+def estimate_tokens(value: Any) -> int:
+    """Deterministic token estimate: ceil(characters of text / 4), at least 1.
+
+    Counts every string in the request (texts, function names/args/responses, schemas), and
+    258 tokens per inline or file image, like Gemini does for a small image."""
+    chars = 0
+    media = 0
+
+    def walk(v: Any, key: str = "") -> None:
+        nonlocal chars, media
+        if isinstance(v, dict):
+            if "mimeType" in v and ("data" in v or "fileUri" in v):
+                media += 1
+                return
+            for k, x in v.items():
+                if k in ("thoughtSignature", "thought_signature", "role", "thought"):
+                    continue
+                walk(x, k)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x, key)
+        elif isinstance(v, str):
+            chars += len(v)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and key not in ("temperature", "topP"):
+            chars += len(str(v))
+
+    walk(value)
+    return max(1, math.ceil(chars / 4) + 258 * media)
+
+
+def prompt_tokens(request: dict[str, Any]) -> int:
+    """The prompt size of a GenerateContentRequest: contents, system instruction and tools."""
+    return estimate_tokens([request.get(k) for k in ("contents", "systemInstruction", "system_instruction", "tools")
+                            if request.get(k)])
+
+
+class Gate:
+    """A thread-safe latch a test uses to release a hanging reply.
+
+    `entered` is set when the fake starts hanging on this gate (so a test can wait for that
+    without sleeping); `release()` lets the reply continue."""
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+        self.entered = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()
+
+    def wait_entered(self, timeout: float = 10) -> bool:
+        return self.entered.wait(timeout)
+
+    async def wait(self, closing: threading.Event, limit: float | None = None) -> bool:
+        """Wait (polling, so no cross-thread loop handles) until released, the server closes
+        or `limit` seconds pass. True when released."""
+        self.entered.set()
+        deadline = None if limit is None else time.monotonic() + limit
+        while not self._released.is_set() and not closing.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return self._released.is_set()
+
+
+@dataclass
+class Call:
+    """The facts a reply is rendered from: one validated generation request."""
+
+    model: str
+    request: dict[str, Any]
+    thinking: bool  # the model thinks (so it signs function calls)
+    include_thoughts: bool
+    sign: Callable[[], str]  # issues a new thought signature for this model family
+    response_id: str
+    now: float
+
+    def last_user_text(self) -> str:
+        for content in reversed(self.request.get("contents") or []):
+            if content.get("role", "user") != "user":
+                continue
+            texts = [p["text"] for p in content.get("parts", []) if isinstance(p.get("text"), str)]
+            if texts:
+                return " ".join(texts)
+            for p in content.get("parts", []):
+                fr = p.get("functionResponse") or p.get("function_response")
+                if fr:
+                    return f"functionResponse {fr.get('name')} {orjson.dumps(fr.get('response')).decode()}"
+            return ""
+        return ""
+
+    def describe(self) -> str:
+        """A one-line account of what arrived: system, tools, media, function responses, config."""
+        req = self.request
+        sys_parts = (req.get("systemInstruction") or req.get("system_instruction") or {}).get("parts", [])
+        system = " ".join(p.get("text", "") for p in sys_parts if isinstance(p, dict))
+        tools = [
+            d.get("name")
+            for t in req.get("tools") or []
+            for d in (t.get("functionDeclarations") or t.get("function_declarations") or [])
+        ]
+        builtin = [k for t in req.get("tools") or [] for k in t if k not in ("functionDeclarations", "function_declarations")]
+        media: list[str] = []
+        responses: list[str] = []
+        for c in req.get("contents") or []:
+            for p in c.get("parts", []):
+                blob = p.get("inlineData") or p.get("inline_data")
+                if blob:
+                    media.append(f"{blob.get('mimeType') or blob.get('mime_type')}:{len(blob.get('data', ''))}b64")
+                fd = p.get("fileData") or p.get("file_data")
+                if fd:
+                    media.append(f"{fd.get('mimeType') or fd.get('mime_type')}:{fd.get('fileUri') or fd.get('file_uri')}")
+                fr = p.get("functionResponse") or p.get("function_response")
+                if fr:
+                    responses.append(str(fr.get("name")))
+        gen = req.get("generationConfig") or req.get("generation_config") or {}
+        bits = [
+            f"model={self.model}",
+            f"system={system[:80]!r}" if system else "system=none",
+            f"tools={','.join(str(t) for t in tools + builtin) or 'none'}",
+            f"media={','.join(media) or 'none'}",
+            f"function_responses={','.join(responses) or 'none'}",
+            f"turns={len(req.get('contents') or [])}",
+            f"generation_config={','.join(sorted(gen)) or 'none'}",
+        ]
+        return "[received " + " ".join(bits) + "]"
+
+
+def _split(text: str, n: int) -> list[str]:
+    """Split text into n contiguous, non-empty pieces (fewer if the text is short)."""
+    n = max(1, min(n, len(text))) if text else 1
+    size = math.ceil(len(text) / n) if text else 0
+    pieces = [text[i:i + size] for i in range(0, len(text), size)] if text else [""]
+    return pieces
+
+
+@dataclass
+class Reply:
+    """A scripted answer. Build with the class methods; `render()` makes the chunks."""
+
+    status: int = 200
+    body: Any = None  # error / raw JSON body
+    headers: dict[str, str] = field(default_factory=dict)
+    body_text: str | None = None
+    echo_input: bool = False
+    describe_input: bool = False
+    chunks: int = 3
+    thoughts: str | None = None  # explicit thought text; None = derived when the model thinks
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    finish_reason: str | None = "STOP"
+    cached_tokens: int | None = None
+    events: list[dict[str, Any]] | None = None  # raw frames (already-rendered responses)
+    cut_after: int | None = None  # send this many frames, then drop the connection
+    error_event: dict[str, Any] | None = None  # `data: {"error": ...}` frame after the chunks
+    drop: bool = False  # close the connection without any response
+    gate: Gate | None = None  # hang until released
+    hang_after_headers: bool = False
+    hang_limit: float | None = None
+    then: Reply | None = None  # what to send after a hang is released
+    delay_ms: float = 0.0  # pause between frames (benchmarks)
+    error_reason: str | None = None
+    reset_delay: float | None = None
+    error_message: str | None = None
+
+    # -- constructors ------------------------------------------------------------------------
+    @classmethod
+    def text(cls, text: str, chunks: int = 3, *, thoughts: str | None = None,
+                   finish_reason: str = "STOP", cached_tokens: int | None = None) -> Reply:
+        return cls(body_text=text, chunks=chunks, thoughts=thoughts, finish_reason=finish_reason,
+                   cached_tokens=cached_tokens)
+
+    @classmethod
+    def echo(cls, *, describe: bool = False, chunks: int = 3) -> Reply:
+        """`Echo: <last user text>`, plus a `[received ...]` summary when `describe`."""
+        return cls(echo_input=True, describe_input=describe, chunks=chunks)
+
+    @classmethod
+    def tool_call(cls, name: str, args: dict[str, Any] | None = None, *, text: str | None = None,
+                  thoughts: str | None = None) -> Reply:
+        return cls(calls=[(name, args or {})], body_text=text, chunks=1, thoughts=thoughts)
+
+    @classmethod
+    def tool_calls(cls, calls: list[tuple[str, dict[str, Any]]], *, text: str | None = None) -> Reply:
+        return cls(calls=list(calls), body_text=text, chunks=1)
+
+    @classmethod
+    def error(cls, status: int, *, reason: str | None = None, message: str | None = None,
+              reset_delay: str | float | None = None, retry_after: int | None = None,
+              validation_url: str | None = None) -> Reply:
+        """Google's error JSON for `status`. 429/503 take `reason` (QUOTA_EXHAUSTED,
+        RATE_LIMIT_EXCEEDED, MODEL_CAPACITY_EXHAUSTED) and `reset_delay` ("30s");
+        403 takes `reason="VALIDATION_REQUIRED"` (+ `validation_url`). `retry_after` adds the header."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        body = {"validation_url": validation_url} if validation_url else None
+        return cls(status=status, headers=headers, error_reason=reason, error_message=message, body=body,
+                   reset_delay=None if reset_delay is None else parse_duration(reset_delay))
+
+    @classmethod
+    def raw(cls, status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
+        """Any status with a literal body (bytes/str sent as is, other values as JSON)."""
+        return cls(status=status, body=body, headers=dict(headers or {}), error_reason="__raw__")
+
+    @classmethod
+    def frames(cls, events: list[dict[str, Any]]) -> Reply:
+        """Literal SSE frames: each dict is sent as `data: {"response": <dict>}`."""
+        return cls(events=list(events))
+
+    @classmethod
+    def fail_after(cls, n: int, text: str = "This reply will be cut off before it ends") -> Reply:
+        return cls(body_text=text, chunks=max(n + 2, 3), cut_after=n)
+
+    @classmethod
+    def error_after(cls, n: int, status: int = 500, message: str | None = None) -> Reply:
+        """n chunks of text, then an in-stream `data: {"error": ...}` frame, then the end."""
+        return cls(body_text="Partial answer before an error", chunks=max(n, 1), cut_after=n,
+                   error_event=google_error(status, message)["error"])
+
+    @classmethod
+    def hang(cls, gate: Gate | None = None, *, after_headers: bool = False, seconds: float | None = None,
+             then: Reply | None = None) -> Reply:
+        """Accept and send nothing (or only the 200 headers) until `gate.release()`, the server
+        stops, or `seconds` pass; then send `then` (default: the normal reply) unless the
+        time limit ran out, in which case the connection is closed."""
+        return cls(gate=gate or Gate(), hang_after_headers=after_headers, hang_limit=seconds, then=then)
+
+    @classmethod
+    def empty(cls) -> Reply:
+        """HTTP 200 SSE that ends without a single event."""
+        return cls(events=[])
+
+    @classmethod
+    def malformed_function_call(cls) -> Reply:
+        return cls(body_text="", finish_reason="MALFORMED_FUNCTION_CALL", chunks=1)
+
+    @classmethod
+    def stream(cls, n_chunks: int = 20, delay_ms: float = 0.0, word: str = "lorem") -> Reply:
+        """A paced stream for benchmarks: n_chunks text chunks, `delay_ms` apart."""
+        return cls(body_text=" ".join([word] * n_chunks), chunks=n_chunks, delay_ms=delay_ms)
+
+    @classmethod
+    def drop_connection(cls) -> Reply:
+        return cls(drop=True)
+
+    # -- modifiers ---------------------------------------------------------------------------
+    def paced(self, delay_ms: float) -> Reply:
+        return replace(self, delay_ms=delay_ms)
+
+    def with_headers(self, **headers: str) -> Reply:
+        return replace(self, headers={**self.headers, **{k.replace("_", "-"): v for k, v in headers.items()}})
+
+    # -- rendering ---------------------------------------------------------------------------
+    @property
+    def is_error(self) -> bool:
+        return self.status >= 400 or self.error_reason == "__raw__"
+
+    def error_body(self, model: str, now: float) -> Any:
+        if self.error_reason == "__raw__":
+            return self.body
+        status = self.status
+        reason = self.error_reason
+        if status == 429 and reason is None:
+            reason = "QUOTA_EXHAUSTED" if self.reset_delay is not None else "RATE_LIMIT_EXCEEDED"
+        message = self.error_message
+        details: list[dict[str, Any]] = []
+        if reason in ("QUOTA_EXHAUSTED", "RATE_LIMIT_EXCEEDED", "MODEL_CAPACITY_EXHAUSTED"):
+            meta: dict[str, Any] = {"model": model}
+            if self.reset_delay is not None:
+                meta["quotaResetDelay"] = format_duration(self.reset_delay)
+                meta["quotaResetTimeStamp"] = rfc3339(now + self.reset_delay)
+            details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN, "metadata": meta})
+            if self.reset_delay is not None:
+                details.append({"@type": RETRY_INFO, "retryDelay": format_duration(self.reset_delay)})
+            if message is None:
+                if reason == "QUOTA_EXHAUSTED":
+                    after = format_duration(self.reset_delay) if self.reset_delay is not None else "a while"
+                    message = f"You have exhausted your capacity on this model. Your quota will reset after {after}."
+                elif reason == "MODEL_CAPACITY_EXHAUSTED":
+                    message = f"No capacity available for model {model} on the server"
+        elif reason == "VALIDATION_REQUIRED":
+            url = (self.body or {}).get("validation_url") or "https://accounts.google.com/signin/continue"
+            details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN,
+                            "metadata": {"validation_url": url}})
+            if message is None:
+                message = f"VALIDATION_REQUIRED: Verify your account to continue. {url}"
+        elif reason is not None:
+            details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN, "metadata": {}})
+        return google_error(status, message, details or None)
+
+    def render(self, call: Call) -> list[dict[str, Any]]:
+        """The GenerateContentResponse chunks of this reply for `call` (empty for errors)."""
+        if self.events is not None:
+            return [dict(e) for e in self.events]
+        text = self.body_text or ""
+        if self.echo_input:
+            text = f"Echo: {call.last_user_text()}"
+            if self.describe_input:
+                text += " " + call.describe()
+        thoughts = self.thoughts
+        if thoughts is None and call.thinking:
+            thoughts = f"Thinking about: {call.last_user_text()[:60]}"
+        show_thoughts = bool(thoughts) and call.thinking and call.include_thoughts
+        signature = call.sign() if call.thinking else None
+
+        chunk_parts: list[list[dict[str, Any]]] = []
+        if show_thoughts and thoughts:
+            pieces = _split(thoughts, 2)
+            for i, piece in enumerate(pieces):
+                part: dict[str, Any] = {"text": piece, "thought": True}
+                if i == len(pieces) - 1 and signature:
+                    part["thoughtSignature"] = signature
+                chunk_parts.append([part])
+        if text or not self.calls:
+            if text or self.finish_reason == "STOP":
+                for piece in _split(text, self.chunks):
+                    chunk_parts.append([{"text": piece}])
+            if signature and not self.calls and not show_thoughts and chunk_parts:
+                chunk_parts[-1][-1]["thoughtSignature"] = signature
+        if self.calls:
+            call_parts: list[dict[str, Any]] = []
+            for name, args in self.calls:
+                fc: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
+                if signature:
+                    fc["thoughtSignature"] = signature
+                call_parts.append(fc)
+            chunk_parts.append(call_parts)
+
+        out_text = text + "".join(orjson.dumps(a).decode() + n for n, a in self.calls)
+        usage: dict[str, Any] = {
+            "promptTokenCount": prompt_tokens(call.request),
+            "candidatesTokenCount": math.ceil(len(out_text) / 4),
+        }
+        if call.thinking and thoughts:
+            usage["thoughtsTokenCount"] = math.ceil(len(thoughts) / 4)
+        usage["totalTokenCount"] = sum(usage.values())
+        if self.cached_tokens is not None:
+            usage["cachedContentTokenCount"] = self.cached_tokens
+
+        chunks: list[dict[str, Any]] = []
+        for parts in chunk_parts or [[]]:
+            candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}}
+            chunks.append({"candidates": [candidate], "modelVersion": call.model, "responseId": call.response_id})
+        last = chunks[-1]["candidates"][0]
+        if self.finish_reason == "MALFORMED_FUNCTION_CALL":
+            last.pop("content")
+            last["finishMessage"] = "Malformed function call: the model produced an invalid function call."
+        if self.finish_reason:
+            last["finishReason"] = self.finish_reason
+        chunks[-1]["usageMetadata"] = usage
+        return chunks
+
+
+def merge_chunks(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """One non-streaming GenerateContentResponse from stream chunks (adjacent texts joined)."""
+    if not chunks:
+        return {"candidates": []}
+    parts: list[dict[str, Any]] = []
+    for ch in chunks:
+        for cand in ch.get("candidates", [])[:1]:
+            for p in cand.get("content", {}).get("parts", []):
+                prev = parts[-1] if parts else None
+                if (prev is not None and "text" in p and "text" in prev and bool(p.get("thought")) == bool(prev.get("thought"))
+                        and "thoughtSignature" not in prev):
+                    prev["text"] += p["text"]
+                    if "thoughtSignature" in p:
+                        prev["thoughtSignature"] = p["thoughtSignature"]
+                else:
+                    parts.append(dict(p))
+    last = chunks[-1]
+    cand = dict(last.get("candidates", [{}])[0]) if last.get("candidates") else {}
+    if parts or "content" in cand:
+        cand["content"] = {"role": "model", "parts": parts}
+    out = {k: v for k, v in last.items() if k != "candidates"}
+    out["candidates"] = [cand] if cand else []
+    return out
