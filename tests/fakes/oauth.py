@@ -143,7 +143,7 @@ class OAuthMixin:
                 return web.json_response(body, status=scripted.status, headers=scripted.headers)
             return web.json_response(self._tokens_for(account, SCOPES, with_refresh=False))
         if grant == "authorization_code":
-            code = self._codes.pop(form.get("code", ""), None)
+            code = self._codes.get(form.get("code", ""))
             if code is None:
                 return _oauth_error(400, "invalid_grant", "Malformed auth code.")
             if code.client_id != client_id:
@@ -157,6 +157,7 @@ class OAuthMixin:
                 expected = s256(verifier) if code.method == "S256" else verifier
                 if expected != code.challenge:
                     return _oauth_error(400, "invalid_grant", "Invalid code verifier.")
+            del self._codes[form["code"]]  # single use, once redeemed
             rec.account = code.account.email
             return web.json_response(self._tokens_for(code.account, code.scope, with_refresh=True))
         if not grant:
