@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from trayproxy.ui.clipboard import Copier, copy_text
+from trayproxy.ui.icons import STATES, render_icon
 from trayproxy.ui.login import LoginRunner
 from trayproxy.ui.snippets import client_urls, snippets
 
@@ -74,6 +76,7 @@ class ControlServer:
         self.token = token or secrets.token_urlsafe(24)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
+        self._icons: dict[str, bytes] = {}
 
     # -- lifecycle (on the engine loop) ---------------------------------------------------
     async def start(self) -> str:
@@ -148,6 +151,7 @@ class ControlServer:
         r = app.router
         r.add_get("/", self.index)
         r.add_get("/{name:app\\.(css|js)}", self.static)
+        r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
         r.add_post("/api/start", self.post_start)
         r.add_post("/api/stop", self.post_stop)
@@ -180,6 +184,16 @@ class ControlServer:
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         return web.Response(body=(self.web_dir / name).read_bytes(), content_type=_STATIC[name], charset="utf-8")
+
+    async def icon(self, request: web.Request) -> web.StreamResponse:
+        state = request.match_info["state"]
+        if state not in STATES:
+            raise web.HTTPNotFound()
+        if state not in self._icons:
+            buf = io.BytesIO()
+            render_icon(state, 64).save(buf, "PNG")
+            self._icons[state] = buf.getvalue()
+        return web.Response(body=self._icons[state], content_type="image/png")
 
     async def _json(self, request: web.Request) -> dict[str, Any]:
         try:

@@ -26,10 +26,10 @@
       if (k === "class") el.className = v;
       else if (k === "text") el.textContent = v;
       else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-      else if (k === "style") el.setAttribute("style", v);
+      else if (k === "style") Object.assign(el.style, v); // CSSOM: allowed by the page's CSP
       else el.setAttribute(k, v === true ? "" : v);
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       el.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -119,13 +119,15 @@
 
   function fmtWhen(ts) {
     if (!ts) return "";
-    const d = new Date(ts * 1000);
     const mins = Math.round((ts * 1000 - Date.now()) / 60000);
-    const clock = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     if (mins <= 0) return "resets now";
-    if (mins < 60) return `resets in ${mins} min (${clock})`;
-    if (mins < 24 * 60) return `resets in ${Math.floor(mins / 60)} h ${mins % 60} min (${clock})`;
-    return "resets " + d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + clock;
+    if (mins < 60) return `resets in ${mins} min`;
+    if (mins < 24 * 60) return `resets in ${Math.floor(mins / 60)} h ${mins % 60} min`;
+    return "resets " + new Date(ts * 1000).toLocaleDateString([], { month: "short", day: "numeric" });
+  }
+
+  function fmtFull(ts) {
+    return ts ? "Resets " + new Date(ts * 1000).toLocaleString() : "";
   }
 
   // -- tabs ------------------------------------------------------------------------------
@@ -185,6 +187,8 @@
   function renderStatus(st, cfg) {
     const mode = pendingStart ? "starting" : st.running ? "running" : st.error ? "error" : "stopped";
     $("status-pill").dataset.state = mode;
+    const logo = "/icon/" + mode + ".png";
+    if ($("logo").getAttribute("src") !== logo) $("logo").setAttribute("src", logo);
     $("status-text").textContent = { starting: "Starting...", running: `Running on port ${st.port}`, error: "Stopped (error)", stopped: "Stopped" }[mode];
     const toggle = $("toggle");
     toggle.textContent = st.running ? "Stop" : "Start";
@@ -223,9 +227,9 @@
     return [
       h("span", { class: "model", title: name, text: name }),
       h("div", { class: "bar", role: "meter", "aria-label": name + " quota", "aria-valuenow": pct === null ? 0 : pct, "aria-valuemin": 0, "aria-valuemax": 100 },
-        h("span", { class: level, style: `width:${pct === null ? 0 : pct}%` })),
+        h("span", { class: level, style: { width: `${pct === null ? 0 : pct}%` } })),
       h("span", { class: "pct", text: pct === null ? "?" : pct + "%" }),
-      h("span", { class: "reset", text: note }),
+      h("span", { class: "reset", text: note, title: q.cooldown_until ? "" : fmtFull(q.reset_time) }),
     ];
   }
 
@@ -248,7 +252,7 @@
       return h("div", { class: "account", "data-email": a.email },
         h("div", { class: "account-head" },
           h("span", { class: "email", text: a.email }),
-          h("span", { class: "badge", text: a.tier || "tier unknown" }),
+          h("span", { class: "badge", title: a.tier || "", text: a.tier ? a.tier.replace(/[-_]tier$/i, "").replace(/[-_]/g, " ") : "tier unknown" }),
           badge, h("div", { class: "spacer" }), remove),
         a.active ? null : h("p", { class: "reason", text: a.state }),
         models.length ? h("div", { class: "quota" }, models.map(([n, q]) => quotaRow(n, q)))
@@ -282,7 +286,9 @@
     const lan = $("lan");
     lan.checked = cfg.allow_lan_access;
     lan.disabled = st.running;
-    $("lan-hint").textContent = st.running ? "Stop the proxy to change this." : "Off: only programs on this computer can connect.";
+    $("lan-hint").textContent = (cfg.allow_lan_access
+      ? "On: other devices can connect to this computer's network address."
+      : "Off: only programs on this computer can connect.") + (st.running ? " Stop the proxy to change this." : "");
     $("lan-warning").hidden = !(cfg.allow_lan_access && cfg.effective_auth_mode === "off");
     const auth = $("auth-mode");
     if (document.activeElement !== auth) auth.value = cfg.auth_mode;
@@ -326,7 +332,7 @@
     $("toggle").addEventListener("click", (ev) => {
       const running = state && state.status.running;
       if (!running) { pendingStart = true; render(); }
-      act(ev.currentTarget, () => api(running ? "stop" : "start")).finally(() => { pendingStart = false; render(); });
+      act(ev.currentTarget, () => api(running ? "stop" : "start", {})).finally(() => { pendingStart = false; render(); });
     });
 
     document.addEventListener("click", (ev) => {
