@@ -16,9 +16,25 @@ from trayproxy.paths import app_paths
 from .conftest import MemoryKeyring, free_port
 
 
-def make_controller(*, transport: Any = None, env: dict[str, str] | None = None, **overrides: Any) -> Controller:
+def make_controller(*, transport: Any = None, env: dict[str, str] | None = None, clock: Any = None,
+                    **overrides: Any) -> Controller:
     overrides.setdefault("port", free_port())
-    return Controller(app_paths(), secrets_backend=MemoryKeyring(), transport=transport, env=env, overrides=overrides)
+    extra = {"clock": clock} if clock is not None else {}
+    return Controller(app_paths(), secrets_backend=MemoryKeyring(), transport=transport, env=env,
+                      overrides=overrides, **extra)
+
+
+class FakeClock:
+    """A clock tests move by hand (cooldowns, token expiry), starting at the real time."""
+
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
 
 
 def add_fake_account(ctl: Controller, email: str = "a@example.com", project: str = "proj-a") -> Account:
