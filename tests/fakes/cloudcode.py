@@ -36,11 +36,21 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from .catalog import (
+    ALLOWED_TIERS,
+    DEFAULT_HOSTS,
+    DEFAULT_MODELS,
+    GENERATE,
+    THINKING_MARKERS,
+    TIERS,
+    ModelSpec,
+)
 from .oauth import OAuthMixin
 from .replies import Call, Reply, google_error, merge_chunks, prompt_tokens, rfc3339
 from .runner import ServerThread
 from .validation import (
     GoogleError,
+    check_claude_thinking,
     check_signatures,
     first,
     model_family,
@@ -51,50 +61,6 @@ from .validation import (
 
 __all__ = ["FakeCloudCode", "FakeAccount", "FakeHost", "ModelSpec", "RecordedRequest", "GENERATE", "main"]
 
-GENERATE = ("streamGenerateContent", "generateContent")
-DEFAULT_HOSTS = ("sandbox", "daily", "prod")
-THINKING_MARKERS = ["thinking", "gemini-2.5", "gemini-3", "pro-agent"]
-TIERS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
-    "FREE": ({"id": "free-tier", "name": "Gemini Code Assist for individuals"}, None),
-    "STANDARD": ({"id": "standard-tier", "name": "Gemini Code Assist"}, None),
-    "PRO": ({"id": "standard-tier", "name": "Gemini Code Assist"}, {"id": "g1-pro-tier", "name": "Google AI Pro"}),
-    "ULTRA": ({"id": "standard-tier", "name": "Gemini Code Assist"},
-              {"id": "g1-ultra-tier", "name": "Google AI Ultra"}),
-}
-ALLOWED_TIERS = [
-    {"id": "free-tier", "name": "Gemini Code Assist for individuals", "isDefault": True,
-     "userDefinedCloudaicompanionProject": False},
-    {"id": "standard-tier", "name": "Gemini Code Assist", "userDefinedCloudaicompanionProject": True},
-]
-
-
-@dataclass
-class ModelSpec:
-    display_name: str
-    max_output_tokens: int = 65536
-    max_tokens: int = 1048576
-    supports_images: bool = True
-    recommended: bool = True
-
-
-DEFAULT_MODELS: dict[str, ModelSpec] = {
-    "gemini-2.5-flash": ModelSpec("Gemini 2.5 Flash"),
-    "gemini-2.5-flash-lite": ModelSpec("Gemini 2.5 Flash Lite"),
-    "gemini-2.5-flash-thinking": ModelSpec("Gemini 2.5 Flash (Thinking)"),
-    "gemini-2.5-pro": ModelSpec("Gemini 2.5 Pro"),
-    "gemini-3-flash": ModelSpec("Gemini 3 Flash"),
-    "gemini-3-pro-high": ModelSpec("Gemini 3 Pro (High)"),
-    "gemini-3-pro-low": ModelSpec("Gemini 3 Pro (Low)"),
-    "gemini-3.1-pro-high": ModelSpec("Gemini 3.1 Pro (High)"),
-    "gemini-3.1-pro-low": ModelSpec("Gemini 3.1 Pro (Low)"),
-    "gemini-3-pro-image": ModelSpec("Gemini 3 Pro Image", max_output_tokens=32768),
-    "claude-sonnet-4-6": ModelSpec("Claude Sonnet 4.6", max_output_tokens=64000, max_tokens=200000),
-    "claude-sonnet-4-6-thinking": ModelSpec("Claude Sonnet 4.6 (Thinking)", max_output_tokens=64000,
-                                            max_tokens=200000),
-    "claude-opus-4-6-thinking": ModelSpec("Claude Opus 4.6 (Thinking)", max_output_tokens=64000, max_tokens=200000),
-    "gpt-oss-120b-medium": ModelSpec("GPT-OSS 120B (Medium)", max_output_tokens=32768, max_tokens=131072,
-                                     supports_images=False),
-}
 _FAILOVER_BODY = {404: google_error(404, "Method not found."), 408: google_error(408)}
 
 
@@ -139,6 +105,7 @@ class FakeAccount:
         self.access_tokens: list[str] = []
         self.requests: list[RecordedRequest] = []
         self._scripts: dict[str, deque[Reply]] = {}
+        self._calls = 0
 
     def __repr__(self) -> str:
         return f"FakeAccount({self.email!r}, project={self.project!r}, calls={self.calls})"
@@ -180,7 +147,7 @@ class FakeAccount:
     @property
     def calls(self) -> int:
         """Authenticated generation calls made with this account's tokens."""
-        return sum(1 for r in self.requests if r.rpc in GENERATE)
+        return self._calls
 
     def calls_to(self, rpc: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.rpc == rpc]
@@ -236,6 +203,8 @@ class FakeCloudCode(OAuthMixin):
         self.strict_models = True  # unknown models answer 404 NOT_FOUND
         self.thinking_markers: list[str] = list(THINKING_MARKERS)
         self.default_reply: Callable[[Call], Reply] = lambda call: Reply.echo()
+        self.quota_per_call = 0.0  # remaining fraction each successful generation uses up
+        self.max_recorded: int | None = None  # keep only the last N requests (long benchmarks)
         self.url = ""
         self._hosts: dict[str, FakeHost] = {}
         self._issued: dict[str, str] = {}  # thought signature -> model family
@@ -363,6 +332,8 @@ class FakeCloudCode(OAuthMixin):
                               query=dict(request.query), headers=dict(request.headers), body=body,
                               time=self.clock())
         self.requests.append(rec)
+        if self.max_recorded is not None and len(self.requests) > self.max_recorded:
+            del self.requests[: len(self.requests) - self.max_recorded]
         return rec
 
     @staticmethod
@@ -432,6 +403,10 @@ class FakeCloudCode(OAuthMixin):
         account = self.authenticate(request)
         rec.account = account.email
         account.requests.append(rec)
+        if rpc in GENERATE:
+            account._calls += 1
+        if self.max_recorded is not None and len(account.requests) > self.max_recorded:
+            del account.requests[: len(account.requests) - self.max_recorded]
         ctype = request.headers.get("Content-Type", "")
         if not ctype.lower().startswith("application/json"):
             raise GoogleError(400, f"Invalid Content-Type {ctype!r}: expected application/json.")
@@ -506,10 +481,14 @@ class FakeCloudCode(OAuthMixin):
         if self.strict_models and model not in self.models:
             raise GoogleError(404, "Requested entity was not found.")
         thinking = self.is_thinking(model)
-        if thinking:
-            check_signatures(req.get("contents") or [], model_family(model), self._issued.get)
         gen = first(req, "generationConfig") or {}
         tc = first(gen, "thinkingConfig") or {}
+        contents = req.get("contents") or []
+        if thinking:
+            check_signatures(contents, model_family(model), self._issued.get)
+            if model_family(model) == "claude":
+                enabled = bool(first(tc, "includeThoughts") or first(tc, "thinkingBudget") or first(tc, "thinkingLevel"))
+                check_claude_thinking(contents, enabled)
         call = Call(model=model, request=req, thinking=thinking,
                     include_thoughts=bool(first(tc, "includeThoughts", False)),
                     sign=lambda: self.issue_signature(model),
@@ -520,6 +499,9 @@ class FakeCloudCode(OAuthMixin):
             reply = Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay=round(delay))
         if reply is None:
             reply = self.default_reply(call)
+        if self.quota_per_call and not reply.is_error:
+            account.quota[model] = max(0.0, round(account.quota.get(model, 1.0) - self.quota_per_call, 6))
+            account.quota_reset.setdefault(model, call.now + 3600)
         return await self._send(request, reply, call, stream=rpc == "streamGenerateContent")
 
     async def _send(self, request: web.Request, reply: Reply, call: Call | None, *, stream: bool) -> web.StreamResponse:
@@ -590,6 +572,7 @@ def main(argv: list[str] | None = None) -> None:
         fake.add_account(f"acc{i}@example.com", refresh_token=f"rt-acc{i}", project=f"proj-acc{i}")
     if args.chunks:
         fake.default_reply = lambda call: Reply.stream(args.chunks, args.delay_ms)
+    fake.max_recorded = 1000
     server = ServerThread(fake.app, host=args.host, port=args.port)
     fake.url = server.start()
     print(f"fake Cloud Code listening on {fake.url}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -220,11 +221,19 @@ class Call:
 
 
 def _split(text: str, n: int) -> list[str]:
-    """Split text into n contiguous, non-empty pieces (fewer if the text is short)."""
-    n = max(1, min(n, len(text))) if text else 1
-    size = math.ceil(len(text) / n) if text else 0
-    pieces = [text[i:i + size] for i in range(0, len(text), size)] if text else [""]
-    return pieces
+    """Split text into at most n contiguous, non-empty pieces, at word boundaries when there are
+    enough words (so chunks read naturally), else by characters."""
+    if not text or n <= 1:
+        return [text]
+    words = re.findall(r"\S+\s*|\s+", text)
+    units = words if len(words) >= n else list(text)
+    n = min(n, len(units))
+    pieces, start = [], 0
+    for i in range(n):
+        end = round((i + 1) * len(units) / n)
+        pieces.append("".join(units[start:end]))
+        start = end
+    return [p for p in pieces if p]
 
 
 @dataclass

@@ -659,3 +659,37 @@ def test_standalone_cli_prints_base_urls() -> None:
         proc.wait(10)
     assert lines[0].startswith("fake Cloud Code listening on http://127.0.0.1:")
     assert "/sandbox/v1internal" in lines[1] and "/daily/v1internal" in lines[2]
+
+
+def test_claude_thinking_rules(fake: FakeCloudCode) -> None:
+    _, token = account(fake, project="proj-a")
+    model = "claude-opus-4-6-thinking"
+    sig = fake.issue_signature(model)
+    on = {"thinkingConfig": {"includeThoughts": True, "thinkingBudget": 1024}}
+    call = {"functionCall": {"name": "run_shell", "args": {}}, "thoughtSignature": sig}
+    result = {"role": "user", "parts": [{"functionResponse": {"name": "run_shell", "response": {"ok": True}}}]}
+    unsigned_thought = [user("q"), {"role": "model", "parts": [{"text": "hmm", "thought": True}, call]}, result]
+    no_thought_first = [user("q"), {"role": "model", "parts": [call]}, result]
+    good = [user("q"), {"role": "model", "parts": [{"text": "hmm", "thought": True, "thoughtSignature": sig},
+                                                   call]}, result]
+
+    async def go(s: aiohttp.ClientSession) -> list[tuple[int, Any]]:
+        return [await post(s, fake, "generateContent", token, envelope("proj-a", model, c, generationConfig=on))
+                for c in (unsigned_thought, no_thought_first, good)]
+
+    (s1, b1), (s2, b2), (s3, _) = run(go)
+    assert s1 == 400 and b1["error"]["message"] == "messages.1.content.0.thinking.signature: Field required"
+    assert s2 == 400 and "Expected `thinking` or `redacted_thinking`, but found `tool_use`" in b2["error"]["message"]
+    assert s3 == 200
+
+
+def test_quota_per_call_runs_an_account_dry(fake: FakeCloudCode) -> None:
+    a, token = account(fake, project="proj-a", quota={"claude-sonnet-4-6": 0.5})
+    fake.quota_per_call = 0.25
+
+    async def go(s: aiohttp.ClientSession) -> list[int]:
+        return [(await post(s, fake, "generateContent", token, envelope("proj-a", "claude-sonnet-4-6")))[0]
+                for _ in range(3)]
+
+    assert run(go) == [200, 200, 429]
+    assert a.quota["claude-sonnet-4-6"] == 0.0 and a.calls == 3

@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = [
     "GoogleError", "Issues", "validate_generate", "validate_count_tokens", "validate_load_code_assist",
-    "check_signatures", "model_family", "BYPASS_SIGNATURE", "SCHEMA_KEYS", "first",
+    "check_signatures", "check_claude_thinking", "model_family", "BYPASS_SIGNATURE", "SCHEMA_KEYS", "first",
 ]
 
 BYPASS_SIGNATURE = "skip_thought_signature_validator"
@@ -459,3 +459,32 @@ def check_signatures(contents: list[dict[str, Any]], family: str, issued: Callab
                 raise missing_signature(str(fc.get("name")), ci + 1)
             if sig and sig != BYPASS_SIGNATURE and issued(sig) != family:
                 raise GoogleError(400, "Corrupted thought signature.")
+
+
+def check_claude_thinking(contents: list[dict[str, Any]], thinking_enabled: bool) -> None:
+    """Claude (behind Cloud Code) also insists on Anthropic's thinking rules: thinking blocks
+    sent back carry their signature, and with thinking on, the assistant turn inside an open
+    tool loop starts with a thinking block."""
+    for ci, content in enumerate(contents):
+        if content.get("role") != "model":
+            continue
+        for pi, part in enumerate(content.get("parts", [])):
+            if part.get("thought") is True and not first(part, "thoughtSignature"):
+                raise GoogleError(400, f"messages.{ci}.content.{pi}.thinking.signature: Field required")
+    if not thinking_enabled or len(contents) < 2:
+        return
+    last, prev = contents[-1], contents[-2]
+    in_tool_loop = prev.get("role") == "model" and any(
+        first(p, "functionResponse") is not None for p in last.get("parts", []))
+    if in_tool_loop:
+        lead = (prev.get("parts") or [{}])[0]
+        if lead.get("thought") is not True:
+            found = "tool_use" if first(lead, "functionCall") is not None else "text"
+            raise GoogleError(
+                400,
+                f"messages.{len(contents) - 2}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+                f"`{found}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block "
+                "(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include "
+                "thinking blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult "
+                "our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking",
+            )
