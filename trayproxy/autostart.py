@@ -100,9 +100,9 @@ def platform_name(platform: str | None = None) -> str:
         return "linux"
     if p == "darwin":
         return "macos"
-    if p in ("win32", "cygwin", "msys"):
-        return "windows" if p == "win32" else "xdg"
-    return "xdg"
+    if p == "win32":
+        return "windows"
+    return "xdg"  # FreeBSD, Cygwin, ...: XDG autostart
 
 
 def launch_command(
