@@ -338,10 +338,13 @@ class FakeCloudCode(OAuthMixin):
 
     @staticmethod
     def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-        if isinstance(body, (bytes, str)):
-            return web.Response(status=status, body=body, headers=headers, content_type="application/json")
-        return web.Response(status=status, body=orjson.dumps(body), headers=headers,
-                            content_type="application/json", charset="UTF-8")
+        """JSON (or, for bytes/str bodies, the literal bytes) with Google's content type unless
+        `headers` name another one."""
+        hdrs = dict(headers or {})
+        if not any(k.lower() == "content-type" for k in hdrs):
+            hdrs["Content-Type"] = "application/json; charset=UTF-8"
+        data = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else orjson.dumps(body)
+        return web.Response(status=status, body=data, headers=hdrs)
 
     @staticmethod
     async def drop(request: web.Request, started: web.StreamResponse | None = None) -> web.StreamResponse:
@@ -417,7 +420,11 @@ class FakeCloudCode(OAuthMixin):
                                    f"{str(body)[:40]}\n^")
         scripted = account.next_reply(rpc) if rpc not in GENERATE else None
         if scripted is not None:
-            return await self._send(request, scripted, None, stream=False)
+            if scripted.gate is None or scripted.then is not None:
+                return await self._send(request, scripted, None, stream=False)
+            # a bare hang on an account RPC: wait, then answer normally
+            if not await scripted.gate.wait(self._closing, scripted.hang_limit):
+                return await self.drop(request)
         result = handlers[rpc](request, account, body, rpc)
         return await result  # type: ignore[no-any-return]
 

@@ -649,14 +649,14 @@ def test_server_thread_runs_any_app() -> None:
 
 def test_standalone_cli_prints_base_urls() -> None:
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.cloudcode", "--port", "0", "--accounts", "1"],
-                            cwd=root, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(3)]
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with subprocess.Popen([sys.executable, "-m", "tests.fakes.cloudcode", "--port", "0", "--accounts", "1"],
+                          cwd=root, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            lines = [proc.stdout.readline() for _ in range(3)]
+        finally:
+            proc.terminate()
+            proc.wait(10)
     assert lines[0].startswith("fake Cloud Code listening on http://127.0.0.1:")
     assert "/sandbox/v1internal" in lines[1] and "/daily/v1internal" in lines[2]
 
@@ -693,3 +693,19 @@ def test_quota_per_call_runs_an_account_dry(fake: FakeCloudCode) -> None:
 
     assert run(go) == [200, 200, 429]
     assert a.quota["claude-sonnet-4-6"] == 0.0 and a.calls == 3
+
+
+def test_raw_replies_and_account_rpc_scripts(fake: FakeCloudCode) -> None:
+    a, token = account(fake, project="proj-a")
+    a.script(Reply.raw(200, b"data: {not json\r\n\r\n", {"Content-Type": "text/event-stream"}))
+    a.script(Reply.error(403, message="Forbidden project"), method="fetchAvailableModels")
+
+    async def go(s: aiohttp.ClientSession) -> list[tuple[int, Any]]:
+        return [await post(s, fake, "streamGenerateContent", token, envelope("proj-a")),
+                await post(s, fake, "fetchAvailableModels", token, {"project": "proj-a"}),
+                await post(s, fake, "fetchAvailableModels", token, {"project": "proj-a"})]
+
+    (s1, raw), (s2, b2), (s3, b3) = run(go)
+    assert (s1, raw) == (200, b"data: {not json\r\n\r\n")
+    assert s2 == 403 and b2["error"] == {"code": 403, "message": "Forbidden project", "status": "PERMISSION_DENIED"}
+    assert s3 == 200 and "models" in b3
