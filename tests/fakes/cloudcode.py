@@ -28,7 +28,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -61,6 +61,7 @@ from .validation import (
 
 __all__ = ["FakeCloudCode", "FakeAccount", "FakeHost", "ModelSpec", "RecordedRequest", "GENERATE", "main"]
 
+_Handler = Callable[[web.Request, "FakeAccount", Any, str], Awaitable[web.StreamResponse]]
 _FAILOVER_BODY = {404: google_error(404, "Method not found."), 408: google_error(408)}
 
 
@@ -395,7 +396,7 @@ class FakeCloudCode(OAuthMixin):
 
     async def _dispatch(self, request: web.Request, rec: RecordedRequest, rpc: str, body: Any,
                         bad_json: bool) -> web.StreamResponse:
-        handlers: dict[str, Callable[..., Any]] = {
+        handlers: dict[str, _Handler] = {
             "streamGenerateContent": self._generate, "generateContent": self._generate,
             "countTokens": self._count_tokens, "loadCodeAssist": self._load_code_assist,
             "fetchAvailableModels": self._fetch_models,
@@ -425,8 +426,7 @@ class FakeCloudCode(OAuthMixin):
             # a bare hang on an account RPC: wait, then answer normally
             if not await scripted.gate.wait(self._closing, scripted.hang_limit):
                 return await self.drop(request)
-        result = handlers[rpc](request, account, body, rpc)
-        return await result  # type: ignore[no-any-return]
+        return await handlers[rpc](request, account, body, rpc)
 
     # -- account RPCs ------------------------------------------------------------------------
     async def _load_code_assist(self, request: web.Request, account: FakeAccount, body: Any,
@@ -483,8 +483,6 @@ class FakeCloudCode(OAuthMixin):
         env, req = validate_generate(body)
         model: str = env["model"]
         self._check_project(account, env["project"])
-        if account.project is None:
-            self._check_project(account, env["project"] or "-")
         if self.strict_models and model not in self.models:
             raise GoogleError(404, "Requested entity was not found.")
         thinking = self.is_thinking(model)
@@ -542,17 +540,20 @@ class FakeCloudCode(OAuthMixin):
             return self.json_response(200, {"response": merge_chunks(chunks), "traceId": trace}, reply.headers)
         if sse is None:
             sse = await self._start_sse(request, reply.headers, trace)
-        for i, chunk in enumerate(chunks):
-            if reply.cut_after is not None and i >= reply.cut_after:
-                break
-            if i and reply.delay_ms:
-                await asyncio.sleep(reply.delay_ms / 1000)
-            await sse.write(b"data: " + orjson.dumps({"response": chunk, "traceId": trace}) + b"\r\n\r\n")
-        if reply.cut_after is not None:
-            if reply.error_event is None:
-                return await self.drop(request, sse)
-            await sse.write(b"data: " + orjson.dumps({"error": reply.error_event}) + b"\r\n\r\n")
-        await sse.write_eof()
+        try:
+            for i, chunk in enumerate(chunks):
+                if reply.cut_after is not None and i >= reply.cut_after:
+                    break
+                if i and reply.delay_ms:
+                    await asyncio.sleep(reply.delay_ms / 1000)
+                await sse.write(b"data: " + orjson.dumps({"response": chunk, "traceId": trace}) + b"\r\n\r\n")
+            if reply.cut_after is not None:
+                if reply.error_event is None:
+                    return await self.drop(request, sse)
+                await sse.write(b"data: " + orjson.dumps({"error": reply.error_event}) + b"\r\n\r\n")
+            await sse.write_eof()
+        except ConnectionError:  # the client went away mid-stream (benchmarks cancel streams)
+            pass
         return sse
 
     async def _start_sse(self, request: web.Request, headers: dict[str, str] | None = None,
