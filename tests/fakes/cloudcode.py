@@ -5,17 +5,26 @@ tested: `http://127.0.0.1:PORT/<host>/v1internal:<method>` (any host name works)
 `/oauth/token`, `/oauth/auth` and `/oauth/userinfo`.
 
     fake = FakeCloudCode()
-    a = fake.add_account("a@example.com", refresh_token="rt-a", project="proj-a", tier="PRO")
+    a = fake.add_account("a@example.com", refresh_token="rt-a", project="proj-a", tier="PRO",
+                         quota={"gemini-3-flash": 0.9})
     a.script(Reply.text("Hello there", chunks=3), Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay="30s"))
     fake.host("sandbox").fail_with(503)
-    with fake:                      # serves on 127.0.0.1:<free port> in a background thread
-        base_urls = fake.base_urls()  # [".../sandbox/v1internal", ".../daily/v1internal", ".../prod/v1internal"]
+    with fake:                        # serves on 127.0.0.1:<free port> in a background thread
+        monkeypatch env with fake.env()  (base URLs sandbox,daily,prod + OAuth URLs)
         ...
-    assert a.calls == 2 and fake.requests[-1].body["model"] == "gemini-3-flash"
+    assert a.calls == 2 and fake.last().host == "daily"
 
-Requests are validated like Google does (see `validation.py`), every request is recorded in
-`fake.requests`, and per-account scripts are consumed in order before `fake.default_reply`.
-Run standalone for benchmarks: `python -m tests.fakes.cloudcode --port 9100`.
+Scripting: `FakeAccount.script(*replies, method="generate")` queues `Reply`s (consumed in
+order; `fake.default_reply(call)` answers when the queue is empty, by default an echo of the
+last user text). Accounts: `revoke()`, `expire_tokens()`, `set_quota()`; hosts: `fail_with()`,
+`drop_connections()`, `heal()`; OAuth: `sign_in_as()`, `deny_sign_in()`, `issue_access_token()`.
+Observations: `fake.requests`, `fake.calls_to(rpc)`, `fake.last()`, `fake.accounts_used()`,
+`account.calls`, `account.requests`, `host.calls`.
+
+Requests are validated like Google does (see `validation.py`): envelope, GenerateContentRequest
+fields, parts, function declarations and their schemas, function call/response pairing, and
+thought signatures for thinking models. Run standalone for benchmarks:
+`python -m tests.fakes.cloudcode --port 9100 [--accounts N] [--chunks N --delay-ms MS]`.
 """
 
 from __future__ import annotations
