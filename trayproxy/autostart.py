@@ -130,10 +130,11 @@ def launch_command(
 
     if scripts_dirs is None:
         dirs = [exe.parent]
-        try:
-            dirs.append(Path(sysconfig.get_path("scripts")))
-        except KeyError:  # pragma: no cover - exotic install schemes
-            pass
+        if executable is None:  # the running interpreter's own scripts directory
+            try:
+                dirs.append(Path(sysconfig.get_path("scripts")))
+            except KeyError:  # pragma: no cover - exotic install schemes
+                pass
     else:
         dirs = [Path(d) for d in scripts_dirs]
     if plat == "windows":
