@@ -97,9 +97,11 @@ def test_settings_page_flow(page: Any, control: Any, controller: Any, clipboard:
     page.screenshot(path=str(artifacts / "settings-overview-running.png"))
 
     # accounts with quota bars
+    page.wait_for_selector("#toast", state="hidden")
     page.click("[data-tab=accounts]")
     page.wait_for_selector(".account[data-email='a@example.com'] .quota")
     assert page.locator(".account").count() == 2
+    assert page.locator(".account .bar").count() == 6
     page.screenshot(path=str(artifacts / "settings-accounts.png"), full_page=True)
 
     page.click("[data-tab=settings]")
@@ -117,6 +119,7 @@ def test_errors_show_on_the_page(page: Any, controller: Any, artifacts: Path) ->
     page.check("#lan", force=True)
     page.select_option("#auth-mode", "off")
     page.wait_for_selector("#lan-warning:visible")
+    page.wait_for_selector("#toast", state="hidden")
     page.screenshot(path=str(artifacts / "settings-errors.png"), full_page=True)
 
 

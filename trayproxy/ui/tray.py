@@ -84,8 +84,10 @@ class TrayApp:
         self.starting = False
         self.status = controller.status()
         self._images: dict[str, Image.Image] = {}
+        self._shown: tuple[Any, ...] | None = None
         self._ui = _ui_dispatch()
         self.icon = icon_factory("trayproxy", self.image(), tooltip(self.status), menu=pystray.Menu(self._items))
+        self._shown = self._view_key()
         controller.subscribe(self._on_status)
 
     # -- state -> icon -------------------------------------------------------------------
@@ -103,7 +105,18 @@ class TrayApp:
         self.status = status
         self.refresh()
 
+    def _view_key(self) -> tuple[Any, ...]:
+        st = self.status
+        return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts)
+
     def refresh(self) -> None:
+        """Push state to the icon; skipped when nothing visible changed (an appindicator menu
+        that is open would close if it were replaced)."""
+        key = self._view_key()
+        if key == self._shown:
+            return
+        self._shown = key
+
         def apply() -> None:
             try:
                 self.icon.icon = self.image()

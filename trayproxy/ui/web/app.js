@@ -197,7 +197,7 @@
     $("fact-state").textContent = st.running ? "Running" : "Stopped";
     $("fact-url").textContent = st.base_url;
     $("fact-accounts").textContent = `${st.active_accounts} of ${st.accounts_total}`;
-    $("fact-listen").textContent = cfg.allow_lan_access ? `All interfaces (0.0.0.0:${st.port})` : `This computer only (127.0.0.1:${st.port})`;
+    $("fact-listen").textContent = cfg.allow_lan_access ? "Your network (0.0.0.0)" : "This computer only";
     $("fact-auth").textContent = { off: "No", strict: "Yes, every route", all_except_health: "Yes, except /health" }[st.auth_mode] || st.auth_mode;
   }
 
