@@ -275,6 +275,17 @@ class FakeCloudCode(OAuthMixin):
         self._issued[sig] = family
         return sig
 
+    def signature_family(self, sig: str) -> str | None:
+        """The family a signature was issued for. Signatures are proto `bytes`, so, like Google's
+        JSON parser, accept standard and URL-safe base64, with or without padding."""
+        if sig in self._issued:
+            return self._issued[sig]
+        try:
+            raw = base64.urlsafe_b64decode(sig.replace("+", "-").replace("/", "_") + "=" * (-len(sig) % 4))
+        except (ValueError, TypeError):
+            return None
+        return self._issued.get(base64.b64encode(raw).decode())
+
     # -- serving -----------------------------------------------------------------------------
     def start(self) -> str:
         """Serve on 127.0.0.1:<free port> in a background thread; returns the root URL."""
@@ -499,7 +510,7 @@ class FakeCloudCode(OAuthMixin):
         tc = first(gen, "thinkingConfig") or {}
         contents = req.get("contents") or []
         if thinking:
-            check_signatures(contents, model_family(model), self._issued.get)
+            check_signatures(contents, model_family(model), self.signature_family)
             if model_family(model) == "claude":
                 enabled = bool(first(tc, "includeThoughts") or first(tc, "thinkingBudget") or first(tc, "thinkingLevel"))
                 check_claude_thinking(contents, enabled)
