@@ -101,8 +101,6 @@ def error_response(
         h.update(headers)
     if retry_after is not None:
         h["Retry-After"] = str(max(1, int(retry_after + 0.999)))
-        if protocol == "anthropic":
-            h["retry-after"] = h["Retry-After"]
     return web.Response(status=status, body=orjson.dumps(error_body(protocol, status, message, code=code)), headers=h)
 
 
