@@ -25,9 +25,10 @@ import anthropic as anthropic_sdk
 import orjson
 import pytest
 
+from tests.fakes import validation as fake_validation
 from trayproxy.protocols import anthropic as ap
 from trayproxy.protocols.errors import RequestError
-from trayproxy.protocols.gemini import BYPASS_SIGNATURE
+from trayproxy.protocols.gemini import BYPASS_SIGNATURE, is_thinking_model
 from trayproxy.protocols.schema import clean_schema
 from trayproxy.protocols.sse import SSEDecoder
 
@@ -77,7 +78,8 @@ def _mark_schemas(req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     gc = req.get("generationConfig", {})
     if "responseSchema" in gc:
         fmt = (body.get("output_config") or {}).get("format") or body.get("output_format")
-        assert gc["responseSchema"] == clean_schema(fmt["schema"])
+        assert isinstance(fmt, dict)
+        assert gc["responseSchema"] == clean_schema(fmt["schema"], require_object=False)
         gc["responseSchema"] = {"$clean_schema": fmt["schema"]}
     return req
 
@@ -126,6 +128,48 @@ def _check_gemini_request(req: dict[str, Any]) -> None:
     tc = gc.get("thinkingConfig", {})
     if "thinkingBudget" in tc and tc["thinkingBudget"]:
         assert gc["maxOutputTokens"] > tc["thinkingBudget"]
+
+
+def _issued_by(case: dict[str, Any]) -> dict[str, str]:
+    """raw signature -> the fake upstream's family that issued it, from the case's own data:
+    tagged signatures say so; untagged remembered ones were issued by this upstream."""
+    fake_family = {"claude": "claude", "gemini2": "gemini", "gemini3": "gemini"}
+    issued: dict[str, str] = {}
+    sigs = [
+        b.get("signature")
+        for m in case["body"]["messages"]
+        if isinstance(m["content"], list)
+        for b in m["content"]
+    ]
+    for value in [*sigs, *case.get("signatures", {}).values()]:
+        if not isinstance(value, str) or not value:
+            continue
+        family, raw = ap.decode_signature(value)
+        if family is not None:
+            issued[raw] = fake_family.get(family, family)
+        elif value in case.get("signatures", {}).values():
+            issued[raw] = fake_validation.model_family(case["upstream_model"])
+    return issued
+
+
+@pytest.mark.parametrize("path", REQUEST_CASES, ids=[p.stem for p in REQUEST_CASES])
+def test_fake_upstream_accepts_the_request(path: Path) -> None:
+    """The fake Cloud Code's validator (field names, types, turn order, signature and Claude
+    thinking rules) accepts what we send."""
+    case = _load(path)
+    model = case["upstream_model"]
+    if case.get("kind") == "count_tokens":
+        fake_validation.validate_count_tokens(ap.count_tokens_request(case["body"], upstream_model=model))
+        return
+    req = ap.to_gemini(case["body"], upstream_model=model, signatures=case.get("signatures", {}))
+    fake_validation.validate_request(req, fake_validation.Issues())
+    family = fake_validation.model_family(model)
+    if is_thinking_model(model):
+        issued = _issued_by(case)
+        fake_validation.check_signatures(req["contents"], family, issued.get)
+    if family == "claude":
+        thinking = req["generationConfig"].get("thinkingConfig", {}).get("includeThoughts") is True
+        fake_validation.check_claude_thinking(req["contents"], thinking)
 
 
 def test_golden_cases_cover_the_brief() -> None:
@@ -241,11 +285,19 @@ BASE = {"model": "claude-sonnet-4-5", "max_tokens": 100}
             "tools[0].name",
         ),
         (
-            {**BASE, "output_config": {"format": {"type": "xml"}}, "messages": [{"role": "user", "content": "x"}]},
+            {
+                **BASE,
+                "output_config": {"format": {"type": "xml"}},
+                "messages": [{"role": "user", "content": "x"}],
+            },
             "output_config.format.type",
         ),
         (
-            {**BASE, "output_format": {"type": "json_schema"}, "messages": [{"role": "user", "content": "x"}]},
+            {
+                **BASE,
+                "output_format": {"type": "json_schema"},
+                "messages": [{"role": "user", "content": "x"}],
+            },
             "output_format.schema",
         ),
     ],
@@ -754,3 +806,136 @@ def test_background_cases_cover_both_answers() -> None:
     assert {c["expected"] for c in BACKGROUND} == {True, False}
     assert ap.is_background_request({}) is False
     assert ap.is_background_request({"messages": "x"}) is False
+
+
+# -- multi-turn agent loop against the fake Cloud Code's own rules ----------------------------
+
+
+class _FakeUpstream:
+    """The fake Cloud Code's validation and reply rendering, without HTTP: every request must
+    pass its signature and Claude-thinking checks, as the real upstream's would."""
+
+    def __init__(self) -> None:
+        import hashlib
+        import itertools
+
+        self._hash = hashlib.sha256
+        self._ids = itertools.count(1)
+        self.issued: dict[str, str] = {}
+
+    def sign(self, model: str) -> str:
+        import base64
+
+        family = fake_validation.model_family(model)
+        n = next(self._ids)
+        sig = base64.b64encode(
+            f"{family}:{n}:".encode() + self._hash(f"{family}{n}".encode()).digest()
+        ).decode()
+        self.issued[sig] = family
+        return sig
+
+    def generate(self, model: str, req: dict[str, Any], reply: Any) -> list[dict[str, Any]]:
+        from tests.fakes.replies import Call
+
+        fake_validation.validate_request(orjson.loads(orjson.dumps(req)), fake_validation.Issues())
+        thinking = is_thinking_model(model)
+        tc = req.get("generationConfig", {}).get("thinkingConfig", {})
+        if thinking:
+            fake_validation.check_signatures(
+                req["contents"], fake_validation.model_family(model), self.issued.get
+            )
+            if fake_validation.model_family(model) == "claude":
+                enabled = bool(tc.get("includeThoughts") or tc.get("thinkingBudget"))
+                fake_validation.check_claude_thinking(req["contents"], enabled)
+        call = Call(
+            model=model,
+            request=req,
+            thinking=thinking,
+            include_thoughts=bool(tc.get("includeThoughts")),
+            sign=lambda: self.sign(model),
+            response_id="r1",
+            now=0.0,
+        )
+        chunks: list[dict[str, Any]] = reply.render(call)
+        return chunks
+
+
+# (upstream model, reply kind) per step; the client answers every tool call and continues.
+AGENT_STEPS = [
+    ("gemini-3-pro-preview", "calls2"),
+    ("gemini-3-pro-preview", "call"),
+    ("claude-opus-4-6-thinking", "call"),  # family switch inside the tool loop
+    ("claude-opus-4-6-thinking", "calls2"),
+    ("gemini-pro-agent", "call"),  # back to Gemini, another tier
+    ("gemini-2.5-flash", "call"),  # another Gemini generation
+    ("claude-opus-4-6-thinking", "text"),
+]
+
+
+@pytest.mark.parametrize(
+    "keep_thinking", [True, False], ids=["client_keeps_thinking", "client_strips_thinking"]
+)
+@pytest.mark.parametrize("thinking", [{"type": "enabled", "budget_tokens": 4000}, {"type": "adaptive"}, None])
+def test_agent_loop_across_families_never_upsets_the_upstream(keep_thinking: bool, thinking: Any) -> None:
+    from tests.fakes.replies import Reply
+
+    upstream = _FakeUpstream()
+    memory: dict[str, str] = {}
+    tools = [
+        {"name": "Bash", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}
+    ]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Fix the build"}]
+    body: dict[str, Any] = {
+        "model": "claude-opus-4-6",
+        "max_tokens": 32000,
+        "tools": tools,
+        "messages": messages,
+    }
+    if thinking is not None:
+        body["thinking"] = thinking
+    replayed = 0
+    for step, (model, kind) in enumerate(AGENT_STEPS):
+        req = ap.to_gemini(body, upstream_model=model, signatures=memory)
+        replayed += sum(
+            1
+            for c in req["contents"]
+            for p in c["parts"]
+            if p.get("thoughtSignature") not in (None, BYPASS_SIGNATURE)
+        )
+        if kind == "text":
+            reply = Reply.text("All done.")
+        elif kind == "call":
+            reply = Reply.tool_call("Bash", {"command": f"make step{step}"})
+        else:
+            reply = Reply.tool_calls([("Bash", {"command": f"a{step}"}), ("Bash", {"command": f"b{step}"})])
+        s = ap.MessagesStream(
+            model="claude-opus-4-6",
+            message_id=f"msg_{step}",
+            stream=True,
+            new_id=_ids(),
+            upstream_model=model,
+        )
+        frames: list[bytes] = []
+        for chunk in upstream.generate(model, req, reply):
+            frames.extend(s.feed({"response": chunk}))
+        frames.extend(s.finish())
+        _check_protocol(_split_frames(frames))
+        assert s.failure is None
+        memory.update(s.signatures)
+        content = s.result()["content"]
+        if not keep_thinking:
+            content = [b for b in content if b["type"] != "thinking"]
+        messages.append({"role": "assistant", "content": content})
+        tool_ids = [b["id"] for b in content if b["type"] == "tool_use"]
+        if kind == "text":
+            assert not tool_ids
+            break
+        assert len(tool_ids) == (2 if kind == "calls2" else 1)
+        messages.append(
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": t, "content": "ok"} for t in tool_ids],
+            }
+        )
+    # Real signatures were replayed (not only the bypass value): continuity was kept where possible.
+    assert replayed > 0

@@ -739,7 +739,7 @@ def _generation_config(body: JSON, plan: _Thinking, upstream_model: str, with_ma
     if fmt is not None and not upstream_model.lower().startswith("claude"):
         # Structured outputs (Claude Code's session-title call asks for {"title": ...}).
         gc["responseMimeType"] = "application/json"
-        gc["responseSchema"] = clean_schema(fmt)
+        gc["responseSchema"] = clean_schema(fmt, require_object=False)
     tc = _thinking_config(plan, upstream_model)
     if tc is not None:
         gc["thinkingConfig"] = tc
@@ -929,6 +929,7 @@ class MessagesStream:
         self.content: list[JSON] = []
         self._open: JSON | None = None  # the block being streamed (also in self.content)
         self._unclaimed: str | None = None  # tagged signature of the last thinking block
+        self._shown: set[str] = set()  # signatures already given to the client in this message
         self._has_tool = False
         self._has_visible = False
         self._closed = False
@@ -1010,6 +1011,7 @@ class MessagesStream:
                     },
                 )
                 self._unclaimed = block["signature"]
+                self._shown.add(block["signature"])
         self._emit(out, "content_block_stop", {"type": "content_block_stop", "index": index})
         self._open = None
 
@@ -1070,9 +1072,10 @@ class MessagesStream:
         tagged = self._tag(raw) if isinstance(raw, str) and raw else None
         if tagged is not None and not self._sign_open_thinking(tagged):
             self._close_block(out)
-            if tagged != self._unclaimed:
+            if tagged not in self._shown:
                 # Gemini signs the call itself: carry the signature in an (empty) thinking block
-                # just before the tool_use, where the request side will look for it.
+                # just before the tool_use, where the request side will look for it. (A call
+                # repeating a signature already shown is remembered in `signatures` only.)
                 self._open_block(out, {"type": "thinking", "thinking": "", "signature": tagged})
         self._close_block(out)
         tid = fc.get("id") if isinstance(fc.get("id"), str) and fc.get("id") else self.new_id("toolu_")
