@@ -69,27 +69,3 @@ def request(port: int, method: str, path: str, *, headers: dict[str, str] | None
     out = r.read()
     conn.close()
     return r.status, {k.lower(): v for k, v in r.getheaders()}, out
-
-
-@contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Run an aiohttp app on 127.0.0.1:<free port> in a background loop; yields its base URL."""
-    from aiohttp import web
-
-    from trayproxy.controller import Engine
-
-    engine = Engine("test-server")
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-
-    async def start() -> int:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return int(runner.addresses[0][1])
-
-    port = engine.call(start())
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        engine.call(runner.cleanup())
-        engine.stop()

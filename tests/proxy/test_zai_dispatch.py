@@ -9,14 +9,15 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.anthropic_api import ZAI_KEY, FakeAnthropic, sse_body
-from tests.helpers import add_fake_account, make_controller, request, serve_app
+from tests.fakes.runner import ServerThread
+from tests.helpers import add_fake_account, make_controller, request
 from trayproxy.controller import Controller
 
 
 @pytest.fixture()
 def zai() -> Iterator[tuple[FakeAnthropic, str]]:
     fake = FakeAnthropic()
-    with serve_app(fake.app()) as base:
+    with ServerThread(fake.app()) as base:
         yield fake, base + "/api/anthropic"
 
 
