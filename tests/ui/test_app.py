@@ -92,6 +92,44 @@ def test_first_run_without_accounts_opens_settings(tmp_path: Path) -> None:
     assert win.shown == 1
 
 
+def test_auto_start_setting_starts_the_proxy(tmp_path: Path) -> None:
+    rt, ctl, win = _runtime(tmp_path, with_account=True)
+    ctl.set_config("auto_start", True)
+    seen: list[bool] = []
+
+    def check(icon: Any) -> None:
+        rt._setup(icon)
+        seen.append(ctl.status().running)
+        icon.stop()
+
+    rt.tray.icon.run(setup=check)
+    rt.shutdown()
+    assert seen == [True] and win.shown == 0
+
+
+def test_mark_template_is_best_effort(tmp_path: Path) -> None:
+    rt, ctl, _ = _runtime(tmp_path, with_account=False)
+
+    class NSImage:
+        template = False
+
+        def setTemplate_(self, on: bool) -> None:  # noqa: N802 (AppKit name)
+            self.template = on
+
+    class Button:
+        image: Any = None
+
+        def setImage_(self, image: Any) -> None:  # noqa: N802
+            self.image = image
+
+    button = Button()
+    rt.tray.icon._icon_image = NSImage()
+    rt.tray.icon._status_item = type("Item", (), {"button": lambda self: button})()
+    rt.tray.mark_template()
+    assert rt.tray.icon._icon_image.template and button.image is rt.tray.icon._icon_image
+    rt.shutdown()
+
+
 def _wait(cond: Any, timeout: float = 10.0) -> bool:
     import time
 

@@ -87,7 +87,7 @@ def test_state_shape(control: Any, controller: Any) -> None:
     assert status == 200
     port = controller.config.port
     assert s["status"]["running"] is False and s["status"]["active_accounts"] == 1
-    assert s["config"] == {"port": port, "allow_lan_access": False, "auth_mode": "auto",
+    assert s["config"] == {"port": port, "allow_lan_access": False, "auth_mode": "auto", "auto_start": False,
                            "effective_auth_mode": "off", "overrides": []}
     assert s["api_key"] == controller.api_key()
     assert s["urls"]["openai"] == f"http://127.0.0.1:{port}/v1"
@@ -129,6 +129,8 @@ def test_config_validation_and_whitelist(control: Any) -> None:
     assert s["config"]["effective_auth_mode"] == "all_except_health"
     status, s, _ = request(control, "POST", "/api/config", {"key": "auth_mode", "value": "off"})
     assert status == 200 and s["config"]["effective_auth_mode"] == "off"
+    status, s, _ = request(control, "POST", "/api/config", {"key": "auto_start", "value": True})
+    assert status == 200 and s["config"]["auto_start"] is True
     status, body, _ = request(control, "POST", "/api/config", "not an object")
     assert status == 400
 

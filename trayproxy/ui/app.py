@@ -72,12 +72,16 @@ class TrayRuntime:
 
     def _setup(self, icon: Any) -> None:
         self.tray.setup(icon)
+        if sys.platform == "darwin":
+            self.tray.mark_template()
         st = self.controller.status()
+        cfg = self.controller.config
         if st.config_problem:
             self._notify("trayproxy settings problem", st.config_problem)
-        if st.accounts_total == 0:
+        zai_on = cfg.zai.enabled and cfg.zai.dispatch_mode != "off"
+        if st.accounts_total == 0 and not zai_on:
             self.window.show()  # first run: the settings page explains how to add an account
-        elif self.controller.config.auto_start:
+        elif cfg.auto_start:
             self.tray.do_start()
 
     def run(self) -> None:

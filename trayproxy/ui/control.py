@@ -32,7 +32,7 @@ from trayproxy.ui.icons import STATES, render_icon
 from trayproxy.ui.login import LoginRunner
 from trayproxy.ui.snippets import client_urls, snippets
 
-__all__ = ["ControlServer", "WEB_DIR", "TOKEN_HEADER", "COOKIE"]
+__all__ = ["ControlServer", "WEB_DIR", "TOKEN_HEADER", "COOKIE", "PAGE_SETTINGS"]
 
 log = logging.getLogger("trayproxy.ui.control")
 WEB_DIR = Path(__file__).with_name("web")
@@ -44,6 +44,8 @@ _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# config keys the settings page may set (other tabs/sections add theirs here)
+PAGE_SETTINGS = {"port", "allow_lan_access", "auth_mode", "auto_start"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -215,6 +217,7 @@ class ControlServer:
                 "port": cfg.port,
                 "allow_lan_access": cfg.allow_lan_access,
                 "auth_mode": cfg.auth_mode,
+                "auto_start": cfg.auto_start,
                 "effective_auth_mode": cfg.effective_auth_mode,
                 "overrides": sorted(ctl.overrides),
             },
@@ -256,7 +259,7 @@ class ControlServer:
     async def post_config(self, request: web.Request) -> web.StreamResponse:
         data = await self._json(request)
         key, value = data.get("key"), data.get("value")
-        if key not in ("port", "allow_lan_access", "auth_mode"):
+        if key not in PAGE_SETTINGS:
             raise ApiError(f"The settings page cannot change {key!r}")
         await self._sync(lambda: self.controller.set_config(key, value))
         return web.json_response(self.state())

@@ -122,6 +122,8 @@ class TrayApp:
                 self.icon.icon = self.image()
                 self.icon.title = tooltip(self.status, self.starting)
                 self.icon.update_menu()
+                if self.template:
+                    self.mark_template()
             except Exception:
                 log.exception("tray update failed")
 
@@ -225,6 +227,20 @@ class TrayApp:
         except Exception:
             log.exception("stop on quit failed")
         self.icon.stop()
+
+    def mark_template(self) -> None:
+        """macOS: flag the menubar image as a template so it follows light/dark mode.
+
+        pystray's darwin backend builds the NSImage itself and has no option for this."""
+        image = getattr(self.icon, "_icon_image", None)
+        item = getattr(self.icon, "_status_item", None)
+        if image is None or item is None or not hasattr(image, "setTemplate_"):
+            return
+        try:
+            image.setTemplate_(True)
+            item.button().setImage_(image)
+        except Exception:
+            log.debug("could not mark the tray image as a template", exc_info=True)
 
     def setup(self, icon: Any) -> None:
         """pystray's setup callback: show the icon once the loop runs."""

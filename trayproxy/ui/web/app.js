@@ -290,6 +290,7 @@
       ? "On: other devices can connect to this computer's network address."
       : "Off: only programs on this computer can connect.") + (st.running ? " Stop the proxy to change this." : "");
     $("lan-warning").hidden = !(cfg.allow_lan_access && cfg.effective_auth_mode === "off");
+    $("auto-start").checked = cfg.auto_start;
     const auth = $("auth-mode");
     if (document.activeElement !== auth) auth.value = cfg.auth_mode;
     $("auth-hint").textContent = "In effect now: " + ({ off: "no key needed", strict: "key needed on every route", all_except_health: "key needed except on /health" }[cfg.effective_auth_mode] || cfg.effective_auth_mode) + ".";
@@ -367,6 +368,10 @@
     $("lan").addEventListener("change", (ev) => {
       const on = ev.currentTarget.checked;
       act(null, () => api("config", { key: "allow_lan_access", value: on }));
+    });
+    $("auto-start").addEventListener("change", (ev) => {
+      const on = ev.currentTarget.checked;
+      act(null, () => api("config", { key: "auto_start", value: on }));
     });
     $("auth-mode").addEventListener("change", (ev) => {
       const mode = ev.currentTarget.value;
