@@ -226,10 +226,20 @@ def _req_str(body: JSON, key: str) -> str:
     return v
 
 
+#: Claude Code's attribution line (`x-anthropic-billing-header: cc_version=...; cch=<hash>`):
+#: meaningful to Anthropic only, and its per-request hash would defeat upstream prefix caching.
+_BILLING_LINE = re.compile(r"^x-anthropic-billing-header:[^\n]*(?:\n|$)", re.M)
+
+
+def _system_text(text: str) -> str:
+    return _BILLING_LINE.sub("", text) if "x-anthropic-billing-header:" in text else text
+
+
 def _system_parts(system: Any) -> list[JSON]:
     if system is None:
         return []
     if isinstance(system, str):
+        system = _system_text(system)
         return [{"text": system}] if _nonblank(system) else []
     if not isinstance(system, list):
         raise RequestError("`system` must be a string or a list of text blocks.", field="system")
@@ -240,6 +250,7 @@ def _system_parts(system: Any) -> list[JSON]:
         text = block.get("text")
         if not isinstance(text, str):
             raise RequestError("A text block needs a string `text`.", field=f"system[{i}].text")
+        text = _system_text(text)
         if _nonblank(text):
             parts.append({"text": text})
     return parts
