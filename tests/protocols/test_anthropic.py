@@ -211,7 +211,7 @@ BASE = {"model": "claude-sonnet-4-5", "max_tokens": 100}
         ({"model": "m", "max_tokens": True, "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
         ({**BASE}, "messages"),
         ({**BASE, "messages": []}, "messages"),
-        ({**BASE, "messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+        ({**BASE, "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({**BASE, "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
         (
             {**BASE, "messages": [{"role": "user", "content": [{"type": "audio"}]}]},
@@ -939,3 +939,21 @@ def test_agent_loop_across_families_never_upsets_the_upstream(keep_thinking: boo
         )
     # Real signatures were replayed (not only the bypass value): continuity was kept where possible.
     assert replayed > 0
+
+
+def test_system_role_messages_join_the_system_instruction() -> None:
+    # Claude Code sends some instructions as messages with role "system".
+    body = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 100,
+        "system": "Base rules.",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": [{"type": "text", "text": "Extra rule."}]},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "again"},
+        ],
+    }
+    req = ap.to_gemini(body, upstream_model="gemini-3-flash", signatures={})
+    assert [p["text"] for p in req["systemInstruction"]["parts"]] == ["Base rules.", "Extra rule."]
+    assert [c["role"] for c in req["contents"]] == ["user", "model", "user"]

@@ -779,7 +779,16 @@ def _build(body: Any, upstream_model: str, signatures: Mapping[str, str], *, for
         thinking_upstream=is_thinking_model(upstream_model) or plan.mode == "on",
     )
     system = _system_parts(body.get("system"))
-    turns = _merge(_convert_message(m, i, ctx) for i, m in enumerate(messages))
+    # Claude Code puts some instructions in messages with role "system"; the Messages API
+    # itself has no such role, so they join the system instruction in order.
+    for m in messages:
+        if isinstance(m, dict) and m.get("role") == "system":
+            system.extend(_system_parts(m.get("content")))
+    turns = _merge(
+        _convert_message(m, i, ctx)
+        for i, m in enumerate(messages)
+        if not (isinstance(m, dict) and m.get("role") == "system")
+    )
     _fix_tool_turns(turns)
     if not turns:
         raise RequestError("The messages have no content to send (every block is empty).", field="messages")

@@ -40,7 +40,13 @@ __all__ = ["StreamMachine", "Job", "Outcome", "OUTCOME", "CLIENT_MODEL", "run_ge
 
 log = logging.getLogger("trayproxy.pipeline")
 MAX_ATTEMPTS = 8
-_RETRYABLE_EMPTY = frozenset({None, "MALFORMED_FUNCTION_CALL", "OTHER", "FINISH_REASON_UNSPECIFIED"})
+# An answer with no output is legitimate only when the model ran out of tokens or was blocked;
+# anything else (no finish reason, STOP, MALFORMED_FUNCTION_CALL, ...) is a failed answer.
+_LEGIT_EMPTY = frozenset({"MAX_TOKENS", "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE"})
+
+
+def _empty(machine: StreamMachine) -> bool:
+    return not machine.produced_output and machine.upstream_finish not in _LEGIT_EMPTY
 
 
 class StreamMachine(Protocol):
@@ -216,10 +222,10 @@ async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
         try:
             if not job.stream:
                 result = await _collect(opened, machine)
-                if not machine.produced_output and machine.upstream_finish in _RETRYABLE_EMPTY and empty_retries < 1:
+                if _empty(machine) and empty_retries < 1:
                     empty_retries += 1
                     continue
-                if not machine.produced_output and machine.upstream_finish in _RETRYABLE_EMPTY:
+                if _empty(machine):
                     raise ProxyError(502, "The upstream returned an empty answer twice "
                                      f"(finish reason {machine.upstream_finish or 'missing'}).")
                 _done(ctx, machine, acc, job, out)
@@ -274,7 +280,7 @@ async def _peek(opened: _Opened, machine: StreamMachine) -> tuple[list[bytes], b
                 return held, False
     except UpstreamStreamError as e:
         raise _PeekFailed(str(e)) from e
-    if machine.upstream_finish in _RETRYABLE_EMPTY:
+    if _empty(machine):
         return None
     return held + machine.finish(), True
 

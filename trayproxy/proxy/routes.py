@@ -155,13 +155,15 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     stream = bool(body.get("stream"))
     gemini_req = anthropic.to_gemini(body, upstream_model=target, signatures=ctx.signatures)
     mid = ctx.new_id("msg_")
-    probe = anthropic.MessagesStream(model=name, message_id=mid, stream=True, new_id=ctx.new_id)
+    probe = anthropic.MessagesStream(model=name, message_id=mid, stream=True, new_id=ctx.new_id, upstream_model=target)
     job = Job(
         protocol="anthropic",
         client_model=name,
         upstream_model=target,
         request=gemini_req,
-        make_machine=lambda: anthropic.MessagesStream(model=name, message_id=mid, stream=stream, new_id=ctx.new_id),
+        make_machine=lambda: anthropic.MessagesStream(
+            model=name, message_id=mid, stream=stream, new_id=ctx.new_id, upstream_model=target
+        ),
         stream=stream,
         session_key=session_key("anthropic", body, request.headers),
         ping_frame=probe.ping(),
