@@ -71,7 +71,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     except RequestError as e:
         return error_response(protocol_for(request.path, request.headers), e.status, str(e), code="invalid_request")
-    except web.HTTPRequestEntityTooLarge as e:
+    except web.HTTPRequestEntityTooLarge:
         limit = request.app[CONTEXT].config().max_body_mb
         return error_response(
             protocol_for(request.path, request.headers),
