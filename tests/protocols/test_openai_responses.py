@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from trayproxy.protocols import openai_chat
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.openai_responses import ResponsesStream, input_items, request_echo, to_chat
 
@@ -89,6 +90,7 @@ CODEX_CHAT: JSON = {
         {
             "role": "assistant",
             "content": "Let me look.",
+            "reasoning_content": "hmm",
             "tool_calls": [
                 {"id": "call_a", "type": "function",
                  "function": {"name": "shell", "arguments": "{\"command\":[\"ls\"]}"}},
@@ -195,7 +197,10 @@ def test_hosted_tools_only_gives_no_tools_and_no_tool_choice() -> None:
         ("required", "required"),
         ({"type": "function", "name": "f"}, {"type": "function", "function": {"name": "f"}}),
         ({"type": "custom", "name": "apply_patch"}, {"type": "function", "function": {"name": "apply_patch"}}),
-        ({"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "f"}]}, "required"),
+        ({"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "f"}]},
+         {"type": "allowed_tools",
+          "allowed_tools": {"mode": "required", "tools": [{"type": "function", "function": {"name": "f"}}]}}),
+        ({"type": "allowed_tools", "mode": "auto", "tools": [{"type": "web_search"}]}, "auto"),
         ({"type": "web_search_preview"}, "auto"),
     ],
 )
@@ -224,6 +229,10 @@ def test_json_object_format_and_text_format() -> None:
         ({"model": "m", "input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
         ({"model": "m", "input": ["ok", {"type": "function_call", "name": "f"}]}, "input[1].call_id"),
         ({"model": "m", "input": [{"type": "function_call", "call_id": "c"}]}, "input[0].name"),
+        ({"model": "m", "input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{x"}]},
+         "input[0].arguments"),
+        ({"model": "m", "input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "[1]"}]},
+         "input[0].arguments"),
         ({"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "f"}]}]},
          "input[0].content[0].file_id"),
         ({"model": "m", "input": [{"role": "user", "content": [{"type": "input_video"}]}]},
@@ -371,7 +380,8 @@ def test_reasoning_then_tool_call() -> None:
         {"id": "fc_3", "type": "function_call", "status": "completed", "arguments": '{"city":"Paris"}',
          "call_id": "call_2", "name": "get_weather"},
     ]
-    assert m.signatures == {"call_2": "SIG-T"}  # the thought's signature goes to the call after it
+    # the thought's signature goes to the call after it, and to the reasoning text itself
+    assert m.signatures == {"call_2": "SIG-T", openai_chat.reasoning_key("Thinking"): "SIG-T"}
 
 
 def test_call_keeps_upstream_id_and_own_signature() -> None:
@@ -526,3 +536,57 @@ def test_sdk_parses_incomplete_and_failed(finish: str) -> None:
     last = events[-1]
     assert type(last).__name__ == ("ResponseIncompleteEvent" if finish == "MAX_TOKENS" else "ResponseFailedEvent")
     assert last.response.id == "resp_1"
+
+
+def test_reasoning_items_precede_their_assistant_turn() -> None:
+    items = [
+        {"role": "user", "content": "q"},
+        {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "A"}]},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "text"}]},
+        {"type": "reasoning", "id": "rs_2", "summary": [{"type": "summary_text", "text": "B"}]},
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "r"},
+        {"type": "reasoning", "id": "rs_3", "summary": []},
+        {"type": "reasoning", "id": "rs_4", "summary": [{"type": "summary_text", "text": "dangling"}]},
+        {"role": "user", "content": "next"},
+    ]
+    assert to_chat({"model": "m", "input": items}, history=None)["messages"] == [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "text", "reasoning_content": "A"},
+        {"role": "assistant", "content": None, "reasoning_content": "B",
+         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "r"},
+        {"role": "user", "content": "next"},
+    ]
+
+
+def test_signature_only_part_after_an_unsigned_call() -> None:
+    m = machine()
+    run(m, chunk({"functionCall": {"id": "c9", "name": "f", "args": {}}}, {"text": "", "thoughtSignature": "LATE"},
+                 finish="STOP"))
+    assert m.signatures == {"c9": "LATE"}
+
+
+def test_claude_tool_loop_round_trip_replays_signed_thinking() -> None:
+    """Output items + signatures of one turn -> the next request through the chat converter:
+    Claude's signed thinking and the call's signature go back where the upstream put them."""
+    body = {"model": "claude-sonnet-4-5-thinking", "input": "weather?", "reasoning": {"effort": "medium"},
+            "tools": [{"type": "function", "name": "get_weather",
+                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]}
+    m = machine(body=body)
+    run(m, chunk({"text": "I should look it up.", "thought": True}),
+        chunk({"text": "", "thought": True, "thoughtSignature": "CLAUDE-SIG"}),
+        chunk({"functionCall": {"id": "toolu_1", "name": "get_weather", "args": {"city": "Paris"}}}, finish="STOP"))
+    output = m.result()["output"]
+    follow = {**body, "input": [{"type": "function_call_output", "call_id": "toolu_1", "output": "sunny"}]}
+    history = [{"role": "user", "content": "weather?"}, *output]
+    req = openai_chat.to_gemini(to_chat(follow, history=history), upstream_model="claude-sonnet-4-5-thinking",
+                                signatures=m.signatures)
+    model_turn = req["contents"][1]
+    assert model_turn["role"] == "model"
+    assert model_turn["parts"][0] == {"text": "I should look it up.", "thought": True,
+                                      "thoughtSignature": "CLAUDE-SIG"}
+    call = model_turn["parts"][1]
+    assert call["functionCall"]["id"] == "toolu_1" and call["thoughtSignature"] == "CLAUDE-SIG"
+    assert req["contents"][2]["parts"][0]["functionResponse"]["id"] == "toolu_1"
+    assert "thinkingConfig" in req["generationConfig"]  # the loop turn starts with signed thinking

@@ -15,8 +15,9 @@ conversion in trayproxy; this module only maps the Responses shapes onto chat sh
 - `function_call_output` / `custom_tool_call_output` / `local_shell_call_output` -> `tool`
   messages (an output whose call is not in the conversation becomes a user note instead, so the
   upstream never sees a response to a call it did not make);
-- `reasoning` items are dropped: their summaries are not the model's real thoughts and carry no
-  signature the upstream would accept; thought signatures travel by call id (see below);
+- `reasoning` items become the `reasoning_content` of the assistant turn they precede; the chat
+  converter replays that as a thought part only when it remembers a signature for exactly that
+  text (`openai_chat.reasoning_key`), else drops it, so unsigned or foreign reasoning is safe;
 - function tools (flat Responses shape) -> chat tools; `custom` tools (e.g. Codex `apply_patch`)
   -> a function with one string parameter `input`; `local_shell` -> a function `local_shell`;
   hosted tools (web_search, file_search, ...) are dropped without an error;
@@ -30,9 +31,11 @@ answer (`produced_output`). Thought parts become `reasoning` items with a summar
 `message` items; function calls become `function_call` items (or `custom_tool_call` /
 `local_shell_call` items when the called name is a custom / local_shell tool of the request).
 
-`ResponsesStream.signatures` maps call_id -> the upstream thought signature of that call (the
-one on the function call part, else the one on the thought before it), like the chat stream:
-the handler remembers them so the next turn's `to_gemini(signatures=...)` can put them back.
+`ResponsesStream.signatures` has the same shape as `ChatStream.signatures`: call_id -> the raw
+upstream thought signature of that call (the one on the function call part, else the one on the
+thought before it, else a signature-only part right after it), and `reasoning_key(text)` -> the
+signature of a signed reasoning item. The pipeline remembers them (`ctx.signatures`) so the next
+turn's `to_gemini(signatures=...)` can put them back.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import orjson
 
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import IdFactory, Usage, finish_reason, iter_parts, unwrap
+from trayproxy.protocols.openai_chat import reasoning_key
 from trayproxy.protocols.sse import encode_event
 
 __all__ = [
@@ -203,6 +207,12 @@ def _call(item: JSON, kind: str, where: str) -> JSON:
             arguments = orjson.dumps({"input": raw if isinstance(raw, str) else _arguments(raw)}).decode()
         else:
             arguments = _arguments(item.get("arguments"))
+            try:
+                parsed = orjson.loads(arguments) if arguments.strip() else {}
+            except orjson.JSONDecodeError:
+                raise RequestError("arguments is not valid JSON", field=f"{where}.arguments") from None
+            if not isinstance(parsed, dict):
+                raise RequestError("arguments must encode a JSON object", field=f"{where}.arguments")
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
@@ -219,10 +229,22 @@ def _output_content(output: Any, where: str) -> str | list[JSON]:
     return orjson.dumps(output).decode()
 
 
+def _reasoning_text(item: JSON) -> str:
+    """The thought text of a reasoning item (its summary, which is what ResponsesStream puts there)."""
+    for key in ("summary", "content"):
+        parts = item.get(key)
+        if isinstance(parts, list):
+            text = "".join(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
+            if text:
+                return text
+    return ""
+
+
 def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
     """Responses items -> chat messages. `prefix`/`offset` name items in errors."""
     messages: list[JSON] = []
     assistant: JSON | None = None  # the assistant message being built (text + tool calls)
+    reasoning: str | None = None  # reasoning text waiting for the assistant turn it precedes
     calls: set[str] = set()
 
     def flush() -> None:
@@ -230,6 +252,14 @@ def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
         if assistant is not None:
             messages.append(assistant)
             assistant = None
+
+    def open_assistant(content: str | None) -> JSON:
+        nonlocal assistant, reasoning
+        assistant = {"role": "assistant", "content": content}
+        if reasoning:
+            assistant["reasoning_content"] = reasoning
+        reasoning = None
+        return assistant
 
     for n, item in enumerate(items):
         where = f"{prefix}[{n - offset}]" if n >= offset else f"previous_response_id:item[{n}]"
@@ -245,8 +275,10 @@ def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
             parts = _parts(item.get("content"), f"{where}.content")
             flush()
             if role == "assistant":
-                assistant = {"role": "assistant", "content": _text_of(parts) or None}
-            elif role in ("system", "developer"):
+                open_assistant(_text_of(parts) or None)
+                continue
+            reasoning = None
+            if role in ("system", "developer"):
                 messages.append({"role": role, "content": _text_of(parts)})
             elif parts and all(p["type"] == "text" for p in parts):
                 messages.append({"role": "user", "content": _text_of(parts)})
@@ -256,22 +288,27 @@ def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
             if itype == "custom_tool_call" and item.get("status") == "incomplete":
                 continue  # never finished: nothing was run, nothing to answer
             tc = _call(item, itype, where)
-            if assistant is None:
-                assistant = {"role": "assistant", "content": None}
-            assistant.setdefault("tool_calls", []).append(tc)
+            turn = assistant if assistant is not None else open_assistant(None)
+            turn.setdefault("tool_calls", []).append(tc)
             calls.add(tc["id"])
         elif itype in _OUTPUT_TYPES:
             call_id = item.get("call_id") or item.get("id")
             if not isinstance(call_id, str) or not call_id:
                 raise RequestError(f"a {itype} item needs a call_id", field=f"{where}.call_id")
             flush()
+            reasoning = None
             content = _output_content(item.get("output"), f"{where}.output")
             if call_id in calls:
                 messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
             else:
                 text = content if isinstance(content, str) else _text_of(content)
                 messages.append({"role": "user", "content": f"[Output of tool call {call_id}]\n{text}"})
-        # reasoning, web_search_call, item_reference and other hosted-tool items: dropped.
+        elif itype == "reasoning":
+            text = _reasoning_text(item)
+            if text:
+                flush()  # reasoning opens the next assistant turn
+                reasoning = (reasoning or "") + text
+        # web_search_call, item_reference and other hosted-tool items: dropped.
     flush()
     return messages
 
@@ -361,8 +398,17 @@ def _tool_choice(raw: Any, names: set[str]) -> Any:
     if ctype == "local_shell" and LOCAL_SHELL_TOOL in names:
         return {"type": "function", "function": {"name": LOCAL_SHELL_TOOL}}
     if ctype == "allowed_tools":
-        mode = raw.get("mode")
-        return mode if mode in ("auto", "required") else "auto"
+        mode = raw.get("mode") if raw.get("mode") in ("auto", "required") else "auto"
+        allowed: list[JSON] = []
+        for t in raw.get("tools") or []:
+            if not isinstance(t, dict):
+                continue
+            name = LOCAL_SHELL_TOOL if t.get("type") == "local_shell" else t.get("name")
+            if t.get("type") in ("function", "custom", "local_shell") and name in names:
+                allowed.append({"type": "function", "function": {"name": name}})
+        if not allowed:
+            return mode  # only hosted tools were allowed; they are not offered upstream
+        return {"type": "allowed_tools", "allowed_tools": {"mode": mode, "tools": allowed}}
     return "auto"  # a hosted tool was forced; it is not offered upstream
 
 
@@ -558,6 +604,8 @@ class ResponsesStream:
         self._seq = 0
         self._open: JSON | None = None  # the item being streamed (also in self.output)
         self._pending_sig: str | None = None  # signature of the thought before a call
+        self._unsigned_call: str | None = None  # the last call that came without a signature
+        self._reasoning_sigs: dict[str, str] = {}  # reasoning item id -> its thought signature
         self._visible = False
         self._closed = False
 
@@ -692,11 +740,18 @@ class ResponsesStream:
 
     def _thought(self, out: list[bytes], part: JSON) -> None:
         sig = part.get("thoughtSignature") or part.get("thought_signature")
+        text = part.get("text")
+        if isinstance(text, str) and text:
+            self._reasoning_text(out, text)
         if isinstance(sig, str) and sig:
             self._pending_sig = sig
-        text = part.get("text")
-        if not isinstance(text, str) or not text:
-            return
+            target = self._open if self._open is not None and self._open["type"] == "reasoning" else None
+            if target is None:
+                target = next((i for i in reversed(self.output) if i["type"] == "reasoning"), None)
+            if target is not None and target["id"] not in self._reasoning_sigs:
+                self._reasoning_sigs[target["id"]] = sig
+
+    def _reasoning_text(self, out: list[bytes], text: str) -> None:
         item = self._open
         if item is None or item["type"] != "reasoning":
             item = {"id": self.new_id("rs_"), "type": "reasoning", "summary": []}
@@ -725,6 +780,9 @@ class ResponsesStream:
         self._pending_sig = None
         if sig:
             self.signatures[call_id] = sig
+            self._unsigned_call = None
+        else:
+            self._unsigned_call = call_id
         kind = self._kinds.get(name, "function")
         self._visible = True
         if kind == "custom":
@@ -767,6 +825,11 @@ class ResponsesStream:
         self._close(out)
 
     def _plain(self, out: list[bytes], part: JSON) -> None:
+        sig = part.get("thoughtSignature") or part.get("thought_signature")
+        if isinstance(sig, str) and sig and self._unsigned_call and not part.get("text"):
+            # a signature-only part right after a call that came without one
+            self.signatures[self._unsigned_call] = sig
+            self._unsigned_call = None
         if isinstance(part.get("text"), str):
             self._text(out, part["text"])
         elif isinstance(part.get("inlineData"), dict):
@@ -817,9 +880,19 @@ class ResponsesStream:
             return "The model returned an empty answer. Please retry."
         return None
 
+    def _remember_reasoning(self) -> None:
+        """Signed reasoning, keyed by its text: `to_chat` replays a reasoning item as the next
+        assistant turn's `reasoning_content`, and the chat converter signs it from this key."""
+        for item in self.output:
+            sig = self._reasoning_sigs.get(item["id"]) if item["type"] == "reasoning" else None
+            text = "".join(s["text"] for s in item["summary"]) if sig else ""
+            if sig and text:
+                self.signatures[reasoning_key(text)] = sig
+
     def finish(self) -> list[bytes]:
         if self._closed:
             return []
+        self._remember_reasoning()
         failure = self.failure
         if failure is not None:
             return self.fail(failure)
