@@ -590,3 +590,12 @@ def test_claude_tool_loop_round_trip_replays_signed_thinking() -> None:
     assert call["functionCall"]["id"] == "toolu_1" and call["thoughtSignature"] == "CLAUDE-SIG"
     assert req["contents"][2]["parts"][0]["functionResponse"]["id"] == "toolu_1"
     assert "thinkingConfig" in req["generationConfig"]  # the loop turn starts with signed thinking
+
+
+def test_item_reference_is_resolved_by_id() -> None:
+    history = [{"id": "msg_1", "type": "message", "role": "user", "content": "remembered"}]
+    chat = to_chat({"model": "m", "input": [{"type": "item_reference", "id": "msg_1"}]}, history=history)
+    assert chat["messages"] == [{"role": "user", "content": "remembered"}, {"role": "user", "content": "remembered"}]
+    with pytest.raises(RequestError) as ei:
+        to_chat({"model": "m", "input": ["x", {"type": "item_reference", "id": "nope"}]}, history=None)
+    assert ei.value.field == "input[1].id"

@@ -20,7 +20,8 @@ conversion in trayproxy; this module only maps the Responses shapes onto chat sh
   text (`openai_chat.reasoning_key`), else drops it, so unsigned or foreign reasoning is safe;
 - function tools (flat Responses shape) -> chat tools; `custom` tools (e.g. Codex `apply_patch`)
   -> a function with one string parameter `input`; `local_shell` -> a function `local_shell`;
-  hosted tools (web_search, file_search, ...) are dropped without an error;
+  hosted tools (web_search, file_search, ...) are dropped without an error; `item_reference`
+  items are resolved against the conversation's items by id;
 - `tool_choice`, `reasoning.effort`, `max_output_tokens`, `text.format`, sampling parameters.
 
 Response side (`ResponsesStream`): a state machine fed one Gemini response at a time. It yields
@@ -261,8 +262,14 @@ def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
         reasoning = None
         return assistant
 
+    by_id = {i["id"]: i for i in items if isinstance(i.get("id"), str) and i.get("type") != "item_reference"}
     for n, item in enumerate(items):
         where = f"{prefix}[{n - offset}]" if n >= offset else f"previous_response_id:item[{n}]"
+        if item.get("type") == "item_reference":
+            ref = by_id.get(item.get("id"))
+            if ref is None:
+                raise RequestError(f"item_reference names an unknown item {item.get('id')!r}", field=f"{where}.id")
+            item = ref
         itype = item.get("type")
         if itype is None and "role" in item:
             itype = "message"
@@ -308,7 +315,7 @@ def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
             if text:
                 flush()  # reasoning opens the next assistant turn
                 reasoning = (reasoning or "") + text
-        # web_search_call, item_reference and other hosted-tool items: dropped.
+        # web_search_call and other hosted-tool items: dropped.
     flush()
     return messages
 
