@@ -407,3 +407,17 @@ def test_empty_stream_is_a_failure_not_a_success() -> None:
     frames = [decode_frame(f) for f in m.finish()]
     assert frames[0]["error"]["message"] == "The model returned an empty answer. Please retry."
     assert frames[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize("path", cases("requests"), ids=lambda p: p.stem)
+def test_request_golden_passes_google_validation(path: Path) -> None:
+    """The fake upstream's Google-style checks (field names, schema keys, call/response pairing,
+    claude thinking rules) accept every request we build."""
+    from tests.fakes.validation import Issues, check_claude_thinking, validate_request
+
+    case = load(path)
+    req = case["expected"]
+    validate_request(req, Issues())
+    if case["upstream_model"].startswith("claude"):
+        thinking = "thinkingConfig" in req.get("generationConfig", {})
+        check_claude_thinking(req["contents"], thinking)

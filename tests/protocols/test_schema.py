@@ -592,3 +592,14 @@ def test_fuzz_never_raises_and_output_is_valid(schema: Any) -> None:
     out = clean_schema(schema)
     check_valid(out)
     orjson.dumps(out)
+
+
+@pytest.mark.parametrize(
+    "src", [PYDANTIC_PERSON, ZOD, CC_BASH, CC_EDIT, CC_TODO], ids=["pydantic", "zod", "bash", "edit", "todo"]
+)
+def test_fake_upstream_schema_check_accepts_output(src: dict[str, Any]) -> None:
+    from tests.fakes.validation import Issues, check_schema
+
+    issues = Issues()
+    check_schema(clean_schema(src), "parameters", issues)
+    issues.raise_if_any()
