@@ -122,11 +122,13 @@ async def monitor_middleware(request: web.Request, handler: Handler) -> web.Stre
     if request.method == "OPTIONS" or path in ("/healthz", "/health", "/") or "event_logging" in path:
         return await handler(request)
     started_wall, started_mono = time.time(), time.monotonic()
-    status, error = 500, None
+    status, error, body = 500, None, None
     try:
         resp = await handler(request)
         status = resp.status
         error = _error_text(resp)
+        if isinstance(resp, web.Response) and isinstance(resp.body, bytes):
+            body = resp.body
         return resp
     except asyncio.CancelledError:
         status, error = 499, "the client closed the connection"
@@ -138,7 +140,7 @@ async def monitor_middleware(request: web.Request, handler: Handler) -> web.Stre
         try:
             record_request(
                 request, status, started_wall, started_mono, request.get(CLIENT_MODEL),
-                protocol_for(path, request.headers), error,
+                protocol_for(path, request.headers), error, body,
             )
         except Exception:
             log.exception("monitor record failed")

@@ -62,12 +62,19 @@ _GEMINI_STATUS = {
 }
 
 
+_OPENAI_PREFIXES = tuple(
+    f"{p}/{r}" for p in ("/v1", "/v1/v1", "") for r in ("chat/", "completions", "responses", "models", "embeddings")
+)
+
+
 def protocol_for(path: str, headers: Mapping[str, str] | None = None) -> Protocol:
     """Which client protocol a request speaks, from its path, else from its headers."""
     if path.startswith("/v1/messages") or path.startswith("/messages") or path.startswith("/v1/v1/messages"):
         return "anthropic"
     if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
         return "gemini"
+    if path.startswith(_OPENAI_PREFIXES):
+        return "openai"
     if headers is not None:
         if "anthropic-version" in headers or ("x-api-key" in headers and "authorization" not in headers):
             return "anthropic"

@@ -40,6 +40,7 @@ __all__ = ["StreamMachine", "Job", "Outcome", "OUTCOME", "CLIENT_MODEL", "run_ge
 
 log = logging.getLogger("trayproxy.pipeline")
 MAX_ATTEMPTS = 8
+_BODY_KEEP = 256 * 1024
 # An answer with no output is legitimate only when the model ran out of tokens or was blocked;
 # anything else (no finish reason, STOP, MALFORMED_FUNCTION_CALL, ...) is a failed answer.
 _LEGIT_EMPTY = frozenset({"MAX_TOKENS", "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE"})
@@ -94,6 +95,11 @@ class Outcome:
     usage: Usage | None = None
     stream: bool = False
     started: float = field(default_factory=time.monotonic)
+    body: bytearray | None = None  # streamed response, kept only when the monitor stores bodies
+
+    def keep(self, data: bytes) -> None:
+        if self.body is not None and len(self.body) < _BODY_KEEP:
+            self.body += data[: _BODY_KEEP - len(self.body)]
 
 
 OUTCOME = web.RequestKey("trayproxy_outcome", Outcome)
@@ -317,6 +323,9 @@ async def _relay(
     await resp.prepare(request)
     out.status = 200
     out.ttfb_ms = (time.monotonic() - out.started) * 1000
+    if ctx.monitor is not None and ctx.monitor.store_bodies:
+        out.body = bytearray()
+    out.keep(b"".join(first))
     await resp.write(b"".join(first))
     if ended:
         _done(ctx, machine, opened.account, job, out)
@@ -330,7 +339,10 @@ async def _relay(
         async for ev in opened.events:
             frames = machine.feed(ev)
             if frames:
-                await resp.write(b"".join(frames) if len(frames) > 1 else frames[0])
+                data = b"".join(frames) if len(frames) > 1 else frames[0]
+                if out.body is not None:
+                    out.keep(data)
+                await resp.write(data)
                 last_write = time.monotonic()
         finished = True
 
@@ -384,7 +396,8 @@ async def _relay(
 
 
 def record_request(request: web.Request, status: int, started_wall: float, started_mono: float,
-                   client_model: str | None, protocol: str, error: str | None) -> None:
+                   client_model: str | None, protocol: str, error: str | None,
+                   response_body: bytes | None = None) -> None:
     ctx = request.app[CONTEXT]
     mon = ctx.monitor
     if mon is None:
@@ -393,6 +406,11 @@ def record_request(request: web.Request, status: int, started_wall: float, start
     from trayproxy.monitor import RequestRecord
 
     usage = out.usage if out else None
+    if out and out.status:
+        status, outcome = out.status, out.outcome
+    else:
+        outcome = "ok" if status < 400 else ("client_disconnect" if status == 499 else "error")
+    bodies = mon.store_bodies
     rec = RequestRecord(
         id=uuid.uuid4().hex,
         ts=started_wall,
@@ -403,8 +421,8 @@ def record_request(request: web.Request, status: int, started_wall: float, start
         upstream_model=out.upstream_model if out else None,
         account_id=out.account_id if out else None,
         upstream=out.upstream if out else None,
-        status=out.status if out and out.status else status,
-        outcome=(out.outcome if out and out.status else ("ok" if status < 400 else "error")),
+        status=status,
+        outcome=outcome,
         duration_ms=(time.monotonic() - started_mono) * 1000,
         ttfb_ms=out.ttfb_ms if out else None,
         input_tokens=usage.prompt if usage else 0,
@@ -414,5 +432,7 @@ def record_request(request: web.Request, status: int, started_wall: float, start
         stream=out.stream if out else False,
         error=(out.error if out and out.error else error),
         user_agent=request.headers.get("User-Agent"),
+        request_body=getattr(request, "_read_bytes", None) if bodies else None,
+        response_body=(bytes(out.body) if out and out.body is not None else response_body) if bodies else None,
     )
     mon.record(rec)
