@@ -160,7 +160,7 @@ def test_codex_exec_runs_one_shell_command(stack, tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex"), "TRAYPROXY_API_KEY": ctl.api_key(),
            "NO_COLOR": "1"}
     before = len(fake.calls_to())
-    p = subprocess.run([codex, "exec", "--skip-git-repo-check", "--full-auto",
+    p = subprocess.run([codex, "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
                         "Run `echo hello-from-codex` in the shell and report its output"],
                        cwd=work, env=env, capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
