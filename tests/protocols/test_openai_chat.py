@@ -248,14 +248,51 @@ def test_reasoning_effort(effort: str | None, model: str, expected: dict[str, An
     assert gc.get("thinkingConfig") == expected
 
 
-def test_claude_budget_fits_under_max_tokens() -> None:
-    body = {"model": "m", "messages": [_user()], "max_tokens": 5000, "reasoning_effort": "high"}
+def test_claude_budget_fits_under_max_completion_tokens() -> None:
+    body: dict[str, Any] = {
+        "model": "m",
+        "messages": [_user()],
+        "max_completion_tokens": 5000,
+        "reasoning_effort": "high",
+    }
     gc = to_gemini(body, upstream_model="claude-opus-4-6-thinking", signatures={})["generationConfig"]
     assert gc["maxOutputTokens"] == 5000
     assert gc["thinkingConfig"] == {"includeThoughts": True, "thinkingBudget": 3976}
-    body["max_tokens"] = 1500  # no room for a 1024-token budget plus an answer
+    body["max_completion_tokens"] = 1500  # no room for a 1024-token budget plus an answer
     gc = to_gemini(body, upstream_model="claude-opus-4-6-thinking", signatures={})["generationConfig"]
     assert "thinkingConfig" not in gc and gc["maxOutputTokens"] == 1500
+
+
+@pytest.mark.parametrize(
+    ("model", "effort", "max_out", "thinking"),
+    [
+        # legacy max_tokens counts visible tokens only: the budget is added on top
+        (
+            "claude-opus-4-6-thinking",
+            "high",
+            5000 + 24576,
+            {"includeThoughts": True, "thinkingBudget": 24576},
+        ),
+        ("claude-opus-4-6-thinking", None, 5000 + 16000, {"includeThoughts": True, "thinkingBudget": 16000}),
+        ("gemini-2.5-pro", None, 5000 + 8192, {"includeThoughts": True, "thinkingBudget": 8192}),
+        ("gemini-2.5-pro", "low", 5000 + 1024, {"includeThoughts": True, "thinkingBudget": 1024}),
+        ("gemini-2.5-pro", "none", 5000 + 128, {"includeThoughts": False, "thinkingBudget": 128}),
+        ("gemini-2.5-flash", "minimal", 5000, {"includeThoughts": False, "thinkingBudget": 0}),
+        ("gemini-2.0-flash", "high", 5000, None),
+    ],
+)
+def test_max_tokens_leaves_room_for_thinking(
+    model: str, effort: str | None, max_out: int, thinking: dict[str, Any] | None
+) -> None:
+    body: dict[str, Any] = {"model": "m", "messages": [_user()], "max_tokens": 5000}
+    if effort:
+        body["reasoning_effort"] = effort
+    gc = to_gemini(body, upstream_model=model, signatures={})["generationConfig"]
+    assert gc["maxOutputTokens"] == max_out
+    assert gc.get("thinkingConfig") == thinking
+    body["max_tokens"] = 65000
+    gc = to_gemini(body, upstream_model=model, signatures={})["generationConfig"]
+    assert gc["maxOutputTokens"] <= (64000 if model.startswith("claude") else 65536)
 
 
 @pytest.mark.parametrize(
@@ -421,3 +458,47 @@ def test_request_golden_passes_google_validation(path: Path) -> None:
     if case["upstream_model"].startswith("claude"):
         thinking = "thinkingConfig" in req.get("generationConfig", {})
         check_claude_thinking(req["contents"], thinking)
+
+
+def test_tagged_signatures_round_trip_only_to_the_same_family() -> None:
+    m = ChatStream(
+        model="x",
+        completion_id="c",
+        created=1,
+        stream=False,
+        include_usage=False,
+        new_id=counter_ids(),
+        upstream_model="gemini-3-pro-preview",
+    )
+    m.feed(
+        {
+            "candidates": [
+                {
+                    "content": {
+                        "parts": [{"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "R0VN"}]
+                    },
+                    "finishReason": "STOP",
+                }
+            ]
+        }
+    )
+    m.finish()
+    assert m.signatures == {"call_1": "tp1.gemini3.R0VN"}
+    body = {
+        "model": "m",
+        "messages": [
+            _user(),
+            {"role": "assistant", "tool_calls": m.result()["choices"][0]["message"]["tool_calls"]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
+        ],
+    }
+
+    def sig(model: str) -> Any:
+        return to_gemini(body, upstream_model=model, signatures=m.signatures)["contents"][1]["parts"][0].get(
+            "thoughtSignature"
+        )
+
+    assert sig("gemini-3-flash") == "R0VN"
+    assert sig("gemini-2.5-pro") == BYPASS_SIGNATURE
+    assert sig("claude-sonnet-4-6-thinking") == BYPASS_SIGNATURE
+    assert sig("claude-sonnet-4-6") is None

@@ -26,12 +26,22 @@ Request side (`to_gemini`): validates the chat body and builds the inner Gemini
 - generation parameters, `response_format` (json_schema -> `responseSchema` built with
   `clean_schema(require_object=False)`: the OpenAPI-subset field every Gemini backend accepts;
   `responseJsonSchema` is newer and not known to pass through v1internal), `reasoning_effort`
-  -> `thinkingConfig` with `THINKING_BUDGETS`. Claude upstreams get the JSON instruction as
-  a system note instead of `responseSchema`.
+  -> `thinkingConfig` with `THINKING_BUDGETS` (thinking upstreams show their thoughts by
+  default, so `reasoning_content` flows). `max_completion_tokens` includes reasoning and is
+  sent as maxOutputTokens; the legacy `max_tokens` counts visible tokens, so the thinking
+  budget is added on top of it. Claude upstreams get the JSON instruction as a system note
+  instead of `responseSchema`.
 
 Response side (`ChatStream`): a state machine fed one unwrapped Gemini response at a time. It
-yields `chat.completion.chunk` frames exactly as OpenAI frames them, and collects the same
-content into a `chat.completion` for non-streaming callers.
+yields `chat.completion.chunk` frames exactly as OpenAI frames them (role on each choice's
+first delta; one complete `tool_calls` delta per call with its own `index`; finish chunks, then
+the `choices: []` usage chunk when `include_usage`, every other chunk carrying `usage: null`
+in that mode; then `[DONE]`), and collects the same content into a `chat.completion`.
+`ChatStream.signatures` maps call id (and `reasoning_key(text)`) -> thought signature, tagged
+with the model family when `upstream_model` is given. An answer that ends badly
+(MALFORMED_FUNCTION_CALL, OTHER, ..., or nothing visible) is never passed off as a clean
+stop: `finish()` emits the error frame instead, and `failure` says why (non-streaming
+callers should check it before answering 200).
 """
 
 from __future__ import annotations
@@ -72,6 +82,9 @@ THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}
 #: Budget a Claude thinking upstream gets when the client named no effort.
 DEFAULT_CLAUDE_BUDGET = 16000
 _MIN_CLAUDE_BUDGET = 1024
+_MIN_PRO_BUDGET = 128  # the least Gemini pro models accept
+_CLAUDE_CAP = 64000
+_GEMINI_CAP = 65536
 _MAX_STOPS = 5
 _REFUSAL = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"})
 _NORMAL = frozenset({"STOP", "MAX_TOKENS"}) | _REFUSAL
@@ -565,8 +578,14 @@ def _positive(body: JSON, key: str) -> int | None:
     return int(v)
 
 
-def _thinking(body: JSON, upstream_model: str, max_out: int | None) -> tuple[JSON | None, int | None]:
-    """(thinkingConfig, adjusted maxOutputTokens)."""
+def _thinking(
+    body: JSON, upstream_model: str, max_out: int | None, *, visible_only: bool
+) -> tuple[JSON | None, int | None]:
+    """(thinkingConfig, adjusted maxOutputTokens).
+
+    `max_completion_tokens` counts reasoning, like the upstream's maxOutputTokens, and is passed
+    as is. The older `max_tokens` meant visible tokens only: with a thinking upstream the
+    thinking budget is added on top of it (and bounded), so thoughts cannot eat the answer."""
     effort = body.get("reasoning_effort")
     if effort is not None and effort not in ("none", "minimal", *THINKING_BUDGETS):
         raise RequestError(
@@ -578,10 +597,11 @@ def _thinking(body: JSON, upstream_model: str, max_out: int | None) -> tuple[JSO
     if m.startswith("claude"):
         if effort in ("none", "minimal"):
             return None, max_out
-        cap = 64000
         budget = THINKING_BUDGETS[effort] if isinstance(effort, str) else DEFAULT_CLAUDE_BUDGET
         if max_out is None:
-            max_out = cap
+            max_out = _CLAUDE_CAP
+        elif visible_only:
+            max_out = min(max_out + budget, _CLAUDE_CAP)
         budget = min(budget, max_out - _MIN_CLAUDE_BUDGET)
         if budget < _MIN_CLAUDE_BUDGET:
             return None, max_out  # no room to think under the client's max_tokens
@@ -590,10 +610,15 @@ def _thinking(body: JSON, upstream_model: str, max_out: int | None) -> tuple[JSO
         if "flash" in m:
             return {"includeThoughts": False, "thinkingBudget": 0}, max_out
         # pro models cannot stop thinking: think as little as they allow, show nothing
-        return {"includeThoughts": False, "thinkingBudget": 128}, max_out
-    cfg: JSON = {"includeThoughts": True}
-    if isinstance(effort, str):
-        cfg["thinkingBudget"] = THINKING_BUDGETS[effort]
+        budget = _MIN_PRO_BUDGET
+        cfg: JSON = {"includeThoughts": False, "thinkingBudget": budget}
+    else:
+        budget = THINKING_BUDGETS[effort] if isinstance(effort, str) else THINKING_BUDGETS["medium"]
+        cfg = {"includeThoughts": True}
+        if isinstance(effort, str) or (visible_only and max_out is not None):
+            cfg["thinkingBudget"] = budget
+    if visible_only and max_out is not None:
+        max_out = min(max_out + budget, _GEMINI_CAP)
     return cfg, max_out
 
 
@@ -626,6 +651,7 @@ def _generation_config(body: JSON, upstream_model: str) -> tuple[JSON, str | Non
         if stops:
             gc["stopSequences"] = stops
     max_out = _positive(body, "max_completion_tokens")
+    visible_only = max_out is None and body.get("max_tokens") is not None
     if max_out is None:
         max_out = _positive(body, "max_tokens")
     for key, dst in (("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty")):
@@ -662,9 +688,9 @@ def _generation_config(body: JSON, upstream_model: str) -> tuple[JSON, str | Non
                 gc["responseSchema"] = clean_schema(schema, require_object=False)
         elif rtype not in ("text", None):
             raise RequestError(f"Unsupported response_format type {rtype!r}.", field="response_format.type")
-    tc, max_out = _thinking(body, upstream_model, max_out)
+    tc, max_out = _thinking(body, upstream_model, max_out, visible_only=visible_only)
     if max_out is not None:
-        gc["maxOutputTokens"] = min(max_out, 64000 if claude else 65536)
+        gc["maxOutputTokens"] = min(max_out, _CLAUDE_CAP if claude else _GEMINI_CAP)
     if tc is not None:
         gc["thinkingConfig"] = tc
     return gc, note
@@ -694,6 +720,9 @@ def to_gemini(body: JSON, *, upstream_model: str, signatures: Mapping[str, str])
             # Claude with thinking on demands that a tool loop's assistant turn start with its
             # signed thinking, which OpenAI clients do not keep: answer this turn without it.
             del gc["thinkingConfig"]
+            asked = _positive(body, "max_completion_tokens") or _positive(body, "max_tokens")
+            if asked is not None:  # the room added for thinking is no longer needed
+                gc["maxOutputTokens"] = min(asked, _CLAUDE_CAP)
         if "thinkingConfig" not in gc:
             # and with thinking off it rejects thinking blocks in the history
             for t in contents:
@@ -756,8 +785,12 @@ class ChatStream:
         stream: bool,
         include_usage: bool,
         new_id: IdFactory,
+        upstream_model: str | None = None,
     ) -> None:
         self.model = model
+        # With the upstream model known, remembered signatures are tagged with its family so
+        # a conversation that switches models never replays them to another family.
+        self._tag = f"tp1.{_family(upstream_model)}." if upstream_model else ""
         self.completion_id = completion_id
         self.created = created
         self.stream = stream
@@ -829,7 +862,7 @@ class ChatStream:
             return
         if sig and ch.unsigned_call and not text:
             # a signature-only part right after a call that came without one
-            self.signatures[ch.unsigned_call] = sig
+            self.signatures[ch.unsigned_call] = self._tag + sig
             ch.unsigned_call = None
         piece = _visible_text(part)
         if piece:
@@ -852,7 +885,7 @@ class ChatStream:
         signature = sig or ch.thought_sig
         ch.thought_sig = None
         if signature:
-            self.signatures[cid] = signature
+            self.signatures[cid] = self._tag + signature
             ch.unsigned_call = None
         else:
             ch.unsigned_call = cid
@@ -919,7 +952,7 @@ class ChatStream:
     def _remember_reasoning(self) -> None:
         for ch in self._choices.values():
             if ch.reasoning_sig and ch.reasoning:
-                self.signatures[reasoning_key("".join(ch.reasoning))] = ch.reasoning_sig
+                self.signatures[reasoning_key("".join(ch.reasoning))] = self._tag + ch.reasoning_sig
 
     def finish(self) -> list[bytes]:
         if self._closed:
