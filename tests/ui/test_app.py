@@ -80,6 +80,27 @@ def test_runtime_advertises_itself_and_quits_cleanly(tmp_path: Path) -> None:
     assert not ctl.engine._thread.is_alive()
 
 
+def test_tray_add_account_runs_browser_sign_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rt, ctl, _ = _runtime(tmp_path, with_account=False)
+    opened: list[str] = []
+    notes: list[tuple[str, str]] = []
+    rt.login.open_url = opened.append
+    monkeypatch.setattr(rt, "_notify", lambda title, message: notes.append((title, message)))
+    rt.login.on_done = rt._notify
+
+    async def fake_login(open_url: Any, timeout: float = 300.0) -> Any:
+        open_url("https://accounts.example/o/auth")
+        return add_account(ctl, "tray@example.com")
+
+    monkeypatch.setattr(ctl, "a_login", fake_login)
+    rt.tray.spawn = lambda fn: fn()
+    menu_items(rt.tray.icon.menu)["Add Account..."](rt.tray.icon)
+    assert opened == ["https://accounts.example/o/auth"]
+    assert _wait(lambda: notes == [("Account added", "Signed in as tray@example.com")])
+    assert _wait(lambda: "1 active account" in menu_items(rt.tray.icon.menu))
+    rt.shutdown()
+
+
 def test_first_run_without_accounts_opens_settings(tmp_path: Path) -> None:
     rt, ctl, win = _runtime(tmp_path, with_account=False)
 

@@ -129,6 +129,8 @@ def test_remove_account_needs_confirmation(page: Any, controller: Any) -> None:
     button.click()
     assert "Remove a@example.com?" in button.inner_text()
     assert len(controller.store.all()) == 2
+    page.wait_for_timeout(2500)  # a status poll happens meanwhile; the armed button must survive it
+    assert "Remove a@example.com?" in button.inner_text()
     button.click()
     page.wait_for_selector(".account[data-email='a@example.com']", state="detached")
     assert [a.email for a in controller.store.all()] == ["second.account@example.com"]

@@ -167,6 +167,21 @@ class App:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _window_processes(home: Path) -> list[int]:
+    """Pids of settings-window children started by the app that used `home`."""
+    marker = f"TRAYPROXY_HOME={home}".encode()
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if b"trayproxy.ui.window" in (d / "cmdline").read_bytes() and marker in (d / "environ").read_bytes().split(b"\0"):
+                pids.append(int(d.name))
+        except OSError:
+            continue
+    return pids
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -218,6 +233,7 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         app.screenshot(artifacts / f"tray-menu-running-{backend}.png")
         app.choose(3)  # Stop, Copy base URL, Open Settings...
         wid = wait_for(lambda: app.xdotool("search", "--name", "trayproxy settings"), 30, "the settings window")
+        assert _window_processes(home)
         time.sleep(4)  # page load + first /api/state
         app.screenshot(artifacts / f"settings-window-{backend}.png")
         assert wid
@@ -227,6 +243,8 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         assert proc.wait(30) == 0
         assert not (home / "instance.json").exists()
         assert not _port_open(port)
+        # the settings window process went away with the app
+        wait_for(lambda: not _window_processes(home), 15, "the window process to exit")
     finally:
         if proc.poll() is None:
             proc.terminate()

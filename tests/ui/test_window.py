@@ -42,10 +42,11 @@ def test_show_spawns_once_then_raises_window() -> None:
 
     w = SettingsWindow(lambda: "http://127.0.0.1:1/?token=t", python="/py", popen=popen)
     w.show()
-    assert procs[0].argv == ["/py", "-m", "trayproxy.ui.window", "http://127.0.0.1:1/?token=t"]
+    assert procs[0].argv == ["/py", "-m", "trayproxy.ui.window", "--stdin"]  # no token in the process list
     assert procs[0].kw["close_fds"] is True
+    assert procs[0].stdin.getvalue() == b"http://127.0.0.1:1/?token=t\n"
     w.show()
-    assert len(procs) == 1 and procs[0].stdin.getvalue() == b"show\n"
+    assert len(procs) == 1 and procs[0].stdin.getvalue().endswith(b"\nshow\n")
     procs[0].returncode = 0  # user closed the window
     w.show()
     assert len(procs) == 2
@@ -81,5 +82,15 @@ def test_child_falls_back_when_gui_fails(monkeypatch: pytest.MonkeyPatch) -> Non
     assert window.main(["http://x/"]) == FALLBACK_EXIT and opened == ["http://x/"]
 
 
-def test_usage() -> None:
+def test_url_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    monkeypatch.setitem(sys.modules, "webview", None)
+    monkeypatch.setattr(window.webbrowser, "open", lambda url: opened.append(url) or True)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("http://127.0.0.1:7/?token=s\nshow\n"))
+    assert window.main(["--stdin"]) == FALLBACK_EXIT and opened == ["http://127.0.0.1:7/?token=s"]
+
+
+def test_usage(monkeypatch: pytest.MonkeyPatch) -> None:
     assert window.main([]) == 2
+    monkeypatch.setattr(sys, "stdin", io.StringIO("javascript:alert(1)\n"))
+    assert window.main(["--stdin"]) == 2

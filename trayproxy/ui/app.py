@@ -79,7 +79,11 @@ class TrayRuntime:
         if st.config_problem:
             self._notify("trayproxy settings problem", st.config_problem)
         zai_on = cfg.zai.enabled and cfg.zai.dispatch_mode != "off"
-        if st.accounts_total == 0 and not zai_on:
+        if not getattr(icon, "HAS_MENU", True):
+            # pystray's xorg backend (no PyGObject) has no menu: the settings window is the UI
+            log.warning("this tray backend has no menu; install PyGObject for one (see the README)")
+            self.window.show()
+        elif st.accounts_total == 0 and not zai_on:
             self.window.show()  # first run: the settings page explains how to add an account
         elif cfg.auto_start:
             self.tray.do_start()

@@ -1,9 +1,11 @@
 """The settings window: pywebview in a child process, or the system browser.
 
 pystray and pywebview both want the main thread, so the window runs in its own process:
-`python -m trayproxy.ui.window URL`. The child reads commands on stdin ("show" brings the window
-forward) and falls back to `webbrowser.open(URL)` when pywebview (the optional `window` extra)
-or its GUI backend cannot start. `SettingsWindow` is the parent's handle on that process.
+`python -m trayproxy.ui.window --stdin`, with the URL as the first line on stdin (a URL with the
+control token never shows up in the process list), or `python -m trayproxy.ui.window URL` by hand.
+The child then reads commands on stdin ("show" brings the window forward, "quit" or EOF closes
+it) and falls back to `webbrowser.open(URL)` when pywebview (the optional `window` extra) or its
+GUI backend cannot start. `SettingsWindow` is the parent's handle on that process.
 """
 
 from __future__ import annotations
@@ -53,12 +55,15 @@ class SettingsWindow:
                     return
                 except (OSError, ValueError):
                     log.info("settings window did not take the command; starting a new one")
-            self._proc = self._popen(
-                [self._python, "-m", "trayproxy.ui.window", self._url()],
+            proc = self._popen(
+                [self._python, "-m", "trayproxy.ui.window", "--stdin"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 close_fds=True,
             )
+            proc.stdin.write(self._url().encode() + b"\n")
+            proc.stdin.flush()
+            self._proc = proc
 
     def close(self, timeout: float = 3.0) -> None:
         with self._lock:
@@ -107,9 +112,12 @@ def _fallback(url: str, why: object) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m trayproxy.ui.window URL", file=sys.stderr)
+        print("usage: python -m trayproxy.ui.window URL | --stdin", file=sys.stderr)
         return 2
-    url = args[0]
+    url = sys.stdin.readline().strip() if args[0] == "--stdin" else args[0]
+    if not url.startswith("http://"):
+        print("trayproxy: the settings window needs an http:// URL", file=sys.stderr)
+        return 2
     try:
         import webview  # the optional `trayproxy[window]` extra
     except Exception as e:

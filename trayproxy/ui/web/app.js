@@ -17,6 +17,16 @@
   let editingKey = false;
   let pendingStart = false;
   let toastTimer = null;
+  const lastRendered = {};
+
+  /* True when `value` differs from what `name` last rendered: lists are rebuilt only then, so
+     the 2-second poll never swaps a button out from under the pointer (or an armed "Remove"). */
+  function changed(name, value) {
+    const key = JSON.stringify(value);
+    if (lastRendered[name] === key) return false;
+    lastRendered[name] = key;
+    return true;
+  }
 
   // -- helpers ---------------------------------------------------------------------------
   function h(tag, attrs, ...children) {
@@ -215,6 +225,7 @@
     $("snippet-code").textContent = current.text;
     $("snippet-code").dataset.snippet = current.id;
     const urls = [["OpenAI clients", s.urls.openai], ["Anthropic / Claude Code", s.urls.anthropic], ["Gemini", s.urls.gemini]];
+    if (!changed("urls", urls)) return;
     $("client-urls").replaceChildren(...urls.map(([who, url]) => h("li", {},
       h("span", { class: "who", text: who }), h("code", { text: url }),
       h("button", { type: "button", class: "btn small ghost", text: "Copy", onclick: () => copyText(url, who + " URL") }))));
@@ -236,6 +247,9 @@
   function renderAccounts(s) {
     const list = $("accounts-list");
     $("accounts-count").textContent = s.accounts.length ? `(${s.accounts.length})` : "";
+    // "now" changes on every poll; the minute keeps "resets in N min" current
+    const minute = Math.floor(Date.now() / 60000);
+    if (!changed("accounts", [minute, s.accounts.map((a) => ({ ...a, now: 0 }))])) return;
     if (!s.accounts.length) {
       list.replaceChildren(h("div", { class: "empty", text: "No accounts yet. Sign in with Google below, or paste a refresh token." }));
       return;
