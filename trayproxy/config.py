@@ -252,6 +252,8 @@ def from_dict(data: Any, problems: list[str]) -> Config:
 
 def parse_cli_value(key: str, text: str) -> Any:
     """Turn `trayproxy config set KEY VALUE` text into the type the key needs."""
+    if key.startswith(("model_mapping.", "zai.models.")):
+        return text  # one map entry: plain text
     default = _default_for(key)
     if isinstance(default, bool):
         low = text.strip().lower()

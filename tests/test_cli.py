@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import keyring.backends.null
+import pytest
+
+from tests.conftest import free_port
+from trayproxy import __version__
+from trayproxy.accounts.store import Account, AccountStore
+from trayproxy.cli import main
+from trayproxy.paths import app_paths
+from trayproxy.secrets import SecretStore
+
+
+def run(*args: str) -> int:
+    return main(list(args))
+
+
+def test_config_show_set_and_errors(capsys: pytest.CaptureFixture[str], trayproxy_home: Path) -> None:
+    assert run("config", "set", "port", "9000") == 0
+    assert run("config", "set", "allow_lan_access", "on") == 0
+    assert run("config", "set", "model_mapping.gpt-4o", "gemini-3-flash") == 0
+    capsys.readouterr()
+    assert run("config", "show") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["port"] == 9000 and shown["allow_lan_access"] is True
+    assert shown["model_mapping"] == {"gpt-4o": "gemini-3-flash"}
+    assert run("config", "set", "port", "abc") == 2
+    assert "port must be a whole number" in capsys.readouterr().err
+    assert run("config", "set", "auth_mode", "sometimes") == 2
+    assert "off, strict, all_except_health, auto" in capsys.readouterr().err
+    assert run("config", "set", "zai.api_key", "zai-secret-value-1") == 0
+    assert "zai-secret-value-1" not in (trayproxy_home / "config.json").read_text()
+
+
+def test_key_show_regenerate_set(capsys: pytest.CaptureFixture[str]) -> None:
+    run("key", "show")
+    k1 = capsys.readouterr().out.strip()
+    run("key", "show")
+    assert capsys.readouterr().out.strip() == k1 and k1.startswith("sk-") and len(k1) == 35
+    run("key", "regenerate")
+    assert capsys.readouterr().out.strip() != k1
+    assert run("key", "set", "not-a-key") == 2
+    assert "must start with 'sk-'" in capsys.readouterr().err
+    assert run("key", "set", "sk-0123456789") == 0
+
+
+def test_doctor_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run("doctor")
+    out = capsys.readouterr().out
+    assert code == 1  # no account yet
+    assert "config file:" in out and "keyring:" in out and "trayproxy accounts login" in out
+
+
+def test_accounts_list_empty(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("accounts", "list") == 0
+    assert "No accounts yet" in capsys.readouterr().out
+
+
+def test_tray_without_display_points_to_serve() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    p = subprocess.run([sys.executable, "-m", "trayproxy"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert p.stderr.strip().count("\n") == 0 and "trayproxy serve" in p.stderr
+    v = subprocess.run([sys.executable, "-m", "trayproxy", "--version"], capture_output=True, text=True, timeout=60)
+    assert v.stdout.strip() == f"trayproxy {__version__}"
+
+
+def _home_with_account(home: Path) -> None:
+    paths = app_paths({"TRAYPROXY_HOME": str(home)}).ensure()
+    store = AccountStore(paths.accounts_file, SecretStore(paths.secrets_file, backend=keyring.backends.null.Keyring()))
+    acc = Account.new("a@example.com", now=time.time())
+    acc.project = "proj-a"
+    store.put(acc, refresh_token="rt-a")
+
+
+def _serve(home: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "TRAYPROXY_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    env.pop("DISPLAY", None)
+    return subprocess.Popen([sys.executable, "-m", "trayproxy", "serve", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_serve_prints_urls_answers_and_stops_gracefully(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    _home_with_account(home)
+    port = free_port()
+    p = _serve(home, "--port", str(port))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert json.loads(r.read())["status"] == "ok"
+                break
+            except OSError:
+                assert time.monotonic() < deadline and p.poll() is None, p.stderr.read() if p.stderr else ""
+                time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert f"http://127.0.0.1:{port}/v1" in out and "Active accounts: 1" in out and "Stopped." in out
+    assert "no system keychain" in err  # the file fallback is announced
+
+
+def test_serve_without_account_waits_and_explains(tmp_path: Path) -> None:
+    p = _serve(tmp_path / "empty", "--port", str(free_port()))
+    try:
+        line = p.stderr.readline() if p.stderr else ""
+        while "No available account" not in line:
+            line = p.stderr.readline() if p.stderr else ""
+            assert line, "serve exited without explaining"
+        assert p.poll() is None  # still running, waiting for an account
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0
+
+
+def test_headless_path_imports_no_display_library(tmp_path: Path) -> None:
+    code = (
+        "import sys, time, keyring.backends.null\n"
+        "from trayproxy import cli\n"
+        "from trayproxy.controller import Controller\n"
+        "from trayproxy.paths import app_paths\n"
+        f"c = Controller(app_paths(), secrets_backend=keyring.backends.null.Keyring(), overrides={{'port': {free_port()}}})\n"
+        "c.set_config('zai.enabled', True); c.set_config('zai.dispatch_mode', 'exclusive')\n"
+        "c.start(); c.close()\n"
+        "bad = [m for m in ('pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
+        "print(bad)\n"
+    )
+    env = {**os.environ, "TRAYPROXY_HOME": str(tmp_path / "h")}
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]"
