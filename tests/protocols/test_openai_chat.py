@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import BYPASS_SIGNATURE
@@ -502,3 +504,60 @@ def test_tagged_signatures_round_trip_only_to_the_same_family() -> None:
     assert sig("gemini-2.5-pro") == BYPASS_SIGNATURE
     assert sig("claude-sonnet-4-6-thinking") == BYPASS_SIGNATURE
     assert sig("claude-sonnet-4-6") is None
+
+
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=6))
+_part = st.one_of(
+    st.text(max_size=5),
+    st.fixed_dictionaries({"type": st.just("text"), "text": st.one_of(st.text(max_size=5), _scalar)}),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("image_url"),
+            "image_url": st.fixed_dictionaries(
+                {"url": st.sampled_from(["https://x/y.png", "data:image/png;base64,AAAA", "x", "data:,"])}
+            ),
+        }
+    ),
+    st.dictionaries(st.sampled_from(["type", "text", "image_url"]), _scalar, max_size=2),
+)
+_call = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(["a", "b", ""]),
+        "type": st.just("function"),
+        "function": st.fixed_dictionaries(
+            {
+                "name": st.sampled_from(["f", "g", ""]),
+                "arguments": st.sampled_from(["{}", '{"x":1}', "", "[", "1"]),
+            }
+        ),
+    }
+)
+_message = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "developer", "user", "assistant", "tool", "function", "bot"])},
+    optional={
+        "content": st.one_of(_scalar, st.lists(_part, max_size=3)),
+        "tool_calls": st.lists(_call, max_size=2),
+        "tool_call_id": st.sampled_from(["a", "b", "zz"]),
+        "name": st.sampled_from(["f", "g"]),
+        "reasoning_content": st.text(max_size=5),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_message, min_size=1, max_size=6),
+    st.sampled_from(["gemini-2.5-flash", "gemini-2.0-flash", "claude-sonnet-4-6-thinking"]),
+)
+def test_fuzz_only_request_errors_and_valid_requests(messages: list[dict[str, Any]], model: str) -> None:
+    from tests.fakes.validation import Issues, check_claude_thinking, validate_request
+
+    body = {"model": "m", "messages": messages, "tools": [{"type": "function", "function": {"name": "f"}}]}
+    try:
+        req = to_gemini(body, upstream_model=model, signatures={"a": "c2ln"})
+    except RequestError as e:
+        assert e.message and e.status == 400
+        return
+    validate_request(req, Issues())
+    if model.startswith("claude"):
+        check_claude_thinking(req["contents"], "thinkingConfig" in req.get("generationConfig", {}))
