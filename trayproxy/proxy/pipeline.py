@@ -228,12 +228,17 @@ async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
         try:
             if not job.stream:
                 result = await _collect(opened, machine)
-                if _empty(machine) and empty_retries < 1:
+                # Nothing has been sent yet: an empty or broken answer is retried once, then
+                # reported; it never goes out as a success.
+                failure = getattr(machine, "failure", None)
+                if (_empty(machine) or failure) and empty_retries < 1:
                     empty_retries += 1
                     continue
                 if _empty(machine):
                     raise ProxyError(502, "The upstream returned an empty answer twice "
                                      f"(finish reason {machine.upstream_finish or 'missing'}).")
+                if failure:
+                    raise ProxyError(502, str(failure))
                 _done(ctx, machine, acc, job, out)
                 if job.on_result is not None:
                     result = job.on_result(result, machine)

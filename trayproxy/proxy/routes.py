@@ -103,7 +103,7 @@ async def openai_chat(request: web.Request) -> web.StreamResponse:
         request=gemini_req,
         make_machine=lambda: openai_chat.ChatStream(
             model=name, completion_id=cid, created=created, stream=stream, include_usage=include_usage,
-            new_id=ctx.new_id,
+            new_id=ctx.new_id, upstream_model=target,
         ),
         stream=stream,
         session_key=session_key("openai", body, request.headers),
@@ -130,7 +130,7 @@ async def openai_completions(request: web.Request) -> web.StreamResponse:
         request=gemini_req,
         make_machine=lambda: oc.CompletionStream(
             model=name, completion_id=cid, created=created, stream=stream, include_usage=include_usage,
-            new_id=ctx.new_id,
+            new_id=ctx.new_id, upstream_model=target,
         ),
         stream=stream,
         session_key=session_key("openai", body, request.headers),
@@ -279,12 +279,9 @@ def register_routes(app: web.Application) -> None:
         r.add_post(f"{prefix}/completions", openai_completions)
         r.add_post(f"{prefix}/messages", anthropic_messages)
         r.add_post(f"{prefix}/messages/count_tokens", anthropic_count_tokens)
-    try:
-        from trayproxy.proxy import responses_route
+    from trayproxy.proxy import responses_route
 
-        responses_route.register(app)
-    except ImportError:
-        pass
+    responses_route.register(app)
     r.add_get("/v1/models/{model:[^/:]+}", openai_model)
     r.add_get("/v1beta/models", gemini_models)
     r.add_route("*", "/v1beta/models/{tail:.+}", gemini_model_or_call)
