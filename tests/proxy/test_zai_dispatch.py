@@ -130,3 +130,35 @@ def test_off_never_uses_zai_and_models_can_be_listed(zai) -> None:
         assert ctl.zai_models() == ["glm-4.7", "glm-4.5-air"]
     finally:
         ctl.close()
+
+
+@pytest.mark.npm
+def test_claude_code_through_zai_exclusive(zai, tmp_path) -> None:
+    import os
+    import subprocess
+
+    from tests.clients import find_cli
+
+    claude = find_cli("claude")
+    fake, base = zai
+    ctl = controller(base, "exclusive")
+    try:
+        st = ctl.start()
+        home, work = tmp_path / "client-home", tmp_path / "work"
+        home.mkdir()
+        work.mkdir()
+        env = {**os.environ, "HOME": str(home), "ANTHROPIC_BASE_URL": st.base_url, "ANTHROPIC_API_KEY": ctl.api_key(),
+               "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+        p = subprocess.run([claude, "-p", "Say hi", "--output-format", "json"], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=180)
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        assert p.returncode == 0 and not out.get("is_error"), (p.stdout[-1500:], p.stderr[-1500:])
+        assert "GLM says hi" in out["result"]
+        sent = [r for r in fake.requests if r["path"].endswith("/v1/messages")]
+        assert sent and all(r["headers"].get("x-api-key") == ZAI_KEY for r in sent)
+        assert all(ctl.api_key() not in json.dumps(r["headers"]) for r in sent)
+        assert ctl.monitor is not None
+        ctl.monitor.flush()
+        assert {r["upstream"] for r in ctl.monitor.recent(limit=50) if r["route"] == "/v1/messages"} == {"zai"}
+    finally:
+        ctl.close()
