@@ -55,11 +55,16 @@ from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import (
     BYPASS_SIGNATURE,
     SAFETY_OFF,
+    SIGNATURE_PREFIX,
     IdFactory,
     Usage,
+    decode_signature,
+    encode_signature,
     finish_reason,
     is_thinking_model,
     iter_parts,
+    part_as_text,
+    signature_family,
     unwrap,
 )
 from trayproxy.protocols.schema import clean_schema
@@ -79,39 +84,6 @@ __all__ = [
 JSON = dict[str, Any]
 
 # -- signatures ---------------------------------------------------------------------------------
-
-SIGNATURE_PREFIX = "tp1."
-
-
-def signature_family(model: str) -> str:
-    """The family whose signatures a model accepts (see the module docstring)."""
-    m = model.lower().strip()
-    if m.startswith("models/"):
-        m = m[len("models/") :]
-    if m.startswith("claude"):
-        return "claude"
-    if m.startswith("gemini-2") or m.startswith("gemini-1"):
-        return "gemini2"
-    if m.startswith("gemini"):
-        return "gemini3"
-    if m.startswith("gpt-oss"):
-        return "gptoss"
-    return "m-" + re.sub(r"[^a-z0-9-]", "-", m)
-
-
-def encode_signature(raw: str, *, model: str) -> str:
-    """The client-visible form of an upstream signature issued by `model`."""
-    return f"{SIGNATURE_PREFIX}{signature_family(model)}.{raw}"
-
-
-def decode_signature(value: str) -> tuple[str | None, str]:
-    """`(family, raw)` for a tagged signature, `(None, value)` for anything else."""
-    if value.startswith(SIGNATURE_PREFIX):
-        family, sep, raw = value[len(SIGNATURE_PREFIX) :].partition(".")
-        if sep and family and raw:
-            return family, raw
-    return None, value
-
 
 # -- small helpers ------------------------------------------------------------------------------
 
@@ -1122,17 +1094,10 @@ class MessagesStream:
             self._sign_open_thinking(self._tag(raw))
         if isinstance(part.get("text"), str):
             self._text(out, part["text"])
-        elif isinstance(part.get("inlineData"), dict):
-            d = part["inlineData"]
-            mime, data = d.get("mimeType", "application/octet-stream"), d.get("data", "")
-            if data:
-                self._text(out, f"\n![image](data:{mime};base64,{data})\n")
-        elif isinstance(part.get("executableCode"), dict):
-            ec = part["executableCode"]
-            lang = str(ec.get("language", "")).lower().replace("language_unspecified", "")
-            self._text(out, f"\n```{lang}\n{ec.get('code', '')}\n```\n")
-        elif isinstance(part.get("codeExecutionResult"), dict):
-            self._text(out, f"\n```\n{part['codeExecutionResult'].get('output', '')}\n```\n")
+        else:
+            rendered = part_as_text(part)
+            if rendered:
+                self._text(out, rendered)
 
     # -- public --------------------------------------------------------------------------------
 

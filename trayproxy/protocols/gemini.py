@@ -7,6 +7,7 @@ objects, sometimes wrapped as `{"response": {...}}`; `unwrap` removes that. `Usa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,11 @@ __all__ = [
     "iter_parts",
     "finish_reason",
     "is_thinking_model",
+    "SIGNATURE_PREFIX",
+    "signature_family",
+    "encode_signature",
+    "decode_signature",
+    "part_as_text",
 ]
 
 #: The value the upstream documents as "no signature available, skip validation". It is the
@@ -118,3 +124,59 @@ class Usage:
     def from_response(cls, resp: dict[str, Any]) -> Usage | None:
         meta = resp.get("usageMetadata")
         return cls.from_metadata(meta) if isinstance(meta, dict) else None
+
+
+# -- thought signatures ------------------------------------------------------------------------
+#
+# Signatures are only valid for the model family that issued them. trayproxy hands them to
+# clients tagged `tp1.<family>.<raw>` (clients return them unchanged), so a later request can
+# tell whether a signature may be replayed to its upstream model, without server memory.
+
+SIGNATURE_PREFIX = "tp1."
+
+
+def signature_family(model: str) -> str:
+    """The family whose signatures a model accepts: claude, gemini2, gemini3, gptoss, m-<name>."""
+    m = model.lower().strip()
+    if m.startswith("models/"):
+        m = m[len("models/") :]
+    if m.startswith("claude"):
+        return "claude"
+    if m.startswith("gemini-2") or m.startswith("gemini-1"):
+        return "gemini2"
+    if m.startswith("gemini"):
+        return "gemini3"
+    if m.startswith("gpt-oss"):
+        return "gptoss"
+    return "m-" + re.sub(r"[^a-z0-9-]", "-", m)
+
+
+def encode_signature(raw: str, *, model: str) -> str:
+    """The client-visible form of an upstream signature issued by `model`."""
+    return f"{SIGNATURE_PREFIX}{signature_family(model)}.{raw}"
+
+
+def decode_signature(value: str) -> tuple[str | None, str]:
+    """`(family, raw)` for a tagged signature, `(None, value)` for anything else."""
+    if value.startswith(SIGNATURE_PREFIX):
+        family, sep, raw = value[len(SIGNATURE_PREFIX) :].partition(".")
+        if sep and family and raw:
+            return family, raw
+    return None, value
+
+
+def part_as_text(part: dict[str, Any]) -> str | None:
+    """How a non-text answer part reads in a text-only client protocol: inline images as
+    markdown data URLs, executed code and its output as fenced blocks."""
+    d = part.get("inlineData")
+    if isinstance(d, dict):
+        mime, data = d.get("mimeType", "application/octet-stream"), d.get("data", "")
+        return f"\n![image](data:{mime};base64,{data})\n" if data else None
+    ec = part.get("executableCode")
+    if isinstance(ec, dict):
+        lang = str(ec.get("language", "")).lower().replace("language_unspecified", "")
+        return f"\n```{lang}\n{ec.get('code', '')}\n```\n"
+    cr = part.get("codeExecutionResult")
+    if isinstance(cr, dict):
+        return f"\n```\n{cr.get('output', '')}\n```\n"
+    return None

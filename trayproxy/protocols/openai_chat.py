@@ -59,9 +59,12 @@ from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import (
     BYPASS_SIGNATURE,
     SAFETY_OFF,
+    SIGNATURE_PREFIX,
     IdFactory,
     Usage,
+    decode_signature,
     is_thinking_model,
+    signature_family,
     unwrap,
 )
 from trayproxy.protocols.schema import clean_schema
@@ -119,30 +122,14 @@ def reasoning_key(text: str) -> str:
     return "reasoning:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _family(model: str) -> str:
-    # Same families as the Anthropic converter's signature tags.
-    m = model.lower().strip().removeprefix("models/")
-    if m.startswith("claude"):
-        return "claude"
-    if m.startswith("gemini-2") or m.startswith("gemini-1"):
-        return "gemini2"
-    if m.startswith("gemini"):
-        return "gemini3"
-    if m.startswith("gpt-oss"):
-        return "gptoss"
-    return "m-" + "".join(c if c.isalnum() or c == "-" else "-" for c in m)
-
-
 def _replayable(value: Any, upstream_model: str) -> str | None:
     """A remembered signature usable with `upstream_model`, or None."""
     if not isinstance(value, str) or not value:
         return None
-    if value.startswith("tp1."):
-        fam, sep, raw = value[4:].partition(".")
-        if not sep or not raw or fam != _family(upstream_model):
-            return None
-        return raw
-    return value
+    fam, raw = decode_signature(value)
+    if fam is None:
+        return value
+    return raw if fam == signature_family(upstream_model) else None
 
 
 def _is_int(v: Any) -> TypeGuard[int]:
@@ -790,7 +777,7 @@ class ChatStream:
         self.model = model
         # With the upstream model known, remembered signatures are tagged with its family so
         # a conversation that switches models never replays them to another family.
-        self._tag = f"tp1.{_family(upstream_model)}." if upstream_model else ""
+        self._tag = f"{SIGNATURE_PREFIX}{signature_family(upstream_model)}." if upstream_model else ""
         self.completion_id = completion_id
         self.created = created
         self.stream = stream

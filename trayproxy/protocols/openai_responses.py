@@ -47,7 +47,7 @@ from typing import Any
 import orjson
 
 from trayproxy.protocols.errors import RequestError
-from trayproxy.protocols.gemini import IdFactory, Usage, finish_reason, iter_parts, unwrap
+from trayproxy.protocols.gemini import IdFactory, Usage, finish_reason, iter_parts, part_as_text, unwrap
 from trayproxy.protocols.openai_chat import reasoning_key
 from trayproxy.protocols.sse import encode_event
 
@@ -839,17 +839,10 @@ class ResponsesStream:
             self._unsigned_call = None
         if isinstance(part.get("text"), str):
             self._text(out, part["text"])
-        elif isinstance(part.get("inlineData"), dict):
-            d = part["inlineData"]
-            mime, data = d.get("mimeType", "application/octet-stream"), d.get("data", "")
-            if data:
-                self._text(out, f"![image](data:{mime};base64,{data})")
-        elif isinstance(part.get("executableCode"), dict):
-            ec = part["executableCode"]
-            lang = str(ec.get("language", "")).lower().replace("language_unspecified", "")
-            self._text(out, f"\n```{lang}\n{ec.get('code', '')}\n```\n")
-        elif isinstance(part.get("codeExecutionResult"), dict):
-            self._text(out, f"\n```\n{part['codeExecutionResult'].get('output', '')}\n```\n")
+        else:
+            rendered = part_as_text(part)
+            if rendered:
+                self._text(out, rendered)
 
     # -- StreamMachine -------------------------------------------------------------------------
 
