@@ -82,6 +82,14 @@ def test_chat_non_stream_and_stream_with_usage(client: openai.OpenAI) -> None:
     assert chunks[-1].choices == [] and chunks[-1].usage and chunks[-1].usage.total_tokens > 0
 
 
+def test_legacy_completions(client: openai.OpenAI) -> None:
+    r = client.completions.create(model=MODEL, prompt="Complete me", max_tokens=50)
+    assert r.object == "text_completion" and r.choices[0].text == "Echo: Complete me"
+    text = "".join(c.choices[0].text for c in client.completions.create(model=MODEL, prompt="Stream me", stream=True)
+                   if c.choices)
+    assert text == "Echo: Stream me"
+
+
 def test_two_turn_tool_call_with_signatures(stack, client: openai.OpenAI) -> None:
     fake, _ = stack
     msgs: list[dict] = [{"role": "user", "content": "Weather in Paris?"}]

@@ -84,8 +84,9 @@ async def openai_model(request: web.Request) -> web.Response:
     return web.json_response({"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "trayproxy"})
 
 
-async def openai_chat(request: web.Request) -> web.StreamResponse:
-    from trayproxy.protocols import openai_chat
+async def _openai_generation(request: web.Request, *, legacy: bool) -> web.StreamResponse:
+    """/v1/chat/completions and the legacy /v1/completions: same flow, different converter."""
+    from trayproxy.protocols import openai_chat, openai_completions
 
     ctx = request.app[CONTEXT]
     body = await read_json(request)
@@ -93,15 +94,20 @@ async def openai_chat(request: web.Request) -> web.StreamResponse:
     target = upstream_model(ctx, name)
     stream = bool(body.get("stream"))
     include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
-    gemini_req = openai_chat.to_gemini(body, upstream_model=target, signatures=ctx.signatures)
-    cid = ctx.new_id("chatcmpl-")
+    if legacy:
+        gemini_req = openai_completions.to_gemini(body, upstream_model=target)
+        machine_cls: type[openai_chat.ChatStream] = openai_completions.CompletionStream
+    else:
+        gemini_req = openai_chat.to_gemini(body, upstream_model=target, signatures=ctx.signatures)
+        machine_cls = openai_chat.ChatStream
+    cid = ctx.new_id("cmpl-" if legacy else "chatcmpl-")
     created = int(ctx.clock())
     job = Job(
         protocol="openai",
         client_model=name,
         upstream_model=target,
         request=gemini_req,
-        make_machine=lambda: openai_chat.ChatStream(
+        make_machine=lambda: machine_cls(
             model=name, completion_id=cid, created=created, stream=stream, include_usage=include_usage,
             new_id=ctx.new_id, upstream_model=target,
         ),
@@ -109,33 +115,14 @@ async def openai_chat(request: web.Request) -> web.StreamResponse:
         session_key=session_key("openai", body, request.headers),
     )
     return await run_generation(request, job)
+
+
+async def openai_chat(request: web.Request) -> web.StreamResponse:
+    return await _openai_generation(request, legacy=False)
 
 
 async def openai_completions(request: web.Request) -> web.StreamResponse:
-    from trayproxy.protocols import openai_completions as oc
-
-    ctx = request.app[CONTEXT]
-    body = await read_json(request)
-    name = client_model(request, body.get("model"))
-    target = upstream_model(ctx, name)
-    stream = bool(body.get("stream"))
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
-    gemini_req = oc.to_gemini(body, upstream_model=target)
-    cid = ctx.new_id("cmpl-")
-    created = int(ctx.clock())
-    job = Job(
-        protocol="openai",
-        client_model=name,
-        upstream_model=target,
-        request=gemini_req,
-        make_machine=lambda: oc.CompletionStream(
-            model=name, completion_id=cid, created=created, stream=stream, include_usage=include_usage,
-            new_id=ctx.new_id, upstream_model=target,
-        ),
-        stream=stream,
-        session_key=session_key("openai", body, request.headers),
-    )
-    return await run_generation(request, job)
+    return await _openai_generation(request, legacy=True)
 
 
 # -- Anthropic -------------------------------------------------------------------------------
