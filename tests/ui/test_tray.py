@@ -134,6 +134,7 @@ def test_copy_failure_is_notified(controller: Any, rec: Recorder) -> None:
                    icon_factory=make_fake_icon_class())
     click(tray, "Copy Claude Code setup")
     assert rec.notes and rec.notes[0][0] == "Could not copy"
+    assert controller.api_key() not in rec.notes[0][1]  # notices are logged: no secret in them
 
 
 def test_open_settings_and_add_account(tray: TrayApp, rec: Recorder) -> None:

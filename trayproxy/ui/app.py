@@ -116,9 +116,10 @@ def run_tray_app(paths: AppPaths | None = None) -> int:
     _setup_logging(paths)
     try:
         runtime = TrayRuntime(paths)
-    except Exception as e:
+    except Exception as e:  # e.g. no usable tray backend; the pid in instance.json dies with us
         log.exception("trayproxy could not start")
-        print(f"trayproxy: {e}", file=sys.stderr)
+        print(f"trayproxy: could not start the tray app: {e}. `trayproxy serve` runs without a tray.",
+              file=sys.stderr)
         return 1
     runtime.run()
     return 0

@@ -202,7 +202,8 @@ class TrayApp:
 
     def do_copy(self, text: str) -> None:
         if not self.copy(text):
-            self.notify("Could not copy", f"No clipboard helper found (install xclip or xsel). Text: {text}")
+            # never echo the text: the Claude Code setup holds the API key, and notices are logged
+            self.notify("Could not copy", "No clipboard helper found: install xclip, xsel or wl-clipboard")
 
     def do_copy_claude_setup(self) -> None:
         self.do_copy(claude_code_setup(self.status.base_url, self.controller.api_key()))
