@@ -1,46 +1,68 @@
-"""Removing secrets from anything the monitor stores: exact known secrets and the shapes of
-keys and tokens (OpenAI-style `sk-` keys, Google OAuth tokens, API keys, bearer tokens, and
-JSON fields named like credentials)."""
+"""Removing secrets from anything the monitor stores: exact known secrets (also in their
+JSON-escaped and URL-encoded spellings) and the shapes of keys and tokens (`sk-` keys, Google
+OAuth access / refresh tokens, Google API keys, bearer tokens, credential-named JSON fields and
+headers, `?key=` in URLs)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import quote
 
-__all__ = ["redact_text", "redact_bytes", "MARK"]
+__all__ = ["redact_text", "redact_bytes", "cap_bytes", "MARK"]
 
 MARK = "[REDACTED]"
-_PATTERNS = [
+_FIELDS = (
+    r"api[_-]?key|key|access[_-]?token|refresh[_-]?token|id[_-]?token|authorization|proxy-authorization|"
+    r"x-api-key|x-goog-api-key|client[_-]?secret|password|secret|token|auth[_-]?token|session[_-]?token"
+)
+# (pattern, number of groups kept around the mark)
+_PATTERNS: list[re.Pattern[str]] = [
+    # "field": "value"  (JSON, also with escaped quotes inside the value)
+    re.compile(rf"(?i)(\"(?:{_FIELDS})\"\s*:\s*\")(?:[^\"\\]|\\.)*(\")"),
+    # 'field': 'value'  (Python reprs in error text)
+    re.compile(rf"(?i)('(?:{_FIELDS})'\s*:\s*')(?:[^'\\]|\\.)*(')"),
+    # header lines: "Authorization: Bearer x", "x-api-key: x"
+    re.compile(r"(?im)((?:^|[\s\"'{,])(?:authorization|proxy-authorization|x-api-key|x-goog-api-key)\s*[:=]\s*)"
+               r"(?!\[REDACTED\])[^\r\n\"',}]+()"),
+    re.compile(r"(?i)(bearer\s+)(?!\[REDACTED\])[\w.\-~+/=]{6,}()"),
+    re.compile(r"(?i)([?&](?:key|api_key|apikey|access_token|refresh_token|token)=)[^&\s\"'#]+()"),
     re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"ya29\.[\w.\-]+"),
     re.compile(r"1//[\w\-]{20,}"),
+    re.compile(r"1%2F%2F[\w\-]{20,}", re.I),
     re.compile(r"AIza[\w\-]{30,}"),
-    re.compile(r"(?i)(bearer\s+)[\w.\-~+/=]{8,}"),
-    re.compile(r"(?i)([?&](?:key|api_key|access_token)=)[^&\s\"']+"),
-    re.compile(
-        r"(?i)(\"(?:api_?key|key|access_token|refresh_token|id_token|authorization|x-api-key|x-goog-api-key|"
-        r"client_secret|password|secret|token)\"\s*:\s*\")(?:[^\"\\]|\\.)*(\")"
-    ),
 ]
 
 
+def _spellings(secret: str) -> set[str]:
+    return {secret, secret.replace("/", "\\/"), quote(secret, safe=""), quote(secret)}
+
+
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every given secret and every key/token shape replaced by [REDACTED]."""
     for s in secrets:
         if s and len(s) >= 6:
-            text = text.replace(s, MARK)
+            for form in _spellings(s):
+                if form in text:
+                    text = text.replace(form, MARK)
     for pat in _PATTERNS:
         if pat.groups == 2:
             text = pat.sub(lambda m: m.group(1) + MARK + m.group(2), text)
-        elif pat.groups == 1:
-            text = pat.sub(lambda m: m.group(1) + MARK, text)
         else:
             text = pat.sub(MARK, text)
     return text
 
 
+def cap_bytes(data: bytes, cap: int) -> bytes:
+    """At most `cap` bytes (cut on a character boundary) plus a `…[truncated N bytes]` marker."""
+    if cap < 0 or len(data) <= cap:
+        return data
+    head = data[:cap].decode("utf-8", "ignore").encode()
+    return head + f"\u2026[truncated {len(data) - len(head)} bytes]".encode()
+
+
 def redact_bytes(data: bytes, secrets: Iterable[str] = (), *, cap: int | None = None) -> bytes:
-    text = redact_text(data.decode("utf-8", "replace"), secrets)
-    out = text.encode()
-    if cap is not None and len(out) > cap:
-        out = out[:cap] + f"\u2026[truncated {len(out) - cap} bytes]".encode()
-    return out
+    """Redact (before capping, so a secret is never half-kept), then cap."""
+    out = redact_text(bytes(data).decode("utf-8", "replace"), secrets).encode()
+    return out if cap is None else cap_bytes(out, cap)

@@ -1,45 +1,44 @@
 """The request log: SQLite (WAL) in the data dir, written in batches by one thread.
 
-`record()` never blocks and never raises: it redacts, drops bodies unless the user turned
-body storage on, and queues. The writer thread sleeps on the queue (no timers, so an idle app
-stays idle), then writes everything queued in one transaction. Retention (days and row count)
+`record()` never blocks and never raises: it drops bodies unless the user turned body storage
+on and queues. The writer thread (writer.py) sleeps on the queue (no timers, so an idle app
+stays idle), then redacts and writes up to 500 queued rows in one transaction. Retention (days and row count)
 runs at start and then at most once an hour, triggered by writes. Queries open their own
 short-lived read connection, which WAL lets run beside the writer.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
 from trayproxy.monitor.record import COLUMNS, RequestRecord
 from trayproxy.monitor.redact import redact_bytes, redact_text
+from trayproxy.monitor.report import to_csv, to_json
+from trayproxy.monitor.writer import BatchWriter
 
-__all__ = ["Monitor"]
+__all__ = ["Monitor", "SCHEMA_VERSION", "ERROR_SQL"]
 
 log = logging.getLogger("trayproxy.monitor")
 SCHEMA_VERSION = 1
 _BATCH = 500
 _RETENTION_EVERY = 3600.0
+_MAX_TEXT = {"error": 1000, "user_agent": 300, "route": 500, "client_model": 200, "upstream_model": 200,
+             "account_id": 200, "method": 16, "protocol": 16, "outcome": 32, "upstream": 32}
+_COL_TYPES = {
+    "id": "TEXT PRIMARY KEY", "ts": "REAL NOT NULL", "method": "TEXT", "route": "TEXT", "protocol": "TEXT",
+    "client_model": "TEXT", "upstream_model": "TEXT", "account_id": "TEXT", "upstream": "TEXT",
+    "status": "INTEGER", "outcome": "TEXT", "duration_ms": "REAL", "ttfb_ms": "REAL",
+    "input_tokens": "INTEGER DEFAULT 0", "output_tokens": "INTEGER DEFAULT 0", "cached_tokens": "INTEGER DEFAULT 0",
+    "reasoning_tokens": "INTEGER DEFAULT 0", "stream": "INTEGER DEFAULT 0", "error": "TEXT", "user_agent": "TEXT",
+}
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS requests (
-    id TEXT PRIMARY KEY, ts REAL NOT NULL, method TEXT, route TEXT, protocol TEXT,
-    client_model TEXT, upstream_model TEXT, account_id TEXT, upstream TEXT,
-    status INTEGER, outcome TEXT, duration_ms REAL, ttfb_ms REAL,
-    input_tokens INTEGER DEFAULT 0, output_tokens INTEGER DEFAULT 0, cached_tokens INTEGER DEFAULT 0,
-    reasoning_tokens INTEGER DEFAULT 0, stream INTEGER DEFAULT 0, error TEXT, user_agent TEXT
-);
+CREATE TABLE IF NOT EXISTS requests ({", ".join(f"{c} {_COL_TYPES[c]}" for c in COLUMNS)});
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
 CREATE INDEX IF NOT EXISTS requests_status ON requests(status);
 CREATE INDEX IF NOT EXISTS requests_account ON requests(account_id);
@@ -47,8 +46,28 @@ CREATE INDEX IF NOT EXISTS requests_model ON requests(upstream_model);
 CREATE TABLE IF NOT EXISTS bodies (id TEXT PRIMARY KEY, request BLOB, response BLOB);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
 """
+_INSERT = f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+# A request failed when it got an error status, or when a stream that had started with 200 broke
+# off upstream or was cut by shutdown. A client hanging up is not the proxy's error.
+ERROR_SQL = "(status >= 400 OR outcome IN ('error', 'shutdown'))"
+_OUTCOMES = ("ok", "error", "client_disconnect", "shutdown", "rejected")
 _GROUPS = ("account_id", "upstream_model", "client_model", "protocol", "upstream")
-_STOP = object()
+_INT_MAX = 2**62
+
+
+def _int(v: Any) -> int:
+    try:
+        n = int(v or 0)
+    except (TypeError, ValueError):
+        return 0
+    return max(0, min(n, _INT_MAX))
+
+
+def _float(v: Any) -> float | None:
+    try:
+        return None if v is None else float(v)
+    except (TypeError, ValueError):
+        return None
 
 
 class Monitor:
@@ -70,39 +89,56 @@ class Monitor:
         self.store_bodies = store_bodies
         self.body_cap = body_cap
         self._secrets = secrets
-        self.dropped = 0
-        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._pending = 0
-        self._cond = threading.Condition()
+        self._writer: BatchWriter[RequestRecord] = BatchWriter(
+            self._write, batch=_BATCH, on_start=self._open_writer, on_stop=self._close_writer
+        )
+        self._conn: sqlite3.Connection | None = None
         self._last_retention = 0.0
+        self._started = False
         self._closed = False
-        self._warned = False
+        self._dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Rows that could not be recorded (backlog full, unwritable database, bad record)."""
+        return self._dropped + self._writer.dropped
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path, timeout=5.0, check_same_thread=False)
+        conn = sqlite3.connect(self.db_path, timeout=5.0)
         conn.execute("PRAGMA busy_timeout=5000")
         return conn
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
+    def _ensure_schema(self) -> None:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            have = {r[1] for r in conn.execute("PRAGMA table_info(requests)")}
+            for c in COLUMNS:  # forward-compatible: add columns an older file lacks
+                if c not in have:
+                    conn.execute(f"ALTER TABLE requests ADD COLUMN {c} {_COL_TYPES[c].replace(' PRIMARY KEY', '')}")
             conn.commit()
         finally:
             conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                Path(str(self.db_path) + suffix).chmod(0o600)
+            except OSError:
+                pass
+
+    def start(self) -> None:
+        """Open the database (WAL), create the schema, apply retention once, start the writer."""
+        if self._started or self._closed:
+            return
+        self._started = True
         try:
-            self.db_path.chmod(0o600)
-        except OSError:
-            pass
-        self.apply_retention()
-        self._thread = threading.Thread(target=self._writer, name="trayproxy-monitor", daemon=True)
-        self._thread.start()
+            self._ensure_schema()
+            self.apply_retention()
+        except (sqlite3.Error, OSError) as e:
+            log.error("the request log at %s could not be opened (%s)", self.db_path, e)
+        self._writer.start()
 
     def configure(
         self,
@@ -120,100 +156,91 @@ class Monitor:
             self.store_bodies = store_bodies
         if max_rows is not None:
             self.max_rows = max_rows
-        self._last_retention = 0.0
+        self._last_retention = 0.0  # the next write applies the new limits
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything recorded so far is on disk."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._pending and self._thread is not None and self._thread.is_alive():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
+        self._writer.flush(timeout)
 
     def close(self) -> None:
         if self._closed:
             return
-        self.flush()
         self._closed = True
-        if self._thread is not None:
-            self._q.put(_STOP)
-            self._thread.join(5)
-            self._thread = None
+        self._writer.stop()  # writes everything queued first
 
     # -- writing -----------------------------------------------------------------------------
     def record(self, rec: RequestRecord) -> None:
-        if not self.enabled or self._closed:
-            return
+        """Queue one request. Never blocks, never raises; redaction happens on the writer thread."""
         try:
-            secrets = [s for s in self._secrets() if s]
-            rec.error = redact_text(rec.error, secrets)[:1000] if rec.error else None
-            rec.user_agent = redact_text(rec.user_agent, secrets)[:300] if rec.user_agent else None
-            rec.route = rec.route.split("?", 1)[0]
-            if self.store_bodies:
-                if rec.request_body is not None:
-                    rec.request_body = redact_bytes(rec.request_body, secrets, cap=self.body_cap)
-                if rec.response_body is not None:
-                    rec.response_body = redact_bytes(rec.response_body, secrets, cap=self.body_cap)
-            else:
+            if not self.enabled or self._closed:
+                return
+            if not self.store_bodies:
                 rec.request_body = rec.response_body = None
-            with self._cond:
-                self._pending += 1
-            self._q.put(rec)
+            self._writer.put(rec)
         except Exception:  # never let logging break a request
-            self.dropped += 1
-            log.exception("could not queue a monitor record")
+            self._dropped += 1
 
-    def _writer(self) -> None:
-        conn = self._connect()
-        try:
-            while True:
-                item = self._q.get()
-                batch: list[RequestRecord] = []
-                stop = item is _STOP
-                if not stop:
-                    batch.append(item)
-                while len(batch) < _BATCH:
-                    try:
-                        nxt = self._q.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        stop = True
-                        break
-                    batch.append(nxt)
-                if batch:
-                    self._write(conn, batch)
-                    with self._cond:
-                        self._pending -= len(batch)
-                        self._cond.notify_all()
-                if stop:
-                    return
-        finally:
-            conn.close()
+    def _prepare(self, rec: RequestRecord, secrets: list[str], bodies: bool) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+        def text(name: str, v: Any) -> str | None:
+            if v is None:
+                return None
+            return redact_text(str(v), secrets)[: _MAX_TEXT[name]]
 
-    def _write(self, conn: sqlite3.Connection, batch: list[RequestRecord]) -> None:
-        rows = [astuple(r)[: len(COLUMNS)] for r in batch]
-        rows = [(*r[:17], int(bool(r[17])), *r[18:]) for r in rows]
-        bodies = [(r.id, r.request_body, r.response_body) for r in batch
-                  if r.request_body is not None or r.response_body is not None]
+        route = str(rec.route or "").split("?", 1)[0]
+        row = (
+            str(rec.id), float(rec.ts), text("method", rec.method), text("route", route), text("protocol", rec.protocol),
+            text("client_model", rec.client_model), text("upstream_model", rec.upstream_model),
+            text("account_id", rec.account_id), text("upstream", rec.upstream), _int(rec.status),
+            text("outcome", rec.outcome), _float(rec.duration_ms) or 0.0, _float(rec.ttfb_ms),
+            _int(rec.input_tokens), _int(rec.output_tokens), _int(rec.cached_tokens), _int(rec.reasoning_tokens),
+            int(bool(rec.stream)), text("error", rec.error), text("user_agent", rec.user_agent),
+        )
+        body = None
+        if bodies and (rec.request_body is not None or rec.response_body is not None):
+            body = (
+                str(rec.id),
+                None if rec.request_body is None else redact_bytes(bytes(rec.request_body), secrets, cap=self.body_cap),
+                None if rec.response_body is None else redact_bytes(bytes(rec.response_body), secrets, cap=self.body_cap),
+            )
+        return row, body
+
+    def _open_writer(self) -> None:
+        if not self.db_path.exists():
+            self._ensure_schema()
+        self._conn = self._connect()
+
+    def _close_writer(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _write(self, batch: list[RequestRecord]) -> int:
+        """Runs on the writer thread: redact, then write the batch in one transaction."""
+        conn = self._conn
+        if conn is None:
+            return len(batch)
         try:
-            with conn:
-                conn.executemany(
-                    f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                    rows,
-                )
-                if bodies:
-                    conn.executemany("INSERT OR REPLACE INTO bodies (id, request, response) VALUES (?, ?, ?)", bodies)
-        except sqlite3.Error as e:
-            self.dropped += len(batch)
-            if not self._warned:
-                self._warned = True
-                log.error("the request log could not be written (%s); %d rows dropped", e, len(batch))
-            return
-        if time.monotonic() - self._last_retention > _RETENTION_EVERY:
-            self._retention(conn, time.time())
+            secrets = [str(s) for s in self._secrets() if s]
+        except Exception:
+            log.debug("could not read the secrets to redact; patterns only", exc_info=True)
+            secrets = []
+        bodies = self.store_bodies
+        rows, blobs = [], []
+        for r in batch:
+            row, body = self._prepare(r, secrets, bodies)
+            rows.append(row)
+            if body is not None:
+                blobs.append(body)
+        with conn:
+            conn.executemany(_INSERT, rows)
+            if blobs:
+                conn.executemany("INSERT OR REPLACE INTO bodies (id, request, response) VALUES (?, ?, ?)", blobs)
+        if time.monotonic() - self._last_retention > _RETENTION_EVERY or not self._last_retention:
+            try:
+                self._retention(conn, time.time())
+            except sqlite3.Error as e:
+                log.warning("request log retention failed (%s); will retry later", e)
+        return 0
 
     # -- retention ---------------------------------------------------------------------------
     def _retention(self, conn: sqlite3.Connection, now: float) -> int:
@@ -254,24 +281,36 @@ class Monitor:
 
     @staticmethod
     def _where(
-        *, before_ts: float | None = None, status: str | None = None, model: str | None = None,
-        account_id: str | None = None, protocol: str | None = None, since_ts: float | None = None,
+        *, before_ts: float | None = None, before_id: str | None = None, status: str | int | None = None,
+        model: str | None = None, account_id: str | None = None, protocol: str | None = None,
+        since_ts: float | None = None,
     ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
         if before_ts is not None:
-            clauses.append("ts < ?")
-            args.append(before_ts)
+            if before_id is not None:  # keyset: rows with the same ts as the last one seen are not skipped
+                clauses.append("(ts < ? OR (ts = ? AND id < ?))")
+                args += [before_ts, before_ts, before_id]
+            else:
+                clauses.append("ts < ?")
+                args.append(before_ts)
         if since_ts is not None:
             clauses.append("ts >= ?")
             args.append(since_ts)
         if status == "ok":
-            clauses.append("status < 400")
+            clauses.append(f"NOT {ERROR_SQL} AND outcome = 'ok'")
         elif status == "error":
-            clauses.append("status >= 400")
-        elif status:
+            clauses.append(ERROR_SQL)
+        elif status in _OUTCOMES:
+            clauses.append("outcome = ?")
+            args.append(status)
+        elif status not in (None, ""):
+            try:
+                code = int(status)
+            except (TypeError, ValueError):
+                raise ValueError(f"unknown status filter {status!r}") from None
             clauses.append("status = ?")
-            args.append(int(status))
+            args.append(code)
         if model:
             clauses.append("(upstream_model = ? OR client_model = ?)")
             args += [model, model]
@@ -283,9 +322,16 @@ class Monitor:
             args.append(protocol)
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
-    def recent(self, *, limit: int = 100, **filters: Any) -> list[dict[str, Any]]:
-        where, args = self._where(**filters)
-        rows = self._read(f"SELECT * FROM requests {where} ORDER BY ts DESC, rowid DESC LIMIT ?", [*args, int(limit)])
+    def recent(
+        self, *, limit: int = 100, before_ts: float | None = None, status: str | int | None = None,
+        model: str | None = None, account_id: str | None = None, protocol: str | None = None,
+        before_id: str | None = None, since_ts: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first. Page with `before_ts=last["ts"], before_id=last["id"]`."""
+        where, args = self._where(before_ts=before_ts, before_id=before_id, status=status, model=model,
+                                  account_id=account_id, protocol=protocol, since_ts=since_ts)
+        cols = ", ".join(COLUMNS)
+        rows = self._read(f"SELECT {cols} FROM requests {where} ORDER BY ts DESC, id DESC LIMIT ?", [*args, int(limit)])
         for r in rows:
             r["stream"] = bool(r["stream"])
         return rows
@@ -310,7 +356,7 @@ class Monitor:
         start = (int(now) // 3600 - hours + 1) * 3600
         rows = self._read(
             "SELECT CAST(ts / 3600 AS INTEGER) * 3600 AS hour_ts, COUNT(*) AS requests, "
-            "SUM(status >= 400) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
+            f"SUM({ERROR_SQL}) AS errors, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
             "FROM requests WHERE ts >= ? GROUP BY hour_ts ORDER BY hour_ts",
             [start],
         )
@@ -327,7 +373,7 @@ class Monitor:
         if by not in _GROUPS:
             raise ValueError(f"totals can be grouped by {', '.join(_GROUPS)}")
         return self._read(
-            f"SELECT {by} AS key, COUNT(*) AS requests, SUM(status >= 400) AS errors, "
+            f"SELECT {by} AS key, COUNT(*) AS requests, SUM({ERROR_SQL}) AS errors, "
             "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
             "SUM(cached_tokens) AS cached_tokens, SUM(reasoning_tokens) AS reasoning_tokens "
             f"FROM requests GROUP BY {by} ORDER BY requests DESC"
@@ -335,7 +381,7 @@ class Monitor:
 
     def summary(self) -> dict[str, Any]:
         rows = self._read(
-            "SELECT COUNT(*) AS requests, COALESCE(SUM(status >= 400), 0) AS errors, "
+            f"SELECT COUNT(*) AS requests, COALESCE(SUM({ERROR_SQL}), 0) AS errors, "
             "COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens, "
             "COALESCE(SUM(cached_tokens), 0) AS cached_tokens, COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens "
             "FROM requests"
@@ -357,14 +403,9 @@ class Monitor:
             conn.close()
 
     def export(self, fmt: str, **filters: Any) -> bytes:
-        rows = self.recent(limit=10_000_000, **filters)
-        if fmt == "json":
-            return json.dumps(rows, indent=1).encode()
-        if fmt == "csv":
-            buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=list(COLUMNS))
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: r.get(k) for k in COLUMNS})
-            return buf.getvalue().encode()
-        raise ValueError("export format must be csv or json")
+        """All matching rows (newest first) as CSV or JSON; filters as for `recent`."""
+        if fmt not in ("csv", "json"):
+            raise ValueError("export format must be csv or json")
+        filters.setdefault("limit", 10_000_000)
+        rows = self.recent(**filters)
+        return to_json(rows) if fmt == "json" else to_csv(rows)

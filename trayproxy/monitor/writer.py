@@ -1,0 +1,180 @@
+"""The monitor's one writer thread: it sleeps on a queue, then writes what is queued in batches.
+
+No timers and no polling: an idle app never wakes this thread. `put()` never blocks and never
+raises. A batch that fails as a whole is retried row by row, so one bad row never costs the
+others; rows that cannot be written at all (locked or full disk) are counted in `dropped` and
+logged once per failure streak, and the thread keeps going.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+__all__ = ["BatchWriter"]
+
+log = logging.getLogger("trayproxy.monitor")
+T = TypeVar("T")
+_STOP = object()
+
+
+class BatchWriter(Generic[T]):
+    """`write(batch)` runs on the writer thread and returns how many items it could not write
+    (it may raise: then the batch is retried item by item). `open()` / `close_conn()` bracket
+    the thread's life so it can own a connection."""
+
+    def __init__(
+        self,
+        write: Callable[[list[T]], int],
+        *,
+        batch: int = 500,
+        max_pending: int = 50_000,
+        name: str = "trayproxy-monitor",
+        on_start: Callable[[], None] | None = None,
+        on_stop: Callable[[], None] | None = None,
+    ) -> None:
+        self._write = write
+        self._batch = batch
+        self._max_pending = max_pending
+        self._name = name
+        self._on_start = on_start
+        self._on_stop = on_stop
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._pending = 0
+        self._thread: threading.Thread | None = None
+        self._failing = False
+        self.dropped = 0
+        self.written = 0
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self.alive:
+            return
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def put(self, item: T) -> bool:
+        """Queue one item; False (and counted as dropped) when the backlog is full."""
+        with self._cond:
+            if self._pending >= self._max_pending:
+                self.dropped += 1
+                return False
+            self._pending += 1
+        self._q.put(item)
+        return True
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything put so far is written (or given up on). True when drained."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending and self.alive:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return self._pending == 0
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then end the thread."""
+        t = self._thread
+        if t is None:
+            return
+        self._q.put(_STOP)
+        t.join(timeout)
+        self._thread = None
+
+    # -- thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            if self._on_start is not None:
+                self._on_start()
+        except Exception:
+            log.exception("the request log could not be opened; requests will not be recorded")
+            self._abandon()
+            return
+        try:
+            stop = False
+            while not stop:
+                item = self._q.get()  # sleeps until there is work
+                batch: list[T] = []
+                if item is _STOP:
+                    stop = True
+                else:
+                    batch.append(item)
+                # After a stop request, still write whatever raced in before it.
+                while stop or len(batch) < self._batch:
+                    try:
+                        nxt = self._q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop = True
+                        continue
+                    batch.append(nxt)
+                    if len(batch) >= self._batch:
+                        self._commit(batch)
+                        batch = []
+                if batch:
+                    self._commit(batch)
+        finally:
+            try:
+                if self._on_stop is not None:
+                    self._on_stop()
+            except Exception:
+                log.debug("closing the request log failed", exc_info=True)
+
+    def _commit(self, batch: list[T]) -> None:
+        failed = 0
+        try:
+            failed = self._write(batch)
+        except Exception as e:
+            failed = 0
+            for one in batch:  # one bad row must not cost the other 499
+                try:
+                    failed += self._write([one])
+                except Exception:
+                    failed += 1
+            if failed:
+                self._note_failure(e, failed)
+        else:
+            if failed:
+                self._note_failure(None, failed)
+            elif self._failing:
+                self._failing = False
+                log.info("the request log is being written again")
+        with self._cond:
+            self.dropped += failed
+            self.written += len(batch) - failed
+            self._pending -= len(batch)
+            self._cond.notify_all()
+
+    def _note_failure(self, e: BaseException | None, n: int) -> None:
+        if not self._failing:
+            self._failing = True
+            log.error("the request log could not be written (%s); %d rows dropped", e or "write failed", n)
+
+    def _abandon(self) -> None:
+        """The thread cannot run: count everything queued as dropped so flush() returns."""
+        with self._cond:
+            n = 0
+            while True:
+                try:
+                    if self._q.get_nowait() is not _STOP:
+                        n += 1
+                except queue.Empty:
+                    break
+            self.dropped += n
+            self._pending = 0
+            self._cond.notify_all()
