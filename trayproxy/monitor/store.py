@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -53,6 +54,7 @@ ERROR_SQL = "(status >= 400 OR outcome IN ('error', 'shutdown'))"
 _OUTCOMES = ("ok", "error", "client_disconnect", "shutdown", "rejected")
 _GROUPS = ("account_id", "upstream_model", "client_model", "protocol", "upstream")
 _INT_MAX = 2**62
+_MAX_QUEUED_BODY_BYTES = 64 * 1024 * 1024  # beyond this backlog, rows are kept but their bodies dropped
 
 
 def _int(v: Any) -> int:
@@ -90,13 +92,16 @@ class Monitor:
         self.body_cap = body_cap
         self._secrets = secrets
         self._writer: BatchWriter[RequestRecord] = BatchWriter(
-            self._write, batch=_BATCH, on_start=self._open_writer, on_stop=self._close_writer
+            self._write, batch=_BATCH, on_start=self._open_writer, on_stop=self._close_writer, on_done=self._release
         )
         self._conn: sqlite3.Connection | None = None
         self._last_retention = 0.0
         self._started = False
         self._closed = False
         self._dropped = 0
+        self._schema_ok = False
+        self._body_lock = threading.Lock()
+        self._queued_body_bytes = 0
 
     @property
     def dropped(self) -> int:
@@ -135,6 +140,7 @@ class Monitor:
         self._started = True
         try:
             self._ensure_schema()
+            self._schema_ok = True
             self.apply_retention()
         except (sqlite3.Error, OSError) as e:
             log.error("the request log at %s could not be opened (%s)", self.db_path, e)
@@ -176,6 +182,13 @@ class Monitor:
                 return
             if not self.store_bodies:
                 rec.request_body = rec.response_body = None
+            elif rec.request_body is not None or rec.response_body is not None:
+                size = len(rec.request_body or b"") + len(rec.response_body or b"")
+                with self._body_lock:
+                    if self._queued_body_bytes + size > _MAX_QUEUED_BODY_BYTES:
+                        rec.request_body = rec.response_body = None
+                    else:
+                        self._queued_body_bytes += size
             self._writer.put(rec)
         except Exception:  # never let logging break a request
             self._dropped += 1
@@ -204,9 +217,16 @@ class Monitor:
             )
         return row, body
 
+    def _release(self, batch: list[RequestRecord]) -> None:
+        size = sum(len(r.request_body or b"") + len(r.response_body or b"") for r in batch)
+        if size:
+            with self._body_lock:
+                self._queued_body_bytes = max(0, self._queued_body_bytes - size)
+
     def _open_writer(self) -> None:
-        if not self.db_path.exists():
+        if not self._schema_ok or not self.db_path.exists():
             self._ensure_schema()
+            self._schema_ok = True
         self._conn = self._connect()
 
     def _close_writer(self) -> None:
@@ -251,7 +271,7 @@ class Monitor:
             count = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
             if count > self.max_rows:
                 n += conn.execute(
-                    "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY ts ASC LIMIT ?)",
+                    "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY ts ASC, id ASC LIMIT ?)",
                     (count - self.max_rows,),
                 ).rowcount
             conn.execute("DELETE FROM bodies WHERE id NOT IN (SELECT id FROM requests)")

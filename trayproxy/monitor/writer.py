@@ -24,8 +24,8 @@ _STOP = object()
 
 class BatchWriter(Generic[T]):
     """`write(batch)` runs on the writer thread and returns how many items it could not write
-    (it may raise: then the batch is retried item by item). `open()` / `close_conn()` bracket
-    the thread's life so it can own a connection."""
+    (it may raise: then the batch is retried item by item). `on_start` / `on_stop` bracket the
+    thread's life so it can own a connection; `on_done(batch)` runs once per batch, written or not."""
 
     def __init__(
         self,
@@ -36,6 +36,7 @@ class BatchWriter(Generic[T]):
         name: str = "trayproxy-monitor",
         on_start: Callable[[], None] | None = None,
         on_stop: Callable[[], None] | None = None,
+        on_done: Callable[[list[T]], None] | None = None,
     ) -> None:
         self._write = write
         self._batch = batch
@@ -43,11 +44,13 @@ class BatchWriter(Generic[T]):
         self._name = name
         self._on_start = on_start
         self._on_stop = on_stop
+        self._on_done = on_done
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._cond = threading.Condition()
         self._pending = 0
         self._thread: threading.Thread | None = None
         self._failing = False
+        self._dead = False
         self.dropped = 0
         self.written = 0
 
@@ -68,7 +71,7 @@ class BatchWriter(Generic[T]):
     def put(self, item: T) -> bool:
         """Queue one item; False (and counted as dropped) when the backlog is full."""
         with self._cond:
-            if self._pending >= self._max_pending:
+            if self._dead or self._pending >= self._max_pending:
                 self.dropped += 1
                 return False
             self._pending += 1
@@ -154,6 +157,11 @@ class BatchWriter(Generic[T]):
             elif self._failing:
                 self._failing = False
                 log.info("the request log is being written again")
+        if self._on_done is not None:
+            try:
+                self._on_done(batch)
+            except Exception:
+                log.debug("monitor batch callback failed", exc_info=True)
         with self._cond:
             self.dropped += failed
             self.written += len(batch) - failed
@@ -168,6 +176,7 @@ class BatchWriter(Generic[T]):
     def _abandon(self) -> None:
         """The thread cannot run: count everything queued as dropped so flush() returns."""
         with self._cond:
+            self._dead = True
             n = 0
             while True:
                 try:
