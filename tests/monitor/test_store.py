@@ -233,6 +233,7 @@ def test_disabled_records_nothing_and_after_close_is_harmless(tmp_path: Path) ->
     m.record(rec())
     m.flush()
     assert m.recent() == [] and m.summary()["requests"] == 0
+    assert not (tmp_path / "m.db").exists()  # disabled: not even a file
     m.configure(enabled=True)
     m.record(rec())
     m.close()
@@ -291,6 +292,18 @@ def test_filters_totals_hourly_summary_export_clear(mon: Monitor) -> None:
     with pytest.raises(ValueError):
         mon.export("xml")
     assert mon.clear() == 3 and mon.recent() == [] and mon.summary()["requests"] == 0
+
+
+def test_cleared_rows_leave_no_trace_in_the_file(tmp_path: Path) -> None:
+    m = Monitor(tmp_path / "monitor.db", store_bodies=True)
+    m.start()
+    for i in range(50):
+        m.record(rec(i, error="distinctive-error-text", request_body=b"distinctive-body-text"))
+    m.flush()
+    assert m.clear() == 50
+    m.close()
+    blob = _db_bytes(tmp_path)
+    assert b"distinctive-error-text" not in blob and b"distinctive-body-text" not in blob
 
 
 def test_record_before_start_is_written_at_start(tmp_path: Path) -> None:
@@ -371,11 +384,15 @@ def test_disk_full_is_survived_counted_and_logged_once(mon: Monitor, caplog: pyt
     assert mon.summary()["requests"] == 2
 
 
-def test_locked_database_at_start_does_not_raise(tmp_path: Path) -> None:
+def test_unopenable_database_does_not_raise_and_recovers(tmp_path: Path) -> None:
     (tmp_path / "m.db").mkdir()  # a directory where the file should be: cannot be opened
     m = Monitor(tmp_path / "m.db")
     m.start()
     m.record(rec())
     m.flush(timeout=2)
+    assert m.dropped == 1 and m.recent() == []
+    (tmp_path / "m.db").rmdir()  # the disk comes back
+    m.record(rec())
+    m.flush(timeout=2)
+    assert len(m.recent()) == 1 and m.dropped == 1
     m.close()
-    assert m.dropped >= 1

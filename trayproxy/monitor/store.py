@@ -92,7 +92,7 @@ class Monitor:
         self.body_cap = body_cap
         self._secrets = secrets
         self._writer: BatchWriter[RequestRecord] = BatchWriter(
-            self._write, batch=_BATCH, on_start=self._open_writer, on_stop=self._close_writer, on_done=self._release
+            self._write, batch=_BATCH, on_stop=self._close_writer, on_done=self._release
         )
         self._conn: sqlite3.Connection | None = None
         self._last_retention = 0.0
@@ -112,6 +112,7 @@ class Monitor:
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.db_path, timeout=5.0)
         conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA secure_delete=ON")  # cleared / expired rows do not linger in free pages
         return conn
 
     def _ensure_schema(self) -> None:
@@ -134,14 +135,17 @@ class Monitor:
                 pass
 
     def start(self) -> None:
-        """Open the database (WAL), create the schema, apply retention once, start the writer."""
+        """Open the database (WAL), create the schema, apply retention once, start the writer.
+        A disabled monitor creates no file; an unopenable one is logged, not raised, and the
+        writer tries again with the next batch."""
         if self._started or self._closed:
             return
         self._started = True
         try:
-            self._ensure_schema()
-            self._schema_ok = True
-            self.apply_retention()
+            if self.enabled or self.db_path.exists():
+                self._ensure_schema()
+                self._schema_ok = True
+                self.apply_retention()
         except (sqlite3.Error, OSError) as e:
             log.error("the request log at %s could not be opened (%s)", self.db_path, e)
         self._writer.start()
@@ -223,11 +227,14 @@ class Monitor:
             with self._body_lock:
                 self._queued_body_bytes = max(0, self._queued_body_bytes - size)
 
-    def _open_writer(self) -> None:
-        if not self._schema_ok or not self.db_path.exists():
-            self._ensure_schema()
-            self._schema_ok = True
-        self._conn = self._connect()
+    def _writer_conn(self) -> sqlite3.Connection:
+        """The writer thread's own connection, opened at its first batch (raises when it cannot)."""
+        if self._conn is None:
+            if not self._schema_ok or not self.db_path.exists():
+                self._ensure_schema()
+                self._schema_ok = True
+            self._conn = self._connect()
+        return self._conn
 
     def _close_writer(self) -> None:
         if self._conn is not None:
@@ -236,9 +243,7 @@ class Monitor:
 
     def _write(self, batch: list[RequestRecord]) -> int:
         """Runs on the writer thread: redact, then write the batch in one transaction."""
-        conn = self._conn
-        if conn is None:
-            return len(batch)
+        conn = self._writer_conn()
         try:
             secrets = [str(s) for s in self._secrets() if s]
         except Exception:
@@ -278,7 +283,8 @@ class Monitor:
         return int(n)
 
     def apply_retention(self, now: float | None = None) -> int:
-        if not self.db_path.exists():
+        """Delete rows older than retention_days, then the oldest beyond max_rows; rows deleted."""
+        if not self.db_path.is_file():
             return 0
         conn = self._connect()
         try:
@@ -288,13 +294,19 @@ class Monitor:
 
     # -- queries -----------------------------------------------------------------------------
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        if not self.db_path.exists():
+        """Read on the caller's thread with a short-lived connection; an unreadable log reads as empty."""
+        if not self.db_path.is_file():
             return []
-        conn = self._connect()
+        try:
+            conn = self._connect()
+        except sqlite3.Error as e:
+            log.warning("the request log could not be read (%s)", e)
+            return []
         conn.row_factory = sqlite3.Row
         try:
             return [dict(r) for r in conn.execute(sql, tuple(args))]
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as e:
+            log.debug("request log query failed (%s)", e)
             return []
         finally:
             conn.close()
@@ -410,14 +422,19 @@ class Monitor:
                                      "cached_tokens": 0, "reasoning_tokens": 0}
 
     def clear(self) -> int:
+        """Delete every row (overwritten on disk, WAL truncated); the number of requests deleted."""
         self.flush()
-        if not self.db_path.exists():
+        if not self.db_path.is_file():
             return 0
         conn = self._connect()
         try:
             with conn:
                 n = conn.execute("DELETE FROM requests").rowcount
                 conn.execute("DELETE FROM bodies")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
             return int(n)
         finally:
             conn.close()
