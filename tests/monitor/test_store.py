@@ -396,3 +396,23 @@ def test_unopenable_database_does_not_raise_and_recovers(tmp_path: Path) -> None
     m.flush(timeout=2)
     assert len(m.recent()) == 1 and m.dropped == 1
     m.close()
+
+
+def test_secrets_are_looked_up_off_the_request_thread_and_may_fail(tmp_path: Path) -> None:
+    callers: list[int] = []
+
+    def secrets() -> list[str]:
+        callers.append(threading.get_ident())
+        if len(callers) == 1:
+            raise RuntimeError("keychain locked")
+        return ["plain-zai-key-xyz"]
+
+    m = Monitor(tmp_path / "monitor.db", secrets=secrets)
+    m.start()
+    m.record(rec(0, error=f"bad key {PROXY_KEY}"))  # first lookup fails: shape patterns still apply
+    m.flush()
+    m.record(rec(1, error="bad key plain-zai-key-xyz"))
+    m.close()
+    assert callers and threading.get_ident() not in callers
+    assert [r["error"] for r in m.recent()] == ["bad key [REDACTED]", "bad key [REDACTED]"]
+    assert m.dropped == 0
