@@ -76,9 +76,11 @@ def test_index_needs_token_then_sets_cookie(control: Any) -> None:
     status, html, resp = request(control, "GET", "/", token=False, headers={"Cookie": f"{COOKIE}={control.token}"})
     assert status == 200 and control.token in html and "{{TOKEN}}" not in html
     assert "default-src 'self'" in (resp.getheader("Content-Security-Policy") or "")
-    for name in ("app.css", "app.js"):
+    for name in ("app.css", "app.js", "monitor.js", "settings.js"):
         status, _, _ = request(control, "GET", "/" + name, token=False)
         assert status == 200
+    status, _, _ = request(control, "GET", "/monitor.css", token=False)
+    assert status == 404
 
 
 def test_state_shape(control: Any, controller: Any) -> None:
@@ -87,8 +89,14 @@ def test_state_shape(control: Any, controller: Any) -> None:
     assert status == 200
     port = controller.config.port
     assert s["status"]["running"] is False and s["status"]["active_accounts"] == 1
-    assert s["config"] == {"port": port, "allow_lan_access": False, "auth_mode": "auto", "auto_start": False,
-                           "effective_auth_mode": "off", "overrides": []}
+    assert s["config"] == {
+        "port": port, "allow_lan_access": False, "auth_mode": "auto", "auto_start": False,
+        "effective_auth_mode": "off", "overrides": [],
+        "monitor": {"enabled": True, "retention_days": 30, "store_bodies": False},
+        "zai": {"enabled": False, "base_url": "https://api.z.ai/api/anthropic",
+                "effective_base_url": "https://api.z.ai/api/anthropic", "dispatch_mode": "off",
+                "models": {"opus": "glm-4.7", "sonnet": "glm-4.7", "haiku": "glm-4.5-air"}, "key_set": False},
+    }
     assert s["api_key"] == controller.api_key()
     assert s["urls"]["openai"] == f"http://127.0.0.1:{port}/v1"
     assert {sn["id"] for sn in s["snippets"]} >= {"claude-code", "openai", "anthropic", "gemini"}

@@ -12,18 +12,23 @@ draws a random token:
   (DNS rebinding and cross-site requests are refused).
 
 Handlers await the Controller's `a_*` coroutines; they never call its blocking sync methods.
+File and database work (the request log, start-at-login entries) runs in an executor thread so
+the proxy on the same loop never waits for it. Secrets other than the proxy API key never go
+to the page: for the z.ai key it only learns whether one is set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import io
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -38,15 +43,24 @@ log = logging.getLogger("trayproxy.ui.control")
 WEB_DIR = Path(__file__).with_name("web")
 TOKEN_HEADER = "X-Trayproxy-Token"
 COOKIE = "trayproxy_control"
-_STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
+_STATIC = {"app.css": "text/css", "app.js": "text/javascript", "monitor.js": "text/javascript",
+           "settings.js": "text/javascript"}
 _LOOPBACK = ("127.0.0.1", "localhost")
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 # config keys the settings page may set (other tabs/sections add theirs here)
-PAGE_SETTINGS = {"port", "allow_lan_access", "auth_mode", "auto_start"}
+PAGE_SETTINGS = {
+    "port", "allow_lan_access", "auth_mode", "auto_start",
+    "monitor.enabled", "monitor.retention_days", "monitor.store_bodies",
+    "zai.enabled", "zai.base_url", "zai.dispatch_mode", "zai.models",
+}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
+# the request log's list: page size bounds, and the filters the page may pass through
+MAX_PAGE = 500
+_EXPORT_TYPES = {"csv": "text/csv", "json": "application/json"}
 
 
 class ApiError(Exception):
@@ -69,6 +83,8 @@ class ControlServer:
         on_show: Callable[[], None] | None = None,
         web_dir: Path = WEB_DIR,
         token: str | None = None,
+        autostart: Any = None,
+        downloads_dir: Callable[[], Path] | None = None,
     ) -> None:
         self.controller = controller
         self.login = login or LoginRunner(controller)
@@ -79,6 +95,13 @@ class ControlServer:
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._icons: dict[str, bytes] = {}
+        if autostart is None:
+            from trayproxy import autostart as autostart_module
+
+            autostart = autostart_module
+        # status() / enable() / disable() -> AutostartStatus; raise AutostartError
+        self.autostart = autostart
+        self.downloads_dir = downloads_dir or _downloads_dir
 
     # -- lifecycle (on the engine loop) ---------------------------------------------------
     async def start(self) -> str:
@@ -152,7 +175,7 @@ class ControlServer:
     def _routes(self, app: web.Application) -> None:
         r = app.router
         r.add_get("/", self.index)
-        r.add_get("/{name:app\\.(css|js)}", self.static)
+        r.add_get("/{name:(app|monitor|settings)\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
         r.add_post("/api/start", self.post_start)
@@ -166,6 +189,17 @@ class ControlServer:
         r.add_post("/api/accounts/remove", self.post_remove_account)
         r.add_post("/api/copy", self.post_copy)
         r.add_post("/api/show", self.post_show)
+        r.add_get("/api/monitor/requests", self.get_monitor_requests)
+        r.add_get("/api/monitor/requests/{id}", self.get_monitor_request)
+        r.add_get("/api/monitor/stats", self.get_monitor_stats)
+        r.add_get("/api/monitor/export", self.get_monitor_export)
+        r.add_post("/api/monitor/export/save", self.post_monitor_export_save)
+        r.add_post("/api/monitor/clear", self.post_monitor_clear)
+        r.add_post("/api/zai/key", self.post_zai_key)
+        r.add_post("/api/zai/key/remove", self.post_zai_key_remove)
+        r.add_post("/api/zai/test", self.post_zai_test)
+        r.add_get("/api/autostart", self.get_autostart)
+        r.add_post("/api/autostart", self.post_autostart)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         query_token = request.query.get("token")
@@ -185,6 +219,8 @@ class ControlServer:
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
+        if name not in _STATIC:
+            raise web.HTTPNotFound()
         return web.Response(body=(self.web_dir / name).read_bytes(), content_type=_STATIC[name], charset="utf-8")
 
     async def icon(self, request: web.Request) -> web.StreamResponse:
@@ -220,6 +256,19 @@ class ControlServer:
                 "auto_start": cfg.auto_start,
                 "effective_auth_mode": cfg.effective_auth_mode,
                 "overrides": sorted(ctl.overrides),
+                "monitor": {
+                    "enabled": cfg.monitor.enabled,
+                    "retention_days": cfg.monitor.retention_days,
+                    "store_bodies": cfg.monitor.store_bodies,
+                },
+                "zai": {
+                    "enabled": cfg.zai.enabled,
+                    "base_url": cfg.zai.base_url,
+                    "effective_base_url": ctl.config.zai.base_url,  # TRAYPROXY_ZAI_BASE_URL wins
+                    "dispatch_mode": cfg.zai.dispatch_mode,
+                    "models": dict(cfg.zai.models),
+                    "key_set": ctl.has_zai_key(),  # never the key itself
+                },
             },
             "api_key": key,
             "urls": client_urls(st.base_url),
@@ -241,6 +290,10 @@ class ControlServer:
             await coro
         except (StartError, ConfigError, SecretStoreError, AccountError, KeyError, ValueError) as e:
             raise ApiError(_user_message(e)) from e
+
+    async def _thread(self, fn: Callable[[], T]) -> T:
+        """Run blocking work (SQLite, files) off the engine loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, fn)
 
     async def _sync(self, fn: Callable[[], Any]) -> None:
         async def run() -> None:
@@ -312,3 +365,178 @@ class ControlServer:
             raise ApiError("This instance has no settings window", status=404)
         await asyncio.get_running_loop().run_in_executor(None, self.on_show)
         return web.json_response({"ok": True})
+
+    # -- request log (Monitor tab) ---------------------------------------------------------
+    def _monitor(self) -> Any:
+        mon = getattr(self.controller, "monitor", None)
+        if mon is None:
+            raise ApiError("The request log is not available in this instance", status=404)
+        return mon
+
+    @staticmethod
+    def _filters(q: Any) -> dict[str, Any]:
+        """Monitor.recent() filters from the query string; empty values mean "any"."""
+        out: dict[str, Any] = {}
+        status = str(q.get("status") or "")
+        if status:
+            if status not in ("ok", "error") and not (status.isdigit() and len(status) == 3):
+                raise ApiError("status must be ok, error or an HTTP status code")
+            out["status"] = status
+        for param, key in (("model", "model"), ("account", "account_id"), ("protocol", "protocol")):
+            value = q.get(param) or ""
+            if not isinstance(value, str):
+                raise ApiError(f"{param} must be text")
+            if value:
+                out[key] = value
+        return out
+
+    @staticmethod
+    def _number(q: Any, name: str, default: float | None = None) -> float | None:
+        raw = q.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            raise ApiError(f"{name} must be a number") from None
+
+    async def get_monitor_requests(self, request: web.Request) -> web.StreamResponse:
+        """Newest first. `before=TS` pages back; `after=TS` keeps rows that started at TS or later
+        (the page's live poll, which merges by id: a row lands when its request ends, so a long
+        request can arrive behind newer ones)."""
+        mon = self._monitor()
+        q = request.query
+        filters = self._filters(q)
+        limit = int(self._number(q, "limit", 100) or 100)
+        limit = max(1, min(MAX_PAGE, limit))
+        before, after = self._number(q, "before"), self._number(q, "after")
+        if before is not None:
+            filters["before_ts"] = before
+        if after is not None:
+            filters["since_ts"] = after
+        rows = await self._thread(functools.partial(mon.recent, limit=limit, **filters))
+        return web.json_response({"requests": rows, "has_more": len(rows) == limit, "limit": limit})
+
+    async def get_monitor_request(self, request: web.Request) -> web.StreamResponse:
+        mon = self._monitor()
+        row = await self._thread(functools.partial(mon.get, request.match_info["id"]))
+        if row is None:
+            raise ApiError("That request is no longer in the log", status=404)
+        row["bodies_stored"] = row.get("request_body") is not None or row.get("response_body") is not None
+        return web.json_response(row)
+
+    async def get_monitor_stats(self, request: web.Request) -> web.StreamResponse:
+        mon = self._monitor()
+        hours = int(self._number(request.query, "hours", 24) or 24)
+        hours = max(1, min(24 * 14, hours))
+
+        def collect() -> dict[str, Any]:
+            by_client = mon.totals("client_model")
+            by_model = mon.totals("upstream_model")
+            names = {r["key"] for r in by_model + by_client if r["key"]}
+            return {
+                "summary": mon.summary(),
+                "hourly": mon.hourly(hours),
+                "by_account": mon.totals("account_id"),
+                "by_model": by_model,
+                "by_upstream": mon.totals("upstream"),
+                "models": sorted(names),
+                "protocols": sorted(r["key"] for r in mon.totals("protocol") if r["key"]),
+            }
+
+        return web.json_response(await self._thread(collect))
+
+    def _export_args(self, q: Any) -> tuple[str, dict[str, Any]]:
+        fmt = str(q.get("format") or "csv")
+        if fmt not in _EXPORT_TYPES:
+            raise ApiError("format must be csv or json")
+        return fmt, self._filters(q)
+
+    @staticmethod
+    def _export_name(fmt: str) -> str:
+        return time.strftime("trayproxy-requests-%Y%m%d-%H%M%S.") + fmt
+
+    async def get_monitor_export(self, request: web.Request) -> web.StreamResponse:
+        mon = self._monitor()
+        fmt, filters = self._export_args(request.query)
+        data = await self._thread(functools.partial(mon.export, fmt, **filters))
+        resp = web.Response(body=data, content_type=_EXPORT_TYPES[fmt], charset="utf-8")
+        resp.headers["Content-Disposition"] = f'attachment; filename="{self._export_name(fmt)}"'
+        return resp
+
+    async def post_monitor_export_save(self, request: web.Request) -> web.StreamResponse:
+        """The settings window (pywebview) cannot download: write the export to Downloads."""
+        mon = self._monitor()
+        fmt, filters = self._export_args(await self._json(request))
+        folder = self.downloads_dir()
+        name = self._export_name(fmt)
+
+        def save() -> Path:
+            data = mon.export(fmt, **filters)
+            folder.mkdir(parents=True, exist_ok=True)
+            path, n = folder / name, 1
+            while path.exists():
+                path, n = folder / name.replace(".", f"-{n}.", 1), n + 1
+            path.write_bytes(data)
+            return path
+
+        try:
+            path = await self._thread(save)
+        except OSError as e:
+            raise ApiError(f"Could not save the export in {folder}: {e.strerror or e}") from e
+        return web.json_response({"path": str(path)})
+
+    async def post_monitor_clear(self, request: web.Request) -> web.StreamResponse:
+        mon = self._monitor()
+        n = await self._thread(mon.clear)
+        return web.json_response({"cleared": n})
+
+    # -- z.ai --------------------------------------------------------------------------------
+    async def post_zai_key(self, request: web.Request) -> web.StreamResponse:
+        key = (await self._json(request)).get("key")
+        if not isinstance(key, str) or not key.strip():
+            raise ApiError("Paste the z.ai API key first")
+        key = key.strip()
+        if any(c.isspace() for c in key) or len(key) > 1024:
+            raise ApiError("The z.ai API key cannot contain spaces or line breaks")
+        await self._sync(lambda: self.controller.set_zai_key(key))
+        return web.json_response(self.state())
+
+    async def post_zai_key_remove(self, request: web.Request) -> web.StreamResponse:
+        await self._sync(lambda: self.controller.set_zai_key(None))
+        return web.json_response(self.state())
+
+    async def post_zai_test(self, request: web.Request) -> web.StreamResponse:
+        from trayproxy.upstream.zai import ZaiError
+
+        base_url = self.controller.config.zai.base_url
+        try:
+            models = await self.controller.a_zai_models()
+        except ZaiError as e:
+            raise ApiError(_user_message(e), status=502) from e
+        return web.json_response({"ok": True, "base_url": base_url, "models": models})
+
+    # -- start at login ----------------------------------------------------------------------
+    async def _autostart(self, fn: Callable[[], Any]) -> web.StreamResponse:
+        from trayproxy.autostart import AutostartError
+
+        try:
+            st = await self._thread(fn)
+        except AutostartError as e:
+            raise ApiError(_user_message(e), status=500) from e
+        return web.json_response(st.to_dict())
+
+    async def get_autostart(self, request: web.Request) -> web.StreamResponse:
+        return await self._autostart(self.autostart.status)
+
+    async def post_autostart(self, request: web.Request) -> web.StreamResponse:
+        on = (await self._json(request)).get("enabled")
+        if not isinstance(on, bool):
+            raise ApiError("enabled must be true or false")
+        return await self._autostart(self.autostart.enable if on else self.autostart.disable)
+
+
+def _downloads_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_downloads_dir())

@@ -3,7 +3,9 @@
  * Extending: add a tab button (data-tab="NAME") and a section (data-panel="NAME") to index.html,
  * or call trayproxy.addTab(NAME, LABEL, sectionElement) from another script; then
  * trayproxy.registerPanel(NAME, {show(state), render(state)}) to get the live state.
- * trayproxy.api(PATH, BODY) calls /api/PATH (POST when BODY is given).
+ * trayproxy.api(PATH, BODY) calls /api/PATH (POST when BODY is given); trayproxy.download(PATH)
+ * saves what /api/PATH answers as a file. monitor.js (Monitor tab) and settings.js (z.ai, start
+ * at login) are built this way.
  */
 "use strict";
 
@@ -65,6 +67,32 @@
     return data;
   }
 
+  /* GET /api/PATH and hand the answer to the browser as a download (the token must travel in a
+     header, so a plain link cannot do it). Returns the file name. */
+  async function download(path, fallbackName) {
+    let resp;
+    try {
+      resp = await fetch("/api/" + path, { headers: { "X-Trayproxy-Token": TOKEN } });
+    } catch (e) {
+      throw new Error("trayproxy is not answering (was it closed?)");
+    }
+    if (!resp.ok) {
+      let data = {};
+      try { data = await resp.json(); } catch (e) { /* not JSON */ }
+      throw new Error(data.error || resp.statusText || "Download failed");
+    }
+    const blob = await resp.blob();
+    const m = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
+    const name = m ? m[1] : fallbackName;
+    const url = URL.createObjectURL(blob);
+    const a = h("a", { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 30000);
+    return name;
+  }
+
   function toast(message, isError) {
     const t = $("toast");
     t.textContent = message;
@@ -108,22 +136,21 @@
 
   /* Two-step confirmation on the button itself instead of a native dialog. */
   function confirmFirst(button, label) {
-    if (button.dataset.armed === "1") {
+    const disarm = () => {
+      if (button.dataset.armed !== "1") return;
       delete button.dataset.armed;
+      button.textContent = button.dataset.label;
       button.classList.remove("confirm");
+    };
+    if (button.dataset.armed === "1") {
+      disarm();
       return true;
     }
-    const original = button.textContent;
+    button.dataset.label = button.textContent;
     button.dataset.armed = "1";
     button.textContent = label;
     button.classList.add("confirm");
-    setTimeout(() => {
-      if (button.dataset.armed === "1") {
-        delete button.dataset.armed;
-        button.textContent = original;
-        button.classList.remove("confirm");
-      }
-    }, 4000);
+    setTimeout(disarm, 4000);
     return false;
   }
 
@@ -448,7 +475,7 @@
   }
 
   window.trayproxy = {
-    api, copyText, toast, h, addTab, selectTab, refresh,
+    api, download, copyText, toast, h, addTab, selectTab, refresh, act, confirmFirst,
     registerPanel(name, hooks) { panels[name] = hooks; if (state && hooks.render) hooks.render(state); },
     onState(fn) { listeners.push(fn); },
     get state() { return state; },

@@ -1,0 +1,638 @@
+/* Monitor tab: the request log, live.
+ *
+ * While the tab is on screen (and the window is visible) the list is polled every 2 s with
+ * `after=`: rows that started in the last few minutes, merged by id. A row is written when its
+ * request ends, stamped with its start time, so a long request can land behind newer ones; the
+ * look-back window catches it. Hidden tab or window: no timer runs at all.
+ * Everything from the log goes into the DOM as text (textContent), never as HTML.
+ */
+"use strict";
+
+(function () {
+  const tp = window.trayproxy;
+  const { h, api } = tp;
+  const $ = (id) => document.getElementById(id);
+  const SVG = "http://www.w3.org/2000/svg";
+  const POLL_MS = 2000;
+  const STATS_MS = 30000; // hour buckets and "x min ago" move on even when nothing new arrives
+  const PAGE = 100;
+  const LOOK_BACK = 300; // s
+  const KEEP = 2000; // rows kept in the page
+
+  const filters = { status: "", model: "", account: "", protocol: "" };
+  let rows = []; // newest first
+  let ids = new Set();
+  let hasMore = false;
+  let loaded = false; // the head of the list for the current filters is in
+  let generation = 0; // bumps when filters change or the log is cleared: late answers are dropped
+  let timer = null;
+  let polling = false;
+  let pollAgain = false;
+  let stats = null;
+  let statsAt = 0;
+  let statsDirty = true;
+  let selected = null; // id in the detail pane
+  let lastRowsKey = "";
+  const lastOptions = {};
+
+  // -- formatting ------------------------------------------------------------------------
+  const nf = new Intl.NumberFormat();
+
+  function fmtCount(n) {
+    n = Number(n) || 0;
+    if (n < 1000) return String(n);
+    if (n < 1e6) return (n / 1e3).toFixed(n < 1e4 ? 1 : 0).replace(/\.0$/, "") + "k";
+    if (n < 1e9) return (n / 1e6).toFixed(n < 1e7 ? 1 : 0).replace(/\.0$/, "") + "M";
+    return (n / 1e9).toFixed(1).replace(/\.0$/, "") + "B";
+  }
+
+  function fmtDuration(ms) {
+    if (ms === null || ms === undefined) return "";
+    if (ms < 1000) return Math.round(ms) + " ms";
+    if (ms < 10000) return (ms / 1000).toFixed(2) + " s";
+    if (ms < 60000) return (ms / 1000).toFixed(1) + " s";
+    const s = Math.round(ms / 1000);
+    return `${Math.floor(s / 60)} min ${s % 60} s`;
+  }
+
+  function fmtAgo(ts) {
+    const s = Math.max(0, Math.round(Date.now() / 1000 - ts));
+    if (s < 5) return "just now";
+    if (s < 60) return `${s} s ago`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+    const d = new Date(ts * 1000);
+    return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " +
+      d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function fmtTime(ts) { return new Date(ts * 1000).toLocaleString(); }
+
+  function statusKind(r) {
+    if (r.status >= 500) return "bad";
+    if (r.status >= 400) return "warn";
+    return "ok";
+  }
+
+  function accountName(id) {
+    if (!id) return "";
+    if (id === "zai") return "z.ai";
+    const st = tp.state;
+    const acc = st && st.accounts.find((a) => a.id === id);
+    return acc ? acc.email : "removed account " + id.slice(0, 8);
+  }
+
+  function outcomeName(o) {
+    return { client_disconnect: "client left", shutdown: "shut down", rejected: "refused" }[o] || o.replace(/_/g, " ");
+  }
+
+  function protocolName(p) {
+    return { openai: "OpenAI", anthropic: "Anthropic", gemini: "Gemini" }[p] || p || "other";
+  }
+
+  function upstreamLabel(u) { return u === "zai" ? "z.ai" : u || ""; }
+
+  // -- visibility and polling --------------------------------------------------------------
+  function panel() { return document.querySelector('[data-panel="monitor"]'); }
+  function onScreen() { return !panel().hidden && document.visibilityState === "visible"; }
+
+  function setLive(on) {
+    const live = $("mon-live");
+    const enabled = tp.state ? tp.state.config.monitor.enabled : true;
+    const mode = !on ? "off" : enabled ? "on" : "disabled";
+    live.dataset.state = mode;
+    $("mon-live-text").textContent = { on: "Live", off: "Paused", disabled: "Log is off" }[mode];
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = null;
+    if (onScreen()) timer = setTimeout(tick, POLL_MS);
+    else setLive(false);
+  }
+
+  async function tick() {
+    clearTimeout(timer);
+    timer = null;
+    if (!onScreen()) { setLive(false); return; }
+    if (polling) { pollAgain = true; return; } // the running poll goes round once more
+    polling = true;
+    try {
+      do {
+        pollAgain = false;
+        await poll();
+      } while (pollAgain && onScreen());
+      setLive(true);
+    } catch (e) {
+      $("mon-live").dataset.state = "error";
+      $("mon-live-text").textContent = e.message;
+    } finally {
+      polling = false;
+    }
+    schedule();
+  }
+
+  function query(extra) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
+    for (const [k, v] of Object.entries(extra || {})) if (v !== undefined && v !== null) q.set(k, v);
+    return q.toString();
+  }
+
+  function merge(incoming, older) {
+    let added = 0;
+    for (const r of incoming) {
+      if (ids.has(r.id)) continue;
+      ids.add(r.id);
+      rows.push(r);
+      added++;
+    }
+    if (added) {
+      rows.sort((a, b) => b.ts - a.ts);
+      if (!older && rows.length > KEEP) {
+        for (const r of rows.splice(KEEP)) ids.delete(r.id);
+        hasMore = true;
+      }
+    }
+    return added;
+  }
+
+  function reset() {
+    generation++;
+    rows = [];
+    ids = new Set();
+    hasMore = false;
+    loaded = false;
+  }
+
+  async function poll() {
+    const gen = generation;
+    let added = 0;
+    if (!loaded) {
+      const data = await api("monitor/requests?" + query({ limit: PAGE }));
+      if (gen !== generation) return;
+      rows = [];
+      ids = new Set();
+      merge(data.requests);
+      hasMore = data.has_more;
+      loaded = true;
+      added = 1;
+    } else {
+      const after = rows.length ? rows[0].ts - LOOK_BACK : Date.now() / 1000 - LOOK_BACK;
+      const data = await api("monitor/requests?" + query({ limit: 500, after }));
+      if (gen !== generation) return;
+      if (data.has_more) {
+        // more arrived than one look-back page holds: start again from the newest
+        rows = [];
+        ids = new Set();
+        merge(data.requests);
+        hasMore = true;
+        added = 1;
+      } else {
+        added = merge(data.requests);
+      }
+    }
+    if (added) statsDirty = true;
+    if (statsDirty || Date.now() - statsAt > STATS_MS) await loadStats();
+    renderRows();
+  }
+
+  async function loadStats() {
+    const gen = generation;
+    const data = await api("monitor/stats?hours=24");
+    if (gen !== generation) return;
+    stats = data;
+    statsAt = Date.now();
+    statsDirty = false;
+    renderStats();
+  }
+
+  async function loadOlder(button) {
+    if (!rows.length) return;
+    const gen = generation;
+    await tp.act(button, async () => {
+      const data = await api("monitor/requests?" + query({ limit: PAGE, before: rows[rows.length - 1].ts }));
+      if (gen !== generation) return;
+      merge(data.requests, true);
+      hasMore = data.has_more;
+      renderRows();
+    });
+  }
+
+  function refilter() {
+    reset();
+    renderFilters();
+    renderRows();
+    tick();
+  }
+
+  // -- list ----------------------------------------------------------------------------------
+  function modelCell(r) {
+    const client = r.client_model || "", upstream = r.upstream_model || "";
+    const main = client || upstream || "—";
+    return h("td", { class: "model" },
+      h("span", { class: "name", title: main, text: main }),
+      upstream && upstream !== client ? h("span", { class: "sub", title: upstream, text: "→ " + upstream }) : null);
+  }
+
+  function servedCell(r) {
+    const who = r.upstream === "zai" ? "" : accountName(r.account_id);
+    return h("td", { class: "served" },
+      r.upstream ? h("span", { class: "badge up-" + (r.upstream === "zai" ? "zai" : "google"), text: upstreamLabel(r.upstream) }) : null,
+      who ? h("span", { class: "sub", title: who, text: who }) : null,
+      !r.upstream && !who ? h("span", { class: "sub", text: "not sent upstream" }) : null);
+  }
+
+  function rowEl(r) {
+    const kind = statusKind(r);
+    const tr = h("tr", { "data-id": r.id, "data-status": r.status, class: "st-" + kind, tabindex: 0 },
+      h("td", { class: "when", "data-ts": r.ts, title: fmtTime(r.ts), text: fmtAgo(r.ts) }),
+      h("td", {},
+        h("span", { class: "badge " + kind, text: String(r.status) }),
+        r.outcome && r.outcome !== "ok" && r.outcome !== "error" ? h("span", { class: "sub", title: r.outcome.replace(/_/g, " "), text: outcomeName(r.outcome) }) : null),
+      h("td", { class: "client" },
+        h("span", { class: "proto", text: protocolName(r.protocol) }),
+        r.stream ? h("span", { class: "tag", title: "streamed answer", text: "stream" }) : null,
+        h("span", { class: "sub", title: (r.method || "") + " " + (r.route || ""), text: r.route || "" })),
+      modelCell(r),
+      servedCell(r),
+      h("td", { class: "num", title: r.ttfb_ms !== null && r.ttfb_ms !== undefined ? "first byte after " + fmtDuration(r.ttfb_ms) : "", text: fmtDuration(r.duration_ms) }),
+      h("td", { class: "num tokens", title: `${nf.format(r.input_tokens)} in, ${nf.format(r.output_tokens)} out` },
+        r.input_tokens || r.output_tokens
+          ? [h("span", { text: fmtCount(r.input_tokens) }), h("span", { class: "sep", text: " / " }), h("span", { text: fmtCount(r.output_tokens) })]
+          : h("span", { class: "sub", text: "—" })));
+    if (r.id === selected) tr.classList.add("selected");
+    return tr;
+  }
+
+  function hasFilters() { return Object.values(filters).some(Boolean); }
+
+  function renderRows() {
+    const body = $("mon-rows");
+    const key = JSON.stringify([generation, loaded, rows.length && rows[0].id, rows.length, selected, hasMore,
+      tp.state ? tp.state.accounts.map((a) => a.id) : []]);
+    if (key !== lastRowsKey) {
+      lastRowsKey = key;
+      body.replaceChildren(...rows.map(rowEl));
+    } else {
+      for (const td of body.querySelectorAll("td.when")) td.textContent = fmtAgo(Number(td.dataset.ts));
+    }
+    const empty = $("mon-empty");
+    $("mon-table").hidden = rows.length === 0;
+    empty.hidden = rows.length !== 0 || !loaded;
+    $("mon-more").hidden = !hasMore || !rows.length;
+    $("mon-reset").hidden = !hasFilters();
+    if (rows.length || !loaded) return;
+    const st = tp.state;
+    if (hasFilters()) {
+      empty.replaceChildren("No requests match these filters. ",
+        h("button", { type: "button", class: "btn small ghost", text: "Show all", onclick: resetFilters }));
+    } else if (st && !st.config.monitor.enabled) {
+      empty.textContent = "The request log is off. Turn on Record requests below to see requests here.";
+    } else {
+      const url = st ? st.status.base_url : "the base URL";
+      empty.replaceChildren(h("b", { text: "No requests yet." }), h("br"),
+        "Point a client at ", h("code", { text: url }), " and its requests show up here as they happen.");
+    }
+  }
+
+  // -- filters ---------------------------------------------------------------------------
+  function setOptions(select, name, allLabel, options) {
+    const current = filters[name];
+    const list = options.slice();
+    if (current && !list.some(([v]) => v === current)) list.push([current, current]);
+    const key = JSON.stringify(list);
+    if (lastOptions[name] !== key) {
+      lastOptions[name] = key;
+      select.replaceChildren(h("option", { value: "", text: allLabel }), ...list.map(([v, label]) => h("option", { value: v, text: label })));
+    }
+    select.value = current;
+    select.classList.toggle("active", !!current);
+  }
+
+  function renderFilters() {
+    for (const b of $("mon-status").children) b.setAttribute("aria-checked", b.dataset.status === filters.status ? "true" : "false");
+    const st = tp.state;
+    const accounts = new Map();
+    for (const a of st ? st.accounts : []) accounts.set(a.id, a.email);
+    for (const r of stats ? stats.by_account : []) if (r.key && r.key !== "zai" && !accounts.has(r.key)) accounts.set(r.key, accountName(r.key));
+    setOptions($("mon-account"), "account", "All accounts", [...accounts].sort((a, b) => a[1].localeCompare(b[1])));
+    setOptions($("mon-model"), "model", "All models", (stats ? stats.models : []).map((m) => [m, m]));
+    const protocols = new Set(["openai", "anthropic", "gemini"].concat(stats ? stats.protocols : []));
+    setOptions($("mon-protocol"), "protocol", "All protocols", [...protocols].sort().map((p) => [p, protocolName(p)]));
+  }
+
+  function resetFilters() {
+    for (const k of Object.keys(filters)) filters[k] = "";
+    refilter();
+  }
+
+  // -- stats and chart ---------------------------------------------------------------------
+  function svgEl(tag, attrs, ...children) {
+    const el = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) el.setAttribute(k, v);
+    for (const c of children) if (c) el.append(c);
+    return el;
+  }
+
+  function niceMax(v) {
+    if (v <= 4) return 4;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
+    return 10 * p;
+  }
+
+  function hourLabel(ts) { return new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+
+  /* A stacked bar chart of hourly buckets. series: [{key, cls, label}]; fmt formats axis values. */
+  function drawChart(svg, hours, series, fmt, noun) {
+    const W = 420, H = 150, L = 38, R = 6, T = 10, B = 22;
+    const plotW = W - L - R, plotH = H - T - B;
+    const totals = hours.map((b) => series.reduce((s, x) => s + (b[x.key] || 0), 0));
+    const max = niceMax(Math.max(0, ...totals));
+    const y = (v) => T + plotH - (v / max) * plotH;
+    const nodes = [];
+    for (const f of [0, 0.5, 1]) {
+      const yy = y(max * f);
+      nodes.push(svgEl("line", { x1: L, x2: W - R, y1: yy, y2: yy, class: f === 0 ? "axis" : "grid" }));
+      const label = svgEl("text", { x: L - 6, y: yy + 3.5, class: "ylabel", "text-anchor": "end" });
+      label.textContent = fmt(max * f);
+      nodes.push(label);
+    }
+    const slot = plotW / hours.length, bw = Math.max(2, slot * 0.72);
+    hours.forEach((b, i) => {
+      const x = L + i * slot + (slot - bw) / 2;
+      const g = svgEl("g", { class: "hour" });
+      const title = svgEl("title");
+      const parts = series.map((s) => `${nf.format(b[s.key] || 0)} ${s.label}`).join(", ");
+      title.textContent = `${hourLabel(b.hour_ts)}–${hourLabel(b.hour_ts + 3600)}: ${parts}`;
+      g.append(title, svgEl("rect", { x: L + i * slot, y: T, width: slot, height: plotH, class: "hit" }));
+      let base = 0;
+      for (const s of series) {
+        const v = b[s.key] || 0;
+        if (!v) continue;
+        const top = y(base + v), bottom = y(base);
+        const hgt = Math.max(1.5, bottom - top);
+        g.append(svgEl("rect", { x, y: bottom - hgt, width: bw, height: hgt, rx: 1.5, class: "col " + s.cls }));
+        base += v;
+      }
+      nodes.push(g);
+      if (i % 6 === 0 || i === hours.length - 1) {
+        const t = svgEl("text", { x: L + i * slot + slot / 2, y: H - 6, class: "xlabel", "text-anchor": i === hours.length - 1 ? "end" : "middle" });
+        t.textContent = i === hours.length - 1 ? "now" : hourLabel(b.hour_ts);
+        if (i === hours.length - 1) t.setAttribute("x", W - R);
+        nodes.push(t);
+      }
+    });
+    if (!totals.some(Boolean)) {
+      const t = svgEl("text", { x: L + plotW / 2, y: T + plotH / 2, class: "nodata", "text-anchor": "middle" });
+      t.textContent = `No ${noun} in the last 24 hours`;
+      nodes.push(t);
+    }
+    svg.replaceChildren(...nodes);
+  }
+
+  function totalsTable(table, list, label) {
+    const body = table.tBodies[0];
+    if (!list.length) {
+      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "sub", text: "Nothing yet" })));
+      return;
+    }
+    body.replaceChildren(...list.map((r) => {
+      const name = label(r);
+      return h("tr", {},
+        h("td", { class: "key", title: name, text: name }),
+        h("td", { class: "num", text: nf.format(r.requests || 0) }),
+        h("td", { class: "num" + (r.errors ? " errtext" : ""), text: nf.format(r.errors || 0) }),
+        h("td", { class: "num", title: nf.format(r.input_tokens || 0), text: fmtCount(r.input_tokens) }),
+        h("td", { class: "num", title: nf.format(r.output_tokens || 0), text: fmtCount(r.output_tokens) }));
+    }));
+  }
+
+  function renderStats() {
+    if (!stats) return;
+    const hours = stats.hourly;
+    const sum = (k) => hours.reduce((s, b) => s + (b[k] || 0), 0);
+    const requests = sum("requests"), errors = sum("errors");
+    $("mon-t-requests").textContent = nf.format(requests);
+    const errEl = $("mon-t-errors");
+    errEl.textContent = nf.format(errors) + (requests ? ` (${Math.round((errors / requests) * 100)}%)` : "");
+    errEl.classList.toggle("errtext", errors > 0);
+    $("mon-t-input").textContent = fmtCount(sum("input_tokens"));
+    $("mon-t-input").title = nf.format(sum("input_tokens"));
+    $("mon-t-output").textContent = fmtCount(sum("output_tokens"));
+    $("mon-t-output").title = nf.format(sum("output_tokens"));
+    const okHours = hours.map((b) => ({ ...b, ok: b.requests - b.errors }));
+    drawChart($("chart-requests"), okHours, [{ key: "ok", cls: "s-ok", label: "ok" }, { key: "errors", cls: "s-err", label: "errors" }], fmtCount, "requests");
+    drawChart($("chart-tokens"), hours, [{ key: "input_tokens", cls: "s-in", label: "input" }, { key: "output_tokens", cls: "s-out", label: "output" }], fmtCount, "tokens");
+    const all = stats.summary;
+    const st = tp.state;
+    const days = st ? st.config.monitor.retention_days : null;
+    $("mon-log-note").textContent = `${nf.format(all.requests)} requests in the log` +
+      (days ? `, kept for ${days} day${days === 1 ? "" : "s"}.` : ".");
+    totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : "none (z.ai, refused)"));
+    totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || "none (refused)");
+    renderFilters();
+  }
+
+  // -- detail pane ------------------------------------------------------------------------
+  function pretty(text) {
+    if (text === null || text === undefined) return null;
+    const t = String(text);
+    try { return JSON.stringify(JSON.parse(t), null, 2); } catch (e) { /* not JSON (SSE, text) */ }
+    return t;
+  }
+
+  function detailFacts(r) {
+    const facts = [
+      ["Time", `${fmtTime(r.ts)} (${fmtAgo(r.ts)})`],
+      ["Request", `${r.method || ""} ${r.route || ""}`],
+      ["Protocol", protocolName(r.protocol) + (r.stream ? ", streamed" : "")],
+      ["Status", `${r.status} (${(r.outcome || "").replace(/_/g, " ")})`],
+      ["Client model", r.client_model || "—"],
+      ["Upstream model", r.upstream_model || "—"],
+      ["Served by", upstreamLabel(r.upstream) || "not sent upstream"],
+      ["Account", !r.account_id ? "—" : r.account_id === "zai" ? "z.ai"
+        : [h("span", { text: accountName(r.account_id) }), h("span", { class: "sub", title: r.account_id, text: r.account_id })]],
+      ["Duration", fmtDuration(r.duration_ms)],
+      ["First byte", r.ttfb_ms === null || r.ttfb_ms === undefined ? "—" : fmtDuration(r.ttfb_ms)],
+      ["Input tokens", nf.format(r.input_tokens || 0)],
+      ["Output tokens", nf.format(r.output_tokens || 0)],
+      ["Cached tokens", nf.format(r.cached_tokens || 0)],
+      ["Reasoning tokens", nf.format(r.reasoning_tokens || 0)],
+      ["User agent", r.user_agent || "—"],
+      ["Request id", r.id],
+    ];
+    return h("dl", { class: "facts detail-facts" }, facts.map(([k, v]) => h("div", {}, h("dt", { text: k }), typeof v === "string" ? h("dd", { text: v }) : h("dd", { class: "stack" }, v))));
+  }
+
+  function bodyBlock(title, text) {
+    const shown = pretty(text);
+    if (shown === null) return h("div", { class: "body-block" }, h("h3", { text: title }), h("p", { class: "hint", text: "Not recorded." }));
+    return h("div", { class: "body-block" },
+      h("div", { class: "row" }, h("h3", { text: title }), h("div", { class: "spacer" }),
+        h("button", { type: "button", class: "btn small ghost", text: "Copy", onclick: () => tp.copyText(String(text), title) })),
+      h("pre", {}, h("code", { text: shown })));
+  }
+
+  async function openDetail(id) {
+    selected = id;
+    lastRowsKey = "";
+    renderRows();
+    const drawer = $("mon-detail");
+    const body = $("mon-detail-body");
+    $("mon-detail-title").textContent = "Request";
+    body.replaceChildren(h("p", { class: "hint", text: "Loading..." }));
+    drawer.hidden = false;
+    let r;
+    try {
+      r = await api("monitor/requests/" + encodeURIComponent(id));
+    } catch (e) {
+      if (selected === id) body.replaceChildren(h("p", { class: "error", text: e.message }));
+      return;
+    }
+    if (selected !== id) return;
+    $("mon-detail-title").replaceChildren(
+      h("span", { class: "badge " + statusKind(r), text: String(r.status) }), " ",
+      h("span", { text: r.client_model || r.upstream_model || r.route || "Request" }));
+    const parts = [];
+    if (r.error) parts.push(h("div", { class: "detail-error" }, h("b", { text: "Error" }), h("p", { text: r.error })));
+    parts.push(detailFacts(r));
+    if (r.bodies_stored) {
+      parts.push(bodyBlock("Request body", r.request_body), bodyBlock("Response body", r.response_body));
+    } else {
+      parts.push(h("p", { class: "hint", text: "Bodies were not stored for this request. Turn on “Also store request and response bodies” in Request log settings to keep them for new requests." }));
+    }
+    body.replaceChildren(...parts);
+    body.scrollTop = 0;
+  }
+
+  function closeDetail() {
+    if ($("mon-detail").hidden) return;
+    $("mon-detail").hidden = true;
+    const id = selected;
+    selected = null;
+    lastRowsKey = "";
+    renderRows();
+    const row = id && document.querySelector(`#mon-rows tr[data-id="${CSS.escape(id)}"]`);
+    if (row) row.focus();
+  }
+
+  // -- settings ---------------------------------------------------------------------------
+  function renderSettings(s) {
+    const m = s.config.monitor;
+    $("mon-enabled").checked = m.enabled;
+    $("mon-bodies").checked = m.store_bodies;
+    const ret = $("mon-retention");
+    if (document.activeElement !== ret && ret.dataset.dirty !== "1") ret.value = m.retention_days;
+    $("mon-disabled").hidden = m.enabled;
+  }
+
+  function setting(key, value, message) {
+    return tp.act(null, () => api("config", { key, value }).then(() => { if (message) tp.toast(message); }));
+  }
+
+  // -- wiring -----------------------------------------------------------------------------
+  async function exportLog(fmt, button) {
+    const q = query({ format: fmt });
+    await tp.act(button, async () => {
+      if ("pywebview" in window) { // the settings window cannot download files: the app saves it
+        const body = { format: fmt, ...filters };
+        const res = await api("monitor/export/save", body);
+        tp.toast("Saved " + res.path);
+      } else {
+        const name = await tp.download("monitor/export?" + q, "trayproxy-requests." + fmt);
+        tp.toast("Downloading " + name);
+      }
+    });
+  }
+
+  function wire() {
+    for (const b of $("mon-status").children) {
+      b.addEventListener("click", () => { filters.status = b.dataset.status; refilter(); });
+    }
+    for (const [id, name] of [["mon-model", "model"], ["mon-account", "account"], ["mon-protocol", "protocol"]]) {
+      $(id).addEventListener("change", (ev) => { filters[name] = ev.currentTarget.value; refilter(); });
+    }
+    $("mon-reset").addEventListener("click", resetFilters);
+    $("mon-more").addEventListener("click", (ev) => loadOlder(ev.currentTarget));
+    $("mon-rows").addEventListener("click", (ev) => {
+      const tr = ev.target.closest("tr[data-id]");
+      if (tr) openDetail(tr.dataset.id);
+    });
+    $("mon-rows").addEventListener("keydown", (ev) => {
+      const tr = ev.target.closest("tr[data-id]");
+      if (!tr) return;
+      if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); openDetail(tr.dataset.id); }
+      if (ev.key === "ArrowDown" && tr.nextElementSibling) { ev.preventDefault(); tr.nextElementSibling.focus(); }
+      if (ev.key === "ArrowUp" && tr.previousElementSibling) { ev.preventDefault(); tr.previousElementSibling.focus(); }
+    });
+    $("mon-detail-close").addEventListener("click", closeDetail);
+    document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") closeDetail(); });
+
+    $("mon-export-csv").addEventListener("click", (ev) => exportLog("csv", ev.currentTarget));
+    $("mon-export-json").addEventListener("click", (ev) => exportLog("json", ev.currentTarget));
+    $("mon-clear").addEventListener("click", (ev) => {
+      const b = ev.currentTarget;
+      if (!tp.confirmFirst(b, "Click again to delete every request")) return;
+      tp.act(b, async () => {
+        const res = await api("monitor/clear", {});
+        closeDetail();
+        reset();
+        stats = null;
+        statsDirty = true;
+        tp.toast(`Cleared ${nf.format(res.cleared)} request${res.cleared === 1 ? "" : "s"}`);
+        tick();
+      });
+    });
+
+    $("mon-enabled").addEventListener("change", (ev) => {
+      const on = ev.currentTarget.checked;
+      setting("monitor.enabled", on, on ? "Recording requests" : "Request log paused");
+    });
+    $("mon-bodies").addEventListener("change", (ev) => {
+      const on = ev.currentTarget.checked;
+      setting("monitor.store_bodies", on, on ? "Bodies of new requests will be stored" : "Bodies will not be stored");
+    });
+    const ret = $("mon-retention");
+    ret.addEventListener("input", () => { ret.dataset.dirty = "1"; });
+    $("mon-retention-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const err = $("mon-retention-error");
+      const n = Number(ret.value);
+      if (!Number.isInteger(n) || n < 1 || n > 3650) {
+        err.textContent = "Keep requests for a whole number of days, from 1 to 3650.";
+        err.hidden = false;
+        return;
+      }
+      tp.act($("mon-retention-save"), async () => {
+        await api("config", { key: "monitor.retention_days", value: n });
+        delete ret.dataset.dirty;
+        tp.toast("Retention saved");
+      }, err);
+    });
+
+    const leftTab = () => setTimeout(() => { if (panel().hidden) closeDetail(); });
+    $("tabs").addEventListener("click", leftTab);
+    window.addEventListener("hashchange", leftTab);
+    document.addEventListener("visibilitychange", () => {
+      if (onScreen() && !timer && !polling) tick();
+    });
+  }
+
+  tp.registerPanel("monitor", {
+    show() {
+      statsDirty = true;
+      tick();
+    },
+    render(s) {
+      renderSettings(s);
+      if (panel().hidden) return;
+      renderRows();
+      if (onScreen() && !timer && !polling) tick(); // opened straight at #monitor, before the first state
+    },
+  });
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
+  else wire();
+})();

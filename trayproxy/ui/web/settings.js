@@ -1,0 +1,216 @@
+/* Settings tab, continued: start at login, and z.ai.
+ *
+ * Start at login is read from the OS (a desktop entry, a LaunchAgent, a registry value) when the
+ * tab opens, not on every poll. The z.ai key is write-only: the state says only whether one is
+ * set, and the input is emptied once the key is saved.
+ */
+"use strict";
+
+(function () {
+  const tp = window.trayproxy;
+  const { h, api } = tp;
+  const $ = (id) => document.getElementById(id);
+  const FAMILIES = ["opus", "sonnet", "haiku"];
+  let autostart = null; // last status from /api/autostart
+  let modelsDirty = false;
+
+  // -- start at login ----------------------------------------------------------------------
+  function showError(el, message) {
+    el.textContent = message;
+    el.hidden = !message;
+  }
+
+  function renderAutostart() {
+    const sw = $("login-start");
+    const hint = $("login-start-hint");
+    if (!autostart) return;
+    sw.disabled = false;
+    sw.checked = autostart.enabled;
+    const cmd = (autostart.command || []).join(" ");
+    const where = autostart.platform === "windows" ? "registry value" : "file";
+    hint.replaceChildren(
+      autostart.enabled ? `On: the ${where} ` : `Off. Turning it on writes the ${where} `,
+      h("code", { text: autostart.path_or_key }),
+      ", which starts ",
+      h("code", { text: cmd }), ".");
+    const note = $("login-start-note");
+    note.textContent = autostart.note ? autostart.note[0].toUpperCase() + autostart.note.slice(1) + "." : "";
+    note.hidden = !autostart.note;
+  }
+
+  async function loadAutostart() {
+    const err = $("login-start-error");
+    try {
+      autostart = await api("autostart");
+      showError(err, "");
+      renderAutostart();
+    } catch (e) {
+      $("login-start-hint").textContent = "";
+      $("login-start").disabled = false;
+      showError(err, "Could not read the start-at-login setting: " + e.message);
+    }
+  }
+
+  function setAutostart(on) {
+    const sw = $("login-start");
+    const err = $("login-start-error");
+    sw.disabled = true;
+    showError(err, "");
+    api("autostart", { enabled: on }).then((st) => {
+      autostart = st;
+      tp.toast(on ? "trayproxy will open when you log in" : "trayproxy will not open at login");
+    }, (e) => {
+      showError(err, (on ? "Could not turn on start at login: " : "Could not turn off start at login: ") + e.message);
+    }).finally(() => {
+      sw.disabled = false;
+      if (autostart) renderAutostart(); else sw.checked = false;
+      if (autostart && autostart.enabled !== on) sw.checked = autostart.enabled;
+    });
+  }
+
+  // -- z.ai --------------------------------------------------------------------------------
+  function renderZai(s) {
+    const z = s.config.zai;
+    $("zai-enabled").checked = z.enabled;
+    const hint = $("zai-enabled-hint");
+    if (!z.enabled) hint.textContent = "Off: z.ai is not used, whatever the mode below says.";
+    else if (z.dispatch_mode === "off") hint.textContent = "On, but the mode below is Off: pick when to use it.";
+    else if (!z.key_set) hint.textContent = "On, but no API key is set yet: requests sent to z.ai will fail.";
+    else hint.textContent = `On (${z.dispatch_mode}): Anthropic requests can be answered by z.ai.`;
+    hint.classList.toggle("warning-text", z.enabled && (z.dispatch_mode === "off" || !z.key_set));
+
+    for (const r of document.querySelectorAll('input[name="zai-mode"]')) {
+      r.checked = r.value === z.dispatch_mode;
+      r.closest(".choice").classList.toggle("on", r.checked);
+    }
+
+    const state = $("zai-key-state");
+    state.textContent = z.key_set ? "set" : "not set";
+    state.className = "badge " + (z.key_set ? "ok" : "warn");
+    $("zai-key-save").textContent = z.key_set ? "Replace key" : "Save key";
+    $("zai-key").placeholder = z.key_set ? "A key is set; paste a new one to replace it" : "Paste your z.ai API key";
+    $("zai-key-remove").hidden = !z.key_set;
+
+    if (!modelsDirty) {
+      for (const f of FAMILIES) {
+        const input = $("zai-model-" + f);
+        if (document.activeElement !== input) input.value = z.models[f] || "";
+      }
+    }
+
+    const url = $("zai-base-url");
+    if (document.activeElement !== url && url.dataset.dirty !== "1") url.value = z.base_url;
+    $("zai-url-hint").textContent = z.effective_base_url !== z.base_url
+      ? `TRAYPROXY_ZAI_BASE_URL is set, so ${z.effective_base_url} is used instead.`
+      : "z.ai's Anthropic-compatible endpoint; change it only for a proxy or a test server.";
+  }
+
+  async function testConnection(button) {
+    const status = $("zai-test-status");
+    const list = $("zai-test-models");
+    const err = $("zai-test-error");
+    list.hidden = true;
+    showError(err, "");
+    status.textContent = "Connecting...";
+    button.disabled = true;
+    try {
+      const res = await api("zai/test", {});
+      status.textContent = res.models.length
+        ? `Connected to ${res.base_url}: ${res.models.length} model${res.models.length === 1 ? "" : "s"} available.`
+        : `Connected to ${res.base_url}, but it lists no models.`;
+      status.classList.add("ok-text");
+      list.replaceChildren(...res.models.map((m) => h("li", { text: m })));
+      list.hidden = !res.models.length;
+      $("zai-model-options").replaceChildren(...res.models.map((m) => h("option", { value: m })));
+    } catch (e) {
+      status.textContent = "";
+      status.classList.remove("ok-text");
+      showError(err, e.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function wire() {
+    $("login-start").addEventListener("change", (ev) => setAutostart(ev.currentTarget.checked));
+
+    $("zai-enabled").addEventListener("change", (ev) => {
+      const on = ev.currentTarget.checked;
+      tp.act(null, () => api("config", { key: "zai.enabled", value: on }).then(() => tp.toast(on ? "z.ai on" : "z.ai off")));
+    });
+    for (const r of document.querySelectorAll('input[name="zai-mode"]')) {
+      r.addEventListener("change", () => {
+        if (!r.checked) return;
+        tp.act(null, () => api("config", { key: "zai.dispatch_mode", value: r.value }).then(() => tp.toast("z.ai mode: " + r.value)));
+      });
+    }
+
+    const key = $("zai-key");
+    $("zai-key-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const value = key.value.trim();
+      const err = $("zai-key-error");
+      if (!value || /\s/.test(value)) {
+        showError(err, value ? "The key cannot contain spaces or line breaks." : "Paste the z.ai API key first.");
+        return;
+      }
+      tp.act($("zai-key-save"), async () => {
+        await api("zai/key", { key: value });
+        key.value = "";
+        tp.toast("z.ai key saved");
+      }, err);
+    });
+    $("zai-key-remove").addEventListener("click", (ev) => {
+      const b = ev.currentTarget;
+      if (!tp.confirmFirst(b, "Click again to remove the key")) return;
+      tp.act(b, () => api("zai/key/remove", {}).then(() => tp.toast("z.ai key removed")), $("zai-key-error"));
+    });
+
+    for (const f of FAMILIES) $("zai-model-" + f).addEventListener("input", () => { modelsDirty = true; });
+    $("zai-models-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const err = $("zai-models-error");
+      const models = {};
+      for (const f of FAMILIES) {
+        const v = $("zai-model-" + f).value.trim();
+        if (!v) { showError(err, `Enter a GLM model for ${f[0].toUpperCase() + f.slice(1)}.`); return; }
+        models[f] = v;
+      }
+      tp.act($("zai-models-save"), async () => {
+        const cur = tp.state ? tp.state.config.zai.models : {};
+        // families this page does not show are kept as they are
+        await api("config", { key: "zai.models", value: { ...cur, ...models } });
+        modelsDirty = false;
+        tp.toast("Model map saved");
+      }, err);
+    });
+
+    const url = $("zai-base-url");
+    url.addEventListener("input", () => { url.dataset.dirty = "1"; });
+    $("zai-url-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      tp.act($("zai-url-save"), async () => {
+        await api("config", { key: "zai.base_url", value: url.value.trim() });
+        delete url.dataset.dirty;
+        tp.toast("Base URL saved");
+      }, $("zai-url-error"));
+    });
+
+    $("zai-test").addEventListener("click", (ev) => testConnection(ev.currentTarget));
+  }
+
+  tp.registerPanel("settings", {
+    show() { loadAutostart(); },
+    render(s) {
+      renderZai(s);
+      // opened straight at #settings: the tab was shown before the first state arrived
+      if (!autostart && !document.querySelector('[data-panel="settings"]').hidden && $("login-start-hint").dataset.asked !== "1") {
+        $("login-start-hint").dataset.asked = "1";
+        loadAutostart();
+      }
+    },
+  });
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
+  else wire();
+})();
