@@ -57,6 +57,19 @@ def control(controller: Any, clipboard: FakeClipboard) -> Iterator[Any]:
 
 
 @pytest.fixture
+def login_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Start-at-login entries go to a temporary HOME / XDG_CONFIG_HOME, never the real user's.
+
+    Returns the autostart directory (`$XDG_CONFIG_HOME/autostart`)."""
+    home = tmp_path / "userhome"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "cfg"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc-xdg"))
+    return home / "cfg" / "autostart"
+
+
+@pytest.fixture
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS

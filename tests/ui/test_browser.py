@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account, free_port
+from tests.ui.helpers import add_account, feed_monitor, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +22,7 @@ CHROMIUM = os.environ.get("TRAYPROXY_CHROMIUM") or shutil.which("chromium") or s
 
 
 @pytest.fixture
-def page(control: Any, controller: Any) -> Iterator[Any]:
+def page(control: Any, controller: Any, login_home: Path) -> Iterator[Any]:
     if not CHROMIUM:
         pytest.skip("Debian chromium is not installed")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -38,6 +39,8 @@ def page(control: Any, controller: Any) -> Iterator[Any]:
         pg = ctx.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text
+              and "status of 5" not in m.text else None)
         pg.goto(control.url)
         pg.wait_for_selector("#status-text:has-text('Stopped')")
         yield pg
@@ -134,3 +137,210 @@ def test_remove_account_needs_confirmation(page: Any, controller: Any) -> None:
     button.click()
     page.wait_for_selector(".account[data-email='a@example.com']", state="detached")
     assert [a.email for a in controller.store.all()] == ["second.account@example.com"]
+
+
+def expect(locator: Any) -> Any:
+    # auto-waiting assertions (the page's CSP forbids the string evaluation wait_for_function uses)
+    return pytest.importorskip("playwright.sync_api").expect(locator)
+
+
+def rows_count(page: Any, n: int) -> None:
+    expect(page.locator("#mon-rows tr")).to_have_count(n)
+
+
+def docs_copy(artifact: Path) -> None:
+    """The README shows these: keep docs/screenshots/ in step with the tests."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    docs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(artifact, docs / artifact.name)
+
+
+def test_monitor_tab(page: Any, control: Any, controller: Any, artifacts: Path) -> None:
+    from trayproxy.monitor import RequestRecord
+
+    accounts = controller.store.all()
+    feed_monitor(controller, accounts, 30)
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+
+    page.click("[data-tab=monitor]")
+    rows_count(page, 30)
+    assert page.locator("#mon-live[data-state=on]").count() == 1
+    first = page.locator("#mon-rows tr").first
+    assert first.get_attribute("data-id") == "req-000"
+    assert "a@example.com" in first.inner_text() and "google" in first.inner_text()
+    assert page.locator("#mon-rows tr .badge.up-zai").count() == 6
+    assert page.locator("#mon-rows tr.st-bad").count() == 3  # 502s
+    assert page.inner_text("#mon-t-requests") == "30"
+    assert page.locator("#chart-requests rect.col").count() > 0 and page.locator("#chart-tokens rect.col").count() > 0
+    assert "second.account@example.com" in page.inner_text("#mon-by-account")
+    page.screenshot(path=str(artifacts / "monitor-list.png"))
+
+    # live: a new request shows up at the top without a reload
+    controller.monitor.record(RequestRecord(
+        id="req-live", ts=time.time(), method="POST", route="/v1/chat/completions", protocol="openai",
+        client_model="gpt-4.1", upstream_model="gemini-2.5-flash", account_id=accounts[0].id, upstream="google",
+        status=200, outcome="ok", duration_ms=640.0, ttfb_ms=120.0, input_tokens=1500, output_tokens=220))
+    controller.monitor.flush()
+    page.wait_for_selector("#mon-rows tr:first-child[data-id=req-live]")
+    expect(page.locator("#mon-t-requests")).to_have_text("31")
+
+    # filter by status: errors only
+    page.click("#mon-status [data-status=error]")
+    rows_count(page, 12)
+    statuses = [int(x) for x in page.locator("#mon-rows tr").evaluate_all("rows => rows.map(r => r.dataset.status)")]
+    assert all(s >= 400 for s in statuses)
+    page.select_option("#mon-protocol", "anthropic")
+    rows_count(page, 6)
+    page.select_option("#mon-protocol", "")
+    rows_count(page, 12)
+
+    # the detail pane: every field, the error, bodies as text (never HTML)
+    page.click("#mon-rows tr[data-id=req-003]")
+    page.wait_for_selector("#mon-detail .detail-facts")
+    detail = page.inner_text("#mon-detail").lower()
+    for text in ("429", "gpt-5", "gemini-3-pro-high", "second.account@example.com", "rate limited",
+                 "claude-cli/2.0.3", "req-003", "Request body", "Response body"):
+        assert text.lower() in detail, text
+    assert "<b>not bold</b>" in page.inner_text("#mon-detail pre >> nth=0")
+    assert page.locator("#mon-detail pre b").count() == 0
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.screenshot(path=str(artifacts / "monitor-tab.png"))
+    docs_copy(artifacts / "monitor-tab.png")
+    page.set_viewport_size({"width": 1000, "height": 760})
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#mon-detail", state="hidden")
+    page.click('#mon-status [data-status=""]')
+    rows_count(page, 31)
+    page.click("#mon-rows tr[data-id=req-001]")
+    page.wait_for_selector("#mon-detail:has-text('Bodies were not stored')")
+    page.click("#mon-detail-close")
+
+    # export: a CSV download of what is in the log
+    with page.expect_download() as dl:
+        page.click("#mon-export-csv")
+    download = dl.value
+    assert download.suggested_filename.startswith("trayproxy-requests-") and download.suggested_filename.endswith(".csv")
+    assert (Path(download.path()).read_text().count("\n")) == 32  # header + 31 rows
+    with page.expect_download() as dl:
+        page.click("#mon-export-json")
+    assert dl.value.suggested_filename.endswith(".json")
+
+    # hidden tab: the list is no longer polled (two status polls pass without a monitor request)
+    page.click("[data-tab=overview]")
+    with page.expect_request("**/api/state"):
+        pass
+    mark = len(seen)
+    for _ in range(2):
+        with page.expect_request("**/api/state"):
+            pass
+    assert not [u for u in seen[mark:] if "/api/monitor/" in u]
+
+    # clear, after a confirmation click
+    page.click("[data-tab=monitor]")
+    page.wait_for_selector("#mon-rows tr")
+    page.click("#mon-clear")
+    assert "Click again" in page.inner_text("#mon-clear")
+    assert len(controller.monitor.recent(limit=100)) == 31
+    page.click("#mon-clear")
+    page.wait_for_selector("#mon-empty:has-text('No requests yet')")
+    assert controller.monitor.recent(limit=100) == []
+    assert page.inner_text("#mon-clear") == "Clear log"
+
+
+def test_monitor_settings(page: Any, controller: Any) -> None:
+    page.click("[data-tab=monitor]")
+    page.wait_for_selector("#mon-empty:has-text('No requests yet')")
+    page.uncheck("#mon-enabled", force=True)
+    page.wait_for_selector("#mon-disabled:visible")
+    assert controller.monitor.enabled is False
+    page.wait_for_selector("#mon-live[data-state=disabled]")
+    page.check("#mon-bodies", force=True)
+    page.wait_for_selector("#toast:has-text('Bodies of new requests')")
+    assert controller.monitor.store_bodies is True
+    page.fill("#mon-retention", "0")
+    page.click("#mon-retention-save")
+    page.wait_for_selector("#mon-retention-error:visible")
+    page.fill("#mon-retention", "14")
+    page.click("#mon-retention-save")
+    page.wait_for_selector("#toast:has-text('Retention saved')")
+    assert controller.monitor.retention_days == 14 and controller.config.monitor.retention_days == 14
+
+
+def test_zai_section(page: Any, controller: Any, artifacts: Path) -> None:
+    from tests.fakes.anthropic_api import ZAI_KEY, FakeAnthropic
+    from tests.fakes.runner import ServerThread
+
+    bodies: list[str] = []
+    page.on("response", lambda r: bodies.append(r.text()) if "/api/" in r.url else None)
+    fake = FakeAnthropic()
+    with ServerThread(fake.app()) as url:
+        page.click("[data-tab=settings]")
+        page.fill("#zai-base-url", url + "/api/anthropic")
+        page.click("#zai-url-save")
+        page.wait_for_selector("#toast:has-text('Base URL saved')")
+        assert controller.config.zai.base_url == url + "/api/anthropic"
+
+        page.check("#zai-enabled", force=True)
+        page.check("#zai-mode input[value=exclusive]", force=True)
+        page.wait_for_selector("#zai-mode .choice.on input[value=exclusive]")
+        assert controller.config.zai.enabled and controller.config.zai.dispatch_mode == "exclusive"
+        page.wait_for_selector("#zai-enabled-hint:has-text('no API key')")
+
+        page.fill("#zai-key", ZAI_KEY)
+        page.click("#zai-key-save")
+        page.wait_for_selector("#zai-key-state.ok")
+        assert controller.has_zai_key() and page.input_value("#zai-key") == ""
+        assert page.inner_text("#zai-key-save") == "Replace key"
+
+        page.click("#zai-test")
+        page.wait_for_selector("#zai-test-models li")
+        assert page.locator("#zai-test-models li").all_inner_texts() == ["glm-4.7", "glm-4.5-air"]
+        assert "2 models" in page.inner_text("#zai-test-status")
+
+        page.fill("#zai-model-opus", "glm-4.5-air")
+        page.click("#zai-models-save")
+        page.wait_for_selector("#toast:has-text('Model map saved')")
+        assert controller.config.zai.models == {"opus": "glm-4.5-air", "sonnet": "glm-4.7", "haiku": "glm-4.5-air"}
+        page.wait_for_selector("#toast", state="hidden")
+        page.set_viewport_size({"width": 1000, "height": 2600})  # the whole card, the top bar out of the way
+        page.locator("#zai-card").screenshot(path=str(artifacts / "settings-zai.png"))
+        docs_copy(artifacts / "settings-zai.png")
+        page.set_viewport_size({"width": 1000, "height": 760})
+
+        # a wrong key: the error is shown, the model list goes
+        page.fill("#zai-key", "zai-wrong-key")
+        page.click("#zai-key-save")
+        page.wait_for_selector("#toast:has-text('z.ai key saved')")
+        page.click("#zai-test")
+        page.wait_for_selector("#zai-test-error:has-text('401')")
+        assert page.is_hidden("#zai-test-models")
+
+        page.click("#zai-key-remove")
+        page.click("#zai-key-remove")
+        page.wait_for_selector("#zai-key-state.warn")
+        assert not controller.has_zai_key()
+    assert page.locator("#zai-key-state").inner_text() == "not set"
+    assert not any(ZAI_KEY in b for b in bodies)
+
+
+def test_start_at_login_switch(page: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = login_home / "trayproxy.desktop"
+    page.click("[data-tab=settings]")
+    page.wait_for_selector("#login-start:not([disabled])")
+    assert str(entry) in page.inner_text("#login-start-hint") and not page.is_checked("#login-start")
+    page.check("#login-start", force=True)
+    page.wait_for_selector("#login-start-hint:has-text('On:')")
+    assert entry.is_file()
+    page.uncheck("#login-start", force=True)
+    page.wait_for_selector("#login-start-hint:has-text('Off.')")
+    assert not entry.exists()
+
+    blocker = login_home.parent.parent / "not-a-dir"
+    blocker.write_text("a file where the config folder should be")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))
+    page.check("#login-start", force=True)
+    page.wait_for_selector("#login-start-error:has-text('cannot write')")
+    assert "Could not turn on start at login" in page.inner_text("#login-start-error")
+    page.wait_for_selector("#login-start:not([disabled])")
+    assert not page.is_checked("#login-start")

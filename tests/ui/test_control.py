@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account, free_port
+from tests.ui.helpers import add_account, feed_monitor, free_port
 from trayproxy.ui.control import COOKIE, TOKEN_HEADER
 
 
@@ -207,3 +207,237 @@ def test_login_error_is_reported(control: Any, controller: Any, monkeypatch: pyt
     monkeypatch.setattr(controller, "a_login", failing_login)
     status, s, _ = request(control, "POST", "/api/accounts/login", {})
     assert status == 200 and s["login"] == {"state": "error", "message": "Google said no"}
+
+
+# -- request log (Monitor tab) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def fed(controller: Any) -> dict[str, Any]:
+    """Two accounts and 30 varied requests in the log (index 0 newest)."""
+    a = add_account(controller)
+    b = add_account(controller, "second.account@example.com")
+    recs = feed_monitor(controller, [a, b], 30)
+    return {"a": a, "b": b, "recs": recs}
+
+
+def test_monitor_list_newest_first_and_paging(control: Any, fed: dict[str, Any]) -> None:
+    status, body, _ = request(control, "GET", "/api/monitor/requests")
+    assert status == 200 and body["has_more"] is False
+    rows = body["requests"]
+    assert [r["id"] for r in rows] == [f"req-{i:03d}" for i in range(30)]
+    first = rows[0]
+    assert first["route"] == "/v1/messages"  # the query string never reaches the log
+    assert first["upstream"] == "google" and first["account_id"] == fed["a"].id and first["stream"] is True
+    assert "request_body" not in first  # bodies only in the detail
+    _, page1, _ = request(control, "GET", "/api/monitor/requests?limit=10")
+    assert len(page1["requests"]) == 10 and page1["has_more"] is True
+    _, page2, _ = request(control, "GET", f"/api/monitor/requests?limit=10&before={page1['requests'][-1]['ts']}")
+    assert [r["id"] for r in page2["requests"]] == [f"req-{i:03d}" for i in range(10, 20)]
+    # the live poll: rows that started at `after` or later
+    after = rows[4]["ts"]
+    _, live, _ = request(control, "GET", f"/api/monitor/requests?after={after}")
+    assert [r["id"] for r in live["requests"]] == [f"req-{i:03d}" for i in range(5)]
+    _, capped, _ = request(control, "GET", "/api/monitor/requests?limit=100000")
+    assert capped["limit"] == 500
+
+
+def test_monitor_filters(control: Any, fed: dict[str, Any]) -> None:
+    def ids(query: str) -> set[str]:
+        status, body, _ = request(control, "GET", "/api/monitor/requests?" + query)
+        assert status == 200, body
+        return {r["id"] for r in body["requests"]}
+
+    recs = fed["recs"]
+    assert ids("status=error") == {r.id for r in recs if r.status >= 400} and len(ids("status=error")) == 12
+    assert ids("status=ok") == {r.id for r in recs if r.status < 400}
+    assert ids("status=429") == {r.id for r in recs if r.status == 429}
+    assert ids("model=glm-4.7") == {r.id for r in recs if r.upstream_model == "glm-4.7"}
+    assert ids("model=gpt-4o") == {r.id for r in recs if r.client_model == "gpt-4o"}  # client names too
+    assert ids(f"account={fed['b'].id}") == {r.id for r in recs if r.account_id == fed["b"].id}
+    assert ids("protocol=gemini") == {r.id for r in recs if r.protocol == "gemini"}
+    assert ids(f"status=error&protocol=anthropic&account={fed['a'].id}") == {
+        r.id for r in recs if r.status >= 400 and r.protocol == "anthropic" and r.account_id == fed["a"].id}
+    for bad in ("status=bad", "before=yesterday", "limit=many"):
+        status, body, _ = request(control, "GET", "/api/monitor/requests?" + bad)
+        assert status == 400 and body["error"]
+
+
+def test_monitor_detail_has_every_field_and_bodies_when_stored(control: Any, fed: dict[str, Any]) -> None:
+    from trayproxy.monitor.record import COLUMNS
+
+    status, r, _ = request(control, "GET", "/api/monitor/requests/req-003")
+    assert status == 200 and set(COLUMNS) <= set(r)
+    assert r["status"] == 429 and "rate limited" in r["error"] and r["user_agent"].startswith("claude-cli/")
+    assert r["bodies_stored"] is True
+    assert json.loads(r["request_body"])["messages"][0]["content"] == "Request number 3 <b>not bold</b>"
+    assert json.loads(r["response_body"])["id"] == "msg_3"
+    status, r, _ = request(control, "GET", "/api/monitor/requests/req-001")
+    assert status == 200 and r["bodies_stored"] is False and r["request_body"] is None
+    status, body, _ = request(control, "GET", "/api/monitor/requests/nope")
+    assert status == 404 and "no longer" in body["error"]
+
+
+def test_monitor_stats_hourly_and_totals(control: Any, fed: dict[str, Any]) -> None:
+    status, s, _ = request(control, "GET", "/api/monitor/stats?hours=24")
+    assert status == 200
+    recs = fed["recs"]
+    assert len(s["hourly"]) == 24
+    assert sum(h["requests"] for h in s["hourly"]) == 30  # all within the last 19 hours
+    assert sum(h["errors"] for h in s["hourly"]) == 12
+    assert sum(h["input_tokens"] for h in s["hourly"]) == sum(r.input_tokens for r in recs)
+    assert s["summary"]["requests"] == 30 and s["summary"]["output_tokens"] == sum(r.output_tokens for r in recs)
+    by_account = {t["key"]: t for t in s["by_account"]}
+    assert by_account[fed["a"].id]["requests"] == sum(1 for r in recs if r.account_id == fed["a"].id)
+    assert by_account[None]["requests"] == sum(1 for r in recs if r.account_id is None)  # z.ai and refused
+    by_model = {t["key"]: t for t in s["by_model"]}
+    assert by_model["glm-4.7"]["input_tokens"] == sum(r.input_tokens for r in recs if r.upstream_model == "glm-4.7")
+    assert {"gpt-4o", "gemini-2.5-flash", "glm-4.5-air"} <= set(s["models"])
+    assert s["protocols"] == ["anthropic", "gemini", "openai"]
+    assert {t["key"] for t in s["by_upstream"]} == {"google", "zai", None}
+
+
+def test_monitor_export_csv_and_json(control: Any, fed: dict[str, Any]) -> None:
+    import csv
+    import io
+
+    status, text, resp = request(control, "GET", "/api/monitor/export?format=csv")
+    assert status == 200 and resp.getheader("Content-Type", "").startswith("text/csv")
+    disposition = resp.getheader("Content-Disposition") or ""
+    assert disposition.startswith('attachment; filename="trayproxy-requests-') and disposition.endswith('.csv"')
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 30 and rows[0]["id"] == "req-000" and "request_body" not in rows[0]
+    status, data, resp = request(control, "GET", "/api/monitor/export?format=json&status=error")
+    assert status == 200 and resp.getheader("Content-Type", "").startswith("application/json")
+    assert len(data) == 12 and all(r["status"] >= 400 for r in data)
+    status, body, _ = request(control, "GET", "/api/monitor/export?format=xml")
+    assert status == 400 and "csv or json" in body["error"]
+
+
+def test_monitor_export_saved_for_the_window(control: Any, fed: dict[str, Any], tmp_path: Any) -> None:
+    control.downloads_dir = lambda: tmp_path / "Downloads"
+    status, body, _ = request(control, "POST", "/api/monitor/export/save", {"format": "json", "protocol": "gemini"})
+    assert status == 200
+    first = body["path"]
+    saved = json.loads(open(first, encoding="utf-8").read())
+    assert {r["protocol"] for r in saved} == {"gemini"} and len(saved) == 3
+    status, body, _ = request(control, "POST", "/api/monitor/export/save", {"format": "json", "protocol": "gemini"})
+    assert status == 200 and body["path"] != first  # never overwrites
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    control.downloads_dir = lambda: tmp_path / "blocked" / "Downloads"
+    status, body, _ = request(control, "POST", "/api/monitor/export/save", {"format": "csv"})
+    assert status == 400 and "Could not save" in body["error"]
+
+
+def test_monitor_clear(control: Any, fed: dict[str, Any]) -> None:
+    status, body, _ = request(control, "POST", "/api/monitor/clear", {})
+    assert status == 200 and body == {"cleared": 30}
+    _, body, _ = request(control, "GET", "/api/monitor/requests")
+    assert body["requests"] == []
+    _, s, _ = request(control, "GET", "/api/monitor/stats")
+    assert s["summary"]["requests"] == 0 and s["by_account"] == [] and sum(h["requests"] for h in s["hourly"]) == 0
+
+
+def test_monitor_settings_apply_live(control: Any, controller: Any) -> None:
+    mon = controller.monitor
+    status, s, _ = request(control, "POST", "/api/config", {"key": "monitor.retention_days", "value": 7})
+    assert status == 200 and s["config"]["monitor"]["retention_days"] == 7 and mon.retention_days == 7
+    status, s, _ = request(control, "POST", "/api/config", {"key": "monitor.store_bodies", "value": True})
+    assert status == 200 and s["config"]["monitor"]["store_bodies"] is True and mon.store_bodies is True
+    status, s, _ = request(control, "POST", "/api/config", {"key": "monitor.enabled", "value": False})
+    assert status == 200 and s["config"]["monitor"]["enabled"] is False and mon.enabled is False
+    status, body, _ = request(control, "POST", "/api/config", {"key": "monitor.retention_days", "value": 0})
+    assert status == 400 and "between 1 and 3650" in body["error"] and mon.retention_days == 7
+    status, body, _ = request(control, "POST", "/api/config", {"key": "monitor.max_rows", "value": 1000})
+    assert status == 400 and "cannot change" in body["error"]
+
+
+# -- z.ai ----------------------------------------------------------------------------------------
+
+
+def test_zai_settings_round_trip_and_key_is_write_only(control: Any, controller: Any) -> None:
+    from tests.fakes.anthropic_api import ZAI_KEY
+
+    seen: list[str] = []
+
+    def call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        status, payload, _ = request(control, method, path, body)
+        seen.append(json.dumps(payload))
+        return status, payload
+
+    for key, value in (("zai.enabled", True), ("zai.base_url", "https://zai.example/api/anthropic/"),
+                       ("zai.dispatch_mode", "fallback"),
+                       ("zai.models", {"opus": "glm-5", "sonnet": "glm-4.7", "haiku": "glm-4.5-air"})):
+        status, s = call("POST", "/api/config", {"key": key, "value": value})
+        assert status == 200, s
+    z = s["config"]["zai"]
+    assert z["enabled"] is True and z["base_url"] == "https://zai.example/api/anthropic"  # normalised
+    assert z["dispatch_mode"] == "fallback" and z["models"]["opus"] == "glm-5"
+    assert controller.config.zai.dispatch_mode == "fallback" and "zai (fallback)" in s["status"]["upstreams"]
+
+    for key, value, message in (("zai.dispatch_mode", "sometimes", "must be one of off, exclusive, pooled, fallback"),
+                                ("zai.base_url", "ftp://x", "must be a URL"),
+                                ("zai.models", {"opus": ""}, "non-empty"),
+                                ("zai.enabled", "yes", "true or false")):
+        status, body = call("POST", "/api/config", {"key": key, "value": value})
+        assert status == 400 and message in body["error"], body
+
+    assert s["config"]["zai"]["key_set"] is False
+    status, s = call("POST", "/api/zai/key", {"key": f"  {ZAI_KEY}\n"})
+    assert status == 200 and s["config"]["zai"]["key_set"] is True and controller.has_zai_key()
+    status, body = call("POST", "/api/zai/key", {"key": "two words"})
+    assert status == 400 and "spaces" in body["error"]
+    status, body = call("POST", "/api/zai/key", {"key": "   "})
+    assert status == 400
+    status, s = call("GET", "/api/state")
+    assert s["config"]["zai"]["key_set"] is True
+    assert not any(ZAI_KEY in text for text in seen)  # the page never receives the key
+    status, s = call("POST", "/api/zai/key/remove", {})
+    assert status == 200 and s["config"]["zai"]["key_set"] is False and not controller.has_zai_key()
+
+
+def test_zai_test_connection_against_a_fake_server(control: Any, controller: Any) -> None:
+    from tests.fakes.anthropic_api import ZAI_KEY, FakeAnthropic
+    from tests.fakes.runner import ServerThread
+
+    fake = FakeAnthropic()
+    with ServerThread(fake.app()) as url:
+        request(control, "POST", "/api/config", {"key": "zai.base_url", "value": url + "/api/anthropic"})
+        status, body, _ = request(control, "POST", "/api/zai/test", {})
+        assert status == 502 and "key is not set" in body["error"]
+        request(control, "POST", "/api/zai/key", {"key": "zai-wrong-key"})
+        status, body, _ = request(control, "POST", "/api/zai/test", {})
+        assert status == 502 and "401" in body["error"] and "zai-wrong-key" not in body["error"]
+        request(control, "POST", "/api/zai/key", {"key": ZAI_KEY})
+        status, body, _ = request(control, "POST", "/api/zai/test", {})
+        assert status == 200 and body == {"ok": True, "base_url": url + "/api/anthropic",
+                                          "models": ["glm-4.7", "glm-4.5-air"]}
+        assert fake.requests[-1]["path"] == "/api/anthropic/v1/models"
+    status, body, _ = request(control, "POST", "/api/zai/test", {})  # server gone
+    assert status == 502 and "could not be reached" in body["error"]
+
+
+# -- start at login ------------------------------------------------------------------------------
+
+
+def test_autostart_toggle(control: Any, login_home: Any) -> None:
+    entry = login_home / "trayproxy.desktop"
+    status, st, _ = request(control, "GET", "/api/autostart")
+    assert status == 200 and st["enabled"] is False and st["path_or_key"] == str(entry) and st["command"]
+    status, st, _ = request(control, "POST", "/api/autostart", {"enabled": True})
+    assert status == 200 and st["enabled"] is True and entry.is_file()
+    assert "Exec=" in entry.read_text()
+    _, st, _ = request(control, "GET", "/api/autostart")
+    assert st["enabled"] is True and st["stale"] is False
+    status, st, _ = request(control, "POST", "/api/autostart", {"enabled": False})
+    assert status == 200 and st["enabled"] is False and not entry.exists()
+    status, body, _ = request(control, "POST", "/api/autostart", {"enabled": "yes"})
+    assert status == 400 and "true or false" in body["error"]
+
+
+def test_autostart_error_is_reported(control: Any, login_home: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = login_home.parent.parent / "not-a-dir"
+    blocker.write_text("a file where the config folder should be")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))
+    status, body, _ = request(control, "POST", "/api/autostart", {"enabled": True})
+    assert status == 500 and body["error"].startswith(f"cannot write {blocker}/autostart/trayproxy.desktop")

@@ -338,7 +338,7 @@
   function niceMax(v) {
     if (v <= 4) return 4;
     const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
+    for (const m of [1, 2, 4, 6, 8, 10]) if (m * p >= v) return m * p; // the half-way line stays a round number
     return 10 * p;
   }
 
@@ -445,7 +445,7 @@
 
   function detailFacts(r) {
     const facts = [
-      ["Time", `${fmtTime(r.ts)} (${fmtAgo(r.ts)})`],
+      ["Time", `${fmtTime(r.ts)} (${fmtAgo(r.ts)})`, true],
       ["Request", `${r.method || ""} ${r.route || ""}`],
       ["Protocol", protocolName(r.protocol) + (r.stream ? ", streamed" : "")],
       ["Status", `${r.status} (${(r.outcome || "").replace(/_/g, " ")})`],
@@ -453,17 +453,17 @@
       ["Upstream model", r.upstream_model || "—"],
       ["Served by", upstreamLabel(r.upstream) || "not sent upstream"],
       ["Account", !r.account_id ? "—" : r.account_id === "zai" ? "z.ai"
-        : [h("span", { text: accountName(r.account_id) }), h("span", { class: "sub", title: r.account_id, text: r.account_id })]],
+        : [h("span", { text: accountName(r.account_id) }), h("span", { class: "sub", title: r.account_id, text: r.account_id })], true],
       ["Duration", fmtDuration(r.duration_ms)],
       ["First byte", r.ttfb_ms === null || r.ttfb_ms === undefined ? "—" : fmtDuration(r.ttfb_ms)],
       ["Input tokens", nf.format(r.input_tokens || 0)],
       ["Output tokens", nf.format(r.output_tokens || 0)],
       ["Cached tokens", nf.format(r.cached_tokens || 0)],
       ["Reasoning tokens", nf.format(r.reasoning_tokens || 0)],
-      ["User agent", r.user_agent || "—"],
+      ["User agent", r.user_agent || "—", true],
       ["Request id", r.id],
     ];
-    return h("dl", { class: "facts detail-facts" }, facts.map(([k, v]) => h("div", {}, h("dt", { text: k }), typeof v === "string" ? h("dd", { text: v }) : h("dd", { class: "stack" }, v))));
+    return h("dl", { class: "facts detail-facts" }, facts.map(([k, v, wide]) => h("div", { class: wide ? "wide" : null }, h("dt", { text: k }), typeof v === "string" ? h("dd", { text: v }) : h("dd", { class: "stack" }, v))));
   }
 
   function bodyBlock(title, text) {
