@@ -219,8 +219,6 @@ def body_strategy(kind: str) -> st.SearchStrategy[bytes]:
 KNOWN_CRASHES = [
     pytest.param("/v1/chat/completions", {"model": "gemini-2.5-flash", "stream": True, "stream_options": [1],
                                           "messages": [{"role": "user", "content": "hi"}]},
-                 marks=pytest.mark.xfail(strict=True, reason="routes.py _openai_generation: "
-                                         "(body.get('stream_options') or {}).get(...) on a non-object -> 500"),
                  id="chat-stream_options-list"),
 ]
 

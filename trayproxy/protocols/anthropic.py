@@ -383,6 +383,8 @@ def _convert_message(msg: Any, i: int, ctx: _Ctx) -> _Turn:
         if not isinstance(block, dict):
             raise RequestError("Content blocks must be objects.", field=bw)
         t = block.get("type")
+        if not isinstance(t, str):
+            raise RequestError("Every content block needs a string `type`.", field=f"{bw}.type")
         if t == "text":
             text = block.get("text")
             if not isinstance(text, str):

@@ -116,14 +116,20 @@ class _Opened:
     events: AsyncIterator[dict[str, Any]]
 
 
-async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome) -> _Opened:
-    """Open a 200 stream on some account, or raise ProxyError in the client's terms."""
+async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome,
+                failures: list[tuple[int, str]]) -> _Opened:
+    """Open a 200 stream on some account, or raise ProxyError in the client's terms.
+    `failures` collects (status, message) of this request's failed attempts, across calls."""
     service = ctx.extra["accounts"]
-    last_error: str | None = None
-    last_status = 502
     for _ in range(MAX_ATTEMPTS):
+        last_status, last_error = failures[-1] if failures else (502, None)
         pick = ctx.pool.select(job.upstream_model, session=job.session_key, exclude=frozenset(exclude))
         if isinstance(pick, Unavailable):
+            if exclude and last_error and last_status != 429:
+                # This request's own attempts failed for other reasons than rate limits (timeouts,
+                # 5xx): say that, not "rate-limited", even though those accounts now cool down.
+                raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}",
+                                 retry_after=pick.retry_after)
             if pick.retry_after is not None:
                 raise ProxyError(429, pick.reason, retry_after=pick.retry_after, code="rate_limit_exceeded")
             if exclude and last_error:
@@ -136,12 +142,13 @@ async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome) ->
         except _Failover as f:
             ctx.pool.release(acc.id)
             exclude.add(acc.id)
-            last_error, last_status = f.message, f.status
+            failures.append((f.status, f.message))
             continue
         except BaseException:
             ctx.pool.release(acc.id)
             raise
         return opened
+    last_status, last_error = failures[-1] if failures else (502, "no attempt was made")
     raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}")
 
 
@@ -220,9 +227,10 @@ async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
     out = Outcome(upstream_model=job.upstream_model, upstream="google", stream=job.stream)
     request[OUTCOME] = out
     exclude: set[str] = set()
+    failures: list[tuple[int, str]] = []
     empty_retries = 0
     while True:
-        opened = await _open(ctx, job, exclude, out)
+        opened = await _open(ctx, job, exclude, out, failures)
         acc = opened.account
         machine = job.make_machine()
         try:
@@ -256,6 +264,7 @@ async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
         except _PeekFailed as e:
             ctx.pool.cool_down(acc.id, job.upstream_model, 8.0, f"stream broke: {e}")
             exclude.add(acc.id)
+            failures.append((504 if e.timeout else 502, f"the upstream answer broke off before it began: {e}"))
             continue
         finally:
             ctx.pool.release(acc.id)
@@ -263,7 +272,9 @@ async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
 
 
 class _PeekFailed(Exception):
-    pass
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
 
 
 async def _collect(opened: _Opened, machine: StreamMachine) -> dict[str, Any]:
@@ -272,7 +283,7 @@ async def _collect(opened: _Opened, machine: StreamMachine) -> dict[str, Any]:
             machine.feed(ev)
     except UpstreamStreamError as e:
         if not machine.produced_output:
-            raise _PeekFailed(str(e)) from e
+            raise _PeekFailed(str(e), timeout=e.timeout) from e
         raise ProxyError(502, f"The upstream answer broke off: {e}") from e
     machine.finish()
     return machine.result()
@@ -290,7 +301,7 @@ async def _peek(opened: _Opened, machine: StreamMachine) -> tuple[list[bytes], b
             if machine.produced_output:
                 return held, False
     except UpstreamStreamError as e:
-        raise _PeekFailed(str(e)) from e
+        raise _PeekFailed(str(e), timeout=e.timeout) from e
     if _empty(machine):
         return None
     return held + machine.finish(), True

@@ -93,7 +93,10 @@ async def _openai_generation(request: web.Request, *, legacy: bool) -> web.Strea
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
     stream = bool(body.get("stream"))
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
+    opts = body.get("stream_options")
+    if opts is not None and not isinstance(opts, dict):
+        raise RequestError("stream_options must be an object like {\"include_usage\": true}", field="stream_options")
+    include_usage = bool((opts or {}).get("include_usage")) if stream else False
     if legacy:
         gemini_req = openai_completions.to_gemini(body, upstream_model=target)
         machine_cls: type[openai_chat.ChatStream] = openai_completions.CompletionStream

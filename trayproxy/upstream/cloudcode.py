@@ -41,6 +41,10 @@ _FAILOVER_STATUSES = frozenset({404, 408})
 class UpstreamStreamError(Exception):
     """The upstream stream broke after it had started (reset, timeout, error event)."""
 
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
 
 def session_id_for(key: str) -> str:
     """A stable numeric session id for the envelope, derived from a conversation key."""
@@ -165,7 +169,7 @@ class CloudCodeClient:
                 if obj is not None:
                     yield obj
         except TransportError as e:
-            raise UpstreamStreamError(str(e)) from e
+            raise UpstreamStreamError(str(e), timeout=e.timeout) from e
         finally:
             resp.close()
 
