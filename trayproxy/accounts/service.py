@@ -93,7 +93,7 @@ class AccountService:
         except OAuthError as e:
             if e.invalid_grant:
                 log.warning("Refresh token of %s was rejected (invalid_grant); account disabled", account.email)
-                self.pool.disable(account.id, f"invalid_grant: {e} (sign in again to restore it)")
+                self.pool.disable(account.id, f"{e} (sign in again to restore it)")
                 self._tokens.pop(account.id, None)
                 raise TokenUnavailable(f"{account.email}: sign-in expired or revoked", revoked=True) from e
             raise TokenUnavailable(f"{account.email}: token refresh failed: {e}") from e
