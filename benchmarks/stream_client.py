@@ -1,0 +1,109 @@
+"""Streaming load from an aiohttp client: TTFB and total time per stream, and holding N streams
+open at once (for memory). Used by run.py; runs inside its own (pinned) process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+
+async def sequential(url: str, body: bytes, headers: dict[str, str], n: int) -> dict[str, Any]:
+    ttfb: list[float] = []
+    total: list[float] = []
+    sizes: list[int] = []
+    errors = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as s:
+        for i in range(n + 3):  # 3 warm-up streams
+            t0 = time.perf_counter()
+            async with s.post(url, data=body, headers=headers) as r:
+                first = None
+                size = 0
+                async for chunk in r.content.iter_any():
+                    if first is None:
+                        first = time.perf_counter()
+                    size += len(chunk)
+                t1 = time.perf_counter()
+                if r.status != 200 or first is None:
+                    errors += 1
+                    continue
+            if i >= 3:
+                ttfb.append((first - t0) * 1000)
+                total.append((t1 - t0) * 1000)
+                sizes.append(size)
+    return {"ttfb_ms": ttfb, "total_ms": total, "bytes": sizes, "errors": errors}
+
+
+async def hold(url: str, body: bytes, headers: dict[str, str], n: int, open_timeout: float) -> None:
+    """Open n streams, report (on stdout, one JSON line) how many got their first bytes within
+    open_timeout, keep them open until stdin says 'close', then close them all."""
+    conn = aiohttp.TCPConnector(limit=0)
+    s = aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=None))
+    got_first = 0
+    failed = 0
+    first_event = asyncio.Event()
+    release = asyncio.Event()
+    statuses: dict[int, int] = {}
+
+    async def one() -> None:
+        nonlocal got_first, failed
+        try:
+            async with s.post(url, data=body, headers=headers) as r:
+                statuses[r.status] = statuses.get(r.status, 0) + 1
+                await r.content.readany()
+                if r.status == 200:
+                    got_first += 1
+                else:
+                    failed += 1
+                if got_first + failed >= n:
+                    first_event.set()
+                await release.wait()
+        except Exception:
+            failed += 1
+            if got_first + failed >= n:
+                first_event.set()
+
+    t0 = time.perf_counter()
+    tasks = [asyncio.ensure_future(one()) for _ in range(n)]
+    try:
+        await asyncio.wait_for(first_event.wait(), open_timeout)
+    except asyncio.TimeoutError:
+        pass
+    print(json.dumps({"opened": got_first, "failed": failed, "statuses": statuses,
+                      "open_s": time.perf_counter() - t0}), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)
+    release.set()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await s.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=("sequential", "hold"))
+    p.add_argument("--url", required=True)
+    p.add_argument("--body-file", required=True)
+    p.add_argument("--header", action="append", default=[])
+    p.add_argument("-n", type=int, default=50)
+    p.add_argument("--open-timeout", type=float, default=60)
+    a = p.parse_args()
+    body = open(a.body_file, "rb").read()
+    headers = {"Content-Type": "application/json"}
+    for h in a.header:
+        k, v = h.split(":", 1)
+        headers[k.strip()] = v.strip()
+    if a.mode == "sequential":
+        print(json.dumps(asyncio.run(sequential(a.url, body, headers, a.n))))
+    else:
+        asyncio.run(hold(a.url, body, headers, a.n, a.open_timeout))
+
+
+if __name__ == "__main__":
+    main()
