@@ -165,13 +165,13 @@ def test_monitor_tab(page: Any, control: Any, controller: Any, artifacts: Path) 
 
     page.click("[data-tab=monitor]")
     rows_count(page, 30)
-    assert page.locator("#mon-live[data-state=on]").count() == 1
+    expect(page.locator("#mon-live")).to_have_attribute("data-state", "on")
     first = page.locator("#mon-rows tr").first
     assert first.get_attribute("data-id") == "req-000"
     assert "a@example.com" in first.inner_text() and "google" in first.inner_text()
     assert page.locator("#mon-rows tr .badge.up-zai").count() == 6
     assert page.locator("#mon-rows tr.st-bad").count() == 3  # 502s
-    assert page.inner_text("#mon-t-requests") == "30"
+    expect(page.locator("#mon-t-requests")).to_have_text("30")
     assert page.locator("#chart-requests rect.col").count() > 0 and page.locator("#chart-tokens rect.col").count() > 0
     assert "second.account@example.com" in page.inner_text("#mon-by-account")
     page.screenshot(path=str(artifacts / "monitor-list.png"))
@@ -282,6 +282,7 @@ def test_zai_section(page: Any, controller: Any, artifacts: Path) -> None:
         assert controller.config.zai.base_url == url + "/api/anthropic"
 
         page.check("#zai-enabled", force=True)
+        page.wait_for_selector("#toast:has-text('z.ai on')")
         page.check("#zai-mode input[value=exclusive]", force=True)
         page.wait_for_selector("#zai-mode .choice.on input[value=exclusive]")
         assert controller.config.zai.enabled and controller.config.zai.dispatch_mode == "exclusive"
@@ -339,7 +340,7 @@ def test_start_at_login_switch(page: Any, login_home: Path, monkeypatch: pytest.
     blocker = login_home.parent.parent / "not-a-dir"
     blocker.write_text("a file where the config folder should be")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))
-    page.check("#login-start", force=True)
+    page.click("label:has(#login-start)")  # the switch flips back when the change fails
     page.wait_for_selector("#login-start-error:has-text('cannot write')")
     assert "Could not turn on start at login" in page.inner_text("#login-start-error")
     page.wait_for_selector("#login-start:not([disabled])")

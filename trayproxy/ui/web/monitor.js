@@ -193,8 +193,9 @@
       }
     }
     if (added) statsDirty = true;
-    if (statsDirty || Date.now() - statsAt > STATS_MS) await loadStats();
     renderRows();
+    if (!onScreen()) return; // the tab was left meanwhile: the stats wait for the next visit
+    if (statsDirty || Date.now() - statsAt > STATS_MS) await loadStats();
   }
 
   async function loadStats() {
@@ -352,7 +353,8 @@
     const max = niceMax(Math.max(0, ...totals));
     const y = (v) => T + plotH - (v / max) * plotH;
     const nodes = [];
-    for (const f of [0, 0.5, 1]) {
+    const empty = !totals.some(Boolean);
+    for (const f of empty ? [0] : [0, 0.5, 1]) {
       const yy = y(max * f);
       nodes.push(svgEl("line", { x1: L, x2: W - R, y1: yy, y2: yy, class: f === 0 ? "axis" : "grid" }));
       const label = svgEl("text", { x: L - 6, y: yy + 3.5, class: "ylabel", "text-anchor": "end" });
@@ -384,7 +386,7 @@
         nodes.push(t);
       }
     });
-    if (!totals.some(Boolean)) {
+    if (empty) {
       const t = svgEl("text", { x: L + plotW / 2, y: T + plotH / 2, class: "nodata", "text-anchor": "middle" });
       t.textContent = `No ${noun} in the last 24 hours`;
       nodes.push(t);
