@@ -120,8 +120,7 @@ oa_tool = st.fixed_dictionaries({"type": maybe(st.just("function")), "function":
     {"name": tool_name}, optional={"description": text, "parameters": schema, "strict": st.booleans()}))})
 chat = st.fixed_dictionaries(
     {"model": models, "messages": maybe(st.lists(oa_message, max_size=5))},
-    optional={"stream": maybe(st.booleans()), # known bug (test_known_crashes): a non-object stream_options is a 500; keep fuzzing past it
-              "stream_options": st.none() | st.fixed_dictionaries({"include_usage": maybe(st.booleans())}),
+    optional={"stream": maybe(st.booleans()), "stream_options": maybe(st.fixed_dictionaries({"include_usage": maybe(st.booleans())})),
               "tools": maybe(st.lists(oa_tool, max_size=2)),
               "tool_choice": maybe(st.sampled_from(["auto", "none", "required"]) | st.fixed_dictionaries(
                   {"type": st.just("function"), "function": st.fixed_dictionaries({"name": tool_name})})),
@@ -214,17 +213,23 @@ def body_strategy(kind: str) -> st.SearchStrategy[bytes]:
     return st.one_of(shaped, shaped, shaped, shaped, shaped, shaped, anyjson, raw_bytes)
 
 
-# -- known crashes found by this fuzzer (minimal bodies) --------------------------------------------
+# -- crashes this fuzzer found (minimal bodies), kept as regressions -------------------------------
 
-KNOWN_CRASHES = [
+FOUND_CRASHES = [
     pytest.param("/v1/chat/completions", {"model": "gemini-2.5-flash", "stream": True, "stream_options": [1],
                                           "messages": [{"role": "user", "content": "hi"}]},
                  id="chat-stream_options-list"),
+    pytest.param("/v1/messages", {"model": "gemini-2.5-flash", "max_tokens": 10,
+                                  "messages": [{"role": "user", "content": [{"type": 1, "text": "hi"}]}]},
+                 id="messages-non-string-block-type"),
+    pytest.param("/v1/messages", {"model": "gemini-2.5-flash", "max_tokens": 10, "system": [{"type": ["text"]}],
+                                  "messages": [{"role": "user", "content": "hi"}]},
+                 id="messages-non-string-system-block-type"),
 ]
 
 
-@pytest.mark.parametrize(("path", "body"), KNOWN_CRASHES)
-def test_known_crashes(client: tuple[asyncio.AbstractEventLoop, TestClient], path: str, body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("path", "body"), FOUND_CRASHES)
+def test_found_crashes_stay_fixed(client: tuple[asyncio.AbstractEventLoop, TestClient], path: str, body: dict[str, Any]) -> None:
     loop, c = client
     status, out = loop.run_until_complete(_post(c, path, json.dumps(body).encode()))
     assert status == 400, f"{status}: {out[:300]!r}"

@@ -138,9 +138,9 @@ def test_upstream_stalls_mid_stream() -> None:
     _assert_results(results, committed_stream=True)
 
 
-HANG_BUG = ("pipeline._open: after the only account times out (or breaks before the first event) it is "
-            "cooled down, and the retry loop then answers 429 'All accounts ... are rate-limited or out of "
-            "quota' instead of the upstream failure (504/502)")
+# Regression: after the only account timed out (or broke before its first event, or answered a
+# 5xx) it was cooled down and the retry loop answered 429 "All accounts ... are rate-limited or
+# out of quota" instead of the upstream failure (fixed in pipeline._open).
 
 
 def test_upstream_hangs_before_headers() -> None:
