@@ -118,7 +118,7 @@ class Fake:
 
 def start_fake(cpu: str = OTHER_CPU) -> Fake:
     proc = subprocess.Popen(pinned(cpu, [sys.executable, "-m", "benchmarks.fake_upstream", "--port", "0"]),
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     info = json.loads(proc.stdout.readline())
     return Fake(proc, info["url"], info["env"], info["token"], info["refresh_token"], info["generate_url"])

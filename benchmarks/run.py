@@ -39,7 +39,7 @@ from benchmarks import common as C  # noqa: E402
 from benchmarks.fixtures import MODEL, anthropic_body, openai_chat_body  # noqa: E402
 
 # fixes measured as monkeypatches (benchmarks/patched.py), proposed for trayproxy/
-PATCHED = "config-cache,schema-cache,sqlite-normal"
+PATCHED = "config-cache,schema-cache,sqlite-normal,secrets-cache"
 TARGETS = {
     "added_p50_ms": 0.5,
     "added_p50_vs_bare": 1.5,
