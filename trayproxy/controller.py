@@ -127,6 +127,7 @@ class Controller:
         if self.config_problem:
             log.error("%s", self.config_problem)
         self._config = loaded.config
+        self._effective: tuple[Config, Config] | None = None
         self.secrets = SecretStore(paths.secrets_file, backend=secrets_backend)
         self.secrets.api_key()  # generated and stored on first run
         self.store = AccountStore(paths.accounts_file, self.secrets)
@@ -191,11 +192,15 @@ class Controller:
     # -- config ------------------------------------------------------------------------------
     @property
     def config(self) -> Config:
-        """The effective config: config.json, then session overrides, then the environment."""
-        cfg = self._config
-        for k, v in self.overrides.items():
-            cfg = set_value(cfg, k, v)
-        return cfg.with_env(self.env)
+        """The effective config: config.json, then session overrides, then the environment.
+        Computed when the config changes, not on every read (requests read it often)."""
+        cfg = self._effective
+        if cfg is None or cfg[0] is not self._config:
+            eff = self._config
+            for k, v in self.overrides.items():
+                eff = set_value(eff, k, v)
+            cfg = self._effective = (self._config, eff.with_env(self.env))
+        return cfg[1]
 
     @property
     def raw_config(self) -> Config:
@@ -203,7 +208,8 @@ class Controller:
 
     def set_config(self, key: str, value: Any) -> Config:
         new = set_value(self._config, key, value)
-        self.overrides.pop(key, None)
+        if self.overrides.pop(key, None) is not None:
+            self._effective = None
         if self.server.running and (new.port != self._config.port or new.allow_lan_access != self._config.allow_lan_access):
             raise ConfigError("Stop the proxy before changing the port or LAN access")
         save_config(self.paths.config_file, new)
@@ -297,6 +303,7 @@ class Controller:
         loaded = load_config(self.paths.config_file)
         self.config_problem = loaded.message
         self._config = loaded.config
+        self.secrets.forget_cached()
         self.store.load()
         self._apply_live()
         self._notify()

@@ -63,6 +63,7 @@ class SecretStore:
         self._path = fallback_path
         self._lock = threading.RLock()
         self._backend = backend if backend is not None else keyring.get_keyring()
+        self._api_key: str | None = None
         self.fallback_reason: str | None = self._probe()
         if self.fallback_reason:
             log.warning(
@@ -153,20 +154,31 @@ class SecretStore:
 
     # -- the proxy API key -------------------------------------------------------------------
     def api_key(self) -> str:
-        """The proxy's API key, generated (`sk-` + 32 hex) on first use."""
+        """The proxy's API key, generated (`sk-` + 32 hex) on first use. Kept in memory after
+        the first read: every request checks it, and a keychain round trip each time is slow."""
+        key = self._api_key
+        if key:
+            return key
         with self._lock:
             key = self.get(API_KEY)
             if not key:
                 key = generate_api_key()
                 self.set(API_KEY, key)
+            self._api_key = key
             return key
+
+    def forget_cached(self) -> None:
+        """Re-read the API key on next use (another process, e.g. the CLI, may have changed it)."""
+        self._api_key = None
 
     def set_api_key(self, key: str) -> str:
         key = validate_api_key(key)
         self.set(API_KEY, key)
+        self._api_key = key
         return key
 
     def regenerate_api_key(self) -> str:
         key = generate_api_key()
         self.set(API_KEY, key)
+        self._api_key = key
         return key

@@ -32,6 +32,7 @@ deny-list that keeps needing entries, `clean_schema` rebuilds each node from an 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -92,8 +93,33 @@ class _Ctx:
     budget: int = _BUDGET
 
 
+_CACHE: OrderedDict[tuple[bytes, bool], dict[str, Any]] = OrderedDict()
+_CACHE_SIZE = 512
+
+
 def clean_schema(schema: Any, *, require_object: bool = True) -> dict[str, Any]:
-    """A Gemini-acceptable copy of `schema` (see the module doc). Never raises."""
+    """A Gemini-acceptable copy of `schema` (see the module doc). Never raises.
+
+    Agents send the same tool schemas with every request, so results are memoised by the
+    schema's canonical JSON (a small LRU). The returned dict is shared: treat it as read-only."""
+    if isinstance(schema, dict):
+        try:
+            key = (orjson.dumps(schema, option=orjson.OPT_SORT_KEYS), require_object)
+        except TypeError:
+            return _clean_schema(schema, require_object=require_object)
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+        out = _clean_schema(schema, require_object=require_object)
+        _CACHE[key] = out
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return out
+    return _clean_schema(schema, require_object=require_object)
+
+
+def _clean_schema(schema: Any, *, require_object: bool) -> dict[str, Any]:
     if not isinstance(schema, dict):
         return {"type": "OBJECT", "properties": {}} if require_object else {"type": "STRING"}
     ctx = _Ctx(root=schema)

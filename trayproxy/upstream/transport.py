@@ -96,7 +96,7 @@ class AiohttpTransport:
     """aiohttp client with one connection pool for all upstream calls (created on first use,
     on the engine loop)."""
 
-    def __init__(self, *, proxy: str | None = None, limit: int = 100) -> None:
+    def __init__(self, *, proxy: str | None = None, limit: int = 0) -> None:
         self.proxy = proxy or None
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
