@@ -322,6 +322,13 @@ def test_zai_section(page: Any, controller: Any, artifacts: Path) -> None:
         page.wait_for_selector("#zai-key-state.warn")
         assert not controller.has_zai_key()
     assert page.locator("#zai-key-state").inner_text() == "not set"
+
+    # Test connection first saves a base URL that was typed but not saved (checked server-side)
+    page.fill("#zai-base-url", "ftp://nowhere.example")
+    page.click("#zai-test")
+    page.wait_for_selector("#zai-url-error:has-text('must be a URL')")
+    assert "Fix the base URL" in page.inner_text("#zai-test-error")
+    assert controller.config.zai.base_url == url + "/api/anthropic"
     assert not any(ZAI_KEY in b for b in bodies)
 
 

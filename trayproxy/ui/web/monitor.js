@@ -507,6 +507,7 @@
     }
     body.replaceChildren(...parts);
     body.scrollTop = 0;
+    if (document.activeElement && document.activeElement.closest("#mon-rows")) $("mon-detail-close").focus({ preventScroll: true });
   }
 
   function closeDetail() {

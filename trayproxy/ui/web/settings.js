@@ -114,6 +114,17 @@
     status.textContent = "Connecting...";
     button.disabled = true;
     try {
+      const url = $("zai-base-url");
+      if (url.dataset.dirty === "1") { // test what is typed, not what was saved before
+        try {
+          await api("config", { key: "zai.base_url", value: url.value.trim() });
+          delete url.dataset.dirty;
+          showError($("zai-url-error"), "");
+        } catch (e) {
+          showError($("zai-url-error"), e.message);
+          throw new Error("Fix the base URL first.");
+        }
+      }
       const res = await api("zai/test", {});
       status.textContent = res.models.length
         ? `Connected to ${res.base_url}: ${res.models.length} model${res.models.length === 1 ? "" : "s"} available.`
