@@ -296,7 +296,7 @@ class Bench:
         }
 
     def idle(self) -> dict[str, Any]:
-        window, settle = (15.0, 10.0) if self.quick else (60.0, 20.0)
+        window, settle = (15.0, 20.0) if self.quick else (60.0, 20.0)
         out: dict[str, Any] = {}
         xvfb = shutil.which("Xvfb")
         variants = {"tray_xvfb": {}} if self.quick else {"tray_xvfb": {}, "tray_xvfb_GDK_GL=disable": {"GDK_GL": "disable"}}
@@ -477,8 +477,8 @@ def report(res: dict[str, Any]) -> list[str]:
         t = s.get("tray_xvfb", {})
         if "rss_mib" in t:
             checks.append(("idle tray RSS (MiB)", t["rss_mib"], TARGETS["idle_tray_rss_mib"], t["rss_mib"] <= 60))
-            checks.append(("idle tray wake-ups per minute", t["wakeups_per_min"], TARGETS["idle_wakeups_per_min"],
-                           t["wakeups_per_min"] <= 1))
+            checks.append((f"idle tray wake-ups per minute ({t['wakeups']} in {t['window_s']} s)", t["wakeups_per_min"],
+                           TARGETS["idle_wakeups_per_min"], t["wakeups"] <= max(1.0, t["window_s"] / 60)))
     if "startup" in res:
         s = res["startup"]["summary"]
         lines += ["", f"## Startup: process start to 200 from /healthz ({s['runs']} runs)",
