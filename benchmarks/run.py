@@ -1,7 +1,7 @@
 """Run every trayproxy benchmark and print the figures; writes benchmarks/results/latest.json.
 
-    python benchmarks/run.py            # full profile (about 12 minutes on 2 cores)
-    python benchmarks/run.py --quick    # about 3 minutes, for trends
+    python benchmarks/run.py            # full profile (about 10 minutes on 2 cores)
+    python benchmarks/run.py --quick    # about 2.5 minutes, for trends
     python benchmarks/run.py --only http,stream
 
 Sections: http (proxy overhead vs direct vs a bare relay, wrk at 1 and 64 connections),
