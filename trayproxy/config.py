@@ -288,7 +288,10 @@ def _default_for(key: str) -> Any:
 def set_value(cfg: Config, key: str, value: Any) -> Config:
     """Return a copy of cfg with one dotted key set (validated). `model_mapping.NAME` and
     `zai.models.FAMILY` set a single map entry; an empty value removes it."""
-    new = from_dict(cfg.to_dict(), [])
+    problems: list[str] = []
+    new = from_dict(cfg.to_dict(), problems)
+    if problems:
+        raise ConfigError("; ".join(problems))
     parts = key.split(".")
     map_parent = {"model_mapping": ("", "model_mapping"), "zai.models": ("zai", "models")}
     for prefix, (section, attr) in map_parent.items():
@@ -296,10 +299,10 @@ def set_value(cfg: Config, key: str, value: Any) -> Config:
             entry = key[len(prefix) + 1 :]
             holder = getattr(new, section) if section else new
             m = dict(getattr(holder, attr))
-            if value in ("", None):
+            if value is None or (isinstance(value, str) and not value.strip()):
                 m.pop(entry, None)
             else:
-                m[entry] = _check_str(key, value)
+                m[entry] = _check_str(key, value).strip()
             setattr(holder, attr, m)
             return new
     if key not in _VALIDATORS or key == "version":

@@ -208,10 +208,10 @@ class Controller:
 
     def set_config(self, key: str, value: Any) -> Config:
         new = set_value(self._config, key, value)
+        if self.server.running and key in ("port", "allow_lan_access"):
+            raise ConfigError("Stop the proxy before changing the port or LAN access")
         if self.overrides.pop(key, None) is not None:
             self._effective = None
-        if self.server.running and (new.port != self._config.port or new.allow_lan_access != self._config.allow_lan_access):
-            raise ConfigError("Stop the proxy before changing the port or LAN access")
         save_config(self.paths.config_file, new)
         self._config = new
         self._apply_live()

@@ -110,47 +110,48 @@ class SecretStore:
     def _write_file(self, data: dict[str, str]) -> None:
         atomic_write(self._path, json.dumps(data, indent=1).encode(), mode=0o600)
 
-    def _switch_to_fallback(self, exc: Exception) -> None:
-        self.fallback_reason = f"{type(exc).__name__}: {exc}"[:200]
-        log.warning("The system keychain failed (%s); using %s (mode 0600) from now on", exc, self._path)
+    def _keychain_error(self, what: str, exc: Exception) -> SecretStoreError:
+        # A keychain that worked at start and fails now (locked, D-Bus hiccup) is reported, not
+        # swapped for the file: the file does not hold what the keychain holds.
+        log.warning("The system keychain failed while %s: %s", what, exc)
+        return SecretStoreError(f"The system keychain is not available right now ({exc}); unlock it and try again")
 
     # -- API ---------------------------------------------------------------------------------
     def get(self, name: str) -> str | None:
         with self._lock:
-            if not self.is_fallback:
-                try:
-                    value = self._backend.get_password(SERVICE, name)
-                    return str(value) if value is not None else None
-                except keyring.errors.KeyringError as e:
-                    self._switch_to_fallback(e)
-            return self._read_file().get(name)
+            if self.is_fallback:
+                return self._read_file().get(name)
+            try:
+                value = self._backend.get_password(SERVICE, name)
+            except keyring.errors.KeyringError as e:
+                raise self._keychain_error("reading a secret", e) from e
+            return str(value) if value is not None else None
 
     def set(self, name: str, value: str) -> None:
         with self._lock:
-            if not self.is_fallback:
-                try:
-                    self._backend.set_password(SERVICE, name, value)
-                    return
-                except keyring.errors.KeyringError as e:
-                    self._switch_to_fallback(e)
-            data = self._read_file()
-            data[name] = value
-            self._write_file(data)
+            if self.is_fallback:
+                data = self._read_file()
+                data[name] = value
+                self._write_file(data)
+                return
+            try:
+                self._backend.set_password(SERVICE, name, value)
+            except keyring.errors.KeyringError as e:
+                raise self._keychain_error("saving a secret", e) from e
 
     def delete(self, name: str) -> None:
         with self._lock:
-            if not self.is_fallback:
-                try:
-                    self._backend.delete_password(SERVICE, name)
-                except keyring.errors.PasswordDeleteError:
-                    pass
-                except keyring.errors.KeyringError as e:
-                    self._switch_to_fallback(e)
-                else:
-                    return
-            data = self._read_file()
-            if data.pop(name, None) is not None:
-                self._write_file(data)
+            if self.is_fallback:
+                data = self._read_file()
+                if data.pop(name, None) is not None:
+                    self._write_file(data)
+                return
+            try:
+                self._backend.delete_password(SERVICE, name)
+            except keyring.errors.PasswordDeleteError:
+                pass
+            except keyring.errors.KeyringError as e:
+                raise self._keychain_error("deleting a secret", e) from e
 
     # -- the proxy API key -------------------------------------------------------------------
     def api_key(self) -> str:

@@ -83,7 +83,9 @@ def test_errors_reach_the_client_in_anthropic_shape(zai) -> None:
         ctl.set_zai_key("wrong-key")
         fake.fail_status = None
         s, _, b = request(port, "POST", "/v1/messages", body=MSG)
-        assert s == 401 and json.loads(b)["type"] == "error"
+        # z.ai refusing *our* z.ai key is not the client's auth problem: 502, saying what to fix
+        err = json.loads(b)
+        assert s == 502 and err["type"] == "error" and "z.ai refused the configured z.ai API key" in err["error"]["message"]
     finally:
         ctl.close()
 

@@ -102,11 +102,12 @@ class AccountPool:
 
     def cooldowns(self, account_id: str) -> dict[str, tuple[float, str]]:
         """Active cooldowns of an account: model ('' for the whole account) -> (until, reason)."""
-        now = self.clock()
-        rt = self._rt.get(account_id)
-        if rt is None:
-            return {}
-        return {m: (u, rt.cooldown_reason.get(m, "")) for m, u in rt.cooldowns.items() if u > now}
+        with self._lock:
+            now = self.clock()
+            rt = self._rt.get(account_id)
+            if rt is None:
+                return {}
+            return {m: (u, rt.cooldown_reason.get(m, "")) for m, u in list(rt.cooldowns.items()) if u > now}
 
     def _quota_exhausted(self, acc: Account, model: str) -> float | None:
         """If the last quota snapshot says the model is used up, seconds until its reset."""

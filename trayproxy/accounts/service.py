@@ -9,6 +9,7 @@ shows up in `accounts list` and the settings page.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,24 +67,31 @@ class AccountService:
         tok = self._tokens.get(account.id)
         if tok is not None and not force and tok.expires_at - REFRESH_SKEW > self.clock():
             return tok.access_token
-        fut = self._inflight.get(account.id)
-        if fut is None:
-            fut = asyncio.get_running_loop().create_future()
-            self._inflight[account.id] = fut
-            try:
-                token = await self._refresh(account)
-            except BaseException as e:
-                if not fut.done():
-                    fut.set_exception(e)
-                    fut.exception()  # mark retrieved: waiters, if any, re-raise it themselves
-                raise
-            finally:
-                self._inflight.pop(account.id, None)
-            fut.set_result(token)
-            return token
-        return await asyncio.shield(fut)
+        task = self._inflight.get(account.id)
+        if task is None:
+            # The refresh belongs to no request: a client that goes away cancels only its own
+            # wait, never the refresh the other requests are waiting for.
+            task = asyncio.ensure_future(self._refresh(account))
+            self._inflight[account.id] = task
+            task.add_done_callback(functools.partial(self._done_refresh, account.id))
+        return await asyncio.shield(task)
+
+    def _done_refresh(self, account_id: str, task: asyncio.Future[str]) -> None:
+        if self._inflight.get(account_id) is task:
+            del self._inflight[account_id]
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an unawaited failure is not reported as lost
 
     async def _refresh(self, account: Account) -> str:
+        try:
+            return await self._do_refresh(account)
+        except TokenUnavailable:
+            raise
+        except Exception as e:  # keychain trouble, odd token answers, disk errors: not revoked
+            log.warning("token refresh for %s failed: %s", account.email, e)
+            raise TokenUnavailable(f"{account.email}: token refresh failed: {e}") from e
+
+    async def _do_refresh(self, account: Account) -> str:
         rt = self.store.refresh_token(account.id)
         if not rt:
             self.pool.disable(account.id, "no refresh token stored: sign in again")

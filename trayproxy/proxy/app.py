@@ -15,7 +15,7 @@ from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError, error_response, protocol_for
 from trayproxy.proxy.guards import GuardSettings, make_guard_middleware
-from trayproxy.proxy.pipeline import CLIENT_MODEL, record_request
+from trayproxy.proxy.pipeline import CLIENT_MODEL, STREAM_STARTED, record_request
 
 __all__ = ["build_app"]
 
@@ -94,6 +94,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except Exception:
         log.exception("Unexpected error while serving %s %s", request.method, request.path)
+        if request.get(STREAM_STARTED):
+            raise  # headers are out: a second response would corrupt the stream
         return error_response(
             protocol_for(request.path, request.headers),
             500,

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,7 +24,6 @@ from trayproxy.proxy.errors import error_response, protocol_for
 __all__ = ["GuardSettings", "HEALTH_PATHS", "extract_keys", "make_guard_middleware", "is_loopback_host"]
 
 HEALTH_PATHS = frozenset({"/healthz", "/health"})
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 ACCEPTED_HEADERS_HINT = (
     "Send the trayproxy API key as 'Authorization: Bearer <key>', 'x-api-key: <key>' or "
     "'x-goog-api-key: <key>' (Gemini routes also accept ?key=<key>). "
@@ -41,12 +41,19 @@ class GuardSettings:
 
 
 def is_loopback_host(host: str) -> bool:
+    """localhost, or a literal loopback address (127.0.0.0/8, ::1), with or without a port.
+    Names that merely start with "127." (127.attacker.example) are not loopback."""
     h = host.strip().lower()
     if h.startswith("["):
-        h = h[: h.find("]") + 1] if "]" in h else h
+        h = h[1 : h.find("]")] if "]" in h else h[1:]
     elif h.count(":") == 1:
         h = h.split(":", 1)[0]
-    return h in _LOOPBACK_NAMES or h.startswith("127.")
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
 
 
 def _origin_is_loopback(origin: str) -> bool:
@@ -83,7 +90,7 @@ def _key_matches(keys: list[str], expected: str) -> bool:
     ok = False
     for k in keys:
         # Evaluate every candidate: constant time per comparison, no early exit on a match.
-        ok |= hmac.compare_digest(k.encode(), exp)
+        ok |= hmac.compare_digest(k.encode("utf-8", "surrogateescape"), exp)
     return ok
 
 

@@ -104,6 +104,7 @@ class Outcome:
 
 OUTCOME = web.RequestKey("trayproxy_outcome", Outcome)
 CLIENT_MODEL = web.RequestKey("trayproxy_client_model", str)
+STREAM_STARTED = web.RequestKey("trayproxy_stream_started", bool)
 
 
 # -- opening an upstream stream with failover --------------------------------------------------
@@ -133,7 +134,8 @@ async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome,
             if pick.retry_after is not None:
                 raise ProxyError(429, pick.reason, retry_after=pick.retry_after, code="rate_limit_exceeded")
             if exclude and last_error:
-                raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}")
+                raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}",
+                                 retry_after=_soonest(ctx, exclude, job.upstream_model) if last_status == 429 else None)
             raise ProxyError(503, pick.reason, code="no_account")
         acc = pick
         out.account_id = acc.id
@@ -149,7 +151,14 @@ async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome,
             raise
         return opened
     last_status, last_error = failures[-1] if failures else (502, "no attempt was made")
-    raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}")
+    raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}",
+                     retry_after=_soonest(ctx, exclude, job.upstream_model) if last_status == 429 else None)
+
+
+def _soonest(ctx: ProxyContext, account_ids: set[str], model: str) -> float:
+    """Seconds until the first of these accounts may serve the model again (at least 1)."""
+    waits = [ctx.pool.cooldown_left(a, model) for a in account_ids]
+    return max(1.0, min((w for w in waits if w > 0), default=1.0))
 
 
 class _Failover(Exception):
@@ -185,7 +194,11 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) 
             raise _Failover(f"Cloud Code could not be reached: {e}", 504 if e.timeout else 502) from e
         if resp.status == 200:
             return _Opened(acc, resp, ctx.upstream.events(resp))
-        body = await resp.read()
+        try:
+            body = await resp.read()
+        except TransportError as e:
+            ctx.pool.cool_down(acc.id, job.upstream_model, 10.0, f"network: {e}")
+            raise _Failover(f"the upstream's HTTP {resp.status} answer broke off: {e}", 504 if e.timeout else 502) from e
         if resp.status == 401 and not refreshed:
             refreshed = True
             service.forget_token(acc.id)
@@ -337,6 +350,7 @@ async def _relay(
     if origin:
         resp.headers["Access-Control-Allow-Origin"] = origin
     await resp.prepare(request)
+    request[STREAM_STARTED] = True
     out.status = 200
     out.ttfb_ms = (time.monotonic() - out.started) * 1000
     if ctx.monitor is not None and ctx.monitor.store_bodies:
@@ -400,6 +414,15 @@ async def _relay(
         out.outcome = "client_disconnect"
         out.error = "the client closed the connection before the answer was complete"
         raise
+    except Exception as e:  # a bug after the headers went out: end the stream properly, once
+        log.exception("error while relaying a stream")
+        out.outcome, out.error = "error", f"internal error while streaming: {e}"
+        try:
+            await resp.write(b"".join(machine.fail("trayproxy hit an internal error; the answer was cut short")))
+            await resp.write_eof()
+        except Exception:
+            pass
+        return resp
     finally:
         out.usage = machine.usage
         for t in (reader, stopper):

@@ -137,7 +137,7 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
     if use_zai(ctx, target):
-        return await relay_to_zai(request, body, "/v1/messages")
+        return await relay_to_zai(request, body, "/v1/messages", name)
     from trayproxy.protocols import anthropic
 
     if anthropic.is_background_request(body):
@@ -167,7 +167,7 @@ async def anthropic_count_tokens(request: web.Request) -> web.StreamResponse:
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
     if use_zai(ctx, target):
-        return await relay_to_zai(request, body, "/v1/messages/count_tokens")
+        return await relay_to_zai(request, body, "/v1/messages/count_tokens", name)
     from trayproxy.protocols import anthropic
 
     req = anthropic.count_tokens_request(body, upstream_model=target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 
 from aiohttp import web
 
@@ -45,7 +46,8 @@ class ProxyServer:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port, reuse_address=True, backlog=512)
+            # On Windows SO_REUSEADDR would let us bind a port another program holds.
+            site = web.TCPSite(runner, host, port, reuse_address=sys.platform != "win32", backlog=512)
             await site.start()
         except OSError as e:
             await runner.cleanup()

@@ -13,10 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
+from trayproxy.accounts.models import VALID_MODEL_RE
 from trayproxy.accounts.pool import Unavailable
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError
-from trayproxy.proxy.pipeline import OUTCOME, Outcome
+from trayproxy.proxy.pipeline import OUTCOME, STREAM_STARTED, Outcome
 from trayproxy.upstream.transport import TransportError
 from trayproxy.upstream.zai import ZaiError, zai_model
 
@@ -42,12 +43,14 @@ def use_zai(ctx: ProxyContext, upstream_model: str) -> bool:
     return False
 
 
-async def relay_to_zai(request: web.Request, body: dict[str, Any], path: str) -> web.StreamResponse:
+async def relay_to_zai(request: web.Request, body: dict[str, Any], path: str, model: str) -> web.StreamResponse:
+    """Forward to z.ai. `model` is the client's model name, already validated."""
     ctx = request.app[CONTEXT]
     assert ctx.zai is not None
     cfg = ctx.config().zai
-    model_in = str(body.get("model", ""))
-    target = zai_model(model_in, cfg)
+    target = zai_model(model, cfg)
+    if not VALID_MODEL_RE.match(target):
+        raise ProxyError(400, f"The z.ai model map turns {model!r} into {target!r}, which is not a model name")
     out = Outcome(upstream_model=target, upstream="zai", stream=bool(body.get("stream")))
     request[OUTCOME] = out
     started = time.monotonic()
@@ -65,7 +68,12 @@ async def relay_to_zai(request: web.Request, body: dict[str, Any], path: str) ->
             out.outcome = "error"
             raw = await resp.read()
             out.error = raw[:300].decode("utf-8", "replace")
-            return web.Response(status=resp.status, body=raw, headers={**headers, "Content-Type": ctype})
+            if resp.status in (401, 403):
+                # z.ai refused *our* z.ai key: the client's key is fine, so do not say 401 to it.
+                raise ProxyError(502, f"z.ai refused the configured z.ai API key (HTTP {resp.status}): "
+                                 f"{out.error}. Check it in Settings > z.ai.")
+            extra = {"Retry-After": resp.headers["retry-after"]} if "retry-after" in resp.headers else {}
+            return web.Response(status=resp.status, body=raw, headers={**headers, **extra, "Content-Type": ctype})
         if "text/event-stream" not in ctype:
             raw = await resp.read()
             out.ttfb_ms = (time.monotonic() - started) * 1000
@@ -73,6 +81,7 @@ async def relay_to_zai(request: web.Request, body: dict[str, Any], path: str) ->
             return web.Response(status=resp.status, body=raw, headers={**headers, "Content-Type": ctype})
         sresp = web.StreamResponse(status=resp.status, headers={**headers, "Content-Type": ctype, "Cache-Control": "no-cache"})
         await sresp.prepare(request)
+        request[STREAM_STARTED] = True
         first = True
         try:
             async for chunk in resp.iter_chunks():
