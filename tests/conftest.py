@@ -7,6 +7,11 @@ import os
 # Must happen before anything imports pystray or resolves a keyring backend.
 os.environ["PYSTRAY_BACKEND"] = "dummy"
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+# Module-scoped fixtures build controllers before the per-test home below exists: give the
+# whole session a home of its own too, so no test ever touches the user's real data dir.
+import tempfile  # noqa: E402
+
+os.environ["TRAYPROXY_HOME"] = tempfile.mkdtemp(prefix="trayproxy-tests-")
 
 import socket  # noqa: E402
 from collections.abc import Iterator  # noqa: E402

@@ -8,6 +8,7 @@ the tray until Quit, which stops the proxy, closes the window and removes the in
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -44,6 +45,8 @@ class TrayRuntime:
         from trayproxy.controller import Controller
         from trayproxy.ui.control import ControlServer
         from trayproxy.ui.login import LoginRunner
+        # GTK's OpenGL set-up maps libLLVM (~45 MiB) that a tray icon never uses.
+        os.environ.setdefault("GDK_GL", "disable")
         from trayproxy.ui.tray import TrayApp
 
         self.paths = paths
