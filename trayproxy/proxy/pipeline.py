@@ -357,6 +357,7 @@ async def _relay(
         out.body = bytearray()
     out.keep(b"".join(first))
     await resp.write(b"".join(first))
+    job.request = {}  # committed: no retry can need it, and a long stream should not keep it
     if ended:
         _done(ctx, machine, opened.account, job, out)
         await resp.write_eof()

@@ -117,6 +117,7 @@ async def _openai_generation(request: web.Request, *, legacy: bool) -> web.Strea
         stream=stream,
         session_key=session_key("openai", body, request.headers),
     )
+    del body, gemini_req  # the Job holds what the stream needs; keep nothing else alive
     return await run_generation(request, job)
 
 
@@ -158,6 +159,7 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
         session_key=session_key("anthropic", body, request.headers),
         ping_frame=probe.ping(),
     )
+    del body, gemini_req, probe
     return await run_generation(request, job)
 
 
@@ -250,6 +252,7 @@ async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
         content_type="text/event-stream" if mode == "sse" else "application/json",
         ping_frame=b": ping\r\n\r\n" if mode == "sse" else None,
     )
+    del body
     return await run_generation(request, job)
 
 
