@@ -149,7 +149,10 @@ def rows_count(page: Any, n: int) -> None:
 
 
 def docs_copy(artifact: Path) -> None:
-    """The README shows these: keep docs/screenshots/ in step with the tests."""
+    """The README shows these. A normal run leaves the tracked copies alone; run with
+    TRAYPROXY_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/ from the tests."""
+    if not os.environ.get("TRAYPROXY_UPDATE_SCREENSHOTS"):
+        return
     docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
     docs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(artifact, docs / artifact.name)
