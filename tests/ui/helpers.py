@@ -11,34 +11,7 @@ from typing import Any
 
 os.environ.setdefault("PYSTRAY_BACKEND", "dummy")  # before anything imports pystray
 
-import keyring.backend  # noqa: E402
-import keyring.errors  # noqa: E402
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        try:
-            del self.store[(service, username)]
-        except KeyError:
-            raise keyring.errors.PasswordDeleteError(username) from None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import MemoryKeyring, free_port  # noqa: E402,F401  (one copy for all tests)
 
 
 def make_controller(home: Path) -> Any:
