@@ -1,7 +1,7 @@
 """Command line: `trayproxy` (tray app) and its subcommands.
 
 Only the tray command imports display libraries, and only when it runs: `serve`, `accounts`,
-`config`, `key`, `doctor` and `logs` work on a machine with no display at all.
+`config`, `key`, `doctor`, `logs` and `connect` work on a machine with no display at all.
 """
 
 from __future__ import annotations
@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     au = sub.add_parser("autostart", help="start trayproxy at login")
     au.add_argument("action", choices=("enable", "disable", "status"))
+
+    from trayproxy.connect.command import add_parser as add_connect_parser
+
+    add_connect_parser(sub)
     return p
 
 
@@ -373,6 +377,12 @@ def cmd_tray(args: argparse.Namespace) -> int:
     return run_tray_app()
 
 
+def cmd_connect(args: argparse.Namespace) -> int:
+    from trayproxy.connect.command import cmd_connect as run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -384,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "logs": cmd_logs,
         "autostart": cmd_autostart,
+        "connect": cmd_connect,
         None: cmd_tray,
     }
     return handlers[args.cmd](args)
