@@ -14,7 +14,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from tests.clients import find_cli
+from tests.clients import CLIENT_SETS, find_cli
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
 from tests.helpers import make_controller
@@ -137,8 +137,9 @@ def test_error_classes(stack, client: anthropic.Anthropic) -> None:
 
 
 @pytest.mark.npm
-def test_claude_code_runs_one_bash_tool_call(stack, tmp_path: Path) -> None:
-    claude = find_cli("claude")
+@pytest.mark.parametrize("clients", CLIENT_SETS)
+def test_claude_code_runs_one_bash_tool_call(stack, tmp_path: Path, clients: str) -> None:
+    claude = find_cli("claude", clients)
     fake, ctl = stack
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients import find_cli
+from tests.clients import CLIENT_SETS, find_cli
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
 from tests.helpers import make_controller
@@ -102,8 +102,9 @@ def test_errors_in_google_shape_map_to_sdk_exceptions(stack) -> None:
 
 
 @pytest.mark.npm
-def test_gemini_cli_answers_a_prompt(stack, tmp_path: Path) -> None:
-    gemini = find_cli("gemini")
+@pytest.mark.parametrize("clients", CLIENT_SETS)
+def test_gemini_cli_answers_a_prompt(stack, tmp_path: Path, clients: str) -> None:
+    gemini = find_cli("gemini", clients)
     fake, ctl = stack
     home = tmp_path / "home"
     (home / ".gemini").mkdir(parents=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.clients import find_cli
+from tests.clients import CLIENT_SETS, find_cli
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
 from tests.helpers import make_controller
@@ -156,8 +156,9 @@ def test_error_classes(stack, client: openai.OpenAI) -> None:
 
 
 @pytest.mark.npm
-def test_codex_exec_runs_one_shell_command(stack, tmp_path: Path) -> None:
-    codex = find_cli("codex")
+@pytest.mark.parametrize("clients", CLIENT_SETS)
+def test_codex_exec_runs_one_shell_command(stack, tmp_path: Path, clients: str) -> None:
+    codex = find_cli("codex", clients)
     fake, ctl = stack
     home, work = tmp_path / "home", tmp_path / "work"
     (home / ".codex").mkdir(parents=True)
