@@ -44,7 +44,7 @@ WEB_DIR = Path(__file__).with_name("web")
 TOKEN_HEADER = "X-Trayproxy-Token"
 COOKIE = "trayproxy_control"
 _STATIC = {"app.css": "text/css", "app.js": "text/javascript", "monitor.js": "text/javascript",
-           "settings.js": "text/javascript"}
+           "settings.js": "text/javascript", "connect.js": "text/javascript", "connect.css": "text/css"}
 _LOOPBACK = ("127.0.0.1", "localhost")
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -175,7 +175,7 @@ class ControlServer:
     def _routes(self, app: web.Application) -> None:
         r = app.router
         r.add_get("/", self.index)
-        r.add_get("/{name:(app|monitor|settings)\\.(css|js)}", self.static)
+        r.add_get("/{name:(app|monitor|settings|connect)\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
         r.add_post("/api/start", self.post_start)
@@ -200,6 +200,9 @@ class ControlServer:
         r.add_post("/api/zai/test", self.post_zai_test)
         r.add_get("/api/autostart", self.get_autostart)
         r.add_post("/api/autostart", self.post_autostart)
+        from trayproxy.connect.ui import add_control_routes  # Connect buttons (trayproxy/connect/ui.py)
+
+        add_control_routes(r, self.controller)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         query_token = request.query.get("token")

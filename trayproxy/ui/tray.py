@@ -17,6 +17,7 @@ from typing import Any
 import pystray
 from PIL import Image
 
+from trayproxy.connect.ui import tray_menu as connect_tray_menu
 from trayproxy.ui.clipboard import Copier
 from trayproxy.ui.icons import render_icon, state_for
 from trayproxy.ui.snippets import claude_code_setup, client_urls
@@ -159,6 +160,7 @@ class TrayApp:
             Sep,
             toggle,
             Item("Copy base URL", copy_menu),
+            connect_tray_menu(self),  # Connect ▸ client ▸ Connect / Check / Undo (trayproxy/connect/ui.py)
             Sep,
             Item("Open Settings...", self._act(self.do_open_settings)),
             Item("Add Account...", self._act(self.do_add_account)),

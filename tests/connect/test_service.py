@@ -1,0 +1,164 @@
+"""connect / check / undo against a running proxy and the fake upstream: the round trip uses the
+files just written and names the model that answered; undo is byte for byte; what is wrong is
+said plainly (proxy not running, stale key, something else on the port, newer client)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.connect.samples import CLAUDE_SETTINGS, CODEX_CONFIG, GEMINI_ENV, GEMINI_SETTINGS
+from tests.fakes.cloudcode import FakeCloudCode
+from tests.fakes.replies import Reply
+from tests.helpers import make_controller
+from trayproxy.connect import CLIENTS, check, connect, status, summary, undo
+from trayproxy.controller import Controller
+
+QUOTA = {"gemini-2.5-flash": 0.9, "gemini-3-flash": 0.9, "gemini-3-pro-high": 0.9, "claude-sonnet-4-6": 0.9}
+SAMPLES = {
+    "claude-code": {".claude/settings.json": CLAUDE_SETTINGS},
+    "codex": {".codex/config.toml": CODEX_CONFIG},
+    "gemini-cli": {".gemini/settings.json": GEMINI_SETTINGS, ".gemini/.env": GEMINI_ENV},
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
+    fake = FakeCloudCode()
+    fake.strict_models = False
+    fake.add_account("a@example.com", quota=QUOTA)
+    fake.default_reply = lambda call: Reply.text("OK")
+    with fake:
+        ctl = make_controller(env=fake.env(), auth_mode="strict")
+        ctl.add_refresh_token("rt-a@example.com")
+        ctl.start()
+        try:
+            yield fake, ctl
+        finally:
+            ctl.close()
+
+
+def user_home(tmp_path: Path, client: str) -> dict[str, str]:
+    home = tmp_path / "home"
+    for rel, text in SAMPLES[client].items():
+        (home / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / rel).write_text(text)
+        os.chmod(home / rel, 0o644)
+    return {"HOME": str(home), "PATH": str(tmp_path / "no-clients")}
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_connect_proves_it_and_undo_restores_byte_for_byte(stack, tmp_path: Path, client: str) -> None:
+    fake, ctl = stack
+    env = user_home(tmp_path, client)
+    originals = {p: p.read_bytes() for p in (Path(env["HOME"]) / rel for rel in SAMPLES[client])}
+    before = len(fake.calls_to())
+    res = connect(client, base_url=ctl.status().base_url, api_key=ctl.api_key(), backup_root=tmp_path / "bk", env=env)
+    assert res.ok, res.to_dict()
+    assert res.round_trip is not None and res.round_trip.text == "OK"
+    # the model named is what the proxy says served the request, and the request went upstream
+    assert res.model == fake.last().body["model"]
+    assert len(fake.calls_to()) == before + 1
+    assert res.client_run is None  # not installed on this PATH
+    assert res.backup and sorted(res.files) == sorted(str(p) for p in originals)
+    for p in originals:
+        assert p.read_bytes() != originals[p]
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600  # it holds the key now
+    assert summary(res)[0].startswith(f"✓ {res.title} is connected — {res.model} answered")
+    assert ctl.api_key() not in "\n".join(summary(res)) and ctl.api_key() not in json.dumps(res.to_dict())
+    [row] = [r for r in status(base_url=ctl.status().base_url, backup_root=tmp_path / "bk", env=env) if r["client"] == client]
+    assert row["connected"] and row["can_undo"] and row["installed"]["binary"] is None
+
+    again = connect(client, base_url=ctl.status().base_url, api_key=ctl.api_key(), backup_root=tmp_path / "bk", env=env)
+    assert again.ok and again.unchanged and again.backup is None
+
+    done = undo(client, backup_root=tmp_path / "bk", env=env)
+    assert done.ok
+    for p, data in originals.items():
+        assert p.read_bytes() == data
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644
+    assert not undo(client, backup_root=tmp_path / "bk", env=env).ok
+
+
+def test_undo_of_a_first_connect_removes_the_files_it_created(stack, tmp_path: Path) -> None:
+    _, ctl = stack
+    env = {"HOME": str(tmp_path / "empty-home"), "PATH": str(tmp_path)}
+    res = connect("gemini-cli", base_url=ctl.status().base_url, api_key=ctl.api_key(), backup_root=tmp_path / "bk", env=env)
+    assert res.ok and len(res.files) == 2
+    assert undo("gemini-cli", backup_root=tmp_path / "bk", env=env).ok
+    assert not (tmp_path / "empty-home" / ".gemini" / "settings.json").exists()
+    assert not (tmp_path / "empty-home" / ".gemini" / ".env").exists()
+
+
+def test_check_says_what_is_wrong(stack, tmp_path: Path) -> None:
+    _, ctl = stack
+    env = {"HOME": str(tmp_path / "h"), "PATH": str(tmp_path)}
+    base = ctl.status().base_url
+    res = check("codex", base_url=base, api_key=ctl.api_key(), env=env)
+    assert not res.ok and "not connected" in (res.problem or "")
+    assert connect("codex", base_url=base, api_key="sk-stale-key-0000000000", backup_root=tmp_path / "bk", env=env).problem
+    res = check("codex", base_url=base, api_key=ctl.api_key(), env=env)
+    assert not res.ok and "401" in (res.problem or "") and "connect again" in (res.problem or "")
+    assert any("not the proxy's current key" in n for n in res.notes)
+    assert "sk-stale-key-0000000000" not in json.dumps(res.to_dict())
+
+    port = free_port()
+    res = connect("claude-code", base_url=f"http://127.0.0.1:{port}", api_key=ctl.api_key(), backup_root=tmp_path / "bk", env=env)
+    assert not res.ok and "is the proxy running?" in (res.problem or "")
+    assert res.files  # written anyway, and undo is there
+    assert undo("claude-code", backup_root=tmp_path / "bk", env=env).ok
+
+
+def test_something_else_on_the_port_is_not_taken_for_the_proxy(tmp_path: Path) -> None:
+    class Other(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = b'{"content": [{"type": "text", "text": "hi"}]}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), Other)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        env = {"HOME": str(tmp_path), "PATH": str(tmp_path)}
+        base = f"http://127.0.0.1:{srv.server_address[1]}"
+        res = connect("claude-code", base_url=base, api_key="sk-x-123456789", backup_root=tmp_path / "bk", env=env)
+        assert not res.ok and "not trayproxy" in (res.problem or "")
+    finally:
+        srv.shutdown()
+
+
+def test_installed_client_newer_than_tested_is_warned_and_runs_without_the_key_on_its_command_line(
+        stack, tmp_path: Path) -> None:
+    _, ctl = stack
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    argv_log = tmp_path / "argv"
+    script = bindir / "claude"
+    script.write_text("#!/bin/sh\n"
+                      f'if [ "$1" = --version ]; then echo "99.1.0 (Claude Code)"; exit 0; fi\n'
+                      f'printf "%s\\n" "$@" > {argv_log}\n'
+                      'echo \'{"type":"result","is_error":false,"result":"OK"}\'\n')
+    script.chmod(0o755)
+    env = {"HOME": str(tmp_path / "h"), "PATH": f"{bindir}:/usr/bin:/bin", "ANTHROPIC_API_KEY": "sk-shell-0000000"}
+    res = connect("claude-code", base_url=ctl.status().base_url, api_key=ctl.api_key(), backup_root=tmp_path / "bk", env=env)
+    assert res.ok, res.to_dict()
+    assert res.installed is not None and res.installed.version == "99.1.0" and res.installed.newer_than_tested
+    assert any("newer than the newest version tested" in n for n in res.notes)
+    assert res.client_run is not None and res.client_run.ok and res.client_run.output == "OK"
+    argv = argv_log.read_text()
+    assert "-p" in argv and ctl.api_key() not in argv
