@@ -21,8 +21,11 @@ CLIENT_SETS = ("pinned", "newest")
 PACKAGES = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex", "gemini": "@google/gemini-cli"}
 
 
+_CACHE = Path.home() / ".cache"  # at import: tests that point HOME elsewhere still find the clients
+
+
 def client_dirs(which: str) -> list[str]:
-    home = Path.home() / ".cache"
+    home = _CACHE
     if which == "newest":
         return [d for d in (os.environ.get("TRAYPROXY_NPM_CLIENTS_LATEST", ""), str(home / "trayproxy-clients-latest")) if d]
     return [d for d in (os.environ.get("TRAYPROXY_NPM_CLIENTS", ""), str(home / "trayproxy-clients"), "/opt/npmclients") if d]

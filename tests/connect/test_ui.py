@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.clients import client_dirs
 from tests.connect.samples import CLAUDE_SETTINGS
 from tests.connect.test_service import stack  # noqa: F401 (module fixture: fake upstream + running proxy)
+from tests.ui.conftest import ARTIFACTS
 from tests.ui.helpers import make_fake_icon_class
+from tests.ui.test_browser import CHROMIUM, docs_copy
 from trayproxy.ui.control import TOKEN_HEADER
 from trayproxy.ui.tray import TrayApp
 
@@ -24,14 +28,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (h / ".claude").mkdir(parents=True)
     (h / ".claude" / "settings.json").write_text(CLAUDE_SETTINGS)
     monkeypatch.setenv("HOME", str(h))
-    monkeypatch.setenv("PATH", str(tmp_path / "no-clients"))
+    monkeypatch.setenv("PATH", f"{tmp_path / 'no-clients'}:/usr/bin:/bin")  # no client CLIs there
     for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME"):
         monkeypatch.delenv(var, raising=False)
     return h
 
 
 def submenu(item: Any) -> dict[str, Any]:
-    return {str(i.text): i for i in item.submenu.items if str(i.text)}
+    return {str(i.text).replace("  ✓", ""): i for i in item.submenu.items if str(i.text)}
 
 
 def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None:  # noqa: F811
@@ -46,14 +50,15 @@ def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None
     claude = clients["Claude Code"]
     actions = submenu(claude)
     assert list(actions) == ["Connect", "Check", "Undo"]
-    assert not claude.checked and not actions["Undo"].enabled
+    assert claude.text == "Claude Code" and not actions["Undo"].enabled
 
     actions["Connect"](tray.icon)
     title, body = notes[-1]
     assert title.startswith("✓ Claude Code is connected — ") and "answered" in title, notes
     assert ctl.api_key() not in title + body
     assert json.loads((home / ".claude" / "settings.json").read_text())["env"]["ANTHROPIC_BASE_URL"] == ctl.status().base_url
-    assert claude.checked and actions["Undo"].enabled
+    assert claude.text == "Claude Code  ✓" and actions["Undo"].enabled
+    assert body and "round trip through the proxy: ok" in body
 
     actions["Check"](tray.icon)
     assert notes[-1][0].startswith("✓ Claude Code is connected")
@@ -61,7 +66,7 @@ def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None
     actions["Undo"](tray.icon)
     assert notes[-1][0].startswith("✓ Claude Code: settings restored")
     assert (home / ".claude" / "settings.json").read_text() == CLAUDE_SETTINGS
-    assert not claude.checked
+    assert claude.text == "Claude Code"
 
 
 @pytest.fixture
@@ -107,3 +112,53 @@ def test_control_api(control: Any, stack, home: Path) -> None:  # noqa: F811
     assert not (home / ".codex" / "config.toml").exists()
     status, err = api(control, "POST", {"client": "vim", "action": "connect"})
     assert status == 400 and "claude-code" in err["error"]
+
+
+@pytest.mark.browser
+def test_page_buttons_connect_and_undo(control: Any, stack, home: Path,  # noqa: F811
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 'Connect a client' card as a person uses it, in headless Chromium, with the pinned
+    clients installed when they are (Claude Code then answers itself); screenshots go to
+    test-artifacts/ (docs/screenshots/ with TRAYPROXY_UPDATE_SCREENSHOTS=1)."""
+    for d in client_dirs("pinned"):
+        if (Path(d) / "node_modules" / ".bin" / "claude").exists():
+            monkeypatch.setenv("PATH", f"{Path(d) / 'node_modules' / '.bin'}:{os.environ['PATH']}")
+            break
+    if not CHROMIUM:
+        pytest.skip("Debian chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        except Exception as e:
+            pytest.skip(f"cannot launch {CHROMIUM}: {e}")
+        pg = browser.new_context(viewport={"width": 1000, "height": 900}, color_scheme="light").new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(control.url)
+        row = pg.locator('.connect-row[data-client="claude-code"]')
+        row.locator("text=Not connected").wait_for()
+        assert row.locator('[data-connect-action="undo"]').is_disabled()
+        row.locator('[data-connect-action="connect"]').click()
+        row.locator(".connect-result.ok, .connect-result.err").wait_for(timeout=240000)
+        text = row.locator(".connect-result").inner_text()
+        assert text.startswith("✓ Claude Code is connected — ") and "round trip through the proxy: ok" in text
+        assert ctl_key(stack) not in pg.locator("#connect-card").inner_html()
+        row.locator("text=✓ Connected").wait_for()
+        assert row.locator('[data-connect-action="undo"]').is_enabled()
+        shot = ARTIFACTS / "settings-connect.png"
+        pg.locator("#connect-card").screenshot(path=str(shot))
+        docs_copy(shot)
+
+        row.locator('[data-connect-action="undo"]').click()
+        row.locator(".connect-result.ok:has-text('restored')").wait_for(timeout=30000)
+        row.locator("text=Not connected").wait_for()
+        assert (home / ".claude" / "settings.json").read_text() == CLAUDE_SETTINGS
+        pg.locator("#connect-card").screenshot(path=str(ARTIFACTS / "settings-connect-undone.png"))
+        browser.close()
+    assert errors == []
+
+
+def ctl_key(stack: Any) -> str:  # noqa: F811
+    return str(stack[1].api_key())

@@ -239,7 +239,7 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         assert wid
 
         app.open_menu()
-        app.choose(5)  # Stop, Copy base URL, Open Settings..., Add Account..., Quit
+        app.choose(6)  # Stop, Copy base URL, Connect, Open Settings..., Add Account..., Quit
         assert proc.wait(30) == 0
         assert not (home / "instance.json").exists()
         assert not _port_open(port)

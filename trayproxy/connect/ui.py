@@ -37,8 +37,8 @@ def _can_undo(ctl: Any, client: str) -> bool:
 
 
 def tray_menu(app: Any) -> Any:
-    """The Connect submenu for TrayApp: per client Connect / Check / Undo, a check mark on the
-    clients whose settings point at this proxy. Results arrive as notifications."""
+    """The Connect submenu for TrayApp: per client Connect / Check / Undo, a ✓ after the clients
+    whose settings point at this proxy. Results arrive as notifications."""
     import pystray
 
     Item = pystray.MenuItem
@@ -48,8 +48,10 @@ def tray_menu(app: Any) -> Any:
         def work() -> None:
             try:
                 res = run_for(ctl, client, action)
-                lines = summary(res)
-                app.notify(lines[0], "\n".join(ln.strip() for ln in lines[1:4]))
+                lines = [ln.strip() for ln in summary(res)]
+                # the title says it all; the body: what proved it, and notes (paths are in the CLI)
+                body = [ln for ln in lines[1:] if not ln.startswith(("wrote ", "backup in ", "restored ", "installed: "))]
+                app.notify(lines[0], "\n".join(body[:3]))
             except Exception as e:
                 log.exception("connect %s %s failed", client, action)
                 app.notify(f"Could not {action} {CLIENTS[client].title}", str(e))
@@ -67,10 +69,11 @@ def tray_menu(app: Any) -> Any:
             Item("Undo", app._act(run(cid, "undo")), enabled=lambda item: _can_undo(ctl, cid)),
         )
 
-    return Item("Connect", pystray.Menu(*(
-        Item(c.title, client_menu(cid), checked=lambda item, cid=cid: _connected(ctl, cid))
-        for cid, c in CLIENTS.items()
-    )))
+    def label(cid: str, title: str) -> Callable[[Any], str]:
+        # a text mark rather than `checked`: GTK draws no check on an item that has a submenu
+        return lambda item: f"{title}  ✓" if _connected(ctl, cid) else title
+
+    return Item("Connect", pystray.Menu(*(Item(label(cid, c.title), client_menu(cid)) for cid, c in CLIENTS.items())))
 
 
 # -- settings page -----------------------------------------------------------------------------
