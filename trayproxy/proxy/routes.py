@@ -275,6 +275,9 @@ def register_routes(app: web.Application) -> None:
     from trayproxy.proxy import responses_route
 
     responses_route.register(app)
+    from trayproxy.proxy import responses_ws  # Responses over WebSocket (Codex's OpenAI provider)
+
+    responses_ws.register(app)
     r.add_get("/v1/models/{model:[^/:]+}", openai_model)
     r.add_get("/v1beta/models", gemini_models)
     r.add_route("*", "/v1beta/models/{tail:.+}", gemini_model_or_call)
