@@ -1,0 +1,194 @@
+"""The Responses WebSocket (GET /v1/responses upgraded) against a running proxy and the fake
+upstream: events as text messages, warm-up, connection-local previous_response_id, Codex's
+server-side compaction, errors; and Codex itself with its built-in OpenAI provider pointed at the
+proxy (pinned and newest), a long session that compacts, all over the socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.clients import CLIENT_SETS, find_cli
+from tests.fakes.cloudcode import FakeCloudCode
+from tests.fakes.replies import Call, Reply
+from tests.helpers import make_controller
+from trayproxy.controller import Controller
+
+MODEL = "gemini-3-flash"
+STATE = {"tools": 0}
+
+
+def scenario(call: Call) -> Reply:
+    contents = call.request.get("contents", [])
+    text = json.dumps(contents)
+    last = contents[-1] if contents else {}
+    last_text = " ".join(p.get("text", "") for p in last.get("parts", []))
+    if "handoff summary" in last_text:
+        return Reply.text("SUMMARY: the user asked for colours; blue was said.")
+    if "long-session" in text:
+        tools = [d["name"] for t in call.request.get("tools", []) for d in t.get("functionDeclarations", [])]
+        if "exec_command" in tools and STATE["tools"] < 4:
+            STATE["tools"] += 1
+            return Reply.tool_call("exec_command", {"cmd": "seq 1 400"}, thoughts="Run it.")
+        return Reply.text("Done. " + "The numbers went by. " * 40)
+    return Reply.text(f"turns={len(contents)}")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
+    fake = FakeCloudCode()
+    fake.strict_models = False
+    fake.add_account("a@example.com", quota={MODEL: 0.9, "gemini-2.5-flash": 0.9})
+    fake.default_reply = scenario
+    with fake:
+        ctl = make_controller(env=fake.env(), auth_mode="strict")
+        ctl.add_refresh_token("rt-a@example.com")
+        ctl.start()
+        try:
+            yield fake, ctl
+        finally:
+            ctl.close()
+
+
+async def exchange(ctl: Controller, messages: list[Any], *, key: str | None = None) -> list[list[dict[str, Any]]]:
+    """Send each message on one socket; collect the events answering it (up to the last one)."""
+    url = ctl.status().base_url.replace("http://", "ws://") + "/v1/responses"
+    answers: list[list[dict[str, Any]]] = []
+    async with aiohttp.ClientSession() as s, s.ws_connect(url, headers={"Authorization": f"Bearer {key or ctl.api_key()}"}) as ws:
+        for m in messages:
+            await ws.send_str(m if isinstance(m, str) else json.dumps(m))
+            events: list[dict[str, Any]] = []
+            while True:
+                ev = json.loads((await ws.receive(timeout=60)).data)
+                events.append(ev)
+                if ev["type"] in ("response.completed", "response.failed", "response.incomplete", "error"):
+                    break
+            answers.append(events)
+    return answers
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def answer(events: list[dict[str, Any]]) -> str:
+    return "".join(c.get("text", "") for i in events[-1]["response"]["output"] if i["type"] == "message"
+                   for c in i["content"])
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def test_events_warm_up_and_follow_up_on_one_socket(stack) -> None:
+    """As Codex does: a warm-up, then each turn names the previous response (store: false) and
+    sends only its new items; the socket supplies the history."""
+    fake, ctl = stack
+
+    async def talk() -> list[list[dict[str, Any]]]:
+        url = ctl.status().base_url.replace("http://", "ws://") + "/v1/responses"
+        async with aiohttp.ClientSession() as s, s.ws_connect(url, headers={"Authorization": f"Bearer {ctl.api_key()}"}) as ws:
+            out: list[list[dict[str, Any]]] = []
+            prev = None
+            for msg in ({"generate": False, "input": [], "tools": []}, {"input": [user("one")]}, {"input": [user("two")]}):
+                msg = {"type": "response.create", "model": MODEL, "store": False, **msg}
+                if prev:
+                    msg["previous_response_id"] = prev
+                await ws.send_str(json.dumps(msg))
+                events: list[dict[str, Any]] = []
+                while not events or events[-1]["type"] not in ("response.completed", "error"):
+                    events.append(json.loads((await ws.receive(timeout=60)).data))
+                prev = events[-1].get("response", {}).get("id")
+                out.append(events)
+            return out
+
+    warm, first, second = run(talk())
+    assert [e["type"] for e in warm] == ["response.created", "response.completed"]
+    types = [e["type"] for e in first]
+    assert types[0] == "response.created" and "response.output_text.delta" in types and types[-1] == "response.completed"
+    assert answer(first) == "turns=1"
+    assert answer(second) == "turns=3"  # one, its answer, two
+    assert "one" in json.dumps(fake.last().body) and "two" in json.dumps(fake.last().body)
+
+
+def test_compaction_trigger_gives_one_compaction_item_that_comes_back_as_the_summary(stack) -> None:
+    fake, ctl = stack
+    history = [user("name a colour"), {"type": "message", "role": "assistant",
+                                       "content": [{"type": "output_text", "text": "blue"}]}]
+    (compacted,) = run(exchange(ctl, [{"type": "response.create", "model": MODEL, "store": False,
+                                        "input": [*history, {"type": "compaction_trigger"}], "tools": []}]))
+    done = compacted[-1]["response"]
+    assert done["status"] == "completed" and [i["type"] for i in done["output"]] == ["compaction"]
+    assert done["output"][0]["encrypted_content"].startswith("SUMMARY: the user asked for colours")
+    assert [e["type"] for e in compacted if e["type"].startswith("response.output_item")] == [
+        "response.output_item.added", "response.output_item.done"]
+    (after,) = run(exchange(ctl, [{"type": "response.create", "model": MODEL, "store": False,
+                                    "input": [done["output"][0], user("and another?")]}]))
+    assert after[-1]["type"] == "response.completed"
+    sent = json.dumps(fake.last().body)
+    assert "SUMMARY: the user asked for colours" in sent and "compaction" not in sent.replace("compacted", "")
+
+
+def test_errors_are_events_and_the_handshake_needs_the_key(stack) -> None:
+    _, ctl = stack
+    (bad_json,) = run(exchange(ctl, ["{not json"]))
+    assert bad_json[0]["type"] == "error" and bad_json[0]["status"] == 400
+    (wrong_type,) = run(exchange(ctl, [{"type": "session.update"}]))
+    assert wrong_type[0]["type"] == "error" and "response.create" in wrong_type[0]["error"]["message"]
+    (bad_req,) = run(exchange(ctl, [{"type": "response.create", "model": MODEL, "input": [{"type": "message", "role": "robot", "content": "x"}]}]))
+    assert bad_req[0]["type"] == "error" and bad_req[0]["status"] == 400 and bad_req[0]["error"]["message"]
+    with pytest.raises(aiohttp.WSServerHandshakeError) as ei:
+        run(exchange(ctl, [], key="sk-wrong-0000000000"))
+    assert ei.value.status == 401
+
+    async def plain_get() -> int:
+        async with aiohttp.ClientSession() as s, s.get(ctl.status().openai_base_url + "/responses",
+                                                       headers={"Authorization": f"Bearer {ctl.api_key()}"}) as r:
+            return r.status
+
+    assert run(plain_get()) == 405
+
+
+@pytest.mark.npm
+@pytest.mark.parametrize("clients", CLIENT_SETS)
+def test_codex_with_its_openai_provider_uses_the_socket_and_compacts(stack, tmp_path: Path, clients: str) -> None:
+    codex = find_cli("codex", clients)
+    fake, ctl = stack
+    home = tmp_path / "home"
+    (home / ".codex").mkdir(parents=True)
+    (home / ".codex" / "config.toml").write_text(
+        f'model = "{MODEL}"\nopenai_base_url = "{ctl.status().openai_base_url}"\nmodel_auto_compact_token_limit = 1000\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEX_"))}
+    env.update({"HOME": str(home), "CODEX_HOME": str(home / ".codex"), "NO_COLOR": "1"})
+    login = subprocess.run([codex, "login", "--with-api-key"], input=ctl.api_key(), env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert login.returncode == 0, login.stderr[-1000:]
+    STATE["tools"] = 0
+    calls_before = len(fake.calls_to())
+    ctl.monitor.flush()
+    seen = {r["id"] for r in ctl.monitor.recent(limit=2000)}
+    work = tmp_path / "work"
+    work.mkdir()
+    p = subprocess.run([codex, "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
+                        "long-session: run `seq 1 400` a few times and summarise"],
+                       cwd=work, env=env, capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, (p.stdout[-1500:], p.stderr[-2500:])
+    assert "Falling back from WebSockets" not in p.stderr and "compaction" not in p.stderr.lower(), p.stderr[-2500:]
+    ctl.monitor.flush()
+    routes = Counter((r["route"], r["status"]) for r in ctl.monitor.recent(limit=2000) if r["id"] not in seen)
+    # the socket (recorded when it closes) and the loopback POSTs behind it, nothing else
+    assert routes[("/v1/responses", 200)] >= 3 and {r for r, _ in routes} == {"/v1/responses"}, routes
+    assert any(s in (101, 499) for (_, s) in routes), routes
+    later = fake.calls_to()[calls_before:]
+    assert any("handoff summary" in json.dumps(c.body) for c in later), "no server-side compaction happened"
+    # after it, the turns carry the summary in place of the compacted history
+    assert any("SUMMARY: the user asked for colours" in json.dumps(c.body) for c in later)
