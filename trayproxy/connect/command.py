@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trayproxy.connect.service import CLIENTS, Result, check, connect, summary, undo
+from trayproxy.connect.service import CLIENTS, Result, check, connect, status, summary, undo
 
 __all__ = ["add_parser", "cmd_connect", "run_for", "backup_root"]
 
@@ -25,7 +25,8 @@ def add_parser(sub: Any) -> None:
                        description="Writes Claude Code's, Codex's or Gemini CLI's own settings files to use this "
                                    "proxy (after a backup), then proves it with a request through the proxy and, "
                                    "when the client is installed, one short prompt run by the client itself.")
-    p.add_argument("client", choices=tuple(CLIENTS))
+    p.add_argument("client", nargs="?", choices=tuple(CLIENTS),
+                   help="which client; without one, list the clients found here and whether they are connected")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--undo", action="store_true", help="restore the settings as they were before connect")
     g.add_argument("--check", action="store_true", help="only verify the current settings")
@@ -47,6 +48,44 @@ def run_for(ctl: Any, client: str, action: str, *, run_client: bool = True) -> R
     return connect(client, base_url=base, api_key=key, backup_root=root, run_client=run_client)
 
 
+def _running_tray(paths: Any) -> tuple[str, str] | None:
+    """The base URL and key of the tray app running on this data dir (it may listen on another
+    port than the config says, e.g. after a port change), or None."""
+    import urllib.request
+
+    from trayproxy.ui.instance import read_instance  # stdlib only: no display library
+
+    inst = read_instance(paths.instance_file)
+    if inst is None:
+        return None
+    req = urllib.request.Request(inst.origin + "/api/state", headers={"X-Trayproxy-Token": inst.token})
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10) as r:
+            state = json.loads(r.read())
+        return str(state["status"]["base_url"]), str(state["api_key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _list(args: argparse.Namespace, root: Path, paths: Any) -> int:
+    from trayproxy.config import load_config
+
+    cfg = load_config(paths.config_file).config.with_env()
+    rows = status(base_url=f"http://127.0.0.1:{args.port or cfg.port}", backup_root=root)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for r in rows:
+        inst = r["installed"] or {}
+        found = f"{inst.get('version') or '?'} ({inst['binary']})" if inst.get("binary") else "not installed"
+        state = "connected" if r["connected"] else "not connected"
+        print(f"{r['title']:<12} {state:<14} {found}" + ("   undo available" if r["can_undo"] else ""))
+        if inst.get("newer_than_tested"):
+            print(f"{'':<12} note: newer than the newest version tested ({inst['newest_tested']})")
+    print("Connect one with `trayproxy connect claude-code|codex|gemini-cli`.")
+    return 0
+
+
 def cmd_connect(args: argparse.Namespace) -> int:
     from trayproxy.config import load_config
     from trayproxy.paths import app_paths
@@ -54,12 +93,21 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
     paths = app_paths().ensure()
     root = backup_root(paths.data_dir)
+    if args.client is None:
+        if args.undo or args.check:
+            print("trayproxy: name the client to undo or check, e.g. `trayproxy connect codex --check`", file=sys.stderr)
+            return 2
+        return _list(args, root, paths)
     if args.undo:
         res = undo(args.client, backup_root=root)
     else:
-        cfg = load_config(paths.config_file).config.with_env()
-        base = f"http://127.0.0.1:{args.port or cfg.port}"
-        key = SecretStore(paths.secrets_file).api_key()
+        live = None if args.port else _running_tray(paths)
+        if live is not None:
+            base, key = live
+        else:
+            cfg = load_config(paths.config_file).config.with_env()
+            base = f"http://127.0.0.1:{args.port or cfg.port}"
+            key = SecretStore(paths.secrets_file).api_key()
         run_client = not args.no_client_run
         if args.check:
             res = check(args.client, base_url=base, api_key=key, run_client=run_client)
