@@ -4,8 +4,10 @@ as `experimental_bearer_token`, and makes it the default (`model_provider = "tra
 The file is edited with tomlkit, so the user's comments, order and other tables stay as they are.
 
 Codex with a custom provider sends turns to POST {base_url}/responses over HTTP+SSE, and runs its
-automatic compaction of long sessions as one more such turn (measured with 0.169 and 0.171: no
-/responses/compact, no WebSocket; those are for OpenAI's own provider)."""
+automatic compaction of long sessions as one more such turn (its "CONTEXT CHECKPOINT" prompt),
+measured with 0.169 and 0.171: no /responses/compact, no WebSocket. Its built-in OpenAI provider
+pointed at the proxy (`openai_base_url`) instead opens the Responses WebSocket and compacts
+server-side (a `compaction_trigger` item); proxy/responses_ws.py serves both."""
 
 from __future__ import annotations
 
