@@ -9,6 +9,7 @@ three steps only."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,12 +180,22 @@ def status(*, base_url: str, backup_root: Path, env: Mapping[str, str] | None = 
     return out
 
 
+def _when(folder: str | None) -> str:
+    """A backup folder's name (UTC stamp) as a time a person reads."""
+    name = Path(folder or "").name
+    try:
+        t = time.strptime(name[:15], "%Y%m%dT%H%M%S")
+    except ValueError:
+        return name
+    return time.strftime("backup of %Y-%m-%d %H:%M:%S UTC", t)
+
+
 def summary(res: Result) -> list[str]:
     """Human lines for the CLI and notifications."""
     lines: list[str] = []
     if res.action == "undo":
         if res.ok:
-            lines.append(f"✓ {res.title}: settings restored from the backup of {Path(res.backup or '').name}")
+            lines.append(f"✓ {res.title}: settings restored as they were before connect ({_when(res.backup)})")
             lines.extend(f"  restored {f}" for f in res.files)
         else:
             lines.append(f"✗ {res.title}: {res.problem}")
