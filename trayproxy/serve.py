@@ -149,8 +149,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     paths = app_paths().ensure()
     lock = OwnerLock(paths.lock_file)
-    try:
-        lock.acquire(timeout=10)
+    try:  # a CLI edit holds the lock for a moment: wait for it, but not for a live instance
+        lock.acquire(timeout=0 if read_instance(paths.instance_file) else 10)
     except LockHeld:
         print(f"trayproxy: {already_running_message(paths, read_instance(paths.instance_file))}", file=sys.stderr)
         return 1
