@@ -12,6 +12,7 @@ from aiohttp import web
 
 from trayproxy import __version__
 from trayproxy.protocols.errors import RequestError
+from trayproxy.proxy.body import decode_body_middleware
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError, error_response, protocol_for
 from trayproxy.proxy.guards import GuardSettings, make_guard_middleware
@@ -156,9 +157,11 @@ def build_app(ctx: ProxyContext) -> web.Application:
         return GuardSettings(auth_mode=c.effective_auth_mode, allow_lan=c.allow_lan_access, api_key=ctx.api_key())
 
     app = web.Application(
-        middlewares=[monitor_middleware, error_middleware, make_guard_middleware(guard_settings)],
+        middlewares=[monitor_middleware, error_middleware, make_guard_middleware(guard_settings),
+                     decode_body_middleware],
         client_max_size=cfg.max_body_mb * 1024 * 1024,
-        handler_args={"max_field_size": 64 * 1024, "max_line_size": 64 * 1024},
+        # bodies with a Content-Encoding are inflated by decode_body_middleware, within the limit
+        handler_args={"max_field_size": 64 * 1024, "max_line_size": 64 * 1024, "auto_decompress": False},
     )
     app[CONTEXT] = ctx
     app.router.add_get("/healthz", health, allow_head=True)
