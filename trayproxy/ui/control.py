@@ -471,6 +471,7 @@ class ControlServer:
                 "by_upstream": mon.totals("upstream"),
                 "models": sorted(names),
                 "protocols": sorted(r["key"] for r in mon.totals("protocol") if r["key"]),
+                "refused": mon.refused(50),  # guard refusals, counted per kind and origin
             }
 
         return web.json_response(await self._thread(collect))
