@@ -242,6 +242,9 @@ def test_corrupt_accounts_or_secrets_file_named_without_traceback(serve: Serve, 
         p = serve.cli(*args)
         assert p.returncode != 0, args
         assert str(path) in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)
+    doctor = serve.cli("doctor")
+    assert doctor.returncode == 1 and "PROBLEM" in doctor.stdout and str(path) in doctor.stdout
+    assert "Traceback" not in doctor.stderr
     assert path.read_text() == garbage  # nothing that could be recovered was overwritten
 
 

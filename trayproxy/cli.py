@@ -178,9 +178,10 @@ def cmd_key(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.accounts.store import AccountStore, AccountStoreError
     from trayproxy.config import load_config
+    from trayproxy.local_control import running_instance
     from trayproxy.paths import app_paths
     from trayproxy.proxy.server import port_is_free
-    from trayproxy.secrets import SecretStore
+    from trayproxy.secrets import API_KEY, SecretStore, SecretStoreError
 
     paths = app_paths().ensure()
     problems = 0
@@ -199,9 +200,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"              secrets are in {paths.secrets_file} (mode 0600). Install/unlock GNOME Keyring or KWallet to use the system keychain.")
     else:
         print(f"keyring:      {store.backend_name}")
+    try:
+        store.get(API_KEY)
+    except SecretStoreError as e:
+        problems += 1
+        print(f"secrets:      PROBLEM: {e}")
+    inst = running_instance(paths)
+    if inst is not None:
+        what = "trayproxy serve" if inst.kind == "serve" else "the tray app"
+        print(f"instance:     {what} (pid {inst.pid}) owns this data dir; CLI changes go to it and apply at once")
     cfg = loaded.config.with_env()
     free, why = port_is_free(cfg.bind_host, cfg.port)
-    print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else f"IN USE ({why})"))
+    in_use = "in use by the running trayproxy" if inst is not None else f"IN USE ({why})"
+    print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else in_use))
     try:
         accounts = AccountStore(paths.accounts_file, store).all()
     except AccountStoreError as e:
