@@ -10,6 +10,7 @@ The file is removed again once the browser has had time to load it.
 from __future__ import annotations
 
 import html
+import os
 import shutil
 import tempfile
 import threading
@@ -27,6 +28,7 @@ def write_launcher(url: str, directory: Path | None = None) -> Path:
     token = parse_qs(parts.query).get("token", [""])[0]
     origin = f"{parts.scheme}://{parts.netloc}"
     folder = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="trayproxy-open-"))
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     folder.chmod(0o700)
     path = folder / "open-settings.html"
     page = (
@@ -36,12 +38,9 @@ def write_launcher(url: str, directory: Path | None = None) -> Path:
         '<noscript><button>Open the trayproxy settings</button></noscript></form>'
         "<script>document.forms[0].submit()</script>\n"
     )
-    fd = path.open("w", encoding="utf-8")
-    try:
-        path.chmod(0o600)
-        fd.write(page)
-    finally:
-        fd.close()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600 from the first byte
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(page)
     return path
 
 

@@ -21,6 +21,10 @@
     document.addEventListener("DOMContentLoaded", function () {
       const p = document.createElement("p");
       p.className = "no-session";
+      p.style.margin = "3rem auto";  // CSSOM, allowed by the page's CSP (inline style attributes are not)
+      p.style.maxWidth = "36rem";
+      p.style.textAlign = "center";
+      p.style.fontFamily = "system-ui, sans-serif";
       p.textContent = "Open the settings from the trayproxy menu (this page needs the per-launch token).";
       document.body.replaceChildren(p);
     });
