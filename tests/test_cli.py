@@ -146,3 +146,37 @@ def test_headless_path_imports_no_display_library(tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+def test_accounts_enable_disable_without_a_running_instance(trayproxy_home: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    _home_with_account(trayproxy_home)
+    paths = app_paths()
+
+    def disabled() -> bool:
+        data = json.loads(paths.accounts_file.read_text())
+        return bool(data["accounts"][0]["disabled"])
+
+    assert run("accounts", "disable", "a@example.com") == 0
+    assert "Disabled a@example.com." in capsys.readouterr().out and disabled()
+    assert run("accounts", "enable", "a@example.com") == 0 and not disabled()
+    assert run("accounts", "enable", "nobody@example.com") == 2
+    assert "No account matches 'nobody@example.com'" in capsys.readouterr().err
+    from trayproxy.local_control import OwnerLock
+
+    assert OwnerLock(paths.lock_file).try_acquire()  # each command let go of the lock
+
+
+def test_secret_from_stdin_and_argument_warning(trayproxy_home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("sk-from-stdin-123\n"))
+    assert run("key", "set") == 0
+    assert "visible to other users" not in capsys.readouterr().err
+    assert run("key", "show") == 0 and capsys.readouterr().out.strip() == "sk-from-stdin-123"
+    assert run("key", "set", "sk-on-the-command-line") == 0
+    assert "visible to other users" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("zai key with spaces\n"))
+    assert run("config", "set", "zai.api_key") == 2
+    assert run("config", "set", "port") == 2 and "needs a value" in capsys.readouterr().err

@@ -161,6 +161,21 @@ def test_accounts_add_remove_enable_disable_are_live(serve: Serve) -> None:
     assert serve.emails() == ["b@example.com"]
 
 
+def test_login_goes_to_the_running_instance(serve: Serve, fake: FakeCloudCode, tmp_path: Path) -> None:
+    """`accounts login` signs in from the CLI process; the account lands in the running proxy."""
+    browser = tmp_path / "browser.py"  # a "browser" that follows the sign-in link (the fake signs in)
+    browser.write_text("import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=30).read()\n")
+    serve.env["BROWSER"] = f"{sys.executable} {browser} %s"
+    serve.start(wait_for="No available account")
+    fake.sign_in_as(fake.account("b@example.com"))
+    try:
+        out = serve.ok("accounts", "login")
+    finally:
+        fake.signing_in = None
+    assert "Signed in as b@example.com" in out and "Applied by the running trayproxy serve" in out
+    until(lambda: serve.chat() == 200, "the proxy started on the signed-in account")
+
+
 def test_config_set_auth_and_key_are_live(serve: Serve) -> None:
     serve.cli("accounts", "add", stdin="rt-c@example.com\n")  # no instance yet: straight to the files
     serve.start()

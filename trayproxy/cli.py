@@ -115,7 +115,7 @@ def _fmt_time(ts: float | None) -> str:
 
 def format_accounts(rows: list[dict[str, Any]]) -> str:
     if not rows:
-        return "No accounts yet. Add one with `trayproxy accounts login` or `trayproxy accounts add --refresh-token T`."
+        return "No accounts yet. Add one with `trayproxy accounts login` or `trayproxy accounts add` (asks for a refresh token)."
     lines: list[str] = []
     for r in rows:
         lines.append(f"{r['email']}  [{r['id'][:8]}]  tier: {r['tier'] or 'unknown'}  state: {r['state']}")

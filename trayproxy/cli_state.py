@@ -16,6 +16,7 @@ import asyncio
 import getpass
 import json
 import sys
+import threading
 import time
 import webbrowser
 from collections.abc import Iterator
@@ -229,7 +230,8 @@ def _login_tokens(target: Target) -> str:
             flow = LoginFlow(OAuthClient(transport, lambda: oauth_cfg, time.time))
             url = await flow.start()
             print("Opening your browser to sign in with Google. If it does not open, visit:\n" + url, flush=True)
-            webbrowser.open(url)
+            # off the loop: some browser launchers wait, and the loop must answer the sign-in callback
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
             try:
                 tokens = await flow.wait(300.0)
             except OAuthError as e:

@@ -44,8 +44,14 @@ def add_state_routes(app: web.Application, cs: ControlServer) -> None:
     async def config(request: web.Request) -> web.StreamResponse:
         data = await cs._json(request)
         key = text(data, "key")
+        problem = ctl.config_problem
         await cs._sync(lambda: ctl.set_config(key, data.get("value")))
-        return web.json_response({"key": key, "note": ctl.bound_note(key)})
+        note = ctl.bound_note(key)
+        if problem:
+            note = ((note + " ") if note else "") + (
+                "config.json could not be read before; it was written afresh from the settings in use "
+                f"plus this change ({problem})")
+        return web.json_response({"key": key, "note": note})
 
     async def key_set(request: web.Request) -> web.StreamResponse:
         value = text(await cs._json(request), "key")
