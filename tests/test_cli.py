@@ -133,12 +133,18 @@ def test_serve_without_account_waits_and_explains(tmp_path: Path) -> None:
 def test_headless_path_imports_no_display_library(tmp_path: Path) -> None:
     code = (
         "import sys, time, keyring.backends.null\n"
-        "from trayproxy import cli\n"
+        "from trayproxy import cli, cli_state, serve\n"
         "from trayproxy.controller import Controller\n"
+        "from trayproxy.local_control import ControlClient\n"
         "from trayproxy.paths import app_paths\n"
+        "from trayproxy.ui.control import ControlServer\n"
+        "from trayproxy.ui.instance import Instance\n"
         f"c = Controller(app_paths(), secrets_backend=keyring.backends.null.Keyring(), overrides={{'port': {free_port()}}})\n"
         "c.set_config('zai.enabled', True); c.set_config('zai.dispatch_mode', 'exclusive')\n"
-        "c.start(); c.close()\n"
+        "cs = ControlServer(c, kind='serve')\n"  # serve runs the ControlServer too (the CLI's way in)
+        "c.engine.call(cs.start())\n"
+        "assert ControlClient(Instance(1, cs.url, 'serve')).call('cli/status')['kind'] == 'serve'\n"
+        "c.start(); c.engine.call(cs.stop()); c.close()\n"
         "bad = [m for m in ('pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
         "print(bad)\n"
     )
@@ -181,24 +187,3 @@ def test_secret_from_stdin_and_argument_warning(trayproxy_home: Path, monkeypatc
     assert run("config", "set", "zai.api_key") == 2
     assert run("config", "set", "port") == 2 and "needs a value" in capsys.readouterr().err
 
-
-def test_serve_runtime_with_control_server_imports_no_display_library(tmp_path: Path) -> None:
-    """serve runs the ControlServer too (the CLI's way in): still no pystray, GTK, pywebview or Pillow."""
-    code = (
-        "import sys, keyring.backends.null\n"
-        "from trayproxy import cli, serve, cli_state, local_control\n"
-        "from trayproxy.controller import Controller\n"
-        "from trayproxy.paths import app_paths\n"
-        "from trayproxy.ui.control import ControlServer\n"
-        "c = Controller(app_paths(), secrets_backend=keyring.backends.null.Keyring())\n"
-        "cs = ControlServer(c, kind='serve')\n"
-        "c.engine.call(cs.start())\n"
-        "client = local_control.ControlClient(__import__('trayproxy.ui.instance').ui.instance.Instance(1, cs.url, 'serve'))\n"
-        "assert client.call('cli/status')['kind'] == 'serve'\n"
-        "c.engine.call(cs.stop()); c.close()\n"
-        "print([m for m in ('pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules])\n"
-    )
-    env = {**os.environ, "TRAYPROXY_HOME": str(tmp_path / "h")}
-    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == "[]"

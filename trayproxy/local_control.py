@@ -25,7 +25,8 @@ from typing import IO, Any
 from trayproxy.paths import AppPaths
 from trayproxy.ui.instance import Instance, read_instance
 
-__all__ = ["OwnerLock", "LockHeld", "ControlClient", "ControlError", "open_owner", "running_instance"]
+__all__ = ["OwnerLock", "LockHeld", "ControlClient", "ControlError", "claim", "open_owner", "running_instance",
+           "already_running_message"]
 
 
 class LockHeld(RuntimeError):
@@ -174,3 +175,31 @@ def open_owner(
                 "if none runs, delete that file and try again"
             )
         sleep(0.1)
+
+
+def claim(paths: AppPaths) -> OwnerLock:
+    """Become the owner of `paths` (the tray app, `serve`): the held lock, or LockHeld saying
+    which instance owns it and how to reach it. A CLI edit holds the lock for a moment, so that
+    is waited for; a live instance is not."""
+    lock = OwnerLock(paths.lock_file)
+    try:
+        lock.acquire(timeout=0 if read_instance(paths.instance_file) else 10)
+    except LockHeld:
+        raise LockHeld(already_running_message(paths, read_instance(paths.instance_file))) from None
+    return lock
+
+
+def already_running_message(paths: AppPaths, inst: Instance | None) -> str:
+    if inst is None:
+        return (f"another trayproxy is starting or running for {paths.data_dir} (it holds {paths.lock_file}). "
+                "Stop it first, or give this one its own data dir with TRAYPROXY_HOME=DIR.")
+    what = "trayproxy serve" if inst.kind == "serve" else "the trayproxy tray app"
+    where = ""
+    try:
+        st = ControlClient(inst, timeout=3).call("cli/status")
+        where = f"; its proxy {'is at ' + st['base_url'] if st.get('running') else 'is stopped'}"
+    except ControlError:
+        pass
+    return (f"{what} is already running for {paths.data_dir} (pid {inst.pid}){where}. Use that one (the CLI "
+            "talks to it: `trayproxy accounts ...`, `trayproxy config set ...`), stop it first, or give this "
+            "one its own data dir with TRAYPROXY_HOME=DIR.")

@@ -22,11 +22,11 @@ from typing import Any
 
 from trayproxy import __version__
 from trayproxy.config import ConfigError
-from trayproxy.local_control import ControlClient, ControlError, LockHeld, OwnerLock
+from trayproxy.local_control import LockHeld, claim
 from trayproxy.paths import AppPaths, app_paths
-from trayproxy.ui.instance import Instance, read_instance, remove_instance, write_instance
+from trayproxy.ui.instance import remove_instance, write_instance
 
-__all__ = ["run_serve", "lan_addresses", "next_free_port", "already_running_message"]
+__all__ = ["run_serve", "lan_addresses", "next_free_port"]
 
 
 def lan_addresses() -> list[str]:
@@ -64,22 +64,6 @@ def next_free_port(host: str, start: int, tries: int = 200) -> int | None:
         if port_is_free(host, port)[0]:
             return port
     return None
-
-
-def already_running_message(paths: AppPaths, inst: Instance | None) -> str:
-    if inst is None:
-        return (f"another trayproxy is starting or running for {paths.data_dir} (it holds {paths.lock_file}). "
-                "Stop it first, or give this one its own data dir with TRAYPROXY_HOME=DIR.")
-    what = "trayproxy serve" if inst.kind == "serve" else "the trayproxy tray app"
-    where = ""
-    try:
-        st = ControlClient(inst, timeout=3).call("cli/status")
-        where = f"; its proxy {'is at ' + st['base_url'] if st.get('running') else 'is stopped'}"
-    except ControlError:
-        pass
-    return (f"{what} is already running for {paths.data_dir} (pid {inst.pid}){where}. Use that one (the CLI "
-            "talks to it: `trayproxy accounts ...`, `trayproxy config set ...`), stop it first, or give this "
-            "one its own data dir with TRAYPROXY_HOME=DIR.")
 
 
 def _print_banner(ctl: Any, st: Any) -> None:
@@ -148,11 +132,10 @@ def run_serve(args: argparse.Namespace) -> int:
     from trayproxy.ui.control import ControlServer
 
     paths = app_paths().ensure()
-    lock = OwnerLock(paths.lock_file)
-    try:  # a CLI edit holds the lock for a moment: wait for it, but not for a live instance
-        lock.acquire(timeout=0 if read_instance(paths.instance_file) else 10)
-    except LockHeld:
-        print(f"trayproxy: {already_running_message(paths, read_instance(paths.instance_file))}", file=sys.stderr)
+    try:
+        lock = claim(paths)
+    except LockHeld as e:
+        print(f"trayproxy: {e}", file=sys.stderr)
         return 1
     overrides: dict[str, Any] = {}
     if args.port is not None:

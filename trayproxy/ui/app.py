@@ -113,19 +113,17 @@ class TrayRuntime:
 
 
 def run_tray_app(paths: AppPaths | None = None) -> int:
-    from trayproxy.local_control import LockHeld, OwnerLock
-    from trayproxy.serve import already_running_message
+    from trayproxy.local_control import LockHeld, claim
 
     paths = (paths or app_paths()).ensure()
     running = read_instance(paths.instance_file)
     if running is not None and running.kind == "tray" and ask_to_show(running):
         print("trayproxy is already running; opened its settings.", file=sys.stderr)
         return 0
-    lock = OwnerLock(paths.lock_file)
-    try:  # a CLI edit holds the lock for a moment: wait for it, but not for a live instance
-        lock.acquire(timeout=0 if read_instance(paths.instance_file) else 10)
-    except LockHeld:
-        print(f"trayproxy: {already_running_message(paths, read_instance(paths.instance_file))}", file=sys.stderr)
+    try:
+        lock = claim(paths)
+    except LockHeld as e:
+        print(f"trayproxy: {e}", file=sys.stderr)
         return 1
     try:
         _setup_logging(paths)
