@@ -48,7 +48,7 @@ __all__ = ["ControlServer", "WEB_DIR", "TOKEN_HEADER", "COOKIE", "PAGE_SETTINGS"
 log = logging.getLogger("trayproxy.ui.control")
 WEB_DIR = Path(__file__).with_name("web")
 TOKEN_HEADER = "X-Trayproxy-Token"
-COOKIE = "trayproxy_control"
+COOKIE = "trayproxy_control"  # the old session cookie's name: nothing sets or reads it any more
 _STATIC = {"app.css": "text/css", "app.js": "text/javascript", "monitor.js": "text/javascript",
            "settings.js": "text/javascript", "session.js": "text/javascript"}
 _LOOPBACK = ("127.0.0.1", "localhost")
