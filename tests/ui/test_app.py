@@ -207,3 +207,23 @@ def test_tray_launch_while_serve_owns_the_data_dir_says_so(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert f"trayproxy serve is already running for {paths.data_dir} (pid {child.pid})" in err
     assert "TRAYPROXY_HOME" in err
+
+
+def test_corrupt_accounts_file_is_named_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = AppPaths(tmp_path / "c", tmp_path / "c").ensure()
+    paths.accounts_file.write_text('{"accounts": [')
+    import logging
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    try:
+        assert run_tray_app(paths) == 2
+    finally:  # run_tray_app set up the app's log handlers: take them off again
+        for h in root.handlers[:]:
+            if h not in before:
+                root.removeHandler(h)
+                h.close()
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert str(paths.accounts_file) in err and "Traceback" not in err
+    assert paths.accounts_file.read_text() == '{"accounts": ['

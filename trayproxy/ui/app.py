@@ -113,6 +113,7 @@ class TrayRuntime:
 
 
 def run_tray_app(paths: AppPaths | None = None) -> int:
+    from trayproxy.cli_state import user_errors
     from trayproxy.local_control import LockHeld, claim
 
     paths = (paths or app_paths()).ensure()
@@ -129,6 +130,10 @@ def run_tray_app(paths: AppPaths | None = None) -> int:
         _setup_logging(paths)
         try:
             runtime = TrayRuntime(paths)
+        except user_errors() as e:  # a corrupt accounts/secrets file: the message names it
+            log.error("trayproxy could not start: %s", e.args[0] if e.args else e)
+            print(f"trayproxy: {e.args[0] if e.args else e}", file=sys.stderr)
+            return 2
         except Exception as e:  # e.g. no usable tray backend; the pid in instance.json dies with us
             log.exception("trayproxy could not start")
             print(f"trayproxy: could not start the tray app: {e}. `trayproxy serve` runs without a tray.",
