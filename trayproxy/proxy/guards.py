@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from trayproxy.monitor.redact import utf8_safe
 from trayproxy.proxy.errors import error_response, protocol_for
 
 __all__ = ["GuardSettings", "HEALTH_PATHS", "REFUSED", "extract_keys", "make_guard_middleware", "is_loopback_host"]
@@ -130,6 +131,9 @@ def make_guard_middleware(get_settings: Callable[[], GuardSettings]) -> Callable
                 f"Host {request.host!r} is not allowed: trayproxy only answers to localhost while LAN "
                 "access is off (this blocks DNS-rebinding attacks from web pages).",
             )
+        if origin and utf8_safe(origin) != origin:  # bytes that are not UTF-8: no browser sends that
+            request[REFUSED] = ("origin", origin)
+            return error_response(protocol, 403, "The Origin header is not a valid origin (it is not UTF-8 text).")
         if origin and not key_required and not _origin_is_loopback(origin):
             request[REFUSED] = ("origin", origin)
             return error_response(
