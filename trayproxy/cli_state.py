@@ -19,12 +19,13 @@ import sys
 import threading
 import time
 import webbrowser
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from trayproxy.config import ConfigError, parse_cli_value
-from trayproxy.local_control import ControlClient, ControlError, OwnerLock, open_owner
+from trayproxy.local_control import ControlClient, ControlError, open_owner
 from trayproxy.paths import AppPaths, app_paths
 
 __all__ = ["Target", "LocalTarget", "RemoteTarget", "state_target", "read_secret",
@@ -51,38 +52,40 @@ def read_secret(given: str | None, prompt: str, what: str) -> str:
 # -- targets ---------------------------------------------------------------------------------
 
 
-class Target:
+class Target(ABC):
     """Where a state change goes. `where` is said after the change ("" for the files)."""
 
     where = ""
+    paths: AppPaths
 
-    def set_config(self, key: str, value: Any) -> str | None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
-    def set_api_key(self, key: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def set_config(self, key: str, value: Any) -> str | None: ...
 
-    def regenerate_api_key(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def set_api_key(self, key: str) -> None: ...
 
-    def set_zai_key(self, key: str | None) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def regenerate_api_key(self) -> str: ...
 
-    def add_refresh_token(self, token: str) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def set_zai_key(self, key: str | None) -> None: ...
 
-    def account(self, action: str, who: str) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def add_refresh_token(self, token: str) -> dict[str, Any]: ...
 
-    def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        raise NotImplementedError
+    @abstractmethod
+    def account(self, action: str, who: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
 
     def oauth_config(self) -> Any:
         from trayproxy.config import load_config
 
         return load_config(self.paths.config_file).config.with_env().oauth
-
-    paths: AppPaths
 
 
 def _account(acc: Any) -> dict[str, Any]:
@@ -194,18 +197,14 @@ class RemoteTarget(Target):
 def state_target(paths: AppPaths | None = None) -> Iterator[Target]:
     paths = (paths or app_paths()).ensure()
     lock, inst = open_owner(paths)
-    target: LocalTarget | RemoteTarget
-    if inst is not None:
-        target = RemoteTarget(paths, ControlClient(inst))
-    else:
-        target = LocalTarget(paths)
+    target: Target = RemoteTarget(paths, ControlClient(inst)) if inst is not None else LocalTarget(paths)
     try:
         yield target
     finally:
         try:
             target.close()
         finally:
-            if isinstance(lock, OwnerLock):
+            if lock is not None:
                 lock.release()
 
 
