@@ -143,7 +143,7 @@ def test_headless_path_imports_no_display_library(tmp_path: Path) -> None:
         "c.set_config('zai.enabled', True); c.set_config('zai.dispatch_mode', 'exclusive')\n"
         "cs = ControlServer(c, kind='serve')\n"  # serve runs the ControlServer too (the CLI's way in)
         "c.engine.call(cs.start())\n"
-        "assert ControlClient(Instance(1, cs.url, 'serve')).call('cli/status')['kind'] == 'serve'\n"
+        "assert ControlClient(Instance(1, cs.url, 'serve', cs.cli_token)).call('cli/status')['kind'] == 'serve'\n"
         "c.start(); c.engine.call(cs.stop()); c.close()\n"
         "bad = [m for m in ('pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
         "print(bad)\n"

@@ -112,9 +112,9 @@ else:
 
 
 class ControlClient:
-    """JSON calls to a running instance's ControlServer (`/api/...`, token in a header).
-
-    Never goes through an HTTP proxy; the token comes from the 0600 instance file."""
+    """JSON calls to a running instance's ControlServer state routes (`/api/cli/...`, the CLI
+    token in a header). Never goes through an HTTP proxy; the token comes from the 0600
+    instance file."""
 
     def __init__(self, inst: Instance, *, timeout: float = 150.0) -> None:
         self.instance = inst
@@ -127,7 +127,7 @@ class ControlClient:
             f"{self.instance.origin}/api/{path}",
             data=data,
             method="GET" if body is None else "POST",
-            headers={"X-Trayproxy-Token": self.instance.token, "Content-Type": "application/json"},
+            headers={"X-Trayproxy-Token": self.instance.cli_token, "Content-Type": "application/json"},
         )
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:

@@ -172,7 +172,7 @@ def _serve(ctl: Any, paths: AppPaths, args: argparse.Namespace, control_cls: Any
     signal.signal(signal.SIGTERM, _on_signal)
     try:
         ctl.engine.call(control.start())
-        write_instance(paths.instance_file, control.url, kind="serve")
+        write_instance(paths.instance_file, control.url, kind="serve", cli_token=control.cli_token)
         try:
             st = _start_when_possible(ctl, stop)
         except start_error as e:

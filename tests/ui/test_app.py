@@ -60,7 +60,7 @@ def _runtime(tmp_path: Path, with_account: bool) -> tuple[TrayRuntime, Any, Fake
 def test_runtime_advertises_itself_and_quits_cleanly(tmp_path: Path) -> None:
     rt, ctl, win = _runtime(tmp_path, with_account=True)
     data = json.loads(rt.paths.instance_file.read_text())
-    assert data == {"pid": os.getpid(), "control_url": rt.control.url, "kind": "tray"}
+    assert data == {"pid": os.getpid(), "control_url": rt.control.url, "kind": "tray", "cli_token": rt.control.cli_token}
     events: list[str] = []
 
     def drive(icon: Any) -> None:

@@ -13,13 +13,19 @@ from trayproxy.ui.instance import Instance
 
 
 def client(control: Any) -> ControlClient:
-    return ControlClient(Instance(pid=1, control_url=control.url, kind="tray"), timeout=10)
+    return ControlClient(Instance(pid=1, control_url=control.url, kind="tray", cli_token=control.cli_token), timeout=10)
 
 
-def test_routes_need_the_token(control: Any) -> None:
+def test_routes_need_the_cli_token_not_the_pages(control: Any) -> None:
+    """The page's token (which the page's JavaScript holds) does not open the state routes,
+    which can change every setting (oauth URLs included): only the instance file's token does."""
     for path in ("/api/cli/status", "/api/cli/accounts"):
         assert request(control, "GET", path, token=False)[0] == 401
-    assert request(control, "POST", "/api/cli/config", {"key": "auth_mode", "value": "strict"}, token=False)[0] == 401
+        assert request(control, "GET", path)[0] == 401  # the page's token
+        assert request(control, "GET", f"{path}?token={control.cli_token}", token=False)[0] == 401  # header only
+        assert request(control, "GET", path, token=False, headers={"X-Trayproxy-Token": control.cli_token})[0] == 200
+    assert request(control, "POST", "/api/cli/config", {"key": "oauth.token_url", "value": "http://evil/"})[0] == 401
+    assert request(control, "GET", "/api/state", token=False, headers={"X-Trayproxy-Token": control.cli_token})[0] == 401
 
 
 def test_config_key_and_accounts_through_the_client(control: Any, controller: Any) -> None:

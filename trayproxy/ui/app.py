@@ -57,7 +57,7 @@ class TrayRuntime:
         self.window = window or SettingsWindow(lambda: self.control.url)
         self.control = ControlServer(self.controller, login=self.login, copy=copy_text, on_show=self.window.show)
         self.controller.engine.call(self.control.start())
-        write_instance(paths.instance_file, self.control.url, kind="tray")
+        write_instance(paths.instance_file, self.control.url, kind="tray", cli_token=self.control.cli_token)
         extra = {"icon_factory": icon_factory} if icon_factory is not None else {}
         self.tray = TrayApp(
             self.controller,

@@ -10,7 +10,9 @@ draws a random token:
   field from the browser launcher file, see ui/launcher.py); session.js keeps it in
   sessionStorage, which only this origin (scheme, host and port) can read, and takes it out of
   the address bar. `GET /` without a token serves the page with no token in it.
-- `/api/*` needs the token in `X-Trayproxy-Token` (or `?token=`).
+- `/api/*` needs the token in `X-Trayproxy-Token` (or `?token=`). `/api/cli/*` (every setting,
+  for the CLI; ui/control_state.py) needs a second token instead, `cli_token`, which only the
+  0600 instance file holds, in the header only.
 - The Host must be a loopback name with our port and any Origin must be our own origin
   (DNS rebinding and cross-site requests are refused); the one exception is `POST /` from the
   launcher file (Origin `null`), which carries the token itself.
@@ -100,6 +102,9 @@ class ControlServer:
         self.on_show = on_show
         self.web_dir = web_dir
         self.token = token or secrets.token_urlsafe(24)
+        # A second token for the /api/cli/* state routes, kept in the 0600 instance file only: the
+        # page (and anything that got hold of the page's token) cannot change every setting.
+        self.cli_token = secrets.token_urlsafe(24)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._icons: dict[str, bytes] = {}
@@ -146,9 +151,7 @@ class ControlServer:
 
     # -- guard -----------------------------------------------------------------------------
     def _token_ok(self, candidate: str | None) -> bool:
-        if not candidate:
-            return False
-        return hmac.compare_digest(str(candidate).encode("utf-8", "surrogateescape"), self.token.encode())
+        return _same(candidate, self.token)
 
     def _host_ok(self, host: str | None) -> bool:
         return host in {f"{name}:{self.port}" for name in _LOOPBACK}
@@ -166,7 +169,10 @@ class ControlServer:
         launcher = origin == "null" and request.method == "POST" and request.path == "/"
         if not launcher and not self._origin_ok(origin):
             return web.json_response({"error": "Cross-origin requests are not allowed"}, status=403)
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/cli/"):  # the CLI's token only: not the page's
+            if not _same(request.headers.get(TOKEN_HEADER), self.cli_token):
+                return web.json_response({"error": "Missing or wrong CLI token"}, status=401)
+        elif request.path.startswith("/api/"):
             given = request.headers.get(TOKEN_HEADER) or request.query.get("token")
             if not self._token_ok(given):
                 return web.json_response({"error": "Missing or wrong control token"}, status=401)
@@ -564,6 +570,12 @@ class ControlServer:
         if not isinstance(on, bool):
             raise ApiError("enabled must be true or false")
         return await self._autostart(self.autostart.enable if on else self.autostart.disable)
+
+
+def _same(candidate: str | None, token: str) -> bool:
+    if not candidate:
+        return False
+    return hmac.compare_digest(str(candidate).encode("utf-8", "surrogateescape"), token.encode())
 
 
 def _has_undecodable(request: web.Request) -> bool:
