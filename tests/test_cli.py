@@ -133,12 +133,18 @@ def test_serve_without_account_waits_and_explains(tmp_path: Path) -> None:
 def test_headless_path_imports_no_display_library(tmp_path: Path) -> None:
     code = (
         "import sys, time, keyring.backends.null\n"
-        "from trayproxy import cli\n"
+        "from trayproxy import cli, cli_state, serve\n"
         "from trayproxy.controller import Controller\n"
+        "from trayproxy.local_control import ControlClient\n"
         "from trayproxy.paths import app_paths\n"
+        "from trayproxy.ui.control import ControlServer\n"
+        "from trayproxy.ui.instance import Instance\n"
         f"c = Controller(app_paths(), secrets_backend=keyring.backends.null.Keyring(), overrides={{'port': {free_port()}}})\n"
         "c.set_config('zai.enabled', True); c.set_config('zai.dispatch_mode', 'exclusive')\n"
-        "c.start(); c.close()\n"
+        "cs = ControlServer(c, kind='serve')\n"  # serve runs the ControlServer too (the CLI's way in)
+        "c.engine.call(cs.start())\n"
+        "assert ControlClient(Instance(1, cs.url, 'serve', cs.cli_token)).call('cli/status')['kind'] == 'serve'\n"
+        "c.start(); c.engine.call(cs.stop()); c.close()\n"
         "bad = [m for m in ('pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
         "print(bad)\n"
     )
@@ -146,3 +152,38 @@ def test_headless_path_imports_no_display_library(tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+def test_accounts_enable_disable_without_a_running_instance(trayproxy_home: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    _home_with_account(trayproxy_home)
+    paths = app_paths()
+
+    def disabled() -> bool:
+        data = json.loads(paths.accounts_file.read_text())
+        return bool(data["accounts"][0]["disabled"])
+
+    assert run("accounts", "disable", "a@example.com") == 0
+    assert "Disabled a@example.com." in capsys.readouterr().out and disabled()
+    assert run("accounts", "enable", "a@example.com") == 0 and not disabled()
+    assert run("accounts", "enable", "nobody@example.com") == 2
+    assert "No account matches 'nobody@example.com'" in capsys.readouterr().err
+    from trayproxy.local_control import OwnerLock
+
+    assert OwnerLock(paths.lock_file).try_acquire()  # each command let go of the lock
+
+
+def test_secret_from_stdin_and_argument_warning(trayproxy_home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("sk-from-stdin-123\n"))
+    assert run("key", "set") == 0
+    assert "visible to other users" not in capsys.readouterr().err
+    assert run("key", "show") == 0 and capsys.readouterr().out.strip() == "sk-from-stdin-123"
+    assert run("key", "set", "sk-on-the-command-line") == 0
+    assert "visible to other users" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("zai key with spaces\n"))
+    assert run("config", "set", "zai.api_key") == 2
+    assert run("config", "set", "port") == 2 and "needs a value" in capsys.readouterr().err
+

@@ -36,20 +36,40 @@ def test_corrupt_file_is_kept_and_reported_with_line(tmp_path: Path) -> None:
     msg = res.message or ""
     assert str(p) in msg and "line 4" in msg
     assert "kept as" in msg
-    # the app goes on with defaults and the next load is clean
+    # the app goes on failing closed, the file is left alone, and the problem stays until fixed
     assert res.config.port == 8045
+    assert res.config.auth_mode == "strict" and res.config.allow_lan_access is False
+    assert p.read_text() == broken
+    again = load_config(p)
+    assert again.problems and again.config.effective_auth_mode == "strict"
+    assert again.backup == res.backup  # one copy per distinct content, not one per load
+    p.write_text('{"port": 9000}')
     assert load_config(p).problems == []
+
+
+def test_unreadable_or_non_object_file_fails_closed(tmp_path: Path) -> None:
+    p = tmp_path / "config.json"
+    p.write_bytes(b"\xff\xfe not utf-8")
+    res = load_config(p)
+    assert "not UTF-8" in (res.message or "") and res.config.effective_auth_mode == "strict"
+    p.write_text("[1, 2]")
+    assert load_config(p).config.effective_auth_mode == "strict"
+    p.write_text('{"auth_mode": "off", "allow_lan_access": "yes"}')
+    res = load_config(p)
+    assert res.config.allow_lan_access is False and res.config.auth_mode == "off"
+    assert "allow_lan_access must be true or false" in (res.message or "")
 
 
 def test_bad_values_fall_back_per_field_loudly(tmp_path: Path) -> None:
     p = tmp_path / "config.json"
     p.write_text(json.dumps({"port": "abc", "auth_mode": "sometimes", "scheduling": "balance", "zai": {"dispatch_mode": "x"}, "nope": 1}))
     res = load_config(p)
-    assert res.config.port == 8045 and res.config.auth_mode == "auto"
+    assert res.config.port == 8045 and res.config.auth_mode == "strict"  # fails closed
     assert res.config.scheduling == "balance"
     text = res.message or ""
     assert "port must be a whole number" in text
     assert "auth_mode must be one of off, strict, all_except_health, auto" in text
+    assert "using 'strict' until it is fixed" in text
     assert "zai.dispatch_mode" in text and "unknown setting 'nope'" in text
     assert res.backup is not None and "abc" in res.backup.read_text()
 

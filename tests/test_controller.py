@@ -8,7 +8,6 @@ import pytest
 
 from tests.conftest import free_port
 from tests.helpers import add_fake_account, make_controller, request
-from trayproxy.config import ConfigError
 from trayproxy.controller import NO_ACCOUNT_ERROR, StartError
 
 
@@ -81,10 +80,17 @@ def test_start_stop_start_same_port_and_status() -> None:
             assert not st.running
             with pytest.raises(OSError):
                 request(port, "GET", "/health")
-        # port and LAN cannot change under a running server
+        # port and LAN cannot move under a running server: saved, and the note says so
         ctl.start()
-        with pytest.raises(ConfigError, match="Stop the proxy"):
-            ctl.set_config("port", free_port())
+        other = free_port()
+        ctl.set_config("port", other)
+        note = ctl.bound_note("port") or ""
+        assert f"127.0.0.1:{port}" in note and f"port {other}" in note and "Stop and Start" in note
+        assert ctl.status().port == port and request(port, "GET", "/health")[0] == 200
+        ctl.set_config("allow_lan_access", True)
+        assert "this machine only" in (ctl.bound_note("allow_lan_access") or "")
+        ctl.stop()
+        assert ctl.bound_note("port") is None
     finally:
         ctl.close()
 

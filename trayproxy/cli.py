@@ -10,15 +10,19 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 import time
-import webbrowser
 from typing import Any
 
 from trayproxy import __version__
-from trayproxy.config import AUTH_MODES, ConfigError, parse_cli_value
+from trayproxy.cli_state import (
+    STATE_ACCOUNT_COMMANDS,
+    accounts_command,
+    config_set_command,
+    key_command,
+    user_errors,
+)
+from trayproxy.config import AUTH_MODES, ConfigError
 
 __all__ = ["main", "build_parser"]
 
@@ -37,19 +41,24 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("accounts", help="manage Google accounts")
     asub = a.add_subparsers(dest="acmd", required=True)
     asub.add_parser("login", help="add an account by signing in with the browser")
-    add = asub.add_parser("add", help="add an account from a refresh token")
-    add.add_argument("--refresh-token", required=True, metavar="TOKEN")
+    add = asub.add_parser("add", help="add an account from a refresh token (asked for when not given)")
+    add.add_argument("--refresh-token", metavar="TOKEN",
+                     help="visible to other local users; leave it out to paste it at a prompt or pipe it on stdin")
     asub.add_parser("list", help="show accounts, quota and state")
     rm = asub.add_parser("remove", help="remove an account")
     rm.add_argument("account", metavar="ID_OR_EMAIL")
+    en = asub.add_parser("enable", help="put a disabled account back into rotation")
+    en.add_argument("account", metavar="ID_OR_EMAIL")
+    dis = asub.add_parser("disable", help="take an account out of rotation (kept, not removed)")
+    dis.add_argument("account", metavar="ID_OR_EMAIL")
     asub.add_parser("refresh", help="refresh project, tier and quota of every account")
 
     c = sub.add_parser("config", help="show or change settings")
     csub = c.add_subparsers(dest="ccmd", required=True)
     csub.add_parser("show", help="print the effective settings")
-    cs = csub.add_parser("set", help="change one setting, e.g. `config set port 9000`")
+    cs = csub.add_parser("set", help="change one setting, e.g. `config set port 9000` (live in a running trayproxy)")
     cs.add_argument("key")
-    cs.add_argument("value")
+    cs.add_argument("value", nargs="?", help="for zai.api_key leave it out to be asked for it")
     csub.add_parser("path", help="print where config.json is")
 
     k = sub.add_parser("key", help="the proxy API key")
@@ -57,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser("show")
     ksub.add_parser("regenerate")
     kset = ksub.add_parser("set")
-    kset.add_argument("value")
+    kset.add_argument("value", nargs="?", help="leave it out to be asked for it (an argument is visible to other users)")
 
     sub.add_parser("doctor", help="check the installation and say what is wrong")
     lg = sub.add_parser("logs", help="recent requests from the monitor")
@@ -94,83 +103,9 @@ def _setup_logging(verbose: bool = False) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
-    from trayproxy.controller import StartError
+    from trayproxy.serve import run_serve
 
-    overrides: dict[str, Any] = {}
-    if args.port is not None:
-        overrides["port"] = args.port
-    if args.lan:
-        overrides["allow_lan_access"] = True
-    if args.auth_mode:
-        overrides["auth_mode"] = args.auth_mode
-    try:
-        ctl = _controller(**overrides)
-    except ConfigError as e:
-        print(f"trayproxy: {e}", file=sys.stderr)
-        return 2
-    if ctl.config_problem:
-        print(f"trayproxy: warning: {ctl.config_problem}", file=sys.stderr)
-    if ctl.secrets.is_fallback:
-        print(f"trayproxy: note: no system keychain ({ctl.secrets.fallback_reason}); "
-              f"secrets are kept in {ctl.paths.secrets_file} (mode 0600)", file=sys.stderr)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-    try:
-        st = _start_when_possible(ctl, stop)
-    except StartError as e:
-        print(f"trayproxy: {e}", file=sys.stderr)
-        ctl.close()
-        return 1
-    if st is None:
-        ctl.close()
-        return 0
-    base = st.base_url
-    cfg = ctl.config
-    print(f"trayproxy {__version__} is listening on {cfg.bind_host}:{st.port}", flush=True)
-    print(f"  OpenAI clients:            {base}/v1")
-    print(f"  Anthropic / Claude Code:   {base}")
-    print(f"  Gemini clients:            {base}")
-    print(f"  Active accounts: {st.active_accounts}" + (f"   upstreams: {', '.join(st.upstreams)}" if st.upstreams else ""))
-    print(f"  Auth: {st.auth_mode}" + ("  (API key: `trayproxy key show`)" if st.auth_mode != "off" else ""))
-    print("Press Ctrl-C to stop.", flush=True)
-    while not stop.wait(3600):
-        pass
-    print("Stopping...", flush=True)
-    ctl.close()
-    print("Stopped.", flush=True)
-    return 0
-
-
-def _start_when_possible(ctl: Any, stop: threading.Event) -> Any:
-    """Start the proxy; with no usable account yet, say how to add one and start as soon as
-    one appears (e.g. `trayproxy accounts login` in another terminal)."""
-    from trayproxy.controller import NO_ACCOUNT_ERROR, StartError
-
-    told = False
-    while not stop.is_set():
-        try:
-            return ctl.start()
-        except StartError as e:
-            if str(e) != NO_ACCOUNT_ERROR:
-                raise
-        if not told:
-            print(f"trayproxy: {NO_ACCOUNT_ERROR}.", file=sys.stderr)
-            print("  Add one in another terminal with `trayproxy accounts login` (browser sign-in) or\n"
-                  "  `trayproxy accounts add --refresh-token TOKEN`; the proxy starts as soon as it is added.\n"
-                  "  Press Ctrl-C to quit.", file=sys.stderr, flush=True)
-            told = True
-        if stop.wait(2.0):
-            break
-        try:
-            ctl.reload()
-        except Exception as e:  # a half-written file from the other terminal: try again
-            logging.getLogger("trayproxy").debug("reload failed: %s", e)
-    return None
+    return run_serve(args)
 
 
 # -- accounts --------------------------------------------------------------------------------
@@ -184,7 +119,7 @@ def _fmt_time(ts: float | None) -> str:
 
 def format_accounts(rows: list[dict[str, Any]]) -> str:
     if not rows:
-        return "No accounts yet. Add one with `trayproxy accounts login` or `trayproxy accounts add --refresh-token T`."
+        return "No accounts yet. Add one with `trayproxy accounts login` or `trayproxy accounts add` (asks for a refresh token)."
     lines: list[str] = []
     for r in rows:
         lines.append(f"{r['email']}  [{r['id'][:8]}]  tier: {r['tier'] or 'unknown'}  state: {r['state']}")
@@ -199,35 +134,20 @@ def format_accounts(rows: list[dict[str, Any]]) -> str:
 
 def cmd_accounts(args: argparse.Namespace) -> int:
     _setup_logging()
+    if args.acmd in STATE_ACCOUNT_COMMANDS:  # changes go to the running instance, if one runs
+        return accounts_command(args, format_accounts)
+    from trayproxy.local_control import ControlClient, running_instance
+    from trayproxy.paths import app_paths
+
+    inst = running_instance(app_paths().ensure())
+    if inst is not None and args.acmd == "list":  # live cooldowns and states from the owner
+        print(format_accounts(ControlClient(inst, timeout=10).call("cli/accounts")["accounts"]))
+        return 0
     ctl = _controller()
     try:
         if args.acmd == "list":
             print(format_accounts(ctl.list_accounts()))
-        elif args.acmd == "add":
-            acc = ctl.add_refresh_token(args.refresh_token)
-            print(f"Added {acc.email} (tier {acc.tier or 'unknown'}, project {acc.project}).")
-        elif args.acmd == "login":
-            def show(url: str) -> None:
-                print("Opening your browser to sign in with Google. If it does not open, visit:\n" + url, flush=True)
-                webbrowser.open(url)
-
-            acc = ctl.login(show)
-            print(f"Signed in as {acc.email} (tier {acc.tier or 'unknown'}).")
-        elif args.acmd == "remove":
-            acc = ctl.remove_account(args.account)
-            print(f"Removed {acc.email}.")
-        elif args.acmd == "refresh":
-            for acc, err in ctl.refresh_accounts():
-                print(f"{acc.email}: {err or 'ok'}")
-            print(format_accounts(ctl.list_accounts()))
         return 0
-    except Exception as e:
-        from trayproxy.accounts.service import AccountError
-
-        if isinstance(e, (AccountError, KeyError)):
-            print(f"trayproxy: {e.args[0] if e.args else e}", file=sys.stderr)
-            return 1
-        raise
     finally:
         ctl.close()
 
@@ -236,59 +156,24 @@ def cmd_accounts(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from trayproxy.config import load_config, save_config, set_value
+    from trayproxy.config import load_config
     from trayproxy.paths import app_paths
 
     paths = app_paths().ensure()
     if args.ccmd == "path":
         print(paths.config_file)
         return 0
+    if args.ccmd == "set":
+        return config_set_command(args)
     loaded = load_config(paths.config_file)
     if loaded.message:
         print(f"trayproxy: warning: {loaded.message}", file=sys.stderr)
-    if args.ccmd == "show":
-        print(json.dumps(loaded.config.with_env().to_dict(), indent=2))
-        return 0
-    if args.key == "zai.api_key":
-        from trayproxy.secrets import ZAI_KEY, SecretStore
-
-        store = SecretStore(paths.secrets_file)
-        if args.value:
-            store.set(ZAI_KEY, args.value.strip())
-            print("z.ai API key stored in the keychain.")
-        else:
-            store.delete(ZAI_KEY)
-            print("z.ai API key removed.")
-        return 0
-    try:
-        value = parse_cli_value(args.key, args.value)
-        new = set_value(loaded.config, args.key, value)
-    except ConfigError as e:
-        print(f"trayproxy: {e}", file=sys.stderr)
-        return 2
-    save_config(paths.config_file, new)
-    print(f"{args.key} = {json.dumps(value)}")
+    print(json.dumps(loaded.config.with_env().to_dict(), indent=2))
     return 0
 
 
 def cmd_key(args: argparse.Namespace) -> int:
-    from trayproxy.paths import app_paths
-    from trayproxy.secrets import SecretStore, SecretStoreError
-
-    paths = app_paths().ensure()
-    store = SecretStore(paths.secrets_file)
-    if args.kcmd == "show":
-        print(store.api_key())
-    elif args.kcmd == "regenerate":
-        print(store.regenerate_api_key())
-    else:
-        try:
-            store.set_api_key(args.value)
-        except SecretStoreError as e:
-            print(f"trayproxy: {e}", file=sys.stderr)
-            return 2
-        print("API key updated.")
-    return 0
+    return key_command(args)
 
 
 # -- doctor / logs ---------------------------------------------------------------------------
@@ -297,9 +182,10 @@ def cmd_key(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.accounts.store import AccountStore, AccountStoreError
     from trayproxy.config import load_config
+    from trayproxy.local_control import running_instance
     from trayproxy.paths import app_paths
     from trayproxy.proxy.server import port_is_free
-    from trayproxy.secrets import SecretStore
+    from trayproxy.secrets import API_KEY, SecretStore, SecretStoreError
 
     paths = app_paths().ensure()
     problems = 0
@@ -318,9 +204,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"              secrets are in {paths.secrets_file} (mode 0600). Install/unlock GNOME Keyring or KWallet to use the system keychain.")
     else:
         print(f"keyring:      {store.backend_name}")
+    try:
+        store.get(API_KEY)
+    except SecretStoreError as e:
+        problems += 1
+        print(f"secrets:      PROBLEM: {e}")
+    inst = running_instance(paths)
+    if inst is not None:
+        what = "trayproxy serve" if inst.kind == "serve" else "the tray app"
+        print(f"instance:     {what} (pid {inst.pid}) owns this data dir; CLI changes go to it and apply at once")
     cfg = loaded.config.with_env()
     free, why = port_is_free(cfg.bind_host, cfg.port)
-    print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else f"IN USE ({why})"))
+    in_use = "in use by the running trayproxy" if inst is not None else f"IN USE ({why})"
+    print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else in_use))
     try:
         accounts = AccountStore(paths.accounts_file, store).all()
     except AccountStoreError as e:
@@ -397,7 +293,23 @@ def main(argv: list[str] | None = None) -> int:
         "connect": cmd_connect,
         None: cmd_tray,
     }
-    return handlers[args.cmd](args)
+    try:
+        return handlers[args.cmd](args)
+    except user_errors() as e:  # a corrupt file, a refused change, a bad value: no traceback
+        return _user_error(e)
+    except KeyboardInterrupt:
+        print("trayproxy: interrupted", file=sys.stderr)
+        return 130
+
+
+def _user_error(e: BaseException) -> int:
+    from trayproxy.local_control import ControlError
+    from trayproxy.secrets import SecretStoreError
+
+    print(f"trayproxy: {e.args[0] if e.args else e}", file=sys.stderr)
+    if isinstance(e, ControlError):
+        return 2 if 400 <= e.status < 500 else 1
+    return 2 if isinstance(e, (ConfigError, SecretStoreError, KeyError)) else 1
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 config.json never holds a secret (the API key, refresh tokens and the z.ai key live in the
 SecretStore). A file that is not valid JSON, or holds values that make no sense, is never
-silently reset: it is kept as a backup, the problem is reported with the file and line, and the
-app goes on with defaults for what was broken.
+silently reset and never rewritten behind the user's back: a copy is kept, the problem is
+reported with the file and line (every time it is loaded, until the file is fixed), and the app
+goes on failing closed: the security settings it could not read take their safest values
+(auth_mode strict, LAN access off), the rest their defaults.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "save_config",
     "set_value",
     "atomic_write",
+    "fail_closed_config",
 ]
 
 CONFIG_VERSION = 1
@@ -218,12 +221,23 @@ def _check_url_list(key: str, v: Any) -> list[str]:
     return [_check_url(f"{key}[{i}]", u) for i, u in enumerate(v)]
 
 
+# What a setting that cannot be read becomes: the safest value, not the default, for the
+# settings that guard the proxy (auth "auto" means no key on a local-only proxy).
+_FAIL_CLOSED: dict[str, Any] = {"auth_mode": "strict", "allow_lan_access": False}
+
+
+def fail_closed_config() -> Config:
+    """The config used when config.json cannot be read at all."""
+    return Config(**_FAIL_CLOSED)
+
+
 def from_dict(data: Any, problems: list[str]) -> Config:
-    """Build a Config from parsed JSON. Each bad value is reported and replaced by its default."""
+    """Build a Config from parsed JSON. Each bad value is reported and replaced by its default
+    (the security settings by their safest value, `_FAIL_CLOSED`)."""
     cfg = Config()
     if not isinstance(data, dict):
-        problems.append("the file must hold a JSON object ({...}); all settings were reset to defaults")
-        return cfg
+        problems.append("the file must hold a JSON object ({...}); using safe defaults")
+        return fail_closed_config()
     for key, value in data.items():
         if key in _SECTIONS:
             if not isinstance(value, dict):
@@ -243,7 +257,11 @@ def from_dict(data: Any, problems: list[str]) -> Config:
             try:
                 setattr(cfg, key, _VALIDATORS[key](key, value))
             except ConfigError as e:
-                problems.append(f"{e}; using the default {getattr(cfg, key)!r}")
+                if key in _FAIL_CLOSED:
+                    setattr(cfg, key, _FAIL_CLOSED[key])
+                    problems.append(f"{e}; using {_FAIL_CLOSED[key]!r} until it is fixed")
+                else:
+                    problems.append(f"{e}; using the default {getattr(cfg, key)!r}")
         else:
             problems.append(f"unknown setting {key!r} ignored")
     cfg.version = CONFIG_VERSION
@@ -331,55 +349,64 @@ class LoadResult:
             return None
         text = "; ".join(self.problems)
         if self.backup is not None:
-            text += f". Your original file was kept as {self.backup}"
+            text += f". A copy of the file as it was is kept as {self.backup}"
         return text
 
 
-def _backup(path: Path, tag: str) -> Path:
+def _backup(path: Path, raw: bytes, tag: str) -> Path | None:
+    """Keep a copy of a file trayproxy could not use; one copy per distinct content."""
+    for old in sorted(path.parent.glob(f"{path.name}.{tag}-*")):
+        try:
+            if old.read_bytes() == raw:
+                return old
+        except OSError:
+            continue
     stamp = time.strftime("%Y%m%d-%H%M%S")
     dest = path.with_name(f"{path.name}.{tag}-{stamp}")
     n = 1
     while dest.exists():
         dest = path.with_name(f"{path.name}.{tag}-{stamp}-{n}")
         n += 1
-    dest.write_bytes(path.read_bytes())
+    try:
+        atomic_write(dest, raw)
+    except OSError:
+        return None
     return dest
+
+
+_UNTIL_FIXED = "trayproxy runs with safe settings (API key required, LAN access off) until the file is fixed"
 
 
 def load_config(path: Path) -> LoadResult:
     """Load config.json, creating it with defaults when missing.
 
-    A broken file is copied to `config.json.broken-<time>`, the problem is described with the
-    file name and line, and defaults replace only what could not be used; the repaired config
-    is written back so the next start is clean.
+    A file that cannot be used is left as it is (a copy is kept too); the problem is described
+    with the file name and line on every load until it is fixed, and the security settings
+    fail closed (`_FAIL_CLOSED`). Writing a setting (`config set`, the settings page) writes a
+    fresh file and so ends the problem.
     """
-    if not path.exists():
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
         cfg = Config()
         save_config(path, cfg)
         return LoadResult(cfg, [])
-    raw = path.read_bytes()
-    backup: Path | None = None
+    except OSError as e:
+        return LoadResult(fail_closed_config(), [f"{path} cannot be read ({e.strerror or e}); {_UNTIL_FIXED}"])
     try:
         text = raw.decode("utf-8")
         data = json.loads(text) if text.strip() else {}
     except UnicodeDecodeError:
-        backup = _backup(path, "broken")
-        cfg = Config()
-        save_config(path, cfg)
-        return LoadResult(cfg, [f"{path} is not UTF-8 text; trayproxy started with default settings"], backup)
+        msg = f"{path} is not UTF-8 text; {_UNTIL_FIXED}"
+        return LoadResult(fail_closed_config(), [msg], _backup(path, raw, "broken"))
     except json.JSONDecodeError as e:
-        backup = _backup(path, "broken")
-        cfg = Config()
-        save_config(path, cfg)
-        msg = f"{path} line {e.lineno}, column {e.colno}: {e.msg}; trayproxy started with default settings"
-        return LoadResult(cfg, [msg], backup)
+        msg = f"{path} line {e.lineno}, column {e.colno}: {e.msg}; {_UNTIL_FIXED}"
+        return LoadResult(fail_closed_config(), [msg], _backup(path, raw, "broken"))
     problems: list[str] = []
     cfg = from_dict(data, problems)
     if problems:
-        backup = _backup(path, "invalid")
-        problems = [f"{path}: {p}" for p in problems]
-        save_config(path, cfg)
-    return LoadResult(cfg, problems, backup)
+        return LoadResult(cfg, [f"{path}: {p}" for p in problems], _backup(path, raw, "invalid"))
+    return LoadResult(cfg, problems)
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:

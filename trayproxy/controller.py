@@ -23,7 +23,7 @@ from trayproxy.accounts.oauth import OAuthClient
 from trayproxy.accounts.pool import AccountPool
 from trayproxy.accounts.service import AccountService
 from trayproxy.accounts.store import Account, AccountStore
-from trayproxy.config import Config, ConfigError, LoadResult, load_config, save_config, set_value
+from trayproxy.config import Config, LoadResult, load_config, save_config, set_value
 from trayproxy.paths import AppPaths
 from trayproxy.proxy.context import ProxyContext
 from trayproxy.proxy.memory import ResponseStore, SignatureStore
@@ -94,6 +94,7 @@ class Status:
     config_problem: str | None = None
     secrets_fallback: str | None = None
     upstreams: list[str] = field(default_factory=list)
+    restart_note: str | None = None  # a saved port / LAN setting that waits for a restart
 
     @property
     def openai_base_url(self) -> str:
@@ -161,6 +162,8 @@ class Controller:
             lambda: Timeouts(connect=10.0, read=float(self.config.request_timeout)),
         )
         self.server = ProxyServer(self.ctx)
+        # How the user restarts the proxy, for messages about settings that need a restart.
+        self.restart_hint = "Stop and Start the proxy (tray menu or settings page)"
         self.last_error: str | None = None
         self._listeners: list[Callable[[Status], None]] = []
         self._bg: list[asyncio.Task[Any]] = []
@@ -168,6 +171,29 @@ class Controller:
         self.engine = engine or Engine()
         if self.monitor is not None:
             self.monitor.start()
+        self._config_stamp = _stamp(paths.config_file)
+        self._watch: asyncio.Task[None] | None = None
+        if self.config_problem:
+            self._watch_config()
+
+    def _watch_config(self) -> None:
+        """While config.json is broken, look at it every 2 s and reload it once it changes (the
+        user fixing it by hand): the safe settings hold until then, and no longer."""
+
+        async def watch() -> None:
+            while self.config_problem:
+                await asyncio.sleep(2.0)
+                stamp = _stamp(self.paths.config_file)
+                if stamp != self._config_stamp:
+                    self._config_stamp = stamp
+                    try:
+                        self.reload()
+                    except Exception:
+                        log.exception("reloading config.json failed")
+            self._watch = None
+
+        if self._watch is None:
+            self._watch = self.engine.submit(_as_task(watch())).result(5)
 
     def _make_monitor(self) -> Any:
         from trayproxy.monitor import Monitor
@@ -207,16 +233,40 @@ class Controller:
         return self._config
 
     def set_config(self, key: str, value: Any) -> Config:
+        """Validate, save and apply one setting at once. The port and the LAN bind cannot move
+        while the proxy is bound: they are saved and `bound_note(key)` says what happens when."""
         new = set_value(self._config, key, value)
-        if self.server.running and key in ("port", "allow_lan_access"):
-            raise ConfigError("Stop the proxy before changing the port or LAN access")
         if self.overrides.pop(key, None) is not None:
             self._effective = None
         save_config(self.paths.config_file, new)
         self._config = new
+        self._config_stamp = _stamp(self.paths.config_file)
+        if self.config_problem:
+            log.info("config.json written afresh; the earlier problem is gone: %s", self.config_problem)
+            self.config_problem = None
         self._apply_live()
         self._notify()
         return new
+
+    def bound_note(self, key: str) -> str | None:
+        """For a setting that cannot change while the proxy is bound: what is in effect now and
+        what to do. None when the new value is already in effect."""
+        srv = self.server
+        if not srv.running or key not in ("port", "allow_lan_access"):
+            return None
+        cfg = self.config
+        where = f"{srv.host}:{srv.port}"
+        if key == "port" and cfg.port != srv.port:
+            return (f"Saved, but the proxy is bound to {where} and keeps that port until it restarts; "
+                    f"{self.restart_hint} to move it to port {cfg.port}.")
+        if key == "allow_lan_access" and cfg.bind_host != srv.host:
+            if cfg.allow_lan_access:
+                auto = " auth_mode auto asks for the API key from now on." if cfg.auth_mode == "auto" else ""
+                return (f"Saved, but the proxy listens on {where} (this machine only) until it restarts; "
+                        f"{self.restart_hint} to let other machines in.{auto}")
+            return (f"LAN access is off now: requests from other machines are refused from this moment. "
+                    f"The socket stays bound to {where} until the proxy restarts ({self.restart_hint}).")
+        return None
 
     def _apply_live(self) -> None:
         self.pool.scheduling = self._config.scheduling
@@ -261,6 +311,7 @@ class Controller:
             config_problem=self.config_problem,
             secrets_fallback=self.secrets.fallback_reason,
             upstreams=upstreams,
+            restart_note=self.bound_note("port") or self.bound_note("allow_lan_access"),
         )
 
     # -- start / stop ------------------------------------------------------------------------
@@ -302,10 +353,13 @@ class Controller:
         """Re-read config.json and accounts.json (after hand edits)."""
         loaded = load_config(self.paths.config_file)
         self.config_problem = loaded.message
+        self._config_stamp = _stamp(self.paths.config_file)
         self._config = loaded.config
         self.secrets.forget_cached()
         self.store.load()
         self._apply_live()
+        if self.config_problem and self._watch is None and not self.engine.in_engine_thread:
+            self._watch_config()
         self._notify()
         return self.status()
 
@@ -401,6 +455,21 @@ class Controller:
         self._notify()
         return acc
 
+    def set_account_enabled(self, id_or_email: str, enabled: bool) -> Account:
+        """Take an account out of rotation (`accounts disable`) or put it back (`enable`),
+        saved at once; enabling also clears its cooldowns."""
+        acc = self.store.find(id_or_email)
+        if acc is None:
+            raise KeyError(f"No account matches {id_or_email!r}")
+        if enabled:
+            acc.disabled, acc.disabled_reason, acc.disabled_at = False, None, None
+            self.store.save()
+            self.pool.clear_cooldowns(acc.id)
+        else:
+            self.pool.disable(acc.id, "disabled by you (trayproxy accounts enable to bring it back)")
+        self._notify()
+        return acc
+
     async def a_refresh_accounts(self) -> list[tuple[Account, str | None]]:
         res = await self.accounts.refresh_all()
         self._notify()
@@ -429,6 +498,8 @@ class Controller:
 
     # -- shutdown ----------------------------------------------------------------------------
     async def _aclose(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         await self.a_stop()
         await self.transport.aclose()
 
@@ -441,6 +512,18 @@ class Controller:
             self.monitor.close()
         if self._owns_engine:
             self.engine.stop()
+
+
+def _stamp(path: Any) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+async def _as_task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    return asyncio.ensure_future(coro)
 
 
 def _hhmm(ts: float) -> str:

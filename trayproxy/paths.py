@@ -48,8 +48,17 @@ class AppPaths:
         """Where a running tray app advertises its ControlServer (single-instance check)."""
         return self.data_dir / "instance.json"
 
+    @property
+    def lock_file(self) -> Path:
+        """Held (flock) by the one process that owns this data dir's state (see local_control)."""
+        return self.data_dir / "trayproxy.lock"
+
     def ensure(self) -> AppPaths:
+        """Create the dirs (mode 0700). A directory the user made is left as it is: only what
+        trayproxy creates is tightened (a shared TRAYPROXY_HOME keeps the user's mode)."""
         for d in (self.config_dir, self.data_dir):
+            if d.is_dir():
+                continue
             d.mkdir(parents=True, exist_ok=True)
             try:
                 d.chmod(0o700)

@@ -205,12 +205,12 @@ def test_retention_by_days_and_rows_deletes_exactly_the_oldest(tmp_path: Path) -
     for r in old + young:
         m.record(r)
     m.flush()
-    assert m.apply_retention(now=NOW) == 60
+    # the row limit already held while writing: the 60 oldest are gone before any retention run
     rows = _all(m)
     assert {r["id"] for r in rows} == {r.id for r in young[50:]}
+    assert m.apply_retention(now=NOW) == 0
     with sqlite3.connect(tmp_path / "m.db") as c:
         assert c.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 100
-    assert m.apply_retention(now=NOW) == 0
     m.configure(retention_days=1)
     assert m.apply_retention(now=NOW + 86400 - 1000 + 75.5) == 26  # young[50..75]: ts < cutoff only
     m.close()
@@ -416,3 +416,54 @@ def test_secrets_are_looked_up_off_the_request_thread_and_may_fail(tmp_path: Pat
     assert callers and threading.get_ident() not in callers
     assert [r["error"] for r in m.recent()] == ["bad key [REDACTED]", "bad key [REDACTED]"]
     assert m.dropped == 0
+
+
+def test_row_limit_holds_while_writing(tmp_path: Path) -> None:
+    """Regression (attack run): the row limit held only at the hourly retention."""
+    m = Monitor(tmp_path / "m.db", max_rows=100)
+    m.start()
+    for i in range(1200):
+        m.record(rec(ts=NOW + i))
+        if i % 97 == 0:
+            m.flush()
+            assert len(_all(m)) <= 100
+    m.flush()
+    rows = _all(m)
+    assert len(rows) == 100 and min(r["ts"] for r in rows) == NOW + 1100
+    m.close()
+
+
+def test_refused_requests_are_counted_not_logged(tmp_path: Path) -> None:
+    m = Monitor(tmp_path / "m.db")
+    m.start()
+    for i in range(5000):
+        m.count_refused("origin", "http://evil.example", 403, ts=NOW + i)
+    m.count_refused("auth", None, 401, ts=NOW)
+    m.count_refused("origin", "http://caf\udce9.example", 403, ts=NOW)  # bytes that were not UTF-8
+    m.flush()
+    assert _all(m) == []  # no request rows
+    got = {(r["kind"], r["origin"], r["status"]): r for r in m.refused()}
+    assert got[("origin", "http://evil.example", 403)]["count"] == 5000
+    assert got[("origin", "http://evil.example", 403)]["last_ts"] == NOW + 4999
+    assert got[("auth", "-", 401)]["count"] == 1
+    assert ("origin", "http://caf\ufffd.example", 403) in got
+    m.count_refused("origin", "http://evil.example", 403, ts=NOW + 9999)
+    m.flush()
+    assert {r["origin"]: r["count"] for r in m.refused()}["http://evil.example"] == 5001
+    m.clear()
+    assert m.refused() == []
+    m.close()
+
+
+def test_refused_origins_are_bounded(tmp_path: Path) -> None:
+    from trayproxy.monitor.refused import MAX_KEYS, OTHER
+
+    m = Monitor(tmp_path / "m.db")
+    m.start()
+    for i in range(MAX_KEYS + 50):
+        m.count_refused("origin", f"http://site{i}.example", 403, ts=NOW)
+    m.flush()
+    rows = m.refused(limit=10 * MAX_KEYS)
+    assert len(rows) <= MAX_KEYS + 1 and sum(r["count"] for r in rows) == MAX_KEYS + 50
+    assert any(r["origin"] == OTHER for r in rows)
+    m.close()

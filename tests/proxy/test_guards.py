@@ -144,3 +144,64 @@ def test_oversized_body_is_413_in_protocol_shape() -> None:
         assert json.loads(b)["error"]["type"] == "request_too_large"
         s, _, b = request(port, "POST", "/v1/chat/completions", body=big)
         assert s == 413 and "1 MiB" in json.loads(b)["error"]["message"]
+
+
+def test_refused_requests_are_counted_per_kind_and_origin_not_one_row_each() -> None:
+    """Regression (attack run): a web page made 7,400 monitor rows a second with refused requests."""
+    with running(auth_mode="off") as ctl:
+        port = ctl.status().port
+        for i in range(300):
+            origin = "http://evil.example" if i % 3 else "http://other.example"
+            assert request(port, "POST", "/v1/chat/completions", headers={"Origin": origin}, body={})[0] == 403
+        for _ in range(20):
+            assert request(port, "GET", "/v1/models", host="attacker.test")[0] == 403
+        ctl.monitor.flush()
+        assert ctl.monitor.recent(limit=1000) == []
+        counts = {(r["kind"], r["origin"]): r["count"] for r in ctl.monitor.refused()}
+        assert counts == {("origin", "http://evil.example"): 200, ("origin", "http://other.example"): 100,
+                          ("host", "attacker.test"): 20}
+    with running(auth_mode="strict") as ctl:
+        port = ctl.status().port
+        for _ in range(50):
+            assert request(port, "GET", "/v1/models")[0] == 401
+        ctl.monitor.flush()
+        assert ctl.monitor.recent(limit=1000) == []
+        auth = [(r["origin"], r["status"], r["count"]) for r in ctl.monitor.refused() if r["kind"] == "auth"]
+        assert auth == [("-", 401, 50)]
+
+
+def _raw(port: int, head: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("mode", ["off", "strict"])
+def test_non_utf8_origin_is_a_clean_403(mode: str) -> None:
+    """Regression: an Origin with bytes that are not UTF-8 gave a 500 (the message quoted it)."""
+    with running(auth_mode=mode) as ctl:
+        port = ctl.status().port
+        head = (f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+                f"Authorization: Bearer {ctl.api_key()}\r\n").encode() + b"Origin: http://\xff.example\r\n\r\n"
+        answer = _raw(port, head)
+        assert answer.startswith(b"HTTP/1.1 403") and b"not a valid origin" in answer
+        assert b"Access-Control-Allow-Origin" not in answer
+
+
+def test_non_utf8_header_bytes_keep_the_monitor_row() -> None:
+    """Regression (attack run): a User-Agent with bytes that are not UTF-8 dropped the row."""
+    with running(auth_mode="off") as ctl:
+        port = ctl.status().port
+        head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                "Content-Length: 9\r\nConnection: close\r\n").encode() + b"User-Agent: caf\xe9 \xff\r\n\r\n{not json"
+        answer = _raw(port, head)
+        assert answer.startswith(b"HTTP/1.1 400")
+        ctl.monitor.flush()
+        (row,) = ctl.monitor.recent(limit=10)
+        assert row["status"] == 400 and row["user_agent"] == "caf\ufffd \ufffd"
+        assert ctl.monitor.dropped == 0

@@ -60,7 +60,7 @@ def _runtime(tmp_path: Path, with_account: bool) -> tuple[TrayRuntime, Any, Fake
 def test_runtime_advertises_itself_and_quits_cleanly(tmp_path: Path) -> None:
     rt, ctl, win = _runtime(tmp_path, with_account=True)
     data = json.loads(rt.paths.instance_file.read_text())
-    assert data == {"pid": os.getpid(), "control_url": rt.control.url}
+    assert data == {"pid": os.getpid(), "control_url": rt.control.url, "kind": "tray", "cli_token": rt.control.cli_token}
     events: list[str] = []
 
     def drive(icon: Any) -> None:
@@ -187,3 +187,43 @@ def test_ui_package_imports_no_display_library() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], env=_clean_env(), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_tray_launch_while_serve_owns_the_data_dir_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A tray launch on a data dir `trayproxy serve` owns does not start a second owner."""
+    from trayproxy.local_control import OwnerLock
+
+    paths = AppPaths(tmp_path / "s", tmp_path / "s").ensure()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    held = OwnerLock(paths.lock_file)
+    assert held.try_acquire()
+    try:
+        write_instance(paths.instance_file, "http://127.0.0.1:9/?token=t", pid=child.pid, kind="serve")
+        assert run_tray_app(paths) == 1
+    finally:
+        held.release()
+        child.kill()
+        child.wait()
+    err = capsys.readouterr().err
+    assert f"trayproxy serve is already running for {paths.data_dir} (pid {child.pid})" in err
+    assert "TRAYPROXY_HOME" in err
+
+
+def test_corrupt_accounts_file_is_named_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = AppPaths(tmp_path / "c", tmp_path / "c").ensure()
+    paths.accounts_file.write_text('{"accounts": [')
+    import logging
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    try:
+        assert run_tray_app(paths) == 2
+    finally:  # run_tray_app set up the app's log handlers: take them off again
+        for h in root.handlers[:]:
+            if h not in before:
+                root.removeHandler(h)
+                h.close()
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert str(paths.accounts_file) in err and "Traceback" not in err
+    assert paths.accounts_file.read_text() == '{"accounts": ['

@@ -49,7 +49,7 @@ def page(control: Any, controller: Any, login_home: Path) -> Iterator[Any]:
 
 
 def test_settings_page_flow(page: Any, control: Any, controller: Any, clipboard: Any, artifacts: Path) -> None:
-    # the token left the address bar (cookie + meta tag instead)
+    # the token left the address bar (sessionStorage + meta tag instead, never a cookie)
     assert "token" not in page.url
     page.screenshot(path=str(artifacts / "settings-overview-stopped.png"))
 
@@ -355,3 +355,36 @@ def test_start_at_login_switch(page: Any, login_home: Path, monkeypatch: pytest.
     assert "Could not turn on start at login" in page.inner_text("#login-start-error")
     page.wait_for_selector("#login-start:not([disabled])")
     assert not page.is_checked("#login-start")
+
+
+def test_session_lives_in_this_origins_storage_not_a_cookie(page: Any, control: Any) -> None:
+    """Regression (attack run): the token was in a cookie, which 127.0.0.1's other ports receive."""
+    assert page.context.cookies() == []
+    assert page.evaluate("sessionStorage.getItem('trayproxy-control-token')") == control.token
+    page.reload()  # a plain GET / carries no token: session.js finds it in sessionStorage
+    page.wait_for_selector("#status-text:has-text('Stopped')")
+    assert page.context.cookies() == [] and "token" not in page.url
+
+
+def test_browser_fallback_launcher_opens_the_page_without_the_token_in_a_url(control: Any, controller: Any,
+                                                                             tmp_path: Path) -> None:
+    if not CHROMIUM:
+        pytest.skip("Debian chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from trayproxy.ui.launcher import write_launcher
+
+    launcher = write_launcher(control.url, tmp_path / "launch")
+    with sync_api.sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        except Exception as e:
+            pytest.skip(f"cannot launch {CHROMIUM}: {e}")
+        pg = browser.new_page()
+        seen: list[str] = []
+        pg.on("framenavigated", lambda f: seen.append(f.url))
+        pg.goto(launcher.as_uri())
+        pg.wait_for_selector("#status-text:has-text('Stopped')")
+        assert pg.url.startswith(f"http://127.0.0.1:{control.port}/") and "token" not in pg.url
+        assert not any(control.token in u for u in seen), seen
+        assert pg.context.cookies() == []
+        browser.close()

@@ -66,21 +66,56 @@ def test_foreign_origin_refused(control: Any) -> None:
     assert status == 200
 
 
-def test_index_needs_token_then_sets_cookie(control: Any) -> None:
-    status, body, _ = request(control, "GET", "/", token=False)
+def test_index_carries_the_token_only_when_opened_by_the_app(control: Any) -> None:
+    # no token: the page shell, with no token in it (session.js looks in sessionStorage)
+    status, html, resp = request(control, "GET", "/", token=False)
+    assert status == 200 and control.token not in html and "{{TOKEN}}" not in html
+    assert '<script src="/session.js"></script>' in html
+    status, body, _ = request(control, "GET", "/?token=wrong", token=False)
     assert status == 401 and "tray" in body
-    status, _, resp = request(control, "GET", f"/?token={control.token}", token=False)
-    assert status == 302 and resp.getheader("Location") == "/"
-    cookie = resp.getheader("Set-Cookie") or ""
-    assert f"{COOKIE}={control.token}" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    status, html, resp = request(control, "GET", "/", token=False, headers={"Cookie": f"{COOKIE}={control.token}"})
-    assert status == 200 and control.token in html and "{{TOKEN}}" not in html
+    status, html, resp = request(control, "GET", f"/?token={control.token}", token=False)
+    assert status == 200 and control.token in html
     assert "default-src 'self'" in (resp.getheader("Content-Security-Policy") or "")
-    for name in ("app.css", "app.js", "monitor.js", "settings.js"):
+    for name in ("app.css", "app.js", "monitor.js", "settings.js", "session.js"):
         status, _, _ = request(control, "GET", "/" + name, token=False)
         assert status == 200
     status, _, _ = request(control, "GET", "/monitor.css", token=False)
     assert status == 404
+
+
+def test_no_control_token_in_any_cookie(control: Any) -> None:
+    """Regression (attack run): browsers send 127.0.0.1's cookies to every port, so a cookie that
+    held the token handed control to any other local web server. No response sets a cookie, and
+    a cookie holding the token opens neither the page's token nor the API."""
+    for method, path in (("GET", f"/?token={control.token}"), ("GET", "/"), ("GET", "/api/state")):
+        _, _, resp = request(control, method, path, token=path == "/api/state")
+        assert resp.getheader("Set-Cookie") is None
+    stolen = {"Cookie": f"{COOKIE}={control.token}"}
+    status, html, _ = request(control, "GET", "/", token=False, headers=stolen)
+    assert status == 200 and control.token not in html
+    status, _, _ = request(control, "GET", "/api/state", token=False, headers=stolen)
+    assert status == 401
+
+
+def test_browser_launcher_posts_the_token(control: Any) -> None:
+    """The browser fallback's launcher file (Origin null) posts the token in a form body."""
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "null"}
+    conn = http.client.HTTPConnection("127.0.0.1", control.port, timeout=30)
+    conn.request("POST", "/", body=f"token={control.token}",
+                 headers={"Host": f"127.0.0.1:{control.port}", **form})
+    resp = conn.getresponse()
+    html = resp.read().decode()
+    assert resp.status == 200 and control.token in html and resp.getheader("Set-Cookie") is None
+    conn.request("POST", "/", body="token=guess", headers={"Host": f"127.0.0.1:{control.port}", **form})
+    resp = conn.getresponse()
+    assert resp.status == 401 and control.token not in resp.read().decode()
+    # Origin null opens nothing else
+    conn.request("POST", "/api/stop", body="{}", headers={"Host": f"127.0.0.1:{control.port}", "Origin": "null",
+                                                          TOKEN_HEADER: control.token})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 403
+    conn.close()
 
 
 def test_state_shape(control: Any, controller: Any) -> None:
@@ -114,8 +149,10 @@ def test_port_change_start_stop(control: Any, controller: Any) -> None:
     assert status == 200 and s["config"]["port"] == new_port
     status, s, _ = request(control, "POST", "/api/start", {})
     assert status == 200 and s["status"]["running"] and s["status"]["port"] == new_port
-    status, body, _ = request(control, "POST", "/api/config", {"key": "port", "value": free_port()})
-    assert status == 400 and "Stop the proxy" in body["error"]
+    later = free_port()
+    status, s, _ = request(control, "POST", "/api/config", {"key": "port", "value": later})
+    assert status == 200 and s["config"]["port"] == later and s["status"]["port"] == new_port
+    assert f"port {later}" in (s["status"]["restart_note"] or "")
     status, s, _ = request(control, "POST", "/api/stop", {})
     assert status == 200 and not s["status"]["running"]
 
@@ -441,3 +478,40 @@ def test_autostart_error_is_reported(control: Any, login_home: Any, monkeypatch:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))
     status, body, _ = request(control, "POST", "/api/autostart", {"enabled": True})
     assert status == 500 and body["error"].startswith(f"cannot write {blocker}/autostart/trayproxy.desktop")
+
+
+def _raw(port: int, head: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+@pytest.mark.parametrize("header", [b"X-Note: caf\xe9\r\n", b"User-Agent: \xff\xfe\r\n",
+                                    b"X-Trayproxy-Token: \xff\xfe\r\n", b"Origin: http://\xff\r\n"])
+def test_non_utf8_header_bytes_get_a_clean_400(control: Any, header: bytes,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Regression (attack run): header bytes that are not UTF-8 gave a 500 and a traceback."""
+    token = b"" if header.startswith(b"X-Trayproxy-Token") else f"{TOKEN_HEADER}: {control.token}\r\n".encode()
+    head = f"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:{control.port}\r\n".encode() + token + header
+    head += b"Connection: close\r\n\r\n"
+    answer = _raw(control.port, head)
+    assert answer.startswith(b"HTTP/1.1 400") and b"UTF-8" in answer
+    assert "Traceback" not in caplog.text and "failed" not in caplog.text
+
+
+@pytest.mark.parametrize("query", ["limit=nan", "limit=inf", "limit=-inf", "before=nan", "after=inf"])
+def test_non_finite_numbers_are_400(control: Any, query: str) -> None:
+    """Regression (attack run): limit=nan|inf gave a 500."""
+    status, body, _ = request(control, "GET", f"/api/monitor/requests?{query}")
+    assert status == 400 and "finite" in body["error"]
+
+
+@pytest.mark.parametrize("hours", ["nan", "inf"])
+def test_non_finite_hours_are_400(control: Any, hours: str) -> None:
+    status, body, _ = request(control, "GET", f"/api/monitor/stats?hours={hours}")
+    assert status == 400 and "finite" in body["error"]

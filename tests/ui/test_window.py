@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import io
 import sys
+import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,8 +61,17 @@ def test_child_falls_back_to_browser(monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[str] = []
     monkeypatch.setitem(sys.modules, "webview", None)  # pywebview not installed
     monkeypatch.setattr(window.webbrowser, "open", lambda url: opened.append(url) or True)
-    assert window.main(["http://127.0.0.1:9/?token=t"]) == FALLBACK_EXIT
-    assert opened == ["http://127.0.0.1:9/?token=t"]
+    assert window.main(["http://127.0.0.1:9/?token=t0ken-value"]) == FALLBACK_EXIT
+    _assert_launcher(opened, "http://127.0.0.1:9", "t0ken-value")
+
+
+def _assert_launcher(opened: list[str], origin: str, token: str) -> None:
+    """The browser gets a private file's path, never the token; the file posts the token."""
+    assert len(opened) == 1 and opened[0].startswith("file://") and token not in opened[0]
+    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(opened[0]).path))
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    page = path.read_text()
+    assert f'action="{origin}/"' in page and 'method="post"' in page and f'value="{token}"' in page
 
 
 def test_child_falls_back_when_gui_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,15 +90,17 @@ def test_child_falls_back_when_gui_fails(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "webview", BrokenWebview)
     monkeypatch.setattr(window.webbrowser, "open", lambda url: opened.append(url) or True)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    assert window.main(["http://x/"]) == FALLBACK_EXIT and opened == ["http://x/"]
+    assert window.main(["http://x/?token=abc"]) == FALLBACK_EXIT
+    _assert_launcher(opened, "http://x", "abc")
 
 
 def test_url_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[str] = []
     monkeypatch.setitem(sys.modules, "webview", None)
     monkeypatch.setattr(window.webbrowser, "open", lambda url: opened.append(url) or True)
-    monkeypatch.setattr(sys, "stdin", io.StringIO("http://127.0.0.1:7/?token=s\nshow\n"))
-    assert window.main(["--stdin"]) == FALLBACK_EXIT and opened == ["http://127.0.0.1:7/?token=s"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("http://127.0.0.1:7/?token=stdin-tok-9\nshow\n"))
+    assert window.main(["--stdin"]) == FALLBACK_EXIT
+    _assert_launcher(opened, "http://127.0.0.1:7", "stdin-tok-9")
 
 
 def test_usage(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,6 +86,9 @@ class AccountStore:
         self.secrets = secrets
         self._lock = threading.RLock()
         self._accounts: dict[str, Account] = {}
+        # Ids removed while this process runs: work still in flight for one (a token refresh, a
+        # quota fetch) must never write it back.
+        self._removed: set[str] = set()
         self.load()
 
     def load(self) -> None:
@@ -137,6 +140,8 @@ class AccountStore:
     def put(self, account: Account, refresh_token: str | None = None) -> None:
         """Insert or replace a record (and its refresh token when given), then save."""
         with self._lock:
+            if account.id in self._removed:
+                return
             if refresh_token is not None:
                 self.secrets.set(refresh_token_name(account.id), refresh_token)
             self._accounts[account.id] = account
@@ -149,6 +154,7 @@ class AccountStore:
     def remove(self, account_id: str) -> Account | None:
         with self._lock:
             a = self._accounts.pop(account_id, None)
+            self._removed.add(account_id)
             if a is not None:
                 self._save()
                 self.secrets.delete(refresh_token_name(account_id))
@@ -158,4 +164,7 @@ class AccountStore:
         return self.secrets.get(refresh_token_name(account_id))
 
     def set_refresh_token(self, account_id: str, token: str) -> None:
-        self.secrets.set(refresh_token_name(account_id), token)
+        with self._lock:
+            if account_id in self._removed:
+                return
+            self.secrets.set(refresh_token_name(account_id), token)

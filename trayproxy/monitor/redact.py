@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
-__all__ = ["redact_text", "redact_bytes", "cap_bytes", "MARK"]
+__all__ = ["redact_text", "redact_bytes", "cap_bytes", "utf8_safe", "MARK"]
 
 MARK = "[REDACTED]"
 _FIELDS = (
@@ -66,3 +66,17 @@ def redact_bytes(data: bytes, secrets: Iterable[str] = (), *, cap: int | None = 
     """Redact (before capping, so a secret is never half-kept), then cap."""
     out = redact_text(bytes(data).decode("utf-8", "replace"), secrets).encode()
     return out if cap is None else cap_bytes(out, cap)
+
+
+def utf8_safe(text: str) -> str:
+    """Text SQLite can store: header bytes that were not UTF-8 (kept by aiohttp as lone
+    surrogates) become U+FFFD instead of failing the whole row."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")

@@ -3,8 +3,9 @@
 `record()` never blocks and never raises: it drops bodies unless the user turned body storage
 on and queues. The writer thread (writer.py) sleeps on the queue (no timers, so an idle app
 stays idle), then redacts and writes up to 500 queued rows in one transaction. Retention (days and row count)
-runs at start and then at most once an hour, triggered by writes. Queries open their own
-short-lived read connection, which WAL lets run beside the writer.
+runs at start and then at most once an hour, triggered by writes; the row limit also holds at
+every write. Requests the guards refuse are counted, not logged one by one (refused.py).
+Queries open their own short-lived read connection, which WAL lets run beside the writer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from trayproxy.monitor.record import COLUMNS, RequestRecord
-from trayproxy.monitor.redact import redact_bytes, redact_text
+from trayproxy.monitor.redact import redact_bytes, redact_text, utf8_safe
+from trayproxy.monitor.refused import REFUSED_SCHEMA, RefusedCounter
 from trayproxy.monitor.report import to_csv, to_json
 from trayproxy.monitor.writer import BatchWriter
 
@@ -46,7 +48,7 @@ CREATE INDEX IF NOT EXISTS requests_account ON requests(account_id);
 CREATE INDEX IF NOT EXISTS requests_model ON requests(upstream_model);
 CREATE TABLE IF NOT EXISTS bodies (id TEXT PRIMARY KEY, request BLOB, response BLOB);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
-"""
+{REFUSED_SCHEMA}"""
 _INSERT = f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 # A request failed when it got an error status, or when a stream that had started with 200 broke
 # off upstream or was cut by shutdown. A client hanging up is not the proxy's error.
@@ -55,6 +57,7 @@ _OUTCOMES = ("ok", "error", "client_disconnect", "shutdown", "rejected")
 _GROUPS = ("account_id", "upstream_model", "client_model", "protocol", "upstream")
 _INT_MAX = 2**62
 _MAX_QUEUED_BODY_BYTES = 64 * 1024 * 1024  # beyond this backlog, rows are kept but their bodies dropped
+_FLUSH_REFUSED = object()  # queued (at most one at a time) to fold the refused counts into the table
 
 
 def _int(v: Any) -> int:
@@ -91,7 +94,9 @@ class Monitor:
         self.store_bodies = store_bodies
         self.body_cap = body_cap
         self._secrets = secrets
-        self._writer: BatchWriter[RequestRecord] = BatchWriter(
+        self._refused = RefusedCounter()
+        self._rows: int | None = None  # rows in the table, known after the first count
+        self._writer: BatchWriter[Any] = BatchWriter(
             self._write, batch=_BATCH, on_stop=self._close_writer, on_done=self._release
         )
         self._conn: sqlite3.Connection | None = None
@@ -199,11 +204,33 @@ class Monitor:
         except Exception:  # never let logging break a request
             self._dropped += 1
 
+    def count_refused(self, kind: str, origin: str | None, status: int, ts: float | None = None) -> None:
+        """Count one request the guards refused (`kind`: host, origin or auth). Never blocks."""
+        try:
+            if not self.enabled or self._closed:
+                return
+            if self._refused.add(kind, origin, status, time.time() if ts is None else ts):
+                self._writer.put(_FLUSH_REFUSED)
+        except Exception:
+            self._dropped += 1
+
+    def refused(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Refused requests per kind, origin and status, most recent first."""
+        if not self.db_path.is_file():
+            return []
+        conn = self._connect()
+        try:
+            return RefusedCounter.rows(conn, limit)
+        except sqlite3.Error:
+            return []
+        finally:
+            conn.close()
+
     def _prepare(self, rec: RequestRecord, secrets: list[str], bodies: bool) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
         def text(name: str, v: Any) -> str | None:
             if v is None:
                 return None
-            return redact_text(str(v), secrets)[: _MAX_TEXT[name]]
+            return redact_text(utf8_safe(str(v)), secrets)[: _MAX_TEXT[name]]
 
         route = str(rec.route or "").split("?", 1)[0]
         row = (
@@ -223,8 +250,8 @@ class Monitor:
             )
         return row, body
 
-    def _release(self, batch: list[RequestRecord]) -> None:
-        size = sum(len(r.request_body or b"") + len(r.response_body or b"") for r in batch)
+    def _release(self, batch: list[Any]) -> None:
+        size = sum(len(r.request_body or b"") + len(r.response_body or b"") for r in batch if r is not _FLUSH_REFUSED)
         if size:
             with self._body_lock:
                 self._queued_body_bytes = max(0, self._queued_body_bytes - size)
@@ -243,9 +270,12 @@ class Monitor:
             self._conn.close()
             self._conn = None
 
-    def _write(self, batch: list[RequestRecord]) -> int:
-        """Runs on the writer thread: redact, then write the batch in one transaction."""
+    def _write(self, batch: list[Any]) -> int:
+        """Runs on the writer thread: redact, then write the batch in one transaction, keeping
+        the table within max_rows as it goes (not only at the hourly retention)."""
         conn = self._writer_conn()
+        flush_refused = any(r is _FLUSH_REFUSED for r in batch)
+        batch = [r for r in batch if r is not _FLUSH_REFUSED]
         try:
             secrets = [str(s) for s in self._secrets() if s]
         except Exception:
@@ -259,9 +289,19 @@ class Monitor:
             if body is not None:
                 blobs.append(body)
         with conn:
-            conn.executemany(_INSERT, rows)
-            if blobs:
-                conn.executemany("INSERT OR REPLACE INTO bodies (id, request, response) VALUES (?, ?, ?)", blobs)
+            if flush_refused:
+                self._refused.write(conn)
+            if rows:
+                known = self._rows  # clear() / retention may reset it from another thread
+                if known is None:
+                    known = int(conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+                conn.executemany(_INSERT, rows)
+                known += len(rows)
+                if blobs:
+                    conn.executemany("INSERT OR REPLACE INTO bodies (id, request, response) VALUES (?, ?, ?)", blobs)
+                if known > self.max_rows:
+                    known -= self._trim(conn, known - self.max_rows)
+                self._rows = known
         if time.monotonic() - self._last_retention > _RETENTION_EVERY or not self._last_retention:
             try:
                 self._retention(conn, time.time())
@@ -270,10 +310,23 @@ class Monitor:
         return 0
 
     # -- retention ---------------------------------------------------------------------------
+    @staticmethod
+    def _trim(conn: sqlite3.Connection, n: int) -> int:
+        """Delete the n oldest rows and their bodies (inside the caller's transaction)."""
+        ids = [r[0] for r in conn.execute("SELECT id FROM requests ORDER BY ts ASC, id ASC LIMIT ?", (n,))]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            conn.execute(f"DELETE FROM requests WHERE id IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM bodies WHERE id IN ({marks})", chunk)
+        return len(ids)
+
     def _retention(self, conn: sqlite3.Connection, now: float) -> int:
         self._last_retention = time.monotonic()
         cutoff = now - self.retention_days * 86400
+        self._rows = None  # recounted at the next write
         with conn:
+            conn.execute("DELETE FROM refused WHERE last_ts < ?", (cutoff,))
             n = conn.execute("DELETE FROM requests WHERE ts < ?", (cutoff,)).rowcount
             count = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
             if count > self.max_rows:
@@ -433,6 +486,8 @@ class Monitor:
             with conn:
                 n = conn.execute("DELETE FROM requests").rowcount
                 conn.execute("DELETE FROM bodies")
+                conn.execute("DELETE FROM refused")
+            self._rows = None
             try:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error:

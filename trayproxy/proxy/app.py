@@ -12,9 +12,10 @@ from aiohttp import web
 
 from trayproxy import __version__
 from trayproxy.protocols.errors import RequestError
+from trayproxy.proxy.body import decode_body_middleware
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError, error_response, protocol_for
-from trayproxy.proxy.guards import GuardSettings, make_guard_middleware
+from trayproxy.proxy.guards import REFUSED, GuardSettings, make_guard_middleware
 from trayproxy.proxy.pipeline import CLIENT_MODEL, STREAM_STARTED, record_request
 
 __all__ = ["build_app"]
@@ -118,8 +119,10 @@ def _error_text(resp: web.StreamResponse) -> str | None:
 
 @web.middleware
 async def monitor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Outermost: every API request is recorded, whatever happens further in (auth failure,
-    bad input, upstream error, client gone, proxy stopping)."""
+    """Outermost: every API request is recorded, whatever happens further in (bad input,
+    upstream error, client gone, proxy stopping). Requests the guards refuse (wrong Host,
+    foreign Origin, missing key) are counted per kind and origin instead, so a web page
+    hammering the port cannot flood the log."""
     path = request.path
     if request.method == "OPTIONS" or path in ("/healthz", "/health", "/") or "event_logging" in path:
         return await handler(request)
@@ -140,10 +143,16 @@ async def monitor_middleware(request: web.Request, handler: Handler) -> web.Stre
         raise
     finally:
         try:
-            record_request(
-                request, status, started_wall, started_mono, request.get(CLIENT_MODEL),
-                protocol_for(path, request.headers), error, body,
-            )
+            refused = request.get(REFUSED)
+            mon = request.app[CONTEXT].monitor
+            if refused is not None:
+                if mon is not None:
+                    mon.count_refused(refused[0], refused[1], status, started_wall)
+            else:
+                record_request(
+                    request, status, started_wall, started_mono, request.get(CLIENT_MODEL),
+                    protocol_for(path, request.headers), error, body,
+                )
         except Exception:
             log.exception("monitor record failed")
 
@@ -156,9 +165,11 @@ def build_app(ctx: ProxyContext) -> web.Application:
         return GuardSettings(auth_mode=c.effective_auth_mode, allow_lan=c.allow_lan_access, api_key=ctx.api_key())
 
     app = web.Application(
-        middlewares=[monitor_middleware, error_middleware, make_guard_middleware(guard_settings)],
+        middlewares=[monitor_middleware, error_middleware, make_guard_middleware(guard_settings),
+                     decode_body_middleware],
         client_max_size=cfg.max_body_mb * 1024 * 1024,
-        handler_args={"max_field_size": 64 * 1024, "max_line_size": 64 * 1024},
+        # bodies with a Content-Encoding are inflated by decode_body_middleware, within the limit
+        handler_args={"max_field_size": 64 * 1024, "max_line_size": 64 * 1024, "auto_decompress": False},
     )
     app[CONTEXT] = ctx
     app.router.add_get("/healthz", health, allow_head=True)

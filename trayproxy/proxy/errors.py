@@ -13,6 +13,8 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
+from trayproxy.monitor.redact import utf8_safe
+
 __all__ = ["Protocol", "protocol_for", "error_body", "error_response", "ProxyError"]
 
 Protocol = Literal["openai", "anthropic", "gemini"]
@@ -108,6 +110,7 @@ def error_response(
         h.update(headers)
     if retry_after is not None:
         h["Retry-After"] = str(max(1, int(retry_after + 0.999)))
+    message = utf8_safe(message)  # it may quote header bytes that were not UTF-8
     return web.Response(status=status, body=orjson.dumps(error_body(protocol, status, message, code=code)), headers=h)
 
 

@@ -7,6 +7,8 @@
 - When no key is required, a web page must not be able to use the proxy: requests carrying a
   non-loopback `Origin` are refused, and with LAN access off the `Host` must be a loopback name
   (DNS rebinding).
+- Every refusal notes `REFUSED` = (kind, origin) on the request, so the monitor counts it per
+  kind and origin instead of writing one log row per refused request.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from trayproxy.monitor.redact import utf8_safe
 from trayproxy.proxy.errors import error_response, protocol_for
 
-__all__ = ["GuardSettings", "HEALTH_PATHS", "extract_keys", "make_guard_middleware", "is_loopback_host"]
+__all__ = ["GuardSettings", "HEALTH_PATHS", "REFUSED", "extract_keys", "make_guard_middleware", "is_loopback_host"]
 
 HEALTH_PATHS = frozenset({"/healthz", "/health"})
 ACCEPTED_HEADERS_HINT = (
@@ -31,6 +34,8 @@ ACCEPTED_HEADERS_HINT = (
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# (kind, origin): "host" (not a loopback Host with LAN off), "origin" (a web page), "auth"
+REFUSED = web.RequestKey("trayproxy_refused", tuple)
 
 
 @dataclass(frozen=True)
@@ -117,15 +122,20 @@ def make_guard_middleware(get_settings: Callable[[], GuardSettings]) -> Callable
         is_health = path in HEALTH_PATHS or (path == "/" and request.method in ("HEAD", "GET"))
         key_required = s.auth_mode == "strict" or (s.auth_mode == "all_except_health" and not is_health)
 
+        origin = request.headers.get("Origin")
         if not s.allow_lan and not is_loopback_host(request.host or ""):
+            request[REFUSED] = ("host", origin or request.host)
             return error_response(
                 protocol,
                 403,
                 f"Host {request.host!r} is not allowed: trayproxy only answers to localhost while LAN "
                 "access is off (this blocks DNS-rebinding attacks from web pages).",
             )
-        origin = request.headers.get("Origin")
+        if origin and utf8_safe(origin) != origin:  # bytes that are not UTF-8: no browser sends that
+            request[REFUSED] = ("origin", origin)
+            return error_response(protocol, 403, "The Origin header is not a valid origin (it is not UTF-8 text).")
         if origin and not key_required and not _origin_is_loopback(origin):
+            request[REFUSED] = ("origin", origin)
             return error_response(
                 protocol,
                 403,
@@ -138,6 +148,7 @@ def make_guard_middleware(get_settings: Callable[[], GuardSettings]) -> Callable
         if key_required:
             keys = extract_keys(request, allow_query=protocol == "gemini")
             if not _key_matches(keys, s.api_key):
+                request[REFUSED] = ("auth", origin)
                 what = "The API key is wrong." if keys else "No API key was sent."
                 return error_response(
                     protocol,

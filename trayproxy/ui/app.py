@@ -1,8 +1,10 @@
 """`trayproxy` with a display: the tray app (tray on the main thread, engine loop, window child).
 
-Startup: if another instance is alive (`paths.instance_file`), ask it to show its settings and
-exit 0. Otherwise start the Controller and the ControlServer, advertise the control URL, and run
-the tray until Quit, which stops the proxy, closes the window and removes the instance file.
+Startup: if another tray app is alive (`paths.instance_file`), ask it to show its settings and
+exit 0; if `trayproxy serve` owns the data dir, say so and exit. Otherwise take the data dir's
+lock (local_control.py), start the Controller and the ControlServer, advertise the control URL,
+and run the tray until Quit, which stops the proxy, closes the window and removes the instance
+file; the lock goes with the process.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class TrayRuntime:
         self.window = window or SettingsWindow(lambda: self.control.url)
         self.control = ControlServer(self.controller, login=self.login, copy=copy_text, on_show=self.window.show)
         self.controller.engine.call(self.control.start())
-        write_instance(paths.instance_file, self.control.url)
+        write_instance(paths.instance_file, self.control.url, kind="tray", cli_token=self.control.cli_token)
         extra = {"icon_factory": icon_factory} if icon_factory is not None else {}
         self.tray = TrayApp(
             self.controller,
@@ -111,18 +113,33 @@ class TrayRuntime:
 
 
 def run_tray_app(paths: AppPaths | None = None) -> int:
+    from trayproxy.cli_state import user_errors
+    from trayproxy.local_control import LockHeld, claim
+
     paths = (paths or app_paths()).ensure()
     running = read_instance(paths.instance_file)
-    if running is not None and ask_to_show(running):
+    if running is not None and running.kind == "tray" and ask_to_show(running):
         print("trayproxy is already running; opened its settings.", file=sys.stderr)
         return 0
-    _setup_logging(paths)
     try:
-        runtime = TrayRuntime(paths)
-    except Exception as e:  # e.g. no usable tray backend; the pid in instance.json dies with us
-        log.exception("trayproxy could not start")
-        print(f"trayproxy: could not start the tray app: {e}. `trayproxy serve` runs without a tray.",
-              file=sys.stderr)
+        lock = claim(paths)
+    except LockHeld as e:
+        print(f"trayproxy: {e}", file=sys.stderr)
         return 1
-    runtime.run()
-    return 0
+    try:
+        _setup_logging(paths)
+        try:
+            runtime = TrayRuntime(paths)
+        except user_errors() as e:  # a corrupt accounts/secrets file: the message names it
+            log.error("trayproxy could not start: %s", e.args[0] if e.args else e)
+            print(f"trayproxy: {e.args[0] if e.args else e}", file=sys.stderr)
+            return 2
+        except Exception as e:  # e.g. no usable tray backend; the pid in instance.json dies with us
+            log.exception("trayproxy could not start")
+            print(f"trayproxy: could not start the tray app: {e}. `trayproxy serve` runs without a tray.",
+                  file=sys.stderr)
+            return 1
+        runtime.run()
+        return 0
+    finally:
+        lock.release()

@@ -4,12 +4,19 @@ It runs on the Controller's engine loop, bound to 127.0.0.1 on an ephemeral port
 port can be changed while the proxy is stopped (even when that port is taken). Every launch
 draws a random token:
 
-- `GET /?token=T` sets an HttpOnly SameSite=Strict cookie and redirects to `/` (the token
-  leaves the address bar); the page carries the token in a <meta> tag for its API calls.
-- `/api/*` needs the token in `X-Trayproxy-Token` (or `?token=`); the cookie alone is not
-  enough, so another site cannot drive the API with the user's cookie.
+- Nothing that grants control is ever put in a cookie: browsers send 127.0.0.1's cookies to
+  every port, so any other local web server would receive it. The token reaches the page only
+  in the page itself (`GET /?token=T` from the settings window, or `POST /` with a `token` form
+  field from the browser launcher file, see ui/launcher.py); session.js keeps it in
+  sessionStorage, which only this origin (scheme, host and port) can read, and takes it out of
+  the address bar. `GET /` without a token serves the page with no token in it.
+- `/api/*` needs the token in `X-Trayproxy-Token` (or `?token=`). `/api/cli/*` (every setting,
+  for the CLI; ui/control_state.py) needs a second token instead, `cli_token`, which only the
+  0600 instance file holds, in the header only.
 - The Host must be a loopback name with our port and any Origin must be our own origin
-  (DNS rebinding and cross-site requests are refused).
+  (DNS rebinding and cross-site requests are refused); the one exception is `POST /` from the
+  launcher file (Origin `null`), which carries the token itself.
+- Header bytes that are not UTF-8 and numbers like nan or inf in a query get a 400, never a 500.
 
 Handlers await the Controller's `a_*` coroutines; they never call its blocking sync methods.
 File and database work (the request log, start-at-login entries) runs in an executor thread so
@@ -24,6 +31,7 @@ import functools
 import hmac
 import io
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +41,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from trayproxy.ui.clipboard import Copier, copy_text
-from trayproxy.ui.icons import STATES, render_icon
+from trayproxy.ui.control_state import add_state_routes
 from trayproxy.ui.login import LoginRunner
 from trayproxy.ui.snippets import client_urls, snippets
 
@@ -42,9 +50,10 @@ __all__ = ["ControlServer", "WEB_DIR", "TOKEN_HEADER", "COOKIE", "PAGE_SETTINGS"
 log = logging.getLogger("trayproxy.ui.control")
 WEB_DIR = Path(__file__).with_name("web")
 TOKEN_HEADER = "X-Trayproxy-Token"
-COOKIE = "trayproxy_control"
+COOKIE = "trayproxy_control"  # the old session cookie's name: nothing sets or reads it any more
 _STATIC = {"app.css": "text/css", "app.js": "text/javascript", "monitor.js": "text/javascript",
-           "settings.js": "text/javascript", "connect.js": "text/javascript", "connect.css": "text/css"}
+           "settings.js": "text/javascript", "session.js": "text/javascript",
+           "connect.js": "text/javascript", "connect.css": "text/css"}
 _LOOPBACK = ("127.0.0.1", "localhost")
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -85,13 +94,18 @@ class ControlServer:
         token: str | None = None,
         autostart: Any = None,
         downloads_dir: Callable[[], Path] | None = None,
+        kind: str = "tray",
     ) -> None:
         self.controller = controller
+        self.kind = kind  # "tray" or "serve": what the CLI is talking to
         self.login = login or LoginRunner(controller)
         self.copy = copy
         self.on_show = on_show
         self.web_dir = web_dir
         self.token = token or secrets.token_urlsafe(24)
+        # A second token for the /api/cli/* state routes, kept in the 0600 instance file only: the
+        # page (and anything that got hold of the page's token) cannot change every setting.
+        self.cli_token = secrets.token_urlsafe(24)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._icons: dict[str, bytes] = {}
@@ -138,7 +152,7 @@ class ControlServer:
 
     # -- guard -----------------------------------------------------------------------------
     def _token_ok(self, candidate: str | None) -> bool:
-        return bool(candidate) and hmac.compare_digest(str(candidate).encode(), self.token.encode())
+        return _same(candidate, self.token)
 
     def _host_ok(self, host: str | None) -> bool:
         return host in {f"{name}:{self.port}" for name in _LOOPBACK}
@@ -148,11 +162,18 @@ class ControlServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if _has_undecodable(request):
+            return web.json_response({"error": "Header values must be UTF-8 text"}, status=400)
         if not self._host_ok(request.headers.get("Host")):
             return web.json_response({"error": "This address only answers to 127.0.0.1"}, status=403)
-        if not self._origin_ok(request.headers.get("Origin")):
+        origin = request.headers.get("Origin")
+        launcher = origin == "null" and request.method == "POST" and request.path == "/"
+        if not launcher and not self._origin_ok(origin):
             return web.json_response({"error": "Cross-origin requests are not allowed"}, status=403)
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/cli/"):  # the CLI's token only: not the page's
+            if not _same(request.headers.get(TOKEN_HEADER), self.cli_token):
+                return web.json_response({"error": "Missing or wrong CLI token"}, status=401)
+        elif request.path.startswith("/api/"):
             given = request.headers.get(TOKEN_HEADER) or request.query.get("token")
             if not self._token_ok(given):
                 return web.json_response({"error": "Missing or wrong control token"}, status=401)
@@ -175,7 +196,8 @@ class ControlServer:
     def _routes(self, app: web.Application) -> None:
         r = app.router
         r.add_get("/", self.index)
-        r.add_get("/{name:(app|monitor|settings|connect)\\.(css|js)}", self.static)
+        r.add_post("/", self.index_post)
+        r.add_get("/{name:(app|monitor|settings|session|connect)\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
         r.add_post("/api/start", self.post_start)
@@ -203,22 +225,31 @@ class ControlServer:
         from trayproxy.connect.ui import add_control_routes  # Connect buttons (trayproxy/connect/ui.py)
 
         add_control_routes(r, self.controller)
+        add_state_routes(app, self)
+
+    def _page(self, token: str) -> web.Response:
+        html = (self.web_dir / "index.html").read_text("utf-8").replace("{{TOKEN}}", token)
+        resp = web.Response(text=html, content_type="text/html")
+        resp.headers["Content-Security-Policy"] = _CSP
+        return resp
 
     async def index(self, request: web.Request) -> web.StreamResponse:
-        query_token = request.query.get("token")
-        if self._token_ok(query_token):
-            found = web.HTTPFound("/")
-            found.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict", path="/")
-            raise found
-        if not self._token_ok(request.cookies.get(COOKIE)):
+        """The page; with the right `?token=` it carries the token, otherwise it carries none
+        (session.js then finds it in this origin's sessionStorage, or says how to open it)."""
+        given = request.query.get("token")
+        if given is not None and not self._token_ok(given):
             return web.Response(
                 status=401,
                 text="Open the settings from the trayproxy menu (this page needs the per-launch token).",
             )
-        html = (self.web_dir / "index.html").read_text("utf-8").replace("{{TOKEN}}", self.token)
-        resp = web.Response(text=html, content_type="text/html")
-        resp.headers["Content-Security-Policy"] = _CSP
-        return resp
+        return self._page(self.token if given is not None else "")
+
+    async def index_post(self, request: web.Request) -> web.StreamResponse:
+        """The browser launcher's form post: the token travels in the body, never in a URL."""
+        form = await request.post()
+        if not self._token_ok(str(form.get("token") or "")):
+            return web.Response(status=401, text="This settings link has expired; open the settings from the trayproxy menu.")
+        return self._page(self.token)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -227,6 +258,8 @@ class ControlServer:
         return web.Response(body=(self.web_dir / name).read_bytes(), content_type=_STATIC[name], charset="utf-8")
 
     async def icon(self, request: web.Request) -> web.StreamResponse:
+        from trayproxy.ui.icons import STATES, render_icon  # Pillow: only when the page asks
+
         state = request.match_info["state"]
         if state not in STATES:
             raise web.HTTPNotFound()
@@ -399,9 +432,12 @@ class ControlServer:
         if raw in (None, ""):
             return default
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             raise ApiError(f"{name} must be a number") from None
+        if not math.isfinite(value):
+            raise ApiError(f"{name} must be a finite number")
+        return value
 
     async def get_monitor_requests(self, request: web.Request) -> web.StreamResponse:
         """Newest first. `before=TS` pages back; `after=TS` keeps rows that started at TS or later
@@ -445,6 +481,7 @@ class ControlServer:
                 "by_upstream": mon.totals("upstream"),
                 "models": sorted(names),
                 "protocols": sorted(r["key"] for r in mon.totals("protocol") if r["key"]),
+                "refused": mon.refused(50),  # guard refusals, counted per kind and origin
             }
 
         return web.json_response(await self._thread(collect))
@@ -537,6 +574,28 @@ class ControlServer:
         if not isinstance(on, bool):
             raise ApiError("enabled must be true or false")
         return await self._autostart(self.autostart.enable if on else self.autostart.disable)
+
+
+def _same(candidate: str | None, token: str) -> bool:
+    if not candidate:
+        return False
+    return hmac.compare_digest(str(candidate).encode("utf-8", "surrogateescape"), token.encode())
+
+
+def _has_undecodable(request: web.Request) -> bool:
+    """aiohttp keeps header bytes that are not UTF-8 as lone surrogates; they cannot be echoed,
+    logged as UTF-8 or compared safely, so such a request is refused up front."""
+    for k, v in request.raw_headers:
+        try:
+            k.decode("utf-8")
+            v.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+    try:
+        request.path_qs.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _downloads_dir() -> Path:

@@ -1,8 +1,10 @@
 """Single instance: the running tray app advertises its ControlServer in `paths.instance_file`.
 
-The file is JSON `{pid, control_url}` with mode 0600 (the URL holds the per-launch token). A
-second launch that finds a live pid asks that instance to show its settings and exits; a file
-whose pid is gone is stale and ignored.
+The file is JSON `{pid, control_url, kind, cli_token}` with mode 0600 (the URL holds the
+settings page's per-launch token; `cli_token` opens the ControlServer's `/api/cli/*` state
+routes, which the page's token does not; `kind` is "tray" or "serve"). A second tray launch that finds a live pid asks that
+instance to show its settings and exits; a file whose pid is gone is stale and ignored. The CLI
+finds the owner of the data dir through the same file (trayproxy/local_control.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ log = logging.getLogger("trayproxy.ui.instance")
 class Instance:
     pid: int
     control_url: str
+    kind: str = "tray"
+    cli_token: str = ""
 
     @property
     def origin(self) -> str:
@@ -52,8 +56,10 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def write_instance(path: Path, control_url: str, pid: int | None = None) -> None:
-    data = {"pid": os.getpid() if pid is None else pid, "control_url": control_url}
+def write_instance(path: Path, control_url: str, pid: int | None = None, kind: str = "tray",
+                   cli_token: str = "") -> None:
+    data = {"pid": os.getpid() if pid is None else pid, "control_url": control_url, "kind": kind,
+            "cli_token": cli_token}
     atomic_write(path, (json.dumps(data) + "\n").encode(), mode=0o600)
 
 
@@ -61,7 +67,8 @@ def read_instance(path: Path) -> Instance | None:
     """The live instance recorded in `path`, or None (missing, unreadable or stale)."""
     try:
         data = json.loads(path.read_text("utf-8"))
-        inst = Instance(pid=int(data["pid"]), control_url=str(data["control_url"]))
+        inst = Instance(pid=int(data["pid"]), control_url=str(data["control_url"]), kind=str(data.get("kind", "tray")),
+                        cli_token=str(data.get("cli_token", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if inst.pid == os.getpid() or not pid_alive(inst.pid):

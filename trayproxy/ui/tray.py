@@ -57,6 +57,8 @@ def tooltip(status: Any, starting: bool = False) -> str:
         lines.append(status.base_url)
     n = status.active_accounts
     lines.append(f"{n} active account{'' if n == 1 else 's'}")
+    if getattr(status, "config_problem", None):
+        lines.append("Settings file cannot be read: API key required, LAN off until fixed")
     return "\n".join(lines)
 
 
@@ -108,7 +110,8 @@ class TrayApp:
 
     def _view_key(self) -> tuple[Any, ...]:
         st = self.status
-        return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts)
+        return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts,
+                getattr(st, "config_problem", None))
 
     def refresh(self) -> None:
         """Push state to the icon; skipped when nothing visible changed (an appindicator menu

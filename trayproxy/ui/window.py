@@ -104,9 +104,15 @@ def _commands(window: Any, webview: Any) -> None:
 
 
 def _fallback(url: str, why: object) -> int:
+    from trayproxy.ui.launcher import open_in_browser  # the token stays out of argv and history
+
+    global _cleanup
     print(f"trayproxy: settings window unavailable ({why}); opening the browser", file=sys.stderr)
-    webbrowser.open(url)
+    _cleanup = open_in_browser(url, open_url=webbrowser.open)
     return FALLBACK_EXIT
+
+
+_cleanup: threading.Timer | None = None  # removes the browser launcher file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,4 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    if _cleanup is not None:
+        _cleanup.join()
+    raise SystemExit(code)

@@ -58,7 +58,7 @@ class ZaiClient:
     def _key(self) -> str:
         key = self.api_key()
         if not key:
-            raise ZaiError("The z.ai API key is not set (Settings > z.ai, or `trayproxy config set zai.api_key KEY`)")
+            raise ZaiError("The z.ai API key is not set (Settings > z.ai, or `trayproxy config set zai.api_key`, which asks for it)")
         return key
 
     def _headers(self, client_headers: dict[str, str], *, bearer: bool) -> dict[str, str]:

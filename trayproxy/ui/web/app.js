@@ -216,6 +216,7 @@
       add("warning", "LAN access without a key:", "anyone on your network can use your accounts. Turn on the API key in Settings.");
     }
     if (st.config_problem) add("warning", "Settings file:", st.config_problem);
+    if (st.restart_note) add("warning", "Waiting for a restart:", st.restart_note);
     if (st.secrets_fallback) {
       add("warning", "No system keychain:", st.secrets_fallback + ". Secrets are kept in a private file (mode 0600) instead.");
     }
