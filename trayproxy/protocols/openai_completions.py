@@ -18,7 +18,7 @@ from typing import Any
 
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.openai_chat import ChatStream, _Choice, finish_reason_for
-from trayproxy.protocols.openai_chat import to_gemini as chat_to_gemini
+from trayproxy.protocols.openai_shapes import to_gemini as chat_to_gemini
 
 __all__ = ["to_gemini", "CompletionStream"]
 

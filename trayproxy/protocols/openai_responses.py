@@ -41,17 +41,20 @@ turn's `to_gemini(signatures=...)` can put them back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
+from trayproxy.protocols import openai_shapes
+from trayproxy.protocols.core.reader import REFUSAL, CallSigner, Event, FrameReader, failure
+from trayproxy.protocols.core.turns import reasoning_key
 from trayproxy.protocols.errors import RequestError
-from trayproxy.protocols.gemini import IdFactory, Usage, finish_reason, iter_parts, part_as_text, unwrap
-from trayproxy.protocols.openai_chat import reasoning_key
+from trayproxy.protocols.gemini import IdFactory, Usage, part_as_text
 from trayproxy.protocols.sse import encode_event
 
 __all__ = [
+    "to_gemini",
     "to_chat",
     "input_items",
     "request_echo",
@@ -514,6 +517,19 @@ def to_chat(body: JSON, *, history: list[JSON] | None) -> JSON:
     return chat
 
 
+def to_gemini(
+    body: JSON,
+    *,
+    history: list[JSON] | None,
+    upstream_model: str,
+    signatures: Mapping[str, str],
+    cap: int | None = None,
+) -> JSON:
+    """A Responses request (after its `previous_response_id` history) -> the inner Gemini request."""
+    chat = to_chat(body, history=history)
+    return openai_shapes.to_gemini(chat, upstream_model=upstream_model, signatures=signatures, cap=cap)
+
+
 def request_echo(body: JSON) -> JSON:
     """The request fields a Responses object repeats back (with the API's defaults)."""
     reasoning = _obj(body.get("reasoning"))
@@ -541,21 +557,6 @@ def request_echo(body: JSON) -> JSON:
 
 
 # -- response side --------------------------------------------------------------------------------
-
-_FILTERED = frozenset(
-    {
-        "SAFETY",
-        "RECITATION",
-        "BLOCKLIST",
-        "PROHIBITED_CONTENT",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-        "LANGUAGE",
-    }
-)
-_NORMAL = frozenset({"STOP", "FINISH_REASON_UNSPECIFIED"})
 
 
 def _tool_kinds(tools: Any) -> dict[str, str]:
@@ -610,8 +611,8 @@ class ResponsesStream:
         self._kinds = _tool_kinds(self.echo.get("tools"))
         self._seq = 0
         self._open: JSON | None = None  # the item being streamed (also in self.output)
-        self._pending_sig: str | None = None  # signature of the thought before a call
-        self._unsigned_call: str | None = None  # the last call that came without a signature
+        self._signer = CallSigner()
+        self.reader = FrameReader()
         self._reasoning_sigs: dict[str, str] = {}  # reasoning item id -> its thought signature
         self._visible = False
         self._closed = False
@@ -745,18 +746,16 @@ class ResponsesStream:
             "logprobs": [],
         })
 
-    def _thought(self, out: list[bytes], part: JSON) -> None:
-        sig = part.get("thoughtSignature") or part.get("thought_signature")
-        text = part.get("text")
-        if isinstance(text, str) and text:
-            self._reasoning_text(out, text)
-        if isinstance(sig, str) and sig:
-            self._pending_sig = sig
+    def _thought(self, out: list[bytes], ev: Event) -> None:
+        if ev.text:
+            self._reasoning_text(out, ev.text)
+        if ev.signature:
+            self._signer.thought(ev.signature)
             target = self._open if self._open is not None and self._open["type"] == "reasoning" else None
             if target is None:
                 target = next((i for i in reversed(self.output) if i["type"] == "reasoning"), None)
             if target is not None and target["id"] not in self._reasoning_sigs:
-                self._reasoning_sigs[target["id"]] = sig
+                self._reasoning_sigs[target["id"]] = ev.signature
 
     def _reasoning_text(self, out: list[bytes], text: str) -> None:
         item = self._open
@@ -773,23 +772,12 @@ class ResponsesStream:
             "item_id": item["id"], "output_index": len(self.output) - 1, "summary_index": 0, "delta": text,
         })
 
-    def _function_call(self, out: list[bytes], part: JSON) -> None:
-        fc = part["functionCall"]
-        name = fc.get("name") if isinstance(fc.get("name"), str) else ""
-        args = fc.get("args")
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            args = {"value": args}
-        call_id = fc.get("id") if isinstance(fc.get("id"), str) and fc.get("id") else self.new_id("call_")
-        sig = part.get("thoughtSignature") or part.get("thought_signature")
-        sig = sig if isinstance(sig, str) and sig else self._pending_sig
-        self._pending_sig = None
+    def _function_call(self, out: list[bytes], ev: Event) -> None:
+        name, args = ev.name, ev.args
+        call_id = ev.call_id or self.new_id("call_")
+        sig = self._signer.call(call_id, ev.signature)
         if sig:
             self.signatures[call_id] = sig
-            self._unsigned_call = None
-        else:
-            self._unsigned_call = call_id
         kind = self._kinds.get(name, "function")
         self._visible = True
         if kind == "custom":
@@ -831,18 +819,11 @@ class ResponsesStream:
             item["arguments"] = arguments
         self._close(out)
 
-    def _plain(self, out: list[bytes], part: JSON) -> None:
-        sig = part.get("thoughtSignature") or part.get("thought_signature")
-        if isinstance(sig, str) and sig and self._unsigned_call and not part.get("text"):
-            # a signature-only part right after a call that came without one
-            self.signatures[self._unsigned_call] = sig
-            self._unsigned_call = None
-        if isinstance(part.get("text"), str):
-            self._text(out, part["text"])
-        else:
-            rendered = part_as_text(part)
-            if rendered:
-                self._text(out, rendered)
+    def _plain(self, out: list[bytes], ev: Event) -> None:
+        owner = self._signer.trailing(ev)
+        if owner is not None and ev.signature:
+            self.signatures[owner] = ev.signature  # a signature-only part right after an unsigned call
+        self._text(out, ev.text if ev.text is not None else (part_as_text(ev.part) or ""))
 
     # -- StreamMachine -------------------------------------------------------------------------
 
@@ -850,35 +831,22 @@ class ResponsesStream:
         out: list[bytes] = []
         if self._closed:
             return out
-        resp = unwrap(resp)
-        u = Usage.from_response(resp)
-        if u is not None:
-            self.usage = u
-        for part in iter_parts(resp):
-            if part.get("thought") is True:
-                self._thought(out, part)
-            elif isinstance(part.get("functionCall"), dict):
-                self._function_call(out, part)
-            else:
-                self._plain(out, part)
-        fr = finish_reason(resp)
-        if fr is not None:
-            self.upstream_finish = fr
+        events = self.reader.read(resp)
+        self.usage = self.reader.usage
+        for ev in events:
+            if ev.kind == "thought":
+                self._thought(out, ev)
+            elif ev.kind == "call":
+                self._function_call(out, ev)
+            elif ev.kind == "text":
+                self._plain(out, ev)
+        self.upstream_finish = self.reader.finish
         return out
 
     @property
     def failure(self) -> str | None:
-        """Why this answer must be reported as failed, or None."""
-        fr = self.upstream_finish
-        if fr == "MAX_TOKENS" or fr in _FILTERED:
-            return None
-        if fr is not None and fr not in _NORMAL:
-            return f"The model's answer failed upstream (finish reason {fr}). Please retry."
-        if not self._visible:
-            if fr is None:
-                return "The upstream stream ended without an answer. Please retry."
-            return "The model returned an empty answer. Please retry."
-        return None
+        """Why this answer must be reported as failed, or None (see `core.reader.failure`)."""
+        return failure(self.upstream_finish, visible=self._visible)
 
     def _remember_reasoning(self) -> None:
         """Signed reasoning, keyed by its text: `to_chat` replays a reasoning item as the next
@@ -900,7 +868,7 @@ class ResponsesStream:
         fr = self.upstream_finish
         if fr == "MAX_TOKENS":
             self.incomplete_reason = "max_output_tokens"
-        elif fr in _FILTERED:
+        elif fr in REFUSAL:
             self.incomplete_reason = "content_filter"
         self._close(out, "incomplete" if self.incomplete_reason else "completed")
         self._start(out)

@@ -272,9 +272,6 @@ def register_routes(app: web.Application) -> None:
         r.add_post(f"{prefix}/completions", openai_completions)
         r.add_post(f"{prefix}/messages", anthropic_messages)
         r.add_post(f"{prefix}/messages/count_tokens", anthropic_count_tokens)
-    from trayproxy.proxy import responses_route
-
-    responses_route.register(app)
     r.add_get("/v1/models/{model:[^/:]+}", openai_model)
     r.add_get("/v1beta/models", gemini_models)
     r.add_route("*", "/v1beta/models/{tail:.+}", gemini_model_or_call)
