@@ -33,7 +33,7 @@ import orjson
 
 from trayproxy.protocols.core import config as cfg
 from trayproxy.protocols.core.media import file_part, inline_part
-from trayproxy.protocols.core.reader import REFUSAL, Event, FrameReader, failure
+from trayproxy.protocols.core.reader import REFUSAL, Event, EventMachine, failure
 from trayproxy.protocols.core.turns import (
     Turn,
     contents,
@@ -684,7 +684,7 @@ def is_background_request(body: JSON) -> bool:
 # -- response conversion ------------------------------------------------------------------------
 
 
-class MessagesStream:
+class MessagesStream(EventMachine):
     """Upstream frames in, Anthropic Messages SSE frames (or a collected Message) out.
 
     `feed` one GenerateContentResponse at a time; `finish` when the upstream ended;
@@ -702,24 +702,18 @@ class MessagesStream:
         new_id: IdFactory,
         upstream_model: str | None = None,
     ) -> None:
+        super().__init__()
         self.model = model
         self.message_id = message_id
         self.stream = stream
         self.new_id = new_id
         self.upstream_model = upstream_model or model
-        self.reader = FrameReader()
-        self.usage: Usage | None = None
-        self.signatures: dict[str, str] = {}
-        self.produced_output = False
-        self.upstream_finish: str | None = None
         self.content: list[JSON] = []
         self._open: JSON | None = None  # the block being streamed (also in self.content)
         self._unclaimed: str | None = None  # tagged signature of the last thinking block
         self._shown: set[str] = set()  # signatures already given to the client in this message
         self._has_tool = False
         self._has_visible = False
-        self._closed = False
-        self._failed: str | None = None
 
     # -- framing -------------------------------------------------------------------------------
 
@@ -864,23 +858,17 @@ class MessagesStream:
 
     # -- public --------------------------------------------------------------------------------
 
-    def feed(self, resp: JSON) -> list[bytes]:
-        out: list[bytes] = []
-        if self._closed:
-            return out
-        events = self.reader.read(resp)
-        self.usage = self.reader.usage
+    def _on_frame(self) -> None:
         if self.reader.model_version:
             self.upstream_model = self.reader.model_version
-        for ev in events:
-            if ev.kind == "thought":
-                self._thought(out, ev)
-            elif ev.kind == "call":
-                self._function_call(out, ev)
-            elif ev.kind == "text":
-                self._plain(out, ev)
-        self.upstream_finish = self.reader.finish
-        return out
+
+    def _on_event(self, ev: Event, out: list[bytes]) -> None:
+        if ev.kind == "thought":
+            self._thought(out, ev)
+        elif ev.kind == "call":
+            self._function_call(out, ev)
+        elif ev.kind == "text":
+            self._plain(out, ev)
 
     @property
     def stop_reason(self) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from trayproxy.protocols.core.reader import REFUSAL, CallSigner, Event, FrameReader, failure
+from trayproxy.protocols.core.reader import REFUSAL, CallSigner, Event, EventMachine, failure
 from trayproxy.protocols.core.turns import reasoning_key
 from trayproxy.protocols.gemini import SIGNATURE_PREFIX, IdFactory, Usage, signature_family
 from trayproxy.protocols.openai_shapes import THINKING_BUDGETS, to_gemini
@@ -83,10 +83,11 @@ def _visible_text(part: JSON) -> str:
     return ""
 
 
-class ChatStream:
+class ChatStream(EventMachine):
     """Upstream frames in, chat.completion chunks (or one chat.completion) out."""
 
     object_name = "chat.completion.chunk"
+    all_candidates = True
 
     def __init__(
         self,
@@ -99,6 +100,7 @@ class ChatStream:
         new_id: IdFactory,
         upstream_model: str | None = None,
     ) -> None:
+        super().__init__()
         self.model = model
         # With the upstream model known, remembered signatures are tagged with its family so
         # a conversation that switches models never replays them to another family.
@@ -108,14 +110,7 @@ class ChatStream:
         self.stream = stream
         self.include_usage = include_usage and stream
         self.new_id = new_id
-        self.reader = FrameReader(all_candidates=True)
-        self.usage: Usage | None = None
-        self.signatures: dict[str, str] = {}
-        self.produced_output = False
-        self.upstream_finish: str | None = None
         self._choices: dict[int, _Choice] = {}
-        self._closed = False
-        self._failed: str | None = None
 
     # -- feeding
 
@@ -125,16 +120,8 @@ class ChatStream:
             ch = self._choices[index] = _Choice(index)
         return ch
 
-    def feed(self, resp: dict[str, Any]) -> list[bytes]:
-        out: list[bytes] = []
-        if self._closed:
-            return out
-        events = self.reader.read(resp)
-        self.usage = self.reader.usage
-        for ev in events:
-            self._event(self._choice(ev.choice), ev, out)
-        self.upstream_finish = self.reader.finish
-        return out
+    def _on_event(self, ev: Event, out: list[bytes]) -> None:
+        self._event(self._choice(ev.choice), ev, out)
 
     def _event(self, ch: _Choice, ev: Event, out: list[bytes]) -> None:
         if ev.kind == "finish":

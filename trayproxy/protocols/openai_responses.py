@@ -47,10 +47,10 @@ from typing import Any
 import orjson
 
 from trayproxy.protocols import openai_shapes
-from trayproxy.protocols.core.reader import REFUSAL, CallSigner, Event, FrameReader, failure
+from trayproxy.protocols.core.reader import REFUSAL, CallSigner, Event, EventMachine, failure
 from trayproxy.protocols.core.turns import reasoning_key
 from trayproxy.protocols.errors import RequestError
-from trayproxy.protocols.gemini import IdFactory, Usage, part_as_text
+from trayproxy.protocols.gemini import IdFactory, part_as_text
 from trayproxy.protocols.sse import encode_event
 
 __all__ = [
@@ -573,7 +573,7 @@ def _tool_kinds(tools: Any) -> dict[str, str]:
     return kinds
 
 
-class ResponsesStream:
+class ResponsesStream(EventMachine):
     """Gemini responses in, Responses API SSE events (or a collected response object) out.
 
     `feed` one (possibly wrapped) GenerateContentResponse at a time; `finish` when the upstream
@@ -593,6 +593,7 @@ class ResponsesStream:
         request_echo: JSON,
         on_complete: Callable[[JSON], None] | None = None,
     ) -> None:
+        super().__init__()
         self.model = model
         self.response_id = response_id
         self.created_at = created_at
@@ -600,10 +601,6 @@ class ResponsesStream:
         self.new_id = new_id
         self.echo = dict(request_echo)
         self.on_complete = on_complete
-        self.usage: Usage | None = None
-        self.signatures: dict[str, str] = {}
-        self.produced_output = False
-        self.upstream_finish: str | None = None
         self.output: list[JSON] = []
         self.status = "in_progress"
         self.error: JSON | None = None
@@ -612,10 +609,8 @@ class ResponsesStream:
         self._seq = 0
         self._open: JSON | None = None  # the item being streamed (also in self.output)
         self._signer = CallSigner()
-        self.reader = FrameReader()
         self._reasoning_sigs: dict[str, str] = {}  # reasoning item id -> its thought signature
         self._visible = False
-        self._closed = False
 
     # -- framing -------------------------------------------------------------------------------
 
@@ -827,21 +822,13 @@ class ResponsesStream:
 
     # -- StreamMachine -------------------------------------------------------------------------
 
-    def feed(self, resp: JSON) -> list[bytes]:
-        out: list[bytes] = []
-        if self._closed:
-            return out
-        events = self.reader.read(resp)
-        self.usage = self.reader.usage
-        for ev in events:
-            if ev.kind == "thought":
-                self._thought(out, ev)
-            elif ev.kind == "call":
-                self._function_call(out, ev)
-            elif ev.kind == "text":
-                self._plain(out, ev)
-        self.upstream_finish = self.reader.finish
-        return out
+    def _on_event(self, ev: Event, out: list[bytes]) -> None:
+        if ev.kind == "thought":
+            self._thought(out, ev)
+        elif ev.kind == "call":
+            self._function_call(out, ev)
+        elif ev.kind == "text":
+            self._plain(out, ev)
 
     @property
     def failure(self) -> str | None:

@@ -163,3 +163,38 @@ class CallSigner:
             cid, self.unsigned = self.unsigned, None
             return cid
         return None
+
+
+class EventMachine:
+    """What every protocol stream machine shares: frames go through one `FrameReader`, each event
+    to `_on_event`; `usage`, `signatures`, `produced_output` and `upstream_finish` are what the
+    pipeline reads. Subclasses render the events in their protocol."""
+
+    all_candidates = False
+
+    def __init__(self) -> None:
+        self.reader = FrameReader(all_candidates=self.all_candidates)
+        self.usage: Usage | None = None
+        self.signatures: dict[str, str] = {}
+        self.produced_output = False
+        self.upstream_finish: str | None = None
+        self._closed = False
+        self._failed: str | None = None
+
+    def feed(self, resp: JSON) -> list[bytes]:
+        out: list[bytes] = []
+        if self._closed:
+            return out
+        events = self.reader.read(resp)
+        self.usage = self.reader.usage
+        self._on_frame()
+        for ev in events:
+            self._on_event(ev, out)
+        self.upstream_finish = self.reader.finish
+        return out
+
+    def _on_frame(self) -> None:
+        """Called once per frame, before its events (the reader has read it)."""
+
+    def _on_event(self, ev: Event, out: list[bytes]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
