@@ -126,12 +126,21 @@ class _Ctx:
 
 
 #: Claude Code's attribution line (`x-anthropic-billing-header: cc_version=...; cch=<hash>`):
-#: meaningful to Anthropic only, and its per-request hash would defeat upstream prefix caching.
+#: meaningful to Anthropic only, its per-request hash would defeat upstream prefix caching, and
+#: Cloud Code answers it with a bare 429 for healthy accounts.
 _BILLING_LINE = re.compile(r"^x-anthropic-billing-header:[^\n]*(?:\n|$)", re.M)
+#: The Claude Agent SDK's identity line (Claude Code run through the SDK) draws the same 429;
+#: it becomes Claude Code's own, which Cloud Code serves.
+AGENT_SDK_IDENTITY = "You are a Claude agent, built on Anthropic's Claude Agent SDK"
+CLAUDE_CODE_IDENTITY = "You are Claude Code, Anthropic's official CLI for Claude"
 
 
 def _system_text(text: str) -> str:
-    return _BILLING_LINE.sub("", text) if "x-anthropic-billing-header:" in text else text
+    """A system text with Claude Code's billing line removed and the Agent SDK identity line
+    rewritten; nothing else of the prompt changes."""
+    if "x-anthropic-billing-header:" in text:
+        text = _BILLING_LINE.sub("", text)
+    return text.replace(AGENT_SDK_IDENTITY, CLAUDE_CODE_IDENTITY) if AGENT_SDK_IDENTITY in text else text
 
 
 def _system_parts(system: Any) -> list[JSON]:
@@ -428,7 +437,7 @@ def _plan_thinking(body: JSON, upstream_model: str, max_tokens: int, cap: int) -
     return _Thinking(mode, budget, max_out)
 
 
-def _tools(body: JSON) -> tuple[list[JSON], bool]:
+def _tools(body: JSON, model: str) -> tuple[list[JSON], bool]:
     """(functionDeclarations, wants web search)."""
     tools = body.get("tools")
     if tools is None:
@@ -459,7 +468,7 @@ def _tools(body: JSON) -> tuple[list[JSON], bool]:
             schema = {"type": "object", "properties": {}}
         if not isinstance(schema, dict):
             raise RequestError("`input_schema` must be a JSON Schema object.", field=f"{where}.input_schema")
-        decls.append(cfg.declaration(name, tool.get("description"), schema))
+        decls.append(cfg.declaration(name, tool.get("description"), schema, model))
     return decls, web
 
 
@@ -583,7 +592,7 @@ def _build(
         if plan.mode != "on":
             turns = strip_thoughts(turns)
 
-    decls, web = _tools(body)
+    decls, web = _tools(body, upstream_model)
     if for_count:
         return cfg.build_request(contents(turns), system=system, decls=decls, web_search=web, safety=False)
     return cfg.build_request(

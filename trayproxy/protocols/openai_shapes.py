@@ -267,7 +267,7 @@ def _convert(messages: list[Any], ctx: _Req) -> tuple[list[str], list[Turn]]:
 # -- tools, config ----------------------------------------------------------------------------------
 
 
-def _tools(body: JSON) -> list[JSON]:
+def _tools(body: JSON, model: str) -> list[JSON]:
     decls: list[JSON] = []
     seen: set[str] = set()
     specs: list[tuple[Any, str]] = []
@@ -300,7 +300,7 @@ def _tools(body: JSON) -> list[JSON]:
         params = fn.get("parameters")
         if params is not None and not isinstance(params, dict):
             raise RequestError("parameters must be a JSON Schema object.", field=f"{where}.parameters")
-        decls.append(cfg.declaration(name, fn.get("description"), params))
+        decls.append(cfg.declaration(name, fn.get("description"), params, model))
     return decls
 
 
@@ -496,7 +496,7 @@ def to_gemini(
     turns = pair_tool_turns(merge(turns))
     if not turns:
         raise RequestError("The messages have no content to send.", field="messages")
-    decls = _tools(body)
+    decls = _tools(body, upstream_model)
     tool_config, decls = _tool_config(body, decls)
     gc, note = _generation_config(body, upstream_model, limit)
     if cfg.is_claude(upstream_model):

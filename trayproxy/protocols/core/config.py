@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-from trayproxy.protocols.gemini import SAFETY_OFF, is_thinking_model
-from trayproxy.protocols.schema import clean_schema
+from trayproxy.protocols.core.tool_schema import tool_schema
+from trayproxy.protocols.gemini import SAFETY_OFF, is_claude, is_thinking_model
 
 __all__ = [
     "CLAUDE_CAP",
@@ -41,10 +41,6 @@ DEFAULT_CLAUDE_BUDGET = 16000
 MAX_STOPS = 5
 
 
-def is_claude(model: str) -> bool:
-    return model.lower().startswith("claude")
-
-
 def is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -60,13 +56,13 @@ def output_cap(model: str, cap: int | None = None) -> int:
     return CLAUDE_CAP if is_claude(model) else GEMINI_CAP
 
 
-def declaration(name: str, description: Any, schema: Any) -> JSON:
-    """A functionDeclaration; `schema` None means no parameters."""
+def declaration(name: str, description: Any, schema: Any, model: str) -> JSON:
+    """A functionDeclaration for `model`'s family (`core.tool_schema`); `schema` None: no parameters."""
     decl: JSON = {"name": name}
     if isinstance(description, str) and description:
         decl["description"] = description
     if schema is not None:
-        decl["parameters"] = clean_schema(schema)
+        decl["parameters"] = tool_schema(schema, model)
     return decl
 
 
