@@ -28,9 +28,9 @@ import pytest
 
 from tests.fakes import validation as fake_validation
 from trayproxy.protocols import anthropic as ap
+from trayproxy.protocols.core.tool_schema import tool_schema
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import BYPASS_SIGNATURE, is_thinking_model
-from trayproxy.protocols.core.tool_schema import tool_schema
 from trayproxy.protocols.schema import clean_schema
 from trayproxy.protocols.sse import SSEDecoder
 
