@@ -17,7 +17,7 @@ from typing import Any
 __all__ = [
     "GoogleError", "Issues", "validate_generate", "validate_count_tokens", "validate_load_code_assist",
     "check_signatures", "check_claude_thinking", "check_claude_tools", "check_claude_identity", "model_family",
-    "BYPASS_SIGNATURE", "SCHEMA_KEYS", "first", "AGENT_SDK_IDENTITY",
+    "BYPASS_SIGNATURE", "SCHEMA_KEYS", "first", "AGENT_SDK_IDENTITY", "check_image_request",
 ]
 
 BYPASS_SIGNATURE = "skip_thought_signature_validator"
@@ -537,3 +537,23 @@ def check_claude_identity(req: dict[str, Any]) -> None:
     text = " ".join(p.get("text", "") for p in system.get("parts") or [] if isinstance(p, dict))
     if "x-anthropic-billing-header:" in text or AGENT_SDK_IDENTITY in text:
         raise GoogleError(429, "Resource has been exhausted (e.g. check quota).")
+
+
+_IMAGE_REQUEST_ID = re.compile(r"^image_gen/\d{13}/[0-9a-f-]{36}/12$")
+
+
+def check_image_request(env: dict[str, Any], req: dict[str, Any]) -> None:
+    """Image models take `image_gen` requests only (upstream-as-it-is §5): that requestType, a
+    requestId `image_gen/<ms>/<uuid>/12`, and neither tools nor a systemInstruction."""
+    problems = []
+    if env.get("requestType") != "image_gen":
+        problems.append(f"requestType must be image_gen for this model, not {env.get('requestType')!r}")
+    if not isinstance(env.get("requestId"), str) or not _IMAGE_REQUEST_ID.match(env["requestId"]):
+        problems.append("requestId must look like image_gen/<ms>/<uuid>/12")
+    for key in ("tools", "systemInstruction"):
+        if first(req, key) is not None:
+            problems.append(f"{key} is not supported for image generation")
+    if problems:
+        raise GoogleError(400, "Request contains an invalid argument.",
+                          [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                            "fieldViolations": [{"field": "request", "description": p} for p in problems]}])

@@ -164,9 +164,10 @@ def build_app(ctx: ProxyContext) -> web.Application:
     app.router.add_get("/healthz", health, allow_head=True)
     app.router.add_get("/health", health, allow_head=True)
     app.router.add_get("/", root, allow_head=True)
-    from trayproxy.proxy import responses_route
+    from trayproxy.proxy import images_route, responses_route
     from trayproxy.proxy.routes import register_routes
 
     register_routes(app)
     responses_route.register(app)
+    images_route.register(app)
     return app
