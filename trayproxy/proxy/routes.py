@@ -235,7 +235,7 @@ async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
     target = upstream_model(ctx, name)
     body = await read_json(request)
     if method == "countTokens":
-        total = await count_tokens(request, target, gemini_native.count_tokens_request(body))
+        total = await count_tokens(request, target, gemini_native.count_tokens_request(body, target))
         return web.json_response({"totalTokens": total})
     if method not in ("generateContent", "streamGenerateContent"):
         raise RequestError(f"Unsupported method {method!r}; use generateContent, streamGenerateContent or countTokens")
@@ -245,7 +245,7 @@ async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
         protocol="gemini",
         client_model=name,
         upstream_model=target,
-        request=gemini_native.to_upstream(body),
+        request=gemini_native.to_upstream(body, target),
         make_machine=lambda: gemini_native.NativeStream(mode=mode),
         stream=stream,
         session_key=session_key("gemini", body, request.headers),
