@@ -6,10 +6,7 @@ Request side (`to_gemini`, `count_tokens_request`): validates the Messages body 
 content blocks, tools, tool_choice, thinking / effort and sampling to neutral turns and config;
 the core merges and repairs the turns and assembles the request.
 
-Response side (`MessagesStream`): fed one upstream frame at a time (through the core's reader),
-it yields Anthropic SSE frames (`message_start`, `content_block_*`, `message_delta`,
-`message_stop`) in the Anthropic API's order and collects the same content for the
-non-streaming `Message`.
+Response side: `MessagesStream` (in `anthropic_stream`, re-exported here).
 
 Thought signatures: every signature the upstream issues reaches the client as a thinking block's
 `signature`, tagged `tp1.<family>.<raw>` (`gemini.signature_family`). Clients send signatures back
@@ -24,16 +21,14 @@ the next text part). `MessagesStream.signatures` maps tool_use id -> tagged sign
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from trayproxy.protocols.anthropic_stream import MessagesStream
+from trayproxy.protocols.claude_code import is_background_request, system_text
 from trayproxy.protocols.core import config as cfg
 from trayproxy.protocols.core.media import file_part, inline_part
-from trayproxy.protocols.core.reader import REFUSAL, Event, EventMachine, failure
 from trayproxy.protocols.core.turns import (
     Turn,
     contents,
@@ -47,16 +42,12 @@ from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import (
     BYPASS_SIGNATURE,
     SIGNATURE_PREFIX,
-    IdFactory,
-    Usage,
     decode_signature,
     encode_signature,
     is_thinking_model,
-    part_as_text,
     signature_family,
 )
 from trayproxy.protocols.schema import clean_schema
-from trayproxy.protocols.sse import encode_event
 
 __all__ = [
     "to_gemini",
@@ -125,29 +116,11 @@ class _Ctx:
         return replayable(value, self.family, remembered=True)
 
 
-#: Claude Code's attribution line (`x-anthropic-billing-header: cc_version=...; cch=<hash>`):
-#: meaningful to Anthropic only, its per-request hash would defeat upstream prefix caching, and
-#: Cloud Code answers it with a bare 429 for healthy accounts.
-_BILLING_LINE = re.compile(r"^x-anthropic-billing-header:[^\n]*(?:\n|$)", re.M)
-#: The Claude Agent SDK's identity line (Claude Code run through the SDK) draws the same 429;
-#: it becomes Claude Code's own, which Cloud Code serves.
-AGENT_SDK_IDENTITY = "You are a Claude agent, built on Anthropic's Claude Agent SDK"
-CLAUDE_CODE_IDENTITY = "You are Claude Code, Anthropic's official CLI for Claude"
-
-
-def _system_text(text: str) -> str:
-    """A system text with Claude Code's billing line removed and the Agent SDK identity line
-    rewritten; nothing else of the prompt changes."""
-    if "x-anthropic-billing-header:" in text:
-        text = _BILLING_LINE.sub("", text)
-    return text.replace(AGENT_SDK_IDENTITY, CLAUDE_CODE_IDENTITY) if AGENT_SDK_IDENTITY in text else text
-
-
 def _system_parts(system: Any) -> list[JSON]:
     if system is None:
         return []
     if isinstance(system, str):
-        system = _system_text(system)
+        system = system_text(system)
         return [{"text": system}] if _nonblank(system) else []
     if not isinstance(system, list):
         raise RequestError("`system` must be a string or a list of text blocks.", field="system")
@@ -158,7 +131,7 @@ def _system_parts(system: Any) -> list[JSON]:
         text = block.get("text")
         if not isinstance(text, str):
             raise RequestError("A text block needs a string `text`.", field=f"system[{i}].text")
-        text = _system_text(text)
+        text = system_text(text)
         if _nonblank(text):
             parts.append({"text": text})
     return parts
@@ -444,32 +417,22 @@ def _tools(body: JSON, model: str) -> tuple[list[JSON], bool]:
         return [], False
     if not isinstance(tools, list):
         raise RequestError("`tools` must be a list.", field="tools")
-    decls: list[JSON] = []
+    decls = cfg.Declarations(model)
     web = False
-    seen: set[str] = set()
     for i, tool in enumerate(tools):
-        where = f"tools[{i}]"
         if not isinstance(tool, dict):
-            raise RequestError("Each tool must be an object.", field=where)
+            raise RequestError("Each tool must be an object.", field=f"tools[{i}]")
         ttype = tool.get("type")
         if ttype not in (None, "custom"):
             # Server tools (web_search_*, web_fetch_*, code_execution_*, ...) and Anthropic-
             # schema'd client tools have no Gemini declaration; web search maps to googleSearch.
             web = web or (isinstance(ttype, str) and ttype.startswith("web_search"))
             continue
-        name = tool.get("name")
-        if not isinstance(name, str) or not name:
-            raise RequestError("A tool needs a `name`.", field=f"{where}.name")
-        if name in seen:
-            raise RequestError(f"Tool name {name!r} is declared twice.", field=f"{where}.name")
-        seen.add(name)
         schema = tool.get("input_schema")
-        if schema is None:
-            schema = {"type": "object", "properties": {}}
-        if not isinstance(schema, dict):
-            raise RequestError("`input_schema` must be a JSON Schema object.", field=f"{where}.input_schema")
-        decls.append(cfg.declaration(name, tool.get("description"), schema, model))
-    return decls, web
+        decls.add(tool.get("name"), tool.get("description"),
+                  {"type": "object", "properties": {}} if schema is None else schema, f"tools[{i}]",
+                  schema_field="input_schema")
+    return decls.decls, web
 
 
 _CHOICE_MODES = {"auto": "AUTO", "any": "ANY", "none": "NONE"}
@@ -524,13 +487,9 @@ def _generation_config(body: JSON, plan: _Thinking, upstream_model: str) -> JSON
         if not check(v):
             raise RequestError(f"`{src}` must be a number.", field=src)
         gc[dst] = v
-    stops = body.get("stop_sequences")
-    if stops is not None:
-        if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
-            raise RequestError("`stop_sequences` must be a list of strings.", field="stop_sequences")
-        stops = [s for s in stops if s][: cfg.MAX_STOPS]
-        if stops:
-            gc["stopSequences"] = stops
+    stops = cfg.stop_sequences(body.get("stop_sequences"), "stop_sequences")
+    if stops:
+        gc["stopSequences"] = stops
     fmt = _output_format(body)
     if fmt is not None and not cfg.is_claude(upstream_model):
         # Structured outputs (Claude Code's session-title call asks for {"title": ...}).
@@ -621,313 +580,3 @@ def count_tokens_request(body: JSON, *, upstream_model: str) -> JSON:
     Same contents, systemInstruction and tools as `to_gemini` would send (max_tokens is not
     required here)."""
     return {"request": _build(body, upstream_model, {}, for_count=True, cap=None)}
-
-
-# -- background requests ------------------------------------------------------------------------
-
-#: Openings of the system prompts Claude Code uses for its small side calls.
-_BACKGROUND_SYSTEM = (
-    "Generate a concise, sentence-case title",
-    "You are coming up with a succinct title",
-    "Analyze if this message indicates a new conversation topic",
-    "Please write a 5-10 word title",
-    "Your task is to process Bash commands that an AI coding agent wants to run",
-    "Extract any file paths that this command reads or modifies",
-    "Summarize this coding conversation in under 50 characters",
-)
-#: Openings of the last user message of Claude Code's side calls that reuse the conversation.
-_BACKGROUND_USER = (
-    "Please write a 5-10 word title",
-    "Summarize this coding conversation in under 50 characters",
-    "[SUGGESTION MODE]",
-    "Describe your most recent action in 3-5 words",
-    "Analyze if this message indicates a new conversation topic",
-)
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
-
-
-def _texts(content: Any) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    if isinstance(content, list):
-        return [
-            b["text"]
-            for b in content
-            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        ]
-    return []
-
-
-def is_background_request(body: JSON) -> bool:
-    """Claude Code's small side calls (session titles, topic detection, bash prefix / file path
-    extraction, prompt suggestions, progress summaries, `Warmup`, the `quota` probe) that the
-    handler routes to a fast model. Conversation compaction is *not* one of them: it needs the
-    main model's context and quality."""
-    if not isinstance(body, dict):
-        return False
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return False
-    system = body.get("system")
-    sys_text = "\n".join(_texts(system)).lstrip()
-    if any(sys_text.startswith(m) or f"\n{m}" in sys_text for m in _BACKGROUND_SYSTEM):
-        return True
-    last = messages[-1]
-    if not isinstance(last, dict) or last.get("role") != "user":
-        return False
-    texts = [t.strip() for t in (_REMINDER.sub("", x) for x in _texts(last.get("content"))) if t.strip()]
-    if not texts:
-        return False
-    if texts == ["Warmup"]:  # Claude Code's cache warm-up call (main agent and subagents)
-        return True
-    if (
-        len(messages) == 1
-        and texts == ["quota"]
-        and cfg.is_int(body.get("max_tokens"))
-        and body["max_tokens"] <= 16
-    ):
-        return True
-    return any(texts[-1].startswith(m) for m in _BACKGROUND_USER)
-
-
-# -- response conversion ------------------------------------------------------------------------
-
-
-class MessagesStream(EventMachine):
-    """Upstream frames in, Anthropic Messages SSE frames (or a collected Message) out.
-
-    `feed` one GenerateContentResponse at a time; `finish` when the upstream ended;
-    `fail` when it broke off after output began; `result()` for the non-streaming body.
-    Nothing is emitted before there is real content (a block), so a handler can retry an
-    empty answer: `produced_output` says whether the client has been given anything.
-    """
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        message_id: str,
-        stream: bool,
-        new_id: IdFactory,
-        upstream_model: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.message_id = message_id
-        self.stream = stream
-        self.new_id = new_id
-        self.upstream_model = upstream_model or model
-        self.content: list[JSON] = []
-        self._open: JSON | None = None  # the block being streamed (also in self.content)
-        self._unclaimed: str | None = None  # tagged signature of the last thinking block
-        self._shown: set[str] = set()  # signatures already given to the client in this message
-        self._has_tool = False
-        self._has_visible = False
-
-    # -- framing -------------------------------------------------------------------------------
-
-    def _emit(self, out: list[bytes], name: str, obj: JSON) -> None:
-        if self.stream:
-            out.append(encode_event(name, obj))
-
-    def _usage_json(self) -> JSON:
-        """Anthropic usage: input excludes cached tokens; output includes thinking tokens."""
-        u = self.usage or Usage()
-        cached = min(u.cached, u.prompt)
-        return {
-            "input_tokens": u.prompt - cached,
-            "output_tokens": u.output + u.reasoning,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": cached,
-        }
-
-    def _message(self, content: list[JSON], stop_reason: str | None) -> JSON:
-        return {
-            "id": self.message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": content,
-            "stop_reason": stop_reason,
-            "stop_sequence": None,
-            "usage": self._usage_json(),
-        }
-
-    def _start(self, out: list[bytes]) -> None:
-        if not self.produced_output:
-            self.produced_output = True
-            self._emit(out, "message_start", {"type": "message_start", "message": self._message([], None)})
-
-    def _open_block(self, out: list[bytes], block: JSON) -> JSON:
-        self._close_block(out)
-        self._start(out)
-        index = len(self.content)
-        self.content.append(block)
-        self._open = block
-        if block["type"] == "tool_use":
-            start: JSON = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-        elif block["type"] == "thinking":
-            start = {"type": "thinking", "thinking": "", "signature": ""}
-        else:
-            start = {"type": "text", "text": ""}
-        self._emit(out, "content_block_start", {"type": "content_block_start", "index": index, "content_block": start})
-        return block
-
-    def _close_block(self, out: list[bytes]) -> None:
-        block = self._open
-        if block is None:
-            return
-        if block["type"] == "thinking" and block["signature"]:
-            self._delta(out, {"type": "signature_delta", "signature": block["signature"]})
-            self._unclaimed = block["signature"]
-            self._shown.add(block["signature"])
-        self._emit(out, "content_block_stop", {"type": "content_block_stop", "index": len(self.content) - 1})
-        self._open = None
-
-    def _delta(self, out: list[bytes], delta: JSON) -> None:
-        self._emit(
-            out,
-            "content_block_delta",
-            {"type": "content_block_delta", "index": len(self.content) - 1, "delta": delta},
-        )
-
-    def _tag(self, raw: str | None) -> str | None:
-        return encode_signature(raw, model=self.upstream_model) if raw else None
-
-    def _thinking_open(self) -> JSON | None:
-        if self._open is not None and self._open["type"] == "thinking":
-            return self._open
-        return None
-
-    def _sign_open_thinking(self, tagged: str) -> bool:
-        """Give a signature to the open thinking block if it has none yet."""
-        block = self._thinking_open()
-        if block is not None and not block["signature"]:
-            block["signature"] = tagged
-            return True
-        return False
-
-    def _new_thinking(self, out: list[bytes], signature: str = "") -> JSON:
-        return self._open_block(out, {"type": "thinking", "thinking": "", "signature": signature})
-
-    def _text(self, out: list[bytes], text: str) -> None:
-        if not text:
-            return
-        if self._open is None or self._open["type"] != "text":
-            self._open_block(out, {"type": "text", "text": ""})
-            if signature_family(self.upstream_model) != "claude":
-                self._unclaimed = None  # Gemini: the signature before a text part is the text's
-        assert self._open is not None
-        self._open["text"] += text
-        self._has_visible = True
-        self._delta(out, {"type": "text_delta", "text": text})
-
-    # -- events --------------------------------------------------------------------------------
-
-    def _thought(self, out: list[bytes], ev: Event) -> None:
-        block = self._thinking_open()
-        if ev.text:
-            if block is None or block["signature"]:
-                block = self._new_thinking(out)
-            block["thinking"] += ev.text
-            self._delta(out, {"type": "thinking_delta", "thinking": ev.text})
-        tagged = self._tag(ev.signature)
-        if tagged:
-            if block is None or block["signature"]:
-                block = self._new_thinking(out)
-            block["signature"] = tagged
-
-    def _function_call(self, out: list[bytes], ev: Event) -> None:
-        tagged = self._tag(ev.signature)
-        if tagged is not None and not self._sign_open_thinking(tagged):
-            self._close_block(out)
-            if tagged not in self._shown:
-                # Gemini signs the call itself: carry the signature in an (empty) thinking block
-                # just before the tool_use, where the request side will look for it. (A call
-                # repeating a signature already shown is remembered in `signatures` only.)
-                self._new_thinking(out, tagged)
-        self._close_block(out)
-        tid = ev.call_id or self.new_id("toolu_")
-        sig = tagged or self._unclaimed
-        self._unclaimed = None
-        if sig:
-            self.signatures[tid] = sig
-        self._open_block(out, {"type": "tool_use", "id": tid, "name": ev.name, "input": ev.args})
-        self._delta(out, {"type": "input_json_delta", "partial_json": orjson.dumps(ev.args).decode()})
-        self._close_block(out)
-        self._has_tool = True
-        self._has_visible = True
-
-    def _plain(self, out: list[bytes], ev: Event) -> None:
-        tagged = self._tag(ev.signature)
-        if tagged:
-            # A signature on a text part belongs to the thinking before it, if any is open.
-            self._sign_open_thinking(tagged)
-        self._text(out, ev.text if ev.text is not None else (part_as_text(ev.part) or ""))
-
-    # -- public --------------------------------------------------------------------------------
-
-    def _on_frame(self) -> None:
-        if self.reader.model_version:
-            self.upstream_model = self.reader.model_version
-
-    def _on_event(self, ev: Event, out: list[bytes]) -> None:
-        if ev.kind == "thought":
-            self._thought(out, ev)
-        elif ev.kind == "call":
-            self._function_call(out, ev)
-        elif ev.kind == "text":
-            self._plain(out, ev)
-
-    @property
-    def stop_reason(self) -> str:
-        fr = self.upstream_finish
-        if fr == "MAX_TOKENS":
-            return "max_tokens"
-        if fr in REFUSAL:
-            return "refusal"
-        return "tool_use" if self._has_tool else "end_turn"
-
-    @property
-    def failure(self) -> str | None:
-        """Why this answer must not be passed off as a success, or None (see `core.reader.failure`)."""
-        return self._failed or failure(self.upstream_finish, visible=self._has_visible)
-
-    def finish(self) -> list[bytes]:
-        if self._closed:
-            return []
-        reason = self.failure
-        if reason is not None:
-            return self.fail(reason)
-        out: list[bytes] = []
-        self._close_block(out)
-        self._start(out)
-        self._closed = True
-        self._emit(
-            out,
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
-                "usage": self._usage_json(),
-            },
-        )
-        self._emit(out, "message_stop", {"type": "message_stop"})
-        return out
-
-    def fail(self, message: str, *, error_type: str = "api_error") -> list[bytes]:
-        if self._closed:
-            return []
-        self._closed = True
-        self._failed = message
-        self._open = None
-        out: list[bytes] = []
-        self._emit(out, "error", {"type": "error", "error": {"type": error_type, "message": message}})
-        return out
-
-    def ping(self) -> bytes:
-        return encode_event("ping", {"type": "ping"})
-
-    def result(self) -> JSON:
-        content = [dict(b) for b in self.content if not (b["type"] == "text" and not b["text"])]
-        return self._message(content, self.stop_reason)

@@ -268,8 +268,6 @@ def _convert(messages: list[Any], ctx: _Req) -> tuple[list[str], list[Turn]]:
 
 
 def _tools(body: JSON, model: str) -> list[JSON]:
-    decls: list[JSON] = []
-    seen: set[str] = set()
     specs: list[tuple[Any, str]] = []
     tools = body.get("tools")
     if tools is not None:
@@ -288,20 +286,12 @@ def _tools(body: JSON, model: str) -> list[JSON]:
     functions = body.get("functions")
     if isinstance(functions, list):
         specs += [(f, f"functions[{i}]") for i, f in enumerate(functions)]
+    decls = cfg.Declarations(model)
     for fn, where in specs:
         if not isinstance(fn, dict):
             raise RequestError("A function tool needs a `function` object.", field=where)
-        name = fn.get("name")
-        if not isinstance(name, str) or not name:
-            raise RequestError("A function needs a `name`.", field=f"{where}.name")
-        if name in seen:
-            raise RequestError(f"Function {name!r} is declared twice.", field=f"{where}.name")
-        seen.add(name)
-        params = fn.get("parameters")
-        if params is not None and not isinstance(params, dict):
-            raise RequestError("parameters must be a JSON Schema object.", field=f"{where}.parameters")
-        decls.append(cfg.declaration(name, fn.get("description"), params, model))
-    return decls
+        decls.add(fn.get("name"), fn.get("description"), fn.get("parameters"), where, schema_field="parameters")
+    return decls.decls
 
 
 def _named(choice: Any, where: str, names: set[str]) -> str:
@@ -455,15 +445,9 @@ def _generation_config(body: JSON, upstream_model: str, cap: int) -> tuple[JSON,
         if n > 8:
             raise RequestError("n must be at most 8.", field="n")
         gc["candidateCount"] = n
-    stop = body.get("stop")
-    if stop is not None:
-        if isinstance(stop, str):
-            stop = [stop]
-        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-            raise RequestError("stop must be a string or a list of strings.", field="stop")
-        stops = [s for s in stop if s][: cfg.MAX_STOPS]
-        if stops:
-            gc["stopSequences"] = stops
+    stops = cfg.stop_sequences(body.get("stop"), "stop", one_string=True)
+    if stops:
+        gc["stopSequences"] = stops
     max_out = _positive(body, "max_completion_tokens")
     visible_only = max_out is None and body.get("max_tokens") is not None
     if max_out is None:

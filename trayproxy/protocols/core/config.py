@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, TypeGuard
 
 from trayproxy.protocols.core.tool_schema import tool_schema
+from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import SAFETY_OFF, is_claude, is_thinking_model
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "is_num",
     "output_cap",
     "declaration",
+    "Declarations",
+    "stop_sequences",
     "calling_config",
     "quiet_thinking",
     "build_request",
@@ -64,6 +67,36 @@ def declaration(name: str, description: Any, schema: Any, model: str) -> JSON:
     if schema is not None:
         decl["parameters"] = tool_schema(schema, model)
     return decl
+
+
+class Declarations:
+    """functionDeclarations being collected from a client's tools: names present and unique, the
+    schema an object, written for the upstream family (`core.tool_schema`)."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.decls: list[JSON] = []
+
+    def add(self, name: Any, description: Any, schema: Any, where: str, *, schema_field: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise RequestError("A tool needs a `name`.", field=f"{where}.name")
+        if any(d["name"] == name for d in self.decls):
+            raise RequestError(f"Tool {name!r} is declared twice.", field=f"{where}.name")
+        if schema is not None and not isinstance(schema, dict):
+            raise RequestError(f"`{schema_field}` must be a JSON Schema object.", field=f"{where}.{schema_field}")
+        self.decls.append(declaration(name, description, schema, self.model))
+
+
+def stop_sequences(value: Any, field: str, *, one_string: bool = False) -> list[str] | None:
+    """Up to five non-empty stop sequences (a single string too, where the protocol allows it)."""
+    if value is None:
+        return None
+    if one_string and isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        kind = "a string or a list of strings" if one_string else "a list of strings"
+        raise RequestError(f"`{field}` must be {kind}.", field=field)
+    return [s for s in value if s][:MAX_STOPS] or None
 
 
 def calling_config(mode: str, names: list[str] | None = None) -> JSON:
