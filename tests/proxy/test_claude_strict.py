@@ -23,8 +23,9 @@ import pytest
 
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
-from tests.helpers import make_controller, request
+from tests.helpers import request
 from tests.protocols.core.test_tool_schema import UNION_TOOL
+from tests.proxy.stack import running_stack
 from trayproxy.controller import Controller
 
 FIXTURES = Path(__file__).parents[1] / "protocols" / "fixtures" / "client_tools"
@@ -41,18 +42,8 @@ def scenario(call: Call) -> Reply:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
-    fake = FakeCloudCode()
-    fake.strict_models = False
-    fake.add_account("a@example.com", quota=QUOTA)
-    fake.default_reply = scenario
-    with fake:
-        ctl = make_controller(env=fake.env(), auth_mode="strict")
-        ctl.add_refresh_token("rt-a@example.com")
-        ctl.start()
-        try:
-            yield fake, ctl
-        finally:
-            ctl.close()
+    with running_stack(QUOTA, reply=scenario) as s:
+        yield s
 
 
 def _declarations(fake: FakeCloudCode) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from tests.fakes.cloudcode import FakeCloudCode
-from tests.helpers import make_controller
+from tests.proxy.stack import running_stack
 from trayproxy.controller import Controller
 
 QUOTA = {"gemini-3-pro-image": 0.9, "gemini-3-flash": 0.9}
@@ -20,17 +20,8 @@ QUOTA = {"gemini-3-pro-image": 0.9, "gemini-3-flash": 0.9}
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
-    fake = FakeCloudCode()
-    fake.strict_models = True
-    fake.add_account("a@example.com", quota=QUOTA)
-    with fake:
-        ctl = make_controller(env=fake.env(), auth_mode="strict")
-        ctl.add_refresh_token("rt-a@example.com")
-        ctl.start()
-        try:
-            yield fake, ctl
-        finally:
-            ctl.close()
+    with running_stack(QUOTA, strict_models=True) as s:
+        yield s
 
 
 @pytest.fixture()

@@ -197,14 +197,6 @@ class MessagesStream(EventMachine):
         if self.reader.model_version:
             self.upstream_model = self.reader.model_version
 
-    def _on_event(self, ev: Event, out: list[bytes]) -> None:
-        if ev.kind == "thought":
-            self._thought(out, ev)
-        elif ev.kind == "call":
-            self._function_call(out, ev)
-        elif ev.kind == "text":
-            self._plain(out, ev)
-
     @property
     def stop_reason(self) -> str:
         fr = self.upstream_finish

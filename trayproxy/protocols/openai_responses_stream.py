@@ -294,14 +294,6 @@ class ResponsesStream(EventMachine):
 
     # -- StreamMachine -------------------------------------------------------------------------
 
-    def _on_event(self, ev: Event, out: list[bytes]) -> None:
-        if ev.kind == "thought":
-            self._thought(out, ev)
-        elif ev.kind == "call":
-            self._function_call(out, ev)
-        elif ev.kind == "text":
-            self._plain(out, ev)
-
     @property
     def failure(self) -> str | None:
         """Why this answer must be reported as failed, or None (see `core.reader.failure`)."""

@@ -167,7 +167,7 @@ class CallSigner:
 
 class EventMachine:
     """What every protocol stream machine shares: frames go through one `FrameReader`, each event
-    to `_on_event`; `usage`, `signatures`, `produced_output` and `upstream_finish` are what the
+    to `_on_event` (by default: `_thought`, `_function_call`, `_plain`); `usage`, `signatures`, `produced_output` and `upstream_finish` are what the
     pipeline reads. Subclasses render the events in their protocol."""
 
     all_candidates = False
@@ -196,5 +196,19 @@ class EventMachine:
     def _on_frame(self) -> None:
         """Called once per frame, before its events (the reader has read it)."""
 
-    def _on_event(self, ev: Event, out: list[bytes]) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _on_event(self, ev: Event, out: list[bytes]) -> None:
+        if ev.kind == "thought":
+            self._thought(out, ev)
+        elif ev.kind == "call":
+            self._function_call(out, ev)
+        elif ev.kind == "text":
+            self._plain(out, ev)
+
+    def _thought(self, out: list[bytes], ev: Event) -> None:
+        """A thought part (override)."""
+
+    def _function_call(self, out: list[bytes], ev: Event) -> None:
+        """A function call (override)."""
+
+    def _plain(self, out: list[bytes], ev: Event) -> None:
+        """Any other part (override)."""
