@@ -97,3 +97,14 @@ def test_monitor_keeps_image_bytes_only_with_bodies_on(stack, client: openai.Ope
                                else str(row["response_body"]).encode())
     finally:
         ctl.set_config("monitor.store_bodies", False)
+
+
+def test_chat_with_an_image_model_is_an_image_gen_request_and_shows_the_image(stack) -> None:
+    fake, ctl = stack
+    client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+    chat = client.chat.completions.create(model="gemini-3-pro-image", messages=[
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "draw a cat"}])
+    assert "![image](data:image/png;base64," in (chat.choices[0].message.content or "")
+    env = fake.last().body
+    assert env["requestType"] == "image_gen" and "systemInstruction" not in env["request"]
