@@ -6,21 +6,33 @@ import pytest
 
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import SAFETY_OFF
-from trayproxy.protocols.openai_images import ImagesResult, aspect_ratio, to_gemini
+from trayproxy.protocols.openai_images import ImagesResult, aspect_ratio, merge, to_gemini
 
 
 def test_image_request_golden() -> None:
-    req, fmt = to_gemini({"model": "gpt-image-1", "prompt": "a red fox in snow", "n": 2, "size": "1792x1024",
-                          "response_format": "b64_json", "style": "vivid", "quality": "hd"})
-    assert fmt == "b64_json"
-    assert req == {
+    req, fmt, n = to_gemini({"model": "gpt-image-1", "prompt": "a red fox in snow", "n": 2, "size": "1792x1024",
+                             "response_format": "url", "style": "vivid", "quality": "hd"})
+    assert (fmt, n) == ("url", 2)
+    assert req == {  # one image per request: the route sends n of them
         "contents": [{"role": "user", "parts": [{"text": "a red fox in snow\n\nStyle: vivid."}]}],
-        "generationConfig": {"responseModalities": ["TEXT", "IMAGE"], "candidateCount": 2,
-                             "imageConfig": {"aspectRatio": "16:9"}},
+        "generationConfig": {"responseModalities": ["TEXT", "IMAGE"],
+                             "imageConfig": {"aspectRatio": "16:9", "imageSize": "4K"}},
         "safetySettings": SAFETY_OFF,
     }
-    req, fmt = to_gemini({"prompt": "x"})
-    assert fmt == "url" and req["generationConfig"] == {"responseModalities": ["TEXT", "IMAGE"]}
+    req, fmt, n = to_gemini({"prompt": "x"})
+    assert (fmt, n) == ("b64_json", 1) and req["generationConfig"] == {"responseModalities": ["TEXT", "IMAGE"]}
+    assert to_gemini({"prompt": "x", "model": "dall-e-3"})[1] == "url"  # OpenAI's default for DALL-E names
+    assert to_gemini({"prompt": "x", "image_size": "2k"})[0]["generationConfig"]["imageConfig"] == {"imageSize": "2K"}
+
+
+def test_merge_joins_images_in_order_and_sums_usage() -> None:
+    u = {"input_tokens": 7, "output_tokens": 1290, "total_tokens": 1297,
+         "input_tokens_details": {"text_tokens": 7, "image_tokens": 0}}
+    got = merge([{"created": 5, "data": [{"b64_json": "QQ=="}], "usage": u},
+                 {"created": 6, "data": [{"b64_json": "Qg=="}], "usage": u}])
+    assert got == {"created": 5, "data": [{"b64_json": "QQ=="}, {"b64_json": "Qg=="}],
+                   "usage": {"input_tokens": 14, "output_tokens": 2580, "total_tokens": 2594,
+                             "input_tokens_details": {"text_tokens": 14, "image_tokens": 0}}}
 
 
 @pytest.mark.parametrize(("size", "ratio"), [

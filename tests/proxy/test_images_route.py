@@ -40,13 +40,16 @@ def test_images_generate_b64_with_n_and_size(stack, client: openai.OpenAI) -> No
                                  size="1792x1024", response_format="b64_json")
     assert len(res.data) == 2
     images = [base64.b64decode(d.b64_json or "") for d in res.data]
-    assert all(_is_png(i) for i in images) and images[0] != images[1]
-    env = fake.last().body
-    assert env["requestType"] == "image_gen" and env["requestId"].startswith("image_gen/")
-    assert env["request"]["generationConfig"]["imageConfig"] == {"aspectRatio": "16:9"}
-    assert env["request"]["generationConfig"]["candidateCount"] == 2
-    assert "tools" not in env["request"] and "systemInstruction" not in env["request"]
-    assert res.usage is not None and res.usage.output_tokens > 0
+    assert all(_is_png(i) for i in images)
+    calls = fake.calls_to()[-2:]  # image models make one image per request: two requests
+    for call in calls:
+        env = call.body
+        assert env["requestType"] == "image_gen" and env["requestId"].startswith("image_gen/")
+        assert env["request"]["generationConfig"]["imageConfig"] == {"aspectRatio": "16:9"}
+        assert "candidateCount" not in env["request"]["generationConfig"]
+        assert "tools" not in env["request"] and "systemInstruction" not in env["request"]
+    assert calls[0].body["requestId"] != calls[1].body["requestId"]
+    assert res.usage is not None and res.usage.output_tokens == 2 * 1290  # the fake: 1290 per image
 
 
 def test_images_generate_url_is_a_data_url_and_openai_names_reach_the_image_model(stack, client) -> None:

@@ -1,11 +1,13 @@
 """OpenAI Images API (`POST /v1/images/generations`) <-> a Gemini image model.
 
-Pure code. `to_gemini` validates the body (prompt, n, size, response_format) and builds the inner
-request: the prompt as the one user turn, `candidateCount` = n, the size as
-`imageConfig.aspectRatio`, image output asked for. (The envelope rules make it an `image_gen`
-request: no tools, no systemInstruction.) `ImagesResult` collects the answer: every inlineData
-image of every candidate, returned as `b64_json` or as a `data:` URL (`response_format: url`;
-trayproxy stores no files to link to).
+Pure code. `to_gemini` validates the body (prompt, n, size, quality, style, response_format) and
+builds the inner request for ONE image: the prompt as the one user turn, the size as
+`imageConfig.aspectRatio`, the quality as `imageConfig.imageSize`, image output asked for. Image
+models make one image per request, so the route sends `n` of them (the envelope rules make each an
+`image_gen` request: no tools, no systemInstruction). `ImagesResult` collects one answer's
+inlineData images; `merge` joins the n answers. Images come back as `b64_json` or as a `data:` URL
+(`response_format: url`; trayproxy stores no files to link to); the default is `url` for DALL-E
+names, as OpenAI does, else `b64_json`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from trayproxy.protocols.core.reader import REFUSAL, Event, EventMachine
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import SAFETY_OFF, Usage
 
-__all__ = ["to_gemini", "ImagesResult", "aspect_ratio", "DEFAULT_IMAGE_MODEL"]
+__all__ = ["to_gemini", "ImagesResult", "merge", "aspect_ratio", "DEFAULT_IMAGE_MODEL"]
 
 JSON = dict[str, Any]
 
@@ -26,6 +28,8 @@ DEFAULT_IMAGE_MODEL = "gemini-3-pro-image"
 #: Aspect ratios Gemini image models take.
 _RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _FORMATS = ("url", "b64_json")
+#: OpenAI `quality` (and an explicit `image_size`) -> Gemini imageConfig.imageSize.
+_SIZES = {"hd": "4K", "4k": "4K", "medium": "2K", "2k": "2K", "standard": "1K", "low": "1K", "1k": "1K"}
 
 
 def aspect_ratio(size: Any) -> str | None:
@@ -46,27 +50,32 @@ def aspect_ratio(size: Any) -> str | None:
     return min(_RATIOS, key=lambda r: abs(int(r.split(":")[0]) / int(r.split(":")[1]) - want))
 
 
-def to_gemini(body: JSON) -> tuple[JSON, str]:
-    """(inner Gemini request, response_format) for an images.generate body."""
+def to_gemini(body: JSON) -> tuple[JSON, str, int]:
+    """(inner Gemini request for one image, response_format, n) for an images.generate body."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise RequestError("prompt is required and must be a non-empty string.", field="prompt")
-    n = body.get("n", 1)
-    if n is None:
-        n = 1
+    n = body.get("n")
+    n = 1 if n is None else n
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10:
         raise RequestError("n must be an integer from 1 to 10.", field="n")
-    fmt = body.get("response_format") or "url"
+    model = body.get("model")
+    default_fmt = "url" if isinstance(model, str) and model.startswith("dall-e") else "b64_json"
+    fmt = body.get("response_format") or default_fmt
     if fmt not in _FORMATS:
         raise RequestError("response_format must be url or b64_json.", field="response_format")
-    gc: JSON = {"responseModalities": ["TEXT", "IMAGE"]}
-    if n > 1:
-        gc["candidateCount"] = n
+    image: JSON = {}
     ratio = aspect_ratio(body.get("size"))
     if ratio is not None:
-        gc["imageConfig"] = {"aspectRatio": ratio}
+        image["aspectRatio"] = ratio
+    size = body.get("image_size", body.get("quality"))
+    if isinstance(size, str) and size.lower() in _SIZES:
+        image["imageSize"] = _SIZES[size.lower()]
+    gc: JSON = {"responseModalities": ["TEXT", "IMAGE"]}
+    if image:
+        gc["imageConfig"] = image
     style = body.get("style")
     text = f"{prompt}\n\nStyle: {style}." if isinstance(style, str) and style else prompt
     req: JSON = {
@@ -74,7 +83,14 @@ def to_gemini(body: JSON) -> tuple[JSON, str]:
         "generationConfig": gc,
         "safetySettings": [dict(s) for s in SAFETY_OFF],
     }
-    return req, fmt
+    return req, fmt, n
+
+
+def merge(results: list[JSON]) -> JSON:
+    """One images response from several (the n requests of one call): images in order, usage summed."""
+    usage = {k: sum(r["usage"][k] for r in results) for k in ("input_tokens", "output_tokens", "total_tokens")}
+    usage["input_tokens_details"] = {"text_tokens": usage["input_tokens"], "image_tokens": 0}
+    return {"created": results[0]["created"], "data": [d for r in results for d in r["data"]], "usage": usage}
 
 
 class ImagesResult(EventMachine):
