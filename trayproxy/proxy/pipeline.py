@@ -210,10 +210,12 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) 
             continue
         if not recovered and envelope_rules.signature_refused(resp.status, body):
             recovered = True
-            log.info("account %s refused a thought signature; retrying without earlier thinking", acc.id[:8])
-            job.request = envelope_rules.without_thinking(job.request, job.upstream_model)
-            envelope["request"] = envelope_rules.without_thinking(request, job.upstream_model)
-            continue
+            fixed = envelope_rules.without_thinking(request, job.upstream_model)
+            if fixed != request:  # else there is no thinking to remove: a retry would change nothing
+                log.info("account %s refused a thought signature; retrying without earlier thinking", acc.id[:8])
+                job.request = envelope_rules.without_thinking(job.request, job.upstream_model)
+                envelope["request"] = request = fixed
+                continue
         verdict = classify(
             resp.status, resp.headers, body, now=ctx.clock(), repeats=ctx.pool.failures(acc.id, job.upstream_model)
         )
