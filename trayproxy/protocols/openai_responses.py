@@ -439,7 +439,7 @@ def _instructions(raw: Any) -> list[JSON]:
 
 
 def to_chat(body: JSON, *, history: list[JSON] | None) -> JSON:
-    """A Responses request -> an OpenAI chat-completions body for `openai_chat.to_gemini`.
+    """A Responses request -> an OpenAI chat-completions body for `openai_shapes.to_gemini`.
 
     `history` is the stored conversation of `previous_response_id` (earlier input items and
     output items, in order); it goes before this request's `input`.
