@@ -137,7 +137,8 @@ def test_codex_tools_through_responses(stack, model: str) -> None:
     status, body = _post(ctl, "/v1/responses", {"model": model, "input": "hi", "tools": tools})
     assert status == 200, body
     names = {d["name"] for d in _declarations(fake)}
-    assert {t["name"] for t in tools if t["type"] == "function"} <= names
+    namespaced = {f["name"] for t in tools if t["type"] == "namespace" for f in t["tools"]}
+    assert namespaced and {t["name"] for t in tools if t["type"] == "function"} | namespaced == names
 
 
 @pytest.mark.parametrize("model", [CLAUDE, GEMINI])

@@ -16,6 +16,7 @@ Pure code. `to_chat` maps a Responses request (plus the stored history of a
   (`core.turns.reasoning_key`), so unsigned or foreign reasoning is safe;
 - function tools (flat Responses shape) -> chat tools; `custom` tools (e.g. Codex `apply_patch`)
   -> a function with one string parameter `input`; `local_shell` -> a function `local_shell`;
+  `namespace` tools (Codex's multi_agent_v1) -> their functions (a call to one names its namespace);
   hosted tools (web_search, file_search, ...) are dropped without an error; `item_reference`
   items are resolved against the conversation's items by id;
 - `tool_choice`, `reasoning.effort`, `max_output_tokens`, `text.format`, sampling parameters.
@@ -361,6 +362,11 @@ def _tools(raw: Any) -> list[JSON]:
                 "required": ["command"],
             }
             out.append(_function_tool(LOCAL_SHELL_TOOL, "Run a command on the user's machine.", params, None, where))
+        elif ttype == "namespace":  # a group of function tools (Codex's multi_agent_v1)
+            for j, sub in enumerate(tool.get("tools") or []):
+                if isinstance(sub, dict) and sub.get("type") == "function":
+                    out.append(_function_tool(sub.get("name"), sub.get("description"), sub.get("parameters"),
+                                              sub.get("strict"), f"{where}.tools[{j}]"))
         # web_search, file_search, computer_use, mcp, image_generation, ...: hosted tools the
         # upstream does not run for us; dropped without an error.
     return out

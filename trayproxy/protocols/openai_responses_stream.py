@@ -42,6 +42,10 @@ def _tool_kinds(tools: Any) -> dict[str, str]:
                 kinds[t["name"]] = "custom"
             elif t.get("type") == "local_shell":
                 kinds[LOCAL_SHELL_TOOL] = "local_shell"
+            elif t.get("type") == "namespace" and isinstance(t.get("name"), str):
+                for sub in t.get("tools") or []:
+                    if isinstance(sub, dict) and isinstance(sub.get("name"), str):
+                        kinds[sub["name"]] = "namespace:" + t["name"]
     return kinds
 
 
@@ -278,6 +282,8 @@ class ResponsesStream(EventMachine):
             arguments = orjson.dumps(args).decode()
             item = {"id": self.new_id("fc_"), "type": "function_call", "status": "in_progress",
                     "arguments": "", "call_id": call_id, "name": name}
+            if kind.startswith("namespace:"):
+                item["namespace"] = kind.removeprefix("namespace:")
             index = self._add(out, item)
             self._emit(out, "response.function_call_arguments.delta",
                        {"item_id": item["id"], "output_index": index, "delta": arguments})
