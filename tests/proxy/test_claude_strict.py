@@ -235,3 +235,24 @@ def test_no_retry_when_there_is_no_thinking_to_remove(stack) -> None:
                          {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
     assert status == 400 and "Corrupted thought signature" in json.dumps(body)
     assert len(fake.calls_to()) - before == 1
+
+
+def test_refused_signature_is_retried_once_openai_chat(stack) -> None:
+    """The chat route replays remembered signatures; one the upstream refuses (another session's) is
+    retried once, with the bypass value on the call and no earlier thinking."""
+    fake, ctl = stack
+    ctl.ctx.signatures.remember([("call_old", "tp1.claude.Rk9SRUlHTi1TSUdOQVRVUkU=")])
+    client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+    before = len(fake.calls_to())
+    chat = client.chat.completions.create(model=CLAUDE_THINKING, tools=[{"type": "function", "function": {
+        "name": "Read", "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}], messages=[
+        {"role": "user", "content": "Read main.py"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_old", "type": "function", "function": {"name": "Read", "arguments": '{"path": "main.py"}'}}]},
+        {"role": "tool", "tool_call_id": "call_old", "content": "print(1)"},
+    ])
+    assert chat.choices[0].message.content == "Done with the tool."
+    calls = fake.calls_to()[before:]
+    assert len(calls) == 2 and calls[0].status == 400
+    assert calls[0].body["request"]["contents"][1]["parts"][0]["thoughtSignature"] == "Rk9SRUlHTi1TSUdOQVRVUkU="
+    assert calls[1].body["request"]["contents"][1]["parts"][0]["thoughtSignature"] == "skip_thought_signature_validator"
