@@ -55,11 +55,14 @@ from .catalog import (
     ModelSpec,
 )
 from .oauth import OAuthMixin
-from .replies import Call, Reply, google_error, merge_chunks, prompt_tokens, rfc3339
+from .replies import Call, Reply, google_error, is_image_model, merge_chunks, prompt_tokens, rfc3339
 from .runner import ServerThread
 from .validation import (
     GoogleError,
+    check_claude_identity,
     check_claude_thinking,
+    check_claude_tools,
+    check_image_request,
     check_signatures,
     first,
     model_family,
@@ -509,6 +512,11 @@ class FakeCloudCode(OAuthMixin):
         gen = first(req, "generationConfig") or {}
         tc = first(gen, "thinkingConfig") or {}
         contents = req.get("contents") or []
+        if is_image_model(model):
+            check_image_request(env, req)
+        if model_family(model) == "claude":
+            check_claude_tools(first(req, "tools"))
+            check_claude_identity(req)
         if thinking:
             check_signatures(contents, model_family(model), self.signature_family)
             if model_family(model) == "claude":

@@ -8,10 +8,14 @@ request, so replies can echo what they were sent.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import math
 import re
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -21,7 +25,7 @@ import orjson
 
 __all__ = [
     "Gate", "Reply", "Call", "google_error", "rfc3339", "estimate_tokens", "prompt_tokens", "parse_duration",
-    "merge_chunks",
+    "merge_chunks", "png", "is_image_model",
     "STATUS_NAMES",
 ]
 
@@ -123,6 +127,20 @@ def prompt_tokens(request: dict[str, Any]) -> int:
     """The prompt size of a GenerateContentRequest: contents, system instruction and tools."""
     return estimate_tokens([request.get(k) for k in ("contents", "systemInstruction", "system_instruction", "tools")
                             if request.get(k)])
+
+
+def is_image_model(model: str) -> bool:
+    """Image models (`gemini-3-pro-image`, `gemini-3.1-flash-image`, ...) answer with images."""
+    return "image" in model.lower()
+
+
+def png(rgb: tuple[int, int, int], size: int = 2) -> bytes:
+    """A valid size x size PNG of one colour."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    rows = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 class Gate:
@@ -392,6 +410,8 @@ class Reply:
         """The GenerateContentResponse chunks of this reply for `call` (empty for errors)."""
         if self.events is not None:
             return [dict(e) for e in self.events]
+        if is_image_model(call.model) and not self.calls:
+            return self._render_images(call)
         text = self.body_text or ""
         if self.echo_input:
             text = f"Echo: {call.last_user_text()}"
@@ -449,6 +469,23 @@ class Reply:
             last["finishReason"] = self.finish_reason
         chunks[-1]["usageMetadata"] = usage
         return chunks
+
+
+    def _render_images(self, call: Call) -> list[dict[str, Any]]:
+        """An image model's answer: `candidateCount` candidates, each a short text and one PNG whose
+        colour comes from the prompt and the candidate's index (so tests can tell them apart)."""
+        gen = call.request.get("generationConfig") or call.request.get("generation_config") or {}
+        count = gen.get("candidateCount") or gen.get("candidate_count") or 1
+        prompt = call.last_user_text()
+        cands = []
+        for i in range(int(count)):
+            digest = hashlib.sha256(f"{prompt}#{i}".encode()).digest()
+            data = base64.b64encode(png((digest[0], digest[1], digest[2]))).decode()
+            parts = [{"text": f"Here is an image of {prompt[:40]}."}, {"inlineData": {"mimeType": "image/png", "data": data}}]
+            cands.append({"index": i, "content": {"role": "model", "parts": parts}, "finishReason": self.finish_reason or "STOP"})
+        usage = {"promptTokenCount": prompt_tokens(call.request), "candidatesTokenCount": 1290 * len(cands)}
+        usage["totalTokenCount"] = sum(usage.values())
+        return [{"candidates": cands, "usageMetadata": usage, "modelVersion": call.model, "responseId": call.response_id}]
 
 
 def merge_chunks(chunks: list[dict[str, Any]]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from typing import Any
 
 __all__ = [
     "GoogleError", "Issues", "validate_generate", "validate_count_tokens", "validate_load_code_assist",
-    "check_signatures", "check_claude_thinking", "model_family", "BYPASS_SIGNATURE", "SCHEMA_KEYS", "first",
+    "check_signatures", "check_claude_thinking", "check_claude_tools", "check_claude_identity", "model_family",
+    "BYPASS_SIGNATURE", "SCHEMA_KEYS", "first", "AGENT_SDK_IDENTITY", "check_image_request",
 ]
 
 BYPASS_SIGNATURE = "skip_thought_signature_validator"
@@ -445,20 +446,30 @@ def missing_signature(name: str, position: int) -> GoogleError:
     )
 
 
+def invalid_signature(family: str, turn: int, part: int) -> GoogleError:
+    """Claude answers in Anthropic's words (its own message numbering); Gemini in Google's."""
+    if family == "claude":
+        return GoogleError(400, f"messages.{turn}.content.{part}: Invalid `signature` in `thinking` block")
+    return GoogleError(400, "Corrupted thought signature.")
+
+
 def check_signatures(contents: list[dict[str, Any]], family: str, issued: Callable[[str], str | None]) -> None:
     """For thinking models: every functionCall in a model turn carries a signature this upstream
     issued for the same model family (or the documented bypass value); any other signature
-    present must be valid too. `issued(sig)` gives the family a signature was issued for."""
+    present must be valid too. `issued(sig)` gives the family a signature was issued for.
+    Claude accepts the bypass value on functionCall parts only (upstream-as-it-is §4)."""
     for ci, content in enumerate(contents):
         if content.get("role") != "model":
             continue
-        for part in content.get("parts", []):
+        for pi, part in enumerate(content.get("parts", [])):
             sig = first(part, "thoughtSignature")
             fc = first(part, "functionCall")
             if fc is not None and not sig:
                 raise missing_signature(str(fc.get("name")), ci + 1)
-            if sig and sig != BYPASS_SIGNATURE and issued(sig) != family:
-                raise GoogleError(400, "Corrupted thought signature.")
+            if sig == BYPASS_SIGNATURE and (fc is not None or family != "claude"):
+                continue
+            if sig and issued(sig) != family:
+                raise invalid_signature(family, ci, pi)
 
 
 def check_claude_thinking(contents: list[dict[str, Any]], thinking_enabled: bool) -> None:
@@ -488,3 +499,61 @@ def check_claude_thinking(contents: list[dict[str, Any]], thinking_enabled: bool
                 "thinking blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult "
                 "our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking",
             )
+
+
+def _unions(schema: Any) -> bool:
+    """Whether a Gemini Schema holds anything Claude's input_schema validation refuses: unions, and
+    `nullable` (Google hands Claude a nullable field as a type list, which Claude refuses)."""
+    if not isinstance(schema, dict):
+        return False
+    if any(first(schema, k) is not None for k in ("anyOf", "oneOf", "allOf")) or first(schema, "nullable") is True:
+        return True
+    if isinstance(schema.get("type"), list):
+        return True
+    props = schema.get("properties")
+    subs = list(props.values()) if isinstance(props, dict) else []
+    return any(_unions(s) for s in [*subs, schema.get("items")])
+
+
+def check_claude_tools(tools: Any) -> None:
+    """Claude validates every tool's input_schema strictly (upstream-as-it-is §4, Aether PR #832):
+    unions and type lists are refused with Anthropic's field path."""
+    decls = [d for t in tools or [] if isinstance(t, dict) for d in first(t, "functionDeclarations") or []]
+    for i, decl in enumerate(decls):
+        if isinstance(decl, dict) and (_unions(decl.get("parameters")) or _unions(first(decl, "parametersJsonSchema"))):
+            raise GoogleError(400, f"tools.{i}.custom.input_schema: JSON schema is invalid. It must match JSON Schema "
+                                   "draft 2020-12 (https://json-schema.org/draft/2020-12). Learn more about tool use "
+                                   "at https://docs.claude.com/en/docs/tool-use.")
+
+
+#: The line the Claude Agent SDK starts its system prompt with.
+AGENT_SDK_IDENTITY = "You are a Claude agent, built on Anthropic's Claude Agent SDK"
+
+
+def check_claude_identity(req: dict[str, Any]) -> None:
+    """Claude Code's billing header and the Agent SDK identity line in the system prompt draw the
+    bare 429 from Cloud Code for healthy accounts (upstream-as-it-is §2, §4)."""
+    system = first(req, "systemInstruction") or {}
+    text = " ".join(p.get("text", "") for p in system.get("parts") or [] if isinstance(p, dict))
+    if "x-anthropic-billing-header:" in text or AGENT_SDK_IDENTITY in text:
+        raise GoogleError(429, "Resource has been exhausted (e.g. check quota).")
+
+
+_IMAGE_REQUEST_ID = re.compile(r"^image_gen/\d{13}/[0-9a-f-]{36}/12$")
+
+
+def check_image_request(env: dict[str, Any], req: dict[str, Any]) -> None:
+    """Image models take `image_gen` requests only (upstream-as-it-is §5): that requestType, a
+    requestId `image_gen/<ms>/<uuid>/12`, and neither tools nor a systemInstruction."""
+    problems = []
+    if env.get("requestType") != "image_gen":
+        problems.append(f"requestType must be image_gen for this model, not {env.get('requestType')!r}")
+    if not isinstance(env.get("requestId"), str) or not _IMAGE_REQUEST_ID.match(env["requestId"]):
+        problems.append("requestId must look like image_gen/<ms>/<uuid>/12")
+    for key in ("tools", "systemInstruction"):
+        if first(req, key) is not None:
+            problems.append(f"{key} is not supported for image generation")
+    if problems:
+        raise GoogleError(400, "Request contains an invalid argument.",
+                          [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                            "fieldViolations": [{"field": "request", "description": p} for p in problems]}])

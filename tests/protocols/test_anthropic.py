@@ -2,7 +2,8 @@
 
 Golden fixtures live in tests/protocols/golden/anthropic/:
 - requests/*.json: an Anthropic request -> the exact Gemini request (tool `parameters` are
-  written as {"$clean_schema": <input_schema>} and checked against `clean_schema` itself, so
+  written as {"$clean_schema": <input_schema>} and checked against `tool_schema` itself (the
+  cleaned schema, rewritten for Claude on Claude upstreams: tests/protocols/core/test_tool_schema.py), so
   the fixtures do not depend on the schema cleaner's details);
 - responses/*.json: upstream events -> the exact SSE frames, the non-streaming Message, the
   remembered signatures and the failure verdict;
@@ -27,6 +28,7 @@ import pytest
 
 from tests.fakes import validation as fake_validation
 from trayproxy.protocols import anthropic as ap
+from trayproxy.protocols.core.tool_schema import tool_schema
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import BYPASS_SIGNATURE, is_thinking_model
 from trayproxy.protocols.schema import clean_schema
@@ -62,8 +64,8 @@ def _ids() -> Any:
 # -- requests ---------------------------------------------------------------------------------
 
 
-def _mark_schemas(req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """Check every declaration's parameters == clean_schema(input_schema), then replace them
+def _mark_schemas(req: dict[str, Any], body: dict[str, Any], model: str) -> dict[str, Any]:
+    """Check every declaration's parameters == tool_schema(input_schema, model), then replace them
     by a marker so the golden file is independent of the cleaner's exact output."""
     schemas = {
         t["name"]: t.get("input_schema") or {"type": "object", "properties": {}}
@@ -73,7 +75,7 @@ def _mark_schemas(req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     req = orjson.loads(orjson.dumps(req))
     for tool in req.get("tools", []):
         for decl in tool.get("functionDeclarations", []):
-            assert decl["parameters"] == clean_schema(schemas[decl["name"]]), decl["name"]
+            assert decl["parameters"] == tool_schema(schemas[decl["name"]], model), decl["name"]
             decl["parameters"] = {"$clean_schema": schemas[decl["name"]]}
     gc = req.get("generationConfig", {})
     if "responseSchema" in gc:
@@ -88,9 +90,9 @@ def _convert(case: dict[str, Any]) -> dict[str, Any]:
     body = orjson.loads(orjson.dumps(case["body"]))  # the converter must not need the caller's copy
     if case.get("kind") == "count_tokens":
         out = ap.count_tokens_request(body, upstream_model=case["upstream_model"])
-        return {"request": _mark_schemas(out["request"], case["body"])}
+        return {"request": _mark_schemas(out["request"], case["body"], case["upstream_model"])}
     out = ap.to_gemini(body, upstream_model=case["upstream_model"], signatures=case.get("signatures", {}))
-    return _mark_schemas(out, case["body"])
+    return _mark_schemas(out, case["body"], case["upstream_model"])
 
 
 REQUEST_CASES = sorted((GOLDEN / "requests").glob("*.json"))

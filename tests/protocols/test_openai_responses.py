@@ -599,3 +599,29 @@ def test_item_reference_is_resolved_by_id() -> None:
     with pytest.raises(RequestError) as ei:
         to_chat({"model": "m", "input": ["x", {"type": "item_reference", "id": "nope"}]}, history=None)
     assert ei.value.field == "input[1].id"
+
+
+# -- namespace tools (Codex's multi_agent_v1) -------------------------------------------------------
+
+NAMESPACE_TOOL = {"type": "namespace", "name": "multi_agent_v1", "description": "Sub-agents.", "tools": [
+    {"type": "function", "name": "close_agent", "description": "Close an agent.", "strict": False,
+     "parameters": {"type": "object", "properties": {"target": {"type": "string"}}, "required": ["target"]}},
+    {"type": "function", "name": "wait_agent", "parameters": {"type": "object", "properties": {}}},
+]}
+
+
+def test_namespace_tools_are_offered_as_their_functions() -> None:
+    chat = to_chat({"model": "m", "input": "q", "tools": [NAMESPACE_TOOL]}, history=None)
+    assert [t["function"]["name"] for t in chat["tools"]] == ["close_agent", "wait_agent"]
+    assert chat["tools"][0]["function"]["parameters"] == NAMESPACE_TOOL["tools"][0]["parameters"]
+
+
+def test_a_call_to_a_namespace_function_names_its_namespace() -> None:
+    """Codex dispatches a function_call by namespace and name (checked with the real CLI: without the
+    namespace it answers `unsupported call`)."""
+    m = machine(stream=False, body={"model": "gpt-x", "input": "q", "tools": [NAMESPACE_TOOL]})
+    m.feed(chunk({"functionCall": {"name": "close_agent", "args": {"target": "a1"}}}, finish="STOP"))
+    m.finish()
+    (item,) = m.result()["output"]
+    assert item["type"] == "function_call" and item["name"] == "close_agent"
+    assert item["namespace"] == "multi_agent_v1" and orjson.loads(item["arguments"]) == {"target": "a1"}

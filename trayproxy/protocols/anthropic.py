@@ -1,74 +1,53 @@
-"""Anthropic Messages API <-> Gemini `GenerateContentRequest` / `GenerateContentResponse`.
+"""Anthropic Messages API <-> Gemini, on the Gemini core (`trayproxy.protocols.core`).
 
 Pure code: dicts in, dicts and SSE bytes out. Ids come from an injected `IdFactory`.
 
-Request side (`to_gemini`, `count_tokens_request`): validates the Messages body, maps system,
-messages, tools, tool_choice, thinking and sampling parameters to Gemini.
+Request side (`to_gemini`, `count_tokens_request`): validates the Messages body and maps system,
+content blocks, tools, tool_choice, thinking / effort and sampling to neutral turns and config;
+the core merges and repairs the turns and assembles the request.
 
-Response side (`MessagesStream`): a state machine fed one unwrapped Gemini response at a time;
-it yields Anthropic SSE frames (`message_start`, `content_block_*`, `message_delta`,
-`message_stop`) exactly as the Anthropic API orders them, and collects the same content for
-the non-streaming `Message` body.
+Response side: `MessagesStream` (in `anthropic_stream`, re-exported here).
 
-Thought signatures
-------------------
-Every signature the upstream issues is shown to the client as the `signature` of a thinking
-block, *tagged* with the family of the model that issued it::
-
-    tp1.<family>.<raw upstream signature>      e.g. "tp1.claude.EqQBCkgIARAB..."
-
-Families (`signature_family`): ``claude`` (any claude-*), ``gemini2`` (gemini-2.x),
-``gemini3`` (every other gemini-*, incl. gemini-pro-agent / gemini-3-flash-agent, which the
-effort variants switch between), ``gptoss``, else ``m-<model>``. Clients (Claude Code, the
-SDKs) treat signatures as opaque and send them back verbatim, so the tag survives restarts and
-needs no server-side memory. On the way back (`to_gemini`) the tag is removed and:
-
-- a signature whose family equals the upstream model's family is replayed;
-- a signature from another family, an untagged one (real Anthropic signatures, anything a
-  client made up) or an empty one is *not* replayed: the thinking block is dropped (never
-  turned into a 400). Function calls then fall back to the `signatures` memory, else to
-  `BYPASS_SIGNATURE` on thinking models.
-
-Where a signature sits upstream differs by family: Claude signs its thought parts; Gemini signs
-the first function call of a step (or a text part). The response side keeps that information
-in the order of the blocks: a signature that arrives on a function call (or text) part is
-attached to the thinking block open before it, or carried by an empty thinking block emitted
-right before the tool_use block. The request side puts a replayed signature back on the next
-function call of the same assistant message (and, for Gemini, on the next text part when a
-text part comes first), so the upstream sees its signature where it put it.
-
-`MessagesStream.signatures` maps tool_use id -> tagged signature (the one on the function call
-part, else the thought before it). `to_gemini(signatures=...)` accepts tagged values (family
-checked) and untagged ones (trusted: only trayproxy writes that memory).
+Thought signatures: every signature the upstream issues reaches the client as a thinking block's
+`signature`, tagged `tp1.<family>.<raw>` (`gemini.signature_family`). Clients send signatures back
+verbatim, so the tag needs no server memory; a signature of another family, an untagged or an empty
+one is not replayed (its thinking block is dropped, never a 400), and function calls then fall back
+to the `signatures` memory, else to `BYPASS_SIGNATURE` on thinking upstreams. Claude signs its
+thought parts; Gemini signs the first function call of a step (or a text part): a signature
+arriving on a call is attached to the open thinking block, or carried by an empty thinking block
+right before the tool_use, and the request side puts it back on the next call (for Gemini also on
+the next text part). `MessagesStream.signatures` maps tool_use id -> tagged signature.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any
 
-import orjson
-
+from trayproxy.protocols.anthropic_stream import MessagesStream
+from trayproxy.protocols.claude_code import is_background_request, system_text
+from trayproxy.protocols.core import config as cfg
+from trayproxy.protocols.core.media import file_part, inline_part
+from trayproxy.protocols.core.turns import (
+    Turn,
+    contents,
+    loop_turn_starts_with_thought,
+    merge,
+    pair_tool_turns,
+    replayable,
+    strip_thoughts,
+)
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import (
     BYPASS_SIGNATURE,
-    SAFETY_OFF,
     SIGNATURE_PREFIX,
-    IdFactory,
-    Usage,
     decode_signature,
     encode_signature,
-    finish_reason,
     is_thinking_model,
-    iter_parts,
-    part_as_text,
     signature_family,
-    unwrap,
 )
 from trayproxy.protocols.schema import clean_schema
-from trayproxy.protocols.sse import encode_event
 
 __all__ = [
     "to_gemini",
@@ -83,60 +62,10 @@ __all__ = [
 
 JSON = dict[str, Any]
 
-# -- signatures ---------------------------------------------------------------------------------
-
-# -- small helpers ------------------------------------------------------------------------------
-
-_MIME_BY_EXT = {
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "heic": "image/heic",
-    "heif": "image/heif",
-    "bmp": "image/bmp",
-    "svg": "image/svg+xml",
-    "pdf": "application/pdf",
-    "txt": "text/plain",
-    "md": "text/markdown",
-    "html": "text/html",
-    "htm": "text/html",
-    "csv": "text/csv",
-    "json": "application/json",
-}
-
-
-def _guess_mime(url: str, default: str) -> str:
-    path = url.split("#", 1)[0].split("?", 1)[0]
-    last = path.rsplit("/", 1)[-1]
-    if "." in last:
-        return _MIME_BY_EXT.get(last.rsplit(".", 1)[-1].lower(), default)
-    return default
-
-
-def _is_int(v: Any) -> TypeGuard[int]:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _nonblank(text: str) -> bool:
-    return bool(text) and not text.isspace()
-
-
-def _output_cap(model: str) -> int:
-    return 64000 if model.lower().startswith("claude") else 65536
-
-
 #: Thinking budget for an Anthropic `effort` (adaptive thinking, `output_config.effort`).
 EFFORT_BUDGETS = {"low": 2048, "medium": 8192, "high": 24576, "max": 32768}
-#: Budget used when a Claude upstream thinks by default and the client named none.
-DEFAULT_CLAUDE_BUDGET = 16000
-#: Smallest budget worth sending (Anthropic's own minimum).
-MIN_BUDGET = 1024
+DEFAULT_CLAUDE_BUDGET = cfg.DEFAULT_CLAUDE_BUDGET
+MIN_BUDGET = cfg.MIN_BUDGET
 #: Room for the visible answer kept above a budget the proxy chose itself.
 _ANSWER_ROOM = 4096
 #: maxOutputTokens = budget + this when the client's max_tokens leaves no room for an answer.
@@ -144,7 +73,6 @@ _RAISED_ROOM = 8192
 
 _EMPTY_TOOL_RESULT = "(the tool returned no output)"
 _EMPTY_TOOL_ERROR = "(the tool failed without output)"
-_MISSING_TOOL_RESULT = "No result was provided for this tool call (it was interrupted or skipped)."
 
 #: Content block types the Messages API defines for server-side tools: accepted, not relayed.
 _SERVER_BLOCKS = frozenset(
@@ -163,55 +91,36 @@ _SERVER_BLOCKS = frozenset(
 )
 
 
+def _nonblank(text: str) -> bool:
+    return bool(text) and not text.isspace()
+
+
 # -- request conversion -------------------------------------------------------------------------
 
 
 @dataclass
 class _Ctx:
-    upstream_model: str
     family: str
     signatures: Mapping[str, str]
     thinking_upstream: bool = False  # function calls need a signature (else BYPASS_SIGNATURE)
     tool_names: dict[str, str] = field(default_factory=dict)
 
-    def trusted(self, value: Any, *, remembered: bool = False) -> str | None:
-        """The raw signature to replay, or None when it must not be sent upstream."""
-        if not isinstance(value, str) or not value or value == BYPASS_SIGNATURE:
-            return None
-        family, raw = decode_signature(value)
-        if family is None:
-            return raw if remembered else None
-        return raw if family == self.family else None
+    def trusted(self, value: Any) -> str | None:
+        return replayable(value, self.family, remembered=False)
 
     def remembered(self, tool_id: str) -> str | None:
         try:
             value = self.signatures.get(tool_id)
         except Exception:  # a Mapping may raise on odd keys; memory is best effort
             return None
-        return self.trusted(value, remembered=True)
-
-
-def _req_str(body: JSON, key: str) -> str:
-    v = body.get(key)
-    if not isinstance(v, str) or not v.strip():
-        raise RequestError(f"`{key}` is required and must be a non-empty string.", field=key)
-    return v
-
-
-#: Claude Code's attribution line (`x-anthropic-billing-header: cc_version=...; cch=<hash>`):
-#: meaningful to Anthropic only, and its per-request hash would defeat upstream prefix caching.
-_BILLING_LINE = re.compile(r"^x-anthropic-billing-header:[^\n]*(?:\n|$)", re.M)
-
-
-def _system_text(text: str) -> str:
-    return _BILLING_LINE.sub("", text) if "x-anthropic-billing-header:" in text else text
+        return replayable(value, self.family, remembered=True)
 
 
 def _system_parts(system: Any) -> list[JSON]:
     if system is None:
         return []
     if isinstance(system, str):
-        system = _system_text(system)
+        system = system_text(system)
         return [{"text": system}] if _nonblank(system) else []
     if not isinstance(system, list):
         raise RequestError("`system` must be a string or a list of text blocks.", field="system")
@@ -222,7 +131,7 @@ def _system_parts(system: Any) -> list[JSON]:
         text = block.get("text")
         if not isinstance(text, str):
             raise RequestError("A text block needs a string `text`.", field=f"system[{i}].text")
-        text = _system_text(text)
+        text = system_text(text)
         if _nonblank(text):
             parts.append({"text": text})
     return parts
@@ -235,7 +144,6 @@ def _media_part(source: Any, where: str, *, kind: str) -> JSON:
             f"A{'n' if kind == 'image' else ''} {kind} block needs a `source` object.", field=where
         )
     stype = source.get("type")
-    default_mime = "image/jpeg" if kind == "image" else "application/pdf"
     if stype == "base64":
         data = source.get("data")
         mime = source.get("media_type")
@@ -243,12 +151,12 @@ def _media_part(source: Any, where: str, *, kind: str) -> JSON:
             raise RequestError("A base64 source needs its `data`.", field=f"{where}.data")
         if not isinstance(mime, str) or not mime:
             raise RequestError("A base64 source needs its `media_type`.", field=f"{where}.media_type")
-        return {"inlineData": {"mimeType": mime, "data": data}}
+        return inline_part(mime, data)
     if stype == "url":
         url = source.get("url")
         if not isinstance(url, str) or not url:
             raise RequestError("A url source needs its `url`.", field=f"{where}.url")
-        return {"fileData": {"fileUri": url, "mimeType": _guess_mime(url, default_mime)}}
+        return file_part(url, "image/jpeg" if kind == "image" else "application/pdf")
     if stype == "file":
         raise RequestError(
             "Files API references (source type `file`) are not supported; send the data as base64.",
@@ -257,50 +165,51 @@ def _media_part(source: Any, where: str, *, kind: str) -> JSON:
     raise RequestError(f"Unsupported {kind} source type {stype!r}.", field=f"{where}.type")
 
 
+def _text_blocks(content: list[Any], where: str, parts: list[JSON]) -> None:
+    """Text and image blocks of a document's `content` source."""
+    for j, sub in enumerate(content):
+        sw = f"{where}.source.content[{j}]"
+        if not isinstance(sub, dict):
+            raise RequestError("Content blocks must be objects.", field=sw)
+        if sub.get("type") == "text":
+            text = sub.get("text")
+            if isinstance(text, str) and _nonblank(text):
+                parts.append({"text": text})
+        elif sub.get("type") == "image":
+            parts.append(_media_part(sub.get("source"), f"{sw}.source", kind="image"))
+        else:
+            raise RequestError(f"Unsupported block type {sub.get('type')!r} in a document.", field=sw)
+
+
 def _document_parts(block: JSON, where: str) -> list[JSON]:
-    source = block.get("source")
+    source: Any = block.get("source")
     title = block.get("title")
     parts: list[JSON] = []
     if isinstance(title, str) and _nonblank(title):
         parts.append({"text": f"Document: {title}"})
-    if isinstance(source, dict) and source.get("type") == "text":
+    stype = source.get("type") if isinstance(source, dict) else None
+    if stype == "text":
         data = source.get("data")
         if not isinstance(data, str):
             raise RequestError("A text document source needs string `data`.", field=f"{where}.source.data")
         if _nonblank(data):
             parts.append({"text": data})
-        return parts
-    if isinstance(source, dict) and source.get("type") == "content":
+    elif stype == "content":
         content = source.get("content")
         if isinstance(content, str):
             if _nonblank(content):
                 parts.append({"text": content})
-            return parts
-        if not isinstance(content, list):
+        elif isinstance(content, list):
+            _text_blocks(content, where, parts)
+        else:
             raise RequestError("A content document source needs `content`.", field=f"{where}.source.content")
-        for j, sub in enumerate(content):
-            sw = f"{where}.source.content[{j}]"
-            if not isinstance(sub, dict):
-                raise RequestError("Content blocks must be objects.", field=sw)
-            if sub.get("type") == "text":
-                text = sub.get("text")
-                if isinstance(text, str) and _nonblank(text):
-                    parts.append({"text": text})
-            elif sub.get("type") == "image":
-                parts.append(_media_part(sub.get("source"), f"{sw}.source", kind="image"))
-            else:
-                raise RequestError(f"Unsupported block type {sub.get('type')!r} in a document.", field=sw)
-        return parts
-    parts.append(_media_part(source, f"{where}.source", kind="document"))
+    else:
+        parts.append(_media_part(source, f"{where}.source", kind="document"))
     return parts
 
 
 def _search_result_text(block: JSON) -> str:
-    lines = []
-    if isinstance(block.get("title"), str):
-        lines.append(block["title"])
-    if isinstance(block.get("source"), str):
-        lines.append(block["source"])
+    lines = [block[k] for k in ("title", "source") if isinstance(block.get(k), str)]
     for sub in block.get("content") or []:
         if isinstance(sub, dict) and isinstance(sub.get("text"), str):
             lines.append(sub["text"])
@@ -312,9 +221,7 @@ def _tool_result_parts(block: JSON, where: str) -> tuple[str, list[JSON]]:
     content = block.get("content")
     texts: list[str] = []
     extra: list[JSON] = []
-    if content is None:
-        pass
-    elif isinstance(content, str):
+    if isinstance(content, str):
         texts.append(content)
     elif isinstance(content, list):
         for j, sub in enumerate(content):
@@ -338,12 +245,11 @@ def _tool_result_parts(block: JSON, where: str) -> tuple[str, list[JSON]]:
             elif t == "search_result":
                 texts.append(_search_result_text(sub))
             elif t == "tool_reference":
-                name = sub.get("tool_name")
-                if isinstance(name, str):
-                    texts.append(f"(tool reference: {name})")
+                if isinstance(sub.get("tool_name"), str):
+                    texts.append(f"(tool reference: {sub['tool_name']})")
             else:
                 raise RequestError(f"Unsupported block type {t!r} in a tool_result.", field=sw)
-    else:
+    elif content is not None:
         raise RequestError(
             "tool_result `content` must be a string or a list of blocks.", field=f"{where}.content"
         )
@@ -355,13 +261,37 @@ def _tool_result_parts(block: JSON, where: str) -> tuple[str, list[JSON]]:
     return text, extra
 
 
-@dataclass
-class _Turn:
-    role: str  # "user" | "model"
-    parts: list[JSON]
+def _tool_use(block: JSON, bw: str, ctx: _Ctx, carried: str | None) -> JSON:
+    tid, name, args = block.get("id"), block.get("name"), block.get("input")
+    if not isinstance(tid, str) or not tid:
+        raise RequestError("A tool_use block needs its `id`.", field=f"{bw}.id")
+    if not isinstance(name, str) or not name:
+        raise RequestError("A tool_use block needs its `name`.", field=f"{bw}.name")
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise RequestError("tool_use `input` must be an object.", field=f"{bw}.input")
+    ctx.tool_names[tid] = name
+    sig = ctx.trusted(block.get("signature")) or carried or ctx.remembered(tid)
+    if sig is None and ctx.thinking_upstream:
+        sig = BYPASS_SIGNATURE
+    part: JSON = {"functionCall": {"name": name, "args": args, "id": tid}}
+    if sig:
+        part["thoughtSignature"] = sig
+    return part
 
 
-def _convert_message(msg: Any, i: int, ctx: _Ctx) -> _Turn:
+def _tool_result(block: JSON, bw: str, ctx: _Ctx) -> JSON:
+    tid = block.get("tool_use_id")
+    if not isinstance(tid, str) or not tid:
+        raise RequestError("A tool_result block needs its `tool_use_id`.", field=f"{bw}.tool_use_id")
+    text, extra = _tool_result_parts(block, bw)
+    key = "error" if block.get("is_error") else "result"
+    fr = {"name": ctx.tool_names.get(tid, ""), "response": {key: text}, "id": tid}
+    return {"functionResponse": fr, "_media": extra}
+
+
+def _convert_message(msg: Any, i: int, ctx: _Ctx) -> Turn:
     where = f"messages[{i}]"
     if not isinstance(msg, dict):
         raise RequestError("Each message must be an object.", field=where)
@@ -371,9 +301,10 @@ def _convert_message(msg: Any, i: int, ctx: _Ctx) -> _Turn:
             f"Message role must be 'user' or 'assistant', not {role!r} (put system text in `system`).",
             field=f"{where}.role",
         )
+    gemini_role = "user" if role == "user" else "model"
     content = msg.get("content")
     if isinstance(content, str):
-        return _Turn("user" if role == "user" else "model", [{"text": content}] if _nonblank(content) else [])
+        return Turn(gemini_role, [{"text": content}] if _nonblank(content) else [])
     if not isinstance(content, list):
         raise RequestError("Message content must be a string or a list of blocks.", field=f"{where}.content")
     parts: list[JSON] = []
@@ -385,6 +316,8 @@ def _convert_message(msg: Any, i: int, ctx: _Ctx) -> _Turn:
         t = block.get("type")
         if not isinstance(t, str):
             raise RequestError("Every content block needs a string `type`.", field=f"{bw}.type")
+        if t in ("tool_use", "thinking") and role != "assistant":
+            raise RequestError(f"{t} blocks belong in assistant messages.", field=bw)
         if t == "text":
             text = block.get("text")
             if not isinstance(text, str):
@@ -405,144 +338,23 @@ def _convert_message(msg: Any, i: int, ctx: _Ctx) -> _Turn:
             if _nonblank(text):
                 parts.append({"text": text})
         elif t == "tool_use":
-            if role != "assistant":
-                raise RequestError("tool_use blocks belong in assistant messages.", field=bw)
-            tid, name, args = block.get("id"), block.get("name"), block.get("input")
-            if not isinstance(tid, str) or not tid:
-                raise RequestError("A tool_use block needs its `id`.", field=f"{bw}.id")
-            if not isinstance(name, str) or not name:
-                raise RequestError("A tool_use block needs its `name`.", field=f"{bw}.name")
-            if args is None:
-                args = {}
-            if not isinstance(args, dict):
-                raise RequestError("tool_use `input` must be an object.", field=f"{bw}.input")
-            ctx.tool_names[tid] = name
-            sig = ctx.trusted(block.get("signature")) or carried or ctx.remembered(tid)
+            parts.append(_tool_use(block, bw, ctx, carried))
             carried = None
-            if sig is None and ctx.thinking_upstream:
-                sig = BYPASS_SIGNATURE
-            part = {"functionCall": {"name": name, "args": args, "id": tid}}
-            if sig:
-                part["thoughtSignature"] = sig
-            parts.append(part)
         elif t == "tool_result":
             if role != "user":
                 raise RequestError("tool_result blocks belong in user messages.", field=bw)
-            tid = block.get("tool_use_id")
-            if not isinstance(tid, str) or not tid:
-                raise RequestError("A tool_result block needs its `tool_use_id`.", field=f"{bw}.tool_use_id")
-            text, extra = _tool_result_parts(block, bw)
-            key = "error" if block.get("is_error") else "result"
-            parts.append(
-                {
-                    "functionResponse": {
-                        "name": ctx.tool_names.get(tid, ""),
-                        "response": {key: text},
-                        "id": tid,
-                    },
-                    "_extra": extra,
-                }
-            )
+            parts.append(_tool_result(block, bw, ctx))
         elif t == "thinking":
-            if role != "assistant":
-                raise RequestError("thinking blocks belong in assistant messages.", field=bw)
-            thinking = block.get("thinking")
             sig = ctx.trusted(block.get("signature"))
             if sig is None:
                 continue  # another family's, or unsigned: never replayed, never a 400
             carried = sig
+            thinking = block.get("thinking")
             if ctx.family == "claude" and isinstance(thinking, str) and thinking:
                 parts.append({"text": thinking, "thought": True, "thoughtSignature": sig})
-        elif t == "redacted_thinking" or t in _SERVER_BLOCKS:
-            continue
-        else:
+        elif t != "redacted_thinking" and t not in _SERVER_BLOCKS:
             raise RequestError(f"Unsupported content block type {t!r}.", field=f"{bw}.type")
-    return _Turn("user" if role == "user" else "model", parts)
-
-
-def _merge(turns: Iterable[_Turn]) -> list[_Turn]:
-    out: list[_Turn] = []
-    for t in turns:
-        if not t.parts:
-            continue
-        if out and out[-1].role == t.role:
-            out[-1].parts.extend(t.parts)
-        else:
-            out.append(_Turn(t.role, list(t.parts)))
-    return out
-
-
-def _fix_tool_turns(turns: list[_Turn]) -> None:
-    """Make every user turn answer exactly the previous model turn's calls.
-
-    functionResponses go first (in call order); a call with no response gets a synthetic error
-    response; a response to no call in the previous turn becomes plain text. Media from tool
-    results follows the responses."""
-    prev_calls: list[JSON] = []
-    for k, turn in enumerate(turns):
-        if turn.role == "model":
-            prev_calls = [p["functionCall"] for p in turn.parts if "functionCall" in p]
-            continue
-        call_ids = [c.get("id") for c in prev_calls]
-        answered: dict[str, JSON] = {}
-        extras: list[JSON] = []
-        others: list[JSON] = []
-        for p in turn.parts:
-            if "functionResponse" not in p:
-                others.append(p)
-                continue
-            fr = p["functionResponse"]
-            extra = p.get("_extra") or []
-            if fr["id"] in call_ids and fr["id"] not in answered:
-                answered[fr["id"]] = {"functionResponse": fr}
-                extras.extend(extra)
-            else:
-                resp = fr["response"]
-                label = fr["name"] or fr["id"]
-                body = resp.get("result", resp.get("error", ""))
-                prefix = "Error from" if "error" in resp else "Result of"
-                others.append({"text": f"[{prefix} tool call {label}]\n{body}"})
-                others.extend(extra)
-        responses: list[JSON] = []
-        if prev_calls and k > 0:
-            for c in prev_calls:
-                cid = c.get("id")
-                if cid in answered:
-                    answered[cid]["functionResponse"]["name"] = c["name"]
-                    responses.append(answered[cid])
-                else:
-                    responses.append(
-                        {
-                            "functionResponse": {
-                                "name": c["name"],
-                                "response": {"error": _MISSING_TOOL_RESULT},
-                                "id": cid,
-                            }
-                        }
-                    )
-        turn.parts = responses + extras + others
-        prev_calls = []
-
-
-def _strip_thoughts(turns: list[_Turn]) -> list[_Turn]:
-    for t in turns:
-        t.parts = [p for p in t.parts if not p.get("thought")]
-    return _merge(turns)
-
-
-def _loop_turn_starts_with_thought(turns: list[_Turn]) -> bool:
-    """Anthropic's rule with thinking on: when the conversation ends in a tool loop, the last
-    assistant turn must start with a (signed) thinking block. True when the rule is met or does
-    not apply."""
-    if len(turns) < 2 or turns[-1].role != "user" or turns[-2].role != "model":
-        return True
-    last_model = turns[-2]
-    if not any("functionCall" in p for p in last_model.parts):
-        return True
-    if not any("functionResponse" in p for p in turns[-1].parts):
-        return True
-    first = last_model.parts[0]
-    return bool(first.get("thought") and first.get("thoughtSignature"))
+    return Turn(gemini_role, parts)
 
 
 @dataclass
@@ -552,11 +364,9 @@ class _Thinking:
     max_tokens: int = 0
 
 
-def _plan_thinking(body: JSON, upstream_model: str, max_tokens: int) -> _Thinking:
-    cap = _output_cap(upstream_model)
+def _plan_thinking(body: JSON, upstream_model: str, max_tokens: int, cap: int) -> _Thinking:
     max_out = min(max_tokens, cap)
-    claude = upstream_model.lower().startswith("claude")
-    capable = claude or is_thinking_model(upstream_model)
+    claude = cfg.is_claude(upstream_model)
     thinking = body.get("thinking")
     if thinking is not None and not isinstance(thinking, dict):
         raise RequestError("`thinking` must be an object.", field="thinking")
@@ -568,11 +378,11 @@ def _plan_thinking(body: JSON, upstream_model: str, max_tokens: int) -> _Thinkin
     if effort is not None and effort not in EFFORT_BUDGETS:
         raise RequestError(f"Unknown effort {effort!r}.", field="output_config.effort")
 
-    if ttype == "disabled" or not capable:
+    if ttype == "disabled" or not (claude or is_thinking_model(upstream_model)):
         return _Thinking("off", 0, max_out)
     if ttype == "enabled" and thinking is not None:
         budget = thinking.get("budget_tokens", thinking.get("budgetTokens"))
-        if not _is_int(budget) or budget <= 0:
+        if not cfg.is_int(budget) or budget <= 0:
             raise RequestError(
                 "thinking.budget_tokens must be a positive integer.", field="thinking.budget_tokens"
             )
@@ -600,62 +410,32 @@ def _plan_thinking(body: JSON, upstream_model: str, max_tokens: int) -> _Thinkin
     return _Thinking(mode, budget, max_out)
 
 
-def _thinking_config(plan: _Thinking, upstream_model: str) -> JSON | None:
-    if plan.mode in ("on", "quiet"):
-        return {"includeThoughts": plan.mode == "on", "thinkingBudget": plan.budget}
-    if plan.mode == "off" and not upstream_model.lower().startswith("claude"):
-        if not is_thinking_model(upstream_model):
-            return None
-        cfg: JSON = {"includeThoughts": False}
-        if upstream_model.lower().startswith("gemini-2.5-flash"):
-            cfg["thinkingBudget"] = 0
-        return cfg
-    return None
-
-
-def _is_web_search_tool(tool: JSON) -> bool:
-    t = tool.get("type")
-    return isinstance(t, str) and t.startswith("web_search")
-
-
-def _tools(body: JSON) -> tuple[list[JSON], bool]:
+def _tools(body: JSON, model: str) -> tuple[list[JSON], bool]:
     """(functionDeclarations, wants web search)."""
     tools = body.get("tools")
     if tools is None:
         return [], False
     if not isinstance(tools, list):
         raise RequestError("`tools` must be a list.", field="tools")
-    decls: list[JSON] = []
+    decls = cfg.Declarations(model)
     web = False
-    seen: set[str] = set()
     for i, tool in enumerate(tools):
-        where = f"tools[{i}]"
         if not isinstance(tool, dict):
-            raise RequestError("Each tool must be an object.", field=where)
+            raise RequestError("Each tool must be an object.", field=f"tools[{i}]")
         ttype = tool.get("type")
         if ttype not in (None, "custom"):
             # Server tools (web_search_*, web_fetch_*, code_execution_*, ...) and Anthropic-
             # schema'd client tools have no Gemini declaration; web search maps to googleSearch.
-            web = web or _is_web_search_tool(tool)
+            web = web or (isinstance(ttype, str) and ttype.startswith("web_search"))
             continue
-        name = tool.get("name")
-        if not isinstance(name, str) or not name:
-            raise RequestError("A tool needs a `name`.", field=f"{where}.name")
-        if name in seen:
-            raise RequestError(f"Tool name {name!r} is declared twice.", field=f"{where}.name")
-        seen.add(name)
         schema = tool.get("input_schema")
-        if schema is None:
-            schema = {"type": "object", "properties": {}}
-        if not isinstance(schema, dict):
-            raise RequestError("`input_schema` must be a JSON Schema object.", field=f"{where}.input_schema")
-        decl: JSON = {"name": name}
-        desc = tool.get("description")
-        if isinstance(desc, str) and desc:
-            decl["description"] = desc
-        decl["parameters"] = clean_schema(schema)
-        decls.append(decl)
-    return decls, web
+        decls.add(tool.get("name"), tool.get("description"),
+                  {"type": "object", "properties": {}} if schema is None else schema, f"tools[{i}]",
+                  schema_field="input_schema")
+    return decls.decls, web
+
+
+_CHOICE_MODES = {"auto": "AUTO", "any": "ANY", "none": "NONE"}
 
 
 def _tool_config(body: JSON, names: list[str]) -> JSON | None:
@@ -665,19 +445,15 @@ def _tool_config(body: JSON, names: list[str]) -> JSON | None:
     if not isinstance(choice, dict):
         raise RequestError("`tool_choice` must be an object.", field="tool_choice")
     ctype = choice.get("type")
-    if ctype == "auto":
-        return {"functionCallingConfig": {"mode": "AUTO"}}
-    if ctype == "any":
-        return {"functionCallingConfig": {"mode": "ANY"}}
-    if ctype == "none":
-        return {"functionCallingConfig": {"mode": "NONE"}}
+    if ctype in _CHOICE_MODES:
+        return cfg.calling_config(_CHOICE_MODES[ctype])
     if ctype == "tool":
         name = choice.get("name")
         if not isinstance(name, str) or name not in names:
             raise RequestError(
                 f"tool_choice names {name!r}, which is not among the tools.", field="tool_choice.name"
             )
-        return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
+        return cfg.calling_config("ANY", [name])
     raise RequestError(f"Unknown tool_choice type {ctype!r}.", field="tool_choice.type")
 
 
@@ -698,14 +474,12 @@ def _output_format(body: JSON) -> JSON | None:
     return schema
 
 
-def _generation_config(body: JSON, plan: _Thinking, upstream_model: str, with_max: bool) -> JSON:
-    gc: JSON = {}
-    if with_max:
-        gc["maxOutputTokens"] = plan.max_tokens
+def _generation_config(body: JSON, plan: _Thinking, upstream_model: str) -> JSON:
+    gc: JSON = {"maxOutputTokens": plan.max_tokens}
     for src, dst, check in (
-        ("temperature", "temperature", _is_num),
-        ("top_p", "topP", _is_num),
-        ("top_k", "topK", _is_int),
+        ("temperature", "temperature", cfg.is_num),
+        ("top_p", "topP", cfg.is_num),
+        ("top_k", "topK", cfg.is_int),
     ):
         v = body.get(src)
         if v is None:
@@ -713,41 +487,42 @@ def _generation_config(body: JSON, plan: _Thinking, upstream_model: str, with_ma
         if not check(v):
             raise RequestError(f"`{src}` must be a number.", field=src)
         gc[dst] = v
-    stops = body.get("stop_sequences")
-    if stops is not None:
-        if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
-            raise RequestError("`stop_sequences` must be a list of strings.", field="stop_sequences")
-        stops = [s for s in stops if s][:5]  # Gemini takes at most five
-        if stops:
-            gc["stopSequences"] = stops
+    stops = cfg.stop_sequences(body.get("stop_sequences"), "stop_sequences")
+    if stops:
+        gc["stopSequences"] = stops
     fmt = _output_format(body)
-    if fmt is not None and not upstream_model.lower().startswith("claude"):
+    if fmt is not None and not cfg.is_claude(upstream_model):
         # Structured outputs (Claude Code's session-title call asks for {"title": ...}).
         gc["responseMimeType"] = "application/json"
         gc["responseSchema"] = clean_schema(fmt, require_object=False)
-    tc = _thinking_config(plan, upstream_model)
-    if tc is not None:
-        gc["thinkingConfig"] = tc
+    if plan.mode in ("on", "quiet"):
+        gc["thinkingConfig"] = {"includeThoughts": plan.mode == "on", "thinkingBudget": plan.budget}
+    elif plan.mode == "off" and (quiet := cfg.quiet_thinking(upstream_model)) is not None:
+        gc["thinkingConfig"] = quiet
     return gc
 
 
-def _build(body: Any, upstream_model: str, signatures: Mapping[str, str], *, for_count: bool) -> JSON:
+def _build(
+    body: Any, upstream_model: str, signatures: Mapping[str, str], *, for_count: bool, cap: int | None
+) -> JSON:
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
-    _req_str(body, "model")
-    max_tokens = _output_cap(upstream_model)
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise RequestError("`model` is required and must be a non-empty string.", field="model")
+    limit = cfg.output_cap(upstream_model, cap)
+    max_tokens = limit
     if not for_count:
         given = body.get("max_tokens")
-        if not _is_int(given) or given < 1:
+        if not cfg.is_int(given) or given < 1:
             raise RequestError("`max_tokens` is required and must be a positive integer.", field="max_tokens")
         max_tokens = given
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError("`messages` is required and must be a non-empty list.", field="messages")
 
-    plan = _plan_thinking(body, upstream_model, max_tokens)
+    plan = _plan_thinking(body, upstream_model, max_tokens, limit)
     ctx = _Ctx(
-        upstream_model=upstream_model,
         family=signature_family(upstream_model),
         signatures=signatures,
         thinking_upstream=is_thinking_model(upstream_model) or plan.mode == "on",
@@ -758,46 +533,45 @@ def _build(body: Any, upstream_model: str, signatures: Mapping[str, str], *, for
     for m in messages:
         if isinstance(m, dict) and m.get("role") == "system":
             system.extend(_system_parts(m.get("content")))
-    turns = _merge(
-        _convert_message(m, i, ctx)
-        for i, m in enumerate(messages)
-        if not (isinstance(m, dict) and m.get("role") == "system")
+    turns = pair_tool_turns(
+        merge(
+            _convert_message(m, i, ctx)
+            for i, m in enumerate(messages)
+            if not (isinstance(m, dict) and m.get("role") == "system")
+        )
     )
-    _fix_tool_turns(turns)
     if not turns:
         raise RequestError("The messages have no content to send (every block is empty).", field="messages")
 
     if ctx.family == "claude":
-        if plan.mode == "on" and not _loop_turn_starts_with_thought(turns):
+        if plan.mode == "on" and not loop_turn_starts_with_thought(turns):
             # The client did not keep (or we cannot replay) the thinking that started this tool
             # loop; Claude would reject the request with thinking on, so answer without it.
-            plan = _Thinking("off", 0, min(max_tokens, _output_cap(upstream_model)))
+            plan = _Thinking("off", 0, min(max_tokens, limit))
         if plan.mode != "on":
-            turns = _strip_thoughts(turns)
+            turns = strip_thoughts(turns)
 
-    decls, web = _tools(body)
-    req: JSON = {"contents": [{"role": t.role, "parts": t.parts} for t in turns]}
-    if system:
-        req["systemInstruction"] = {"role": "user", "parts": system}
-    if decls:
-        req["tools"] = [{"functionDeclarations": decls}]
-    elif web:
-        req["tools"] = [{"googleSearch": {}}]
+    decls, web = _tools(body, upstream_model)
     if for_count:
-        return req
-    tc = _tool_config(body, [d["name"] for d in decls])
-    if tc is not None:
-        req["toolConfig"] = tc
-    req["generationConfig"] = _generation_config(body, plan, upstream_model, True)
-    req["safetySettings"] = [dict(s) for s in SAFETY_OFF]
-    return req
+        return cfg.build_request(contents(turns), system=system, decls=decls, web_search=web, safety=False)
+    return cfg.build_request(
+        contents(turns),
+        system=system,
+        decls=decls,
+        web_search=web,
+        tool_config=_tool_config(body, [d["name"] for d in decls]),
+        generation=_generation_config(body, plan, upstream_model),
+    )
 
 
-def to_gemini(body: JSON, *, upstream_model: str, signatures: Mapping[str, str]) -> JSON:
+def to_gemini(
+    body: JSON, *, upstream_model: str, signatures: Mapping[str, str], cap: int | None = None
+) -> JSON:
     """Anthropic Messages request -> Gemini `GenerateContentRequest` (the inner request).
 
+    `cap`: the upstream model's output limit from the catalog, when known.
     Raises RequestError(field=...) for input the Messages API would reject."""
-    return _build(body, upstream_model, signatures, for_count=False)
+    return _build(body, upstream_model, signatures, for_count=False, cap=cap)
 
 
 def count_tokens_request(body: JSON, *, upstream_model: str) -> JSON:
@@ -805,404 +579,4 @@ def count_tokens_request(body: JSON, *, upstream_model: str) -> JSON:
 
     Same contents, systemInstruction and tools as `to_gemini` would send (max_tokens is not
     required here)."""
-    return {"request": _build(body, upstream_model, {}, for_count=True)}
-
-
-# -- background requests ------------------------------------------------------------------------
-
-#: Openings of the system prompts Claude Code uses for its small side calls.
-_BACKGROUND_SYSTEM = (
-    "Generate a concise, sentence-case title",
-    "You are coming up with a succinct title",
-    "Analyze if this message indicates a new conversation topic",
-    "Please write a 5-10 word title",
-    "Your task is to process Bash commands that an AI coding agent wants to run",
-    "Extract any file paths that this command reads or modifies",
-    "Summarize this coding conversation in under 50 characters",
-)
-#: Openings of the last user message of Claude Code's side calls that reuse the conversation.
-_BACKGROUND_USER = (
-    "Please write a 5-10 word title",
-    "Summarize this coding conversation in under 50 characters",
-    "[SUGGESTION MODE]",
-    "Describe your most recent action in 3-5 words",
-    "Analyze if this message indicates a new conversation topic",
-)
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
-
-
-def _texts(content: Any) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    if isinstance(content, list):
-        return [
-            b["text"]
-            for b in content
-            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        ]
-    return []
-
-
-def is_background_request(body: JSON) -> bool:
-    """Claude Code's small side calls (session titles, topic detection, bash prefix / file path
-    extraction, prompt suggestions, progress summaries, `Warmup`, the `quota` probe) that the
-    handler routes to a fast model. Conversation compaction is *not* one of them: it needs the
-    main model's context and quality."""
-    if not isinstance(body, dict):
-        return False
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return False
-    system = body.get("system")
-    sys_text = "\n".join(_texts(system)).lstrip()
-    if any(sys_text.startswith(m) or f"\n{m}" in sys_text for m in _BACKGROUND_SYSTEM):
-        return True
-    last = messages[-1]
-    if not isinstance(last, dict) or last.get("role") != "user":
-        return False
-    texts = [t.strip() for t in (_REMINDER.sub("", x) for x in _texts(last.get("content"))) if t.strip()]
-    if not texts:
-        return False
-    if texts == ["Warmup"]:  # Claude Code's cache warm-up call (main agent and subagents)
-        return True
-    if (
-        len(messages) == 1
-        and texts == ["quota"]
-        and _is_int(body.get("max_tokens"))
-        and body["max_tokens"] <= 16
-    ):
-        return True
-    return any(texts[-1].startswith(m) for m in _BACKGROUND_USER)
-
-
-# -- response conversion ------------------------------------------------------------------------
-
-_REFUSAL = frozenset(
-    {
-        "SAFETY",
-        "RECITATION",
-        "BLOCKLIST",
-        "PROHIBITED_CONTENT",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-        "LANGUAGE",
-    }
-)
-_NORMAL = frozenset({"STOP", "FINISH_REASON_UNSPECIFIED"})
-
-
-class MessagesStream:
-    """Gemini responses in, Anthropic Messages SSE frames (or a collected Message) out.
-
-    `feed` one unwrapped GenerateContentResponse at a time; `finish` when the upstream ended;
-    `fail` when it broke off after output began; `result()` for the non-streaming body.
-    Nothing is emitted before there is real content (a block), so a handler can retry an
-    empty answer: `produced_output` says whether the client has been given anything.
-    """
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        message_id: str,
-        stream: bool,
-        new_id: IdFactory,
-        upstream_model: str | None = None,
-    ) -> None:
-        self.model = model
-        self.message_id = message_id
-        self.stream = stream
-        self.new_id = new_id
-        self.upstream_model = upstream_model or model
-        self.usage: Usage | None = None
-        self.signatures: dict[str, str] = {}
-        self.produced_output = False
-        self.upstream_finish: str | None = None
-        self.content: list[JSON] = []
-        self._open: JSON | None = None  # the block being streamed (also in self.content)
-        self._unclaimed: str | None = None  # tagged signature of the last thinking block
-        self._shown: set[str] = set()  # signatures already given to the client in this message
-        self._has_tool = False
-        self._has_visible = False
-        self._closed = False
-        self._failed: str | None = None
-
-    # -- helpers -------------------------------------------------------------------------------
-
-    def _emit(self, out: list[bytes], name: str, obj: JSON) -> None:
-        if self.stream:
-            out.append(encode_event(name, obj))
-
-    def _usage_json(self) -> JSON:
-        """Anthropic usage: input excludes cached tokens; output includes thinking tokens."""
-        u = self.usage or Usage()
-        cached = min(u.cached, u.prompt)
-        return {
-            "input_tokens": u.prompt - cached,
-            "output_tokens": u.output + u.reasoning,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": cached,
-        }
-
-    def _start(self, out: list[bytes]) -> None:
-        if self.produced_output:
-            return
-        self.produced_output = True
-        u = self._usage_json()
-        self._emit(
-            out,
-            "message_start",
-            {
-                "type": "message_start",
-                "message": {
-                    "id": self.message_id,
-                    "type": "message",
-                    "role": "assistant",
-                    "model": self.model,
-                    "content": [],
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": u,
-                },
-            },
-        )
-
-    def _open_block(self, out: list[bytes], block: JSON) -> JSON:
-        self._close_block(out)
-        self._start(out)
-        index = len(self.content)
-        self.content.append(block)
-        self._open = block
-        if block["type"] == "tool_use":
-            start: JSON = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-        elif block["type"] == "thinking":
-            start = {"type": "thinking", "thinking": "", "signature": ""}
-        else:
-            start = {"type": "text", "text": ""}
-        self._emit(
-            out,
-            "content_block_start",
-            {"type": "content_block_start", "index": index, "content_block": start},
-        )
-        return block
-
-    def _close_block(self, out: list[bytes]) -> None:
-        block = self._open
-        if block is None:
-            return
-        index = len(self.content) - 1
-        if block["type"] == "thinking":
-            if block["signature"]:
-                self._emit(
-                    out,
-                    "content_block_delta",
-                    {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {"type": "signature_delta", "signature": block["signature"]},
-                    },
-                )
-                self._unclaimed = block["signature"]
-                self._shown.add(block["signature"])
-        self._emit(out, "content_block_stop", {"type": "content_block_stop", "index": index})
-        self._open = None
-
-    def _delta(self, out: list[bytes], delta: JSON) -> None:
-        self._emit(
-            out,
-            "content_block_delta",
-            {"type": "content_block_delta", "index": len(self.content) - 1, "delta": delta},
-        )
-
-    def _tag(self, raw: str) -> str:
-        return encode_signature(raw, model=self.upstream_model)
-
-    def _thinking_open(self) -> JSON | None:
-        if self._open is not None and self._open["type"] == "thinking":
-            return self._open
-        return None
-
-    def _sign_open_thinking(self, tagged: str) -> bool:
-        """Give a signature to the open thinking block if it has none yet."""
-        block = self._thinking_open()
-        if block is not None and not block["signature"]:
-            block["signature"] = tagged
-            return True
-        return False
-
-    def _text(self, out: list[bytes], text: str) -> None:
-        if not text:
-            return
-        if self._open is None or self._open["type"] != "text":
-            self._open_block(out, {"type": "text", "text": ""})
-            if signature_family(self.upstream_model) != "claude":
-                self._unclaimed = None  # Gemini: the signature before a text part is the text's
-        assert self._open is not None
-        self._open["text"] += text
-        self._has_visible = True
-        self._delta(out, {"type": "text_delta", "text": text})
-
-    # -- parts ---------------------------------------------------------------------------------
-
-    def _thought(self, out: list[bytes], part: JSON) -> None:
-        text = part.get("text") if isinstance(part.get("text"), str) else ""
-        raw = part.get("thoughtSignature") or part.get("thought_signature")
-        block = self._thinking_open()
-        if text:
-            if block is None or block["signature"]:
-                block = self._open_block(out, {"type": "thinking", "thinking": "", "signature": ""})
-            block["thinking"] += text
-            self._delta(out, {"type": "thinking_delta", "thinking": text})
-        if isinstance(raw, str) and raw:
-            if block is None or block["signature"]:
-                block = self._open_block(out, {"type": "thinking", "thinking": "", "signature": ""})
-            block["signature"] = self._tag(raw)
-
-    def _function_call(self, out: list[bytes], part: JSON) -> None:
-        fc = part["functionCall"]
-        raw = part.get("thoughtSignature") or part.get("thought_signature")
-        tagged = self._tag(raw) if isinstance(raw, str) and raw else None
-        if tagged is not None and not self._sign_open_thinking(tagged):
-            self._close_block(out)
-            if tagged not in self._shown:
-                # Gemini signs the call itself: carry the signature in an (empty) thinking block
-                # just before the tool_use, where the request side will look for it. (A call
-                # repeating a signature already shown is remembered in `signatures` only.)
-                self._open_block(out, {"type": "thinking", "thinking": "", "signature": tagged})
-        self._close_block(out)
-        tid = fc.get("id") if isinstance(fc.get("id"), str) and fc.get("id") else self.new_id("toolu_")
-        name = fc.get("name") if isinstance(fc.get("name"), str) else ""
-        args = fc.get("args")
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            args = {"value": args}
-        sig = tagged or self._unclaimed
-        self._unclaimed = None
-        if sig:
-            self.signatures[tid] = sig
-        self._open_block(out, {"type": "tool_use", "id": tid, "name": name, "input": args})
-        self._delta(out, {"type": "input_json_delta", "partial_json": orjson.dumps(args).decode()})
-        self._close_block(out)
-        self._has_tool = True
-        self._has_visible = True
-
-    def _plain(self, out: list[bytes], part: JSON) -> None:
-        raw = part.get("thoughtSignature") or part.get("thought_signature")
-        if isinstance(raw, str) and raw:
-            # A signature on a text part belongs to the thinking before it, if any is open.
-            self._sign_open_thinking(self._tag(raw))
-        if isinstance(part.get("text"), str):
-            self._text(out, part["text"])
-        else:
-            rendered = part_as_text(part)
-            if rendered:
-                self._text(out, rendered)
-
-    # -- public --------------------------------------------------------------------------------
-
-    def feed(self, resp: JSON) -> list[bytes]:
-        out: list[bytes] = []
-        if self._closed:
-            return out
-        resp = unwrap(resp)
-        u = Usage.from_response(resp)
-        if u is not None:
-            self.usage = u
-        mv = resp.get("modelVersion")
-        if isinstance(mv, str) and mv:
-            self.upstream_model = mv
-        for part in iter_parts(resp):
-            if part.get("thought") is True:
-                self._thought(out, part)
-            elif isinstance(part.get("functionCall"), dict):
-                self._function_call(out, part)
-            else:
-                self._plain(out, part)
-        fr = finish_reason(resp)
-        if fr is not None:
-            self.upstream_finish = fr
-        return out
-
-    @property
-    def stop_reason(self) -> str:
-        fr = self.upstream_finish
-        if fr == "MAX_TOKENS":
-            return "max_tokens"
-        if fr in _REFUSAL:
-            return "refusal"
-        return "tool_use" if self._has_tool else "end_turn"
-
-    @property
-    def failure(self) -> str | None:
-        """Why this answer must not be passed off as a success, or None.
-
-        Set when the upstream finished badly (MALFORMED_FUNCTION_CALL, OTHER, ...), finished
-        with nothing visible (no text, no tool call), ended without a finish reason and
-        without output, or when `fail` was called."""
-        if self._failed is not None:
-            return self._failed
-        fr = self.upstream_finish
-        if fr == "MAX_TOKENS" or fr in _REFUSAL:
-            return None
-        if fr is not None and fr not in _NORMAL:
-            return f"The model's answer failed upstream (finish reason {fr}). Please retry."
-        if not self._has_visible:
-            if fr is None:
-                return "The upstream stream ended without an answer. Please retry."
-            return "The model returned an empty answer. Please retry."
-        return None
-
-    def finish(self) -> list[bytes]:
-        if self._closed:
-            return []
-        failure = self.failure
-        if failure is not None:
-            return self.fail(failure)
-        out: list[bytes] = []
-        self._close_block(out)
-        self._start(out)
-        self._closed = True
-        self._emit(
-            out,
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
-                "usage": self._usage_json(),
-            },
-        )
-        self._emit(out, "message_stop", {"type": "message_stop"})
-        return out
-
-    def fail(self, message: str, *, error_type: str = "api_error") -> list[bytes]:
-        if self._closed:
-            return []
-        self._closed = True
-        self._failed = message
-        self._open = None
-        out: list[bytes] = []
-        self._emit(out, "error", {"type": "error", "error": {"type": error_type, "message": message}})
-        return out
-
-    def ping(self) -> bytes:
-        return encode_event("ping", {"type": "ping"})
-
-    def result(self) -> JSON:
-        content: list[JSON] = []
-        for b in self.content:
-            if b["type"] == "text" and not b["text"]:
-                continue
-            content.append(dict(b))
-        return {
-            "id": self.message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": content,
-            "stop_reason": self.stop_reason,
-            "stop_sequence": None,
-            "usage": self._usage_json(),
-        }
+    return {"request": _build(body, upstream_model, {}, for_count=True, cap=None)}

@@ -22,6 +22,7 @@ __all__ = [
     "iter_parts",
     "finish_reason",
     "is_thinking_model",
+    "is_claude",
     "SIGNATURE_PREFIX",
     "signature_family",
     "encode_signature",
@@ -80,6 +81,11 @@ def iter_parts(resp: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def finish_reason(resp: dict[str, Any]) -> str | None:
     fr = first_candidate(resp).get("finishReason")
     return fr if isinstance(fr, str) and fr else None
+
+
+def is_claude(model: str) -> bool:
+    """Whether an upstream model is one of Anthropic's (stricter about schemas and thinking)."""
+    return model.lower().startswith("claude")
 
 
 def is_thinking_model(model: str) -> bool:

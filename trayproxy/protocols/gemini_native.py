@@ -1,6 +1,7 @@
 """Gemini-native clients: the thinnest path, since the upstream speaks Gemini already.
 
-Requests pass through intact (only fields the upstream would reject are removed); answers are
+Requests pass through intact (only fields the upstream would reject are removed; for Claude
+upstreams the tool schemas are rewritten as Claude needs them, `core.tool_schema`); answers are
 unwrapped and relayed as SSE (`?alt=sse`), as a JSON-array stream (no `alt`, what some SDKs
 read), or collected into one GenerateContentResponse.
 """
@@ -11,8 +12,9 @@ from typing import Any
 
 import orjson
 
+from trayproxy.protocols.core.tool_schema import tool_schema
 from trayproxy.protocols.errors import RequestError
-from trayproxy.protocols.gemini import Usage, finish_reason, first_candidate
+from trayproxy.protocols.gemini import Usage, finish_reason, first_candidate, is_claude
 
 __all__ = ["to_upstream", "NativeStream", "count_tokens_request", "models_list", "model_info"]
 
@@ -23,7 +25,30 @@ _ALIASES = {"system_instruction": "systemInstruction", "tool_config": "toolConfi
             "safety_settings": "safetySettings", "cached_content": "cachedContent"}
 
 
-def to_upstream(body: Any) -> dict[str, Any]:
+def _claude_tools(tools: Any, model: str) -> Any:
+    """Declarations with Claude-acceptable `parameters` (from `parameters` or `parametersJsonSchema`)."""
+    if not isinstance(tools, list):
+        return tools
+    out = []
+    for tool in tools:
+        decls = tool.get("functionDeclarations", tool.get("function_declarations")) if isinstance(tool, dict) else None
+        if not isinstance(decls, list):
+            out.append(tool)
+            continue
+        fixed = []
+        for d in decls:
+            if isinstance(d, dict):
+                schema = d.get("parametersJsonSchema", d.get("parameters_json_schema", d.get("parameters")))
+                d = {k: v for k, v in d.items() if k not in ("parameters", "parametersJsonSchema", "parameters_json_schema")}
+                if schema is not None:
+                    d["parameters"] = tool_schema(schema, model)
+            fixed.append(d)
+        out.append({k: v for k, v in tool.items() if k not in ("functionDeclarations", "function_declarations")}
+                   | {"functionDeclarations": fixed})
+    return out
+
+
+def to_upstream(body: Any, model: str = "") -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object", field="body")
     out: dict[str, Any] = {}
@@ -44,13 +69,15 @@ def to_upstream(body: Any) -> dict[str, Any]:
     si = out.get("systemInstruction")
     if isinstance(si, str):
         out["systemInstruction"] = {"parts": [{"text": si}]}
+    if is_claude(model) and "tools" in out:
+        out["tools"] = _claude_tools(out["tools"], model)
     return out
 
 
-def count_tokens_request(body: Any) -> dict[str, Any]:
+def count_tokens_request(body: Any, model: str = "") -> dict[str, Any]:
     if isinstance(body, dict) and isinstance(body.get("generateContentRequest"), dict):
         body = body["generateContentRequest"]
-    req = to_upstream(body)
+    req = to_upstream(body, model)
     req.pop("safetySettings", None)
     return req
 

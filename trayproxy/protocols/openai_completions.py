@@ -1,7 +1,7 @@
 """Legacy OpenAI Completions (`/v1/completions`) <-> Gemini.
 
 Pure code. The prompt becomes one user message and goes through the chat conversion
-(`openai_chat.to_gemini`), so validation and parameters behave exactly as on
+(`openai_shapes.to_gemini`), so validation and parameters behave exactly as on
 `/v1/chat/completions`. `prompt` is a string or a list holding one string; a batch of several
 prompts would need one upstream call each, so it is refused rather than silently joined.
 Token-id prompts, `suffix`, `echo`, `logprobs` and `best_of` > `n` are refused with a 400
@@ -18,7 +18,7 @@ from typing import Any
 
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.openai_chat import ChatStream, _Choice, finish_reason_for
-from trayproxy.protocols.openai_chat import to_gemini as chat_to_gemini
+from trayproxy.protocols.openai_shapes import to_gemini as chat_to_gemini
 
 __all__ = ["to_gemini", "CompletionStream"]
 

@@ -1,12 +1,8 @@
-"""OpenAI Responses API (`/v1/responses`) <-> OpenAI chat body / Gemini responses.
+"""OpenAI Responses API (`/v1/responses`): the request side.
 
-Pure code: dicts in, dicts and SSE bytes out. Ids come from an injected `IdFactory`; the
-creation time and the response id are passed in.
-
-Request side (`to_chat`): a Responses request (plus the stored history of a
-`previous_response_id` chain) becomes an OpenAI *chat-completions* body, which
-`openai_chat.to_gemini` then turns into the Gemini request. There is one chat -> Gemini
-conversion in trayproxy; this module only maps the Responses shapes onto chat shapes:
+Pure code. `to_chat` maps a Responses request (plus the stored history of a
+`previous_response_id` chain) onto the OpenAI chat shapes both OpenAI protocols share, and
+`to_gemini` builds the Gemini request from those (`openai_shapes`):
 
 - `instructions` -> a leading system message; `input` string -> one user message;
 - `message` items (input_text / output_text / input_image / input_file / refusal parts);
@@ -15,43 +11,32 @@ conversion in trayproxy; this module only maps the Responses shapes onto chat sh
 - `function_call_output` / `custom_tool_call_output` / `local_shell_call_output` -> `tool`
   messages (an output whose call is not in the conversation becomes a user note instead, so the
   upstream never sees a response to a call it did not make);
-- `reasoning` items become the `reasoning_content` of the assistant turn they precede; the chat
-  converter replays that as a thought part only when it remembers a signature for exactly that
-  text (`openai_chat.reasoning_key`), else drops it, so unsigned or foreign reasoning is safe;
+- `reasoning` items become the `reasoning_content` of the assistant turn they precede, replayed as
+  a thought part only when a signature for exactly that text is remembered
+  (`core.turns.reasoning_key`), so unsigned or foreign reasoning is safe;
 - function tools (flat Responses shape) -> chat tools; `custom` tools (e.g. Codex `apply_patch`)
   -> a function with one string parameter `input`; `local_shell` -> a function `local_shell`;
+  `namespace` tools (Codex's multi_agent_v1) -> their functions (a call to one names its namespace);
   hosted tools (web_search, file_search, ...) are dropped without an error; `item_reference`
   items are resolved against the conversation's items by id;
 - `tool_choice`, `reasoning.effort`, `max_output_tokens`, `text.format`, sampling parameters.
 
-Response side (`ResponsesStream`): a state machine fed one Gemini response at a time. It yields
-the Responses SSE events in the order the OpenAI API sends them, every event carrying a
-`sequence_number` counted from 0, and builds the same `response` object for non-streaming
-callers. Nothing is emitted before there is real output, so the pipeline can retry an empty
-answer (`produced_output`). Thought parts become `reasoning` items with a summary; text becomes
-`message` items; function calls become `function_call` items (or `custom_tool_call` /
-`local_shell_call` items when the called name is a custom / local_shell tool of the request).
-
-`ResponsesStream.signatures` has the same shape as `ChatStream.signatures`: call_id -> the raw
-upstream thought signature of that call (the one on the function call part, else the one on the
-thought before it, else a signature-only part right after it), and `reasoning_key(text)` -> the
-signature of a signed reasoning item. The pipeline remembers them (`ctx.signatures`) so the next
-turn's `to_gemini(signatures=...)` can put them back.
+The response side is `ResponsesStream` (in `openai_responses_stream`, re-exported here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from trayproxy.protocols import openai_shapes
 from trayproxy.protocols.errors import RequestError
-from trayproxy.protocols.gemini import IdFactory, Usage, finish_reason, iter_parts, part_as_text, unwrap
-from trayproxy.protocols.openai_chat import reasoning_key
-from trayproxy.protocols.sse import encode_event
+from trayproxy.protocols.openai_responses_stream import LOCAL_SHELL_TOOL, ResponsesStream
 
 __all__ = [
+    "to_gemini",
     "to_chat",
     "input_items",
     "request_echo",
@@ -60,9 +45,6 @@ __all__ = [
 ]
 
 JSON = dict[str, Any]
-
-#: The function name a Responses `local_shell` tool is offered to the upstream model under.
-LOCAL_SHELL_TOOL = "local_shell"
 
 _CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call")
 _OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")
@@ -380,6 +362,11 @@ def _tools(raw: Any) -> list[JSON]:
                 "required": ["command"],
             }
             out.append(_function_tool(LOCAL_SHELL_TOOL, "Run a command on the user's machine.", params, None, where))
+        elif ttype == "namespace":  # a group of function tools (Codex's multi_agent_v1)
+            for j, sub in enumerate(tool.get("tools") or []):
+                if isinstance(sub, dict) and sub.get("type") == "function":
+                    out.append(_function_tool(sub.get("name"), sub.get("description"), sub.get("parameters"),
+                                              sub.get("strict"), f"{where}.tools[{j}]"))
         # web_search, file_search, computer_use, mcp, image_generation, ...: hosted tools the
         # upstream does not run for us; dropped without an error.
     return out
@@ -458,7 +445,7 @@ def _instructions(raw: Any) -> list[JSON]:
 
 
 def to_chat(body: JSON, *, history: list[JSON] | None) -> JSON:
-    """A Responses request -> an OpenAI chat-completions body for `openai_chat.to_gemini`.
+    """A Responses request -> an OpenAI chat-completions body for `openai_shapes.to_gemini`.
 
     `history` is the stored conversation of `previous_response_id` (earlier input items and
     output items, in order); it goes before this request's `input`.
@@ -514,6 +501,19 @@ def to_chat(body: JSON, *, history: list[JSON] | None) -> JSON:
     return chat
 
 
+def to_gemini(
+    body: JSON,
+    *,
+    history: list[JSON] | None,
+    upstream_model: str,
+    signatures: Mapping[str, str],
+    cap: int | None = None,
+) -> JSON:
+    """A Responses request (after its `previous_response_id` history) -> the inner Gemini request."""
+    chat = to_chat(body, history=history)
+    return openai_shapes.to_gemini(chat, upstream_model=upstream_model, signatures=signatures, cap=cap)
+
+
 def request_echo(body: JSON) -> JSON:
     """The request fields a Responses object repeats back (with the API's defaults)."""
     reasoning = _obj(body.get("reasoning"))
@@ -538,393 +538,3 @@ def request_echo(body: JSON) -> JSON:
         "truncation": body.get("truncation") or "disabled",
         "user": body.get("user"),
     }
-
-
-# -- response side --------------------------------------------------------------------------------
-
-_FILTERED = frozenset(
-    {
-        "SAFETY",
-        "RECITATION",
-        "BLOCKLIST",
-        "PROHIBITED_CONTENT",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-        "LANGUAGE",
-    }
-)
-_NORMAL = frozenset({"STOP", "FINISH_REASON_UNSPECIFIED"})
-
-
-def _tool_kinds(tools: Any) -> dict[str, str]:
-    """Function name offered upstream -> the Responses tool type it stands for."""
-    kinds: dict[str, str] = {}
-    if isinstance(tools, list):
-        for t in tools:
-            if not isinstance(t, dict):
-                continue
-            if t.get("type") == "custom" and isinstance(t.get("name"), str):
-                kinds[t["name"]] = "custom"
-            elif t.get("type") == "local_shell":
-                kinds[LOCAL_SHELL_TOOL] = "local_shell"
-    return kinds
-
-
-class ResponsesStream:
-    """Gemini responses in, Responses API SSE events (or a collected response object) out.
-
-    `feed` one (possibly wrapped) GenerateContentResponse at a time; `finish` when the upstream
-    ended; `fail` when it broke off; `result()` for the non-streaming body. `on_complete` is
-    called from `finish` with the final response object when it completed or is incomplete
-    (not when it failed), so a handler can store it for `previous_response_id`.
-    """
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        response_id: str,
-        created_at: int,
-        stream: bool,
-        new_id: IdFactory,
-        request_echo: JSON,
-        on_complete: Callable[[JSON], None] | None = None,
-    ) -> None:
-        self.model = model
-        self.response_id = response_id
-        self.created_at = created_at
-        self.stream = stream
-        self.new_id = new_id
-        self.echo = dict(request_echo)
-        self.on_complete = on_complete
-        self.usage: Usage | None = None
-        self.signatures: dict[str, str] = {}
-        self.produced_output = False
-        self.upstream_finish: str | None = None
-        self.output: list[JSON] = []
-        self.status = "in_progress"
-        self.error: JSON | None = None
-        self.incomplete_reason: str | None = None
-        self._kinds = _tool_kinds(self.echo.get("tools"))
-        self._seq = 0
-        self._open: JSON | None = None  # the item being streamed (also in self.output)
-        self._pending_sig: str | None = None  # signature of the thought before a call
-        self._unsigned_call: str | None = None  # the last call that came without a signature
-        self._reasoning_sigs: dict[str, str] = {}  # reasoning item id -> its thought signature
-        self._visible = False
-        self._closed = False
-
-    # -- framing -------------------------------------------------------------------------------
-
-    def _emit(self, out: list[bytes], etype: str, fields: JSON) -> None:
-        if not self.stream:
-            return
-        out.append(encode_event(etype, {"type": etype, "sequence_number": self._seq, **fields}))
-        self._seq += 1
-
-    def _usage_json(self) -> JSON | None:
-        if self.usage is None:
-            return None
-        u = self.usage
-        out_tokens = u.output + u.reasoning
-        return {
-            "input_tokens": u.prompt,
-            "input_tokens_details": {"cached_tokens": min(u.cached, u.prompt)},
-            "output_tokens": out_tokens,
-            "output_tokens_details": {"reasoning_tokens": u.reasoning},
-            "total_tokens": u.total or (u.prompt + out_tokens),
-        }
-
-    def response(self) -> JSON:
-        """The response object in its current state."""
-        final = self.status != "in_progress"
-        e = self.echo
-        return {
-            "id": self.response_id,
-            "object": "response",
-            "created_at": self.created_at,
-            "status": self.status,
-            "background": False,
-            "error": self.error,
-            "incomplete_details": {"reason": self.incomplete_reason} if self.incomplete_reason else None,
-            "instructions": e.get("instructions"),
-            "max_output_tokens": e.get("max_output_tokens"),
-            "max_tool_calls": None,
-            "model": self.model,
-            "output": [dict(i) for i in self.output] if final else [],
-            "parallel_tool_calls": e.get("parallel_tool_calls", True),
-            "previous_response_id": e.get("previous_response_id"),
-            "prompt_cache_key": e.get("prompt_cache_key"),
-            "reasoning": e.get("reasoning") or {"effort": None, "summary": None},
-            "service_tier": "default",
-            "store": e.get("store", True),
-            "temperature": e.get("temperature", 1.0),
-            "text": e.get("text") or {"format": {"type": "text"}},
-            "tool_choice": e.get("tool_choice", "auto"),
-            "tools": e.get("tools") or [],
-            "top_logprobs": 0,
-            "top_p": e.get("top_p", 1.0),
-            "truncation": e.get("truncation", "disabled"),
-            "usage": self._usage_json() if final else None,
-            "user": e.get("user"),
-            "metadata": e.get("metadata") or {},
-        }
-
-    def _start(self, out: list[bytes]) -> None:
-        if self.produced_output:
-            return
-        self.produced_output = True
-        self._emit(out, "response.created", {"response": self.response()})
-        self._emit(out, "response.in_progress", {"response": self.response()})
-
-    # -- items ---------------------------------------------------------------------------------
-
-    def _add(self, out: list[bytes], item: JSON) -> int:
-        self._close(out)
-        self._start(out)
-        index = len(self.output)
-        self.output.append(item)
-        self._open = item
-        self._emit(out, "response.output_item.added", {"output_index": index, "item": dict(item)})
-        return index
-
-    def _close(self, out: list[bytes], status: str = "completed") -> None:
-        item = self._open
-        if item is None:
-            return
-        self._open = None
-        index = len(self.output) - 1
-        iid = item["id"]
-        if item["type"] == "message":
-            part = item["content"][0]
-            self._emit(out, "response.output_text.done", {
-                "item_id": iid, "output_index": index, "content_index": 0, "text": part["text"], "logprobs": [],
-            })
-            self._emit(out, "response.content_part.done", {
-                "item_id": iid, "output_index": index, "content_index": 0, "part": dict(part),
-            })
-        elif item["type"] == "reasoning":
-            summary = item["summary"][0]
-            self._emit(out, "response.reasoning_summary_text.done", {
-                "item_id": iid, "output_index": index, "summary_index": 0, "text": summary["text"],
-            })
-            self._emit(out, "response.reasoning_summary_part.done", {
-                "item_id": iid, "output_index": index, "summary_index": 0, "part": dict(summary),
-            })
-        item["status"] = status
-        self._emit(out, "response.output_item.done", {"output_index": index, "item": self._snapshot(item)})
-
-    @staticmethod
-    def _snapshot(item: JSON) -> JSON:
-        snap = dict(item)
-        if item["type"] == "message":
-            snap["content"] = [dict(p) for p in item["content"]]
-        elif item["type"] == "reasoning":
-            snap["summary"] = [dict(s) for s in item["summary"]]
-        return snap
-
-    def _text(self, out: list[bytes], text: str) -> None:
-        if not text:
-            return
-        item = self._open
-        if item is None or item["type"] != "message":
-            item = {"id": self.new_id("msg_"), "type": "message", "status": "in_progress", "role": "assistant",
-                    "content": []}
-            index = self._add(out, item)
-            part: JSON = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            self._emit(out, "response.content_part.added", {
-                "item_id": item["id"], "output_index": index, "content_index": 0, "part": dict(part),
-            })
-            item["content"].append(part)
-        item["content"][0]["text"] += text
-        self._visible = True
-        self._emit(out, "response.output_text.delta", {
-            "item_id": item["id"], "output_index": len(self.output) - 1, "content_index": 0, "delta": text,
-            "logprobs": [],
-        })
-
-    def _thought(self, out: list[bytes], part: JSON) -> None:
-        sig = part.get("thoughtSignature") or part.get("thought_signature")
-        text = part.get("text")
-        if isinstance(text, str) and text:
-            self._reasoning_text(out, text)
-        if isinstance(sig, str) and sig:
-            self._pending_sig = sig
-            target = self._open if self._open is not None and self._open["type"] == "reasoning" else None
-            if target is None:
-                target = next((i for i in reversed(self.output) if i["type"] == "reasoning"), None)
-            if target is not None and target["id"] not in self._reasoning_sigs:
-                self._reasoning_sigs[target["id"]] = sig
-
-    def _reasoning_text(self, out: list[bytes], text: str) -> None:
-        item = self._open
-        if item is None or item["type"] != "reasoning":
-            item = {"id": self.new_id("rs_"), "type": "reasoning", "summary": []}
-            index = self._add(out, item)
-            summary: JSON = {"type": "summary_text", "text": ""}
-            self._emit(out, "response.reasoning_summary_part.added", {
-                "item_id": item["id"], "output_index": index, "summary_index": 0, "part": dict(summary),
-            })
-            item["summary"].append(summary)
-        item["summary"][0]["text"] += text
-        self._emit(out, "response.reasoning_summary_text.delta", {
-            "item_id": item["id"], "output_index": len(self.output) - 1, "summary_index": 0, "delta": text,
-        })
-
-    def _function_call(self, out: list[bytes], part: JSON) -> None:
-        fc = part["functionCall"]
-        name = fc.get("name") if isinstance(fc.get("name"), str) else ""
-        args = fc.get("args")
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            args = {"value": args}
-        call_id = fc.get("id") if isinstance(fc.get("id"), str) and fc.get("id") else self.new_id("call_")
-        sig = part.get("thoughtSignature") or part.get("thought_signature")
-        sig = sig if isinstance(sig, str) and sig else self._pending_sig
-        self._pending_sig = None
-        if sig:
-            self.signatures[call_id] = sig
-            self._unsigned_call = None
-        else:
-            self._unsigned_call = call_id
-        kind = self._kinds.get(name, "function")
-        self._visible = True
-        if kind == "custom":
-            raw = args.get("input")
-            if not isinstance(raw, str):
-                values = list(args.values())
-                raw = values[0] if len(values) == 1 and isinstance(values[0], str) else orjson.dumps(args).decode()
-            item: JSON = {"id": self.new_id("ctc_"), "type": "custom_tool_call", "status": "in_progress",
-                          "call_id": call_id, "name": name, "input": ""}
-            index = self._add(out, item)
-            self._emit(out, "response.custom_tool_call_input.delta",
-                       {"item_id": item["id"], "output_index": index, "delta": raw})
-            self._emit(out, "response.custom_tool_call_input.done",
-                       {"item_id": item["id"], "output_index": index, "input": raw})
-            item["input"] = raw
-        elif kind == "local_shell":
-            command = args.get("command")
-            if isinstance(command, str):
-                command = ["bash", "-lc", command]
-            if not isinstance(command, list):
-                command = []
-            action: JSON = {"type": "exec", "command": [str(c) for c in command], "env": {}}
-            if isinstance(args.get("workdir"), str):
-                action["working_directory"] = args["workdir"]
-            if isinstance(args.get("timeout_ms"), int):
-                action["timeout_ms"] = args["timeout_ms"]
-            item = {"id": self.new_id("lsh_"), "type": "local_shell_call", "status": "in_progress",
-                    "call_id": call_id, "action": action}
-            self._add(out, item)
-        else:
-            arguments = orjson.dumps(args).decode()
-            item = {"id": self.new_id("fc_"), "type": "function_call", "status": "in_progress",
-                    "arguments": "", "call_id": call_id, "name": name}
-            index = self._add(out, item)
-            self._emit(out, "response.function_call_arguments.delta",
-                       {"item_id": item["id"], "output_index": index, "delta": arguments})
-            self._emit(out, "response.function_call_arguments.done",
-                       {"item_id": item["id"], "output_index": index, "name": name, "arguments": arguments})
-            item["arguments"] = arguments
-        self._close(out)
-
-    def _plain(self, out: list[bytes], part: JSON) -> None:
-        sig = part.get("thoughtSignature") or part.get("thought_signature")
-        if isinstance(sig, str) and sig and self._unsigned_call and not part.get("text"):
-            # a signature-only part right after a call that came without one
-            self.signatures[self._unsigned_call] = sig
-            self._unsigned_call = None
-        if isinstance(part.get("text"), str):
-            self._text(out, part["text"])
-        else:
-            rendered = part_as_text(part)
-            if rendered:
-                self._text(out, rendered)
-
-    # -- StreamMachine -------------------------------------------------------------------------
-
-    def feed(self, resp: JSON) -> list[bytes]:
-        out: list[bytes] = []
-        if self._closed:
-            return out
-        resp = unwrap(resp)
-        u = Usage.from_response(resp)
-        if u is not None:
-            self.usage = u
-        for part in iter_parts(resp):
-            if part.get("thought") is True:
-                self._thought(out, part)
-            elif isinstance(part.get("functionCall"), dict):
-                self._function_call(out, part)
-            else:
-                self._plain(out, part)
-        fr = finish_reason(resp)
-        if fr is not None:
-            self.upstream_finish = fr
-        return out
-
-    @property
-    def failure(self) -> str | None:
-        """Why this answer must be reported as failed, or None."""
-        fr = self.upstream_finish
-        if fr == "MAX_TOKENS" or fr in _FILTERED:
-            return None
-        if fr is not None and fr not in _NORMAL:
-            return f"The model's answer failed upstream (finish reason {fr}). Please retry."
-        if not self._visible:
-            if fr is None:
-                return "The upstream stream ended without an answer. Please retry."
-            return "The model returned an empty answer. Please retry."
-        return None
-
-    def _remember_reasoning(self) -> None:
-        """Signed reasoning, keyed by its text: `to_chat` replays a reasoning item as the next
-        assistant turn's `reasoning_content`, and the chat converter signs it from this key."""
-        for item in self.output:
-            sig = self._reasoning_sigs.get(item["id"]) if item["type"] == "reasoning" else None
-            text = "".join(s["text"] for s in item["summary"]) if sig else ""
-            if sig and text:
-                self.signatures[reasoning_key(text)] = sig
-
-    def finish(self) -> list[bytes]:
-        if self._closed:
-            return []
-        self._remember_reasoning()
-        failure = self.failure
-        if failure is not None:
-            return self.fail(failure)
-        out: list[bytes] = []
-        fr = self.upstream_finish
-        if fr == "MAX_TOKENS":
-            self.incomplete_reason = "max_output_tokens"
-        elif fr in _FILTERED:
-            self.incomplete_reason = "content_filter"
-        self._close(out, "incomplete" if self.incomplete_reason else "completed")
-        self._start(out)
-        self._closed = True
-        self.status = "incomplete" if self.incomplete_reason else "completed"
-        final = self.response()
-        self._emit(out, f"response.{self.status}", {"response": final})
-        if self.on_complete is not None:
-            self.on_complete(final)
-        return out
-
-    def fail(self, message: str) -> list[bytes]:
-        if self._closed:
-            return []
-        out: list[bytes] = []
-        self._start(out)
-        self._closed = True
-        if self._open is not None:
-            self._open["status"] = "incomplete"
-            self._open = None
-        self.status = "failed"
-        self.error = {"code": "server_error", "message": message}
-        self._emit(out, "response.failed", {"response": self.response()})
-        return out
-
-    def result(self) -> JSON:
-        return self.response()

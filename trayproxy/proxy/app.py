@@ -175,7 +175,11 @@ def build_app(ctx: ProxyContext) -> web.Application:
     app.router.add_get("/healthz", health, allow_head=True)
     app.router.add_get("/health", health, allow_head=True)
     app.router.add_get("/", root, allow_head=True)
+    from trayproxy.proxy import images_route, responses_route, responses_ws
     from trayproxy.proxy.routes import register_routes
 
     register_routes(app)
+    responses_route.register(app)
+    responses_ws.register(app)  # Responses over WebSocket (Codex's built-in OpenAI provider)
+    images_route.register(app)
     return app

@@ -65,7 +65,7 @@ _GEMINI_STATUS = {
 
 
 _OPENAI_PREFIXES = tuple(
-    f"{p}/{r}" for p in ("/v1", "/v1/v1", "") for r in ("chat/", "completions", "responses", "models", "embeddings")
+    f"{p}/{r}" for p in ("/v1", "/v1/v1", "") for r in ("chat/", "completions", "responses", "models", "embeddings", "images/")
 )
 
 

@@ -29,6 +29,7 @@ from trayproxy.accounts.cooldown import classify, upstream_message
 from trayproxy.accounts.pool import Unavailable
 from trayproxy.accounts.service import TokenUnavailable
 from trayproxy.accounts.store import Account
+from trayproxy.protocols.core import envelope as envelope_rules
 from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import Protocol as ClientProtocol
@@ -169,17 +170,21 @@ class _Failover(Exception):
 
 
 async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) -> _Opened:
-    request = dict(job.request)
+    # The request type (image_gen / web_search / agent) and id the upstream model wants, and one
+    # retry without the earlier thinking when the upstream refuses a thought signature.
+    kind = job.request_type if job.request_type != "agent" else envelope_rules.request_type_for(
+        job.upstream_model, job.request)
+    request = envelope_rules.for_request_type(dict(job.request), kind)
     if job.session_key:
         request["sessionId"] = session_id_for(job.session_key)
     envelope = CloudCodeClient.envelope(
         project=acc.project or "",
         model=job.upstream_model,
         request=request,
-        request_id=f"agent/{uuid.uuid4()}",
-        request_type=job.request_type,
+        request_id=envelope_rules.request_id(kind, int(ctx.clock() * 1000), str(uuid.uuid4())),
+        request_type=kind,
     )
-    refreshed = False
+    refreshed = recovered = False
     while True:
         try:
             token = await service.access_token(acc, force=refreshed)
@@ -203,6 +208,14 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) 
             refreshed = True
             service.forget_token(acc.id)
             continue
+        if not recovered and envelope_rules.signature_refused(resp.status, body):
+            recovered = True
+            fixed = envelope_rules.without_thinking(request, job.upstream_model)
+            if fixed != request:  # else there is no thinking to remove: a retry would change nothing
+                log.info("account %s refused a thought signature; retrying without earlier thinking", acc.id[:8])
+                job.request = envelope_rules.without_thinking(job.request, job.upstream_model)
+                envelope["request"] = request = fixed
+                continue
         verdict = classify(
             resp.status, resp.headers, body, now=ctx.clock(), repeats=ctx.pool.failures(acc.id, job.upstream_model)
         )

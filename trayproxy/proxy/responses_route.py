@@ -1,9 +1,9 @@
 """OpenAI Responses API routes: `POST /v1/responses` (and `/responses`), `GET /v1/responses/{id}`,
 `GET /v1/responses/{id}/input_items`.
 
-A Responses request is mapped to an OpenAI chat body (`openai_responses.to_chat`), which the one
-chat -> Gemini converter (`openai_chat.to_gemini`) turns into the upstream request; the answer is
-streamed back by `openai_responses.ResponsesStream`.
+A Responses request becomes the upstream request through `openai_responses.to_gemini` (Responses
+items mapped onto the OpenAI chat shapes both OpenAI protocols share); the answer is streamed back
+by `openai_responses.ResponsesStream`.
 
 `previous_response_id`: completed (and incomplete) responses are kept in `ctx.responses` (unless
 the request said `store: false`) as `{"input_items", "output", "model", "instructions",
@@ -25,7 +25,7 @@ from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.pipeline import Job, run_generation
-from trayproxy.proxy.routes import client_model, read_json, upstream_model
+from trayproxy.proxy.routes import client_model, output_cap, read_json, upstream_model
 from trayproxy.proxy.session import session_key
 
 __all__ = ["register", "create_response", "get_response", "list_input_items"]
@@ -66,12 +66,9 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
-    chat = openai_responses.to_chat(body, history=history)
+    gemini_req = openai_responses.to_gemini(body, history=history, upstream_model=target, signatures=ctx.signatures,
+                                            cap=output_cap(ctx, target))
     conversation = (history or []) + openai_responses.input_items(body)
-
-    from trayproxy.protocols import openai_chat
-
-    gemini_req = openai_chat.to_gemini(chat, upstream_model=target, signatures=ctx.signatures)
 
     stream = bool(body.get("stream"))
     response_id = ctx.new_id("resp_")

@@ -101,7 +101,8 @@ async def _openai_generation(request: web.Request, *, legacy: bool) -> web.Strea
         gemini_req = openai_completions.to_gemini(body, upstream_model=target)
         machine_cls: type[openai_chat.ChatStream] = openai_completions.CompletionStream
     else:
-        gemini_req = openai_chat.to_gemini(body, upstream_model=target, signatures=ctx.signatures)
+        gemini_req = openai_chat.to_gemini(body, upstream_model=target, signatures=ctx.signatures,
+                                           cap=output_cap(ctx, target))
         machine_cls = openai_chat.ChatStream
     cid = ctx.new_id("cmpl-" if legacy else "chatcmpl-")
     created = int(ctx.clock())
@@ -144,7 +145,7 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     if anthropic.is_background_request(body):
         target = upstream_model(ctx, ctx.config().background_model)
     stream = bool(body.get("stream"))
-    gemini_req = anthropic.to_gemini(body, upstream_model=target, signatures=ctx.signatures)
+    gemini_req = anthropic.to_gemini(body, upstream_model=target, signatures=ctx.signatures, cap=output_cap(ctx, target))
     mid = ctx.new_id("msg_")
     probe = anthropic.MessagesStream(model=name, message_id=mid, stream=True, new_id=ctx.new_id, upstream_model=target)
     job = Job(
@@ -175,6 +176,13 @@ async def anthropic_count_tokens(request: web.Request) -> web.StreamResponse:
     req = anthropic.count_tokens_request(body, upstream_model=target)
     total = await count_tokens(request, target, req.get("request", req))
     return web.json_response({"input_tokens": total})
+
+
+def output_cap(ctx: ProxyContext, target: str) -> int | None:
+    """The output limit the accounts' catalogs give for `target` (the smallest, since the account
+    is chosen later); None when no catalog says."""
+    caps = [q.max_output_tokens for acc in ctx.pool.usable() if (q := acc.models.get(target)) and q.max_output_tokens]
+    return min(caps) if caps else None
 
 
 async def count_tokens(request: web.Request, target: str, gemini_req: dict[str, Any]) -> int:
@@ -235,7 +243,7 @@ async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
     target = upstream_model(ctx, name)
     body = await read_json(request)
     if method == "countTokens":
-        total = await count_tokens(request, target, gemini_native.count_tokens_request(body))
+        total = await count_tokens(request, target, gemini_native.count_tokens_request(body, target))
         return web.json_response({"totalTokens": total})
     if method not in ("generateContent", "streamGenerateContent"):
         raise RequestError(f"Unsupported method {method!r}; use generateContent, streamGenerateContent or countTokens")
@@ -245,7 +253,7 @@ async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
         protocol="gemini",
         client_model=name,
         upstream_model=target,
-        request=gemini_native.to_upstream(body),
+        request=gemini_native.to_upstream(body, target),
         make_machine=lambda: gemini_native.NativeStream(mode=mode),
         stream=stream,
         session_key=session_key("gemini", body, request.headers),
@@ -272,12 +280,6 @@ def register_routes(app: web.Application) -> None:
         r.add_post(f"{prefix}/completions", openai_completions)
         r.add_post(f"{prefix}/messages", anthropic_messages)
         r.add_post(f"{prefix}/messages/count_tokens", anthropic_count_tokens)
-    from trayproxy.proxy import responses_route
-
-    responses_route.register(app)
-    from trayproxy.proxy import responses_ws  # Responses over WebSocket (Codex's OpenAI provider)
-
-    responses_ws.register(app)
     r.add_get("/v1/models/{model:[^/:]+}", openai_model)
     r.add_get("/v1beta/models", gemini_models)
     r.add_route("*", "/v1beta/models/{tail:.+}", gemini_model_or_call)
