@@ -18,6 +18,7 @@ import webbrowser
 from typing import Any
 
 from trayproxy import __version__
+from trayproxy.cli_accounts import ACTIONS, add_action_parsers, format_accounts, run_action
 from trayproxy.config import AUTH_MODES, ConfigError, parse_cli_value
 
 __all__ = ["main", "build_parser"]
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm = asub.add_parser("remove", help="remove an account")
     rm.add_argument("account", metavar="ID_OR_EMAIL")
     asub.add_parser("refresh", help="refresh project, tier and quota of every account")
+    add_action_parsers(asub)
 
     c = sub.add_parser("config", help="show or change settings")
     csub = c.add_subparsers(dest="ccmd", required=True)
@@ -172,43 +174,26 @@ def _start_when_possible(ctl: Any, stop: threading.Event) -> Any:
 # -- accounts --------------------------------------------------------------------------------
 
 
-def _fmt_time(ts: float | None) -> str:
-    if not ts:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
-
-
-def format_accounts(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "No accounts yet. Add one with `trayproxy accounts login` or `trayproxy accounts add --refresh-token T`."
-    lines: list[str] = []
-    for r in rows:
-        lines.append(f"{r['email']}  [{r['id'][:8]}]  tier: {r['tier'] or 'unknown'}  state: {r['state']}")
-        for name, m in r["models"].items():
-            rem = "?" if m["remaining"] is None else f"{round(m['remaining'] * 100):3d}%"
-            extra = f"  resets {_fmt_time(m['reset_time'])}" if m["reset_time"] else ""
-            if m["cooldown_until"]:
-                extra += f"  cooling down until {time.strftime('%H:%M:%S', time.localtime(m['cooldown_until']))}"
-            lines.append(f"    {name:<32} {rem}{extra}")
-    return "\n".join(lines)
-
-
 def cmd_accounts(args: argparse.Namespace) -> int:
     _setup_logging()
     ctl = _controller()
     try:
         if args.acmd == "list":
             print(format_accounts(ctl.list_accounts()))
+        elif args.acmd in ACTIONS:
+            return run_action(ctl, args)
         elif args.acmd == "add":
             acc = ctl.add_refresh_token(args.refresh_token)
-            print(f"Added {acc.email} (tier {acc.tier or 'unknown'}, project {acc.project}).")
+            onboarded = " (onboarded just now)" if acc.onboarded_at and time.time() - acc.onboarded_at < 600 else ""
+            print(f"Added {acc.email} (tier {acc.tier or 'unknown'}{onboarded}, project {acc.project}).")
         elif args.acmd == "login":
             def show(url: str) -> None:
                 print("Opening your browser to sign in with Google. If it does not open, visit:\n" + url, flush=True)
                 webbrowser.open(url)
 
             acc = ctl.login(show)
-            print(f"Signed in as {acc.email} (tier {acc.tier or 'unknown'}).")
+            onboarded = " (onboarded just now)" if acc.onboarded_at and time.time() - acc.onboarded_at < 600 else ""
+            print(f"Signed in as {acc.email} (tier {acc.tier or 'unknown'}{onboarded}, project {acc.project}).")
         elif args.acmd == "remove":
             acc = ctl.remove_account(args.account)
             print(f"Removed {acc.email}.")

@@ -1,0 +1,80 @@
+"""`trayproxy accounts ...` output and the person's account actions: `accounts list` shows each
+account's state (active / cooling down per model with the time and reason / needs verification
+with the link / disabled with the reason and what to do) and quota as reported ("unknown" where
+Google reports nothing); `accounts retry|enable|disable ID` act on one account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from trayproxy.accounts.state import clock_time, short_left
+
+__all__ = ["format_accounts", "add_action_parsers", "run_action", "ACTIONS"]
+
+ACTIONS = ("retry", "enable", "disable")
+
+
+def _fmt_time(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def format_accounts(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "No accounts yet. Add one with `trayproxy accounts login` or `trayproxy accounts add --refresh-token T`."
+    lines: list[str] = []
+    for r in rows:
+        lines.append(f"{r['email']}  [{r['id'][:8]}]  tier: {r['tier'] or 'unknown'}  state: {r['state']}")
+        verify = r.get("verify")
+        if verify and verify.get("url"):
+            lines.append(f"    verify: {verify['url']}")
+        if r.get("disabled_link"):
+            lines.append(f"    link: {r['disabled_link']}")
+        if r.get("todo"):
+            lines.append(f"    what to do: {r['todo']}  (then `trayproxy accounts retry {r['id'][:8]}`)"
+                         if "Retry" in r["todo"] else f"    what to do: {r['todo']}")
+        now = r.get("now") or time.time()
+        whole = next((c for c in r.get("cooldowns", []) if c["model"] == "*"), None)
+        if whole is not None and r.get("status") != "cooling":
+            lines.append(f"    whole account cooling down until {clock_time(whole['until'])}: {whole['reason']}")
+        if not r["models"] and r.get("status") in ("active", "cooling"):
+            lines.append("    quota: unknown (not reported yet; `trayproxy accounts refresh`)")
+        for name, m in r["models"].items():
+            rem = "unknown" if m["remaining"] is None else f"{round(m['remaining'] * 100):3d}%"
+            extra = f"  resets {_fmt_time(m['reset_time'])}" if m["reset_time"] else ""
+            if m["cooldown_until"]:
+                extra += (f"  cooling down until {clock_time(m['cooldown_until'])}"
+                          f" ({short_left(m['cooldown_until'] - now)}): {m['cooldown_reason']}")
+            lines.append(f"    {name:<32} {rem:>7}{extra}")
+    return "\n".join(lines)
+
+
+def add_action_parsers(asub: Any) -> None:
+    r = asub.add_parser("retry", help="retry an account now: clear its cooldowns and verification pause, re-check it")
+    r.add_argument("account", metavar="ID_OR_EMAIL")
+    e = asub.add_parser("enable", help="put a disabled account back in rotation")
+    e.add_argument("account", metavar="ID_OR_EMAIL")
+    d = asub.add_parser("disable", help="take an account out of rotation until you enable it")
+    d.add_argument("account", metavar="ID_OR_EMAIL")
+
+
+def run_action(ctl: Any, args: argparse.Namespace) -> int:
+    """Run `accounts retry|enable|disable`; errors (AccountError, KeyError) go to the caller."""
+    if args.acmd == "retry":
+        try:
+            acc = ctl.retry_account(args.account)
+        finally:
+            row = next((r for r in ctl.list_accounts() if args.account in (r["id"], r["email"])
+                        or r["id"].startswith(args.account)), None)
+        print(f"{acc.email}: {row['state'] if row else 'ok'}")
+    elif args.acmd == "enable":
+        acc = ctl.set_account_enabled(args.account, True)
+        print(f"Enabled {acc.email}.")
+    else:
+        acc = ctl.set_account_enabled(args.account, False)
+        print(f"Disabled {acc.email}; `trayproxy accounts enable {acc.id[:8]}` puts it back.")
+    return 0
