@@ -114,6 +114,7 @@ class FakeAccount:
         self.expires_in = expires_in
         self.quota: dict[str, float] = dict(quota)
         self.quota_reset: dict[str, float] = {}
+        self.quota_unreported: set[str] = set()  # models listed without quotaInfo
         self.load_code_assist_extra: dict[str, Any] = {}
         self.onboard_pending = 1  # onboardUser answers `done: false` this many times first
         self.onboarded_project: str | None = None  # the project onboarding creates (default derived)
@@ -545,6 +546,8 @@ class FakeCloudCode(OAuthMixin):
                 "supportsThinking": self.is_thinking(name), "recommended": spec.recommended,
                 "quotaInfo": quota,
             }
+            if name in account.quota_unreported:
+                del models[name]["quotaInfo"]
             if self.is_thinking(name):
                 models[name]["thinkingBudget"] = 24576
         return self.json_response(200, {"models": models})
