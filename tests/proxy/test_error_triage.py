@@ -128,7 +128,7 @@ def test_short_rate_limit_retries_the_same_account(world) -> None:
 
 def test_all_accounts_really_limited_is_a_429_with_retry_after(world) -> None:
     fake, ctl, _ = world
-    for email, delay in zip(EMAILS, ("50s", "20s", "35s")):
+    for email, delay in zip(EMAILS, ("50s", "20s", "35s"), strict=True):
         fake.account(email).script(Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay=delay))
     s, h, b = gen(ctl)
     assert s == 429 and int(h["retry-after"]) == 20, b
