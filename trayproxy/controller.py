@@ -132,6 +132,7 @@ class Controller:
         self.secrets.api_key()  # generated and stored on first run
         self.store = AccountStore(paths.accounts_file, self.secrets)
         self.pool = AccountPool(self.store, clock=clock, scheduling=self._config.scheduling)
+        self.pool.on_change = lambda: self._notify()  # paused / disabled / resumed: tray and page
         eff = self.config
         self.transport = transport or AiohttpTransport(proxy=eff.upstream_proxy or None)
         self.upstream = CloudCodeClient(

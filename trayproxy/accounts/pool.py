@@ -88,6 +88,15 @@ class AccountPool:
         self._lock = threading.RLock()
         self._rr = 0
         self._last_used: str | None = None
+        # called (outside the lock) after an account's state changed: paused, disabled, resumed
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:  # a listener's trouble is not the request's
+                pass
 
     # -- state -------------------------------------------------------------------------------
     def _runtime(self, account_id: str) -> _Runtime:
@@ -340,6 +349,7 @@ class AccountPool:
             acc.disabled_link = link
             self.store.save()
             self._unbind(account_id)
+        self._changed()
 
     def pause_for_verification(self, account_id: str, *, link: str | None, link_text: str | None,
                                message: str) -> None:
@@ -355,6 +365,7 @@ class AccountPool:
             acc.verify_at = self.clock()
             self.store.save()
             self._unbind(account_id)
+        self._changed()
 
     def resume(self, account_id: str, *, enable: bool = False) -> Account | None:
         """The person acted (or an account answered fine): clear the verification pause and the
@@ -372,7 +383,9 @@ class AccountPool:
             if changed:
                 self.store.save()
             self.clear_cooldowns(account_id)
-            return acc
+        if changed:
+            self._changed()
+        return acc
 
     def session_account(self, session: str) -> str | None:
         with self._lock:
