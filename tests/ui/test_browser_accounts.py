@@ -175,3 +175,4 @@ def test_accounts_tab_dark_and_narrow(page: Any, world: Any, artifacts: Path) ->
     expect(card(page, "grace@example.com")).to_have_attribute("data-status", "verify")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=str(artifacts / "settings-accounts-dark-640.png"), full_page=True)
+    docs_copy(artifacts / "settings-accounts-dark-640.png")
