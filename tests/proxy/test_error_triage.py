@@ -305,3 +305,60 @@ def test_never_onboarded_account_is_onboarded_at_add_and_serves_with_its_new_pro
     assert s == 200 and email_of(ctl, h) == "new@example.com", b
     assert fake.last().body["project"] == project
     assert "disabled by you" in format_accounts(ctl.list_accounts())
+
+
+def test_unreachable_token_endpoint_is_reported_as_network_trouble(world) -> None:
+    fake, ctl, _ = world
+    fake.token_unreachable = True
+    for acc in ctl.store.all():
+        ctl.accounts.forget_token(acc.id)
+    s, h, b = gen(ctl, "no tokens")
+    assert s in (502, 503), b
+    msg = json.loads(b)["error"]["message"]
+    assert "token endpoint could not be reached" in msg and "revoked" not in msg and "rejected" not in msg
+    no_email(b)
+    assert all(not a.disabled for a in ctl.store.all())  # nothing is disabled for a network failure
+    fake.token_unreachable = False
+    ctl.pool.clear_cooldowns()
+    assert gen(ctl, "tokens again")[0] == 200
+
+
+def test_sdks_get_the_right_error_classes(world) -> None:
+    import anthropic
+    import openai
+
+    fake, ctl, clock = world
+    base = ctl.status().base_url
+    ant = anthropic.Anthropic(base_url=base, api_key="sk-unused-local", max_retries=0)
+    oai = openai.OpenAI(base_url=base + "/v1", api_key="sk-unused-local", max_retries=0)
+    msgs = [{"role": "user", "content": "hi"}]
+    # an outage is a server error, never a rate limit
+    for host in ("sandbox", "daily", "prod"):
+        fake.host(host).fail_with(500)
+    with pytest.raises(anthropic.InternalServerError):
+        ant.messages.create(model=MODEL, max_tokens=32, messages=msgs)  # type: ignore[arg-type]
+    with pytest.raises(openai.InternalServerError):
+        oai.chat.completions.create(model=MODEL, messages=msgs)  # type: ignore[arg-type]
+    for host in ("sandbox", "daily", "prod"):
+        fake.host(host).heal()
+    clock.advance(61)
+    # every account really out of quota: a rate limit with Retry-After
+    for email in EMAILS:
+        fake.account(email).script(Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay="40s"))
+    with pytest.raises(openai.RateLimitError) as rl:
+        oai.chat.completions.create(model=MODEL, messages=msgs)  # type: ignore[arg-type]
+    assert 1 <= int(rl.value.response.headers["retry-after"]) <= 40
+    clock.advance(41)
+    # only accounts needing verification left: permission denied, with the link
+    for email in EMAILS:
+        fake.account(email).require_verification(VERIFY_URL)
+    with pytest.raises(anthropic.PermissionDeniedError) as pd:
+        ant.messages.create(model=MODEL, max_tokens=32, messages=msgs)  # type: ignore[arg-type]
+    assert VERIFY_URL in str(pd.value) and "@example.com" not in str(pd.value)
+
+
+def test_a_model_no_account_serves_stays_a_404(world) -> None:
+    fake, ctl, _ = world
+    for _ in range(3):
+        s, h, b = gen(ctl, "x", model="gemini-9-missing")
+        assert s == 404 and json.loads(b)["error"]["status"] == "NOT_FOUND", b

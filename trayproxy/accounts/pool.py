@@ -234,6 +234,12 @@ class AccountPool:
                 f"the first is available again in {int(soonest + 0.999)} s.",
                 retry_after=soonest, status=429, code="rate_limit_exceeded",
             )
+        if serving and all((c := cools[a.id]) is not None and c.kind == "not_found" for a in serving):
+            return Unavailable(
+                f"No account serves the model {model!r} (the upstream answered 'not found' on every account). "
+                "Check the model name or add a model_mapping entry.",
+                status=404, code="model_not_found",
+            )
         note = f" ({len(paused)} more need verification: see the Accounts tab)" if paused else ""
         outage = [a for a in serving if (c := cools[a.id]) is not None and c.kind in ("server", "network", "capacity")]
         if outage:
