@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from trayproxy.accounts.onboarding import OnboardingError, default_tier, ineligible_tiers, needs_onboarding, onboard
+from trayproxy.accounts.onboarding import (
+    OnboardingError,
+    default_tier,
+    ineligible_tiers,
+    needs_onboarding,
+    onboard,
+)
 
 FREE = {"id": "free-tier", "name": "Gemini Code Assist for individuals", "isDefault": True,
         "userDefinedCloudaicompanionProject": False}
