@@ -312,7 +312,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"accounts:     {len(accounts)} ({len(usable)} usable)")
     for a in accounts:
         if a.disabled or not a.onboarded:
-            print(f"              {a.email}: {a.disabled_reason or 'not onboarded'}")
+            print(f"              {a.email}: {a.disabled_reason or 'not onboarded'}"
+                  + (f" ({a.disabled_link})" if a.disabled and a.disabled_link else ""))
+        elif a.verify_at is not None:
+            print(f"              {a.email}: needs verification: {a.verify_url or 'see the Accounts tab'}"
+                  f" (then `trayproxy accounts retry {a.label}`)")
     if not usable and not (cfg.zai.enabled and cfg.zai.dispatch_mode != "off"):
         problems += 1
         print("              -> add an account: trayproxy accounts login")
