@@ -329,7 +329,7 @@ class Controller:
         while True:
             await asyncio.sleep(self.config.quota_refresh_minutes * 60)
             try:
-                await self.accounts.refresh_all()
+                await self.accounts.refresh_all(resume=False)  # a person's pause stays until they act
                 self._notify()
             except Exception:
                 log.exception("quota refresh failed")

@@ -151,3 +151,13 @@ def test_remove_deletes_record_and_secret(world) -> None:
     acc = ctl.add_refresh_token("rt-a@example.com")
     ctl.remove_account("a@example.com")
     assert ctl.store.all() == [] and ctl.secrets.get(refresh_token_name(acc.id)) is None
+
+
+def test_background_refresh_keeps_a_verification_pause_explicit_refresh_ends_it(world) -> None:
+    _, ctl, _ = world
+    acc = ctl.add_refresh_token("rt-a@example.com")
+    ctl.pool.pause_for_verification(acc.id, link="https://accounts.google.com/v", link_text=None, message="verify")
+    ctl.engine.call(ctl.accounts.refresh_all(resume=False))  # what the quota loop does
+    assert ctl.store.get(acc.id).verify_at is not None  # type: ignore[union-attr]
+    ctl.refresh_accounts()  # the person pressed Refresh after verifying
+    assert ctl.store.get(acc.id).verify_at is None  # type: ignore[union-attr]

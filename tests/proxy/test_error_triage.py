@@ -171,6 +171,9 @@ def test_verification_403_pauses_one_account_others_serve_and_the_link_is_shown(
     assert f"verify: {VERIFY_URL}" in listed and "needs verification" in listed
     assert f"trayproxy accounts retry {acc_id(ctl, a)[:8]}" in listed
     assert ctl.status().active_accounts == 3  # paused, not disabled
+    from trayproxy.ui.tray_accounts import attention_lines
+
+    assert (f"\u26a0 {a}: verify the account\u2026", VERIFY_URL) in attention_lines(ctl.list_accounts())
     calls = fake.account(a).calls
     for i in range(3):
         gen(ctl, f"more {i}")

@@ -85,24 +85,26 @@ def wait_until(cond: Any, timeout: float = 10.0) -> None:
 def test_accounts_tab_states_and_actions(page: Any, world: Any, artifacts: Path) -> None:
     fake, ctl, _, opened = world
     ids = {a.email: a.id for a in ctl.store.all()}
-    # the states, made by the same code paths the proxy uses on Google's answers
-    ctl.pool.pause_for_verification(ids["grace@example.com"], link=VERIFY_URL, link_text="Verify your account",
-                                    message="To continue, verify your account in a browser.")
+    # the states come from Google's answers through the proxy: grace must verify her account,
+    # margaret's project has the API turned off; linus's cooldowns are set on the pool directly
     fake.account("grace@example.com").require_verification(VERIFY_URL)
+    fake.account("margaret@example.com").script(Reply.error(403, reason="SERVICE_DISABLED"))
     ctl.pool.cool_down(ids["linus@example.com"], "gemini-3-flash", 95,
                        "rate-limited for gemini-3-flash: Resource has been exhausted (e.g. check quota).",
                        kind="rate_limit")
     ctl.pool.cool_down(ids["linus@example.com"], "claude-sonnet-4-6", 5 * 3600 + 60,
                        "out of quota for claude-sonnet-4-6: You have exhausted your capacity on this model.",
                        kind="quota")
-    fake.account("margaret@example.com").script(Reply.error(403, reason="SERVICE_DISABLED"))
-    # margaret's next request meets SERVICE_DISABLED: the proxy disables her with Google's link
     from tests.helpers import request
 
-    for i in range(4):
-        request(ctl.status().port, "POST", "/v1beta/models/gemini-3-flash:generateContent",
-                body={"contents": [{"role": "user", "parts": [{"text": f"hi {i}"}]}]})
-    wait_until(lambda: ctl.store.get(ids["margaret@example.com"]).disabled)  # type: ignore[union-attr]
+    def hit() -> bool:
+        s, _, _ = request(ctl.status().port, "POST", "/v1beta/models/gemini-3-flash:generateContent",
+                          body={"contents": [{"role": "user", "parts": [{"text": f"hi {time.monotonic()}"}]}]})
+        assert s == 200
+        grace, margaret = ctl.store.get(ids["grace@example.com"]), ctl.store.get(ids["margaret@example.com"])
+        return bool(grace and grace.verify_at and margaret and margaret.disabled)
+
+    wait_until(hit)
 
     page.click("[data-tab=accounts]")
     expect(card(page, "grace@example.com")).to_have_attribute("data-status", "verify")

@@ -173,10 +173,11 @@ class AccountService:
         return acc
 
     # -- project, tier, quota ----------------------------------------------------------------
-    async def refresh_account(self, acc: Account) -> Account:
+    async def refresh_account(self, acc: Account, *, resume: bool = True) -> Account:
         """Resolve the project (loadCodeAssist, onboarding an account that never used Code
-        Assist) and fetch tier and quota (fetchAvailableModels). A clean answer also ends a
-        verification pause: the person has verified."""
+        Assist) and fetch tier and quota (fetchAvailableModels). With `resume`, a clean answer
+        also ends a verification pause (the person refreshed after verifying); the background
+        refresh passes False, so the link stays shown until the person acts or a request works."""
         try:
             token = await self.access_token(acc)
         except TokenUnavailable as e:
@@ -212,7 +213,7 @@ class AccountService:
             else:
                 ok = False
                 self._triage_account_answer(acc, status, raw)
-        if ok and acc.verify_at is not None:
+        if ok and resume and acc.verify_at is not None:
             self.pool.resume(acc.id)
         self.store.put(acc)
         if not acc.project:
@@ -269,7 +270,7 @@ class AccountService:
 
         async def run() -> None:
             try:
-                await self.refresh_account(acc)
+                await self.refresh_account(acc, resume=False)
             except AccountError as e:
                 log.info("background refresh of %s: %s", acc.email, e)
             finally:
@@ -317,7 +318,7 @@ class AccountService:
             self.pool.disable(acc.id, "disabled by you (enable it to use it again)", by="user")
         return acc
 
-    async def refresh_all(self) -> list[tuple[Account, str | None]]:
+    async def refresh_all(self, *, resume: bool = True) -> list[tuple[Account, str | None]]:
         out: list[tuple[Account, str | None]] = []
         for acc in self.store.all():
             if acc.disabled and (acc.disabled_by == "sign-in" or (
@@ -325,7 +326,7 @@ class AccountService:
                 out.append((acc, acc.disabled_reason))
                 continue
             try:
-                await self.refresh_account(acc)
+                await self.refresh_account(acc, resume=resume)
                 out.append((acc, None))
             except AccountError as e:
                 out.append((acc, str(e)))

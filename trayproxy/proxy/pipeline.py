@@ -191,7 +191,7 @@ def _final_error(pick: Unavailable | None, attempts: _Attempts, job: Job) -> Pro
     if last is not None and kinds <= OUTAGE_KINDS:
         what = ("Google has no capacity for this model right now" if kinds == {"capacity"}
                 else "Google's Cloud Code is failing or cannot be reached")
-        status = last.status if last.status in (502, 503, 504) else 502
+        status = 503 if kinds == {"capacity"} else last.status if last.status in (502, 503, 504) else 502
         return ProxyError(status, f"{what} ({len(fails)} account{'s' if len(fails) != 1 else ''} tried). "
                           f"Last error: {last.message}", code="upstream_unavailable",
                           retry_after=pick.retry_after if pick is not None and pick.retry_after else 2.0)

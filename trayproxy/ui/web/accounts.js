@@ -123,7 +123,7 @@
     if (a.status === "disabled") {
       const by = a.disabled_by === "user" ? "You disabled this account." : a.disabled_by === "sign-in"
         ? "Google no longer accepts this account's sign-in." : "Google refused this account.";
-      return h("div", { class: "acct-state bad", role: "note" },
+      return h("div", { class: "acct-state " + (a.disabled_by === "user" ? "off" : "bad"), role: "note" },
         h("p", { class: "acct-title", text: by }),
         a.disabled_by === "user" ? null : h("p", { text: a.disabled_reason || "" }),
         h("div", { class: "acct-actions" },
@@ -179,10 +179,12 @@
   }
 
   function card(a) {
-    const [cls, label] = STATUS[a.status] || ["", a.status];
+    const byUser = a.status === "disabled" && a.disabled_by === "user";
+    const [cls, label] = byUser ? ["", "Disabled"] : STATUS[a.status] || ["", a.status];
     const needsRetry = a.status !== "active" || (a.cooldowns || []).length > 0;
     const tier = a.tier ? a.tier.replace(/[-_]tier$/i, "").replace(/[-_]/g, " ") : "tier unknown";
-    return h("div", { class: "account acct acct-" + a.status, "data-email": a.email, "data-status": a.status },
+    return h("div", { class: "account acct acct-" + a.status + (byUser ? " by-user" : ""), "data-email": a.email,
+      "data-status": a.status },
       h("div", { class: "account-head" },
         h("span", { class: "email", text: a.email }),
         h("span", { class: "acct-id", title: "Account id (what API clients see)", text: a.label }),
