@@ -365,3 +365,46 @@ def test_a_model_no_account_serves_stays_a_404(world) -> None:
     for _ in range(3):
         s, h, b = gen(ctl, "x", model="gemini-9-missing")
         assert s == 404 and json.loads(b)["error"]["status"] == "NOT_FOUND", b
+
+
+@pytest.mark.npm
+def test_claude_code_rides_out_a_bare_429_storm(tmp_path) -> None:
+    """Claude Code itself, through a storm of bare 429s on every account that then stops: the
+    accounts rest seconds, not minutes, and the same `claude -p` run gets its answer."""
+    import os
+    import subprocess
+
+    from tests.clients import find_cli
+
+    claude = find_cli("claude")
+    fake = FakeCloudCode()
+    fake.strict_models = False
+    for email in ("a@example.com", "b@example.com"):
+        fake.add_account(email, quota={MODEL: 0.9, "claude-sonnet-4-6": 0.9})
+    with fake:
+        ctl = make_controller(env=fake.env())  # the real clock: rests really pass
+        try:
+            for email in ("a@example.com", "b@example.com"):
+                ctl.add_refresh_token(f"rt-{email}")
+                fake.account(email).script(*[Reply.bare_429()] * 3)
+            ctl.start()
+            home, work = tmp_path / "claude-home", tmp_path / "work"
+            home.mkdir()
+            work.mkdir()
+            env = {**os.environ, "HOME": str(home), "ANTHROPIC_BASE_URL": ctl.status().base_url,
+                   "ANTHROPIC_API_KEY": ctl.api_key(), "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1",
+                   "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "NO_COLOR": "1"}
+            started = time.monotonic()
+            p = subprocess.run([claude, "-p", "Say storm-over", "--output-format", "json"], cwd=work, env=env,
+                               capture_output=True, text=True, timeout=240)
+            elapsed = time.monotonic() - started
+            out = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else {}
+            assert p.returncode == 0 and not out.get("is_error"), (p.stdout[-2000:], p.stderr[-2000:])
+            assert "storm-over" in out["result"]
+            bare = [r for r in fake.calls_to() if r.status == 429]
+            assert len(bare) >= 4  # the client's first tries met the storm on both accounts, then it was served
+            assert elapsed < 120, elapsed  # seconds of rest, where doubling cooldowns took minutes
+            print(f"claude -p through the storm: {elapsed:.1f} s, {len(bare)} bare 429s")
+            assert all(not a.disabled for a in ctl.store.all())
+        finally:
+            ctl.close()
