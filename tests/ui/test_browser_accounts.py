@@ -33,11 +33,13 @@ def world(login_home: Path) -> Iterator[tuple[FakeCloudCode, Any, Any, list[str]
     for email in ("ada@example.com", "grace@example.com", "linus@example.com", "margaret@example.com"):
         fake.add_account(email, tier="PRO", quota=QUOTA)
     fake.account("ada@example.com").quota_unreported.add("gemini-3.1-pro-high")
+    fake.add_account("alan@example.com", project=None, quota=QUOTA)  # never used Code Assist
     with fake:
         ctl = make_controller(env=fake.env())
         opened: list[str] = []
         srv = ControlServer(ctl, copy=lambda text: True, open_url=lambda url: opened.append(url) or True)
         ctl.engine.call(srv.start())
+        ctl.accounts.onboard_interval = 0.01
         try:
             for email in fake.accounts:
                 ctl.add_refresh_token(f"rt-{email}")
@@ -111,7 +113,10 @@ def test_accounts_tab_states_and_actions(page: Any, world: Any, artifacts: Path)
     expect(card(page, "margaret@example.com")).to_have_attribute("data-status", "disabled")
     expect(card(page, "ada@example.com")).to_have_attribute("data-status", "active")
     expect(card(page, "linus@example.com").locator(".acct-cd")).to_have_count(2)
-    assert "(4)" in page.inner_text("#accounts-count")
+    assert "(5)" in page.inner_text("#accounts-count")
+    alan = card(page, "alan@example.com")
+    assert "Onboarded by trayproxy to Gemini Code Assist for individuals" in alan.inner_text()
+    assert (fake.account("alan@example.com").project or "-") in alan.inner_text()
 
     # needs verification: Google's link, clickable, opened by the app in the system browser
     g = card(page, "grace@example.com")

@@ -196,6 +196,9 @@
             ? retryButton(a) : null,
           a.status === "disabled" && a.disabled_by === "sign-in" ? null : enableButton(a),
           removeButton(a))),
+      a.onboarded_at && now() - a.onboarded_at < 24 * 3600
+        ? h("p", { class: "muted small acct-onboarded", text: `Onboarded by trayproxy to ${a.tier || "the default tier"}`
+          + ` on ${new Date(a.onboarded_at * 1000).toLocaleString()} (project ${a.project}).` }) : null,
       stateBox(a),
       cooldownList(a),
       a.status === "disabled" ? null : quotaRows(a));
