@@ -11,10 +11,10 @@ import json
 import logging
 import os
 import sys
-import time
 from typing import Any
 
 from trayproxy import __version__
+from trayproxy.cli_accounts import add_retry_parser, format_accounts
 from trayproxy.cli_state import (
     STATE_ACCOUNT_COMMANDS,
     accounts_command,
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     dis = asub.add_parser("disable", help="take an account out of rotation (kept, not removed)")
     dis.add_argument("account", metavar="ID_OR_EMAIL")
     asub.add_parser("refresh", help="refresh project, tier and quota of every account")
+    add_retry_parser(asub)
 
     c = sub.add_parser("config", help="show or change settings")
     csub = c.add_subparsers(dest="ccmd", required=True)
@@ -109,27 +110,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # -- accounts --------------------------------------------------------------------------------
-
-
-def _fmt_time(ts: float | None) -> str:
-    if not ts:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
-
-
-def format_accounts(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "No accounts yet. Add one with `trayproxy accounts login` or `trayproxy accounts add` (asks for a refresh token)."
-    lines: list[str] = []
-    for r in rows:
-        lines.append(f"{r['email']}  [{r['id'][:8]}]  tier: {r['tier'] or 'unknown'}  state: {r['state']}")
-        for name, m in r["models"].items():
-            rem = "?" if m["remaining"] is None else f"{round(m['remaining'] * 100):3d}%"
-            extra = f"  resets {_fmt_time(m['reset_time'])}" if m["reset_time"] else ""
-            if m["cooldown_until"]:
-                extra += f"  cooling down until {time.strftime('%H:%M:%S', time.localtime(m['cooldown_until']))}"
-            lines.append(f"    {name:<32} {rem}{extra}")
-    return "\n".join(lines)
 
 
 def cmd_accounts(args: argparse.Namespace) -> int:
@@ -227,7 +207,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"accounts:     {len(accounts)} ({len(usable)} usable)")
     for a in accounts:
         if a.disabled or not a.onboarded:
-            print(f"              {a.email}: {a.disabled_reason or 'not onboarded'}")
+            print(f"              {a.email}: {a.disabled_reason or 'not onboarded'}"
+                  + (f" ({a.disabled_link})" if a.disabled and a.disabled_link else ""))
+        elif a.verify_at is not None:
+            print(f"              {a.email}: needs verification: {a.verify_url or 'see the Accounts tab'}"
+                  f" (then `trayproxy accounts retry {a.label}`)")
     if not usable and not (cfg.zai.enabled and cfg.zai.dispatch_mode != "off"):
         problems += 1
         print("              -> add an account: trayproxy accounts login")

@@ -31,7 +31,7 @@ from trayproxy.paths import AppPaths, app_paths
 __all__ = ["Target", "LocalTarget", "RemoteTarget", "state_target", "read_secret",
            "accounts_command", "config_set_command", "key_command", "STATE_ACCOUNT_COMMANDS"]
 
-STATE_ACCOUNT_COMMANDS = frozenset({"add", "remove", "enable", "disable", "login", "refresh"})
+STATE_ACCOUNT_COMMANDS = frozenset({"add", "remove", "enable", "disable", "retry", "login", "refresh"})
 
 
 # -- reading secrets -------------------------------------------------------------------------
@@ -78,6 +78,9 @@ class Target(ABC):
 
     @abstractmethod
     def account(self, action: str, who: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def list_accounts(self) -> list[dict[str, Any]]: ...
 
     @abstractmethod
     def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
@@ -149,7 +152,12 @@ class LocalTarget(Target):
     def account(self, action: str, who: str) -> dict[str, Any]:
         if action == "remove":
             return _account(self.ctl.remove_account(who))
+        if action == "retry":
+            return _account(self.ctl.retry_account(who))
         return _account(self.ctl.set_account_enabled(who, action == "enable"))
+
+    def list_accounts(self) -> list[dict[str, Any]]:
+        return list(self.ctl.list_accounts())
 
     def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         res = [{"email": a.email, "error": err} for a, err in self.ctl.refresh_accounts()]
@@ -188,6 +196,9 @@ class RemoteTarget(Target):
     def account(self, action: str, who: str) -> dict[str, Any]:
         return dict(self.client.call(f"cli/accounts/{action}", {"account": who})["account"])
 
+    def list_accounts(self) -> list[dict[str, Any]]:
+        return list(self.client.call("cli/accounts")["accounts"])
+
     def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         out = self.client.call("cli/accounts/refresh", {})
         return list(out["results"]), list(out["accounts"])
@@ -206,6 +217,12 @@ def state_target(paths: AppPaths | None = None) -> Iterator[Target]:
         finally:
             if lock is not None:
                 lock.release()
+
+
+def _onboarded(acc: dict[str, Any]) -> str:
+    """", onboarded just now" when trayproxy ran Google's onboarding for this sign-in."""
+    at = acc.get("onboarded_at")
+    return ", onboarded just now" if at and time.time() - at < 600 else ""
 
 
 def _done(target: Target, text: str) -> None:
@@ -253,7 +270,8 @@ def accounts_command(args: argparse.Namespace, format_accounts: Any) -> int:
                 print("trayproxy: no refresh token given", file=sys.stderr)
                 return 2
             acc = target.add_refresh_token(token)
-            _done(target, f"Added {acc['email']} (tier {acc['tier'] or 'unknown'}, project {acc['project']}).")
+            _done(target, f"Added {acc['email']} (tier {acc['tier'] or 'unknown'}{_onboarded(acc)}, "
+                          f"project {acc['project']}).")
         elif args.acmd == "login":
             if isinstance(target, LocalTarget):
                 def show(url: str) -> None:
@@ -264,11 +282,17 @@ def accounts_command(args: argparse.Namespace, format_accounts: Any) -> int:
                 acc = _account(target.ctl.login(show))
             else:
                 acc = target.add_refresh_token(_login_tokens(target))
-            _done(target, f"Signed in as {acc['email']} (tier {acc['tier'] or 'unknown'}).")
+            _done(target, f"Signed in as {acc['email']} (tier {acc['tier'] or 'unknown'}{_onboarded(acc)}, "
+                          f"project {acc['project']}).")
+        elif args.acmd == "retry":
+            acc = target.account("retry", args.account)
+            row = next((r for r in target.list_accounts() if r["id"] == acc["id"]), None)
+            _done(target, f"{acc['email']}: {row['state'] if row else 'ok'}")
         elif args.acmd in ("remove", "enable", "disable"):
             acc = target.account(args.acmd, args.account)
             verb = {"remove": "Removed", "enable": "Enabled", "disable": "Disabled"}[args.acmd]
-            _done(target, f"{verb} {acc['email']}.")
+            extra = f" `trayproxy accounts enable {acc['id'][:8]}` puts it back." if args.acmd == "disable" else ""
+            _done(target, f"{verb} {acc['email']}.{extra}")
         elif args.acmd == "refresh":
             results, rows = target.refresh_accounts()
             for r in results:

@@ -133,6 +133,7 @@ class Controller:
         self.secrets.api_key()  # generated and stored on first run
         self.store = AccountStore(paths.accounts_file, self.secrets)
         self.pool = AccountPool(self.store, clock=clock, scheduling=self._config.scheduling)
+        self.pool.on_change = lambda: self._notify()  # paused / disabled / resumed: tray and page
         eff = self.config
         self.transport = transport or AiohttpTransport(proxy=eff.upstream_proxy or None)
         self.upstream = CloudCodeClient(
@@ -366,12 +367,23 @@ class Controller:
     # -- background --------------------------------------------------------------------------
     def _start_background(self) -> None:
         self._bg.append(asyncio.ensure_future(self._quota_loop()))
+        self._bg.append(asyncio.ensure_future(self._quota_recheck_loop()))
+
+    async def _quota_recheck_loop(self) -> None:
+        """Accounts cooling down for quota: re-read their live quota, so an early reset frees them."""
+        while True:
+            await asyncio.sleep(60)
+            try:
+                if await self.accounts.recheck_quota():
+                    self._notify()
+            except Exception:
+                log.exception("quota re-check failed")
 
     async def _quota_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.quota_refresh_minutes * 60)
             try:
-                await self.accounts.refresh_all()
+                await self.accounts.refresh_all(resume=False)  # a person's pause stays until they act
                 self._notify()
             except Exception:
                 log.exception("quota refresh failed")
@@ -392,43 +404,10 @@ class Controller:
 
     # -- accounts ----------------------------------------------------------------------------
     def list_accounts(self) -> list[dict[str, Any]]:
+        from trayproxy.accounts.state import account_view
+
         now = self.clock()
-        out = []
-        for a in self.store.all():
-            cds = self.pool.cooldowns(a.id)
-            if a.disabled:
-                state = f"disabled: {a.disabled_reason or 'disabled'}"
-            elif not a.onboarded:
-                state = "not onboarded (no Cloud Code project)"
-            elif "" in cds:
-                state = f"cooling down until {_hhmm(cds[''][0])} ({cds[''][1]})"
-            else:
-                state = "active"
-            out.append(
-                {
-                    "id": a.id,
-                    "email": a.email,
-                    "tier": a.tier,
-                    "project": a.project,
-                    "state": state,
-                    "active": not a.disabled and a.onboarded and "" not in cds,
-                    "disabled_reason": a.disabled_reason,
-                    "quota_updated": a.quota_updated,
-                    "models": {
-                        name: {
-                            "remaining": q.remaining,
-                            "reset_time": q.reset_time,
-                            "cooldown_until": cds[name][0] if name in cds else None,
-                            "cooldown_reason": cds[name][1] if name in cds else None,
-                        }
-                        for name, q in sorted(a.models.items())
-                    },
-                    "cooldowns": {m or "*": {"until": u, "reason": r} for m, (u, r) in cds.items()},
-                    "last_used": a.last_used,
-                    "now": now,
-                }
-            )
-        return out
+        return [account_view(a, self.pool.cooldowns(a.id), now) for a in self.store.all()]
 
     async def a_add_refresh_token(self, token: str) -> Account:
         acc = await self.accounts.add_refresh_token(token)
@@ -455,18 +434,24 @@ class Controller:
         self._notify()
         return acc
 
-    def set_account_enabled(self, id_or_email: str, enabled: bool) -> Account:
-        """Take an account out of rotation (`accounts disable`) or put it back (`enable`),
-        saved at once; enabling also clears its cooldowns."""
+    # account actions a person takes (#15): retry now, enable, disable
+    def _account(self, id_or_email: str) -> Account:
         acc = self.store.find(id_or_email)
         if acc is None:
             raise KeyError(f"No account matches {id_or_email!r}")
-        if enabled:
-            acc.disabled, acc.disabled_reason, acc.disabled_at = False, None, None
-            self.store.save()
-            self.pool.clear_cooldowns(acc.id)
-        else:
-            self.pool.disable(acc.id, "disabled by you (trayproxy accounts enable to bring it back)")
+        return acc
+
+    async def a_retry_account(self, id_or_email: str) -> Account:
+        try:
+            return await self.accounts.retry(self._account(id_or_email))
+        finally:
+            self._notify()
+
+    def retry_account(self, id_or_email: str) -> Account:
+        return self.engine.call(self.a_retry_account(id_or_email), timeout=120)
+
+    def set_account_enabled(self, id_or_email: str, enabled: bool) -> Account:
+        acc = self.accounts.set_enabled(self._account(id_or_email), enabled)
         self._notify()
         return acc
 

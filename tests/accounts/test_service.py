@@ -82,11 +82,52 @@ def test_refresh_token_add_and_errors(world) -> None:
     assert "rt-a@example.com" not in ctl.paths.accounts_file.read_text()
     with pytest.raises(AccountError, match="rejected"):
         ctl.add_refresh_token("rt-nobody")
-    with pytest.raises(AccountError, match="not onboarded"):
+
+
+def test_never_onboarded_account_is_onboarded_to_the_free_tier(world) -> None:
+    fake, ctl, _ = world
+    ctl.accounts.onboard_interval = 0.01
+    acc = ctl.add_refresh_token("rt-lost@example.com")
+    lost = fake.account("lost@example.com")
+    assert acc.onboarded and acc.project == lost.project and acc.project
+    assert acc.tier == "Gemini Code Assist for individuals" and acc.onboarded_at is not None
+    calls = fake.calls_to("onboardUser")
+    assert len(calls) == 2  # the operation said done: false once, then done: true
+    assert calls[0].body == {"tierId": "free-tier", "metadata": {
+        "ideType": "ANTIGRAVITY", "platform": "PLATFORM_UNSPECIFIED", "pluginType": "GEMINI"}}
+    # and from then on loadCodeAssist knows the project
+    assert {a.email: err for a, err in ctl.refresh_accounts()}["lost@example.com"] is None
+    assert fake.calls_to("fetchAvailableModels")[-1].body == {"project": acc.project}
+
+
+def test_ineligible_account_shows_googles_reason_and_link(world) -> None:
+    fake, ctl, _ = world
+    lost = fake.account("lost@example.com")
+    lost.make_ineligible("This account is not eligible: verify your age first.",
+                         validation_url="https://accounts.google.com/speedbump/ageverification")
+    with pytest.raises(AccountError) as ei:
         ctl.add_refresh_token("rt-lost@example.com")
-    lost = ctl.store.by_email("lost@example.com")
-    assert lost is not None and not lost.onboarded
-    assert "not onboarded" in {a["email"]: a["state"] for a in ctl.list_accounts()}["lost@example.com"]
+    msg = str(ei.value)
+    assert "verify your age first" in msg and "https://accounts.google.com/speedbump/ageverification" in msg
+    assert not fake.calls_to("onboardUser")  # the only tier left needs a Cloud project of the user's own
+    row = {a["email"]: a for a in ctl.list_accounts()}["lost@example.com"]
+    assert row["status"] == "verify" and row["verify"]["url"] == "https://accounts.google.com/speedbump/ageverification"
+
+
+def test_unreachable_token_endpoint_is_a_network_error_not_a_rejection(world) -> None:
+    from tests.conftest import free_port
+
+    fake, _, clock = world
+    env = {**fake.env(), "TRAYPROXY_OAUTH_TOKEN_URL": f"http://127.0.0.1:{free_port()}/token"}
+    ctl = make_controller(env=env, clock=clock)
+    try:
+        with pytest.raises(AccountError) as ei:
+            ctl.add_refresh_token("rt-a@example.com")
+        msg = str(ei.value)
+        assert "could not be reached" in msg and "rejected" not in msg and "not checked" in msg
+        assert "internet connection" in msg or "refused" in msg
+    finally:
+        ctl.close()
 
 
 def test_tokens_refresh_ahead_of_expiry_once_for_concurrent_callers(world) -> None:
@@ -110,3 +151,13 @@ def test_remove_deletes_record_and_secret(world) -> None:
     acc = ctl.add_refresh_token("rt-a@example.com")
     ctl.remove_account("a@example.com")
     assert ctl.store.all() == [] and ctl.secrets.get(refresh_token_name(acc.id)) is None
+
+
+def test_background_refresh_keeps_a_verification_pause_explicit_refresh_ends_it(world) -> None:
+    _, ctl, _ = world
+    acc = ctl.add_refresh_token("rt-a@example.com")
+    ctl.pool.pause_for_verification(acc.id, link="https://accounts.google.com/v", link_text=None, message="verify")
+    ctl.engine.call(ctl.accounts.refresh_all(resume=False))  # what the quota loop does
+    assert ctl.store.get(acc.id).verify_at is not None  # type: ignore[union-attr]
+    ctl.refresh_accounts()  # the person pressed Refresh after verifying
+    assert ctl.store.get(acc.id).verify_at is None  # type: ignore[union-attr]

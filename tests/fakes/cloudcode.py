@@ -16,7 +16,11 @@ tested: `http://127.0.0.1:PORT/<host>/v1internal:<method>` (any host name works)
 
 Scripting: `FakeAccount.script(*replies, method="generate")` queues `Reply`s (consumed in
 order; `fake.default_reply(call)` answers when the queue is empty, by default an echo of the
-last user text). Accounts: `revoke()`, `expire_tokens()`, `set_quota()`; hosts: `fail_with()`,
+last user text). Error bodies follow Google's (Reply.error / bare_429 / bad_signature: quota,
+rate limit, capacity, VALIDATION_REQUIRED, SERVICE_DISABLED, licence, terms). Accounts:
+`revoke()`, `expire_tokens()`, `set_quota()`, `require_verification()` / `verify()`,
+`make_ineligible()`; `project=None` is a never-onboarded account that `onboardUser` (a
+long-running operation, `done: false` first) gives a project. Hosts: `fail_with()`,
 `drop_connections()`, `heal()`; OAuth: `sign_in_as()`, `deny_sign_in()`, `issue_access_token()`.
 Observations: `fake.requests`, `fake.calls_to(rpc)`, `fake.last()`, `fake.accounts_used()`,
 `account.calls`, `account.requests`, `host.calls`.
@@ -113,7 +117,11 @@ class FakeAccount:
         self.expires_in = expires_in
         self.quota: dict[str, float] = dict(quota)
         self.quota_reset: dict[str, float] = {}
+        self.quota_unreported: set[str] = set()  # models listed without quotaInfo
         self.load_code_assist_extra: dict[str, Any] = {}
+        self.onboard_pending = 1  # onboardUser answers `done: false` this many times first
+        self.onboarded_project: str | None = None  # the project onboarding creates (default derived)
+        self.verification_url: str | None = None  # set: generation answers 403 VALIDATION_REQUIRED
         self.revoked = False
         self.access_tokens: list[str] = []
         self.requests: list[RecordedRequest] = []
@@ -150,6 +158,28 @@ class FakeAccount:
         """Every access token issued so far expires now (refreshing gives a new one)."""
         for tok in self.access_tokens:
             self.fake.expire_token(tok)
+
+    def require_verification(self, url: str = "https://accounts.google.com/signin/continue?sarp=1&scc=1") -> None:
+        """Google wants the person to verify this account: every generation call answers 403
+        VALIDATION_REQUIRED with this link until `verify()`."""
+        self.verification_url = url
+
+    def verify(self) -> None:
+        """The person followed the link and verified the account."""
+        self.verification_url = None
+
+    def make_ineligible(self, reason: str = "Your account is not eligible for Gemini Code Assist for individuals.",
+                        *, validation_url: str | None = None) -> None:
+        """loadCodeAssist offers no free tier: it lists it under `ineligibleTiers` with Google's
+        reason (and a validation link), and only the tier that needs a Cloud project is allowed."""
+        tier: dict[str, Any] = {"reasonCode": "INELIGIBLE_ACCOUNT", "reasonMessage": reason, "tierId": "free-tier",
+                                "tierName": "Gemini Code Assist for individuals"}
+        if validation_url:
+            tier.update(reasonCode="VALIDATION_REQUIRED", validationUrl=validation_url,
+                        validationUrlLinkText="Verify your account",
+                        validationErrorMessage="Verify your account to use Gemini Code Assist.")
+        self.load_code_assist_extra = {
+            "allowedTiers": [{**ALLOWED_TIERS[1], "isDefault": True}], "ineligibleTiers": [tier]}
 
     def set_quota(self, model: str, remaining: float, reset_in: float = 3600.0) -> None:
         """Remaining fraction for a model; 0 makes generation answer 429 QUOTA_EXHAUSTED."""
@@ -422,7 +452,7 @@ class FakeCloudCode(OAuthMixin):
         handlers: dict[str, _Handler] = {
             "streamGenerateContent": self._generate, "generateContent": self._generate,
             "countTokens": self._count_tokens, "loadCodeAssist": self._load_code_assist,
-            "fetchAvailableModels": self._fetch_models,
+            "fetchAvailableModels": self._fetch_models, "onboardUser": self._onboard_user,
         }
         if request.method != "POST" or rpc not in handlers:
             raise GoogleError(404, "Method not found." if rpc in handlers or ":" not in rpc else
@@ -466,6 +496,34 @@ class FakeCloudCode(OAuthMixin):
         out.update(account.load_code_assist_extra)
         return self.json_response(200, out)
 
+    async def _onboard_user(self, request: web.Request, account: FakeAccount, body: dict[str, Any],
+                            rpc: str) -> web.StreamResponse:
+        """A long-running operation: `{name, done: false}` until the set-up is finished, then
+        `done: true` with `response.cloudaicompanionProject`. The free tier takes no project; a
+        tier with `userDefinedCloudaicompanionProject` needs one."""
+        unknown = [k for k in body if k not in ("tierId", "metadata", "cloudaicompanionProject")]
+        if unknown:
+            raise GoogleError(400, f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.')
+        validate_load_code_assist({"metadata": body.get("metadata")})
+        allowed = account.load_code_assist_extra.get("allowedTiers", ALLOWED_TIERS)
+        tier = next((t for t in allowed if t["id"] == body.get("tierId")), None)
+        if tier is None:
+            raise GoogleError(400, f"Tier {body.get('tierId')!r} is not available for this user.")
+        if tier.get("userDefinedCloudaicompanionProject") and not body.get("cloudaicompanionProject"):
+            raise GoogleError(400, "This tier requires a Google Cloud project (cloudaicompanionProject).")
+        name = f"operations/onboard-{account.id}"
+        if account.project is None and account.onboard_pending > 0:
+            account.onboard_pending -= 1
+            return self.json_response(200, {"name": name, "done": False})
+        if account.project is None:
+            local = account.email.split("@")[0].replace(".", "-")
+            account.project = account.onboarded_project or (
+                body.get("cloudaicompanionProject") or f"{local}-codeassist-{account.id[:6]}")
+            account.tier = "FREE" if tier["id"] == "free-tier" else "STANDARD"
+        return self.json_response(200, {"name": name, "done": True, "response": {
+            "@type": "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
+            "cloudaicompanionProject": {"id": account.project, "name": account.project}}})
+
     def _check_project(self, account: FakeAccount, project: Any) -> None:
         if project and project != account.project:
             raise GoogleError(403, f"Permission 'cloudaicompanion.companions.generateChat' denied on resource "
@@ -491,6 +549,8 @@ class FakeCloudCode(OAuthMixin):
                 "supportsThinking": self.is_thinking(name), "recommended": spec.recommended,
                 "quotaInfo": quota,
             }
+            if name in account.quota_unreported:
+                del models[name]["quotaInfo"]
             if self.is_thinking(name):
                 models[name]["thinkingBudget"] = 24576
         return self.json_response(200, {"models": models})
@@ -527,6 +587,8 @@ class FakeCloudCode(OAuthMixin):
                     sign=lambda: self.issue_signature(model),
                     response_id=hashlib.sha256(f"{next(self._ids)}".encode()).hexdigest()[:22], now=self.clock())
         reply = account.next_reply(rpc)
+        if reply is None and account.verification_url:
+            reply = Reply.error(403, reason="VALIDATION_REQUIRED", validation_url=account.verification_url)
         if reply is None and account.quota.get(model, 1.0) <= 0:
             delay = max(1.0, account.quota_reset.get(model, call.now) - call.now)
             reply = Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay=round(delay))

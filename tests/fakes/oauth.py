@@ -2,6 +2,7 @@
 consent "page" (which redirects at once for a scripted account) and userinfo.
 
 Error bodies follow Google's token endpoint: `{"error": "invalid_grant", "error_description": ...}`.
+`token_unreachable = True` makes the token endpoint drop connections (a network failure).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class OAuthMixin:
         self.clients: dict[str, str] = {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}
         self.signing_in: FakeAccount | None = None  # who "signs in" at /oauth/auth (default: first account)
         self.sign_in_error: str | None = None  # e.g. "access_denied"
+        self.token_unreachable = False  # the token endpoint closes connections (network trouble)
         self._tokens: dict[str, _Token] = {}
         self._codes: dict[str, _Code] = {}
         self._token_ids = itertools.count(1)
@@ -118,6 +120,11 @@ class OAuthMixin:
     async def _token(self, request: web.Request) -> web.StreamResponse:
         form = dict(await request.post())
         rec = await self.record(request, "oauth.token", None, form)
+        if self.token_unreachable:
+            rec.status = 599
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=599)
         resp = self._token_answer({k: str(v) for k, v in form.items()}, rec)
         rec.status = resp.status
         return resp

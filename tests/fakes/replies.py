@@ -308,12 +308,25 @@ class Reply:
               reset_delay: str | float | None = None, retry_after: int | None = None,
               validation_url: str | None = None) -> Reply:
         """Google's error JSON for `status`. 429/503 take `reason` (QUOTA_EXHAUSTED,
-        RATE_LIMIT_EXCEEDED, MODEL_CAPACITY_EXHAUSTED) and `reset_delay` ("30s");
-        403 takes `reason="VALIDATION_REQUIRED"` (+ `validation_url`). `retry_after` adds the header."""
+        RATE_LIMIT_EXCEEDED, MODEL_CAPACITY_EXHAUSTED) and `reset_delay` ("30s": quotaResetDelay
+        + RetryInfo for quota, RetryInfo alone for rate limits); 403 takes `reason` VALIDATION_REQUIRED
+        (+ `validation_url`), SERVICE_DISABLED, LICENSE or TOS. `retry_after` adds the header."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         body = {"validation_url": validation_url} if validation_url else None
         return cls(status=status, headers=headers, error_reason=reason, error_message=message, body=body,
                    reset_delay=None if reset_delay is None else parse_duration(reset_delay))
+
+    @classmethod
+    def bare_429(cls) -> Reply:
+        """`429 Resource has been exhausted (e.g. check quota).` with no reason and no hint: what
+        Google answers to content it refuses for one request (identity lines, billing headers)."""
+        return cls(status=429, error_reason="__bare__")
+
+    @classmethod
+    def bad_signature(cls) -> Reply:
+        """Claude behind Cloud Code refusing a thinking block signed elsewhere."""
+        return cls(status=400, error_reason="__raw__", body=google_error(
+            400, "messages.1.content.0: Invalid `signature` in `thinking` block"))
 
     @classmethod
     def raw(cls, status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -377,6 +390,8 @@ class Reply:
         if self.error_reason == "__raw__":
             return self.body
         status = self.status
+        if self.error_reason == "__bare__":
+            return google_error(status, DEFAULT_MESSAGES[429])
         reason = self.error_reason
         if status == 429 and reason is None:
             reason = "QUOTA_EXHAUSTED" if self.reset_delay is not None else "RATE_LIMIT_EXCEEDED"
@@ -384,7 +399,7 @@ class Reply:
         details: list[dict[str, Any]] = []
         if reason in ("QUOTA_EXHAUSTED", "RATE_LIMIT_EXCEEDED", "MODEL_CAPACITY_EXHAUSTED"):
             meta: dict[str, Any] = {"model": model}
-            if self.reset_delay is not None:
+            if self.reset_delay is not None and reason != "RATE_LIMIT_EXCEEDED":
                 meta["quotaResetDelay"] = format_duration(self.reset_delay)
                 meta["quotaResetTimeStamp"] = rfc3339(now + self.reset_delay)
             details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN, "metadata": meta})
@@ -398,10 +413,31 @@ class Reply:
                     message = f"No capacity available for model {model} on the server"
         elif reason == "VALIDATION_REQUIRED":
             url = (self.body or {}).get("validation_url") or "https://accounts.google.com/signin/continue"
-            details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN,
-                            "metadata": {"validation_url": url}})
+            details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN, "metadata": {
+                "validation_url": url, "validation_url_link_text": "Verify your account",
+                "validation_error_message": "To continue, verify your account in a browser."}})
             if message is None:
-                message = f"VALIDATION_REQUIRED: Verify your account to continue. {url}"
+                message = "Verify your account to continue."
+        elif reason == "SERVICE_DISABLED":
+            project = (self.body or {}).get("project_number", "681255809395")
+            url = f"https://console.developers.google.com/apis/api/cloudaicompanion.googleapis.com/overview?project={project}"
+            details.append({"@type": ERROR_INFO, "reason": reason, "domain": "googleapis.com", "metadata": {
+                "service": "cloudaicompanion.googleapis.com", "consumer": f"projects/{project}",
+                "serviceTitle": "Gemini for Google Cloud API", "containerInfo": str(project), "activationUrl": url}})
+            details.append({"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+                            "message": f"Gemini for Google Cloud API has not been used in project {project} before "
+                                       f"or it is disabled. Enable it by visiting {url} then retry."})
+            details.append({"@type": "type.googleapis.com/google.rpc.Help", "links": [
+                {"description": "Google developers console API activation", "url": url}]})
+            if message is None:
+                message = (f"Gemini for Google Cloud API has not been used in project {project} before or it is "
+                           f"disabled. Enable it by visiting {url} then retry. If you enabled this API recently, "
+                           "wait a few minutes for the action to propagate to our systems and retry.")
+        elif reason == "LICENSE":
+            message = message or "The caller does not have permission. You lack a Gemini Code Assist license."
+        elif reason == "TOS":
+            message = message or ("This account is not allowed to use Gemini Code Assist: it has not accepted the "
+                                  "terms of service.")
         elif reason is not None:
             details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN, "metadata": {}})
         return google_error(status, message, details or None)

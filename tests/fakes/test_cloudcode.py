@@ -359,7 +359,8 @@ def test_429_quota_body_shape_and_retry_after(fake: FakeCloudCode) -> None:
     assert st2 == 429 and rate["error"]["details"][0]["reason"] == "RATE_LIMIT_EXCEEDED"
     assert st3 == 503 and cap["error"]["status"] == "UNAVAILABLE"
     assert cap["error"]["details"][0]["reason"] == "MODEL_CAPACITY_EXHAUSTED"
-    assert st4 == 403 and "VALIDATION_REQUIRED" in val["error"]["message"]
+    assert st4 == 403 and val["error"]["details"][0]["reason"] == "VALIDATION_REQUIRED"
+    assert val["error"]["details"][0]["metadata"]["validation_url"] == "https://example.com/verify"
     assert val["error"]["details"][0]["metadata"]["validation_url"] == "https://example.com/verify"
 
 

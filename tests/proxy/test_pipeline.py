@@ -162,14 +162,27 @@ def test_invalid_grant_disables_account_and_another_serves(ctl: Controller, up: 
     assert listed["a@x.com"].startswith("disabled: invalid_grant")
 
 
-def test_forbidden_account_leaves_rotation(ctl: Controller, up: Upstream) -> None:
+def test_verification_403_pauses_the_account_and_others_serve(ctl: Controller, up: Upstream) -> None:
     s, h, _ = call(ctl, text="conv-f")
     email = account_email(ctl, h)
-    up.scripts[email].append((403, {}, b'{"error":{"code":403,"message":"Verify your account. VALIDATION_REQUIRED","status":"PERMISSION_DENIED"}}'))
+    up.scripts[email].append((403, {}, b'{"error":{"code":403,"message":"Verify your account. VALIDATION_REQUIRED '
+                                       b'https://accounts.google.com/signin/continue?x=1","status":"PERMISSION_DENIED"}}'))
     s, h, _ = call(ctl, text="conv-f")
     assert s == 200 and account_email(ctl, h) != email
     acc = ctl.store.by_email(email)
-    assert acc is not None and acc.disabled and "VALIDATION_REQUIRED" in (acc.disabled_reason or "")
+    assert acc is not None and not acc.disabled and acc.verify_url == "https://accounts.google.com/signin/continue?x=1"
+    assert {a["email"]: a["status"] for a in ctl.list_accounts()}[email] == "verify"
+
+
+def test_other_403_rests_the_account_without_disabling_it(ctl: Controller, up: Upstream) -> None:
+    s, h, _ = call(ctl, text="conv-g")
+    email = account_email(ctl, h)
+    up.scripts[email].append((403, {}, b'{"error":{"code":403,"message":"The caller does not have permission",'
+                                       b'"status":"PERMISSION_DENIED"}}'))
+    s, h, _ = call(ctl, text="conv-g")
+    assert s == 200 and account_email(ctl, h) != email
+    acc = ctl.store.by_email(email)
+    assert acc is not None and not acc.disabled and ctl.pool.cooldown_left(acc.id) > 0
 
 
 def test_client_errors_are_not_failover(ctl: Controller, up: Upstream) -> None:

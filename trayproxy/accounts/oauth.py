@@ -1,6 +1,7 @@
 """Google OAuth for installed apps: refresh, userinfo, and browser sign-in with PKCE.
 
-Sign-in runs a one-shot loopback server on 127.0.0.1:<ephemeral port>, opens the consent page
+Network failures (DNS, TLS, refused, timeout) are `OAuthError(code="network")` with what to
+check, so callers never report them as a rejected token. Sign-in runs a one-shot loopback server on 127.0.0.1:<ephemeral port>, opens the consent page
 with `state` and an S256 code challenge, and exchanges the code it gets back. The page the
 browser lands on says plainly whether it worked.
 """
@@ -21,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from trayproxy.config import OAuthConfig
+from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import Timeouts, Transport, TransportError, UpstreamRequest
 
 __all__ = ["SCOPES", "Tokens", "OAuthError", "OAuthClient", "LoginFlow", "pkce_pair"]
@@ -81,7 +83,8 @@ class OAuthClient:
             )
             raw = await resp.read()
         except TransportError as e:
-            raise OAuthError(f"Google's token endpoint could not be reached: {e}", code="network") from e
+            raise OAuthError(f"Google's token endpoint could not be reached: {describe_network_error(e)}",
+                             code="network") from e
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -120,7 +123,8 @@ class OAuthClient:
             )
             raw = await resp.read()
         except TransportError as e:
-            raise OAuthError(f"Google's userinfo endpoint could not be reached: {e}", code="network") from e
+            raise OAuthError(f"Google's userinfo endpoint could not be reached: {describe_network_error(e)}",
+                             code="network") from e
         if resp.status != 200:
             raise OAuthError(f"userinfo answered HTTP {resp.status}", code="userinfo", status=resp.status)
         data = orjson.loads(raw)

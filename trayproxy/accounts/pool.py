@@ -1,17 +1,21 @@
 """The account pool: which account serves the next request, and which must rest.
 
 - Candidates: enabled, onboarded accounts that are not cooling down for the model (or as a
-  whole) and whose last quota snapshot does not say the model is used up.
+  whole), not paused for verification, and whose last quota snapshot does not say the model is
+  used up.
 - Conversations stick to their account while it is healthy (session key -> account), so the
   upstream's prompt cache keeps hitting. New conversations go to the best tier, then to the
   account with most remaining quota for the model (in 10 % steps), then to the least loaded.
   `performance_first` ignores stickiness and round-robins; `cache_first` keeps new
   conversations on the most recently used account while it can serve.
-- Cooldowns are per account+model (quota, rate limit, 5xx) or per account (auth), with the
-  durations decided in accounts.cooldown from the upstream's own hints.
+- Cooldowns are per account+model (quota, rate limit, 5xx, 404) or per account (auth, 403),
+  each with the kind of error that caused it (accounts.triage), so "why can nobody serve" is
+  answered truly: 429 only when every account is really limited, 503 naming an outage, 403 with
+  the link when the only accounts left need verification.
+- Account states a person sees and fixes (paused for verification, disabled by Google or by
+  hand) live on the Account record and are saved through the AccountStore.
 
-No I/O here: the clock is injected, state is in memory; the record changes (disable) are
-written through the AccountStore by the caller.
+No I/O here besides the store's save: the clock is injected, runtime state is in memory.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from trayproxy.accounts.cooldown import VERIFY_PAUSE
 from trayproxy.accounts.store import Account, AccountStore
 
-__all__ = ["AccountPool", "Unavailable", "TIER_RANK"]
+__all__ = ["AccountPool", "Unavailable", "Cooldown", "TIER_RANK"]
 
 TIER_RANK = {"ultra": 3, "pro": 2, "standard": 1, "free": 0}
 _SESSION_TTL = 3600.0
@@ -41,16 +46,27 @@ def tier_rank(tier: str | None) -> int:
 
 @dataclass
 class Unavailable:
-    """Why no account can serve: `retry_after` is set when some will be free again soon."""
+    """Why no account can serve, in the terms the client gets: `status` 429 (all limited,
+    `retry_after` set), 403 (only accounts needing verification, `link`), 503 (outage or no
+    usable account)."""
 
     reason: str
     retry_after: float | None = None
+    status: int = 503
+    code: str = "no_account"
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    until: float
+    reason: str
+    kind: str  # accounts.triage kind ("quota", "rate_limit", "bare_429", "server", "network", ...)
 
 
 @dataclass
 class _Runtime:
-    cooldowns: dict[str, float] = field(default_factory=dict)  # model ("" = whole account) -> until
-    cooldown_reason: dict[str, str] = field(default_factory=dict)
+    cooldowns: dict[str, Cooldown] = field(default_factory=dict)  # model ("" = whole account)
     failures: dict[str, int] = field(default_factory=dict)  # model -> consecutive failures
     inflight: int = 0
     served: int = 0
@@ -72,6 +88,15 @@ class AccountPool:
         self._lock = threading.RLock()
         self._rr = 0
         self._last_used: str | None = None
+        # called (outside the lock) after an account's state changed: paused, disabled, resumed
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:  # a listener's trouble is not the request's
+                pass
 
     # -- state -------------------------------------------------------------------------------
     def _runtime(self, account_id: str) -> _Runtime:
@@ -86,28 +111,37 @@ class AccountPool:
     def usable(self) -> list[Account]:
         return [a for a in self.store.all() if not a.disabled and a.onboarded]
 
+    def paused(self, acc: Account) -> bool:
+        """Waiting for the person to verify the account; tried again after VERIFY_PAUSE."""
+        return acc.verify_at is not None and self.clock() < acc.verify_at + VERIFY_PAUSE
+
     def active_count(self) -> int:
         return len(self.usable())
 
     def cooldown_left(self, account_id: str, model: str | None = None) -> float:
         """Seconds until the account (for `model`, or as a whole) may serve again."""
         now = self.clock()
+        c = self._cooldown(account_id, model)
+        return max(0.0, c.until - now) if c is not None else 0.0
+
+    def _cooldown(self, account_id: str, model: str | None) -> Cooldown | None:
+        """The cooldown that keeps the account from serving `model` longest (None: free)."""
         rt = self._rt.get(account_id)
         if rt is None:
-            return 0.0
-        until = rt.cooldowns.get("", 0.0)
-        if model is not None:
-            until = max(until, rt.cooldowns.get(model, 0.0))
-        return max(0.0, until - now)
+            return None
+        now = self.clock()
+        found = [c for c in (rt.cooldowns.get(""), rt.cooldowns.get(model) if model is not None else None)
+                 if c is not None and c.until > now]
+        return max(found, key=lambda c: c.until) if found else None
 
-    def cooldowns(self, account_id: str) -> dict[str, tuple[float, str]]:
-        """Active cooldowns of an account: model ('' for the whole account) -> (until, reason)."""
+    def cooldowns(self, account_id: str) -> dict[str, Cooldown]:
+        """Active cooldowns of an account: model ('' for the whole account) -> Cooldown."""
         with self._lock:
             now = self.clock()
             rt = self._rt.get(account_id)
             if rt is None:
                 return {}
-            return {m: (u, rt.cooldown_reason.get(m, "")) for m, u in list(rt.cooldowns.items()) if u > now}
+            return {m: c for m, c in list(rt.cooldowns.items()) if c.until > now}
 
     def _quota_exhausted(self, acc: Account, model: str) -> float | None:
         """If the last quota snapshot says the model is used up, seconds until its reset."""
@@ -127,7 +161,7 @@ class AccountPool:
             candidates: list[Account] = []
             waits: list[float] = []
             for a in all_accounts:
-                if a.disabled or not a.onboarded:
+                if a.disabled or not a.onboarded or self.paused(a):
                     continue
                 left = self.cooldown_left(a.id, model)
                 exhausted = self._quota_exhausted(a, model)
@@ -181,34 +215,73 @@ class AccountPool:
         return min(candidates, key=score)
 
     def _why_none(self, accounts: list[Account], model: str, waits: list[float], exclude: frozenset[str]) -> Unavailable:
+        """No candidate: say why, in the status the client should get. Accounts are named by
+        their short id (label), never by e-mail: this text goes to API clients."""
         if not accounts:
             return Unavailable("No account has been added. Add one with 'trayproxy accounts login' or in Settings.")
         usable = [a for a in accounts if not a.disabled and a.onboarded]
-        if waits and len(waits) == len(usable):
+        paused = [a for a in usable if self.paused(a)]
+        serving = [a for a in usable if not self.paused(a)]
+        cools = {a.id: self._cooldown(a.id, model) for a in serving}
+        limited = [a for a in serving if (c := cools[a.id]) is not None and c.kind in ("quota", "rate_limit")
+                   or (c is None and self._quota_exhausted(a, model) is not None)]
+        if serving and len(limited) == len(serving):
+            soonest = min(max(self.cooldown_left(a.id, model), self._quota_exhausted(a, model) or 0.0)
+                          for a in limited)
+            extra = f" ({len(paused)} more need verification)" if paused else ""
+            return Unavailable(
+                f"All accounts that can serve {model} are rate-limited or out of quota{extra}; "
+                f"the first is available again in {int(soonest + 0.999)} s.",
+                retry_after=soonest, status=429, code="rate_limit_exceeded",
+            )
+        if serving and all((c := cools[a.id]) is not None and c.kind == "not_found" for a in serving):
+            return Unavailable(
+                f"No account serves the model {model!r} (the upstream answered 'not found' on every account). "
+                "Check the model name or add a model_mapping entry.",
+                status=404, code="model_not_found",
+            )
+        note = f" ({len(paused)} more need verification: see the Accounts tab)" if paused else ""
+        outage = [a for a in serving if (c := cools[a.id]) is not None and c.kind in ("server", "network", "capacity")]
+        if outage:
+            c0 = cools[outage[0].id]
+            assert c0 is not None
+            soonest = min(self.cooldown_left(a.id, model) for a in outage)
+            return Unavailable(
+                f"Google's Cloud Code is failing for {model}: {len(outage)} of {len(serving)} accounts are resting "
+                f"after {c0.reason[:200]}{note}; trying again in {int(soonest + 0.999)} s.",
+                retry_after=soonest, status=503, code="upstream_unavailable",
+            )
+        if paused and not waits:
+            first = paused[0]
+            return Unavailable(
+                ("The only account" if len(paused) == 1 else "The only accounts") + " left ("
+                + ", ".join(a.label for a in paused[:3]) + ") need verification: Google asks the person who "
+                "owns " + ("it" if len(paused) == 1 else "them") + " to verify in a browser"
+                + (f": {first.verify_url}" if first.verify_url else "")
+                + ". Then press Retry in trayproxy's Accounts tab (or `trayproxy accounts retry "
+                + first.label + "`).",
+                status=403, code="account_verification_required", link=first.verify_url,
+            )
+        if serving and waits:
             soonest = min(waits)
             return Unavailable(
-                f"All accounts that can serve {model} are rate-limited or out of quota; "
-                f"the first is available again in {int(soonest + 0.999)} s.",
-                retry_after=soonest,
+                f"Every account that can serve {model} is resting after upstream errors{note}; the first is "
+                f"available again in {int(soonest + 0.999)} s.",
+                retry_after=soonest, status=503, code="upstream_unavailable",
             )
         disabled = [a for a in accounts if a.disabled]
         not_onboarded = [a for a in accounts if not a.disabled and not a.onboarded]
         parts = []
         if disabled:
-            parts.append(
-                f"{len(disabled)} disabled ("
-                + "; ".join(f"{a.email}: {a.disabled_reason or 'disabled'}" for a in disabled[:3])
-                + ")"
-            )
+            parts.append(f"{len(disabled)} disabled ("
+                         + "; ".join(f"{a.label}: {(a.disabled_reason or 'disabled')[:160]}" for a in disabled[:3]) + ")")
         if not_onboarded:
-            parts.append(
-                f"{len(not_onboarded)} not onboarded for Gemini Code Assist ("
-                + ", ".join(a.email for a in not_onboarded[:3])
-                + ")"
-            )
+            parts.append(f"{len(not_onboarded)} not onboarded for Gemini Code Assist ("
+                         + ", ".join(a.label for a in not_onboarded[:3]) + ")")
         if exclude and not parts:
             return Unavailable(f"Every account failed for this request ({len(exclude)} tried).")
-        return Unavailable("No usable account: " + ", ".join(parts) + ". Sign the account in again or add another.")
+        return Unavailable("No usable account: " + ", ".join(parts)
+                           + ". See trayproxy's Accounts tab or `trayproxy accounts list` for what to do.")
 
     def release(self, account_id: str) -> None:
         with self._lock:
@@ -221,25 +294,32 @@ class AccountPool:
             rt = self._runtime(account_id)
             rt.failures.pop(model, None)
             rt.failures.pop("", None)
+            acc = self.store.get(account_id)
+            if acc is not None and acc.verify_at is not None:  # verified meanwhile: it served
+                self.resume(account_id)
 
     def failures(self, account_id: str, model: str) -> int:
         with self._lock:
             return self._runtime(account_id).failures.get(model, 0)
 
-    def cool_down(self, account_id: str, model: str | None, seconds: float, reason: str) -> None:
+    def cool_down(self, account_id: str, model: str | None, seconds: float, reason: str,
+                  kind: str = "rate_limit") -> None:
         """Keep the account (model=None: entirely) out of rotation for `seconds`."""
         with self._lock:
             rt = self._runtime(account_id)
             key = model or ""
             until = self.clock() + seconds
-            if until > rt.cooldowns.get(key, 0.0):
-                rt.cooldowns[key] = until
-                rt.cooldown_reason[key] = reason
+            cur = rt.cooldowns.get(key)
+            if cur is None or until > cur.until or cur.until <= self.clock():
+                rt.cooldowns[key] = Cooldown(until, reason, kind)
             rt.failures[key] = rt.failures.get(key, 0) + 1
-            # Conversations bound to it move on; they come back only by chance.
-            for s, (acc, _) in list(self._sessions.items()):
-                if acc == account_id:
-                    del self._sessions[s]
+            self._unbind(account_id)
+
+    def _unbind(self, account_id: str) -> None:
+        # Conversations bound to it move on; they come back only by chance.
+        for s, (acc, _) in list(self._sessions.items()):
+            if acc == account_id:
+                del self._sessions[s]
 
     def clear_cooldowns(self, account_id: str | None = None, model: str | None = None) -> None:
         with self._lock:
@@ -248,11 +328,22 @@ class AccountPool:
                     continue
                 if model is None:
                     rt.cooldowns.clear()
+                    rt.failures.clear()
                 else:
                     rt.cooldowns.pop(model, None)
+                    rt.failures.pop(model, None)
 
-    def disable(self, account_id: str, reason: str) -> None:
-        """Take an account out of rotation for good (until the user fixes it); saved to disk."""
+    def quota_cooldowns(self) -> dict[str, list[str]]:
+        """account id -> models cooling down for quota (to re-check against the live quota)."""
+        with self._lock:
+            now = self.clock()
+            return {aid: [m for m, c in rt.cooldowns.items() if c.kind == "quota" and c.until > now and m]
+                    for aid, rt in self._rt.items()
+                    if any(c.kind == "quota" and c.until > now for c in rt.cooldowns.values())}
+
+    def disable(self, account_id: str, reason: str, *, link: str | None = None, by: str = "google") -> None:
+        """Take an account out of rotation until the person fixes it; saved to disk. `by`: who
+        decided ("google" for an upstream refusal, "sign-in" for a revoked token, "user")."""
         with self._lock:
             acc = self.store.get(account_id)
             if acc is None:
@@ -260,10 +351,47 @@ class AccountPool:
             acc.disabled = True
             acc.disabled_reason = reason[:800]
             acc.disabled_at = self.clock()
+            acc.disabled_by = by
+            acc.disabled_link = link
             self.store.save()
-            for s, (aid, _) in list(self._sessions.items()):
-                if aid == account_id:
-                    del self._sessions[s]
+            self._unbind(account_id)
+        self._changed()
+
+    def pause_for_verification(self, account_id: str, *, link: str | None, link_text: str | None,
+                               message: str) -> None:
+        """Google wants the person to verify the account: out of rotation (re-tried after
+        VERIFY_PAUSE or on Retry), with Google's link kept to show; saved to disk."""
+        with self._lock:
+            acc = self.store.get(account_id)
+            if acc is None:
+                return
+            acc.verify_url = link or acc.verify_url
+            acc.verify_text = link_text
+            acc.verify_message = message[:500]
+            acc.verify_at = self.clock()
+            self.store.save()
+            self._unbind(account_id)
+        self._changed()
+
+    def resume(self, account_id: str, *, enable: bool = False) -> Account | None:
+        """The person acted (or an account answered fine): clear the verification pause and the
+        cooldowns; `enable` also lifts a disable. Saved to disk."""
+        with self._lock:
+            acc = self.store.get(account_id)
+            if acc is None:
+                return None
+            changed = acc.verify_at is not None
+            acc.verify_at = acc.verify_url = acc.verify_text = acc.verify_message = None
+            if enable and acc.disabled:
+                acc.disabled, acc.disabled_reason, acc.disabled_at = False, None, None
+                acc.disabled_by = acc.disabled_link = None
+                changed = True
+            if changed:
+                self.store.save()
+            self.clear_cooldowns(account_id)
+        if changed:
+            self._changed()
+        return acc
 
     def session_account(self, session: str) -> str | None:
         with self._lock:

@@ -1,9 +1,12 @@
-"""Account operations on the engine loop: access tokens, adding accounts, quota refresh.
+"""Account operations on the engine loop: access tokens, adding accounts (with onboarding),
+quota refresh, and the person's actions on an account (retry, enable, disable).
 
 Access tokens live in memory only. They are refreshed ahead of expiry (5 minutes early) with
 at most one refresh in flight per account; concurrent requests wait for that one. A refresh that
 fails with `invalid_grant` disables the account with the reason, so it leaves the rotation and
-shows up in `accounts list` and the settings page.
+shows up in `accounts list` and the settings page. A token endpoint that cannot be reached is
+a network problem, reported as one (never as a rejected token), and the account stays enabled.
+Messages that can reach API clients name the account by its short id, never its e-mail.
 """
 
 from __future__ import annotations
@@ -13,12 +16,17 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from trayproxy.accounts import onboarding
+from trayproxy.accounts.cooldown import QUOTA_RECHECK
 from trayproxy.accounts.oauth import LoginFlow, OAuthClient, OAuthError, Tokens
 from trayproxy.accounts.pool import AccountPool
 from trayproxy.accounts.quota import parse_load_code_assist, parse_models
 from trayproxy.accounts.store import Account, AccountStore
+from trayproxy.accounts.triage import classify
 from trayproxy.upstream.cloudcode import CloudCodeClient
+from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError
 
 __all__ = ["AccountService", "AccountError", "TokenUnavailable"]
@@ -34,9 +42,10 @@ class AccountError(Exception):
 class TokenUnavailable(Exception):
     """No access token could be had for an account (network, revoked, ...)."""
 
-    def __init__(self, message: str, *, revoked: bool = False) -> None:
+    def __init__(self, message: str, *, revoked: bool = False, network: bool = False) -> None:
         super().__init__(message)
         self.revoked = revoked
+        self.network = network
 
 
 @dataclass
@@ -61,6 +70,10 @@ class AccountService:
         self.clock = clock
         self._tokens: dict[str, _Token] = {}
         self._inflight: dict[str, asyncio.Future[str]] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._last_probe: dict[str, float] = {}
+        self.sleep: Callable[[float], Any] = asyncio.sleep
+        self.onboard_interval = onboarding.POLL_INTERVAL
 
     # -- access tokens -----------------------------------------------------------------------
     async def access_token(self, account: Account, *, force: bool = False) -> str:
@@ -89,22 +102,24 @@ class AccountService:
             raise
         except Exception as e:  # keychain trouble, odd token answers, disk errors: not revoked
             log.warning("token refresh for %s failed: %s", account.email, e)
-            raise TokenUnavailable(f"{account.email}: token refresh failed: {e}") from e
+            raise TokenUnavailable(f"account {account.label}: token refresh failed: {e}") from e
 
     async def _do_refresh(self, account: Account) -> str:
         rt = self.store.refresh_token(account.id)
         if not rt:
-            self.pool.disable(account.id, "no refresh token stored: sign in again")
-            raise TokenUnavailable(f"{account.email} has no refresh token", revoked=True)
+            self.pool.disable(account.id, "no refresh token stored: sign in again", by="sign-in")
+            raise TokenUnavailable(f"account {account.label} has no refresh token", revoked=True)
         try:
             t = await self.oauth.refresh(rt)
         except OAuthError as e:
             if e.invalid_grant:
                 log.warning("Refresh token of %s was rejected (invalid_grant); account disabled", account.email)
-                self.pool.disable(account.id, f"{e} (sign in again to restore it)")
+                self.pool.disable(account.id, f"{e} (sign in again to restore it)", by="sign-in")
                 self._tokens.pop(account.id, None)
-                raise TokenUnavailable(f"{account.email}: sign-in expired or revoked", revoked=True) from e
-            raise TokenUnavailable(f"{account.email}: token refresh failed: {e}") from e
+                raise TokenUnavailable(f"account {account.label}: sign-in expired or revoked", revoked=True) from e
+            if e.code == "network":
+                raise TokenUnavailable(f"account {account.label}: {e}", network=True) from e
+            raise TokenUnavailable(f"account {account.label}: token refresh failed: {e}") from e
         if t.refresh_token and t.refresh_token != rt:
             self.store.set_refresh_token(account.id, t.refresh_token)
         self._tokens[account.id] = _Token(t.access_token, t.expires_at)
@@ -121,6 +136,9 @@ class AccountService:
         try:
             tokens = await self.oauth.refresh(refresh_token)
         except OAuthError as e:
+            if e.code == "network":
+                raise AccountError(f"{e}. The refresh token was not checked; try again when Google can be "
+                                   "reached.") from e
             raise AccountError(f"Google rejected this refresh token ({e}). Copy it again or sign in with the browser.") from e
         tokens.refresh_token = tokens.refresh_token or refresh_token
         return await self._add(tokens)
@@ -143,8 +161,11 @@ class AccountService:
         email = str(info["email"])
         existing = self.store.by_email(email)
         acc = existing or Account.new(email, now=self.clock())
-        if existing is not None:
+        if existing is not None:  # signed in again: whatever stopped it is worth another try
             acc.disabled, acc.disabled_reason, acc.disabled_at = False, None, None
+            acc.disabled_by = acc.disabled_link = None
+            acc.verify_at = acc.verify_url = acc.verify_text = acc.verify_message = None
+            self.pool.clear_cooldowns(acc.id)
         assert tokens.refresh_token
         self.store.put(acc, refresh_token=tokens.refresh_token)
         self._tokens[acc.id] = _Token(tokens.access_token, tokens.expires_at)
@@ -152,35 +173,48 @@ class AccountService:
         return acc
 
     # -- project, tier, quota ----------------------------------------------------------------
-    async def refresh_account(self, acc: Account) -> Account:
-        """Resolve the project (loadCodeAssist) and fetch tier and quota (fetchAvailableModels)."""
+    async def refresh_account(self, acc: Account, *, resume: bool = True) -> Account:
+        """Resolve the project (loadCodeAssist, onboarding an account that never used Code
+        Assist) and fetch tier and quota (fetchAvailableModels). With `resume`, a clean answer
+        also ends a verification pause (the person refreshed after verifying); the background
+        refresh passes False, so the link stays shown until the person acts or a request works."""
         try:
             token = await self.access_token(acc)
         except TokenUnavailable as e:
-            raise AccountError(str(e)) from e
+            raise AccountError(str(e).replace(f"account {acc.label}", acc.email)) from e
         try:
             status, data, raw = await self.upstream.load_code_assist(token)
         except TransportError as e:
-            raise AccountError(f"Cloud Code could not be reached: {e}") from e
+            raise AccountError(f"Cloud Code could not be reached: {describe_network_error(e)}") from e
+        ok = status == 200
         if status == 200:
-            project, tier = parse_load_code_assist(data)
-            acc.project = project or acc.project
-            acc.tier = tier or acc.tier
+            if onboarding.needs_onboarding(data) and not acc.project:
+                await self._onboard(acc, token, data)
+            else:
+                project, tier = parse_load_code_assist(data)
+                acc.project = project or acc.project
+                acc.tier = tier or acc.tier
+                bad = [i for i in onboarding.ineligible_tiers(data) if i.url]
+                if bad and not acc.project:
+                    self.pool.pause_for_verification(acc.id, link=bad[0].url, link_text=bad[0].url_text,
+                                                     message=bad[0].reason)
+                    ok = False
         else:
+            ok = False
             log.warning("loadCodeAssist for %s answered %s", acc.email, status)
+            self._triage_account_answer(acc, status, raw)
         if acc.project:
             try:
                 status, data, raw = await self.upstream.fetch_available_models(token, acc.project)
             except TransportError as e:
-                raise AccountError(f"Cloud Code could not be reached: {e}") from e
+                raise AccountError(f"Cloud Code could not be reached: {describe_network_error(e)}") from e
             if status == 200:
-                acc.models = parse_models(data)
-                acc.quota_updated = self.clock()
-                for name, q in acc.models.items():
-                    if q.remaining:
-                        self.pool.clear_cooldowns(acc.id, name)
-            elif status == 403:
-                self.pool.disable(acc.id, f"forbidden: fetchAvailableModels answered 403: {raw[:300].decode('utf-8', 'replace')}")
+                self._apply_models(acc, data)
+            else:
+                ok = False
+                self._triage_account_answer(acc, status, raw)
+        if ok and resume and acc.verify_at is not None:
+            self.pool.resume(acc.id)
         self.store.put(acc)
         if not acc.project:
             raise AccountError(
@@ -190,14 +224,109 @@ class AccountService:
             )
         return acc
 
-    async def refresh_all(self) -> list[tuple[Account, str | None]]:
+    def _apply_models(self, acc: Account, data: Any) -> None:
+        acc.models = parse_models(data)
+        acc.quota_updated = self.clock()
+        for name, q in acc.models.items():
+            if q.remaining:  # the quota is back (early reset): the model may serve again
+                self.pool.clear_cooldowns(acc.id, name)
+
+    def _triage_account_answer(self, acc: Account, status: int, raw: bytes) -> None:
+        """A 403 on an account call means the same as on generation (verification, API off,
+        licence); other statuses change nothing here."""
+        if status != 403:
+            return
+        v = classify(status, {}, raw, now=self.clock())
+        if v.pause:
+            self.pool.pause_for_verification(acc.id, link=v.link, link_text=v.link_text, message=v.summary)
+        elif v.disable:
+            self.pool.disable(acc.id, v.summary, link=v.link, by="google")
+        elif v.cooldown:
+            self.pool.cool_down(acc.id, None, v.cooldown, f"{v.summary}: {v.message[:200]}", kind=v.kind)
+
+    async def _onboard(self, acc: Account, token: str, data: Any) -> None:
+        try:
+            res = await onboarding.onboard(
+                data, lambda tier_id: self.upstream.onboard_user(token, tier_id), self.sleep, email=acc.email,
+                interval=self.onboard_interval)
+        except onboarding.OnboardingError as e:
+            if e.link:
+                self.pool.pause_for_verification(acc.id, link=e.link, link_text=e.link_text, message=str(e))
+            self.store.put(acc)
+            raise AccountError(str(e)) from e
+        except TransportError as e:
+            raise AccountError(f"Cloud Code could not be reached while onboarding {acc.email}: "
+                               f"{describe_network_error(e)}") from e
+        acc.project, acc.tier, acc.onboarded_at = res.project, res.tier_name, self.clock()
+        log.info("onboarded %s to %s (project %s)", acc.email, res.tier_name, res.project)
+
+    def refresh_soon(self, acc: Account) -> None:
+        """Refresh an account's project, catalog and quota in the background (after a 404 for a
+        model it was thought to serve); at most one at a time and one a minute per account."""
+        now = self.clock()
+        if acc.id in self._refreshing or now - self._last_probe.get(acc.id, -1e9) < 60.0:
+            return
+        self._last_probe[acc.id] = now
+
+        async def run() -> None:
+            try:
+                await self.refresh_account(acc, resume=False)
+            except AccountError as e:
+                log.info("background refresh of %s: %s", acc.email, e)
+            finally:
+                self._refreshing.pop(acc.id, None)
+
+        self._refreshing[acc.id] = asyncio.ensure_future(run())
+
+    async def recheck_quota(self) -> int:
+        """Re-read the live quota of accounts cooling down for quota (at most every
+        QUOTA_RECHECK per account), so an early reset frees them. Returns how many were read."""
+        n = 0
+        now = self.clock()
+        for account_id in self.pool.quota_cooldowns():
+            acc = self.store.get(account_id)
+            if acc is None or acc.disabled or not acc.project:
+                continue
+            if now - self._last_probe.get(acc.id, -1e9) < QUOTA_RECHECK:
+                continue
+            self._last_probe[acc.id] = now
+            try:
+                token = await self.access_token(acc)
+                status, data, _ = await self.upstream.fetch_available_models(token, acc.project)
+            except (TokenUnavailable, TransportError) as e:
+                log.info("quota re-check of %s failed: %s", acc.email, e)
+                continue
+            if status == 200:
+                self._apply_models(acc, data)
+                self.store.put(acc)
+                n += 1
+        return n
+
+    # -- the person's actions ----------------------------------------------------------------
+    async def retry(self, acc: Account) -> Account:
+        """"Retry now": clear cooldowns and the verification pause, lift a disable Google
+        caused (the person says it is fixed), then check the account with a refresh."""
+        self.pool.resume(acc.id, enable=acc.disabled_by == "google")
+        self.forget_token(acc.id)
+        self._last_probe.pop(acc.id, None)
+        return await self.refresh_account(acc)
+
+    def set_enabled(self, acc: Account, enabled: bool) -> Account:
+        if enabled:
+            self.pool.resume(acc.id, enable=True)
+        else:
+            self.pool.disable(acc.id, "disabled by you (enable it to use it again)", by="user")
+        return acc
+
+    async def refresh_all(self, *, resume: bool = True) -> list[tuple[Account, str | None]]:
         out: list[tuple[Account, str | None]] = []
         for acc in self.store.all():
-            if acc.disabled and acc.disabled_reason and acc.disabled_reason.startswith("invalid_grant"):
+            if acc.disabled and (acc.disabled_by == "sign-in" or (
+                    acc.disabled_reason and acc.disabled_reason.startswith("invalid_grant"))):
                 out.append((acc, acc.disabled_reason))
                 continue
             try:
-                await self.refresh_account(acc)
+                await self.refresh_account(acc, resume=resume)
                 out.append((acc, None))
             except AccountError as e:
                 out.append((acc, str(e)))

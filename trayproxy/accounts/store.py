@@ -19,6 +19,10 @@ from trayproxy.secrets import SecretStore, refresh_token_name
 __all__ = ["ModelQuota", "Account", "AccountStore", "AccountStoreError"]
 
 
+_TRIAGE_FIELDS = ("disabled_by", "disabled_link", "verify_url", "verify_text", "verify_message", "verify_at",
+                  "onboarded_at")
+
+
 class AccountStoreError(RuntimeError):
     pass
 
@@ -42,6 +46,15 @@ class Account:
     disabled: bool = False
     disabled_reason: str | None = None
     disabled_at: float | None = None
+    # error triage (accounts.triage): who disabled it and where the person fixes it; an
+    # account Google wants verified is paused (not disabled) with Google's link
+    disabled_by: str | None = None  # "google" | "user" | "sign-in"
+    disabled_link: str | None = None
+    verify_url: str | None = None
+    verify_text: str | None = None
+    verify_message: str | None = None
+    verify_at: float | None = None
+    onboarded_at: float | None = None
     created_at: float = 0.0
     last_used: float | None = None
 
@@ -52,6 +65,15 @@ class Account:
     @property
     def onboarded(self) -> bool:
         return bool(self.project)
+
+    @property
+    def label(self) -> str:
+        """What API clients may see of an account: its short id, never the e-mail."""
+        return self.id[:8]
+
+    @property
+    def needs_verification(self) -> bool:
+        return self.verify_at is not None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +95,7 @@ class Account:
             disabled=bool(d.get("disabled", False)),
             disabled_reason=d.get("disabled_reason"),
             disabled_at=d.get("disabled_at"),
+            **{k: d.get(k) for k in _TRIAGE_FIELDS},
             created_at=float(d.get("created_at") or 0.0),
             last_used=d.get("last_used"),
         )

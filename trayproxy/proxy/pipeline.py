@@ -1,8 +1,12 @@
 """The path every generation request takes, whatever protocol the client speaks.
 
 1. Pick an account for the upstream model (sticky per conversation), get its access token.
-2. Send the request; on 429/5xx/connection errors cool that account down and try the next
-   one; on 401 refresh the token and retry once; on 403 take the account out of rotation.
+2. Send the request; an error answer goes through the triage (accounts.triage): wait and retry
+   the same account, cool it (or one of its models) down and try the next, pause it for
+   verification, disable it, retry without earlier thinking, or give the client its error. On
+   401 refresh the token and retry once. When nobody can serve, the client hears the truth: 429
+   only when every account is really limited, 503/502 for an outage, 403 with the link when
+   only accounts needing verification are left. Client errors name accounts by short id.
 3. Peek: nothing is sent to the client until the converter has produced its first bytes. An
    empty or cut-off answer (no output, `MALFORMED_FUNCTION_CALL`) is retried once, so a client
    never gets an empty success.
@@ -25,16 +29,18 @@ from typing import Any, Protocol
 import orjson
 from aiohttp import web
 
-from trayproxy.accounts.cooldown import classify, upstream_message
+from trayproxy.accounts.cooldown import BARE_COOLDOWN, BARE_FANOUT
 from trayproxy.accounts.pool import Unavailable
 from trayproxy.accounts.service import TokenUnavailable
 from trayproxy.accounts.store import Account
+from trayproxy.accounts.triage import OUTAGE_KINDS, classify
 from trayproxy.protocols.core import envelope as envelope_rules
 from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import Protocol as ClientProtocol
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, session_id_for
+from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError, UpstreamResponse
 
 __all__ = ["StreamMachine", "Job", "Outcome", "OUTCOME", "CLIENT_MODEL", "run_generation", "record_request"]
@@ -118,127 +124,179 @@ class _Opened:
     events: AsyncIterator[dict[str, Any]]
 
 
-async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome,
-                failures: list[tuple[int, str]]) -> _Opened:
-    """Open a 200 stream on some account, or raise ProxyError in the client's terms.
-    `failures` collects (status, message) of this request's failed attempts, across calls."""
+class _Failover(Exception):
+    """This account failed this request; `kind` is the triage kind (or "network"/"auth")."""
+
+    def __init__(self, message: str, status: int = 502, kind: str = "server", link: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.kind = kind
+        self.link = link
+
+
+@dataclass
+class _Attempts:
+    """What this request's attempts learned, across accounts (and across _open calls)."""
+
+    failures: list[_Failover] = field(default_factory=list)
+    bare: int = 0  # accounts that answered a bare 429
+    stripped: bool = False  # the thinking-signature retry was used
+
+
+async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome, attempts: _Attempts) -> _Opened:
+    """Open a 200 stream on some account, or raise ProxyError in the client's terms."""
     service = ctx.extra["accounts"]
     for _ in range(MAX_ATTEMPTS):
-        last_status, last_error = failures[-1] if failures else (502, None)
         pick = ctx.pool.select(job.upstream_model, session=job.session_key, exclude=frozenset(exclude))
         if isinstance(pick, Unavailable):
-            if exclude and last_error and last_status != 429:
-                # This request's own attempts failed for other reasons than rate limits (timeouts,
-                # 5xx): say that, not "rate-limited", even though those accounts now cool down.
-                raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}",
-                                 retry_after=pick.retry_after)
-            if pick.retry_after is not None:
-                raise ProxyError(429, pick.reason, retry_after=pick.retry_after, code="rate_limit_exceeded")
-            if exclude and last_error:
-                raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}",
-                                 retry_after=_soonest(ctx, exclude, job.upstream_model) if last_status == 429 else None)
-            raise ProxyError(503, pick.reason, code="no_account")
+            raise _final_error(pick, attempts, job)
         acc = pick
         out.account_id = acc.id
         try:
-            opened = await _try_account(ctx, service, job, acc)
+            opened = await _try_account(ctx, service, job, acc, attempts)
         except _Failover as f:
             ctx.pool.release(acc.id)
             exclude.add(acc.id)
-            failures.append((f.status, f.message))
+            attempts.failures.append(f)
+            if f.kind == "bare_429":
+                attempts.bare += 1
+                if attempts.bare >= BARE_FANOUT:  # one request must not bench the whole pool
+                    raise _final_error(None, attempts, job) from None
             continue
         except BaseException:
             ctx.pool.release(acc.id)
             raise
         return opened
-    last_status, last_error = failures[-1] if failures else (502, "no attempt was made")
-    raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}",
-                     retry_after=_soonest(ctx, exclude, job.upstream_model) if last_status == 429 else None)
+    raise _final_error(None, attempts, job)
 
 
-def _soonest(ctx: ProxyContext, account_ids: set[str], model: str) -> float:
-    """Seconds until the first of these accounts may serve the model again (at least 1)."""
-    waits = [ctx.pool.cooldown_left(a, model) for a in account_ids]
-    return max(1.0, min((w for w in waits if w > 0), default=1.0))
+def _final_error(pick: Unavailable | None, attempts: _Attempts, job: Job) -> ProxyError:
+    """What the client hears when no account served: the pool's view of every account, and what
+    this request's own attempts ran into."""
+    fails = attempts.failures
+    kinds = {f.kind for f in fails}
+    if pick is not None and pick.status == 429:
+        return ProxyError(429, pick.reason, retry_after=pick.retry_after, code=pick.code)
+    if fails and kinds == {"not_found"}:
+        return ProxyError(
+            404,
+            f"No account serves the model {job.upstream_model!r} (requested as {job.client_model!r}); "
+            f"{len(fails)} tried. Check the model name or add a model_mapping entry.",
+            code="model_not_found",
+        )
+    last = fails[-1] if fails else None
+    if last is not None and kinds <= OUTAGE_KINDS:
+        what = ("Google has no capacity for this model right now" if kinds == {"capacity"}
+                else "Google's Cloud Code is failing or cannot be reached")
+        status = 503 if kinds == {"capacity"} else last.status if last.status in (502, 503, 504) else 502
+        return ProxyError(status, f"{what} ({len(fails)} account{'s' if len(fails) != 1 else ''} tried). "
+                          f"Last error: {last.message}", code="upstream_unavailable",
+                          retry_after=pick.retry_after if pick is not None and pick.retry_after else 2.0)
+    if "bare_429" in kinds and not kinds & {"quota", "rate_limit"}:
+        return ProxyError(
+            503,
+            f"Google answered 'Resource has been exhausted' with no quota details on {attempts.bare} account"
+            f"{'s' if attempts.bare != 1 else ''}. This is often Google refusing this request's content (for "
+            f"example identity or billing lines in the system prompt), not a quota, so the accounts rest only "
+            f"{BARE_COOLDOWN:g} s. Retry shortly; if it keeps happening, the request itself is the cause.",
+            code="upstream_refused", retry_after=BARE_COOLDOWN,
+        )
+    if pick is not None and pick.status == 403:
+        return ProxyError(403, pick.reason, code=pick.code)
+    if last is not None:
+        status = 503 if last.status == 429 else last.status
+        retry = pick.retry_after if pick is not None else None
+        return ProxyError(status, f"Every account failed for this request ({len(fails)} tried). "
+                          f"Last error: {last.message}", retry_after=retry if status in (429, 503) else None)
+    assert pick is not None
+    return ProxyError(pick.status, pick.reason, code=pick.code,
+                      retry_after=pick.retry_after if pick.status in (429, 503) else None)
 
 
-class _Failover(Exception):
-    def __init__(self, message: str, status: int = 502) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+def _sleep(ctx: ProxyContext) -> Callable[[float], Any]:
+    fn: Callable[[float], Any] = ctx.extra.get("sleep") or asyncio.sleep
+    return fn
 
 
-async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) -> _Opened:
-    # The request type (image_gen / web_search / agent) and id the upstream model wants, and one
-    # retry without the earlier thinking when the upstream refuses a thought signature.
+async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, attempts: _Attempts) -> _Opened:
+    # The request type (image_gen / web_search / agent) and id the upstream model wants.
     kind = job.request_type if job.request_type != "agent" else envelope_rules.request_type_for(
         job.upstream_model, job.request)
-    request = envelope_rules.for_request_type(dict(job.request), kind)
-    if job.session_key:
-        request["sessionId"] = session_id_for(job.session_key)
-    envelope = CloudCodeClient.envelope(
-        project=acc.project or "",
-        model=job.upstream_model,
-        request=request,
-        request_id=envelope_rules.request_id(kind, int(ctx.clock() * 1000), str(uuid.uuid4())),
-        request_type=kind,
-    )
-    refreshed = recovered = False
+
+    def envelope_for(inner: dict[str, Any]) -> dict[str, Any]:
+        request = envelope_rules.for_request_type(dict(inner), kind)
+        if job.session_key:
+            request["sessionId"] = session_id_for(job.session_key)
+        return CloudCodeClient.envelope(
+            project=acc.project or "",
+            model=job.upstream_model,
+            request=request,
+            request_id=envelope_rules.request_id(kind, int(ctx.clock() * 1000), str(uuid.uuid4())),
+            request_type=kind,
+        )
+
+    envelope = envelope_for(job.request)
+    refreshed = retried_same = False
+    model = job.upstream_model
     while True:
         try:
             token = await service.access_token(acc, force=refreshed)
         except TokenUnavailable as e:
+            kind = "network" if e.network else "auth"
             if not e.revoked:
-                ctx.pool.cool_down(acc.id, None, 30.0, str(e))
-            raise _Failover(str(e), 503) from e
+                ctx.pool.cool_down(acc.id, None, 30.0, str(e), kind=kind)
+            raise _Failover(str(e), 503, kind=kind) from e
         try:
             resp = await ctx.upstream.stream_generate(token, envelope)
         except TransportError as e:
-            ctx.pool.cool_down(acc.id, job.upstream_model, 10.0, f"network: {e}")
-            raise _Failover(f"Cloud Code could not be reached: {e}", 504 if e.timeout else 502) from e
+            why = describe_network_error(e)
+            ctx.pool.cool_down(acc.id, model, 10.0, f"network: {why}", kind="network")
+            raise _Failover(f"Cloud Code could not be reached: {why}", 504 if e.timeout else 502, kind="network") from e
         if resp.status == 200:
             return _Opened(acc, resp, ctx.upstream.events(resp))
         try:
             body = await resp.read()
         except TransportError as e:
-            ctx.pool.cool_down(acc.id, job.upstream_model, 10.0, f"network: {e}")
-            raise _Failover(f"the upstream's HTTP {resp.status} answer broke off: {e}", 504 if e.timeout else 502) from e
+            ctx.pool.cool_down(acc.id, model, 10.0, f"network: {e}", kind="network")
+            raise _Failover(f"the upstream's HTTP {resp.status} answer broke off: {e}", 504 if e.timeout else 502,
+                            kind="network") from e
         if resp.status == 401 and not refreshed:
             refreshed = True
             service.forget_token(acc.id)
             continue
-        if not recovered and envelope_rules.signature_refused(resp.status, body):
-            recovered = True
-            fixed = envelope_rules.without_thinking(request, job.upstream_model)
-            if fixed != request:  # else there is no thinking to remove: a retry would change nothing
-                log.info("account %s refused a thought signature; retrying without earlier thinking", acc.id[:8])
-                job.request = envelope_rules.without_thinking(job.request, job.upstream_model)
-                envelope["request"] = request = fixed
-                continue
-        verdict = classify(
-            resp.status, resp.headers, body, now=ctx.clock(), repeats=ctx.pool.failures(acc.id, job.upstream_model)
-        )
-        log.info("account %s got %s (%s) for %s", acc.id[:8], resp.status, verdict.kind, job.upstream_model)
-        if verdict.kind == "forbidden":
-            ctx.pool.disable(acc.id, f"forbidden (403): {verdict.message[:300]}")
-            raise _Failover(f"account forbidden: {verdict.message}", 503)
-        if verdict.cooldown is not None:
-            ctx.pool.cool_down(
-                acc.id, job.upstream_model if verdict.model_scoped else None, verdict.cooldown,
-                f"{verdict.kind}: {verdict.message[:200]}",
-            )
-        if verdict.failover:
-            raise _Failover(f"HTTP {resp.status}: {verdict.message}", 429 if resp.status == 429 else 502)
-        if verdict.kind == "not_found":
-            raise ProxyError(
-                404,
-                f"The upstream does not know the model {job.upstream_model!r} (requested as "
-                f"{job.client_model!r}). Check the model name or add a model_mapping entry.",
-                code="model_not_found",
-            )
+        v = classify(resp.status, resp.headers, body, now=ctx.clock(), repeats=ctx.pool.failures(acc.id, model))
+        log.info("account %s got %s (%s) for %s", acc.label, resp.status, v.kind, model)
+        if v.retry_same is not None and not retried_same:
+            retried_same = True
+            await _sleep(ctx)(v.retry_same)
+            continue
+        if v.strip_thinking:
+            # A thought signature the upstream refuses (another model, account or session): once
+            # per request, send it again without the earlier turns' thinking (protocols/core).
+            if not attempts.stripped:
+                attempts.stripped = True
+                fixed = envelope_rules.without_thinking(job.request, model)
+                if fixed != job.request:  # else there is no thinking to remove: a retry would change nothing
+                    log.info("account %s refused a thought signature; retrying without earlier thinking",
+                             acc.label)
+                    job.request = fixed
+                    envelope = envelope_for(fixed)
+                    continue
+            raise ProxyError(400, f"Upstream rejected the request: {v.message}")
+        if v.pause:
+            ctx.pool.pause_for_verification(acc.id, link=v.link, link_text=v.link_text, message=v.summary)
+        if v.disable:
+            ctx.pool.disable(acc.id, v.summary, link=v.link, by="google")
+        if v.cooldown is not None:
+            ctx.pool.cool_down(acc.id, model if v.model_scoped else None, v.cooldown,
+                               f"{v.summary}: {v.message[:200]}", kind=v.kind)
+        if v.refresh_catalog:
+            service.refresh_soon(acc)
+        if v.failover:
+            raise _Failover(f"HTTP {resp.status}: {v.message}", resp.status, kind=v.kind, link=v.link)
         status = resp.status if 400 <= resp.status < 500 else 502
-        raise ProxyError(status, f"Upstream rejected the request: {upstream_message(body)}")
+        raise ProxyError(status, f"Upstream rejected the request: {v.message}")
 
 
 # -- running a job -----------------------------------------------------------------------------
@@ -253,10 +311,10 @@ async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
     out = Outcome(upstream_model=job.upstream_model, upstream="google", stream=job.stream)
     request[OUTCOME] = out
     exclude: set[str] = set()
-    failures: list[tuple[int, str]] = []
+    attempts = _Attempts()
     empty_retries = 0
     while True:
-        opened = await _open(ctx, job, exclude, out, failures)
+        opened = await _open(ctx, job, exclude, out, attempts)
         acc = opened.account
         machine = job.make_machine()
         try:
@@ -288,9 +346,10 @@ async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
                                  f"(finish reason {machine.upstream_finish or 'missing'}).")
             return await _relay(request, ctx, job, opened, machine, peeked[0], peeked[1], out)
         except _PeekFailed as e:
-            ctx.pool.cool_down(acc.id, job.upstream_model, 8.0, f"stream broke: {e}")
+            ctx.pool.cool_down(acc.id, job.upstream_model, 8.0, f"stream broke: {e}", kind="server")
             exclude.add(acc.id)
-            failures.append((504 if e.timeout else 502, f"the upstream answer broke off before it began: {e}"))
+            attempts.failures.append(_Failover(f"the upstream answer broke off before it began: {e}",
+                                               504 if e.timeout else 502, kind="server"))
             continue
         finally:
             ctx.pool.release(acc.id)
@@ -413,7 +472,7 @@ async def _relay(
         except UpstreamStreamError as e:
             out.outcome = "error"
             out.error = f"upstream stream broke: {e}"
-            ctx.pool.cool_down(opened.account.id, job.upstream_model, 8.0, out.error)
+            ctx.pool.cool_down(opened.account.id, job.upstream_model, 8.0, out.error, kind="server")
             await resp.write(b"".join(machine.fail(f"The upstream answer broke off: {e}")))
             await resp.write_eof()
             return resp

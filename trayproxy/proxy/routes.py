@@ -196,9 +196,9 @@ async def count_tokens(request: web.Request, target: str, gemini_req: dict[str, 
         from trayproxy.accounts.pool import Unavailable
 
         if isinstance(pick, Unavailable):
-            if pick.retry_after is not None:
-                raise ProxyError(429, pick.reason, retry_after=pick.retry_after)
-            raise ProxyError(503, pick.reason if not tried else f"countTokens failed: {last}")
+            if not tried:  # the pool says why (429 only when every account is really limited)
+                raise ProxyError(pick.status, pick.reason, retry_after=pick.retry_after, code=pick.code)
+            raise ProxyError(503, f"countTokens failed: {last}")
         try:
             token = await service.access_token(pick)
             status, data, raw = await ctx.upstream.count_tokens(token, {"model": target, **gemini_req})

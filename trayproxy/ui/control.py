@@ -51,9 +51,8 @@ log = logging.getLogger("trayproxy.ui.control")
 WEB_DIR = Path(__file__).with_name("web")
 TOKEN_HEADER = "X-Trayproxy-Token"
 COOKIE = "trayproxy_control"  # the old session cookie's name: nothing sets or reads it any more
-_STATIC = {"app.css": "text/css", "app.js": "text/javascript", "monitor.js": "text/javascript",
-           "settings.js": "text/javascript", "session.js": "text/javascript",
-           "connect.js": "text/javascript", "connect.css": "text/css"}
+# The page's own files: every .css / .js shipped in web/ (a new page module needs no entry here).
+_STATIC_TYPES = {"css": "text/css", "js": "text/javascript"}
 _LOOPBACK = ("127.0.0.1", "localhost")
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -95,6 +94,7 @@ class ControlServer:
         autostart: Any = None,
         downloads_dir: Callable[[], Path] | None = None,
         kind: str = "tray",
+        open_url: Callable[[str], Any] | None = None,
     ) -> None:
         self.controller = controller
         self.kind = kind  # "tray" or "serve": what the CLI is talking to
@@ -116,6 +116,7 @@ class ControlServer:
         # status() / enable() / disable() -> AutostartStatus; raise AutostartError
         self.autostart = autostart
         self.downloads_dir = downloads_dir or _downloads_dir
+        self.open_url = open_url or _open_in_browser
 
     # -- lifecycle (on the engine loop) ---------------------------------------------------
     async def start(self) -> str:
@@ -197,7 +198,7 @@ class ControlServer:
         r = app.router
         r.add_get("/", self.index)
         r.add_post("/", self.index_post)
-        r.add_get("/{name:(app|monitor|settings|session|connect)\\.(css|js)}", self.static)
+        r.add_get("/{name:[a-z][a-z_]*\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
         r.add_post("/api/start", self.post_start)
@@ -209,6 +210,7 @@ class ControlServer:
         r.add_post("/api/accounts/token", self.post_refresh_token)
         r.add_post("/api/accounts/refresh", self.post_refresh_accounts)
         r.add_post("/api/accounts/remove", self.post_remove_account)
+        self._account_action_routes(r)
         r.add_post("/api/copy", self.post_copy)
         r.add_post("/api/show", self.post_show)
         r.add_get("/api/monitor/requests", self.get_monitor_requests)
@@ -252,10 +254,12 @@ class ControlServer:
         return self._page(self.token)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
-        if name not in _STATIC:
+        name = request.match_info["name"]  # the route allows [a-z_]+.(css|js) only: no path parts
+        path = self.web_dir / name
+        if not path.is_file():
             raise web.HTTPNotFound()
-        return web.Response(body=(self.web_dir / name).read_bytes(), content_type=_STATIC[name], charset="utf-8")
+        return web.Response(body=path.read_bytes(), content_type=_STATIC_TYPES[name.rsplit(".", 1)[1]],
+                            charset="utf-8")
 
     async def icon(self, request: web.Request) -> web.StreamResponse:
         from trayproxy.ui.icons import STATES, render_icon  # Pillow: only when the page asks
@@ -386,6 +390,47 @@ class ControlServer:
             raise ApiError("Which account? (id missing)")
         await self._sync(lambda: self.controller.remove_account(account_id))
         return web.json_response(self.state())
+
+    # -- account actions (#15): retry now, enable/disable, open Google's link --------------------
+    def _account_action_routes(self, r: web.UrlDispatcher) -> None:
+        r.add_post("/api/accounts/retry", self.post_account_retry)
+        r.add_post("/api/accounts/enable", self.post_account_enable)
+        r.add_post("/api/accounts/open", self.post_account_open)
+
+    async def _account_id(self, request: web.Request) -> tuple[str, dict[str, Any]]:
+        data = await self._json(request)
+        account_id = data.get("id")
+        if not isinstance(account_id, str) or not account_id:
+            raise ApiError("Which account? (id missing)")
+        return account_id, data
+
+    async def post_account_retry(self, request: web.Request) -> web.StreamResponse:
+        """Retry now: clear cooldowns and the verification pause, then check the account. A check
+        that fails is an error with Google's reason, and the state shows what is left."""
+        account_id, _ = await self._account_id(request)
+        await self._guarded(self.controller.a_retry_account(account_id))
+        return web.json_response(self.state())
+
+    async def post_account_enable(self, request: web.Request) -> web.StreamResponse:
+        account_id, data = await self._account_id(request)
+        enabled = data.get("enabled")
+        if not isinstance(enabled, bool):
+            raise ApiError("enabled must be true or false")
+        await self._sync(lambda: self.controller.set_account_enabled(account_id, enabled))
+        return web.json_response(self.state())
+
+    async def post_account_open(self, request: web.Request) -> web.StreamResponse:
+        """Open the account's own verification (or fix-it) link in the system browser. Only links
+        Google gave for that account can be opened this way, never a URL the page sends."""
+        account_id, _ = await self._account_id(request)
+        acc = self.controller.store.find(account_id)
+        if acc is None:
+            raise ApiError(f"No account matches {account_id!r}", status=404)
+        link = acc.verify_url or (acc.disabled_link if acc.disabled else None)
+        if not link or not link.startswith("https://"):
+            raise ApiError("This account has no link to open", status=404)
+        opened = await asyncio.get_running_loop().run_in_executor(None, self.open_url, link)
+        return web.json_response({"ok": bool(opened), "url": link})
 
     async def post_copy(self, request: web.Request) -> web.StreamResponse:
         text = (await self._json(request)).get("text")
@@ -602,3 +647,9 @@ def _downloads_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_downloads_dir())
+
+
+def _open_in_browser(url: str) -> bool:
+    import webbrowser
+
+    return webbrowser.open(url)

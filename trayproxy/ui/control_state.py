@@ -21,7 +21,8 @@ __all__ = ["add_state_routes", "account_json"]
 
 def account_json(acc: Any) -> dict[str, Any]:
     return {"id": acc.id, "email": acc.email, "tier": acc.tier, "project": acc.project,
-            "disabled": acc.disabled, "disabled_reason": acc.disabled_reason}
+            "disabled": acc.disabled, "disabled_reason": acc.disabled_reason,
+            "onboarded_at": getattr(acc, "onboarded_at", None)}
 
 
 def add_state_routes(app: web.Application, cs: ControlServer) -> None:
@@ -84,6 +85,16 @@ def add_state_routes(app: web.Application, cs: ControlServer) -> None:
 
         return handler
 
+    async def retry(request: web.Request) -> web.StreamResponse:
+        who = text(await cs._json(request), "account")
+        out: list[Any] = []
+
+        async def run() -> None:
+            out.append(await ctl.a_retry_account(who))
+
+        await cs._guarded(run())
+        return web.json_response({"account": account_json(out[0]), "accounts": ctl.list_accounts()})
+
     async def refresh(request: web.Request) -> web.StreamResponse:
         out: list[Any] = []
 
@@ -111,5 +122,6 @@ def add_state_routes(app: web.Application, cs: ControlServer) -> None:
     r.add_post("/api/cli/accounts/remove", one_account(ctl.remove_account))
     r.add_post("/api/cli/accounts/enable", one_account(lambda who: ctl.set_account_enabled(who, True)))
     r.add_post("/api/cli/accounts/disable", one_account(lambda who: ctl.set_account_enabled(who, False)))
+    r.add_post("/api/cli/accounts/retry", retry)
     r.add_post("/api/cli/accounts/refresh", refresh)
     r.add_post("/api/cli/zai/key", zai_key)

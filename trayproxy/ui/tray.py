@@ -21,6 +21,7 @@ from trayproxy.connect.ui import tray_menu as connect_tray_menu
 from trayproxy.ui.clipboard import Copier
 from trayproxy.ui.icons import render_icon, state_for
 from trayproxy.ui.snippets import claude_code_setup, client_urls
+from trayproxy.ui.tray_accounts import menu_items, view_key
 
 __all__ = ["TrayApp", "run_in_thread", "tooltip"]
 
@@ -111,7 +112,14 @@ class TrayApp:
     def _view_key(self) -> tuple[Any, ...]:
         st = self.status
         return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts,
-                getattr(st, "config_problem", None))
+                getattr(st, "config_problem", None), view_key(self._account_rows()))
+
+    def _account_rows(self) -> list[dict[str, Any]]:
+        try:
+            return list(self.controller.list_accounts())
+        except Exception:
+            log.debug("account list for the tray failed", exc_info=True)
+            return []
 
     def refresh(self) -> None:
         """Push state to the icon; skipped when nothing visible changed (an appindicator menu
@@ -157,9 +165,11 @@ class TrayApp:
             Item("Copy Claude Code setup", self._act(self.do_copy_claude_setup)),
         )
         accounts = f"{st.active_accounts} active account{'' if st.active_accounts == 1 else 's'}"
+        attention = menu_items(self._account_rows(), Item, lambda url: self._act(lambda: self.do_open_url(url)))
         return (
             Item(header, None, enabled=False),
             Item(accounts, None, enabled=False),
+            *attention,
             Sep,
             toggle,
             Item("Copy base URL", copy_menu),
@@ -219,6 +229,12 @@ class TrayApp:
         except Exception as e:
             log.exception("open settings failed")
             self.notify("Could not open the settings", str(e))
+
+    def do_open_url(self, url: str) -> None:
+        import webbrowser
+
+        if not webbrowser.open(url):
+            self.notify("Could not open the browser", url)
 
     def do_add_account(self) -> None:
         try:

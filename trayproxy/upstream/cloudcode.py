@@ -27,7 +27,7 @@ from trayproxy.upstream.transport import (
     UpstreamResponse,
 )
 
-__all__ = ["CloudCodeClient", "UpstreamStreamError", "session_id_for"]
+__all__ = ["CloudCodeClient", "UpstreamStreamError", "session_id_for", "CLIENT_METADATA"]
 
 CLIENT_VERSION = os.environ.get("TRAYPROXY_CLIENT_VERSION", "4.3.0")
 _PLATFORM = {
@@ -36,6 +36,7 @@ _PLATFORM = {
 }.get(platform.system(), "X11; Linux x86_64")
 USER_AGENT = f"Antigravity/{CLIENT_VERSION} ({_PLATFORM}) Chrome/132.0.6834.160 Electron/39.2.3"
 _FAILOVER_STATUSES = frozenset({404, 408})
+CLIENT_METADATA = {"ideType": "ANTIGRAVITY", "platform": "PLATFORM_UNSPECIFIED", "pluginType": "GEMINI"}
 
 
 class UpstreamStreamError(Exception):
@@ -125,11 +126,15 @@ class CloudCodeClient:
 
     # -- helpers for account set-up ----------------------------------------------------------
     async def load_code_assist(self, access_token: str) -> tuple[int, Any, bytes]:
-        return await self.json_call(
-            "loadCodeAssist",
-            access_token,
-            {"metadata": {"ideType": "ANTIGRAVITY", "platform": "PLATFORM_UNSPECIFIED", "pluginType": "GEMINI"}},
-        )
+        return await self.json_call("loadCodeAssist", access_token, {"metadata": dict(CLIENT_METADATA)})
+
+    async def onboard_user(self, access_token: str, tier_id: str, project: str | None = None) -> tuple[int, Any, bytes]:
+        """One `onboardUser` call: a long-running operation `{name, done, response?}`; call it
+        again until `done` (the free tier takes no project)."""
+        body: dict[str, Any] = {"tierId": tier_id, "metadata": dict(CLIENT_METADATA)}
+        if project:
+            body["cloudaicompanionProject"] = project
+        return await self.json_call("onboardUser", access_token, body)
 
     async def fetch_available_models(self, access_token: str, project: str | None) -> tuple[int, Any, bytes]:
         return await self.json_call("fetchAvailableModels", access_token, {"project": project} if project else {})

@@ -274,6 +274,7 @@
 
   function renderAccounts(s) {
     const list = $("accounts-list");
+    if (!list) return; // accounts.js renders the Accounts tab
     $("accounts-count").textContent = s.accounts.length ? `(${s.accounts.length})` : "";
     // "now" changes on every poll; the minute keeps "resets in N min" current
     const minute = Math.floor(Date.now() / 60000);

@@ -1,0 +1,109 @@
+"""What a person sees of each account (pure): one view shared by the settings page, the tray
+menu and `trayproxy accounts list`, built from the record and the pool's cooldowns.
+
+`status` is one of `active`, `cooling` (the whole account rests), `verify` (Google wants the
+person to verify it; `verify.url` is the link), `disabled` (with the reason, who did it and what
+to do) and `not_onboarded`. Per-model cooldowns (with kind, reason and the time they end) are
+listed whatever the status. Quota is what the upstream reported: `remaining` None is "unknown".
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from trayproxy.accounts.cooldown import VERIFY_PAUSE
+from trayproxy.accounts.pool import Cooldown
+from trayproxy.accounts.store import Account
+
+__all__ = ["account_view", "what_to_do", "clock_time", "short_left"]
+
+
+def clock_time(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def short_left(seconds: float) -> str:
+    s = max(0, int(seconds + 0.999))
+    if s < 90:
+        return f"{s} s"
+    if s < 5400:
+        return f"{(s + 59) // 60} min"
+    if s < 48 * 3600:
+        return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+    return f"{s // 86400} d {(s % 86400) // 3600} h"
+
+
+def what_to_do(acc: Account) -> str | None:
+    if acc.disabled:
+        if acc.disabled_by == "user":
+            return "Enable it to use it again."
+        if acc.disabled_by == "sign-in" or (acc.disabled_reason or "").startswith(("invalid_grant", "no refresh")):
+            return "Sign in again with this account (Add account), which restores it."
+        if acc.disabled_link:
+            return "Open the link, fix it there, then press Retry."
+        return "Fix the cause, then press Retry (or Enable)."
+    if acc.verify_at is not None:
+        return ("Open the verification link, sign in with this account and follow Google's steps, "
+                "then press Retry.")
+    if not acc.onboarded:
+        return "Press Retry to onboard it, or open Antigravity / Gemini Code Assist once with this account."
+    return None
+
+
+def account_view(acc: Account, cooldowns: dict[str, Cooldown], now: float) -> dict[str, Any]:
+    whole = cooldowns.get("")
+    if acc.disabled:
+        status, text = "disabled", f"disabled: {acc.disabled_reason or 'disabled'}"
+    elif acc.verify_at is not None:
+        status = "verify"
+        text = "needs verification: " + (acc.verify_message or "Google asks you to verify this account") + (
+            f" ({acc.verify_url})" if acc.verify_url else "")
+    elif not acc.onboarded:
+        status, text = "not_onboarded", "not onboarded (no Cloud Code project)"
+    elif whole is not None:
+        status = "cooling"
+        text = f"cooling down until {clock_time(whole.until)} ({short_left(whole.until - now)}): {whole.reason}"
+    else:
+        status, text = "active", "active"
+    cds = [{"model": m or "*", "until": c.until, "left": max(0.0, c.until - now), "reason": c.reason, "kind": c.kind}
+           for m, c in sorted(cooldowns.items(), key=lambda kv: kv[1].until)]
+    models: dict[str, dict[str, Any]] = {}
+    for name, q in sorted(acc.models.items()):
+        c = cooldowns.get(name)
+        models[name] = {
+            "remaining": q.remaining,  # None: the upstream reported nothing ("unknown")
+            "reset_time": q.reset_time,
+            "display_name": q.display_name,
+            "cooldown_until": c.until if c else None,
+            "cooldown_reason": c.reason if c else None,
+            "cooldown_kind": c.kind if c else None,
+        }
+    for name, c in cooldowns.items():  # a model cooling down that the snapshot does not list
+        if name and name not in models:
+            models[name] = {"remaining": None, "reset_time": None, "display_name": None, "cooldown_until": c.until,
+                            "cooldown_reason": c.reason, "cooldown_kind": c.kind}
+    return {
+        "id": acc.id,
+        "label": acc.label,
+        "email": acc.email,
+        "tier": acc.tier,
+        "project": acc.project,
+        "status": status,
+        "state": text,
+        "active": status == "active",
+        "todo": what_to_do(acc),
+        "disabled_reason": acc.disabled_reason if acc.disabled else None,
+        "disabled_by": acc.disabled_by if acc.disabled else None,
+        "disabled_link": acc.disabled_link if acc.disabled else None,
+        "verify": None if acc.verify_at is None else {
+            "url": acc.verify_url, "text": acc.verify_text or "Verify your account", "message": acc.verify_message,
+            "since": acc.verify_at, "retry_at": acc.verify_at + VERIFY_PAUSE,
+        },
+        "onboarded_at": acc.onboarded_at,
+        "quota_updated": acc.quota_updated,
+        "models": models,
+        "cooldowns": cds,
+        "last_used": acc.last_used,
+        "now": now,
+    }
