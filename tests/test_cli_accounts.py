@@ -66,5 +66,5 @@ def test_disable_enable_and_retry(fake: FakeCloudCode, capsys: pytest.CaptureFix
     assert "state: active" in capsys.readouterr().out
     assert run("accounts", "retry", "old@example.com") == 0
     assert "old@example.com: active" in capsys.readouterr().out
-    assert run("accounts", "retry", "nobody@example.com") == 1
+    assert run("accounts", "retry", "nobody@example.com") == 2
     assert "No account matches" in capsys.readouterr().err

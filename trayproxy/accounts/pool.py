@@ -321,17 +321,23 @@ class AccountPool:
             if acc == account_id:
                 del self._sessions[s]
 
-    def clear_cooldowns(self, account_id: str | None = None, model: str | None = None) -> None:
+    def clear_cooldowns(self, account_id: str | None = None, model: str | None = None,
+                        kinds: frozenset[str] | None = None) -> None:
+        """End cooldowns (of one account / one model; with `kinds`, only cooldowns of those kinds,
+        e.g. a quota that came back early ends a quota rest but not a model-not-found one)."""
         with self._lock:
             for aid, rt in self._rt.items():
                 if account_id is not None and aid != account_id:
                     continue
-                if model is None:
-                    rt.cooldowns.clear()
+                keys = list(rt.cooldowns) if model is None else [model]
+                for key in keys:
+                    cur = rt.cooldowns.get(key)
+                    if kinds is not None and (cur is None or cur.kind not in kinds):
+                        continue
+                    rt.cooldowns.pop(key, None)
+                    rt.failures.pop(key, None)
+                if model is None and kinds is None:
                     rt.failures.clear()
-                else:
-                    rt.cooldowns.pop(model, None)
-                    rt.failures.pop(model, None)
 
     def quota_cooldowns(self) -> dict[str, list[str]]:
         """account id -> models cooling down for quota (to re-check against the live quota)."""

@@ -228,8 +228,8 @@ class AccountService:
         acc.models = parse_models(data)
         acc.quota_updated = self.clock()
         for name, q in acc.models.items():
-            if q.remaining:  # the quota is back (early reset): the model may serve again
-                self.pool.clear_cooldowns(acc.id, name)
+            if q.remaining:  # the quota is back (early reset): a quota rest ends (not a 404's)
+                self.pool.clear_cooldowns(acc.id, name, kinds=frozenset({"quota"}))
 
     def _triage_account_answer(self, acc: Account, status: int, raw: bytes) -> None:
         """A 403 on an account call means the same as on generation (verification, API off,
