@@ -161,6 +161,22 @@ def test_accounts_add_remove_enable_disable_are_live(serve: Serve) -> None:
     assert serve.emails() == ["b@example.com"]
 
 
+def test_retry_clears_the_running_instances_cooldown(serve: Serve, fake: FakeCloudCode) -> None:
+    # Cooldowns live in the running proxy's memory: `accounts list` and `accounts retry` from
+    # another process must see and clear those, not a copy of their own.
+    from tests.fakes.replies import Reply
+
+    serve.start(wait_for="No available account")
+    serve.ok("accounts", "add", stdin="rt-a@example.com\n")
+    until(lambda: serve.chat() == 200, "the proxy started on the first account")
+    fake.account("a@example.com").script(Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay="2h"))
+    assert serve.chat() == 429
+    assert "cooling down until" in serve.ok("accounts", "list")
+    out = serve.ok("accounts", "retry", "a@example.com")
+    assert "a@example.com: active" in out and "Applied by the running trayproxy serve" in out
+    assert serve.chat() == 200
+
+
 def test_login_goes_to_the_running_instance(serve: Serve, fake: FakeCloudCode, tmp_path: Path) -> None:
     """`accounts login` signs in from the CLI process; the account lands in the running proxy."""
     browser = tmp_path / "browser.py"  # a "browser" that follows the sign-in link (the fake signs in)
