@@ -1,7 +1,9 @@
 """The account pool: which account serves the next request, and which must rest.
 
-- Candidates: enabled, onboarded accounts that are not cooling down for the model (or as a
-  whole) and whose last quota snapshot does not say the model is used up.
+- Candidates: enabled, onboarded accounts that serve the model (when the caller says which
+  model each account would serve: `models`, account id -> upstream id, from the catalogs), are
+  not cooling down for it (or as a whole), and whose last quota snapshot does not say it is
+  used up. An account absent from `models` is never picked for that request.
 - Conversations stick to their account while it is healthy (session key -> account), so the
   upstream's prompt cache keeps hitting. New conversations go to the best tier, then to the
   account with most remaining quota for the model (in 10 % steps), then to the least loaded.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from trayproxy.accounts.store import Account, AccountStore
@@ -119,18 +121,29 @@ class AccountPool:
             return None  # reset has passed (or unknown): worth trying again
         return q.reset_time - now
 
+    def ready(self, acc: Account, model: str) -> bool:
+        """Whether the account could take a request for `model` now (no cooldown, quota left)."""
+        with self._lock:
+            return (not acc.disabled and acc.onboarded and self.cooldown_left(acc.id, model) <= 0
+                    and self._quota_exhausted(acc, model) is None)
+
     # -- selection ---------------------------------------------------------------------------
-    def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset()) -> Account | Unavailable:
+    def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset(),
+               models: Mapping[str, str] | None = None) -> Account | Unavailable:
+        """An account for `model`; with `models`, only those accounts, each for its own id."""
         with self._lock:
             now = self.clock()
             all_accounts = self.store.all()
+            if models is not None:
+                all_accounts = [a for a in all_accounts if a.id in models]
             candidates: list[Account] = []
             waits: list[float] = []
             for a in all_accounts:
                 if a.disabled or not a.onboarded:
                     continue
-                left = self.cooldown_left(a.id, model)
-                exhausted = self._quota_exhausted(a, model)
+                own = models[a.id] if models is not None else model
+                left = self.cooldown_left(a.id, own)
+                exhausted = self._quota_exhausted(a, own)
                 if left > 0 or exhausted is not None:
                     waits.append(max(left, exhausted or 0.0))
                     continue
@@ -145,7 +158,7 @@ class AccountPool:
                 if bound is not None and bound[1] > now:
                     chosen = next((a for a in candidates if a.id == bound[0]), None)
             if chosen is None:
-                chosen = self._pick_new(candidates, model)
+                chosen = self._pick_new(candidates, model, models)
             if session and self.scheduling != "performance_first":
                 self._sessions[session] = (chosen.id, now + _SESSION_TTL)
                 self._sessions.move_to_end(session)
@@ -158,7 +171,7 @@ class AccountPool:
             chosen.last_used = now
             return chosen
 
-    def _pick_new(self, candidates: list[Account], model: str) -> Account:
+    def _pick_new(self, candidates: list[Account], model: str, models: Mapping[str, str] | None = None) -> Account:
         if self.scheduling == "performance_first":
             self._rr += 1
             return sorted(candidates, key=lambda a: a.id)[self._rr % len(candidates)]
@@ -173,7 +186,7 @@ class AccountPool:
                 bound_counts[acc_id] = bound_counts.get(acc_id, 0) + 1
 
         def score(a: Account) -> tuple[int, int, int, int, str]:
-            q = a.models.get(model)
+            q = a.models.get(models[a.id] if models is not None else model)
             remaining = 10 if q is None or q.remaining is None else int(q.remaining * 10)
             rt = self._runtime(a.id)
             return (-tier_rank(a.tier), -remaining, rt.inflight + bound_counts.get(a.id, 0), rt.served, a.id)

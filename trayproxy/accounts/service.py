@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from trayproxy.accounts.catalog import apply_catalog, parse_catalog
 from trayproxy.accounts.oauth import LoginFlow, OAuthClient, OAuthError, Tokens
 from trayproxy.accounts.pool import AccountPool
-from trayproxy.accounts.quota import parse_load_code_assist, parse_models
+from trayproxy.accounts.quota import parse_load_code_assist
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.upstream.cloudcode import CloudCodeClient
 from trayproxy.upstream.transport import TransportError
@@ -174,8 +175,7 @@ class AccountService:
             except TransportError as e:
                 raise AccountError(f"Cloud Code could not be reached: {e}") from e
             if status == 200:
-                acc.models = parse_models(data)
-                acc.quota_updated = self.clock()
+                apply_catalog(acc, parse_catalog(data), self.clock())
                 for name, q in acc.models.items():
                     if q.remaining:
                         self.pool.clear_cooldowns(acc.id, name)

@@ -1,6 +1,8 @@
 """The path every generation request takes, whatever protocol the client speaks.
 
-1. Pick an account for the upstream model (sticky per conversation), get its access token.
+1. Pick an account for the upstream model (sticky per conversation) among the accounts whose
+   catalog serves it (proxy.resolve made the plan), get its access token. When all of them
+   fail before anything was sent, the handler runs again for the id other accounts would use.
 2. Send the request; on 429/5xx/connection errors cool that account down and try the next
    one; on 401 refresh the token and retry once; on 403 take the account out of rotation.
 3. Peek: nothing is sent to the client until the converter has produced its first bytes. An
@@ -18,7 +20,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +35,13 @@ from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import Protocol as ClientProtocol
 from trayproxy.proxy.errors import ProxyError
+from trayproxy.proxy.resolve import (
+    not_served_error,
+    plan_for,
+    schedule_catalog_refresh,
+    set_tried,
+    tried_targets,
+)
 from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, session_id_for
 from trayproxy.upstream.transport import TransportError, UpstreamResponse
 
@@ -79,6 +88,8 @@ class Job:
     ping_interval: float = 15.0
     request_type: str = "agent"
     on_result: Callable[[dict[str, Any], StreamMachine], dict[str, Any]] | None = None
+    # account id -> upstream id it serves this request with (None: from proxy.resolve's plan)
+    accounts: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -124,8 +135,12 @@ async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome,
     service = ctx.extra["accounts"]
     for _ in range(MAX_ATTEMPTS):
         last_status, last_error = failures[-1] if failures else (502, None)
-        pick = ctx.pool.select(job.upstream_model, session=job.session_key, exclude=frozenset(exclude))
+        if job.accounts is not None and not job.accounts and ctx.pool.usable():
+            raise not_served_error(ctx, job.client_model)
+        pick = ctx.pool.select(job.upstream_model, session=job.session_key, exclude=frozenset(exclude),
+                               models=job.accounts or None)
         if isinstance(pick, Unavailable):
+            _maybe_retarget(job)
             if exclude and last_error and last_status != 429:
                 # This request's own attempts failed for other reasons than rate limits (timeouts,
                 # 5xx): say that, not "rate-limited", even though those accounts now cool down.
@@ -153,6 +168,19 @@ async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome,
     last_status, last_error = failures[-1] if failures else (502, "no attempt was made")
     raise ProxyError(last_status, f"Every account failed for this request. Last error: {last_error}",
                      retry_after=_soonest(ctx, exclude, job.upstream_model) if last_status == 429 else None)
+
+
+class _Retarget(Exception):
+    """Every account serving this id failed or rests; others would serve the name differently."""
+
+
+def _maybe_retarget(job: Job) -> None:
+    plan = plan_for(job.upstream_model)
+    if plan is None or not plan.others:
+        return
+    tried = tried_targets() | {job.upstream_model}
+    if any(r.target not in tried for r in plan.resolutions.values()):
+        raise _Retarget(job.upstream_model)
 
 
 def _soonest(ctx: ProxyContext, account_ids: set[str], model: str) -> float:
@@ -218,12 +246,12 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) 
         if verdict.failover:
             raise _Failover(f"HTTP {resp.status}: {verdict.message}", 429 if resp.status == 429 else 502)
         if verdict.kind == "not_found":
-            raise ProxyError(
-                404,
-                f"The upstream does not know the model {job.upstream_model!r} (requested as "
-                f"{job.client_model!r}). Check the model name or add a model_mapping entry.",
-                code="model_not_found",
-            )
+            # The account's catalog listed it but the upstream says no: the catalog moved. Take
+            # the id off this account now, re-read its catalog, and let another account serve.
+            acc.models.pop(job.upstream_model, None)
+            schedule_catalog_refresh(ctx, acc)
+            raise _Failover(f"the upstream does not know the model {job.upstream_model!r} on this account "
+                            f"(requested as {job.client_model!r}); its catalog is being re-read", 404)
         status = resp.status if 400 <= resp.status < 500 else 502
         raise ProxyError(status, f"Upstream rejected the request: {upstream_message(body)}")
 
@@ -237,6 +265,18 @@ def _headers(job: Job, acc: Account) -> dict[str, str]:
 
 async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
+    if job.accounts is None:
+        plan = plan_for(job.upstream_model)
+        job.accounts = plan.accounts if plan is not None else None
+    try:
+        return await _run(request, ctx, job)
+    except _Retarget as r:
+        # Nothing was sent: run the handler again; proxy.resolve now skips the tried ids.
+        set_tried(tried_targets() | {r.args[0]})
+        return await request.match_info.handler(request)
+
+
+async def _run(request: web.Request, ctx: ProxyContext, job: Job) -> web.StreamResponse:
     out = Outcome(upstream_model=job.upstream_model, upstream="google", stream=job.stream)
     request[OUTCOME] = out
     exclude: set[str] = set()

@@ -8,12 +8,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from trayproxy.accounts.models import VALID_MODEL_RE, known_aliases, resolve_model
+from trayproxy.accounts.models import VALID_MODEL_RE
 from trayproxy.protocols import gemini_native
 from trayproxy.protocols.errors import RequestError
-from trayproxy.proxy.context import CONTEXT, ProxyContext
+from trayproxy.proxy import listing
+from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.pipeline import CLIENT_MODEL, Job, run_generation
+from trayproxy.proxy.resolve import not_served_error, plan_for, upstream_model
 from trayproxy.proxy.session import session_key
 from trayproxy.proxy.zai_dispatch import relay_to_zai, use_zai
 
@@ -52,36 +54,30 @@ def client_model(request: web.Request, value: Any, *, field: str = "model") -> s
     return name
 
 
-def upstream_model(ctx: ProxyContext, name: str) -> str:
-    target = resolve_model(name, ctx.config().model_mapping)
-    if not VALID_MODEL_RE.match(target) or ".." in target or "/" in target:
-        raise ProxyError(400, f"model_mapping maps {name!r} to {target!r}, which is not a valid upstream model name")
-    return target
-
-
-def served_models(ctx: ProxyContext) -> list[str]:
-    names: set[str] = set()
-    for acc in ctx.pool.usable():
-        names.update(acc.models)
-    names.update(known_aliases(ctx.config().model_mapping))
-    return sorted(names)
-
-
-# -- OpenAI ----------------------------------------------------------------------------------
-
-
 async def openai_models(request: web.Request) -> web.Response:
+    """/v1/models: OpenAI's list, or Anthropic's when the caller speaks Anthropic."""
     ctx = request.app[CONTEXT]
-    data = [{"id": n, "object": "model", "created": 1_700_000_000, "owned_by": "trayproxy"} for n in served_models(ctx)]
-    return web.json_response({"object": "list", "data": data}, dumps=lambda o: orjson.dumps(o).decode())
+    found = listing.entries(ctx)
+    if "anthropic-version" in request.headers:
+        data = [listing.anthropic_model(e) for e in found]
+        return web.json_response({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                                  "last_id": data[-1]["id"] if data else None})
+    body = {"object": "list", "data": [listing.openai_model(e) for e in found]}
+    return web.json_response(body, dumps=lambda o: orjson.dumps(o).decode())
 
 
 async def openai_model(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    name = request.match_info["model"]
-    if name not in served_models(ctx):
-        raise ProxyError(404, f"The model {name!r} does not exist", code="model_not_found")
-    return web.json_response({"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "trayproxy"})
+    name = client_model(request, request.match_info["model"])
+    found = listing.find(ctx, name)
+    if found is None:
+        raise not_served_error(ctx, name)
+    if "anthropic-version" in request.headers:
+        return web.json_response(listing.anthropic_model(found))
+    return web.json_response(listing.openai_model(found))
+
+
+# -- OpenAI ----------------------------------------------------------------------------------
 
 
 async def _openai_generation(request: web.Request, *, legacy: bool) -> web.StreamResponse:
@@ -184,7 +180,8 @@ async def count_tokens(request: web.Request, target: str, gemini_req: dict[str, 
     tried: set[str] = set()
     last = "no account could count tokens"
     for _ in range(4):
-        pick = ctx.pool.select(target, exclude=frozenset(tried))
+        plan = plan_for(target)
+        pick = ctx.pool.select(target, exclude=frozenset(tried), models=plan.accounts if plan and plan.accounts else None)
         from trayproxy.accounts.pool import Unavailable
 
         if isinstance(pick, Unavailable):
@@ -216,7 +213,8 @@ async def count_tokens(request: web.Request, target: str, gemini_req: dict[str, 
 
 
 async def gemini_models(request: web.Request) -> web.Response:
-    return web.json_response(gemini_native.models_list(served_models(request.app[CONTEXT])))
+    found = listing.entries(request.app[CONTEXT])
+    return web.json_response({"models": [listing.gemini_model(e) for e in found]})
 
 
 async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
@@ -224,7 +222,10 @@ async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     if request.method == "GET":
         name = client_model(request, tail)
-        return web.json_response(gemini_native.model_info(name))
+        found = listing.find(ctx, name)
+        if found is None:
+            raise not_served_error(ctx, name)
+        return web.json_response(listing.gemini_model(found))
     if ":" in tail:
         model_part, method = tail.rsplit(":", 1)
     elif tail.endswith("/countTokens"):
