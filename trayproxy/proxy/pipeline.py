@@ -36,10 +36,11 @@ from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import Protocol as ClientProtocol
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.resolve import (
+    may_replan,
     not_served_error,
     plan_for,
-    schedule_catalog_refresh,
-    set_tried,
+    refresh_catalog,
+    replan,
     tried_targets,
 )
 from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, session_id_for
@@ -170,17 +171,22 @@ async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome,
                      retry_after=_soonest(ctx, exclude, job.upstream_model) if last_status == 429 else None)
 
 
-class _Retarget(Exception):
-    """Every account serving this id failed or rests; others would serve the name differently."""
+class _Replan(Exception):
+    """Plan the request again: `tried` (every account serving it failed or rests, others would
+    serve the name with another id), or None (a catalog was just re-read)."""
+
+    def __init__(self, tried: str | None) -> None:
+        super().__init__(tried)
+        self.tried = tried
 
 
 def _maybe_retarget(job: Job) -> None:
     plan = plan_for(job.upstream_model)
-    if plan is None or not plan.others:
+    if plan is None or not plan.others or not may_replan():
         return
     tried = tried_targets() | {job.upstream_model}
     if any(r.target not in tried for r in plan.resolutions.values()):
-        raise _Retarget(job.upstream_model)
+        raise _Replan(job.upstream_model)
 
 
 def _soonest(ctx: ProxyContext, account_ids: set[str], model: str) -> float:
@@ -249,9 +255,11 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) 
             # The account's catalog listed it but the upstream says no: the catalog moved. Take
             # the id off this account now, re-read its catalog, and let another account serve.
             acc.models.pop(job.upstream_model, None)
-            schedule_catalog_refresh(ctx, acc)
+            await refresh_catalog(ctx, acc)
+            if may_replan():
+                raise _Replan(None)
             raise _Failover(f"the upstream does not know the model {job.upstream_model!r} on this account "
-                            f"(requested as {job.client_model!r}); its catalog is being re-read", 404)
+                            f"(requested as {job.client_model!r}), though its catalog listed it", 404)
         status = resp.status if 400 <= resp.status < 500 else 502
         raise ProxyError(status, f"Upstream rejected the request: {upstream_message(body)}")
 
@@ -270,9 +278,9 @@ async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
         job.accounts = plan.accounts if plan is not None else None
     try:
         return await _run(request, ctx, job)
-    except _Retarget as r:
-        # Nothing was sent: run the handler again; proxy.resolve now skips the tried ids.
-        set_tried(tried_targets() | {r.args[0]})
+    except _Replan as r:
+        # Nothing was sent: run the handler again, which plans with what is known now.
+        replan(r.tried)
         return await request.match_info.handler(request)
 
 

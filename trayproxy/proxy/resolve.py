@@ -6,7 +6,8 @@ first (the name itself or a rule for it before a family guess), then one that ca
 then the best tier and most quota. The request is built for that id and only that group's
 accounts may take it (the pipeline passes them to the pool), so a name an account does not list
 never reaches the upstream. When the whole group fails before anything was sent, the pipeline
-asks for the next group (`retry_other_target`) and the handler runs again for that id.
+asks for the next group (`replan`) and the handler runs again for that id; the same happens after
+the upstream says an id an account listed is unknown, once that account's catalog is re-read.
 
 A name no account can place is a 404 in the client's protocol listing some served models.
 """
@@ -26,7 +27,8 @@ from trayproxy.proxy.context import ProxyContext
 from trayproxy.proxy.errors import ProxyError
 
 __all__ = [
-    "Plan", "upstream_model", "plan_for", "tried_targets", "set_tried", "not_served_error", "schedule_catalog_refresh",
+    "Plan", "upstream_model", "plan_for", "tried_targets", "set_tried", "not_served_error", "refresh_catalog",
+    "may_replan", "replan", "recommended",
 ]
 
 log = logging.getLogger("trayproxy.resolve")
@@ -63,8 +65,17 @@ def plan_for(target: str) -> Plan | None:
     return plans.get(target) if plans else None
 
 
+def recommended(accounts: list[Account]) -> list[str]:
+    """Every served id, the upstream's default and recommended order first."""
+    served = pool_models(accounts)
+    first: list[str] = [a.default_model for a in accounts if a.default_model]
+    for a in accounts:
+        first.extend(a.model_order)
+    return list(dict.fromkeys([m for m in first if m in served] + list(served)))
+
+
 def not_served_error(ctx: ProxyContext, name: str) -> ProxyError:
-    served = list(pool_models(ctx.pool.usable()))
+    served = recommended(ctx.pool.usable())
     few = ", ".join(served[:8]) + (f" and {len(served) - 8} more" if len(served) > 8 else "")
     return ProxyError(
         404,
@@ -119,26 +130,41 @@ def upstream_model(ctx: ProxyContext, name: str) -> str:
     return target
 
 
-_refreshing: set[str] = set()
-_tasks: set[asyncio.Task[None]] = set()
+_refreshing: dict[str, asyncio.Future[None]] = {}
+CATALOG_REFRESH_TIMEOUT = 15.0
 
 
-def schedule_catalog_refresh(ctx: ProxyContext, acc: Account) -> None:
-    """Re-read the account's catalog in the background (once at a time per account), after the
-    upstream said it does not know a model the catalog listed."""
+async def refresh_catalog(ctx: ProxyContext, acc: Account) -> None:
+    """Re-read the account's catalog now (one read at a time per account; concurrent callers
+    share it), after the upstream said it does not know a model the catalog listed. Failures
+    are logged and left to the next quota refresh."""
     service = ctx.extra.get("accounts")
-    if service is None or acc.id in _refreshing:
+    if service is None:
         return
+    fut = _refreshing.get(acc.id)
+    if fut is None:
+        async def run() -> None:
+            try:
+                await asyncio.wait_for(service.refresh_account(acc), CATALOG_REFRESH_TIMEOUT)
+            except Exception as e:
+                log.info("catalog refresh of %s after a model-not-found failed: %s", acc.id[:8], e)
+            finally:
+                _refreshing.pop(acc.id, None)
 
-    async def run() -> None:
-        try:
-            await service.refresh_account(acc)
-        except Exception as e:  # the next quota refresh tries again
-            log.info("catalog refresh of %s after a model-not-found failed: %s", acc.id[:8], e)
-        finally:
-            _refreshing.discard(acc.id)
+        fut = _refreshing[acc.id] = asyncio.ensure_future(run())
+    await asyncio.shield(fut)
 
-    _refreshing.add(acc.id)
-    task = asyncio.ensure_future(run())
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+
+# How often one request may be planned again (after a catalog refresh or a failed group).
+MAX_REPLANS = 4
+_REPLANS: contextvars.ContextVar[int] = contextvars.ContextVar("trayproxy_replans", default=0)
+
+
+def may_replan() -> bool:
+    return _REPLANS.get() < MAX_REPLANS
+
+
+def replan(tried: str | None) -> None:
+    """Forget this request's plans (and skip `tried` from now on) before its handler runs again."""
+    _REPLANS.set(_REPLANS.get() + 1)
+    set_tried(tried_targets() | ({tried} if tried else set()))

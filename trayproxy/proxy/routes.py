@@ -54,10 +54,18 @@ def client_model(request: web.Request, value: Any, *, field: str = "model") -> s
     return name
 
 
+def _speaks_gemini(request: web.Request) -> bool:
+    """The Google SDKs also read /v1/models; they send their own headers or ?key=."""
+    h = request.headers
+    return "x-goog-api-client" in h or "x-goog-api-key" in h or "key" in request.query
+
+
 async def openai_models(request: web.Request) -> web.Response:
-    """/v1/models: OpenAI's list, or Anthropic's when the caller speaks Anthropic."""
+    """/v1/models: OpenAI's list, or Anthropic's / Gemini's when the caller speaks those."""
     ctx = request.app[CONTEXT]
     found = listing.entries(ctx)
+    if _speaks_gemini(request):
+        return web.json_response({"models": [listing.gemini_model(e) for e in found]})
     if "anthropic-version" in request.headers:
         data = [listing.anthropic_model(e) for e in found]
         return web.json_response({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
@@ -72,6 +80,8 @@ async def openai_model(request: web.Request) -> web.Response:
     found = listing.find(ctx, name)
     if found is None:
         raise not_served_error(ctx, name)
+    if _speaks_gemini(request):
+        return web.json_response(listing.gemini_model(found))
     if "anthropic-version" in request.headers:
         return web.json_response(listing.anthropic_model(found))
     return web.json_response(listing.openai_model(found))
