@@ -175,6 +175,19 @@ def test_anthropic_sdk_gets_200_and_the_served_id_in_the_header(stack, name: str
     assert raw.headers["x-trayproxy-model"] == served_by
 
 
+def test_claude_codes_background_calls_survive_a_retired_background_model(stack) -> None:
+    """background_model defaults to gemini-2.5-flash, which the 2026 catalog no longer lists:
+    it is resolved like any name (Google's forwarding rule), so background calls still work."""
+    fake, ctl = stack
+    assert ctl.config.background_model == "gemini-2.5-flash" and "gemini-2.5-flash" not in CATALOG_2026
+    client = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
+    raw = client.messages.with_raw_response.create(
+        model="claude-opus-4-8", max_tokens=50, system="Generate a concise, sentence-case title for this chat.",
+        messages=[{"role": "user", "content": "Warmup"}])
+    assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == "gemini-3.8-flash-high"
+    assert fake.last().body["model"] == "gemini-3.8-flash-high"
+
+
 def test_anthropic_model_list_has_display_names_and_limits(stack) -> None:
     _, ctl = stack
     client = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
