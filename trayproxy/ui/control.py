@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from trayproxy.ui import models_api
 from trayproxy.ui.clipboard import Copier, copy_text
 from trayproxy.ui.icons import STATES, render_icon
 from trayproxy.ui.login import LoginRunner
@@ -44,7 +45,7 @@ WEB_DIR = Path(__file__).with_name("web")
 TOKEN_HEADER = "X-Trayproxy-Token"
 COOKIE = "trayproxy_control"
 _STATIC = {"app.css": "text/css", "app.js": "text/javascript", "monitor.js": "text/javascript",
-           "settings.js": "text/javascript"}
+           "settings.js": "text/javascript", "models.js": "text/javascript", "models.css": "text/css"}
 _LOOPBACK = ("127.0.0.1", "localhost")
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -175,7 +176,7 @@ class ControlServer:
     def _routes(self, app: web.Application) -> None:
         r = app.router
         r.add_get("/", self.index)
-        r.add_get("/{name:(app|monitor|settings)\\.(css|js)}", self.static)
+        r.add_get("/{name:(app|monitor|settings|models)\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
         r.add_post("/api/start", self.post_start)
@@ -200,6 +201,7 @@ class ControlServer:
         r.add_post("/api/zai/test", self.post_zai_test)
         r.add_get("/api/autostart", self.get_autostart)
         r.add_post("/api/autostart", self.post_autostart)
+        models_api.register(r, self)  # the Models tab (ui/models_api.py)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         query_token = request.query.get("token")
