@@ -553,6 +553,12 @@ class FakeCloudCode(OAuthMixin):
             raise GoogleError(404, "Requested entity was not found.")
         thinking = self.is_thinking(model)
         gen = first(req, "generationConfig") or {}
+        cap = self.models[model].max_output_tokens if model in self.models else None
+        asked = first(gen, "maxOutputTokens")
+        if self.strict_models and cap and isinstance(asked, int) and asked > cap:
+            raise GoogleError(400, f"Unable to submit request because it has a maxOutputTokens value of {asked} but "
+                                   f"the supported range is from 1 (inclusive) to {cap + 1} (exclusive). Update the "
+                                   "value and try again.")
         tc = first(gen, "thinkingConfig") or {}
         contents = req.get("contents") or []
         if thinking:

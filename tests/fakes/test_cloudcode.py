@@ -258,6 +258,22 @@ def test_the_2026_catalog_differs_per_account_forwards_retired_ids_and_refuses_u
     assert "gemini-3.8-flash-low" not in fake.account("f@example.com").served()
 
 
+def test_more_output_than_the_model_allows_is_refused(fake: FakeCloudCode) -> None:
+    from tests.fakes.catalog import CATALOG_2026
+
+    fake.use_catalog(CATALOG_2026)
+    _, token = account(fake, project="proj-a")
+    env = envelope("proj-a", "gemini-3.5-flash-lite", generationConfig={"maxOutputTokens": 40000})
+    ok = envelope("proj-a", "gemini-3.5-flash-lite", generationConfig={"maxOutputTokens": 32768})
+
+    async def go(s: aiohttp.ClientSession) -> list[Any]:
+        return [await post(s, fake, "generateContent", token, env), await post(s, fake, "generateContent", token, ok)]
+
+    (status, body), (status2, _) = run(go)
+    assert status == 400 and "supported range is from 1 (inclusive) to 32769 (exclusive)" in body["error"]["message"]
+    assert status2 == 200
+
+
 def test_count_tokens_is_deterministic(fake: FakeCloudCode) -> None:
     _, token = account(fake)
     body = {"request": {"model": "gemini-3-flash", "contents": [user("x" * 40)]}}

@@ -188,6 +188,19 @@ def test_claude_codes_background_calls_survive_a_retired_background_model(stack)
     assert fake.last().body["model"] == "gemini-3.8-flash-high"
 
 
+def test_output_is_capped_to_the_served_models_limit(stack) -> None:
+    """Claude Code asks for up to 64000 output tokens; gemini-3.5-flash-lite takes 32768, and
+    Google refuses more with a 400: the catalog's limit is applied before sending."""
+    fake, ctl = stack
+    client = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
+    with client.messages.stream(model="gemini-2.5-flash-lite", max_tokens=64000,
+                                messages=[{"role": "user", "content": "long answer please"}]) as stream:
+        text = stream.get_final_text()
+    assert "Echo: long answer please" in text
+    sent = fake.last().body
+    assert sent["model"] == "gemini-3.5-flash-lite" and sent["request"]["generationConfig"]["maxOutputTokens"] == 32768
+
+
 def test_anthropic_model_list_has_display_names_and_limits(stack) -> None:
     _, ctl = stack
     client = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)

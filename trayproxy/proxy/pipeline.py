@@ -36,8 +36,10 @@ from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import Protocol as ClientProtocol
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.resolve import (
+    fit_output,
     may_replan,
     not_served_error,
+    output_cap,
     plan_for,
     refresh_catalog,
     replan,
@@ -203,7 +205,7 @@ class _Failover(Exception):
 
 
 async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) -> _Opened:
-    request = dict(job.request)
+    request = fit_output(dict(job.request), output_cap(acc, job.upstream_model))
     if job.session_key:
         request["sessionId"] = session_id_for(job.session_key)
     envelope = CloudCodeClient.envelope(

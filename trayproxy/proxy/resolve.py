@@ -18,6 +18,7 @@ import asyncio
 import contextvars
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from trayproxy.accounts.catalog import pool_models, resolve_pool
 from trayproxy.accounts.models import VALID_MODEL_RE, Resolution
@@ -28,7 +29,7 @@ from trayproxy.proxy.errors import ProxyError
 
 __all__ = [
     "Plan", "upstream_model", "plan_for", "tried_targets", "set_tried", "not_served_error", "refresh_catalog",
-    "may_replan", "replan", "recommended",
+    "may_replan", "replan", "recommended", "fit_output", "output_cap",
 ]
 
 log = logging.getLogger("trayproxy.resolve")
@@ -168,3 +169,26 @@ def replan(tried: str | None) -> None:
     """Forget this request's plans (and skip `tried` from now on) before its handler runs again."""
     _REPLANS.set(_REPLANS.get() + 1)
     set_tried(tried_targets() | ({tried} if tried else set()))
+
+
+def fit_output(request: dict[str, Any], cap: int | None) -> dict[str, Any]:
+    """The request with `maxOutputTokens` no higher than the served model's limit from the
+    account's catalog (Google refuses a larger value with a 400), and a thinking budget that
+    still leaves room under it. A new dict when anything changes; the input is not touched."""
+    gc = request.get("generationConfig")
+    if not cap or not isinstance(gc, dict):
+        return request
+    mo = gc.get("maxOutputTokens")
+    if not isinstance(mo, int) or isinstance(mo, bool) or mo <= cap:
+        return request
+    gc = {**gc, "maxOutputTokens": cap}
+    tc = gc.get("thinkingConfig")
+    budget = tc.get("thinkingBudget") if isinstance(tc, dict) else None
+    if isinstance(tc, dict) and isinstance(budget, int) and not isinstance(budget, bool) and budget >= cap:
+        gc["thinkingConfig"] = {**tc, "thinkingBudget": cap // 2}
+    return {**request, "generationConfig": gc}
+
+
+def output_cap(acc: Account, model: str) -> int | None:
+    q = acc.models.get(model)
+    return q.max_output_tokens if q is not None else None
