@@ -153,7 +153,7 @@ def test_models_tab_editor_and_test_box(page: Any, controller: Any, artifacts: P
     page.click("#models-map-save")
     expect(page.locator("#models-mapping-list li")).to_have_count(2)
     expect(page.locator("#models-table tbody tr", has_text="my-fast")).to_have_count(1)
-    page.locator("#models-test-card").scroll_into_view_if_needed()
+    expect(page.locator("#toast")).to_be_hidden()
     shot = artifacts / "models-tab.png"
     page.screenshot(path=str(shot), full_page=True)
     from tests.ui.test_browser import docs_copy
