@@ -49,10 +49,15 @@ def moved_fake() -> FakeCloudCode:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeCloudCode, Controller]]:
+    from tests.conftest import MemoryKeyring, free_port
+    from trayproxy.paths import AppPaths
+
     fake = moved_fake()
+    home = tmp_path_factory.mktemp("catalog-home")  # its own accounts: nothing leaks to other modules
     with fake:
-        ctl = make_controller(env=fake.env(), auth_mode="strict")
+        ctl = Controller(AppPaths(home, home), secrets_backend=MemoryKeyring(), env=fake.env(),
+                         overrides={"port": free_port(), "auth_mode": "strict"})
         for e in ("ultra@example.com", "free@example.com"):
             ctl.add_refresh_token(f"rt-{e}")
         ctl.start()
@@ -242,11 +247,14 @@ def test_accounts_resolve_by_their_own_catalog(stack) -> None:
         raw = client.chat.completions.with_raw_response.create(model=name, messages=[{"role": "user", "content": "x"}])
         assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == served_by
         assert raw.headers["x-trayproxy-account"] == ids["free@example.com"]
+    # the only Claude account rests: a Claude name gets a 429 with Retry-After, not a silent
+    # answer from another family (the free account's best pro is for pools without Claude)
     an = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
-    raw2 = an.messages.with_raw_response.create(model="claude-sonnet-4-5", max_tokens=100,
-                                                messages=[{"role": "user", "content": "hi"}])
-    # no Claude on the free account: its best pro, rather than a failure
-    assert raw2.status_code == 200 and raw2.headers["x-trayproxy-model"] == "gemini-3.1-pro-low"
+    n = len(fake.calls_to(GENERATE))
+    with pytest.raises(anthropic.RateLimitError) as ei:
+        an.messages.create(model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
+    assert 500 <= int(ei.value.response.headers["retry-after"]) <= 600
+    assert len(fake.calls_to(GENERATE)) == n
     assert ctl.monitor is not None
     ctl.monitor.flush()
     rows = ctl.monitor.recent(limit=4)

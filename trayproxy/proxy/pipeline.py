@@ -183,11 +183,15 @@ class _Replan(Exception):
 
 
 def _maybe_retarget(job: Job) -> None:
+    """Plan again when other accounts would serve the name with another id that is as close a
+    match (a family guess counts as close as the name itself, another family does not: a busy
+    Claude account means a 429, not an answer from Gemini)."""
     plan = plan_for(job.upstream_model)
     if plan is None or not plan.others or not may_replan():
         return
     tried = tried_targets() | {job.upstream_model}
-    if any(r.target not in tried for r in plan.resolutions.values()):
+    rank = min((r.rank for r in plan.resolutions.values() if r.target == job.upstream_model), default=0)
+    if any(r.target not in tried and r.rank <= max(1, rank) for r in plan.resolutions.values()):
         raise _Replan(job.upstream_model)
 
 

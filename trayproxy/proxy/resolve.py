@@ -90,9 +90,11 @@ def not_served_error(ctx: ProxyContext, name: str) -> ProxyError:
 def _choose(ctx: ProxyContext, res: dict[str, Resolution], skip: frozenset[str]) -> str | None:
     by_id = {a.id: a for a in ctx.pool.usable()}
     best: tuple[tuple[int, int, int, int, str], str] | None = None
+    # once a group was tried, only groups as close as the closest one are worth another plan
+    closest = min((r.rank for r in res.values()), default=0)
     for acc_id, r in res.items():
         acc = by_id.get(acc_id)
-        if acc is None or r.target in skip:
+        if acc is None or r.target in skip or (skip and r.rank > max(1, closest)):
             continue
         q = acc.models.get(r.target)
         remaining = 10 if q is None or q.remaining is None else int(q.remaining * 10)
