@@ -80,7 +80,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.served:
         print(json.dumps({a.email: sorted(a.models) for a in accounts}, indent=1) if args.json else _served(accounts))
         return 0
-    names = args.names or default_names(accounts, cfg.model_mapping)
+    names = args.names or default_names(cfg.model_mapping)
     rows = resolution_rows(accounts, names, cfg.model_mapping)
     warnings = mapping_warnings(accounts, cfg.model_mapping)
     if args.json:

@@ -7,7 +7,6 @@ account that sent it does not list (the fake would answer 404 "Requested entity 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.clients import find_cli
+from tests.clients import claude_code_env, codex_env, find_cli, gemini_cli_env
 from tests.fakes.catalog import AGENT_SORTS_2026, CATALOG_2026, DEPRECATED_2026, FREE_TIER_2026
 from tests.fakes.cloudcode import GENERATE, FakeCloudCode
 from tests.fakes.replies import Call, Reply
@@ -230,7 +229,7 @@ def test_google_genai_with_old_and_new_names_and_its_model_list(stack) -> None:
     listed = {m.name: m for m in client.models.list()}
     lite = listed["models/gemini-3.5-flash-lite"]
     assert lite.display_name == "Gemini 3.5 Flash Lite" and lite.output_token_limit == 32768
-    assert lite.input_token_limit == 1048576 - 32768
+    assert lite.input_token_limit == 1048576
     got = client.models.get(model="gemini-3-flash")
     assert got.output_token_limit == 65536 and "Gemini 3.8 Flash (High)" in (got.display_name or "")
 
@@ -338,12 +337,7 @@ def test_a_restart_serves_from_the_saved_catalog_at_once(tmp_path: Path) -> None
 def test_gemini_cli_with_an_old_model_name(stack, tmp_path: Path) -> None:
     gemini = find_cli("gemini")
     fake, ctl = stack
-    home, work = tmp_path / "home", tmp_path / "work"
-    (home / ".gemini").mkdir(parents=True)
-    work.mkdir()
-    (home / ".gemini" / "settings.json").write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}}))
-    env = {**os.environ, "HOME": str(home), "GEMINI_API_KEY": ctl.api_key(),
-           "GOOGLE_GEMINI_BASE_URL": ctl.status().base_url, "GEMINI_CLI_TRUST_WORKSPACE": "true", "NO_COLOR": "1"}
+    env, work = gemini_cli_env(tmp_path, ctl.status().base_url, ctl.api_key())
     before = len(fake.calls_to(GENERATE))
     p = subprocess.run([gemini, "-p", "Say hello to the moved catalog", "-m", "gemini-2.5-flash"], cwd=work, env=env,
                        capture_output=True, text=True, timeout=180)
@@ -356,12 +350,7 @@ def test_gemini_cli_with_an_old_model_name(stack, tmp_path: Path) -> None:
 def test_claude_code_with_its_own_model_names(stack, tmp_path: Path) -> None:
     claude = find_cli("claude")
     fake, ctl = stack
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    env = {**os.environ, "HOME": str(home), "ANTHROPIC_BASE_URL": ctl.status().base_url,
-           "ANTHROPIC_API_KEY": ctl.api_key(), "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1",
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "NO_COLOR": "1"}
+    env, work = claude_code_env(tmp_path, ctl.status().base_url, ctl.api_key())
     before = len(fake.calls_to(GENERATE))
     p = subprocess.run([claude, "-p", "Run the shell command `echo hello-from-bash` and tell me what it printed",
                         "--model", "claude-opus-4-8", "--allowedTools", "Bash", "--output-format", "json"],
@@ -377,14 +366,7 @@ def test_claude_code_with_its_own_model_names(stack, tmp_path: Path) -> None:
 def test_codex_with_a_gpt_codex_name(stack, tmp_path: Path) -> None:
     codex = find_cli("codex")
     fake, ctl = stack
-    home, work = tmp_path / "home", tmp_path / "work"
-    (home / ".codex").mkdir(parents=True)
-    work.mkdir()
-    (home / ".codex" / "config.toml").write_text(
-        'model = "gpt-5.1-codex"\nmodel_provider = "trayproxy"\n\n[model_providers.trayproxy]\nname = "trayproxy"\n'
-        f'base_url = "{ctl.status().openai_base_url}"\nenv_key = "TRAYPROXY_API_KEY"\nwire_api = "responses"\n')
-    env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex"), "TRAYPROXY_API_KEY": ctl.api_key(),
-           "NO_COLOR": "1"}
+    env, work = codex_env(tmp_path, ctl.status().openai_base_url, ctl.api_key(), "gpt-5.1-codex")
     before = len(fake.calls_to(GENERATE))
     p = subprocess.run([codex, "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
                         "Run `echo hello-from-codex` in the shell and report its output"],

@@ -14,9 +14,8 @@ from trayproxy.accounts.store import Account
 __all__ = ["default_names", "resolution_rows", "mapping_warnings", "check_mapping_entry"]
 
 
-def default_names(accounts: Iterable[Account], mapping: Mapping[str, str]) -> list[str]:
+def default_names(mapping: Mapping[str, str]) -> list[str]:
     """The names worth showing: the user's exact mapping names, then common client names."""
-    del accounts
     exact = [k for k in mapping if "*" not in k]
     return list(dict.fromkeys(exact + list(COMMON_NAMES)))
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from trayproxy.accounts.catalog import pool_models, resolve_pool
-from trayproxy.accounts.models import COMMON_NAMES
+from trayproxy.accounts.models import COMMON_NAMES, Resolution
 from trayproxy.proxy.context import ProxyContext
 
 __all__ = ["Entry", "entries", "find", "openai_model", "anthropic_model", "gemini_model"]
@@ -43,13 +43,24 @@ def _owner(model: str, provider: str | None) -> str:
     return "google"
 
 
+def _first_target(res: dict[str, Resolution]) -> str:
+    return sorted(res.values(), key=lambda r: (r.rank, r.target))[0].target
+
+
+def _alias(name: str, target: str, listed: list[Entry]) -> Entry:
+    base = next((e for e in listed if e.id == target), None)
+    if base is None:
+        return Entry(name, f"{name} (-> {target})", None, None, None, target)
+    return Entry(name, f"{name} (-> {base.display_name})", base.input_limit, base.output_limit, base.provider, target)
+
+
 def entries(ctx: ProxyContext) -> list[Entry]:
     usable = ctx.pool.usable()
     served = pool_models(usable)
     out: list[Entry] = []
     for mid, q in served.items():
-        inp = q.max_tokens - q.max_output_tokens if q.max_tokens and q.max_output_tokens else q.max_tokens
-        out.append(Entry(mid, q.display_name or mid, inp, q.max_output_tokens, q.provider))
+        # the catalog's maxTokens is the input limit (Gemini's inputTokenLimit)
+        out.append(Entry(mid, q.display_name or mid, q.max_tokens, q.max_output_tokens, q.provider))
     mapping = ctx.config().model_mapping
     names: set[str] = {k for k in mapping if "*" not in k}
     names.update(COMMON_NAMES)
@@ -57,35 +68,28 @@ def entries(ctx: ProxyContext) -> list[Entry]:
         names.update(acc.deprecated_models)
     for name in sorted(names - set(served)):
         res = resolve_pool(usable, name, mapping)
-        if not res:
-            continue
-        target = sorted(res.values(), key=lambda r: (r.rank, r.target))[0].target
-        base = next((e for e in out if e.id == target), None)
-        shown = base.display_name if base else target
-        out.append(Entry(name, f"{name} (-> {shown})", base.input_limit if base else None,
-                         base.output_limit if base else None, base.provider if base else None, target))
+        if res:
+            out.append(_alias(name, _first_target(res), out))
     return out
 
 
 def find(ctx: ProxyContext, name: str) -> Entry | None:
     """The entry for one name: a listed one, or any other name that resolves on some account."""
-    for e in entries(ctx):
+    listed = entries(ctx)
+    for e in listed:
         if e.id == name:
             return e
     res = resolve_pool(ctx.pool.usable(), name, ctx.config().model_mapping)
     if not res:
         return None
-    target = sorted(res.values(), key=lambda r: (r.rank, r.target))[0].target
-    base = next((e for e in entries(ctx) if e.id == target), None)
-    return Entry(name, f"{name} (-> {base.display_name if base else target})", base.input_limit if base else None,
-                 base.output_limit if base else None, base.provider if base else None, target)
+    return _alias(name, _first_target(res), listed)
 
 
 def openai_model(e: Entry) -> dict[str, Any]:
     d: dict[str, Any] = {"id": e.id, "object": "model", "created": _CREATED, "owned_by": _owner(e.alias_of or e.id, e.provider),
                          "display_name": e.display_name}
     if e.input_limit is not None:
-        d["context_window"] = e.input_limit + (e.output_limit or 0)
+        d["context_window"] = e.input_limit
     if e.output_limit is not None:
         d["max_output_tokens"] = e.output_limit
     if e.alias_of:

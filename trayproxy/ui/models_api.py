@@ -36,7 +36,7 @@ def models_state(ctl: Any) -> dict[str, Any]:
     served = pool_models(usable)
     return {
         "mapping": [{"pattern": k, "target": v} for k, v in mapping.items()],
-        "names": resolution_rows(accounts, default_names(accounts, effective), effective),
+        "names": resolution_rows(accounts, default_names(effective), effective),
         "served": [{"id": mid, "display_name": q.display_name, "input_limit": q.max_tokens,
                     "output_limit": q.max_output_tokens,
                     "accounts": [a.email for a in usable if mid in a.models]} for mid, q in served.items()],
