@@ -99,3 +99,26 @@ def test_the_pool_picks_only_accounts_that_serve_their_resolved_id(tmp_path: Pat
     accs[1].models["gemini-3.8-flash-low"] = ModelQuota(remaining=0.0, reset_time=clock.t + 100)
     assert isinstance(pool.select("x", models={"acc-1": "gemini-3.8-flash-low"}), Unavailable)
     assert not pool.ready(accs[1], "gemini-3.8-flash-low") and pool.ready(accs[2], "claude-sonnet-4-6")
+
+
+def test_remembered_resolutions_follow_catalog_and_mapping_changes() -> None:
+    from trayproxy.accounts.catalog import resolve_for
+
+    acc = Account(id="memo", email="m@e", project="p", quota_updated=1.0,
+                  models={"gemini-3.8-flash-high": ModelQuota(), "gemini-3.8-flash-low": ModelQuota()})
+    mapping: dict[str, str] = {}
+    first = resolve_for(acc, "gemini-3-flash", mapping)
+    assert first is not None and first.target == "gemini-3.8-flash-high"
+    assert resolve_for(acc, "gemini-3-flash", mapping) is first  # remembered
+    acc.models.pop("gemini-3.8-flash-high")  # the upstream said it does not know it
+    r = resolve_for(acc, "gemini-3-flash", mapping)
+    assert r is not None and r.target == "gemini-3.8-flash-low"
+    new_mapping = {"gemini-3-flash": "gemini-3.8-flash-low"}  # a config change is a new dict
+    r = resolve_for(acc, "gemini-3-flash", new_mapping)
+    assert r is not None and r.how == "mapping"
+    apply_catalog(acc, parse_catalog(ANSWER), now=2.0)
+    r = resolve_for(acc, "gemini-3.1-pro-high", new_mapping)
+    assert r is None  # forwards to gemini-pro-agent, which this catalog lacks, and no pro is served
+    acc.models["gemini-pro-agent"] = ModelQuota()
+    r = resolve_for(acc, "gemini-3.1-pro-high", new_mapping)
+    assert r is not None and r.target == "gemini-pro-agent" and r.how == "forwarded"

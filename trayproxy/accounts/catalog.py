@@ -133,9 +133,27 @@ def pool_models(accounts: Iterable[Account]) -> dict[str, ModelQuota]:
     return dict(sorted(out.items()))
 
 
+# Resolutions are remembered per account until its catalog or the mapping changes (each request
+# resolves its name on every account; the family rules are not free). The entry holds the very
+# objects it was computed from and is valid only while the account still has them.
+_MEMO: dict[str, tuple[tuple[object, ...], tuple[object, ...], dict[str, Resolution | None]]] = {}
+_MEMO_NAMES = 1000
+
+
 def resolve_for(acc: Account, name: str, mapping: Mapping[str, str]) -> Resolution | None:
     """Where `name` goes on this account (see accounts.models for the order)."""
-    return resolve(name, served_ids(acc), deprecated=acc.deprecated_models, mapping=mapping, order=acc.model_order)
+    objects = (acc.models, acc.deprecated_models, acc.model_order, mapping)
+    values = (len(acc.models), acc.quota_updated)
+    memo = _MEMO.get(acc.id)
+    if memo is None or memo[1] != values or any(a is not b for a, b in zip(memo[0], objects, strict=True)):
+        memo = _MEMO[acc.id] = (objects, values, {})
+    cache = memo[2]
+    if name in cache:
+        return cache[name]
+    r = resolve(name, served_ids(acc), deprecated=acc.deprecated_models, mapping=mapping, order=acc.model_order)
+    if len(cache) < _MEMO_NAMES:
+        cache[name] = r
+    return r
 
 
 def resolve_pool(accounts: Iterable[Account], name: str, mapping: Mapping[str, str]) -> dict[str, Resolution]:

@@ -259,7 +259,7 @@ def resolve(
     if name.lower().startswith("models/"):
         name = name[7:]
     default = served is None
-    ids: Sequence[str] = DEFAULT_CATALOG if served is None else list(served)
+    ids: Sequence[str] = DEFAULT_CATALOG if served is None else served if isinstance(served, (list, tuple)) else list(served)
     dep = deprecated or {}
     entry = mapping_entry(name, mapping or {})
     if entry is not None:
