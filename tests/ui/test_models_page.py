@@ -158,6 +158,9 @@ def test_models_tab_editor_and_test_box(page: Any, controller: Any, artifacts: P
     from tests.ui.test_browser import docs_copy
 
     docs_copy(shot)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=str(artifacts / "models-tab-dark.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
 
     # edit: retarget the wildcard to a served id, the warning goes away
     entry.locator("button", has_text="Edit").click()
