@@ -306,6 +306,29 @@ def test_an_id_retired_after_the_catalog_was_read_is_refetched_and_served_elsewh
             ctl.close()
 
 
+def test_a_not_found_for_an_id_the_fresh_catalog_still_lists_moves_to_another_account(tmp_path: Path) -> None:
+    fake = moved_fake()
+    with fake:
+        ctl = make_controller(env=fake.env())
+        try:
+            for e in ("ultra@example.com", "free@example.com"):
+                ctl.add_refresh_token(f"rt-{e}")
+            ctl.start()
+            ultra = fake.account("ultra@example.com")
+            # Google answers "not found" although the catalog lists the id (once per base URL)
+            ultra.script(*[Reply.error(404, message="Requested entity was not found.")] * 3)
+            reads = len(ultra.calls_to("fetchAvailableModels"))
+            client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+            raw = client.chat.completions.with_raw_response.create(
+                model="gemini-3.1-pro-low", messages=[{"role": "user", "content": "q"}])
+            assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == "gemini-3.1-pro-low"
+            assert raw.headers["x-trayproxy-account"] == accounts(ctl)["free@example.com"]
+            assert len(ultra.calls_to("fetchAvailableModels")) == reads + 1  # re-read once, then moved on
+            assert fake.accounts_used().count("ultra@example.com") <= 3  # no replanning loop
+        finally:
+            ctl.close()
+
+
 def test_a_restart_serves_from_the_saved_catalog_at_once(tmp_path: Path) -> None:
     from tests.conftest import MemoryKeyring, free_port
     from trayproxy.paths import app_paths

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import orjson
 from aiohttp import web
 
+from trayproxy.accounts.catalog import resolve_for
 from trayproxy.accounts.cooldown import classify, upstream_message
 from trayproxy.accounts.pool import Unavailable
 from trayproxy.accounts.service import TokenUnavailable
@@ -262,8 +263,10 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) 
             # the id off this account now, re-read its catalog, and let another account serve.
             acc.models.pop(job.upstream_model, None)
             await refresh_catalog(ctx, acc)
-            if may_replan():
-                raise _Replan(None)
+            plan = plan_for(job.upstream_model)
+            fresh = resolve_for(acc, plan.name, ctx.config().model_mapping) if plan is not None else None
+            if plan is not None and may_replan() and (fresh is None or fresh.target != job.upstream_model):
+                raise _Replan(None)  # this account now sends something else (or nothing) for the name
             raise _Failover(f"the upstream does not know the model {job.upstream_model!r} on this account "
                             f"(requested as {job.client_model!r}), though its catalog listed it", 404)
         status = resp.status if 400 <= resp.status < 500 else 502
