@@ -153,3 +153,16 @@ def test_model_names_and_patterns_that_could_traverse_urls_are_invalid() -> None
         assert not VALID_MODEL_RE.match(bad) or ".." in bad
         assert not valid_pattern(bad)
     assert valid_pattern("gpt-*") and valid_pattern("*") and valid_pattern("claude-*-thinking")
+
+
+def test_a_family_rule_avoids_ids_that_cannot_answer_now_but_an_asked_id_stays() -> None:
+    resting = frozenset({"gemini-3.8-flash-high"})
+    r = resolve("gemini-3.9-flash", SERVED, resting=resting)
+    assert r is not None and r.target == "gemini-3.8-flash-low" and r.how == "family" and not r.pinned
+    r = resolve("gemini-2.5-flash", SERVED, deprecated=FORWARD, resting=resting)  # forwarded to a resting id
+    assert r is not None and r.target == "gemini-3.8-flash-low" and "cannot answer" in r.why
+    r = resolve("gemini-3.8-flash-high", SERVED, resting=resting)  # asked by id: it stays, pinned
+    assert r is not None and r.target == "gemini-3.8-flash-high" and r.pinned
+    everything = frozenset(m for m in SERVED if "flash" in m)
+    r = resolve("gemini-3.9-flash", SERVED, resting=everything)  # all resting: the best one still
+    assert r is not None and r.target == "gemini-3.8-flash-high"

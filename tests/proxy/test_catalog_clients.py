@@ -261,14 +261,19 @@ def test_accounts_resolve_by_their_own_catalog(stack) -> None:
                and r["account_id"] == ids["free@example.com"] for r in rows)
 
 
-def test_when_the_resolved_group_fails_other_accounts_serve_their_own_id(stack) -> None:
+def test_when_the_resolved_id_is_out_of_quota_a_sibling_serves_on_any_account(stack) -> None:
+    """gemini-3-flash is retired; Google forwards it to gemini-3.8-flash-high. The ultra account
+    runs out of quota for that id, then for its sibling: the free account serves the sibling."""
     fake, ctl = stack
     ids = accounts(ctl)
-    fake.account("ultra@example.com").script(Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay="3600s"))
+    fake.account("ultra@example.com").script(*[Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay="3600s")] * 2)
     client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
     raw = client.chat.completions.with_raw_response.create(model="gemini-3-flash", messages=[{"role": "user", "content": "y"}])
     assert raw.status_code == 200 and raw.headers["x-trayproxy-account"] == ids["free@example.com"]
     assert raw.headers["x-trayproxy-model"] == "gemini-3.8-flash-low"
+    tried = [(r.account, r.body["model"]) for r in fake.calls_to(GENERATE)[-3:]]
+    assert tried == [("ultra@example.com", "gemini-3.8-flash-high"), ("ultra@example.com", "gemini-3.8-flash-low"),
+                     ("free@example.com", "gemini-3.8-flash-low")]
 
 
 # -- the catalog moves while the proxy runs, and across restarts --------------------------------
@@ -325,6 +330,31 @@ def test_a_not_found_for_an_id_the_fresh_catalog_still_lists_moves_to_another_ac
             assert raw.headers["x-trayproxy-account"] == accounts(ctl)["free@example.com"]
             assert len(ultra.calls_to("fetchAvailableModels")) == reads + 1  # re-read once, then moved on
             assert fake.accounts_used().count("ultra@example.com") <= 3  # no replanning loop
+        finally:
+            ctl.close()
+
+
+def test_a_family_name_moves_to_a_sibling_id_when_its_first_choice_is_out_of_quota(tmp_path: Path) -> None:
+    fake = moved_fake()
+    fake.account("ultra@example.com").set_quota("gemini-3.8-flash-high", 0.0, reset_in=7200)
+    with fake:
+        ctl = make_controller(env=fake.env())
+        try:
+            for e in ("ultra@example.com", "free@example.com"):
+                ctl.add_refresh_token(f"rt-{e}")
+            ctl.start()
+            ids = accounts(ctl)
+            client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+            # a name no account lists: the ultra account's best flash that has quota left
+            raw = client.chat.completions.with_raw_response.create(
+                model="gemini-3.9-flash", messages=[{"role": "user", "content": "q"}])
+            assert raw.headers["x-trayproxy-model"] == "gemini-3.8-flash-low"
+            assert raw.headers["x-trayproxy-account"] == ids["ultra@example.com"]
+            # the id itself, asked by name: no stand-in, a 429 until the reset
+            with pytest.raises(openai.RateLimitError) as ei:
+                client.chat.completions.create(model="gemini-3.8-flash-high", messages=[{"role": "user", "content": "q"}])
+            assert int(ei.value.response.headers["retry-after"]) > 7000
+            assert all(r.body["model"] != "gemini-3.8-flash-high" for r in fake.calls_to(GENERATE))
         finally:
             ctl.close()
 

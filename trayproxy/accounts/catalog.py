@@ -9,7 +9,7 @@ source, and a restart serves from the saved copy at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -140,27 +140,31 @@ _MEMO: dict[str, tuple[tuple[object, ...], tuple[object, ...], dict[str, Resolut
 _MEMO_NAMES = 1000
 
 
-def resolve_for(acc: Account, name: str, mapping: Mapping[str, str]) -> Resolution | None:
-    """Where `name` goes on this account (see accounts.models for the order)."""
+def resolve_for(acc: Account, name: str, mapping: Mapping[str, str],
+                resting: frozenset[str] = frozenset()) -> Resolution | None:
+    """Where `name` goes on this account (see accounts.models for the order); `resting`: its ids
+    that cannot answer now (the pool knows), which a family rule avoids."""
     objects = (acc.models, acc.deprecated_models, acc.model_order, mapping)
-    values = (len(acc.models), acc.quota_updated)
+    values = (len(acc.models), acc.quota_updated, resting)
     memo = _MEMO.get(acc.id)
     if memo is None or memo[1] != values or any(a is not b for a, b in zip(memo[0], objects, strict=True)):
         memo = _MEMO[acc.id] = (objects, values, {})
     cache = memo[2]
     if name in cache:
         return cache[name]
-    r = resolve(name, served_ids(acc), deprecated=acc.deprecated_models, mapping=mapping, order=acc.model_order)
+    r = resolve(name, served_ids(acc), deprecated=acc.deprecated_models, mapping=mapping, order=acc.model_order,
+                resting=resting)
     if len(cache) < _MEMO_NAMES:
         cache[name] = r
     return r
 
 
-def resolve_pool(accounts: Iterable[Account], name: str, mapping: Mapping[str, str]) -> dict[str, Resolution]:
+def resolve_pool(accounts: Iterable[Account], name: str, mapping: Mapping[str, str],
+                 resting: Callable[[Account], frozenset[str]] | None = None) -> dict[str, Resolution]:
     """account id -> where `name` goes on it, for every account that can place it."""
     out: dict[str, Resolution] = {}
     for acc in accounts:
-        r = resolve_for(acc, name, mapping)
+        r = resolve_for(acc, name, mapping, resting(acc) if resting is not None else frozenset())
         if r is not None:
             out[acc.id] = r
     return out

@@ -6,7 +6,8 @@ Per account, in this order (the first step that places the name wins):
               by steps 2-4 like any other name, so a retired target still lands somewhere real;
 2. exact      the name itself, when the account's catalog lists it;
 3. forwarded  Google's own rule for a retired id (`deprecatedModelIds`, followed up to 5 hops);
-4. family     a rule by family against what this account serves, never against a fixed list:
+4. family     a rule by family against what this account serves, never against a fixed list
+              (ids out of quota or cooling down on the account come last):
               Gemini flash / flash-lite / pro / image by family then newest version; Claude
               opus / sonnet / haiku (haiku and other small names go to a fast model); OpenAI
               names by size (`gpt-*-mini`, `o*-mini` -> flash; `gpt-5*`, `*-codex`, `o1/o3/o4`
@@ -21,7 +22,7 @@ An account whose catalog has never been read resolves against DEFAULT_CATALOG (h
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,12 +62,14 @@ class Resolution:
     """`target` is the id sent upstream; `how` is mapping / exact / forwarded / family (with
     " default" when placed against DEFAULT_CATALOG); `why` says it in words; `rank` orders
     resolutions of one name across accounts (0 the name or a rule for it, 1 a family match,
-    2 another family because this account has none of the asked one)."""
+    2 another family because this account has none of the asked one); `pinned` when the id
+    itself was asked for, so a busy account means waiting, not a sibling id."""
 
     target: str
     how: str
     why: str
     rank: int = 0
+    pinned: bool = False  # the id itself was asked for (or mapped to): no sibling may stand in
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -135,17 +138,22 @@ def _effort_score(asked: str | None, have: str | None) -> int:
     return 2 + abs(_EFFORTS.index(asked) - _EFFORTS.index(have)) if have in _EFFORTS else 3
 
 
-def _best(asked: _Name, family: str, vendor: str, served: Sequence[str], order: Sequence[str]) -> str | None:
+def _best(asked: _Name, family: str, vendor: str, served: Sequence[str], order: Sequence[str],
+          resting: Collection[str] = ()) -> str | None:
     pos = {m: i for i, m in enumerate(order)}
     cands = [m for m in served if _parse(m).vendor == vendor and _parse(m).family == family]
     if not cands:
         return None
 
-    def key(m: str) -> tuple[int, int, int, tuple[int, ...], int, str]:
+    def key(m: str) -> tuple[int, int, int, tuple[int, ...], int, int, str]:
         p = _parse(m)
         newest = tuple(-v for v in (p.version + (0, 0, 0))[:3]) if p.version else (-10_000,)
-        return (int(p.thinking != asked.thinking), _effort_score(asked.effort, p.effort), int(p.preview),
-                newest, pos.get(m, len(pos)), m)
+        effort = _effort_score(asked.effort, p.effort)
+        # the effort the client named, when a variant has exactly it; then the newest version;
+        # then the nearest effort
+        exact = int(bool(asked.effort) and p.effort != asked.effort)
+        return (int(m in resting), int(p.thinking != asked.thinking), exact, (int(p.preview), *newest), effort,
+                pos.get(m, len(pos)), m)
 
     return min(cands, key=key)
 
@@ -170,7 +178,8 @@ _WORDS = {"flash": "flash", "lite": "flash-lite", "pro": "pro", "image": "image"
           "sonnet": "Claude Sonnet", "oss": "gpt-oss"}
 
 
-def _family(name: str, served: Sequence[str], order: Sequence[str]) -> tuple[str, str, int] | None:
+def _family(name: str, served: Sequence[str], order: Sequence[str],
+            resting: Collection[str] = ()) -> tuple[str, str, int] | None:
     asked = _parse(name)
     chain = _CHAINS.get((asked.vendor, asked.family))
     if chain is None:
@@ -179,9 +188,9 @@ def _family(name: str, served: Sequence[str], order: Sequence[str]) -> tuple[str
         if asked.vendor == "oss":
             oss = [m for m in served if _parse(m).vendor == "oss"]
             same = [m for m in oss if _parse(m).size == asked.size] or oss
-            found = _best(asked, "oss", "oss", same, order)
+            found = _best(asked, "oss", "oss", same, order, resting)
         else:
-            found = _best(asked, family, vendor, served, order)
+            found = _best(asked, family, vendor, served, order, resting)
         if found is None:
             continue
         what = _WORDS.get(family, family)
@@ -225,9 +234,10 @@ def mapping_entry(name: str, mapping: Mapping[str, str]) -> tuple[str, str] | No
     return None
 
 
-def _place(name: str, served: Sequence[str], deprecated: Mapping[str, str], order: Sequence[str]) -> Resolution | None:
+def _place(name: str, served: Sequence[str], deprecated: Mapping[str, str], order: Sequence[str],
+           resting: Collection[str] = ()) -> Resolution | None:
     if name in served:
-        return Resolution(name, "exact", "this account serves it")
+        return Resolution(name, "exact", "this account serves it", pinned=True)
     hops, cur = [name], name
     while cur in deprecated and len(hops) <= _MAX_HOPS:
         cur = deprecated[cur]
@@ -235,10 +245,17 @@ def _place(name: str, served: Sequence[str], deprecated: Mapping[str, str], orde
             break
         hops.append(cur)
         if cur in served:
-            return Resolution(cur, "forwarded", "Google forwards " + " -> ".join(hops))
-    fam = _family(cur, served, order)
+            forwarded = Resolution(cur, "forwarded", "Google forwards " + " -> ".join(hops))
+            if cur not in resting:
+                return forwarded
+            sibling = _family(cur, served, order, resting)
+            if sibling is None or sibling[0] in resting:
+                return forwarded
+            return Resolution(sibling[0], "family", f"Google forwards {' -> '.join(hops)}, which cannot answer "
+                              f"on this account now; {sibling[1]}", sibling[2])
+    fam = _family(cur, served, order, resting)
     if fam is None and cur != name:
-        fam = _family(name, served, order)
+        fam = _family(name, served, order, resting)
     if fam is None:
         return None
     target, why, rank = fam
@@ -254,8 +271,11 @@ def resolve(
     deprecated: Mapping[str, str] | None = None,
     mapping: Mapping[str, str] | None = None,
     order: Sequence[str] = (),
+    resting: Collection[str] = (),
 ) -> Resolution | None:
-    """Where `name` goes on an account serving `served` (None: its catalog was never read)."""
+    """Where `name` goes on an account serving `served` (None: its catalog was never read).
+    A family rule prefers ids not in `resting` (out of quota or cooling down on this account):
+    a name the client did not pin to one id is served by a sibling that can answer now."""
     if name.lower().startswith("models/"):
         name = name[7:]
     default = served is None
@@ -264,20 +284,20 @@ def resolve(
     entry = mapping_entry(name, mapping or {})
     if entry is not None:
         pattern, target = entry
-        placed = _place(target, ids, dep, order)
+        placed = _place(target, ids, dep, order, resting)
         if placed is None:
             return None
         rule = f"model_mapping {pattern!r} -> {target}"
         why = rule if placed.target == target else f"{rule}; {placed.why}"
-        r = Resolution(placed.target, "mapping", why, 0)
+        r = Resolution(placed.target, "mapping", why, 0, placed.pinned)
     else:
-        placed = _place(name, ids, dep, order)
+        placed = _place(name, ids, dep, order, resting)
         if placed is None:
             return None
         r = placed
     if default:
         return Resolution(r.target, r.how + " default", r.why + " (built-in defaults: the account's catalog "
-                          "has not been read yet)", r.rank)
+                          "has not been read yet)", r.rank, r.pinned)
     return r
 
 

@@ -127,6 +127,16 @@ class AccountPool:
             return (not acc.disabled and acc.onboarded and self.cooldown_left(acc.id, model) <= 0
                     and self._quota_exhausted(acc, model) is None)
 
+    def resting(self, acc: Account) -> frozenset[str]:
+        """The account's ids that cannot answer now: cooling down, or out of quota until a reset."""
+        with self._lock:
+            now = self.clock()
+            rt = self._rt.get(acc.id)
+            cooling = {m for m, until in rt.cooldowns.items() if m and until > now} if rt else set()
+            empty = {m for m, q in acc.models.items()
+                     if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None and q.reset_time > now}
+            return frozenset(cooling | empty)
+
     # -- selection ---------------------------------------------------------------------------
     def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset(),
                models: Mapping[str, str] | None = None) -> Account | Unavailable:

@@ -185,13 +185,17 @@ class _Replan(Exception):
 
 def _maybe_retarget(job: Job) -> None:
     """Plan again when other accounts would serve the name with another id that is as close a
-    match (a family guess counts as close as the name itself, another family does not: a busy
-    Claude account means a 429, not an answer from Gemini)."""
+    match. Not when the client asked for this very id (a served id is a choice: a busy account
+    means a 429), and never into another family unless already there (a busy Claude account
+    means a 429, not an answer from Gemini)."""
     plan = plan_for(job.upstream_model)
     if plan is None or not plan.others or not may_replan():
         return
+    mine = [r for r in plan.resolutions.values() if r.target == job.upstream_model]
+    if any(r.pinned for r in mine):
+        return
     tried = tried_targets() | {job.upstream_model}
-    rank = min((r.rank for r in plan.resolutions.values() if r.target == job.upstream_model), default=0)
+    rank = min((r.rank for r in mine), default=0)
     if any(r.target not in tried and r.rank <= max(1, rank) for r in plan.resolutions.values()):
         raise _Replan(job.upstream_model)
 
@@ -264,7 +268,8 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account) 
             acc.models.pop(job.upstream_model, None)
             await refresh_catalog(ctx, acc)
             plan = plan_for(job.upstream_model)
-            fresh = resolve_for(acc, plan.name, ctx.config().model_mapping) if plan is not None else None
+            fresh = (resolve_for(acc, plan.name, ctx.config().model_mapping, ctx.pool.resting(acc))
+                     if plan is not None else None)
             if plan is not None and may_replan() and (fresh is None or fresh.target != job.upstream_model):
                 raise _Replan(None)  # this account now sends something else (or nothing) for the name
             raise _Failover(f"the upstream does not know the model {job.upstream_model!r} on this account "

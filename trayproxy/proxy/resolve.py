@@ -108,7 +108,7 @@ def upstream_model(ctx: ProxyContext, name: str) -> str:
     """The upstream id to build this request for (see the module comment)."""
     usable = ctx.pool.usable()
     mapping = ctx.config().model_mapping
-    res = resolve_pool(usable, name, mapping)
+    res = resolve_pool(usable, name, mapping, ctx.pool.resting)
     skip = tried_targets()
     target = _choose(ctx, res, skip)
     if target is None:
