@@ -166,3 +166,8 @@ def test_a_family_rule_avoids_ids_that_cannot_answer_now_but_an_asked_id_stays()
     everything = frozenset(m for m in SERVED if "flash" in m)
     r = resolve("gemini-3.9-flash", SERVED, resting=everything)  # all resting: the best one still
     assert r is not None and r.target == "gemini-3.8-flash-high"
+
+
+def test_a_resting_id_is_not_swapped_for_its_thinking_twin() -> None:
+    r = resolve("claude-sonnet-4-5", SERVED, resting=frozenset({"claude-sonnet-4-6"}))
+    assert r is not None and r.target == "claude-sonnet-4-6"  # it waits; thinking is another behaviour

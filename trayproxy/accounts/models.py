@@ -149,10 +149,11 @@ def _best(asked: _Name, family: str, vendor: str, served: Sequence[str], order: 
         p = _parse(m)
         newest = tuple(-v for v in (p.version + (0, 0, 0))[:3]) if p.version else (-10_000,)
         effort = _effort_score(asked.effort, p.effort)
-        # the effort the client named, when a variant has exactly it; then the newest version;
-        # then the nearest effort
+        # thinking or not as asked (a resting id is not swapped for its thinking twin); then an id
+        # that can answer now; the effort the client named, when a variant has exactly it; then
+        # the newest version; then the nearest effort
         exact = int(bool(asked.effort) and p.effort != asked.effort)
-        return (int(m in resting), int(p.thinking != asked.thinking), exact, (int(p.preview), *newest), effort,
+        return (int(p.thinking != asked.thinking), int(m in resting), exact, (int(p.preview), *newest), effort,
                 pos.get(m, len(pos)), m)
 
     return min(cands, key=key)
