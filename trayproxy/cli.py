@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     kset.add_argument("value", nargs="?", help="leave it out to be asked for it (an argument is visible to other users)")
 
     sub.add_parser("doctor", help="check the installation and say what is wrong")
+    from trayproxy import cli_models
+
+    cli_models.add_parser(sub)
     lg = sub.add_parser("logs", help="recent requests from the monitor")
     lg.add_argument("-n", type=int, default=30, help="how many (default 30)")
     lg.add_argument("--errors", action="store_true", help="only failed requests")
@@ -215,6 +218,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if not usable and not (cfg.zai.enabled and cfg.zai.dispatch_mode != "off"):
         problems += 1
         print("              -> add an account: trayproxy accounts login")
+    from trayproxy.cli_models import doctor_lines
+
+    print("\n".join(doctor_lines(accounts, cfg.model_mapping)))
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
     print(f"display:      {'yes' if display else 'none (use `trayproxy serve`)'}")
     return 1 if problems else 0
@@ -264,6 +270,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from trayproxy import cli_models
+
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {
@@ -272,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": cmd_config,
         "key": cmd_key,
         "doctor": cmd_doctor,
+        "models": cli_models.cmd_models,
         "logs": cmd_logs,
         "autostart": cmd_autostart,
         "connect": cmd_connect,

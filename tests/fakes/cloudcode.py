@@ -8,11 +8,18 @@ tested: `http://127.0.0.1:PORT/<host>/v1internal:<method>` (any host name works)
     a = fake.add_account("a@example.com", refresh_token="rt-a", project="proj-a", tier="PRO",
                          quota={"gemini-3-flash": 0.9})
     a.script(Reply.text("Hello there", chunks=3), Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay="30s"))
+    fake.use_catalog(CATALOG_2026, DEPRECATED_2026)   # Google's moved catalog (default: the 2025 one)
+    fake.add_account("free@example.com", models=FREE_TIER_2026)   # an account that lists fewer ids
     fake.host("sandbox").fail_with(503)
     with fake:                        # serves on 127.0.0.1:<free port> in a background thread
         monkeypatch env with fake.env()  (base URLs sandbox,daily,prod + OAuth URLs)
         ...
     assert a.calls == 2 and fake.last().host == "daily"
+
+Catalog: `fetchAvailableModels` lists the account's ids (`account.models`, default: every id of
+`fake.models`) with limits and quota, plus `deprecatedModelIds`, `defaultAgentModelId` and
+`agentModelSorts`; generation with an id the account does not list answers 404 "Requested
+entity was not found." (unless `strict_models` is off). `fake.retire(old, new)` retires an id.
 
 Scripting: `FakeAccount.script(*replies, method="generate")` queues `Reply`s (consumed in
 order; `fake.default_reply(call)` answers when the queue is empty, by default an echo of the
@@ -57,6 +64,7 @@ from .catalog import (
     THINKING_MARKERS,
     TIERS,
     ModelSpec,
+    provider_of,
 )
 from .oauth import OAuthMixin
 from .replies import Call, Reply, google_error, is_image_model, merge_chunks, prompt_tokens, rfc3339
@@ -106,7 +114,8 @@ class FakeAccount:
     a script of replies consumed in order (per method; `generate` covers both generation RPCs)."""
 
     def __init__(self, fake: FakeCloudCode, email: str, *, refresh_token: str, project: str | None,
-                 tier: str, quota: dict[str, float], name: str, expires_in: int) -> None:
+                 tier: str, quota: dict[str, float], name: str, expires_in: int,
+                 models: list[str] | None = None) -> None:
         self.fake = fake
         self.email = email
         self.refresh_token = refresh_token
@@ -118,6 +127,7 @@ class FakeAccount:
         self.quota: dict[str, float] = dict(quota)
         self.quota_reset: dict[str, float] = {}
         self.quota_unreported: set[str] = set()  # models listed without quotaInfo
+        self.models: list[str] | None = models  # the ids this account lists; None: all of the fake's
         self.load_code_assist_extra: dict[str, Any] = {}
         self.onboard_pending = 1  # onboardUser answers `done: false` this many times first
         self.onboarded_project: str | None = None  # the project onboarding creates (default derived)
@@ -180,6 +190,10 @@ class FakeAccount:
                         validationErrorMessage="Verify your account to use Gemini Code Assist.")
         self.load_code_assist_extra = {
             "allowedTiers": [{**ALLOWED_TIERS[1], "isDefault": True}], "ineligibleTiers": [tier]}
+    def served(self) -> list[str]:
+        """The ids this account can use right now (what fetchAvailableModels lists)."""
+        ids = self.fake.models if self.models is None else self.models
+        return [m for m in ids if m in self.fake.models]
 
     def set_quota(self, model: str, remaining: float, reset_in: float = 3600.0) -> None:
         """Remaining fraction for a model; 0 makes generation answer 429 QUOTA_EXHAUSTED."""
@@ -243,7 +257,10 @@ class FakeCloudCode(OAuthMixin):
         self.accounts: dict[str, FakeAccount] = {}
         self.requests: list[RecordedRequest] = []
         self.models: dict[str, ModelSpec] = dict(DEFAULT_MODELS)
-        self.strict_models = True  # unknown models answer 404 NOT_FOUND
+        self.strict_models = True  # ids the account does not list answer 404 NOT_FOUND
+        self.deprecated: dict[str, str] = {}  # deprecatedModelIds: retired id -> replacement
+        self.default_agent_model: str | None = None
+        self.agent_sorts: list[dict[str, Any]] = []
         self.thinking_markers: list[str] = list(THINKING_MARKERS)
         self.default_reply: Callable[[Call], Reply] = lambda call: Reply.echo()
         self.quota_per_call = 0.0  # remaining fraction each successful generation uses up
@@ -259,19 +276,34 @@ class FakeCloudCode(OAuthMixin):
     # -- set-up ------------------------------------------------------------------------------
     def add_account(self, email: str, *, refresh_token: str | None = None, project: str | None = "",
                     tier: str = "PRO", quota: dict[str, float] | None = None, name: str | None = None,
-                    expires_in: int = 3599) -> FakeAccount:
+                    expires_in: int = 3599, models: list[str] | tuple[str, ...] | None = None) -> FakeAccount:
         """`project=None` makes a not-onboarded account (loadCodeAssist has no project);
-        the default derives `proj-<local part>`. Unknown quota models are added to the catalog."""
+        the default derives `proj-<local part>`. Unknown quota models are added to the catalog.
+        `models` limits the ids this account lists (default: the whole catalog)."""
         if project == "":
             project = "proj-" + email.split("@")[0].replace(".", "-")
         acc = FakeAccount(self, email, refresh_token=refresh_token or f"rt-{email}", project=project,
                           tier=tier.upper(), quota=quota or {}, name=name or email.split("@")[0].title(),
-                          expires_in=expires_in)
+                          expires_in=expires_in, models=list(models) if models is not None else None)
         for model in acc.quota:
             self.models.setdefault(model, ModelSpec(model))
             acc.quota_reset.setdefault(model, self.clock() + 3600)
         self.accounts[email] = acc
         return acc
+
+    def use_catalog(self, models: dict[str, ModelSpec], deprecated: dict[str, str] | None = None, *,
+                    default_model: str | None = None, sorts: list[dict[str, Any]] | None = None) -> None:
+        """Serve another catalog (e.g. catalog.CATALOG_2026 with DEPRECATED_2026)."""
+        self.models = dict(models)
+        self.deprecated = dict(deprecated or {})
+        self.default_agent_model = default_model
+        self.agent_sorts = list(sorts or [])
+
+    def retire(self, old: str, new: str | None = None) -> None:
+        """Google retires `old` (forwarding to `new`, when given): it leaves every catalog."""
+        self.models.pop(old, None)
+        if new is not None:
+            self.deprecated[old] = new
 
     def account(self, email: str) -> FakeAccount:
         return self.accounts[email]
@@ -538,13 +570,15 @@ class FakeCloudCode(OAuthMixin):
         self._check_project(account, body.get("project"))
         models: dict[str, Any] = {}
         now = self.clock()
-        for name, spec in self.models.items():
+        for name in account.served():
+            spec = self.models[name]
             remaining = account.quota.get(name, 1.0)
             quota: dict[str, Any] = {"resetTime": rfc3339(account.quota_reset.get(name, now + 3600))}
             if remaining > 0:  # proto3 JSON omits zero values: an exhausted model has no fraction
                 quota = {"remainingFraction": remaining, **quota}
             models[name] = {
-                "displayName": spec.display_name, "maxTokens": spec.max_tokens,
+                "displayName": spec.display_name, "model": "MODEL_" + name.upper().replace("-", "_").replace(".", "_"),
+                "apiProvider": provider_of(name, spec), "maxTokens": spec.max_tokens,
                 "maxOutputTokens": spec.max_output_tokens, "supportsImages": spec.supports_images,
                 "supportsThinking": self.is_thinking(name), "recommended": spec.recommended,
                 "quotaInfo": quota,
@@ -553,7 +587,18 @@ class FakeCloudCode(OAuthMixin):
                 del models[name]["quotaInfo"]
             if self.is_thinking(name):
                 models[name]["thinkingBudget"] = 24576
-        return self.json_response(200, {"models": models})
+        out: dict[str, Any] = {"models": models}
+        if self.deprecated:
+            out["deprecatedModelIds"] = {old: {"newModelId": new} for old, new in self.deprecated.items()}
+        if self.default_agent_model:
+            out["defaultAgentModelId"] = self.default_agent_model
+        if self.agent_sorts:
+            listed = set(models)
+            out["agentModelSorts"] = [
+                {"displayName": s["displayName"], "groups": [
+                    {"modelIds": [m for m in g["modelIds"] if m in listed]} for g in s["groups"]]}
+                for s in self.agent_sorts]
+        return self.json_response(200, out)
 
     async def _count_tokens(self, request: web.Request, account: FakeAccount, body: dict[str, Any],
                             rpc: str) -> web.StreamResponse:
@@ -566,10 +611,16 @@ class FakeCloudCode(OAuthMixin):
         env, req = validate_generate(body)
         model: str = env["model"]
         self._check_project(account, env["project"])
-        if self.strict_models and model not in self.models:
+        if self.strict_models and model not in account.served():
             raise GoogleError(404, "Requested entity was not found.")
         thinking = self.is_thinking(model)
         gen = first(req, "generationConfig") or {}
+        cap = self.models[model].max_output_tokens if model in self.models else None
+        asked = first(gen, "maxOutputTokens")
+        if self.strict_models and cap and isinstance(asked, int) and asked > cap:
+            raise GoogleError(400, f"Unable to submit request because it has a maxOutputTokens value of {asked} but "
+                                   f"the supported range is from 1 (inclusive) to {cap + 1} (exclusive). Update the "
+                                   "value and try again.")
         tc = first(gen, "thinkingConfig") or {}
         contents = req.get("contents") or []
         if is_image_model(model):

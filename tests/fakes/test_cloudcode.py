@@ -223,6 +223,57 @@ def test_fetch_available_models_reports_scripted_quota(fake: FakeCloudCode) -> N
     assert status3 == 403 and err["error"]["status"] == "PERMISSION_DENIED"
 
 
+def test_the_2026_catalog_differs_per_account_forwards_retired_ids_and_refuses_unlisted_ones(
+        fake: FakeCloudCode) -> None:
+    from tests.fakes.catalog import AGENT_SORTS_2026, CATALOG_2026, DEPRECATED_2026, FREE_TIER_2026
+
+    fake.use_catalog(CATALOG_2026, DEPRECATED_2026, default_model="gemini-3.8-flash-high", sorts=AGENT_SORTS_2026)
+    _, pro = account(fake, project="proj-a")
+    _, free = account(fake, email="f@example.com", project="proj-f", models=FREE_TIER_2026)
+
+    async def go(s: aiohttp.ClientSession) -> list[Any]:
+        return [await post(s, fake, "fetchAvailableModels", pro, {"project": "proj-a"}),
+                await post(s, fake, "fetchAvailableModels", free, {"project": "proj-f"}),
+                await post(s, fake, "streamGenerateContent", pro, envelope("proj-a", "gemini-3.8-flash-high")),
+                await post(s, fake, "streamGenerateContent", pro, envelope("proj-a", "gemini-2.5-flash")),
+                await post(s, fake, "streamGenerateContent", free, envelope("proj-f", "claude-sonnet-4-6")),
+                await post(s, fake, "generateContent", free, envelope("proj-f", "gemini-3.8-flash-low"))]
+
+    (st, cat), (st2, free_cat), ok, retired, unlisted, ok2 = run(go)
+    assert st == st2 == 200
+    assert set(cat["models"]) == set(CATALOG_2026) and set(free_cat["models"]) == set(FREE_TIER_2026)
+    lite = cat["models"]["gemini-3.5-flash-lite"]
+    assert lite["displayName"] == "Gemini 3.5 Flash Lite" and lite["apiProvider"] == "API_PROVIDER_GOOGLE_GEMINI"
+    assert lite["maxOutputTokens"] == 32768 and lite["maxTokens"] > lite["maxOutputTokens"]
+    assert cat["models"]["claude-sonnet-4-6"]["apiProvider"] == "API_PROVIDER_ANTHROPIC_VERTEX"
+    assert cat["deprecatedModelIds"]["gemini-3.1-pro-high"] == {"newModelId": "gemini-pro-agent"}
+    assert cat["defaultAgentModelId"] == "gemini-3.8-flash-high"
+    groups = free_cat["agentModelSorts"][0]["groups"]
+    assert all(m in FREE_TIER_2026 for g in groups for m in g["modelIds"])  # only what this account lists
+    assert ok[0] == 200 and ok2[0] == 200
+    for status, body in (retired, unlisted):
+        assert status == 404 and body["error"] == {"code": 404, "message": "Requested entity was not found.",
+                                                   "status": "NOT_FOUND"}
+    fake.retire("gemini-3.8-flash-low", "gemini-3.8-flash-high")
+    assert "gemini-3.8-flash-low" not in fake.account("f@example.com").served()
+
+
+def test_more_output_than_the_model_allows_is_refused(fake: FakeCloudCode) -> None:
+    from tests.fakes.catalog import CATALOG_2026
+
+    fake.use_catalog(CATALOG_2026)
+    _, token = account(fake, project="proj-a")
+    env = envelope("proj-a", "gemini-3.5-flash-lite", generationConfig={"maxOutputTokens": 40000})
+    ok = envelope("proj-a", "gemini-3.5-flash-lite", generationConfig={"maxOutputTokens": 32768})
+
+    async def go(s: aiohttp.ClientSession) -> list[Any]:
+        return [await post(s, fake, "generateContent", token, env), await post(s, fake, "generateContent", token, ok)]
+
+    (status, body), (status2, _) = run(go)
+    assert status == 400 and "supported range is from 1 (inclusive) to 32769 (exclusive)" in body["error"]["message"]
+    assert status2 == 200
+
+
 def test_count_tokens_is_deterministic(fake: FakeCloudCode) -> None:
     _, token = account(fake)
     body = {"request": {"model": "gemini-3-flash", "contents": [user("x" * 40)]}}

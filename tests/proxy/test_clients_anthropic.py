@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from tests.clients import CLIENT_SETS, find_cli
+from tests.clients import CLIENT_SETS, claude_code_env, find_cli
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
 from tests.helpers import make_controller
@@ -141,12 +140,7 @@ def test_error_classes(stack, client: anthropic.Anthropic) -> None:
 def test_claude_code_runs_one_bash_tool_call(stack, tmp_path: Path, clients: str) -> None:
     claude = find_cli("claude", clients)
     fake, ctl = stack
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    env = {**os.environ, "HOME": str(home), "ANTHROPIC_BASE_URL": ctl.status().base_url,
-           "ANTHROPIC_API_KEY": ctl.api_key(), "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1",
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "NO_COLOR": "1"}
+    env, work = claude_code_env(tmp_path, ctl.status().base_url, ctl.api_key())
     before = len(fake.calls_to())
     p = subprocess.run([claude, "-p", "Run the shell command `echo hello-from-bash` and tell me what it printed",
                         "--allowedTools", "Bash", "--output-format", "json"],

@@ -3,8 +3,6 @@ seed's google.generativeai snippet, and Gemini CLI."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import warnings
 from collections.abc import Iterator
@@ -12,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients import CLIENT_SETS, find_cli
+from tests.clients import CLIENT_SETS, find_cli, gemini_cli_env
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
 from tests.helpers import make_controller
@@ -106,13 +104,7 @@ def test_errors_in_google_shape_map_to_sdk_exceptions(stack) -> None:
 def test_gemini_cli_answers_a_prompt(stack, tmp_path: Path, clients: str) -> None:
     gemini = find_cli("gemini", clients)
     fake, ctl = stack
-    home = tmp_path / "home"
-    (home / ".gemini").mkdir(parents=True)
-    (home / ".gemini" / "settings.json").write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}}))
-    work = tmp_path / "work"
-    work.mkdir()
-    env = {**os.environ, "HOME": str(home), "GEMINI_API_KEY": ctl.api_key(),
-           "GOOGLE_GEMINI_BASE_URL": ctl.status().base_url, "GEMINI_CLI_TRUST_WORKSPACE": "true", "NO_COLOR": "1"}
+    env, work = gemini_cli_env(tmp_path, ctl.status().base_url, ctl.api_key())
     before = len(fake.calls_to())
     p = subprocess.run([gemini, "-p", "Say hello to the proxy", "-m", "gemini-3-flash"], cwd=work, env=env,
                        capture_output=True, text=True, timeout=180)

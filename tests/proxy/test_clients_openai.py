@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.clients import CLIENT_SETS, find_cli
+from tests.clients import CLIENT_SETS, codex_env, find_cli
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
 from tests.helpers import make_controller
@@ -160,14 +159,7 @@ def test_error_classes(stack, client: openai.OpenAI) -> None:
 def test_codex_exec_runs_one_shell_command(stack, tmp_path: Path, clients: str) -> None:
     codex = find_cli("codex", clients)
     fake, ctl = stack
-    home, work = tmp_path / "home", tmp_path / "work"
-    (home / ".codex").mkdir(parents=True)
-    work.mkdir()
-    (home / ".codex" / "config.toml").write_text(
-        f'model = "{MODEL}"\nmodel_provider = "trayproxy"\n\n[model_providers.trayproxy]\nname = "trayproxy"\n'
-        f'base_url = "{ctl.status().openai_base_url}"\nenv_key = "TRAYPROXY_API_KEY"\nwire_api = "responses"\n')
-    env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex"), "TRAYPROXY_API_KEY": ctl.api_key(),
-           "NO_COLOR": "1"}
+    env, work = codex_env(tmp_path, ctl.status().openai_base_url, ctl.api_key(), MODEL)
     before = len(fake.calls_to())
     p = subprocess.run([codex, "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
                         "Run `echo hello-from-codex` in the shell and report its output"],

@@ -84,7 +84,7 @@ def ctl(up: Upstream):
     c.close()
 
 
-def call(ctl: Controller, *, stream: bool = False, text: str = "hello", model: str = "gemini-3-flash"):
+def call(ctl: Controller, *, stream: bool = False, text: str = "hello", model: str = "gemini-3.8-flash-high"):
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
     return request(ctl.status().port, "POST", f"/v1beta/models/{model}:{method}",
                    body={"contents": [{"role": "user", "parts": [{"text": text}]}]})
@@ -104,9 +104,9 @@ def test_quota_429_fails_over_and_cools_the_account(ctl: Controller, up: Upstrea
     s, h, b = call(ctl, text="conv-1")
     assert s == 200 and account_email(ctl, h) != first
     assert json.loads(b)["candidates"][0]["content"]["parts"][0]["text"].startswith("Hi from")
-    assert h["x-trayproxy-model"] == "gemini-3-flash"
+    assert h["x-trayproxy-model"] == "gemini-3.8-flash-high"
     acc = ctl.store.by_email(first)
-    assert acc is not None and 25 < ctl.pool.cooldown_left(acc.id, "gemini-3-flash") <= 30
+    assert acc is not None and 25 < ctl.pool.cooldown_left(acc.id, "gemini-3.8-flash-high") <= 30
     # the cooled account is skipped for this model
     before = up.calls[first]
     for i in range(6):

@@ -163,7 +163,7 @@ def test_streaming_events_and_store_false(ctl: Controller, up: Upstream, chat_co
             "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]}
     s, h, b = post(ctl, body, path="/responses")
     assert s == 200 and h["content-type"].startswith("text/event-stream")
-    assert h["x-trayproxy-model"] == "gemini-3-flash"
+    assert h["x-trayproxy-model"] == "gemini-3.8-flash-high"  # no catalog read yet: the built-in default flash
     evs = events(b)
     assert [e["type"] for e in evs][:2] == ["response.created", "response.in_progress"]
     assert evs[-1]["type"] == "response.completed"

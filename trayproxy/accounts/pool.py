@@ -1,8 +1,9 @@
 """The account pool: which account serves the next request, and which must rest.
 
-- Candidates: enabled, onboarded accounts that are not cooling down for the model (or as a
-  whole), not paused for verification, and whose last quota snapshot does not say the model is
-  used up.
+- Candidates: enabled, onboarded accounts that serve the model (when the caller says which
+  model each account would serve: `models`, account id -> upstream id, from the catalogs), are
+  not cooling down for it (or as a whole), not paused for verification, and whose last quota
+  snapshot does not say it is used up. An account absent from `models` is never picked for that request.
 - Conversations stick to their account while it is healthy (session key -> account), so the
   upstream's prompt cache keeps hitting. New conversations go to the best tier, then to the
   account with most remaining quota for the model (in 10 % steps), then to the least loaded.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from trayproxy.accounts.cooldown import VERIFY_PAUSE
@@ -153,25 +154,46 @@ class AccountPool:
             return None  # reset has passed (or unknown): worth trying again
         return q.reset_time - now
 
+    def ready(self, acc: Account, model: str) -> bool:
+        """Whether the account could take a request for `model` now (no cooldown, quota left)."""
+        with self._lock:
+            return (not acc.disabled and acc.onboarded and self.cooldown_left(acc.id, model) <= 0
+                    and self._quota_exhausted(acc, model) is None)
+
+    def resting(self, acc: Account) -> frozenset[str]:
+        """The account's ids that cannot answer now: cooling down, or out of quota until a reset."""
+        with self._lock:
+            now = self.clock()
+            rt = self._rt.get(acc.id)
+            cooling = {m for m, c in rt.cooldowns.items() if m and c.until > now} if rt else set()
+            empty = {m for m, q in acc.models.items()
+                     if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None and q.reset_time > now}
+            return frozenset(cooling | empty)
+
     # -- selection ---------------------------------------------------------------------------
-    def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset()) -> Account | Unavailable:
+    def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset(),
+               models: Mapping[str, str] | None = None) -> Account | Unavailable:
+        """An account for `model`; with `models`, only those accounts, each for its own id."""
         with self._lock:
             now = self.clock()
             all_accounts = self.store.all()
+            if models is not None:
+                all_accounts = [a for a in all_accounts if a.id in models]
             candidates: list[Account] = []
             waits: list[float] = []
             for a in all_accounts:
                 if a.disabled or not a.onboarded or self.paused(a):
                     continue
-                left = self.cooldown_left(a.id, model)
-                exhausted = self._quota_exhausted(a, model)
+                own = models[a.id] if models is not None else model
+                left = self.cooldown_left(a.id, own)
+                exhausted = self._quota_exhausted(a, own)
                 if left > 0 or exhausted is not None:
                     waits.append(max(left, exhausted or 0.0))
                     continue
                 if a.id not in exclude:
                     candidates.append(a)
             if not candidates:
-                return self._why_none(all_accounts, model, waits, exclude)
+                return self._why_none(all_accounts, model, waits, exclude, models)
 
             chosen: Account | None = None
             if session and self.scheduling != "performance_first":
@@ -179,7 +201,7 @@ class AccountPool:
                 if bound is not None and bound[1] > now:
                     chosen = next((a for a in candidates if a.id == bound[0]), None)
             if chosen is None:
-                chosen = self._pick_new(candidates, model)
+                chosen = self._pick_new(candidates, model, models)
             if session and self.scheduling != "performance_first":
                 self._sessions[session] = (chosen.id, now + _SESSION_TTL)
                 self._sessions.move_to_end(session)
@@ -192,7 +214,7 @@ class AccountPool:
             chosen.last_used = now
             return chosen
 
-    def _pick_new(self, candidates: list[Account], model: str) -> Account:
+    def _pick_new(self, candidates: list[Account], model: str, models: Mapping[str, str] | None = None) -> Account:
         if self.scheduling == "performance_first":
             self._rr += 1
             return sorted(candidates, key=lambda a: a.id)[self._rr % len(candidates)]
@@ -207,26 +229,32 @@ class AccountPool:
                 bound_counts[acc_id] = bound_counts.get(acc_id, 0) + 1
 
         def score(a: Account) -> tuple[int, int, int, int, str]:
-            q = a.models.get(model)
+            q = a.models.get(models[a.id] if models is not None else model)
             remaining = 10 if q is None or q.remaining is None else int(q.remaining * 10)
             rt = self._runtime(a.id)
             return (-tier_rank(a.tier), -remaining, rt.inflight + bound_counts.get(a.id, 0), rt.served, a.id)
 
         return min(candidates, key=score)
 
-    def _why_none(self, accounts: list[Account], model: str, waits: list[float], exclude: frozenset[str]) -> Unavailable:
+    def _why_none(self, accounts: list[Account], model: str, waits: list[float], exclude: frozenset[str],
+                  models: Mapping[str, str] | None = None) -> Unavailable:
         """No candidate: say why, in the status the client should get. Accounts are named by
-        their short id (label), never by e-mail: this text goes to API clients."""
+        their short id (label), never by e-mail: this text goes to API clients. With `models`,
+        each account is judged for the id it would serve."""
+
+        def own(a: Account) -> str:
+            return models.get(a.id, model) if models is not None else model
+
         if not accounts:
             return Unavailable("No account has been added. Add one with 'trayproxy accounts login' or in Settings.")
         usable = [a for a in accounts if not a.disabled and a.onboarded]
         paused = [a for a in usable if self.paused(a)]
         serving = [a for a in usable if not self.paused(a)]
-        cools = {a.id: self._cooldown(a.id, model) for a in serving}
+        cools = {a.id: self._cooldown(a.id, own(a)) for a in serving}
         limited = [a for a in serving if (c := cools[a.id]) is not None and c.kind in ("quota", "rate_limit")
-                   or (c is None and self._quota_exhausted(a, model) is not None)]
+                   or (c is None and self._quota_exhausted(a, own(a)) is not None)]
         if serving and len(limited) == len(serving):
-            soonest = min(max(self.cooldown_left(a.id, model), self._quota_exhausted(a, model) or 0.0)
+            soonest = min(max(self.cooldown_left(a.id, own(a)), self._quota_exhausted(a, own(a)) or 0.0)
                           for a in limited)
             extra = f" ({len(paused)} more need verification)" if paused else ""
             return Unavailable(
@@ -245,7 +273,7 @@ class AccountPool:
         if outage:
             c0 = cools[outage[0].id]
             assert c0 is not None
-            soonest = min(self.cooldown_left(a.id, model) for a in outage)
+            soonest = min(self.cooldown_left(a.id, own(a)) for a in outage)
             return Unavailable(
                 f"Google's Cloud Code is failing for {model}: {len(outage)} of {len(serving)} accounts are resting "
                 f"after {c0.reason[:200]}{note}; trying again in {int(soonest + 0.999)} s.",

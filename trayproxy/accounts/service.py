@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from trayproxy.accounts import onboarding
+from trayproxy.accounts.catalog import apply_catalog, parse_catalog
 from trayproxy.accounts.cooldown import QUOTA_RECHECK
 from trayproxy.accounts.oauth import LoginFlow, OAuthClient, OAuthError, Tokens
 from trayproxy.accounts.pool import AccountPool
-from trayproxy.accounts.quota import parse_load_code_assist, parse_models
+from trayproxy.accounts.quota import parse_load_code_assist
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.accounts.triage import classify
 from trayproxy.upstream.cloudcode import CloudCodeClient
@@ -225,8 +226,7 @@ class AccountService:
         return acc
 
     def _apply_models(self, acc: Account, data: Any) -> None:
-        acc.models = parse_models(data)
-        acc.quota_updated = self.clock()
+        apply_catalog(acc, parse_catalog(data), self.clock())
         for name, q in acc.models.items():
             if q.remaining:  # the quota is back (early reset): a quota rest ends (not a 404's)
                 self.pool.clear_cooldowns(acc.id, name, kinds=frozenset({"quota"}))

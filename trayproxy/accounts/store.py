@@ -1,7 +1,9 @@
 """Account records: JSON next to the config (accounts.json); refresh tokens in the SecretStore.
 
-A record holds what the UI shows and the pool needs (e-mail, project, tier, per-model quota,
-disabled reason). It never holds a token. Saves are atomic, so a crash mid-save loses nothing.
+A record holds what the UI shows and the pool needs (e-mail, project, tier, the account's model
+catalog with per-model limits and quota, Google's forwarding rules for retired ids, disabled
+reason). It never holds a token. Saves are atomic, so a crash mid-save loses nothing, and the
+catalog is there at once after a restart.
 """
 
 from __future__ import annotations
@@ -29,10 +31,17 @@ class AccountStoreError(RuntimeError):
 
 @dataclass
 class ModelQuota:
+    """One id the account serves (from fetchAvailableModels): its quota and limits."""
+
     remaining: float | None = None  # 0.0 .. 1.0, None when the upstream did not say
     reset_time: float | None = None  # epoch seconds
     display_name: str | None = None
     max_output_tokens: int | None = None
+    max_tokens: int | None = None  # context window (input + output)
+    provider: str | None = None  # apiProvider, e.g. API_PROVIDER_GOOGLE_GEMINI
+
+
+_QUOTA_FIELDS = ("remaining", "reset_time", "display_name", "max_output_tokens", "max_tokens", "provider")
 
 
 @dataclass
@@ -42,7 +51,10 @@ class Account:
     project: str | None = None
     tier: str | None = None
     models: dict[str, ModelQuota] = field(default_factory=dict)
-    quota_updated: float | None = None
+    quota_updated: float | None = None  # when `models` was last read from the upstream
+    deprecated_models: dict[str, str] = field(default_factory=dict)  # Google's rules: retired id -> new id
+    default_model: str | None = None  # defaultAgentModelId
+    model_order: list[str] = field(default_factory=list)  # agentModelSorts, flattened: recommended first
     disabled: bool = False
     disabled_reason: str | None = None
     disabled_at: float | None = None
@@ -81,7 +93,7 @@ class Account:
     @staticmethod
     def from_json(d: dict[str, Any]) -> Account:
         models = {
-            str(k): ModelQuota(**{f: v.get(f) for f in ("remaining", "reset_time", "display_name", "max_output_tokens")})
+            str(k): ModelQuota(**{f: v.get(f) for f in _QUOTA_FIELDS})
             for k, v in (d.get("models") or {}).items()
             if isinstance(v, dict)
         }
@@ -92,6 +104,10 @@ class Account:
             tier=d.get("tier"),
             models=models,
             quota_updated=d.get("quota_updated"),
+            deprecated_models={str(k): str(v) for k, v in (d.get("deprecated_models") or {}).items()
+                               if isinstance(v, str)},
+            default_model=d.get("default_model") if isinstance(d.get("default_model"), str) else None,
+            model_order=[str(m) for m in (d.get("model_order") or []) if isinstance(m, str)],
             disabled=bool(d.get("disabled", False)),
             disabled_reason=d.get("disabled_reason"),
             disabled_at=d.get("disabled_at"),

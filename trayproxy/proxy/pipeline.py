@@ -1,6 +1,8 @@
 """The path every generation request takes, whatever protocol the client speaks.
 
-1. Pick an account for the upstream model (sticky per conversation), get its access token.
+1. Pick an account for the upstream model (sticky per conversation) among the accounts whose
+   catalog serves it (proxy.resolve made the plan), get its access token. When all of them
+   fail before anything was sent, the handler runs again for the id other accounts would use.
 2. Send the request; an error answer goes through the triage (accounts.triage): wait and retry
    the same account, cool it (or one of its models) down and try the next, pause it for
    verification, disable it, retry without earlier thinking, or give the client its error. On
@@ -22,13 +24,14 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
+from trayproxy.accounts.catalog import resolve_for
 from trayproxy.accounts.cooldown import BARE_COOLDOWN, BARE_FANOUT
 from trayproxy.accounts.pool import Unavailable
 from trayproxy.accounts.service import TokenUnavailable
@@ -39,6 +42,16 @@ from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import Protocol as ClientProtocol
 from trayproxy.proxy.errors import ProxyError
+from trayproxy.proxy.resolve import (
+    fit_output,
+    may_replan,
+    not_served_error,
+    output_cap,
+    plan_for,
+    refresh_catalog,
+    replan,
+    tried_targets,
+)
 from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, session_id_for
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError, UpstreamResponse
@@ -86,6 +99,8 @@ class Job:
     ping_interval: float = 15.0
     request_type: str = "agent"
     on_result: Callable[[dict[str, Any], StreamMachine], dict[str, Any]] | None = None
+    # account id -> upstream id it serves this request with (None: from proxy.resolve's plan)
+    accounts: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -148,8 +163,12 @@ async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome, at
     """Open a 200 stream on some account, or raise ProxyError in the client's terms."""
     service = ctx.extra["accounts"]
     for _ in range(MAX_ATTEMPTS):
-        pick = ctx.pool.select(job.upstream_model, session=job.session_key, exclude=frozenset(exclude))
+        if job.accounts is not None and not job.accounts and ctx.pool.usable():
+            raise not_served_error(ctx, job.client_model)
+        pick = ctx.pool.select(job.upstream_model, session=job.session_key, exclude=frozenset(exclude),
+                               models=job.accounts or None)
         if isinstance(pick, Unavailable):
+            _maybe_retarget(job)
             raise _final_error(pick, attempts, job)
         acc = pick
         out.account_id = acc.id
@@ -214,6 +233,32 @@ def _final_error(pick: Unavailable | None, attempts: _Attempts, job: Job) -> Pro
                       retry_after=pick.retry_after if pick.status in (429, 503) else None)
 
 
+class _Replan(Exception):
+    """Plan the request again: `tried` (every account serving it failed or rests, others would
+    serve the name with another id), or None (a catalog was just re-read)."""
+
+    def __init__(self, tried: str | None) -> None:
+        super().__init__(tried)
+        self.tried = tried
+
+
+def _maybe_retarget(job: Job) -> None:
+    """Plan again when other accounts would serve the name with another id that is as close a
+    match. Not when the client asked for this very id (a served id is a choice: a busy account
+    means a 429), and never into another family unless already there (a busy Claude account
+    means a 429, not an answer from Gemini)."""
+    plan = plan_for(job.upstream_model)
+    if plan is None or not plan.others or not may_replan():
+        return
+    mine = [r for r in plan.resolutions.values() if r.target == job.upstream_model]
+    if any(r.pinned for r in mine):
+        return
+    tried = tried_targets() | {job.upstream_model}
+    rank = min((r.rank for r in mine), default=0)
+    if any(r.target not in tried and r.rank <= max(1, rank) for r in plan.resolutions.values()):
+        raise _Replan(job.upstream_model)
+
+
 def _sleep(ctx: ProxyContext) -> Callable[[float], Any]:
     fn: Callable[[float], Any] = ctx.extra.get("sleep") or asyncio.sleep
     return fn
@@ -225,7 +270,8 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, 
         job.upstream_model, job.request)
 
     def envelope_for(inner: dict[str, Any]) -> dict[str, Any]:
-        request = envelope_rules.for_request_type(dict(inner), kind)
+        # the output cap of the model on this account (its live catalog), then the request type
+        request = envelope_rules.for_request_type(fit_output(dict(inner), output_cap(acc, job.upstream_model)), kind)
         if job.session_key:
             request["sessionId"] = session_id_for(job.session_key)
         return CloudCodeClient.envelope(
@@ -291,7 +337,18 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, 
         if v.cooldown is not None:
             ctx.pool.cool_down(acc.id, model if v.model_scoped else None, v.cooldown,
                                f"{v.summary}: {v.message[:200]}", kind=v.kind)
-        if v.refresh_catalog:
+        if v.kind == "not_found":
+            # The account's catalog listed it but the upstream says no: the catalog moved. Take
+            # the id off this account now, re-read its catalog, and plan again if the account now
+            # sends something else for the name; otherwise another account of the group serves.
+            acc.models.pop(model, None)
+            await refresh_catalog(ctx, acc)
+            plan = plan_for(model)
+            fresh = (resolve_for(acc, plan.name, ctx.config().model_mapping, ctx.pool.resting(acc))
+                     if plan is not None else None)
+            if plan is not None and may_replan() and (fresh is None or fresh.target != model):
+                raise _Replan(None)
+        elif v.refresh_catalog:
             service.refresh_soon(acc)
         if v.failover:
             raise _Failover(f"HTTP {resp.status}: {v.message}", resp.status, kind=v.kind, link=v.link)
@@ -308,6 +365,18 @@ def _headers(job: Job, acc: Account) -> dict[str, str]:
 
 async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
+    if job.accounts is None:
+        plan = plan_for(job.upstream_model)
+        job.accounts = plan.accounts if plan is not None else None
+    try:
+        return await _run(request, ctx, job)
+    except _Replan as r:
+        # Nothing was sent: run the handler again, which plans with what is known now.
+        replan(r.tried)
+        return await request.match_info.handler(request)
+
+
+async def _run(request: web.Request, ctx: ProxyContext, job: Job) -> web.StreamResponse:
     out = Outcome(upstream_model=job.upstream_model, upstream="google", stream=job.stream)
     request[OUTCOME] = out
     exclude: set[str] = set()

@@ -25,7 +25,8 @@ from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.pipeline import Job, run_generation
-from trayproxy.proxy.routes import client_model, output_cap, read_json, upstream_model
+from trayproxy.proxy.resolve import pool_output_cap
+from trayproxy.proxy.routes import client_model, read_json, upstream_model
 from trayproxy.proxy.session import session_key
 
 __all__ = ["register", "create_response", "get_response", "list_input_items"]
@@ -67,7 +68,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
     gemini_req = openai_responses.to_gemini(body, history=history, upstream_model=target, signatures=ctx.signatures,
-                                            cap=output_cap(ctx, target))
+                                            cap=pool_output_cap(ctx, target))
     conversation = (history or []) + openai_responses.input_items(body)
 
     stream = bool(body.get("stream"))

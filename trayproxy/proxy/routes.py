@@ -8,12 +8,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from trayproxy.accounts.models import VALID_MODEL_RE, known_aliases, resolve_model
+from trayproxy.accounts.models import VALID_MODEL_RE
 from trayproxy.protocols import gemini_native
 from trayproxy.protocols.errors import RequestError
-from trayproxy.proxy.context import CONTEXT, ProxyContext
+from trayproxy.proxy import listing
+from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.pipeline import CLIENT_MODEL, Job, run_generation
+from trayproxy.proxy.resolve import not_served_error, plan_for, pool_output_cap, upstream_model
 from trayproxy.proxy.session import session_key
 from trayproxy.proxy.zai_dispatch import relay_to_zai, use_zai
 
@@ -52,36 +54,40 @@ def client_model(request: web.Request, value: Any, *, field: str = "model") -> s
     return name
 
 
-def upstream_model(ctx: ProxyContext, name: str) -> str:
-    target = resolve_model(name, ctx.config().model_mapping)
-    if not VALID_MODEL_RE.match(target) or ".." in target or "/" in target:
-        raise ProxyError(400, f"model_mapping maps {name!r} to {target!r}, which is not a valid upstream model name")
-    return target
-
-
-def served_models(ctx: ProxyContext) -> list[str]:
-    names: set[str] = set()
-    for acc in ctx.pool.usable():
-        names.update(acc.models)
-    names.update(known_aliases(ctx.config().model_mapping))
-    return sorted(names)
-
-
-# -- OpenAI ----------------------------------------------------------------------------------
+def _speaks_gemini(request: web.Request) -> bool:
+    """The Google SDKs also read /v1/models; they send their own headers or ?key=."""
+    h = request.headers
+    return "x-goog-api-client" in h or "x-goog-api-key" in h or "key" in request.query
 
 
 async def openai_models(request: web.Request) -> web.Response:
+    """/v1/models: OpenAI's list, or Anthropic's / Gemini's when the caller speaks those."""
     ctx = request.app[CONTEXT]
-    data = [{"id": n, "object": "model", "created": 1_700_000_000, "owned_by": "trayproxy"} for n in served_models(ctx)]
-    return web.json_response({"object": "list", "data": data}, dumps=lambda o: orjson.dumps(o).decode())
+    found = listing.entries(ctx)
+    if _speaks_gemini(request):
+        return web.json_response({"models": [listing.gemini_model(e) for e in found]})
+    if "anthropic-version" in request.headers:
+        data = [listing.anthropic_model(e) for e in found]
+        return web.json_response({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                                  "last_id": data[-1]["id"] if data else None})
+    body = {"object": "list", "data": [listing.openai_model(e) for e in found]}
+    return web.json_response(body, dumps=lambda o: orjson.dumps(o).decode())
 
 
 async def openai_model(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    name = request.match_info["model"]
-    if name not in served_models(ctx):
-        raise ProxyError(404, f"The model {name!r} does not exist", code="model_not_found")
-    return web.json_response({"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "trayproxy"})
+    name = client_model(request, request.match_info["model"])
+    found = listing.find(ctx, name)
+    if found is None:
+        raise not_served_error(ctx, name)
+    if _speaks_gemini(request):
+        return web.json_response(listing.gemini_model(found))
+    if "anthropic-version" in request.headers:
+        return web.json_response(listing.anthropic_model(found))
+    return web.json_response(listing.openai_model(found))
+
+
+# -- OpenAI ----------------------------------------------------------------------------------
 
 
 async def _openai_generation(request: web.Request, *, legacy: bool) -> web.StreamResponse:
@@ -102,7 +108,7 @@ async def _openai_generation(request: web.Request, *, legacy: bool) -> web.Strea
         machine_cls: type[openai_chat.ChatStream] = openai_completions.CompletionStream
     else:
         gemini_req = openai_chat.to_gemini(body, upstream_model=target, signatures=ctx.signatures,
-                                           cap=output_cap(ctx, target))
+                                           cap=pool_output_cap(ctx, target))
         machine_cls = openai_chat.ChatStream
     cid = ctx.new_id("cmpl-" if legacy else "chatcmpl-")
     created = int(ctx.clock())
@@ -145,7 +151,7 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     if anthropic.is_background_request(body):
         target = upstream_model(ctx, ctx.config().background_model)
     stream = bool(body.get("stream"))
-    gemini_req = anthropic.to_gemini(body, upstream_model=target, signatures=ctx.signatures, cap=output_cap(ctx, target))
+    gemini_req = anthropic.to_gemini(body, upstream_model=target, signatures=ctx.signatures, cap=pool_output_cap(ctx, target))
     mid = ctx.new_id("msg_")
     probe = anthropic.MessagesStream(model=name, message_id=mid, stream=True, new_id=ctx.new_id, upstream_model=target)
     job = Job(
@@ -178,13 +184,6 @@ async def anthropic_count_tokens(request: web.Request) -> web.StreamResponse:
     return web.json_response({"input_tokens": total})
 
 
-def output_cap(ctx: ProxyContext, target: str) -> int | None:
-    """The output limit the accounts' catalogs give for `target` (the smallest, since the account
-    is chosen later); None when no catalog says."""
-    caps = [q.max_output_tokens for acc in ctx.pool.usable() if (q := acc.models.get(target)) and q.max_output_tokens]
-    return min(caps) if caps else None
-
-
 async def count_tokens(request: web.Request, target: str, gemini_req: dict[str, Any]) -> int:
     """Ask the upstream's countTokens on some account (with failover)."""
     ctx = request.app[CONTEXT]
@@ -192,7 +191,8 @@ async def count_tokens(request: web.Request, target: str, gemini_req: dict[str, 
     tried: set[str] = set()
     last = "no account could count tokens"
     for _ in range(4):
-        pick = ctx.pool.select(target, exclude=frozenset(tried))
+        plan = plan_for(target)
+        pick = ctx.pool.select(target, exclude=frozenset(tried), models=plan.accounts if plan and plan.accounts else None)
         from trayproxy.accounts.pool import Unavailable
 
         if isinstance(pick, Unavailable):
@@ -224,7 +224,8 @@ async def count_tokens(request: web.Request, target: str, gemini_req: dict[str, 
 
 
 async def gemini_models(request: web.Request) -> web.Response:
-    return web.json_response(gemini_native.models_list(served_models(request.app[CONTEXT])))
+    found = listing.entries(request.app[CONTEXT])
+    return web.json_response({"models": [listing.gemini_model(e) for e in found]})
 
 
 async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
@@ -232,7 +233,10 @@ async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     if request.method == "GET":
         name = client_model(request, tail)
-        return web.json_response(gemini_native.model_info(name))
+        found = listing.find(ctx, name)
+        if found is None:
+            raise not_served_error(ctx, name)
+        return web.json_response(listing.gemini_model(found))
     if ":" in tail:
         model_part, method = tail.rsplit(":", 1)
     elif tail.endswith("/countTokens"):

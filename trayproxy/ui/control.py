@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from trayproxy.ui import models_api
 from trayproxy.ui.clipboard import Copier, copy_text
 from trayproxy.ui.control_state import add_state_routes
 from trayproxy.ui.login import LoginRunner
@@ -225,6 +226,7 @@ class ControlServer:
         r.add_get("/api/autostart", self.get_autostart)
         r.add_post("/api/autostart", self.post_autostart)
         from trayproxy.connect.ui import add_control_routes  # Connect buttons (trayproxy/connect/ui.py)
+        models_api.register(r, self)  # the Models tab (ui/models_api.py)
 
         add_control_routes(r, self.controller)
         add_state_routes(app, self)

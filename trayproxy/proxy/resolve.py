@@ -1,0 +1,205 @@
+"""Which upstream model serves a client's model name, per account, for one request.
+
+`upstream_model(ctx, name)` resolves the name on every usable account (accounts.catalog), groups
+the accounts by the id they would send, and picks the group to use: the closest resolution
+first (the name itself or a rule for it before a family guess), then one that can serve now,
+then the best tier and most quota. The request is built for that id and only that group's
+accounts may take it (the pipeline passes them to the pool), so a name an account does not list
+never reaches the upstream. When the whole group fails before anything was sent, the pipeline
+asks for the next group (`replan`) and the handler runs again for that id; the same happens after
+the upstream says an id an account listed is unknown, once that account's catalog is re-read.
+
+A name no account can place is a 404 in the client's protocol listing some served models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from trayproxy.accounts.catalog import pool_models, resolve_pool
+from trayproxy.accounts.models import VALID_MODEL_RE, Resolution
+from trayproxy.accounts.pool import tier_rank
+from trayproxy.accounts.store import Account
+from trayproxy.proxy.context import ProxyContext
+from trayproxy.proxy.errors import ProxyError
+
+__all__ = [
+    "Plan", "upstream_model", "plan_for", "tried_targets", "set_tried", "not_served_error", "refresh_catalog",
+    "may_replan", "replan", "recommended", "fit_output", "output_cap", "pool_output_cap",
+]
+
+log = logging.getLogger("trayproxy.resolve")
+
+
+@dataclass
+class Plan:
+    """One request's choice: `target` is sent, by one of `accounts` (id -> target)."""
+
+    name: str
+    target: str
+    accounts: dict[str, str]
+    resolutions: dict[str, Resolution] = field(default_factory=dict)
+    others: bool = False  # other accounts would send a different id for this name
+
+
+# Per request task: the plans made so far (target -> plan) and the targets already tried.
+_PLANS: contextvars.ContextVar[dict[str, Plan] | None] = contextvars.ContextVar("trayproxy_plans", default=None)
+_TRIED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("trayproxy_tried", default=frozenset())
+
+
+def tried_targets() -> frozenset[str]:
+    return _TRIED.get()
+
+
+def set_tried(targets: frozenset[str]) -> None:
+    _TRIED.set(targets)
+    _PLANS.set({})
+
+
+def plan_for(target: str) -> Plan | None:
+    """The plan that chose `target` in this request, if any."""
+    plans = _PLANS.get()
+    return plans.get(target) if plans else None
+
+
+def recommended(accounts: list[Account]) -> list[str]:
+    """Every served id, the upstream's default and recommended order first."""
+    served = pool_models(accounts)
+    first: list[str] = [a.default_model for a in accounts if a.default_model]
+    for a in accounts:
+        first.extend(a.model_order)
+    return list(dict.fromkeys([m for m in first if m in served] + list(served)))
+
+
+def not_served_error(ctx: ProxyContext, name: str) -> ProxyError:
+    served = recommended(ctx.pool.usable())
+    few = ", ".join(served[:8]) + (f" and {len(served) - 8} more" if len(served) > 8 else "")
+    return ProxyError(
+        404,
+        f"No account serves the model {name!r} and no rule places it. Served now: {few or 'nothing'}. "
+        "Use one of these, or map the name in Settings > Models (model_mapping); "
+        "`trayproxy models` shows what each name resolves to.",
+        code="model_not_found",
+    )
+
+
+def _choose(ctx: ProxyContext, res: dict[str, Resolution], skip: frozenset[str]) -> str | None:
+    by_id = {a.id: a for a in ctx.pool.usable()}
+    best: tuple[tuple[int, int, int, int, str], str] | None = None
+    # once a group was tried, only groups as close as the closest one are worth another plan
+    closest = min((r.rank for r in res.values()), default=0)
+    for acc_id, r in res.items():
+        acc = by_id.get(acc_id)
+        if acc is None or r.target in skip or (skip and r.rank > max(1, closest)):
+            continue
+        q = acc.models.get(r.target)
+        remaining = 10 if q is None or q.remaining is None else int(q.remaining * 10)
+        key = (r.rank, int(not ctx.pool.ready(acc, r.target)), -tier_rank(acc.tier), -remaining, r.target)
+        if best is None or key < best[0]:
+            best = (key, r.target)
+    return best[1] if best else None
+
+
+def upstream_model(ctx: ProxyContext, name: str) -> str:
+    """The upstream id to build this request for (see the module comment)."""
+    usable = ctx.pool.usable()
+    mapping = ctx.config().model_mapping
+    res = resolve_pool(usable, name, mapping, ctx.pool.resting)
+    skip = tried_targets()
+    target = _choose(ctx, res, skip)
+    if target is None:
+        if not usable or (res and skip):
+            # nobody to serve at all (the pool says why), or every group was tried: keep the
+            # first choice so the pool's own answer (503 / 429 with Retry-After) comes back
+            target = _choose(ctx, res, frozenset()) or name
+        else:
+            zai = ctx.config().zai
+            if ctx.zai is not None and zai.enabled and zai.dispatch_mode != "off":
+                target = name  # may still go to z.ai; a Google account never gets it (empty plan)
+            else:
+                raise not_served_error(ctx, name)
+    if not VALID_MODEL_RE.match(target) or ".." in target or "/" in target:
+        raise ProxyError(400, f"model_mapping maps {name!r} to {target!r}, which is not a valid upstream model name")
+    group = {a: r.target for a, r in res.items() if r.target == target}
+    plans = _PLANS.get()
+    if plans is None:
+        plans = {}
+        _PLANS.set(plans)
+    plans[target] = Plan(name, target, group, res, others=any(r.target != target for r in res.values()))
+    return target
+
+
+_refreshing: dict[str, asyncio.Future[None]] = {}
+CATALOG_REFRESH_TIMEOUT = 15.0
+
+
+async def refresh_catalog(ctx: ProxyContext, acc: Account) -> None:
+    """Re-read the account's catalog now (one read at a time per account; concurrent callers
+    share it), after the upstream said it does not know a model the catalog listed. Failures
+    are logged and left to the next quota refresh."""
+    service = ctx.extra.get("accounts")
+    if service is None:
+        return
+    fut = _refreshing.get(acc.id)
+    if fut is None:
+        async def run() -> None:
+            try:
+                await asyncio.wait_for(service.refresh_account(acc), CATALOG_REFRESH_TIMEOUT)
+            except Exception as e:
+                log.info("catalog refresh of %s after a model-not-found failed: %s", acc.id[:8], e)
+            finally:
+                _refreshing.pop(acc.id, None)
+
+        fut = _refreshing[acc.id] = asyncio.ensure_future(run())
+    await asyncio.shield(fut)
+
+
+# How often one request may be planned again (after a catalog refresh or a failed group).
+MAX_REPLANS = 4
+_REPLANS: contextvars.ContextVar[int] = contextvars.ContextVar("trayproxy_replans", default=0)
+
+
+def may_replan() -> bool:
+    return _REPLANS.get() < MAX_REPLANS
+
+
+def replan(tried: str | None) -> None:
+    """Forget this request's plans (and skip `tried` from now on) before its handler runs again."""
+    _REPLANS.set(_REPLANS.get() + 1)
+    set_tried(tried_targets() | ({tried} if tried else set()))
+
+
+def fit_output(request: dict[str, Any], cap: int | None) -> dict[str, Any]:
+    """The request with `maxOutputTokens` no higher than the served model's limit from the
+    account's catalog (Google refuses a larger value with a 400), and a thinking budget that
+    still leaves room under it. A new dict when anything changes; the input is not touched."""
+    gc = request.get("generationConfig")
+    if not cap or not isinstance(gc, dict):
+        return request
+    mo = gc.get("maxOutputTokens")
+    if not isinstance(mo, int) or isinstance(mo, bool) or mo <= cap:
+        return request
+    gc = {**gc, "maxOutputTokens": cap}
+    tc = gc.get("thinkingConfig")
+    budget = tc.get("thinkingBudget") if isinstance(tc, dict) else None
+    if isinstance(tc, dict) and isinstance(budget, int) and not isinstance(budget, bool) and budget >= cap:
+        gc["thinkingConfig"] = {**tc, "thinkingBudget": cap // 2}
+    return {**request, "generationConfig": gc}
+
+
+def output_cap(acc: Account, model: str) -> int | None:
+    """The output limit of `model` on this account (its catalog); None when it does not say."""
+    q = acc.models.get(model)
+    return q.max_output_tokens if q is not None else None
+
+
+def pool_output_cap(ctx: ProxyContext, target: str) -> int | None:
+    """The output limit the usable accounts' catalogs give for `target`, for the converters'
+    defaults (the smallest, since the account is chosen later; `fit_output` then applies the
+    chosen account's own); None when no catalog says."""
+    caps = [c for acc in ctx.pool.usable() if (c := output_cap(acc, target))]
+    return min(caps) if caps else None
