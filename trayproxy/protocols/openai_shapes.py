@@ -131,7 +131,7 @@ def _content_parts(content: Any, where: str, *, media: bool = True) -> list[JSON
             text = part.get("refusal")
             if isinstance(text, str) and text:
                 out.append({"text": text})
-        elif media and ptype in _MEDIA:
+        elif media and isinstance(ptype, str) and ptype in _MEDIA:
             out.append(_MEDIA[ptype](part, pw))
         else:
             raise RequestError(f"Unsupported content part type {ptype!r} here.", field=f"{pw}.type")

@@ -21,6 +21,7 @@ from trayproxy.protocols import openai_images
 from trayproxy.protocols.core.envelope import is_image_model
 from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.context import CONTEXT
+from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.pipeline import OUTCOME, Job, StreamMachine, run_generation
 from trayproxy.proxy.routes import client_model, read_json, upstream_model
 from trayproxy.proxy.session import session_key
@@ -32,8 +33,13 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     body = await read_json(request)
     name = client_model(request, body.get("model") or openai_images.DEFAULT_IMAGE_MODEL)
-    target = upstream_model(ctx, name)
-    if not is_image_model(target):
+    try:
+        target: str | None = upstream_model(ctx, name)
+    except ProxyError as e:  # a name no catalog places (dall-e-3, gpt-image-1): the image family
+        if e.status != 404:
+            raise
+        target = None
+    if target is None or not is_image_model(target):
         target = upstream_model(ctx, openai_images.DEFAULT_IMAGE_MODEL)
     gemini_req, fmt, n = openai_images.to_gemini(body)
     created = int(ctx.clock())
