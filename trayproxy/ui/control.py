@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from trayproxy.ui.clipboard import Copier, copy_text
+from trayproxy.ui.events import EventHub
 from trayproxy.ui.icons import STATES, render_icon
 from trayproxy.ui.login import LoginRunner
 from trayproxy.ui.snippets import client_urls, snippets
@@ -55,6 +56,14 @@ PAGE_SETTINGS = {
     "port", "allow_lan_access", "auth_mode", "auto_start",
     "monitor.enabled", "monitor.retention_days", "monitor.store_bodies",
     "zai.enabled", "zai.base_url", "zai.dispatch_mode", "zai.models",
+}
+# how the page names a setting in an error ("The port must be ..."), never by its config key
+SETTING_LABELS = {
+    "port": "The port", "allow_lan_access": "LAN access", "auth_mode": "The API key requirement",
+    "auto_start": "Start with the app", "monitor.enabled": "Record requests",
+    "monitor.retention_days": "The number of days to keep requests", "monitor.store_bodies": "Store bodies",
+    "zai.enabled": "The z.ai switch", "zai.base_url": "The z.ai base URL", "zai.dispatch_mode": "The z.ai mode",
+    "zai.models": "The z.ai model map",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
@@ -102,6 +111,9 @@ class ControlServer:
         # status() / enable() / disable() -> AutostartStatus; raise AutostartError
         self.autostart = autostart
         self.downloads_dir = downloads_dir or _downloads_dir
+        # pushes state and request-log changes to open pages (GET /api/events)
+        self.events = EventHub(self.state)
+        self._subscribed = False
 
     # -- lifecycle (on the engine loop) ---------------------------------------------------
     async def start(self) -> str:
@@ -117,10 +129,22 @@ class ControlServer:
             raise
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+        self._subscribe_events()
         return self.url
+
+    def _subscribe_events(self) -> None:
+        self.events.bind(asyncio.get_running_loop())
+        if self._subscribed:
+            return
+        self._subscribed = True
+        self.controller.subscribe(self.events.changed)
+        mon = getattr(self.controller, "monitor", None)
+        if mon is not None and hasattr(mon, "subscribe"):
+            mon.subscribe(self.events.monitor_changed)
 
     async def stop(self) -> None:
         await self.login.cancel()
+        self.events.close()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -165,6 +189,8 @@ class ControlServer:
         except Exception as e:
             log.exception("control API %s %s failed", request.method, request.path)
             resp = web.json_response({"error": f"Internal error: {_user_message(e)}"}, status=500)
+        if resp.prepared:  # a stream (the event stream) sent its own headers
+            return resp
         resp.headers["Cache-Control"] = "no-store"
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["X-Content-Type-Options"] = "nosniff"
@@ -178,6 +204,7 @@ class ControlServer:
         r.add_get("/{name:(app|monitor|settings)\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
+        r.add_get("/api/events", self.events.stream)
         r.add_post("/api/start", self.post_start)
         r.add_post("/api/stop", self.post_stop)
         r.add_post("/api/config", self.post_config)
@@ -271,6 +298,11 @@ class ControlServer:
                 },
             },
             "api_key": key,
+            "secrets": {  # where the API key and the z.ai key really are
+                "where": "file" if ctl.secrets.fallback_reason else "keychain",
+                "path": str(ctl.paths.secrets_file) if ctl.secrets.fallback_reason else None,
+                "reason": ctl.secrets.fallback_reason,
+            },
             "urls": client_urls(st.base_url),
             "snippets": [s.to_dict() for s in snippets(st.base_url, key)],
             "accounts": ctl.list_accounts(),
@@ -314,7 +346,10 @@ class ControlServer:
         key, value = data.get("key"), data.get("value")
         if key not in PAGE_SETTINGS:
             raise ApiError(f"The settings page cannot change {key!r}")
-        await self._sync(lambda: self.controller.set_config(key, value))
+        try:
+            await self._sync(lambda: self.controller.set_config(key, value))
+        except ApiError as e:
+            raise ApiError(_page_words(str(e), key), e.status) from e
         return web.json_response(self.state())
 
     async def post_key(self, request: web.Request) -> web.StreamResponse:
@@ -331,6 +366,10 @@ class ControlServer:
 
     async def post_login(self, request: web.Request) -> web.StreamResponse:
         await self.login.begin()
+        task = getattr(self.login, "_task", None)
+        if task is not None:  # waiting -> done / error: the page hears it without asking
+            task.add_done_callback(self.events.changed)
+        self.events.changed()
         return web.json_response(self.state())
 
     async def post_refresh_token(self, request: web.Request) -> web.StreamResponse:
@@ -434,12 +473,13 @@ class ControlServer:
             by_client = mon.totals("client_model")
             by_model = mon.totals("upstream_model")
             names = {r["key"] for r in by_model + by_client if r["key"]}
+            by_upstream = mon.totals("upstream")
             return {
                 "summary": mon.summary(),
                 "hourly": mon.hourly(hours),
-                "by_account": mon.totals("account_id"),
+                "by_account": _by_account(mon.totals("account_id"), by_upstream),
                 "by_model": by_model,
-                "by_upstream": mon.totals("upstream"),
+                "by_upstream": by_upstream,
                 "models": sorted(names),
                 "protocols": sorted(r["key"] for r in mon.totals("protocol") if r["key"]),
             }
@@ -510,10 +550,15 @@ class ControlServer:
         from trayproxy.upstream.zai import ZaiError
 
         base_url = self.controller.config.zai.base_url
+        if not self.controller.has_zai_key():
+            raise ApiError("No z.ai API key is set yet: paste it in the API key field, save it, then test again.")
         try:
             models = await self.controller.a_zai_models()
         except ZaiError as e:
-            raise ApiError(_user_message(e), status=502) from e
+            msg = _user_message(e)
+            if msg.startswith(("z.ai answered 401", "z.ai answered 403")):
+                msg = "z.ai refused the API key (" + msg.removeprefix("z.ai answered ") + ")"
+            raise ApiError(msg, status=502) from e
         return web.json_response({"ok": True, "base_url": base_url, "models": models})
 
     # -- start at login ----------------------------------------------------------------------
@@ -534,6 +579,26 @@ class ControlServer:
         if not isinstance(on, bool):
             raise ApiError("enabled must be true or false")
         return await self._autostart(self.autostart.enable if on else self.autostart.disable)
+
+
+def _by_account(by_account: list[dict[str, Any]], by_upstream: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Totals per account, with the rows that name no account told apart: z.ai answers (key "zai")
+    and requests never sent upstream (key None: refused, like a 401, or failed before an account
+    was chosen). z.ai rows carry no account id, so their totals come from the per-upstream ones."""
+    out = [r for r in by_account if r["key"] is not None]
+    if len(out) == len(by_account):
+        return out
+    extra = [dict(r, key="zai") for r in by_upstream if r["key"] == "zai"]
+    extra += [dict(r) for r in by_upstream if r["key"] is None]
+    return sorted(out + extra, key=lambda r: -(r.get("requests") or 0))
+
+
+def _page_words(message: str, key: str) -> str:
+    """A config error as the page says it: the setting's label instead of its config key."""
+    label = SETTING_LABELS.get(key)
+    if label and message.startswith(key + " "):
+        message = label + message[len(key):]
+    return message
 
 
 def _downloads_dir() -> Path:
