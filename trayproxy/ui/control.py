@@ -334,7 +334,10 @@ class ControlServer:
         await self._guarded(run())
 
     async def post_start(self, request: web.Request) -> web.StreamResponse:
-        await self._guarded(self.controller.a_start())
+        try:
+            await self._guarded(self.controller.a_start())
+        except ApiError as e:  # the state rides along: its problem says why, and what to do
+            return web.json_response({**self.state(), "error": str(e)}, status=e.status)
         return web.json_response(self.state())
 
     async def post_stop(self, request: web.Request) -> web.StreamResponse:

@@ -1,9 +1,10 @@
 /* Monitor tab: the request log, live.
  *
- * While the tab is on screen (and the window is visible) the list is polled every 2 s with
- * `after=`: rows that started in the last few minutes, merged by id. A row is written when its
- * request ends, stamped with its start time, so a long request can land behind newer ones; the
- * look-back window catches it. Hidden tab or window: no timer runs at all.
+ * Nothing polls: the page's event stream says when request-log rows were written (`monitor`
+ * events), and only then, while the tab is on screen, the list is fetched with `after=`: rows
+ * that started in the last few minutes, merged by id. A row is written when its request ends,
+ * stamped with its start time, so a long request can land behind newer ones; the look-back
+ * window catches it. Hidden tab or window: nothing is fetched; the tab catches up when shown.
  * Everything from the log goes into the DOM as text (textContent), never as HTML.
  */
 "use strict";
@@ -13,8 +14,7 @@
   const { h, api } = tp;
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
-  const POLL_MS = 2000;
-  const STATS_MS = 30000; // hour buckets and "x min ago" move on even when nothing new arrives
+  const STATS_MS = 5 * 60000; // hour buckets move on even when nothing new arrives (checked on the minute tick)
   const PAGE = 100;
   const LOOK_BACK = 300; // s
   const KEEP = 2000; // rows kept in the page
@@ -25,7 +25,7 @@
   let hasMore = false;
   let loaded = false; // the head of the list for the current filters is in
   let generation = 0; // bumps when filters change or the log is cleared: late answers are dropped
-  let timer = null;
+  let stale = true; // rows were written while the tab was not on screen
   let polling = false;
   let pollAgain = false;
   let stats = null;
@@ -57,8 +57,7 @@
 
   function fmtAgo(ts) {
     const s = Math.max(0, Math.round(Date.now() / 1000 - ts));
-    if (s < 5) return "just now";
-    if (s < 60) return `${s} s ago`;
+    if (s < 60) return "just now"; // the clock ticks once a minute: no per-second texts
     if (s < 3600) return `${Math.floor(s / 60)} min ago`;
     if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
     const d = new Date(ts * 1000);
@@ -104,32 +103,24 @@
     $("mon-live-text").textContent = { on: "Live", off: "Paused", disabled: "Log is off" }[mode];
   }
 
-  function schedule() {
-    clearTimeout(timer);
-    timer = null;
-    if (onScreen()) timer = setTimeout(tick, POLL_MS);
-    else setLive(false);
-  }
-
+  /* Fetch what is new (called when rows were written, or the tab comes on screen). */
   async function tick() {
-    clearTimeout(timer);
-    timer = null;
     if (!onScreen()) { setLive(false); return; }
-    if (polling) { pollAgain = true; return; } // the running poll goes round once more
+    if (polling) { pollAgain = true; return; } // the running fetch goes round once more
     polling = true;
+    stale = false;
     try {
       do {
         pollAgain = false;
         await poll();
       } while (pollAgain && onScreen());
-      setLive(true);
+      setLive(tp.connected !== false);
     } catch (e) {
       $("mon-live").dataset.state = "error";
       $("mon-live-text").textContent = e.message;
     } finally {
       polling = false;
     }
-    schedule();
   }
 
   function query(extra) {
@@ -248,7 +239,7 @@
     const kind = statusKind(r);
     const tr = h("tr", { "data-id": r.id, "data-status": r.status, class: "st-" + kind, tabindex: 0 },
       h("td", { class: "when", "data-ts": r.ts, title: fmtTime(r.ts), text: fmtAgo(r.ts) }),
-      h("td", {},
+      h("td", { class: "st" },
         h("span", { class: "badge " + kind, text: String(r.status) }),
         r.outcome && r.outcome !== "ok" && r.outcome !== "error" ? h("span", { class: "sub", title: r.outcome.replace(/_/g, " "), text: outcomeName(r.outcome) }) : null),
       h("td", { class: "client" },
@@ -257,7 +248,7 @@
         h("span", { class: "sub", title: (r.method || "") + " " + (r.route || ""), text: r.route || "" })),
       modelCell(r),
       servedCell(r),
-      h("td", { class: "num", title: r.ttfb_ms !== null && r.ttfb_ms !== undefined ? "first byte after " + fmtDuration(r.ttfb_ms) : "", text: fmtDuration(r.duration_ms) }),
+      h("td", { class: "num dur", title: r.ttfb_ms !== null && r.ttfb_ms !== undefined ? "first byte after " + fmtDuration(r.ttfb_ms) : "", text: fmtDuration(r.duration_ms) }),
       h("td", { class: "num tokens", title: `${nf.format(r.input_tokens)} in, ${nf.format(r.output_tokens)} out` },
         r.input_tokens || r.output_tokens
           ? [h("span", { text: fmtCount(r.input_tokens) }), h("span", { class: "sep", text: " / " }), h("span", { text: fmtCount(r.output_tokens) })]
@@ -432,8 +423,8 @@
     const days = st ? st.config.monitor.retention_days : null;
     $("mon-log-note").textContent = `${nf.format(all.requests)} requests in the log` +
       (days ? `, kept for ${days} day${days === 1 ? "" : "s"}.` : ".");
-    totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : "none (z.ai, refused)"));
-    totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || "none (refused)");
+    totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : "not sent upstream"));
+    totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || "not sent upstream");
     renderFilters();
   }
 
@@ -599,15 +590,18 @@
     });
     const ret = $("mon-retention");
     ret.addEventListener("input", () => { ret.dataset.dirty = "1"; });
+    const retOk = tp.validate(ret, $("mon-retention-error"), (v) => {
+      const n = Number(v);
+      if (v === "" || !Number.isInteger(n)) return "Keep requests for a whole number of days, from 1 to 3650.";
+      if (n < 1) return "Keep requests for at least 1 day (turn off Record requests to keep none).";
+      if (n > 3650) return "Keep requests for at most 3650 days (ten years).";
+      return "";
+    }, $("mon-retention-save"));
     $("mon-retention-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const err = $("mon-retention-error");
       const n = Number(ret.value);
-      if (!Number.isInteger(n) || n < 1 || n > 3650) {
-        err.textContent = "Keep requests for a whole number of days, from 1 to 3650.";
-        err.hidden = false;
-        return;
-      }
+      if (!retOk()) return;
       tp.act($("mon-retention-save"), async () => {
         await api("config", { key: "monitor.retention_days", value: n });
         delete ret.dataset.dirty;
@@ -619,7 +613,16 @@
     $("tabs").addEventListener("click", leftTab);
     window.addEventListener("hashchange", leftTab);
     document.addEventListener("visibilitychange", () => {
-      if (onScreen() && !timer && !polling) tick();
+      if (onScreen() && stale && !polling) tick();
+    });
+    tp.on("monitor", () => {
+      statsDirty = true;
+      if (onScreen()) tick(); else stale = true;
+    });
+    tp.on("tick", () => {
+      if (!onScreen()) return;
+      renderRows(); // "5 min ago" moves on
+      if (Date.now() - statsAt > STATS_MS) loadStats().catch(() => {});
     });
   }
 
@@ -632,7 +635,8 @@
       renderSettings(s);
       if (panel().hidden) return;
       renderRows();
-      if (onScreen() && !timer && !polling) tick(); // opened straight at #monitor, before the first state
+      if (onScreen() && !polling && (stale || !loaded)) tick(); // opened straight at #monitor, or back from hidden
+      else if (onScreen()) setLive(tp.connected !== false);
     },
   });
 

@@ -13,6 +13,8 @@
   const FAMILIES = ["opus", "sonnet", "haiku"];
   let autostart = null; // last status from /api/autostart
   let modelsDirty = false;
+  let urlOk = () => true; // the base URL field's inline check (set in wire)
+  let switching = null; // the z.ai switch's new position while its two settings are saved
 
   // -- start at login ----------------------------------------------------------------------
   function showError(el, message) {
@@ -69,20 +71,30 @@
   }
 
   // -- z.ai --------------------------------------------------------------------------------
+  /* One switch: z.ai is on when it is enabled with a mode; the mode is one of the choices. */
+  function zaiOn(z) { return z.enabled && z.dispatch_mode !== "off"; }
+
   function renderZai(s) {
     const z = s.config.zai;
-    $("zai-enabled").checked = z.enabled;
+    const on = switching === null ? zaiOn(z) : switching;
+    $("zai-enabled").checked = on;
     const hint = $("zai-enabled-hint");
-    if (!z.enabled) hint.textContent = "Off: z.ai is not used, whatever the mode below says.";
-    else if (z.dispatch_mode === "off") hint.textContent = "On, but the mode below is Off: pick when to use it.";
-    else if (!z.key_set) hint.textContent = "On, but no API key is set yet: requests sent to z.ai will fail.";
-    else hint.textContent = `On (${z.dispatch_mode}): Anthropic requests can be answered by z.ai.`;
-    hint.classList.toggle("warning-text", z.enabled && (z.dispatch_mode === "off" || !z.key_set));
+    const names = { exclusive: "every Anthropic request goes to z.ai", pooled: "z.ai takes turns with your Google accounts",
+      fallback: "z.ai answers when no Google account can" };
+    if (!on) hint.textContent = "Off: your Google accounts answer everything.";
+    else if (!z.key_set) hint.textContent = "On, but no API key is set yet: paste it below, or requests sent to z.ai fail.";
+    else hint.textContent = `On: ${names[z.dispatch_mode] || z.dispatch_mode}.`;
+    hint.classList.toggle("warning-text", on && !z.key_set);
 
+    $("zai-mode").disabled = !on;
     for (const r of document.querySelectorAll('input[name="zai-mode"]')) {
-      r.checked = r.value === z.dispatch_mode;
+      r.checked = on && r.value === z.dispatch_mode;
       r.closest(".choice").classList.toggle("on", r.checked);
     }
+    const where = s.secrets || {};
+    $("zai-key-where").textContent = where.where === "file"
+      ? `Kept in a private file on this computer (${where.path}, readable only by you), because there is no system keychain.`
+      : "Kept in your system keychain.";
 
     const state = $("zai-key-state");
     state.textContent = z.key_set ? "set" : "not set";
@@ -115,6 +127,7 @@
     button.disabled = true;
     try {
       const url = $("zai-base-url");
+      if (url.dataset.dirty === "1" && !urlOk()) throw new Error("Fix the base URL first.");
       if (url.dataset.dirty === "1") { // test what is typed, not what was saved before
         try {
           await api("config", { key: "zai.base_url", value: url.value.trim() });
@@ -147,24 +160,39 @@
 
     $("zai-enabled").addEventListener("change", (ev) => {
       const on = ev.currentTarget.checked;
-      tp.act(null, () => api("config", { key: "zai.enabled", value: on }).then(() => tp.toast(on ? "z.ai on" : "z.ai off")));
+      switching = on;
+      tp.act(null, async () => {
+        const z = tp.state.config.zai;
+        try {
+          // a mode first, so z.ai is never "on" with nothing to do; Fallback is the gentlest
+          if (on && z.dispatch_mode === "off") await api("config", { key: "zai.dispatch_mode", value: "fallback" });
+          if (z.enabled !== on) await api("config", { key: "zai.enabled", value: on });
+        } finally {
+          switching = null;
+        }
+        tp.toast(on ? "z.ai on" : "z.ai off");
+      });
     });
+    const modeNames = { exclusive: "Exclusive", pooled: "Pooled", fallback: "Fallback" };
     for (const r of document.querySelectorAll('input[name="zai-mode"]')) {
       r.addEventListener("change", () => {
         if (!r.checked) return;
-        tp.act(null, () => api("config", { key: "zai.dispatch_mode", value: r.value }).then(() => tp.toast("z.ai mode: " + r.value)));
+        tp.act(null, () => api("config", { key: "zai.dispatch_mode", value: r.value }).then(() => tp.toast("z.ai mode: " + modeNames[r.value])));
       });
     }
 
     const key = $("zai-key");
+    const keyOk = tp.validate(key, $("zai-key-error"), (v) => {
+      if (!v) return "Paste the z.ai API key first.";
+      if (/\s/.test(v)) return "The key cannot contain spaces or line breaks.";
+      if (v.length > 1024) return "That is too long for a z.ai API key.";
+      return "";
+    }, $("zai-key-save"));
     $("zai-key-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const value = key.value.trim();
       const err = $("zai-key-error");
-      if (!value || /\s/.test(value)) {
-        showError(err, value ? "The key cannot contain spaces or line breaks." : "Paste the z.ai API key first.");
-        return;
-      }
+      if (!keyOk()) return;
       tp.act($("zai-key-save"), async () => {
         await api("zai/key", { key: value });
         key.value = "";
@@ -177,11 +205,18 @@
       tp.act(b, () => api("zai/key/remove", {}).then(() => tp.toast("z.ai key removed")), $("zai-key-error"));
     });
 
+    const modelChecks = FAMILIES.map((f) => tp.validate($("zai-model-" + f), $("zai-models-error"), (v) => {
+      const name = f[0].toUpperCase() + f.slice(1);
+      if (!v) return `Enter a GLM model for ${name}.`;
+      if (/\s/.test(v)) return `A model name has no spaces (${name}).`;
+      return "";
+    }, $("zai-models-save")));
     for (const f of FAMILIES) $("zai-model-" + f).addEventListener("input", () => { modelsDirty = true; });
     $("zai-models-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const err = $("zai-models-error");
       const models = {};
+      if (!modelChecks.every((ok) => ok())) return;
       for (const f of FAMILIES) {
         const v = $("zai-model-" + f).value.trim();
         if (!v) { showError(err, `Enter a GLM model for ${f[0].toUpperCase() + f.slice(1)}.`); return; }
@@ -198,8 +233,16 @@
 
     const url = $("zai-base-url");
     url.addEventListener("input", () => { url.dataset.dirty = "1"; });
+    urlOk = tp.validate(url, $("zai-url-error"), (v) => {
+      if (!v) return "Enter the base URL, like https://api.z.ai/api/anthropic.";
+      let u;
+      try { u = new URL(v); } catch (e) { return "The base URL must be a URL starting with http:// or https://."; }
+      if (u.protocol !== "http:" && u.protocol !== "https:") return "The base URL must be a URL starting with http:// or https://.";
+      return "";
+    }, $("zai-url-save"));
     $("zai-url-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
+      if (!urlOk()) return;
       tp.act($("zai-url-save"), async () => {
         await api("config", { key: "zai.base_url", value: url.value.trim() });
         delete url.dataset.dirty;
