@@ -505,3 +505,78 @@ def test_start_at_login_switch(page: Any, login_home: Path, monkeypatch: pytest.
     assert "Could not turn on start at login" in page.inner_text("#login-start-error")
     page.wait_for_selector("#login-start:not([disabled])")
     assert not page.is_checked("#login-start")
+
+
+# -- layout: 1200 down to 420 px, light and dark -------------------------------------------------
+
+WIDTHS = (1200, 1000, 800, 640, 420)
+TABS = ("overview", "accounts", "monitor", "settings")
+
+
+def overflow(page: Any) -> int:
+    """How far the page is wider than the window (> 0: a horizontal scroll bar)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_layout_holds_at_every_width(page: Any, controller: Any, scheme: str, artifacts: Path) -> None:
+    page.emulate_media(color_scheme=scheme)
+    feed_monitor(controller, controller.store.all(), 30)
+    # the widest things the page shows: banners with actions, long URLs, every snippet
+    controller.set_config("allow_lan_access", True)
+    controller.set_config("auth_mode", "off")
+    controller.set_config("zai.base_url", "https://a-very-long-host-name.example.com/api/anthropic/with/a/long/path")
+    snippet_ids = [s["id"] for s in control_state(page)["snippets"]]
+    assert len(snippet_ids) >= 5
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 800})
+        for tab in TABS:
+            page.click(f"[data-tab={tab}]")
+            if tab == "monitor":
+                page.wait_for_selector("#mon-rows tr")
+                # narrow: the table becomes a list of cards (no header row, no squeezed columns)
+                cards = page.evaluate("getComputedStyle(document.querySelector('#mon-table thead')).display") == "none"
+                assert cards == (width <= 900), (width, cards)
+            assert overflow(page) <= 0, (scheme, width, tab, overflow(page))
+            if tab == "overview":
+                for sid in snippet_ids:
+                    page.click(f"[data-snippet={sid}]")
+                    assert overflow(page) <= 0, (scheme, width, sid, overflow(page))
+                    # a long line scrolls inside its own box, which stays inside the card
+                    box = page.locator(".snippet pre").bounding_box()
+                    card = page.locator("#connect-card").bounding_box()
+                    assert box and card and box["x"] + box["width"] <= card["x"] + card["width"] + 0.5
+            # the tabs stay on screen when the page is scrolled
+            page.mouse.wheel(0, 3000)
+            tabs_box = page.locator("#tabs").bounding_box()
+            assert tabs_box and 0 <= tabs_box["y"] < 140, (width, tab, tabs_box)
+            page.evaluate("window.scrollTo(0, 0)")
+        page.click("[data-tab=monitor]")
+        page.click("#mon-rows tr[data-id=req-003]")
+        page.wait_for_selector("#mon-detail .detail-facts")
+        assert overflow(page) <= 0, (scheme, width, "detail", overflow(page))
+        page.keyboard.press("Escape")
+        page.click("[data-tab=overview]")
+        page.click("[data-snippet=openai]")
+        page.evaluate("window.scrollTo(0, 0)")
+        name = f"layout-{scheme}-{width}"
+        page.screenshot(path=str(artifacts / f"{name}-overview.png"))
+        page.click("[data-tab=monitor]")
+        page.wait_for_selector("#mon-rows tr")
+        page.evaluate("document.getElementById('mon-filters').scrollIntoView()")
+        page.screenshot(path=str(artifacts / f"{name}-monitor.png"))
+        page.click("[data-tab=settings]")
+        page.screenshot(path=str(artifacts / f"{name}-settings.png"), full_page=True)
+    if scheme == "light":
+        for src, dst in (("layout-light-1000-overview.png", "settings-window.png"),
+                         ("layout-light-420-overview.png", "settings-narrow.png"),
+                         ("layout-light-640-monitor.png", "monitor-narrow.png")):
+            shutil.copyfile(artifacts / src, artifacts / dst)
+            docs_copy(artifacts / dst)
+    else:
+        shutil.copyfile(artifacts / "layout-dark-1000-overview.png", artifacts / "settings-dark.png")
+        docs_copy(artifacts / "settings-dark.png")
+
+
+def control_state(page: Any) -> Any:
+    return page.evaluate("window.trayproxy.state")

@@ -27,7 +27,7 @@
   let revealKey = false;
   let editingKey = false;
   let pendingStart = false;
-  let guideConnect = false; // Start was pressed from the guide: step 3 is next
+  let firstRun = false; // the page saw no account: the guide leads until a client can connect
   let toastTimer = null;
   let source = null;
   let tickTimer = null;
@@ -318,7 +318,10 @@
     const st = s.status;
     const hasAccount = s.accounts.length > 0 || st.active_accounts > 0;
     const usable = st.active_accounts > 0 || st.upstreams.length > 0;
-    const show = !hasAccount || !st.running || guideConnect;
+    // a first run: from "no account" until the first client is shown how to connect
+    // (it ends with "Show the setups" or "Hide")
+    if (!hasAccount) firstRun = true;
+    const show = firstRun;
     const guide = $("guide");
     guide.hidden = !show;
     if (!show) return;
@@ -559,7 +562,6 @@
     document.addEventListener("click", (ev) => {
       const toggle = ev.target.closest("[data-action=toggle]");
       if (toggle && state) {
-        if (toggle.id === "guide-start-btn") guideConnect = true;
         toggle.disabled = true;
         if (state.status.running) act(toggle, () => api("stop", {}));
         else startProxy(toggle);
@@ -580,13 +582,13 @@
       if (login) act(login, () => api("accounts/login", {}));
     });
     $("guide-connect-btn").addEventListener("click", () => {
-      guideConnect = false;
+      firstRun = false;
       render();
       $("connect-card").scrollIntoView({ block: "start" });
       const first = $("snippet-tabs").querySelector("[aria-selected=true]");
       if (first) first.focus({ preventScroll: true });
     });
-    $("guide-hide").addEventListener("click", () => { guideConnect = false; render(); });
+    $("guide-hide").addEventListener("click", () => { firstRun = false; render(); });
     $("snippet-reveal").addEventListener("click", () => { revealKey = !revealKey; renderSnippets(state); });
 
     document.addEventListener("click", (ev) => {
