@@ -102,11 +102,12 @@ class Monitor:
         self._schema_ok = False
         self._body_lock = threading.Lock()
         self._queued_body_bytes = 0
-        self._listeners: list[Callable[[int], None]] = []
+        self._listeners: list[Callable[[list[RequestRecord]], None]] = []
 
-    def subscribe(self, fn: Callable[[int], None]) -> None:
-        """fn(n) runs on the writer thread after each batch of n records is written (the settings
-        page is told to fetch new rows instead of polling). It must not block."""
+    def subscribe(self, fn: Callable[[list[RequestRecord]], None]) -> None:
+        """fn(batch) runs on the writer thread after each batch of records is written (the settings
+        page is told to fetch new rows instead of polling; the tray learns the model in use).
+        It must not block."""
         self._listeners.append(fn)
 
     @property
@@ -236,7 +237,7 @@ class Monitor:
                 self._queued_body_bytes = max(0, self._queued_body_bytes - size)
         for fn in list(self._listeners):
             try:
-                fn(len(batch))
+                fn(batch)
             except Exception:
                 log.debug("monitor listener failed", exc_info=True)
 

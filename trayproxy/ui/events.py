@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from typing import Any
 
 from aiohttp import web
@@ -60,8 +60,9 @@ class EventHub:
         """Something the page shows may have changed."""
         self._call(self._schedule_state)
 
-    def monitor_changed(self, n: int = 1) -> None:
-        """n request-log rows were written (they may also have moved account cooldowns)."""
+    def monitor_changed(self, batch: Sized) -> None:
+        """Request-log rows were written (their requests may also have moved account cooldowns)."""
+        n = len(batch)
         self._call(lambda: self._schedule_monitor(n))
 
     # -- on the loop ------------------------------------------------------------------------
