@@ -106,9 +106,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if ctl.config_problem:
         print(f"trayproxy: warning: {ctl.config_problem}", file=sys.stderr)
-    if ctl.secrets.is_fallback:
-        print(f"trayproxy: note: no system keychain ({ctl.secrets.fallback_reason}); "
-              f"secrets are kept in {ctl.paths.secrets_file} (mode 0600)", file=sys.stderr)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: Any) -> None:
@@ -350,7 +347,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1, default=str))
     else:
-        print(format_table(list(reversed(rows))) if rows else "No requests recorded yet.")
+        import shutil
+
+        width = shutil.get_terminal_size((120, 24)).columns
+        print(format_table(list(reversed(rows)), width=width) if rows else "No requests recorded yet.")
     return 0
 
 
@@ -376,6 +376,9 @@ def cmd_tray(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from trayproxy.cli_notes import route_notices
+
+    route_notices(args.cmd)  # the no-keychain notice: once, as `trayproxy: note: ...`
     handlers = {
         "serve": cmd_serve,
         "accounts": cmd_accounts,
