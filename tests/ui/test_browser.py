@@ -565,6 +565,11 @@ def test_layout_holds_at_every_width(page: Any, controller: Any, scheme: str, ar
         page.wait_for_selector("#mon-rows tr")
         page.evaluate("document.getElementById('mon-filters').scrollIntoView()")
         page.screenshot(path=str(artifacts / f"{name}-monitor.png"))
+        page.locator(".totals").screenshot(path=str(artifacts / f"{name}-totals.png"))
+        labels = page.locator("#mon-by-account td.key").all_inner_texts()
+        assert "z.ai" in labels and "not sent upstream" in labels and not any("refused" in t for t in labels)
+        page.click("[data-tab=accounts]")
+        page.screenshot(path=str(artifacts / f"{name}-accounts.png"))
         page.click("[data-tab=settings]")
         page.screenshot(path=str(artifacts / f"{name}-settings.png"), full_page=True)
     if scheme == "light":
