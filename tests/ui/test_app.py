@@ -97,7 +97,7 @@ def test_tray_add_account_runs_browser_sign_in(tmp_path: Path, monkeypatch: pyte
     menu_items(rt.tray.icon.menu)["Add Account..."](rt.tray.icon)
     assert opened == ["https://accounts.example/o/auth"]
     assert _wait(lambda: notes == [("Account added", "Signed in as tray@example.com")])
-    assert _wait(lambda: "1 active" in menu_items(rt.tray.icon.menu))
+    assert _wait(lambda: "1 active account" in menu_items(rt.tray.icon.menu))
     rt.shutdown()
 
 

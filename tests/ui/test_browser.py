@@ -101,6 +101,7 @@ def test_settings_page_flow(page: Any, control: Any, controller: Any, clipboard:
     page.wait_for_selector("#toast:has-text('API key saved')")
     assert controller.api_key() == "sk-browser-test-key"
     assert page.input_value("#api-key") == "sk-browser-test-key"
+    assert page.get_attribute("#api-key", "type") == "password"  # masked again once saved
 
     # copy a snippet (live URL and key in it)
     page.click("[data-tab=overview]")
@@ -117,7 +118,11 @@ def test_settings_page_flow(page: Any, control: Any, controller: Any, clipboard:
     assert "sk-browser-test-key" in page.inner_text("#snippet-code")
     page.click("#snippet-reveal")
     assert "sk-browser-test-key" not in page.inner_text("#snippet-code")
+    page.wait_for_selector("#toast", state="hidden")
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts / "settings-overview-running.png"))
+    shutil.copyfile(artifacts / "settings-overview-running.png", artifacts / "settings-window.png")
+    docs_copy(artifacts / "settings-window.png")
 
     # accounts with quota bars
     page.wait_for_selector("#toast", state="hidden")
@@ -126,9 +131,11 @@ def test_settings_page_flow(page: Any, control: Any, controller: Any, clipboard:
     assert page.locator(".account").count() == 2
     assert page.locator(".account .bar").count() == 6
     page.screenshot(path=str(artifacts / "settings-accounts.png"), full_page=True)
+    docs_copy(artifacts / "settings-accounts.png")
 
     page.click("[data-tab=settings]")
     page.screenshot(path=str(artifacts / "settings-proxy-running.png"), full_page=True)
+    docs_copy(artifacts / "settings-proxy-running.png")
 
 
 def test_no_account_error_clears_when_an_account_is_added(page: Any, controller: Any, artifacts: Path) -> None:
@@ -167,6 +174,7 @@ def test_port_in_use_explains_itself_and_offers_a_free_port(page: Any, controlle
         assert suggested > taken and f"Use port {suggested} and start" in offer.inner_text()
         page.wait_for_selector("#toast", state="hidden")
         page.screenshot(path=str(artifacts / "settings-port-in-use.png"))
+        docs_copy(artifacts / "settings-port-in-use.png")
         offer.click()
         page.wait_for_selector(f"#status-text:has-text('Running on port {suggested}')")
         assert page.locator(".banner.error").count() == 0
@@ -573,8 +581,7 @@ def test_layout_holds_at_every_width(page: Any, controller: Any, scheme: str, ar
         page.click("[data-tab=settings]")
         page.screenshot(path=str(artifacts / f"{name}-settings.png"), full_page=True)
     if scheme == "light":
-        for src, dst in (("layout-light-1000-overview.png", "settings-window.png"),
-                         ("layout-light-420-overview.png", "settings-narrow.png"),
+        for src, dst in (("layout-light-420-overview.png", "settings-narrow.png"),
                          ("layout-light-640-monitor.png", "monitor-narrow.png")):
             shutil.copyfile(artifacts / src, artifacts / dst)
             docs_copy(artifacts / dst)

@@ -54,6 +54,8 @@ def test_accounts_line_with_the_older_shape() -> None:
     ]
     assert accounts_line(rows, NOW) == f"1 active \u00b7 1 cooling, back {clock(NOW + 120)} \u00b7 1 disabled"
     assert accounts_line([], NOW) == "No accounts yet"
+    assert accounts_line([{"id": "a", "status": "active"}], NOW) == "1 active account"
+    assert accounts_line([{"id": "a", "status": "active"}] * 2, NOW) == "2 active accounts"
 
 
 def test_model_line_uses_the_serving_account_quota() -> None:

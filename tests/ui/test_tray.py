@@ -88,7 +88,7 @@ def test_no_account_error_clears_everywhere_when_an_account_is_added(
     assert tray.state == "stopped"
     items = menu_items(tray.icon.menu)
     assert "Stopped" in items and not any(t.startswith("Stopped:") for t in items)
-    assert "1 active" in items
+    assert "1 active account" in items
     assert "error" not in tray.icon.title and "account first" not in tray.icon.title
     assert withdrawn == [True]  # the notification about it is taken back
 
@@ -102,8 +102,8 @@ def test_start_and_stop_through_menu(tray: TrayApp, controller: Any, rec: Record
     items = menu_items(tray.icon.menu)
     assert "Stop" in items and items["Stop"].default and "Start" not in items
     assert f"Running \u00b7 {st.base_url}" in items  # state and base URL at a glance
-    assert "1 active" in items
-    assert tray.icon.title == f"trayproxy: running\n{st.base_url}\n1 active"
+    assert "1 active account" in items
+    assert tray.icon.title == f"trayproxy: running\n{st.base_url}\n1 active account"
     click(tray, "Stop")
     assert not controller.status().running
     assert tray.state == "stopped" and "Start" in menu_items(tray.icon.menu)

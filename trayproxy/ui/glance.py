@@ -94,6 +94,9 @@ def accounts_line(rows: list[dict[str, Any]], now: float) -> str:
         parts.append(f"{counts['disabled']} disabled")
     if counts.get("not_onboarded"):
         parts.append(f"{counts['not_onboarded']} not set up")
+    if len(parts) == 1:  # all well: say it in full
+        n = counts.get("active", 0)
+        return f"{n} active account{'' if n == 1 else 's'}"
     return " \u00b7 ".join(parts)
 
 

@@ -649,7 +649,9 @@
       $("key-actions").hidden = on;
       $("key-edit-actions").hidden = !on;
       $("key-error").hidden = true;
+      key.removeAttribute("aria-invalid");
       if (on) { key.type = "text"; $("key-show").textContent = "Hide"; key.focus(); key.select(); }
+      else { key.type = "password"; $("key-show").textContent = "Show"; } // masked again once saved
       render();
     };
     const keyOk = validate(key, $("key-error"), (v) => {
