@@ -125,3 +125,26 @@ def test_next_free_port_skips_taken_ports() -> None:
     finally:
         if taken:
             taken.close()
+
+
+def test_settings_file_problem_clears_when_the_settings_are_saved() -> None:
+    from tests.helpers import make_controller as make
+    from trayproxy.paths import AppPaths
+
+    c = make()
+    try:
+        paths: AppPaths = c.paths
+    finally:
+        c.close()
+    paths.config_file.write_text("{ not json")
+    from tests.conftest import MemoryKeyring
+    from trayproxy.controller import Controller
+
+    broken = Controller(paths, secrets_backend=MemoryKeyring(), env={})
+    try:
+        assert broken.status().config_problem
+        broken.set_config("monitor.retention_days", 7)  # the page (or CLI) saves a setting
+        assert broken.status().config_problem is None
+        assert "retention_days" in paths.config_file.read_text()
+    finally:
+        broken.close()

@@ -218,6 +218,7 @@ class Controller:
             self._effective = None
         save_config(self.paths.config_file, new)
         self._config = new
+        self.config_problem = None  # config.json is whole again: the settings file warning goes
         self._apply_live()
         self._notify()
         return new

@@ -224,6 +224,17 @@ def test_port_error_names_the_new_port_after_a_change(page: Any, controller: Any
             b.close()
 
 
+def test_settings_file_warning_clears_once_the_settings_are_saved(page: Any, controller: Any) -> None:
+    controller.paths.config_file.write_text("{ broken")
+    controller.reload()  # a hand edit gone wrong
+    page.wait_for_selector(".banner.warning[data-cause=config]")
+    page.click("[data-tab=monitor]")
+    page.fill("#mon-retention", "21")
+    page.click("#mon-retention-save")
+    page.wait_for_selector(".banner[data-cause=config]", state="detached")
+    assert controller.status().config_problem is None
+
+
 def test_warnings_do_not_move_what_is_under_the_pointer(page: Any, controller: Any) -> None:
     from trayproxy.controller import StartError
 
