@@ -603,3 +603,34 @@ def test_layout_holds_at_every_width(page: Any, controller: Any, scheme: str, ar
 
 def control_state(page: Any) -> Any:
     return page.evaluate("window.trayproxy.state")
+
+
+def _wait(cond: Any, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def set_visibility(page: Any, state: str) -> None:
+    page.evaluate("""(s) => {
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => s });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""", state)
+
+
+def test_hidden_page_closes_its_stream_and_catches_up_when_shown(page: Any, control: Any, controller: Any) -> None:
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    assert _wait(lambda: control.events.clients == 1)
+    set_visibility(page, "hidden")
+    expect(page.locator("body")).to_have_attribute("data-stream", "paused")
+    assert page.evaluate("window.trayproxy.connected") is False  # its EventSource is closed
+    mark = len(seen)
+    controller.set_config("monitor.retention_days", 17)  # changes while hidden: the page does nothing
+    assert page.input_value("#mon-retention") != "17"
+    set_visibility(page, "visible")
+    expect(page.locator("#mon-retention")).to_have_value("17")  # the first event after reconnecting
+    assert [u for u in seen[mark:] if "/api/" in u] == [u for u in seen[mark:] if "/api/events" in u]

@@ -6,7 +6,8 @@
    batches become at most one `monitor` event per MONITOR_GAP seconds.
 3. Each open page holds one `GET /api/events` stream. It gets the state when it connects, then
    `state` only when the state it would render differs from what it last got, and `monitor`
-   when rows were written. A comment line every KEEPALIVE seconds lets a dead stream be noticed.
+   when rows were written. A comment line every KEEPALIVE seconds lets a dead stream be noticed
+   (aiohttp does not cancel a handler when its client goes).
    Nothing runs while nothing changes; the page closes its stream while it is hidden.
 """
 
@@ -23,7 +24,7 @@ from aiohttp import web
 __all__ = ["EventHub", "KEEPALIVE", "MONITOR_GAP"]
 
 log = logging.getLogger("trayproxy.ui.events")
-KEEPALIVE = 45.0
+KEEPALIVE = 15.0  # also how soon a stream whose page went away is dropped
 MONITOR_GAP = 0.5
 _CLOSE = object()
 
