@@ -36,6 +36,7 @@ from trayproxy.ui.clipboard import Copier, copy_text
 from trayproxy.ui.events import EventHub
 from trayproxy.ui.icons import STATES, render_icon
 from trayproxy.ui.login import LoginRunner
+from trayproxy.ui.page_words import by_account, page_words
 from trayproxy.ui.snippets import client_urls, snippets
 
 __all__ = ["ControlServer", "WEB_DIR", "TOKEN_HEADER", "COOKIE", "PAGE_SETTINGS"]
@@ -45,7 +46,7 @@ WEB_DIR = Path(__file__).with_name("web")
 TOKEN_HEADER = "X-Trayproxy-Token"
 COOKIE = "trayproxy_control"
 _STATIC = {"app.css": "text/css", "app.js": "text/javascript", "monitor.js": "text/javascript",
-           "settings.js": "text/javascript"}
+           "settings.js": "text/javascript", "overview.js": "text/javascript"}
 _LOOPBACK = ("127.0.0.1", "localhost")
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -56,14 +57,6 @@ PAGE_SETTINGS = {
     "port", "allow_lan_access", "auth_mode", "auto_start",
     "monitor.enabled", "monitor.retention_days", "monitor.store_bodies",
     "zai.enabled", "zai.base_url", "zai.dispatch_mode", "zai.models",
-}
-# how the page names a setting in an error ("The port must be ..."), never by its config key
-SETTING_LABELS = {
-    "port": "The port", "allow_lan_access": "LAN access", "auth_mode": "The API key requirement",
-    "auto_start": "Start with the app", "monitor.enabled": "Record requests",
-    "monitor.retention_days": "The number of days to keep requests", "monitor.store_bodies": "Store bodies",
-    "zai.enabled": "The z.ai switch", "zai.base_url": "The z.ai base URL", "zai.dispatch_mode": "The z.ai mode",
-    "zai.models": "The z.ai model map",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
@@ -201,7 +194,7 @@ class ControlServer:
     def _routes(self, app: web.Application) -> None:
         r = app.router
         r.add_get("/", self.index)
-        r.add_get("/{name:(app|monitor|settings)\\.(css|js)}", self.static)
+        r.add_get("/{name:(app|monitor|settings|overview)\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
         r.add_get("/api/events", self.events.stream)
@@ -352,7 +345,7 @@ class ControlServer:
         try:
             await self._sync(lambda: self.controller.set_config(key, value))
         except ApiError as e:
-            raise ApiError(_page_words(str(e), key), e.status) from e
+            raise ApiError(page_words(str(e), key), e.status) from e
         return web.json_response(self.state())
 
     async def post_key(self, request: web.Request) -> web.StreamResponse:
@@ -480,7 +473,7 @@ class ControlServer:
             return {
                 "summary": mon.summary(),
                 "hourly": mon.hourly(hours),
-                "by_account": _by_account(mon.totals("account_id"), by_upstream),
+                "by_account": by_account(mon.totals("account_id"), by_upstream),
                 "by_model": by_model,
                 "by_upstream": by_upstream,
                 "models": sorted(names),
@@ -582,26 +575,6 @@ class ControlServer:
         if not isinstance(on, bool):
             raise ApiError("enabled must be true or false")
         return await self._autostart(self.autostart.enable if on else self.autostart.disable)
-
-
-def _by_account(by_account: list[dict[str, Any]], by_upstream: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Totals per account, with the rows that name no account told apart: z.ai answers (key "zai")
-    and requests never sent upstream (key None: refused, like a 401, or failed before an account
-    was chosen). z.ai rows carry no account id, so their totals come from the per-upstream ones."""
-    out = [r for r in by_account if r["key"] is not None]
-    if len(out) == len(by_account):
-        return out
-    extra = [dict(r, key="zai") for r in by_upstream if r["key"] == "zai"]
-    extra += [dict(r) for r in by_upstream if r["key"] is None]
-    return sorted(out + extra, key=lambda r: -(r.get("requests") or 0))
-
-
-def _page_words(message: str, key: str) -> str:
-    """A config error as the page says it: the setting's label instead of its config key."""
-    label = SETTING_LABELS.get(key)
-    if label and message.startswith(key + " "):
-        message = label + message[len(key):]
-    return message
 
 
 def _downloads_dir() -> Path:

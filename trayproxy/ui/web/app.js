@@ -12,7 +12,8 @@
  * trayproxy.api(PATH, BODY) calls /api/PATH (POST when BODY is given); trayproxy.download(PATH)
  * saves what /api/PATH answers as a file; trayproxy.validate(input, errEl, check, button) gives
  * a field inline validation in the page's words; trayproxy.act(button, fn, errEl) runs an action.
- * monitor.js (Monitor tab) and settings.js (z.ai, start at login) are built this way.
+ * overview.js (first-run guide, client setups), monitor.js (Monitor tab) and settings.js (proxy,
+ * API key, start at login, z.ai) are built this way.
  */
 "use strict";
 
@@ -23,11 +24,7 @@
   const listeners = [];
   const handlers = { monitor: [], tick: [] };
   let state = null;
-  let snippetId = null;
-  let revealKey = false;
-  let editingKey = false;
   let pendingStart = false;
-  let firstRun = false; // the page saw no account: the guide leads until a client can connect
   let toastTimer = null;
   let source = null;
   let tickTimer = null;
@@ -313,34 +310,6 @@
     }));
   }
 
-  /* Step by step until the first client can connect: account, Start, connect. */
-  function renderGuide(s) {
-    const st = s.status;
-    const hasAccount = s.accounts.length > 0 || st.active_accounts > 0;
-    const usable = st.active_accounts > 0 || st.upstreams.length > 0;
-    // a first run: from "no account" until the first client is shown how to connect
-    // (it ends with "Show the setups" or "Hide")
-    if (!hasAccount) firstRun = true;
-    const show = firstRun;
-    const guide = $("guide");
-    guide.hidden = !show;
-    if (!show) return;
-    const steps = [
-      ["guide-account", hasAccount ? "done" : "current"],
-      ["guide-start", st.running ? "done" : hasAccount ? "current" : "todo"],
-      ["guide-connect", st.running ? "current" : "todo"],
-    ];
-    for (const [id, step] of steps) $(id).dataset.step = step;
-    $("guide-hide").hidden = !st.running;
-    const login = s.login || {};
-    $("guide-account-text").textContent = hasAccount ? `${s.accounts.length} account${s.accounts.length === 1 ? "" : "s"} added.`
-      : login.state === "waiting" ? "Finish signing in in your browser, then come back here."
-        : login.state === "error" ? login.message
-          : "trayproxy answers with the quota of the Google accounts you add.";
-    $("guide-start-text").textContent = st.running ? `Running at ${st.base_url}.`
-      : hasAccount && !usable ? "No account can answer right now; see Accounts." : "Clients can connect once it runs.";
-  }
-
   function renderStatus(st, cfg) {
     const mode = pendingStart ? "starting" : st.running ? "running" : st.error ? "error" : "stopped";
     $("status-pill").dataset.state = mode;
@@ -360,34 +329,8 @@
       facts.replaceChildren("None yet. ", h("a", { href: "#accounts", text: "Add an account" }));
     }
     if (st.accounts_total) delete lastRendered["fact-accounts-empty"];
-    $("guide-start-btn").textContent = st.running ? "Stop" : "Start";
     $("fact-listen").textContent = cfg.allow_lan_access ? "Your network (0.0.0.0)" : "This computer only";
     $("fact-auth").textContent = { off: "No", strict: "Yes, every route", all_except_health: "Yes, except /health" }[st.auth_mode] || st.auth_mode;
-  }
-
-  function renderSnippets(s) {
-    const bar = $("snippet-tabs");
-    if (!snippetId || !s.snippets.some((x) => x.id === snippetId)) snippetId = s.snippets[0].id;
-    if (bar.children.length !== s.snippets.length) {
-      bar.replaceChildren(...s.snippets.map((sn) => h("button", {
-        type: "button", role: "tab", "data-snippet": sn.id, text: sn.title,
-        onclick: () => { snippetId = sn.id; renderSnippets(state); },
-      })));
-    }
-    for (const b of bar.children) b.setAttribute("aria-selected", b.dataset.snippet === snippetId ? "true" : "false");
-    const current = s.snippets.find((x) => x.id === snippetId);
-    const key = s.api_key || "";
-    $("snippet-code").textContent = revealKey || !key ? current.text : current.text.split(key).join(mask(key));
-    $("snippet-code").dataset.snippet = current.id;
-    const reveal = $("snippet-reveal");
-    reveal.hidden = !key || !current.text.includes(key);
-    reveal.textContent = revealKey ? "Hide key" : "Show key";
-    reveal.setAttribute("aria-pressed", revealKey ? "true" : "false");
-    const urls = [["OpenAI clients", s.urls.openai], ["Anthropic / Claude Code", s.urls.anthropic], ["Gemini", s.urls.gemini]];
-    if (!changed("urls", urls)) return;
-    $("client-urls").replaceChildren(...urls.map(([who, url]) => h("li", {},
-      h("span", { class: "who", text: who }), h("code", { text: url }),
-      h("button", { type: "button", class: "btn small ghost", text: "Copy", onclick: () => copyText(url, who + " URL") }))));
   }
 
   function quotaRow(name, q) {
@@ -452,43 +395,13 @@
     }
   }
 
-  function renderSettings(s) {
-    const st = s.status, cfg = s.config;
-    const port = $("port");
-    if (document.activeElement !== port && port.dataset.dirty !== "1") port.value = cfg.port;
-    port.disabled = st.running;
-    $("port-save").disabled = st.running;
-    const typed = Number(port.value);
-    const shown = port.value && Number.isInteger(typed) && typed >= 1 && typed <= 65535 ? typed : cfg.port;
-    $("port-hint").textContent = st.running ? "Stop the proxy to change the port." : `Clients connect to http://127.0.0.1:${shown}.`;
-    const where = s.secrets || {};
-    $("key-where").textContent = where.where === "file"
-      ? `It is kept in a private file on this computer (${where.path}, readable only by you) because there is no system keychain.`
-      : "It is kept in your system keychain.";
-    const lan = $("lan");
-    lan.checked = cfg.allow_lan_access;
-    lan.disabled = st.running;
-    $("lan-hint").textContent = (cfg.allow_lan_access
-      ? "On: other devices can connect to this computer's network address."
-      : "Off: only programs on this computer can connect.") + (st.running ? " Stop the proxy to change this." : "");
-    $("lan-warning").hidden = !(cfg.allow_lan_access && cfg.effective_auth_mode === "off");
-    $("auto-start").checked = cfg.auto_start;
-    const auth = $("auth-mode");
-    if (document.activeElement !== auth) auth.value = cfg.auth_mode;
-    $("auth-hint").textContent = "In effect now: " + ({ off: "no key needed", strict: "key needed on every route", all_except_health: "key needed except on /health" }[cfg.effective_auth_mode] || cfg.effective_auth_mode) + ".";
-    if (!editingKey) $("api-key").value = s.api_key;
-  }
-
   function render() {
     if (!state) return;
     const st = state.status, cfg = state.config;
     renderBanners(st, cfg);
     renderStatus(st, cfg);
-    renderGuide(state);
-    renderSnippets(state);
     renderAccounts(state);
     renderLogin(state.login);
-    renderSettings(state);
   }
 
   async function refresh() {
@@ -572,8 +485,8 @@
         const n = Number(use.dataset.usePort);
         use.disabled = true;
         api("config", { key: "port", value: n }).then(() => {
-          port.value = n;
-          delete port.dataset.dirty;
+          $("port").value = n;
+          delete $("port").dataset.dirty;
           return startProxy(null);
         }, (e) => toast(e.message, true));
         return;
@@ -581,104 +494,11 @@
       const login = ev.target.closest("[data-login]");
       if (login) act(login, () => api("accounts/login", {}));
     });
-    $("guide-connect-btn").addEventListener("click", () => {
-      firstRun = false;
-      render();
-      $("connect-card").scrollIntoView({ block: "start" });
-      const first = $("snippet-tabs").querySelector("[aria-selected=true]");
-      if (first) first.focus({ preventScroll: true });
-    });
-    $("guide-hide").addEventListener("click", () => { firstRun = false; render(); });
-    $("snippet-reveal").addEventListener("click", () => { revealKey = !revealKey; renderSnippets(state); });
-
     document.addEventListener("click", (ev) => {
       const b = ev.target.closest("[data-copy]");
       if (!b || !state) return;
       if (b.dataset.copy === "base-url") copyText(state.status.base_url, "Base URL");
       if (b.dataset.copy === "api-key") copyText(state.api_key, "API key");
-    });
-    $("snippet-copy").addEventListener("click", () => {
-      const sn = state.snippets.find((x) => x.id === snippetId);
-      if (sn) copyText(sn.text, sn.title + " setup");
-    });
-
-    const port = $("port");
-    port.addEventListener("input", () => { port.dataset.dirty = "1"; render(); });
-    const portOk = validate(port, $("port-error"), (v) => {
-      if (v === "") return "Enter a port number, from 1 to 65535.";
-      const n = Number(v);
-      if (!Number.isInteger(n)) return "The port is a whole number, from 1 to 65535.";
-      if (n < 1 || n > 65535) return `There is no port ${n}: ports go from 1 to 65535.`;
-      if (n < 1024) return `Ports below 1024 need administrator rights; pick one from 1024 to 65535.`;
-      return "";
-    }, $("port-save"));
-    $("port-form").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const err = $("port-error");
-      const n = Number(port.value);
-      if (!portOk()) return;
-      act($("port-save"), async () => {
-        await api("config", { key: "port", value: n });
-        delete port.dataset.dirty;
-        toast("Port saved");
-      }, err);
-    });
-
-    $("lan").addEventListener("change", (ev) => {
-      const on = ev.currentTarget.checked;
-      act(null, () => api("config", { key: "allow_lan_access", value: on }));
-    });
-    $("auto-start").addEventListener("change", (ev) => {
-      const on = ev.currentTarget.checked;
-      act(null, () => api("config", { key: "auto_start", value: on }));
-    });
-    $("auth-mode").addEventListener("change", (ev) => {
-      const mode = ev.currentTarget.value;
-      act(null, () => api("config", { key: "auth_mode", value: mode }).then(() => toast("Auth mode saved")));
-    });
-
-    const key = $("api-key");
-    $("key-show").addEventListener("click", (ev) => {
-      const show = key.type === "password";
-      key.type = show ? "text" : "password";
-      ev.currentTarget.textContent = show ? "Hide" : "Show";
-    });
-    const setEditing = (on) => {
-      editingKey = on;
-      key.readOnly = !on;
-      $("key-actions").hidden = on;
-      $("key-edit-actions").hidden = !on;
-      $("key-error").hidden = true;
-      key.removeAttribute("aria-invalid");
-      if (on) { key.type = "text"; $("key-show").textContent = "Hide"; key.focus(); key.select(); }
-      else { key.type = "password"; $("key-show").textContent = "Show"; } // masked again once saved
-      render();
-    };
-    const keyOk = validate(key, $("key-error"), (v) => {
-      if (!editingKey) return "";
-      if (!v.startsWith("sk-")) return "The key must start with sk-.";
-      if (/\s/.test(v)) return "The key cannot contain spaces.";
-      if (v.length < 10) return `The key needs at least 10 characters (this one has ${v.length}).`;
-      return "";
-    }, $("key-save"));
-    $("key-edit").addEventListener("click", () => setEditing(true));
-    $("key-cancel").addEventListener("click", () => setEditing(false));
-    $("key-form").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      if (!editingKey) return;
-      const value = key.value.trim();
-      const err = $("key-error");
-      if (!keyOk()) return;
-      act($("key-save"), async () => {
-        await api("key", { key: value });
-        setEditing(false);
-        toast("API key saved");
-      }, err);
-    });
-    $("key-regenerate").addEventListener("click", (ev) => {
-      const b = ev.currentTarget;
-      if (!confirmFirst(b, "Click again: old key stops working")) return;
-      act(b, () => api("key/regenerate", {}).then(() => toast("New API key generated")));
     });
 
     const tokenOk = validate($("refresh-token"), $("token-error"), (v) => {
@@ -703,7 +523,7 @@
   }
 
   window.trayproxy = {
-    api, download, copyText, toast, h, addTab, selectTab, refresh, act, confirmFirst, validate, mask, keepAnchor,
+    api, download, copyText, toast, h, addTab, selectTab, refresh, act, confirmFirst, validate, mask, keepAnchor, changed,
     registerPanel(name, hooks) { panels[name] = hooks; if (state && hooks.render) hooks.render(state); },
     onState(fn) { listeners.push(fn); },
     on(kind, fn) { (handlers[kind] = handlers[kind] || []).push(fn); },

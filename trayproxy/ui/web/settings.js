@@ -1,7 +1,8 @@
-/* Settings tab, continued: start at login, and z.ai.
+/* Settings tab: the proxy (port, LAN, API key requirement), the API key, start at login, z.ai.
  *
+ * Every field checks itself as it is typed (trayproxy.validate), in the page's words.
  * Start at login is read from the OS (a desktop entry, a LaunchAgent, a registry value) when the
- * tab opens, not on every poll. The z.ai key is write-only: the state says only whether one is
+ * tab opens, not on every state change. The z.ai key is write-only: the state says only whether one is
  * set, and the input is emptied once the key is saved.
  */
 "use strict";
@@ -68,6 +69,118 @@
       if (autostart) renderAutostart(); else sw.checked = false;
       if (autostart && autostart.enabled !== on) sw.checked = autostart.enabled;
     });
+  }
+
+  // -- proxy and API key -------------------------------------------------------------------
+  let editingKey = false;
+
+  function renderProxy(s) {
+    const st = s.status, cfg = s.config;
+    const port = $("port");
+    if (document.activeElement !== port && port.dataset.dirty !== "1") port.value = cfg.port;
+    port.disabled = st.running;
+    $("port-save").disabled = st.running;
+    const typed = Number(port.value);
+    const shown = port.value && Number.isInteger(typed) && typed >= 1 && typed <= 65535 ? typed : cfg.port;
+    $("port-hint").textContent = st.running ? "Stop the proxy to change the port." : `Clients connect to http://127.0.0.1:${shown}.`;
+    const where = s.secrets || {};
+    $("key-where").textContent = where.where === "file"
+      ? `It is kept in a private file on this computer (${where.path}, readable only by you) because there is no system keychain.`
+      : "It is kept in your system keychain.";
+    const lan = $("lan");
+    lan.checked = cfg.allow_lan_access;
+    lan.disabled = st.running;
+    $("lan-hint").textContent = (cfg.allow_lan_access
+      ? "On: other devices can connect to this computer's network address."
+      : "Off: only programs on this computer can connect.") + (st.running ? " Stop the proxy to change this." : "");
+    $("lan-warning").hidden = !(cfg.allow_lan_access && cfg.effective_auth_mode === "off");
+    $("auto-start").checked = cfg.auto_start;
+    const auth = $("auth-mode");
+    if (document.activeElement !== auth) auth.value = cfg.auth_mode;
+    $("auth-hint").textContent = "In effect now: " + ({ off: "no key needed", strict: "key needed on every route", all_except_health: "key needed except on /health" }[cfg.effective_auth_mode] || cfg.effective_auth_mode) + ".";
+    if (!editingKey) $("api-key").value = s.api_key;
+  }
+
+  function wireProxy() {
+    const port = $("port");
+    port.addEventListener("input", () => { port.dataset.dirty = "1"; if (tp.state) renderProxy(tp.state); });
+    const portOk = tp.validate(port, $("port-error"), (v) => {
+      if (v === "") return "Enter a port number, from 1 to 65535.";
+      const n = Number(v);
+      if (!Number.isInteger(n)) return "The port is a whole number, from 1 to 65535.";
+      if (n < 1 || n > 65535) return `There is no port ${n}: ports go from 1 to 65535.`;
+      if (n < 1024) return `Ports below 1024 need administrator rights; pick one from 1024 to 65535.`;
+      return "";
+    }, $("port-save"));
+    $("port-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const err = $("port-error");
+      const n = Number(port.value);
+      if (!portOk()) return;
+      tp.act($("port-save"), async () => {
+        await api("config", { key: "port", value: n });
+        delete port.dataset.dirty;
+        tp.toast("Port saved");
+      }, err);
+    });
+
+    $("lan").addEventListener("change", (ev) => {
+      const on = ev.currentTarget.checked;
+      tp.act(null, () => api("config", { key: "allow_lan_access", value: on }));
+    });
+    $("auto-start").addEventListener("change", (ev) => {
+      const on = ev.currentTarget.checked;
+      tp.act(null, () => api("config", { key: "auto_start", value: on }));
+    });
+    $("auth-mode").addEventListener("change", (ev) => {
+      const mode = ev.currentTarget.value;
+      tp.act(null, () => api("config", { key: "auth_mode", value: mode }).then(() => tp.toast("Auth mode saved")));
+    });
+
+    const key = $("api-key");
+    $("key-show").addEventListener("click", (ev) => {
+      const show = key.type === "password";
+      key.type = show ? "text" : "password";
+      ev.currentTarget.textContent = show ? "Hide" : "Show";
+    });
+    const setEditing = (on) => {
+      editingKey = on;
+      key.readOnly = !on;
+      $("key-actions").hidden = on;
+      $("key-edit-actions").hidden = !on;
+      $("key-error").hidden = true;
+      key.removeAttribute("aria-invalid");
+      if (on) { key.type = "text"; $("key-show").textContent = "Hide"; key.focus(); key.select(); }
+      else { key.type = "password"; $("key-show").textContent = "Show"; } // masked again once saved
+      if (tp.state) renderProxy(tp.state);
+    };
+    const keyOk = tp.validate(key, $("key-error"), (v) => {
+      if (!editingKey) return "";
+      if (!v.startsWith("sk-")) return "The key must start with sk-.";
+      if (/\s/.test(v)) return "The key cannot contain spaces.";
+      if (v.length < 10) return `The key needs at least 10 characters (this one has ${v.length}).`;
+      return "";
+    }, $("key-save"));
+    $("key-edit").addEventListener("click", () => setEditing(true));
+    $("key-cancel").addEventListener("click", () => setEditing(false));
+    $("key-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (!editingKey) return;
+      const value = key.value.trim();
+      const err = $("key-error");
+      if (!keyOk()) return;
+      tp.act($("key-save"), async () => {
+        await api("key", { key: value });
+        setEditing(false);
+        tp.toast("API key saved");
+      }, err);
+    });
+    $("key-regenerate").addEventListener("click", (ev) => {
+      const b = ev.currentTarget;
+      if (!tp.confirmFirst(b, "Click again: old key stops working")) return;
+      tp.act(b, () => api("key/regenerate", {}).then(() => tp.toast("New API key generated")));
+    });
+
   }
 
   // -- z.ai --------------------------------------------------------------------------------
@@ -156,6 +269,7 @@
   }
 
   function wire() {
+    wireProxy();
     $("login-start").addEventListener("change", (ev) => setAutostart(ev.currentTarget.checked));
 
     $("zai-enabled").addEventListener("change", (ev) => {
@@ -256,6 +370,7 @@
   tp.registerPanel("settings", {
     show() { loadAutostart(); },
     render(s) {
+      renderProxy(s);
       renderZai(s);
       // opened straight at #settings: the tab was shown before the first state arrived
       if (!autostart && !document.querySelector('[data-panel="settings"]').hidden && $("login-start-hint").dataset.asked !== "1") {
