@@ -447,3 +447,12 @@ def test_autostart_error_is_reported(control: Any, login_home: Any, monkeypatch:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))
     status, body, _ = request(control, "POST", "/api/autostart", {"enabled": True})
     assert status == 500 and body["error"].startswith(f"cannot write {blocker}/autostart/trayproxy.desktop")
+
+
+def test_static_serves_only_the_listed_files(control: Any) -> None:
+    for name in ("app.js", "overview.js", "monitor-chart.js", "settings.js", "app.css"):
+        status, _, resp = request(control, "GET", "/" + name, token=False)
+        assert status == 200, name
+    for name in ("/nothing.js", "/index.css", "/control.js", "/..%2fcontrol.py"):
+        status, _, _ = request(control, "GET", name, token=False)
+        assert status == 404, name

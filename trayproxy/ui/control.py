@@ -45,8 +45,10 @@ log = logging.getLogger("trayproxy.ui.control")
 WEB_DIR = Path(__file__).with_name("web")
 TOKEN_HEADER = "X-Trayproxy-Token"
 COOKIE = "trayproxy_control"
-_STATIC = {"app.css": "text/css", "app.js": "text/javascript", "monitor.js": "text/javascript",
-           "settings.js": "text/javascript", "overview.js": "text/javascript"}
+# the page's files: a feature adds its own NAME.js / NAME.css here (see the top of index.html)
+_STATIC = {"app.css": "text/css", "app.js": "text/javascript", "overview.js": "text/javascript",
+           "monitor.js": "text/javascript", "monitor-chart.js": "text/javascript",
+           "settings.js": "text/javascript"}
 _LOOPBACK = ("127.0.0.1", "localhost")
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -194,7 +196,7 @@ class ControlServer:
     def _routes(self, app: web.Application) -> None:
         r = app.router
         r.add_get("/", self.index)
-        r.add_get("/{name:(app|monitor|settings|overview)\\.(css|js)}", self.static)
+        r.add_get("/{name:[a-z][a-z-]*\\.(css|js)}", self.static)  # only the files listed in _STATIC
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
         r.add_get("/api/events", self.events.stream)
