@@ -1,6 +1,7 @@
-"""The settings page in headless Chromium (Debian `chromium`, driven by Playwright for Python).
-
-Skipped when Chromium or Playwright is missing. Screenshots go to test-artifacts/.
+"""The settings page in headless Chromium (Debian `chromium`, driven by Playwright for Python):
+the main flows of each tab. Errors and layout have their own files (test_browser_errors.py,
+test_browser_layout.py). Skipped when Chromium or Playwright is missing. Screenshots go to
+test-artifacts/ (and to docs/screenshots/ with TRAYPROXY_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -8,44 +9,16 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account, feed_monitor, free_port
+from tests.ui.conftest import CHROMIUM  # noqa: F401  (other browser tests import it from here)
+from tests.ui.helpers import feed_monitor, free_port
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("TRAYPROXY_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-def page(control: Any, controller: Any, login_home: Path) -> Iterator[Any]:
-    if not CHROMIUM:
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    add_account(controller)
-    add_account(controller, "second.account@example.com").disabled = False
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        except Exception as e:  # a Chromium that Playwright cannot drive
-            pytest.skip(f"cannot launch {CHROMIUM}: {e}")
-        ctx = browser.new_context(viewport={"width": 1000, "height": 760}, color_scheme="light")
-        origin = f"http://127.0.0.1:{control.port}"
-        ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
-        pg = ctx.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text
-              and "status of 5" not in m.text else None)
-        pg.goto(control.url)
-        pg.wait_for_selector("#status-text:has-text('Stopped')")
-        yield pg
-        assert errors == [], errors
-        browser.close()
+# the `page` fixture (a real ControlServer, two accounts, headless Chromium) is in conftest.py
 
 
 def test_settings_page_flow(page: Any, control: Any, controller: Any, clipboard: Any, artifacts: Path) -> None:
@@ -136,149 +109,6 @@ def test_settings_page_flow(page: Any, control: Any, controller: Any, clipboard:
     page.click("[data-tab=settings]")
     page.screenshot(path=str(artifacts / "settings-proxy-running.png"), full_page=True)
     docs_copy(artifacts / "settings-proxy-running.png")
-
-
-def test_no_account_error_clears_when_an_account_is_added(page: Any, controller: Any, artifacts: Path) -> None:
-    for acc in controller.store.all():
-        controller.remove_account(acc.id)
-    page.click("#toggle")
-    page.wait_for_selector(".banner.error[data-cause=no_account]")
-    assert "Add a Google account first" in page.inner_text(".banner.error")
-    assert page.get_attribute("#status-pill", "data-state") == "error"
-    assert page.get_attribute("#logo", "src") == "/icon/error.png"
-    assert page.is_hidden("#toast")  # said once, on the banner, not again in a toast
-    add_account(controller)  # from elsewhere (the tray, the CLI): the page hears it
-    page.wait_for_selector(".banner.error", state="detached")
-    expect(page.locator("#status-pill")).to_have_attribute("data-state", "stopped")
-    assert page.get_attribute("#logo", "src") == "/icon/stopped.png"
-    assert page.inner_text("#fact-accounts") == "1 of 1"
-
-
-def test_port_in_use_explains_itself_and_offers_a_free_port(page: Any, controller: Any, artifacts: Path) -> None:
-    import socket
-
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen()
-    taken = blocker.getsockname()[1]
-    try:
-        controller.set_config("port", taken)
-        page.click("#toggle")
-        banner = page.locator(".banner.error[data-cause=port]")
-        expect(banner).to_contain_text(f"Port {taken} is already in use by another program.")
-        text = banner.inner_text()
-        assert "Address already in use" not in text and "could not be bound" not in text  # not the OS text
-        assert page.is_hidden("#toast")
-        offer = page.locator("[data-use-port]")
-        suggested = int(offer.get_attribute("data-use-port") or 0)
-        assert suggested > taken and f"Use port {suggested} and start" in offer.inner_text()
-        page.wait_for_selector("#toast", state="hidden")
-        page.screenshot(path=str(artifacts / "settings-port-in-use.png"))
-        docs_copy(artifacts / "settings-port-in-use.png")
-        offer.click()
-        page.wait_for_selector(f"#status-text:has-text('Running on port {suggested}')")
-        assert page.locator(".banner.error").count() == 0
-        assert controller.config.port == suggested and controller.status().running
-    finally:
-        blocker.close()
-
-
-def test_port_error_clears_when_the_port_is_freed(page: Any, controller: Any) -> None:
-    import socket
-
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen()
-    taken = blocker.getsockname()[1]
-    controller.set_config("port", taken)
-    page.click("#toggle")
-    page.wait_for_selector(".banner.error[data-cause=port]")
-    blocker.close()
-    page.wait_for_selector(".banner.error", state="detached", timeout=15000)
-    expect(page.locator("#status-pill")).to_have_attribute("data-state", "stopped")
-
-
-def test_port_error_names_the_new_port_after_a_change(page: Any, controller: Any) -> None:
-    import socket
-
-    blockers = []
-    for _ in range(2):
-        b = socket.socket()
-        b.bind(("127.0.0.1", 0))
-        b.listen()
-        blockers.append(b)
-    first, second = (b.getsockname()[1] for b in blockers)
-    try:
-        controller.set_config("port", first)
-        page.click("#toggle")
-        expect(page.locator(".banner.error")).to_contain_text(f"Port {first} is already")
-        page.click("[data-tab=settings]")
-        page.fill("#port", str(second))
-        page.click("#port-save")
-        page.wait_for_selector(".banner.error", state="detached")  # the old port's error went with it
-        page.click("#toggle")
-        expect(page.locator(".banner.error")).to_contain_text(f"Port {second} is already")
-        assert str(first) not in page.inner_text("#banners")
-    finally:
-        for b in blockers:
-            b.close()
-
-
-def test_settings_file_warning_clears_once_the_settings_are_saved(page: Any, controller: Any) -> None:
-    controller.paths.config_file.write_text("{ broken")
-    controller.reload()  # a hand edit gone wrong
-    page.wait_for_selector(".banner.warning[data-cause=config]")
-    page.click("[data-tab=monitor]")
-    page.fill("#mon-retention", "21")
-    page.click("#mon-retention-save")
-    page.wait_for_selector(".banner[data-cause=config]", state="detached")
-    assert controller.status().config_problem is None
-
-
-def test_warnings_do_not_move_what_is_under_the_pointer(page: Any, controller: Any) -> None:
-    from trayproxy.controller import StartError
-
-    page.click("[data-tab=settings]")
-    target = page.locator("#zai-test")
-    target.scroll_into_view_if_needed()
-    page.mouse.wheel(0, 400)
-    expect(page.locator("#zai-test")).to_be_in_viewport()
-    before = target.bounding_box()
-    for acc in controller.store.all():
-        controller.remove_account(acc.id)
-    with pytest.raises(StartError):
-        controller.start()  # from the tray: a banner appears at the top of the page
-    page.wait_for_selector(".banner.error")
-    after = target.bounding_box()
-    assert before and after and abs(after["y"] - before["y"]) < 1.5, (before, after)
-    add_account(controller)
-    page.wait_for_selector(".banner.error", state="detached")
-    again = target.bounding_box()
-    assert again and abs(again["y"] - before["y"]) < 1.5, (before, again)
-
-
-def test_first_run_guide(page: Any, controller: Any, artifacts: Path) -> None:
-    for acc in controller.store.all():
-        controller.remove_account(acc.id)
-    page.wait_for_selector("#guide:visible #guide-account[data-step=current]")
-    assert "None yet" in page.inner_text("#fact-accounts")
-    assert page.locator("#guide [data-step=current] .btn:visible").all_inner_texts() == ["Sign in with Google"]
-    page.screenshot(path=str(artifacts / "settings-first-run.png"))
-    docs_copy(artifacts / "settings-first-run.png")
-    page.click("[data-tab=accounts]")
-    assert page.locator("#accounts-list .empty [data-login]").count() == 1
-    assert page.is_hidden("#token-form")  # the second way is folded away
-    page.click("[data-tab=overview]")
-
-    add_account(controller)
-    page.wait_for_selector("#guide-start[data-step=current]")
-    assert page.get_attribute("#guide-account", "data-step") == "done"
-    page.click("#guide-start-btn")
-    page.wait_for_selector("#guide-connect[data-step=current]")
-    assert controller.status().running
-    page.click("#guide-connect-btn")
-    page.wait_for_selector("#guide", state="hidden")
-    expect(page.locator("#connect-card")).to_be_in_viewport()
 
 
 def test_remove_account_needs_confirmation(page: Any, controller: Any) -> None:
@@ -524,113 +354,3 @@ def test_start_at_login_switch(page: Any, login_home: Path, monkeypatch: pytest.
     assert "Could not turn on start at login" in page.inner_text("#login-start-error")
     page.wait_for_selector("#login-start:not([disabled])")
     assert not page.is_checked("#login-start")
-
-
-# -- layout: 1200 down to 420 px, light and dark -------------------------------------------------
-
-WIDTHS = (1200, 1000, 800, 640, 420)
-TABS = ("overview", "accounts", "monitor", "settings")
-
-
-def overflow(page: Any) -> int:
-    """How far the page is wider than the window (> 0: a horizontal scroll bar)."""
-    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
-
-
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_layout_holds_at_every_width(page: Any, controller: Any, scheme: str, artifacts: Path) -> None:
-    page.emulate_media(color_scheme=scheme)
-    feed_monitor(controller, controller.store.all(), 30)
-    # the widest things the page shows: banners with actions, long URLs, every snippet
-    controller.set_config("allow_lan_access", True)
-    controller.set_config("auth_mode", "off")
-    controller.set_config("zai.base_url", "https://a-very-long-host-name.example.com/api/anthropic/with/a/long/path")
-    snippet_ids = [s["id"] for s in control_state(page)["snippets"]]
-    assert len(snippet_ids) >= 5
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800})
-        for tab in TABS:
-            page.click(f"[data-tab={tab}]")
-            if tab == "monitor":
-                page.wait_for_selector("#mon-rows tr")
-                # narrow: the table becomes a list of cards (no header row, no squeezed columns)
-                cards = page.evaluate("getComputedStyle(document.querySelector('#mon-table thead')).display") == "none"
-                assert cards == (width <= 900), (width, cards)
-            assert overflow(page) <= 0, (scheme, width, tab, overflow(page))
-            if tab == "overview":
-                for sid in snippet_ids:
-                    page.click(f"[data-snippet={sid}]")
-                    assert overflow(page) <= 0, (scheme, width, sid, overflow(page))
-                    # a long line scrolls inside its own box, which stays inside the card
-                    box = page.locator(".snippet pre").bounding_box()
-                    card = page.locator("#connect-card").bounding_box()
-                    assert box and card and box["x"] + box["width"] <= card["x"] + card["width"] + 0.5
-            # the tabs stay on screen when the page is scrolled
-            page.mouse.wheel(0, 3000)
-            tabs_box = page.locator("#tabs").bounding_box()
-            assert tabs_box and 0 <= tabs_box["y"] < 140, (width, tab, tabs_box)
-            page.evaluate("window.scrollTo(0, 0)")
-        page.click("[data-tab=monitor]")
-        page.click("#mon-rows tr[data-id=req-003]")
-        page.wait_for_selector("#mon-detail .detail-facts")
-        assert overflow(page) <= 0, (scheme, width, "detail", overflow(page))
-        page.keyboard.press("Escape")
-        page.click("[data-tab=overview]")
-        page.click("[data-snippet=openai]")
-        page.evaluate("window.scrollTo(0, 0)")
-        name = f"layout-{scheme}-{width}"
-        page.screenshot(path=str(artifacts / f"{name}-overview.png"))
-        page.click("[data-tab=monitor]")
-        page.wait_for_selector("#mon-rows tr")
-        page.evaluate("document.getElementById('mon-filters').scrollIntoView()")
-        page.screenshot(path=str(artifacts / f"{name}-monitor.png"))
-        page.locator(".totals").screenshot(path=str(artifacts / f"{name}-totals.png"))
-        labels = page.locator("#mon-by-account td.key").all_inner_texts()
-        assert "z.ai" in labels and "not sent upstream" in labels and not any("refused" in t for t in labels)
-        page.click("[data-tab=accounts]")
-        page.screenshot(path=str(artifacts / f"{name}-accounts.png"))
-        page.click("[data-tab=settings]")
-        page.screenshot(path=str(artifacts / f"{name}-settings.png"), full_page=True)
-    if scheme == "light":
-        for src, dst in (("layout-light-420-overview.png", "settings-narrow.png"),
-                         ("layout-light-640-monitor.png", "monitor-narrow.png")):
-            shutil.copyfile(artifacts / src, artifacts / dst)
-            docs_copy(artifacts / dst)
-    else:
-        shutil.copyfile(artifacts / "layout-dark-1000-overview.png", artifacts / "settings-dark.png")
-        docs_copy(artifacts / "settings-dark.png")
-
-
-def control_state(page: Any) -> Any:
-    return page.evaluate("window.trayproxy.state")
-
-
-def _wait(cond: Any, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def set_visibility(page: Any, state: str) -> None:
-    page.evaluate("""(s) => {
-        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => s });
-        document.dispatchEvent(new Event("visibilitychange"));
-    }""", state)
-
-
-def test_hidden_page_closes_its_stream_and_catches_up_when_shown(page: Any, control: Any, controller: Any) -> None:
-    seen: list[str] = []
-    page.on("request", lambda r: seen.append(r.url))
-    assert _wait(lambda: control.events.clients == 1)
-    set_visibility(page, "hidden")
-    expect(page.locator("body")).to_have_attribute("data-stream", "paused")
-    assert page.evaluate("window.trayproxy.connected") is False  # its EventSource is closed
-    mark = len(seen)
-    controller.set_config("monitor.retention_days", 17)  # changes while hidden: the page does nothing
-    assert page.input_value("#mon-retention") != "17"
-    set_visibility(page, "visible")
-    expect(page.locator("#mon-retention")).to_have_value("17")  # the first event after reconnecting
-    assert [u for u in seen[mark:] if "/api/" in u] == [u for u in seen[mark:] if "/api/events" in u]
