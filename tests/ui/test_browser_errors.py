@@ -141,6 +141,10 @@ def test_first_run_guide(page: Any, controller: Any, artifacts: Path) -> None:
     assert page.locator("#guide [data-step=current] .btn:visible").all_inner_texts() == ["Sign in with Google"]
     page.screenshot(path=str(artifacts / "settings-first-run.png"))
     docs_copy(artifacts / "settings-first-run.png")
+    page.set_viewport_size({"width": 420, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.screenshot(path=str(artifacts / "settings-first-run-420.png"))
+    page.set_viewport_size({"width": 1000, "height": 760})
     page.click("[data-tab=accounts]")
     assert page.locator("#accounts-list .empty [data-login]").count() == 1
     assert page.is_hidden("#token-form")  # the second way is folded away

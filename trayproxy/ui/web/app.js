@@ -326,7 +326,7 @@
     const facts = $("fact-accounts");
     if (st.accounts_total) facts.textContent = `${st.active_accounts} of ${st.accounts_total}`;
     else if (changed("fact-accounts-empty", true)) {
-      facts.replaceChildren("None yet. ", h("a", { href: "#accounts", text: "Add an account" }));
+      facts.replaceChildren(h("span", { text: "None yet." }), h("a", { href: "#accounts", text: "Add an account" }));
     }
     if (st.accounts_total) delete lastRendered["fact-accounts-empty"];
     $("fact-listen").textContent = cfg.allow_lan_access ? "Your network (0.0.0.0)" : "This computer only";
