@@ -75,7 +75,7 @@ def test_layout_holds_at_every_width(page: Any, controller: Any, scheme: str, ar
         page.screenshot(path=str(artifacts / f"{name}-overview.png"))
         page.click("[data-tab=monitor]")
         page.wait_for_selector("#mon-rows tr")
-        page.evaluate("document.getElementById('mon-filters').scrollIntoView()")
+        page.evaluate("document.getElementById('mon-filters').closest('.card').scrollIntoView()")
         page.screenshot(path=str(artifacts / f"{name}-monitor.png"))
         page.locator(".totals").screenshot(path=str(artifacts / f"{name}-totals.png"))
         labels = page.locator("#mon-by-account td.key").all_inner_texts()
