@@ -21,7 +21,12 @@ from trayproxy.secrets import SecretStore
 
 
 def run(*args: str) -> int:
-    return main(list(args))
+    from trayproxy.cli_notes import unroute_notices
+
+    try:
+        return main(list(args))
+    finally:
+        unroute_notices()  # one process runs many commands here
 
 
 def test_config_show_set_and_errors(capsys: pytest.CaptureFixture[str], trayproxy_home: Path) -> None:
@@ -111,7 +116,8 @@ def test_serve_prints_urls_answers_and_stops_gracefully(tmp_path: Path) -> None:
             p.kill()
     assert p.returncode == 0, err
     assert f"http://127.0.0.1:{port}/v1" in out and "Active accounts: 1" in out and "Stopped." in out
-    assert "no system keychain" in err  # the file fallback is announced
+    assert err.count("no system keychain") == 1  # the file fallback is announced, once, as a note
+    assert "trayproxy: note: no system keychain" in err and "WARNING trayproxy.secrets" not in err
 
 
 def test_serve_without_account_waits_and_explains(tmp_path: Path) -> None:

@@ -240,7 +240,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1, default=str))
     else:
-        print(format_table(list(reversed(rows))) if rows else "No requests recorded yet.")
+        import shutil
+
+        width = shutil.get_terminal_size((120, 24)).columns
+        print(format_table(list(reversed(rows)), width=width) if rows else "No requests recorded yet.")
     return 0
 
 
@@ -274,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    from trayproxy.cli_notes import route_notices
+
+    route_notices(args.cmd)  # the no-keychain notice: once, as `trayproxy: note: ...`
     handlers = {
         "serve": cmd_serve,
         "accounts": cmd_accounts,

@@ -25,6 +25,7 @@ from trayproxy.accounts.service import AccountService
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.config import Config, LoadResult, load_config, save_config, set_value
 from trayproxy.paths import AppPaths
+from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem
 from trayproxy.proxy.context import ProxyContext
 from trayproxy.proxy.memory import ResponseStore, SignatureStore
 from trayproxy.proxy.server import ProxyServer, StartError
@@ -95,6 +96,7 @@ class Status:
     secrets_fallback: str | None = None
     upstreams: list[str] = field(default_factory=list)
     restart_note: str | None = None  # a saved port / LAN setting that waits for a restart
+    problem: dict[str, Any] | None = None  # StartProblem.to_dict() while its cause stands
 
     @property
     def openai_base_url(self) -> str:
@@ -166,6 +168,9 @@ class Controller:
         # How the user restarts the proxy, for messages about settings that need a restart.
         self.restart_hint = "Stop and Start the proxy (tray menu or settings page)"
         self.last_error: str | None = None
+        # why the last Start failed; shown only while its cause stands (trayproxy/problems.py)
+        self.start_problem: StartProblem | None = None
+        self._port_watch: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[Status], None]] = []
         self._bg: list[asyncio.Task[Any]] = []
         self._owns_engine = engine is None
@@ -290,10 +295,51 @@ class Controller:
             except Exception:
                 log.exception("status listener failed")
 
+    # -- start problems ----------------------------------------------------------------------
+    @property
+    def last_error(self) -> str | None:
+        p = self.current_problem()
+        return p.message if p else None
+
+    @last_error.setter
+    def last_error(self, message: str | None) -> None:
+        self.start_problem = StartProblem(OTHER, message) if message else None
+
+    def _usable(self) -> bool:
+        cfg = self.config
+        return bool(self.pool.active_count()) or (cfg.zai.enabled and cfg.zai.dispatch_mode != "off")
+
+    def current_problem(self) -> StartProblem | None:
+        """The last Start's problem while its cause stands (then None: nothing stale is shown)."""
+        p = self.start_problem
+        if p is None or self.server.running:
+            return None
+        cfg = self.config
+        if not p.current(usable=self._usable(), host=cfg.bind_host, port=cfg.port):
+            self.start_problem = None
+            return None
+        return p
+
+    def _watch_port(self, problem: StartProblem) -> None:
+        """While Start fails on a port, look every 2 s whether it is free again (then the error goes)."""
+        from trayproxy.proxy.server import port_is_free
+
+        async def watch() -> None:
+            while self.start_problem is problem:
+                await asyncio.sleep(2.0)
+                if self.start_problem is problem and port_is_free(problem.host or "", problem.port or 0)[0]:
+                    self.start_problem = None
+                    self._notify()
+
+        if self._port_watch is not None:
+            self._port_watch.cancel()
+        self._port_watch = asyncio.ensure_future(watch())
+
     # -- status ------------------------------------------------------------------------------
     def status(self) -> Status:
         cfg = self.config
         running = self.server.running
+        problem = self.current_problem()
         port = self.server.port if running and self.server.port else cfg.port
         upstreams = []
         if self.pool.active_count():
@@ -308,7 +354,8 @@ class Controller:
             accounts_total=len(self.store.all()),
             lan=cfg.allow_lan_access,
             auth_mode=cfg.effective_auth_mode,
-            error=self.last_error,
+            error=problem.message if problem else None,
+            problem=problem.to_dict() if problem else None,
             config_problem=self.config_problem,
             secrets_fallback=self.secrets.fallback_reason,
             upstreams=upstreams,
@@ -322,16 +369,22 @@ class Controller:
         if self.server.running:
             return self.status()
         if self.pool.active_count() == 0 and not zai_on:
-            self.last_error = NO_ACCOUNT_ERROR
+            self.start_problem = StartProblem(NO_ACCOUNT, NO_ACCOUNT_ERROR)
             self._notify()
             raise StartError(NO_ACCOUNT_ERROR)
+        bind_port = port if port is not None else cfg.port
         try:
-            await self.server.start(cfg.bind_host, port if port is not None else cfg.port)
+            await self.server.start(cfg.bind_host, bind_port)
         except StartError as e:
-            self.last_error = str(e)
+            if isinstance(e.__cause__, OSError):
+                self.start_problem = bind_problem(str(e), e.__cause__, cfg.bind_host, bind_port)
+                if bind_port == cfg.port:
+                    self._watch_port(self.start_problem)
+            else:
+                self.start_problem = StartProblem(OTHER, str(e))
             self._notify()
             raise
-        self.last_error = None
+        self.start_problem = None
         self._start_background()
         self._notify()
         return self.status()
@@ -485,6 +538,8 @@ class Controller:
     async def _aclose(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
+        if self._port_watch is not None:
+            self._port_watch.cancel()
         await self.a_stop()
         await self.transport.aclose()
 

@@ -159,9 +159,6 @@ def _serve(ctl: Any, paths: AppPaths, args: argparse.Namespace, control_cls: Any
     ctl.restart_hint = "restart `trayproxy serve`"
     if ctl.config_problem:
         print(f"trayproxy: warning: {ctl.config_problem}", file=sys.stderr)
-    if ctl.secrets.is_fallback:
-        print(f"trayproxy: note: no system keychain ({ctl.secrets.fallback_reason}); "
-              f"secrets are kept in {ctl.paths.secrets_file} (mode 0600)", file=sys.stderr)
     control = control_cls(ctl, kind="serve")
     stop = threading.Event()
 

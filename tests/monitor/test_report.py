@@ -15,18 +15,24 @@ ROW = {"id": "abc", "ts": 1_800_000_000.0, "method": "POST", "route": "/v1/messa
 
 
 def test_table_columns() -> None:
-    bad = dict(ROW, id="x", status=502, outcome="error", error="upstream\nbroke off", ttfb_ms=None)
+    bad = dict(ROW, id="x", status=502, outcome="error", error="upstream\nbroke off " + "word " * 40 + "END",
+               ttfb_ms=None)
     cut = dict(ROW, id="y", outcome="client_disconnect")
     out = format_table([ROW, bad, cut])
     lines = out.splitlines()
-    assert len(lines) == 4 and lines[0].startswith("time")
-    assert "claude-sonnet->gemini-2.5-pro" in lines[1] and "01234567" in lines[1] and "89abcdef" not in lines[1]
+    assert lines[0].startswith("time") and "route" in lines[0]
+    assert "/v1/messages" in lines[1] and "claude-sonnet->gemini-2.5-pro" in lines[1]
+    assert "01234567" in lines[1] and "89abcdef" not in lines[1]
     assert "1.5s" in lines[1] and "120ms" in lines[1] and "1200" in lines[1] and "340" in lines[1]
-    assert "upstream broke o" in lines[2] and " - " in lines[2]  # newline folded, then cut at the width
-    assert "upstream broke off" in format_table([bad], width=200)
-    assert "(client_disc" in lines[3]
+    # the error in full, newline folded, wrapped under the request
+    err_lines = [line.strip() for line in lines[3:] if line.startswith(" ")]
+    assert " ".join(err_lines).startswith("upstream broke off word") and " ".join(err_lines).count("END") == 1
+    assert "(client disconnect)" in out
     assert all(len(line) <= 120 for line in lines)
-    assert all(len(line) <= 60 for line in format_table([ROW], width=60).splitlines())
+    narrow = format_table([ROW, bad], width=80).splitlines()
+    assert all(len(line) <= 80 for line in narrow)
+    assert any(line.strip().startswith("/v1/messages") for line in narrow)  # the route under the request
+    assert "END" in narrow[-1]
 
 
 def test_table_tolerates_missing_values() -> None:

@@ -4,13 +4,14 @@ import os
 
 os.environ.setdefault("PYSTRAY_BACKEND", "dummy")
 
+import shutil  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.ui.helpers import make_controller  # noqa: E402
+from tests.ui.helpers import add_account, make_controller  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -73,3 +74,35 @@ def login_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+CHROMIUM = os.environ.get("TRAYPROXY_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def page(control: Any, controller: Any, login_home: Path) -> Iterator[Any]:
+    """The settings page in headless Chromium (Debian `chromium`, driven by Playwright), with two
+    accounts; skipped when either is missing. Fails the test on any page error."""
+    if not CHROMIUM:
+        pytest.skip("Debian chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    add_account(controller)
+    add_account(controller, "second.account@example.com").disabled = False
+    with sync_api.sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        except Exception as e:  # a Chromium that Playwright cannot drive
+            pytest.skip(f"cannot launch {CHROMIUM}: {e}")
+        ctx = browser.new_context(viewport={"width": 1000, "height": 760}, color_scheme="light")
+        origin = f"http://127.0.0.1:{control.port}"
+        ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+        pg = ctx.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text
+              and "status of 5" not in m.text else None)
+        pg.goto(control.url)
+        pg.wait_for_selector("#status-text:has-text('Stopped')")
+        yield pg
+        assert errors == [], errors
+        browser.close()

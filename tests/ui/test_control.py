@@ -167,6 +167,9 @@ def test_start_errors_are_reported(control: Any, controller: Any) -> None:
 def test_config_validation_and_whitelist(control: Any) -> None:
     status, body, _ = request(control, "POST", "/api/config", {"key": "port", "value": 70000})
     assert status == 400 and "between 1 and 65535" in body["error"]
+    assert body["error"].startswith("The port must be")  # the page's words, not the config key
+    status, body, _ = request(control, "POST", "/api/config", {"key": "zai.base_url", "value": "ftp://x"})
+    assert body["error"].startswith("The z.ai base URL must be a URL") and "zai." not in body["error"]
     status, body, _ = request(control, "POST", "/api/config", {"key": "oauth.client_secret", "value": "x"})
     assert status == 400
     status, s, _ = request(control, "POST", "/api/config", {"key": "allow_lan_access", "value": True})
@@ -326,7 +329,9 @@ def test_monitor_stats_hourly_and_totals(control: Any, fed: dict[str, Any]) -> N
     assert s["summary"]["requests"] == 30 and s["summary"]["output_tokens"] == sum(r.output_tokens for r in recs)
     by_account = {t["key"]: t for t in s["by_account"]}
     assert by_account[fed["a"].id]["requests"] == sum(1 for r in recs if r.account_id == fed["a"].id)
-    assert by_account[None]["requests"] == sum(1 for r in recs if r.account_id is None)  # z.ai and refused
+    # rows with no account told apart: z.ai answers, and requests never sent upstream (refused)
+    assert by_account["zai"]["requests"] == sum(1 for r in recs if r.upstream == "zai")
+    assert by_account[None]["requests"] == sum(1 for r in recs if r.account_id is None and r.upstream is None)
     by_model = {t["key"]: t for t in s["by_model"]}
     assert by_model["glm-4.7"]["input_tokens"] == sum(r.input_tokens for r in recs if r.upstream_model == "glm-4.7")
     assert {"gpt-4o", "gemini-2.5-flash", "glm-4.5-air"} <= set(s["models"])
@@ -441,10 +446,11 @@ def test_zai_test_connection_against_a_fake_server(control: Any, controller: Any
     with ServerThread(fake.app()) as url:
         request(control, "POST", "/api/config", {"key": "zai.base_url", "value": url + "/api/anthropic"})
         status, body, _ = request(control, "POST", "/api/zai/test", {})
-        assert status == 502 and "key is not set" in body["error"]
+        # in the page's words: no internal key name (zai.api_key / zai_api_key)
+        assert status == 400 and "No z.ai API key is set" in body["error"] and "api_key" not in body["error"]
         request(control, "POST", "/api/zai/key", {"key": "zai-wrong-key"})
         status, body, _ = request(control, "POST", "/api/zai/test", {})
-        assert status == 502 and "401" in body["error"] and "zai-wrong-key" not in body["error"]
+        assert status == 502 and "refused the API key (401" in body["error"] and "zai-wrong-key" not in body["error"]
         request(control, "POST", "/api/zai/key", {"key": ZAI_KEY})
         status, body, _ = request(control, "POST", "/api/zai/test", {})
         assert status == 200 and body == {"ok": True, "base_url": url + "/api/anthropic",
@@ -515,3 +521,10 @@ def test_non_finite_numbers_are_400(control: Any, query: str) -> None:
 def test_non_finite_hours_are_400(control: Any, hours: str) -> None:
     status, body, _ = request(control, "GET", f"/api/monitor/stats?hours={hours}")
     assert status == 400 and "finite" in body["error"]
+def test_static_serves_only_the_listed_files(control: Any) -> None:
+    for name in ("app.js", "overview.js", "monitor-chart.js", "settings.js", "app.css"):
+        status, _, resp = request(control, "GET", "/" + name, token=False)
+        assert status == 200, name
+    for name in ("/nothing.js", "/index.css", "/control.js", "/..%2fcontrol.py"):
+        status, _, _ = request(control, "GET", name, token=False)
+        assert status == 404, name

@@ -69,12 +69,28 @@ def test_menu_when_stopped(tray: TrayApp, controller: Any) -> None:
 
 def test_start_without_account_notifies_and_shows_error(tray: TrayApp, controller: Any, rec: Recorder) -> None:
     click(tray, "Start")
-    assert not controller.status().running
-    assert rec.notes == [("trayproxy could not start", NO_ACCOUNT_ERROR)]
+    assert not controller.status().running and controller.status().error == NO_ACCOUNT_ERROR
+    assert rec.notes == [("trayproxy could not start", "Add a Google account first.")]
     assert tray.state == "error"
     items = menu_items(tray.icon.menu)
-    assert any(t.startswith("Stopped: No available account") for t in items)
-    assert "stopped (error)" in tray.icon.title
+    assert "Stopped: add a Google account first" in items and "No accounts yet" in items
+    assert "stopped (error)" in tray.icon.title and "Add a Google account first" in tray.icon.title
+
+
+def test_no_account_error_clears_everywhere_when_an_account_is_added(
+        tray: TrayApp, controller: Any, rec: Recorder) -> None:
+    withdrawn: list[bool] = []
+    tray.icon.remove_notification = lambda: withdrawn.append(True)  # type: ignore[method-assign]
+    tray.icon.HAS_NOTIFICATION = True  # type: ignore[misc]
+    click(tray, "Start")
+    assert tray.state == "error"
+    add_account(controller)  # from the page or the CLI: the tray hears it
+    assert tray.state == "stopped"
+    items = menu_items(tray.icon.menu)
+    assert "Stopped" in items and not any(t.startswith("Stopped:") for t in items)
+    assert "1 active account" in items
+    assert "error" not in tray.icon.title and "account first" not in tray.icon.title
+    assert withdrawn == [True]  # the notification about it is taken back
 
 
 def test_start_and_stop_through_menu(tray: TrayApp, controller: Any, rec: Recorder) -> None:
@@ -85,7 +101,7 @@ def test_start_and_stop_through_menu(tray: TrayApp, controller: Any, rec: Record
     assert tray.state == "running"
     items = menu_items(tray.icon.menu)
     assert "Stop" in items and items["Stop"].default and "Start" not in items
-    assert f"Running on port {st.port}" in items
+    assert f"Running \u00b7 {st.base_url}" in items  # state and base URL at a glance
     assert "1 active account" in items
     assert tray.icon.title == f"trayproxy: running\n{st.base_url}\n1 active account"
     click(tray, "Stop")
@@ -111,8 +127,14 @@ def test_port_taken_is_notified(tray: TrayApp, controller: Any, rec: Recorder) -
         click(tray, "Start")
     assert not controller.status().running
     title, message = rec.notes[-1]
-    assert title == "trayproxy could not start" and str(controller.config.port) in message
+    port = controller.config.port
+    free = controller.status().problem["suggested_port"]
+    assert title == "trayproxy could not start"
+    assert message == f"Port {port} is in use by another program. Port {free} is free: use it from the menu."
     assert tray.state == "error"
+    # the socket is closed now; the menu offers the free port, which starts there
+    click(tray, f"Use port {free} and start")
+    assert controller.status().running and controller.status().port == free and tray.state == "running"
 
 
 def test_copy_entries(tray: TrayApp, controller: Any, clipboard: Any) -> None:
@@ -126,6 +148,15 @@ def test_copy_entries(tray: TrayApp, controller: Any, clipboard: Any) -> None:
     assert clipboard.texts[3] == (
         f"export ANTHROPIC_BASE_URL={base}\nexport ANTHROPIC_API_KEY={controller.api_key()}\n"
     )
+
+
+def test_copy_confirms_with_a_notification_without_the_key(tray: TrayApp, controller: Any, rec: Recorder) -> None:
+    port = controller.config.port
+    click(tray, f"OpenAI clients: http://127.0.0.1:{port}/v1")
+    assert rec.notes[-1] == ("OpenAI base URL copied", f"http://127.0.0.1:{port}/v1")
+    click(tray, "Copy Claude Code setup")
+    title, message = rec.notes[-1]
+    assert title == "Claude Code setup copied" and controller.api_key() not in message
 
 
 def test_copy_failure_is_notified(controller: Any, rec: Recorder) -> None:
@@ -190,4 +221,30 @@ def test_worker_thread_keeps_tray_thread_free(controller: Any, rec: Recorder, cl
 def test_tooltip_texts(controller: Any) -> None:
     st = controller.status()
     assert tooltip(st) == "trayproxy: stopped\n0 active accounts"
+    assert tooltip(st, accounts="2 active \u00b7 1 cooling") == "trayproxy: stopped\n2 active \u00b7 1 cooling"
     assert tooltip(st, starting=True).startswith("trayproxy: starting...")
+
+
+def test_menu_shows_accounts_and_the_model_in_use(tray: TrayApp, controller: Any) -> None:
+    import time
+
+    from trayproxy.monitor import RequestRecord
+
+    a = add_account(controller)
+    b = add_account(controller, "b@example.com")
+    from trayproxy.ui.glance import clock
+
+    controller.pool.cool_down(b.id, None, 3600, "rate limited")
+    until = controller.pool.cooldowns(b.id)[""][0]
+    controller.reload()
+    items = menu_items(tray.icon.menu)
+    assert f"1 active \u00b7 1 cooling, back {clock(until)}" in items, sorted(items)
+    controller.monitor.record(RequestRecord(
+        id="r1", ts=time.time(), method="POST", route="/v1/chat/completions", protocol="openai",
+        client_model="gpt-4o", upstream_model="gemini-2.5-flash", account_id=a.id, upstream="google",
+        status=200, outcome="ok", duration_ms=100.0, ttfb_ms=50.0))
+    controller.monitor.flush()
+    items = menu_items(tray.icon.menu)
+    line = [t for t in items if t.startswith("Model in use:")]
+    assert line and line[0].startswith("Model in use: gemini-2.5-flash \u00b7 35% left, resets in 40 min"), line
+    assert not items[line[0]].enabled  # information, not an action

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 import time
 from typing import Any
 
@@ -34,26 +35,72 @@ def _one_line(s: str) -> str:
     return " ".join(s.split())
 
 
+def _fit(s: str, n: int) -> str:
+    """`s` in n characters: whole when it fits, else its start and end around an ellipsis (the
+    end of a route or model name tells them apart more than the middle)."""
+    if len(s) <= n:
+        return s
+    if n <= 1:
+        return s[:n]
+    head = (n - 1) // 2
+    return s[:head] + "\u2026" + s[len(s) - (n - 1 - head):]
+
+
+_FIXED = 8 + 1 + 3 + 1 + 9 + 1 + 8 + 1 + 7 + 1 + 7 + 1 + 7 + 1 + 7  # every column but route and model
+_NARROW_FIXED = 8 + 1 + 3 + 1 + 9 + 1 + 7 + 1 + 7 + 1 + 7  # no route, account or ttfb columns
+_INDENT = 8 + 1 + 3 + 1 + 9 + 1  # continuation lines start under the route (or the model)
+_WIDE = 110  # from this width on, route, account and ttfb have columns; below, the line under
+
+
+def _model(r: dict[str, Any]) -> str:
+    model = str(r.get("client_model") or "-")
+    up = r.get("upstream_model")
+    return f"{model}->{up}" if up and up != model else model
+
+
+def _route(r: dict[str, Any]) -> str:
+    return str(r.get("route") or "-").split("?", 1)[0]
+
+
 def format_table(rows: list[dict[str, Any]], *, width: int = 120) -> str:
-    """One line per request: local time, status, protocol, client->upstream model, account
-    (short), duration, time to first byte, tokens in/out, and the error (or the outcome when
-    the request did not end normally)."""
-    head = f"{'time':<8} {'st':>3} {'proto':<9} {'model':<38} {'acct':<8} {'dur':>7} {'ttfb':>7} {'in':>7} {'out':>7}  error"
-    lines = [head[:width]]
+    """One line per request: local time, status, protocol, route, client->upstream model, account
+    (short), duration, time to first byte, tokens in/out; then the error (or the outcome when the
+    request did not end normally) in full, wrapped to `width` under the route. Route and model get
+    what `width` leaves (as much as they need). Below 110 columns the route and the account move
+    to a line under the request and the time to first byte is left out."""
+    wide = width >= _WIDE
+    room = max(14, width - (_FIXED + 4 if wide else _NARROW_FIXED + 2))
+    need_model = max([len(_model(r)) for r in rows] + [5])
+    route_w = min(max([len(_route(r)) for r in rows] + [5]), max(12, room * 2 // 5), 40) if wide else 0
+    model_w = max(14, min(need_model, room - route_w))
+    wrap_w = max(20, width - _INDENT)
+    if wide:
+        head = (f"{'time':<8} {'st':>3} {'proto':<9} {'route':<{route_w}}  {'model':<{model_w}}  {'acct':<8} "
+                f"{'dur':>7} {'ttfb':>7} {'in':>7} {'out':>7}")
+    else:
+        head = f"{'time':<8} {'st':>3} {'proto':<9} {'model':<{model_w}}  {'dur':>7} {'in':>7} {'out':>7}"
+    lines = [head.rstrip()]
     for r in rows:
-        model = str(r.get("client_model") or "-")
-        up = r.get("upstream_model")
-        if up and up != model:
-            model = f"{model}->{up}"
         outcome = r.get("outcome")
-        err = r.get("error") or (f"({outcome})" if outcome not in (None, "ok") else "")
-        line = (
-            f"{_clock(r.get('ts')):<8} {r.get('status', ''):>3} {str(r.get('protocol') or '-'):<9} "
-            f"{model[:38]:<38} {str(r.get('account_id') or '-')[:8]:<8} {_ms(r.get('duration_ms')):>7} "
-            f"{_ms(r.get('ttfb_ms')):>7} {r.get('input_tokens') or 0:>7} {r.get('output_tokens') or 0:>7}  "
-            f"{_one_line(str(err))}"
-        )
-        lines.append(line[:width])
+        err = _one_line(str(r.get("error") or (f"({str(outcome).replace('_', ' ')})" if outcome not in (None, "ok") else "")))
+        acct = str(r.get("account_id") or ("z.ai" if r.get("upstream") == "zai" else "-"))
+        route = _route(r)
+        start = f"{_clock(r.get('ts')):<8} {r.get('status', ''):>3} {str(r.get('protocol') or '-'):<9} "
+        tokens = f"{r.get('input_tokens') or 0:>7} {r.get('output_tokens') or 0:>7}"
+        if wide:
+            lines.append((f"{start}{_fit(route, route_w):<{route_w}}  {_fit(_model(r), model_w):<{model_w}}  "
+                          f"{acct[:8]:<8} {_ms(r.get('duration_ms')):>7} {_ms(r.get('ttfb_ms')):>7} {tokens}").rstrip())
+            if len(route) > route_w:  # the column cut it: whole here, before the error
+                lines.append(" " * _INDENT + _fit(route, wrap_w))
+        else:
+            lines.append(f"{start}{_fit(_model(r), model_w):<{model_w}}  {_ms(r.get('duration_ms')):>7} {tokens}".rstrip())
+            where = f"{route} \u00b7 {acct[:8]}"
+            if len(where) <= wrap_w:
+                lines.append(" " * _INDENT + where)
+            else:  # the route alone on its line (cut only past the terminal's width), then the account
+                lines += [" " * _INDENT + _fit(route, wrap_w), " " * _INDENT + f"\u00b7 {acct[:8]}"]
+        for part in textwrap.wrap(err, wrap_w, break_long_words=True, break_on_hyphens=False):
+            lines.append(" " * _INDENT + part)
     return "\n".join(lines)
 
 

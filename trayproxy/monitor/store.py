@@ -107,6 +107,13 @@ class Monitor:
         self._schema_ok = False
         self._body_lock = threading.Lock()
         self._queued_body_bytes = 0
+        self._listeners: list[Callable[[list[RequestRecord]], None]] = []
+
+    def subscribe(self, fn: Callable[[list[RequestRecord]], None]) -> None:
+        """fn(batch) runs on the writer thread after each batch of records is written (the settings
+        page is told to fetch new rows instead of polling; the tray learns the model in use).
+        It must not block."""
+        self._listeners.append(fn)
 
     @property
     def dropped(self) -> int:
@@ -255,6 +262,11 @@ class Monitor:
         if size:
             with self._body_lock:
                 self._queued_body_bytes = max(0, self._queued_body_bytes - size)
+        for fn in list(self._listeners):
+            try:
+                fn(batch)
+            except Exception:
+                log.debug("monitor listener failed", exc_info=True)
 
     def _writer_conn(self) -> sqlite3.Connection:
         """The writer thread's own connection, opened at its first batch (raises when it cannot)."""

@@ -43,7 +43,9 @@ from aiohttp import web
 from trayproxy.ui import models_api
 from trayproxy.ui.clipboard import Copier, copy_text
 from trayproxy.ui.control_state import add_state_routes
+from trayproxy.ui.events import EventHub
 from trayproxy.ui.login import LoginRunner
+from trayproxy.ui.page_words import by_account, page_words
 from trayproxy.ui.snippets import client_urls, snippets
 
 __all__ = ["ControlServer", "WEB_DIR", "TOKEN_HEADER", "COOKIE", "PAGE_SETTINGS"]
@@ -118,6 +120,9 @@ class ControlServer:
         self.autostart = autostart
         self.downloads_dir = downloads_dir or _downloads_dir
         self.open_url = open_url or _open_in_browser
+        # pushes state and request-log changes to open pages (GET /api/events)
+        self.events = EventHub(self.state)
+        self._subscribed = False
 
     # -- lifecycle (on the engine loop) ---------------------------------------------------
     async def start(self) -> str:
@@ -133,10 +138,22 @@ class ControlServer:
             raise
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+        self._subscribe_events()
         return self.url
+
+    def _subscribe_events(self) -> None:
+        self.events.bind(asyncio.get_running_loop())
+        if self._subscribed:
+            return
+        self._subscribed = True
+        self.controller.subscribe(self.events.changed)
+        mon = getattr(self.controller, "monitor", None)
+        if mon is not None and hasattr(mon, "subscribe"):
+            mon.subscribe(self.events.monitor_changed)
 
     async def stop(self) -> None:
         await self.login.cancel()
+        self.events.close()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -188,6 +205,8 @@ class ControlServer:
         except Exception as e:
             log.exception("control API %s %s failed", request.method, request.path)
             resp = web.json_response({"error": f"Internal error: {_user_message(e)}"}, status=500)
+        if resp.prepared:  # a stream (the event stream) sent its own headers
+            return resp
         resp.headers["Cache-Control"] = "no-store"
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["X-Content-Type-Options"] = "nosniff"
@@ -199,9 +218,10 @@ class ControlServer:
         r = app.router
         r.add_get("/", self.index)
         r.add_post("/", self.index_post)
-        r.add_get("/{name:[a-z][a-z_]*\\.(css|js)}", self.static)
+        r.add_get("/{name:[a-z][a-z_-]*\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
+        r.add_get("/api/events", self.events.stream)
         r.add_post("/api/start", self.post_start)
         r.add_post("/api/stop", self.post_stop)
         r.add_post("/api/config", self.post_config)
@@ -256,7 +276,7 @@ class ControlServer:
         return self._page(self.token)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]  # the route allows [a-z_]+.(css|js) only: no path parts
+        name = request.match_info["name"]  # the route allows [a-z_-]+.(css|js) only: no path parts
         path = self.web_dir / name
         if not path.is_file():
             raise web.HTTPNotFound()
@@ -313,6 +333,11 @@ class ControlServer:
                 },
             },
             "api_key": key,
+            "secrets": {  # where the API key and the z.ai key really are
+                "where": "file" if ctl.secrets.fallback_reason else "keychain",
+                "path": str(ctl.paths.secrets_file) if ctl.secrets.fallback_reason else None,
+                "reason": ctl.secrets.fallback_reason,
+            },
             "urls": client_urls(st.base_url),
             "snippets": [s.to_dict() for s in snippets(st.base_url, key)],
             "accounts": ctl.list_accounts(),
@@ -344,7 +369,10 @@ class ControlServer:
         await self._guarded(run())
 
     async def post_start(self, request: web.Request) -> web.StreamResponse:
-        await self._guarded(self.controller.a_start())
+        try:
+            await self._guarded(self.controller.a_start())
+        except ApiError as e:  # the state rides along: its problem says why, and what to do
+            return web.json_response({**self.state(), "error": str(e)}, status=e.status)
         return web.json_response(self.state())
 
     async def post_stop(self, request: web.Request) -> web.StreamResponse:
@@ -356,7 +384,10 @@ class ControlServer:
         key, value = data.get("key"), data.get("value")
         if key not in PAGE_SETTINGS:
             raise ApiError(f"The settings page cannot change {key!r}")
-        await self._sync(lambda: self.controller.set_config(key, value))
+        try:
+            await self._sync(lambda: self.controller.set_config(key, value))
+        except ApiError as e:
+            raise ApiError(page_words(str(e), key), e.status) from e
         return web.json_response(self.state())
 
     async def post_key(self, request: web.Request) -> web.StreamResponse:
@@ -373,6 +404,10 @@ class ControlServer:
 
     async def post_login(self, request: web.Request) -> web.StreamResponse:
         await self.login.begin()
+        task = getattr(self.login, "_task", None)
+        if task is not None:  # waiting -> done / error: the page hears it without asking
+            task.add_done_callback(self.events.changed)
+        self.events.changed()
         return web.json_response(self.state())
 
     async def post_refresh_token(self, request: web.Request) -> web.StreamResponse:
@@ -520,12 +555,13 @@ class ControlServer:
             by_client = mon.totals("client_model")
             by_model = mon.totals("upstream_model")
             names = {r["key"] for r in by_model + by_client if r["key"]}
+            by_upstream = mon.totals("upstream")
             return {
                 "summary": mon.summary(),
                 "hourly": mon.hourly(hours),
-                "by_account": mon.totals("account_id"),
+                "by_account": by_account(mon.totals("account_id"), by_upstream),
                 "by_model": by_model,
-                "by_upstream": mon.totals("upstream"),
+                "by_upstream": by_upstream,
                 "models": sorted(names),
                 "protocols": sorted(r["key"] for r in mon.totals("protocol") if r["key"]),
                 "refused": mon.refused(50),  # guard refusals, counted per kind and origin
@@ -597,10 +633,15 @@ class ControlServer:
         from trayproxy.upstream.zai import ZaiError
 
         base_url = self.controller.config.zai.base_url
+        if not self.controller.has_zai_key():
+            raise ApiError("No z.ai API key is set yet: paste it in the API key field, save it, then test again.")
         try:
             models = await self.controller.a_zai_models()
         except ZaiError as e:
-            raise ApiError(_user_message(e), status=502) from e
+            msg = _user_message(e)
+            if msg.startswith(("z.ai answered 401", "z.ai answered 403")):
+                msg = "z.ai refused the API key (" + msg.removeprefix("z.ai answered ") + ")"
+            raise ApiError(msg, status=502) from e
         return web.json_response({"ok": True, "base_url": base_url, "models": models})
 
     # -- start at login ----------------------------------------------------------------------

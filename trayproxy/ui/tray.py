@@ -1,5 +1,11 @@
 """The tray icon and its menu, rebuilt from the Controller's live status.
 
+At a glance (ui/glance.py): state and base URL, accounts (active / cooling with the soonest
+return / needing verification), the model in use with its quota, and a tooltip with state and
+URL. A Start that failed shows why only while the cause stands (trayproxy/problems.py), and its
+notification is withdrawn when the cause goes; a port in use offers the next free port. Copy
+actions confirm with a notification (never with the copied text when it holds the key).
+
 The tray thread does no I/O: actions that may block (start, stop, copy, sign-in, quit) run on a
 worker thread, and the icon follows `controller.subscribe(...)` callbacks, which arrive on the
 engine thread. pystray's gtk/appindicator backends already marshal icon, title and menu updates
@@ -18,6 +24,7 @@ import pystray
 from PIL import Image
 
 from trayproxy.connect.ui import tray_menu as connect_tray_menu
+from trayproxy.ui import glance
 from trayproxy.ui.clipboard import Copier
 from trayproxy.ui.icons import render_icon, state_for
 from trayproxy.ui.snippets import claude_code_setup, client_urls
@@ -44,23 +51,7 @@ def _ui_dispatch() -> Callable[[Callable[[], None]], None]:
     return lambda fn: fn()
 
 
-def tooltip(status: Any, starting: bool = False) -> str:
-    if starting:
-        state = "starting..."
-    elif status.running:
-        state = "running"
-    elif status.error:
-        state = "stopped (error)"
-    else:
-        state = "stopped"
-    lines = [f"trayproxy: {state}"]
-    if status.running:
-        lines.append(status.base_url)
-    n = status.active_accounts
-    lines.append(f"{n} active account{'' if n == 1 else 's'}")
-    if getattr(status, "config_problem", None):
-        lines.append("Settings file cannot be read: API key required, LAN off until fixed")
-    return "\n".join(lines)
+tooltip = glance.tooltip
 
 
 class TrayApp:
@@ -87,12 +78,17 @@ class TrayApp:
         self.template = template
         self.starting = False
         self.status = controller.status()
+        self.last_served: dict[str, Any] | None = None  # the newest request the monitor recorded
+        self._error_noted = False  # a "could not start" notification is up
         self._images: dict[str, Image.Image] = {}
         self._shown: tuple[Any, ...] | None = None
         self._ui = _ui_dispatch()
-        self.icon = icon_factory("trayproxy", self.image(), tooltip(self.status), menu=pystray.Menu(self._items))
+        self.icon = icon_factory("trayproxy", self.image(), self._tooltip(), menu=pystray.Menu(self._items))
         self._shown = self._view_key()
         controller.subscribe(self._on_status)
+        mon = getattr(controller, "monitor", None)
+        if mon is not None and hasattr(mon, "subscribe"):
+            mon.subscribe(self._on_requests)
 
     # -- state -> icon -------------------------------------------------------------------
     @property
@@ -107,19 +103,52 @@ class TrayApp:
 
     def _on_status(self, status: Any) -> None:
         self.status = status
+        if self._error_noted and not status.error:
+            self._withdraw_notice()  # the cause is gone: so is the notice about it
         self.refresh()
 
-    def _view_key(self) -> tuple[Any, ...]:
-        st = self.status
-        return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts,
-                getattr(st, "config_problem", None), view_key(self._account_rows()))
+    def _on_requests(self, batch: list[Any]) -> None:
+        """Monitor batches (writer thread): remember what served the newest request."""
+        served = [r for r in batch if getattr(r, "upstream_model", None)]
+        if not served:
+            return
+        r = max(served, key=lambda x: x.ts)
+        self.last_served = {"upstream_model": r.upstream_model, "upstream": r.upstream, "account_id": r.account_id}
+        self.refresh()
 
-    def _account_rows(self) -> list[dict[str, Any]]:
+    def _withdraw_notice(self) -> None:
+        self._error_noted = False
+        remove = getattr(self.icon, "remove_notification", None)
+        if remove is None or not getattr(self.icon, "HAS_NOTIFICATION", False):
+            return
+        try:
+            remove()
+        except Exception:
+            log.debug("could not withdraw the notification", exc_info=True)
+
+    def _accounts(self) -> list[dict[str, Any]]:
         try:
             return list(self.controller.list_accounts())
         except Exception:
             log.debug("account list for the tray failed", exc_info=True)
             return []
+
+    def _glance(self) -> tuple[str, str, str | None]:
+        """(header, accounts line, model line) as the menu shows them now."""
+        import time
+
+        rows, now = self._accounts(), time.time()
+        return (glance.header(self.status, self.starting), glance.accounts_line(rows, now),
+                glance.model_line(self.last_served, rows, now))
+
+    def _tooltip(self) -> str:
+        return tooltip(self.status, self.starting, self._glance()[1])
+
+    def _view_key(self) -> tuple[Any, ...]:
+        st = self.status
+        return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts, self._glance(),
+                (st.problem or {}).get("suggested_port"), getattr(st, "config_problem", None),
+                view_key(self._accounts()))
 
     def refresh(self) -> None:
         """Push state to the icon; skipped when nothing visible changed (an appindicator menu
@@ -132,7 +161,7 @@ class TrayApp:
         def apply() -> None:
             try:
                 self.icon.icon = self.image()
-                self.icon.title = tooltip(self.status, self.starting)
+                self.icon.title = self._tooltip()
                 self.icon.update_menu()
                 if self.template:
                     self.mark_template()
@@ -146,32 +175,29 @@ class TrayApp:
         st = self.status
         urls = client_urls(st.base_url)
         Item, Sep = pystray.MenuItem, pystray.Menu.SEPARATOR
-        if self.starting:
-            header = "Starting..."
-        elif st.running:
-            header = f"Running on port {st.port}"
-        elif st.error:
-            header = "Stopped: " + (st.error if len(st.error) <= 60 else st.error[:57] + "...")
-        else:
-            header = "Stopped"
+        header, accounts, model = self._glance()
         toggle = Item("Stop", self._act(self.do_stop), default=True) if st.running else Item(
             "Start", self._act(self.do_start), default=True, enabled=not self.starting
         )
         copy_menu = pystray.Menu(
-            Item(f"OpenAI clients: {urls['openai']}", self._act(lambda: self.do_copy(urls["openai"]))),
-            Item(f"Anthropic / Claude Code: {urls['anthropic']}", self._act(lambda: self.do_copy(urls["anthropic"]))),
-            Item(f"Gemini: {urls['gemini']}", self._act(lambda: self.do_copy(urls["gemini"]))),
+            Item(f"OpenAI clients: {urls['openai']}", self._act(lambda: self.do_copy(urls["openai"], "OpenAI base URL"))),
+            Item(f"Anthropic / Claude Code: {urls['anthropic']}",
+                 self._act(lambda: self.do_copy(urls["anthropic"], "Anthropic base URL"))),
+            Item(f"Gemini: {urls['gemini']}", self._act(lambda: self.do_copy(urls["gemini"], "Gemini base URL"))),
             Sep,
             Item("Copy Claude Code setup", self._act(self.do_copy_claude_setup)),
         )
-        accounts = f"{st.active_accounts} active account{'' if st.active_accounts == 1 else 's'}"
-        attention = menu_items(self._account_rows(), Item, lambda url: self._act(lambda: self.do_open_url(url)))
+        free = (st.problem or {}).get("suggested_port") if not st.running else None
+        use_port = (Item(f"Use port {free} and start", self._act(lambda: self.do_use_port(free))),) if free else ()
+        attention = menu_items(self._accounts(), Item, lambda url: self._act(lambda: self.do_open_url(url)))
         return (
             Item(header, None, enabled=False),
             Item(accounts, None, enabled=False),
+            *((Item(model, None, enabled=False),) if model else ()),
             *attention,
             Sep,
             toggle,
+            *use_port,
             Item("Copy base URL", copy_menu),
             connect_tray_menu(self),  # Connect ▸ client ▸ Connect / Check / Undo (trayproxy/connect/ui.py)
             Sep,
@@ -198,7 +224,15 @@ class TrayApp:
         try:
             self.status = self.controller.start()
         except StartError as e:
-            self.notify("trayproxy could not start", str(e))
+            st = self.controller.status()
+            why = glance.problem_words(st.problem)
+            free = (st.problem or {}).get("suggested_port")
+            if why:  # the page's words; the OS text is in the log
+                msg = why[0].upper() + why[1:] + "." + (f" Port {free} is free: use it from the menu." if free else "")
+            else:
+                msg = str(e)
+            self._error_noted = True
+            self.notify("trayproxy could not start", msg)
         except Exception as e:
             log.exception("start failed")
             self.notify("trayproxy could not start", str(e))
@@ -206,6 +240,15 @@ class TrayApp:
             self.starting = False
             self.status = self.controller.status()
             self.refresh()
+
+    def do_use_port(self, port: int) -> None:
+        """The port in use was taken by another program: move to the free one and start."""
+        try:
+            self.controller.set_config("port", port)
+        except Exception as e:
+            self.notify("Could not change the port", str(e))
+            return
+        self.do_start()
 
     def do_stop(self) -> None:
         try:
@@ -215,13 +258,17 @@ class TrayApp:
             self.notify("trayproxy could not stop", str(e))
         self.refresh()
 
-    def do_copy(self, text: str) -> None:
+    def do_copy(self, text: str, what: str = "Text", shown: str | None = None) -> None:
+        """Copy, then confirm with a notification naming what was copied (`shown`, or the text
+        itself; never echo a text that holds the key: notices are logged)."""
         if not self.copy(text):
-            # never echo the text: the Claude Code setup holds the API key, and notices are logged
             self.notify("Could not copy", "No clipboard helper found: install xclip, xsel or wl-clipboard")
+            return
+        self.notify(f"{what} copied", shown if shown is not None else text)
 
     def do_copy_claude_setup(self) -> None:
-        self.do_copy(claude_code_setup(self.status.base_url, self.controller.api_key()))
+        self.do_copy(claude_code_setup(self.status.base_url, self.controller.api_key()), "Claude Code setup",
+                     f"ANTHROPIC_BASE_URL={self.status.base_url} and your API key, ready to paste in a terminal")
 
     def do_open_settings(self) -> None:
         try:

@@ -1,11 +1,19 @@
-/* trayproxy settings page: talks to the ControlServer's JSON API (token in a header).
+/* trayproxy settings page: talks to the ControlServer's JSON API (token in a header) and follows
+ * its event stream (GET /api/events): `state` arrives whenever something the page shows changed,
+ * `monitor` when request-log rows were written. Nothing polls. While the page is hidden the
+ * stream is closed (no CPU at all); on return it reconnects and gets the current state first.
  *
- * Extending: add a tab button (data-tab="NAME") and a section (data-panel="NAME") to index.html,
- * or call trayproxy.addTab(NAME, LABEL, sectionElement) from another script; then
- * trayproxy.registerPanel(NAME, {show(state), render(state)}) to get the live state.
+ * Extending (see also the comment at the top of index.html): add a tab button (data-tab="NAME")
+ * and a section (data-panel="NAME") to index.html, or call trayproxy.addTab(NAME, LABEL,
+ * sectionElement) from another script; then trayproxy.registerPanel(NAME, {show(state),
+ * render(state)}) to get the live state, trayproxy.onState(fn) for every state, and
+ * trayproxy.on("monitor" | "tick", fn) for request-log batches and the once-a-minute clock tick
+ * (for "in 5 min" texts; it runs only while the page is visible).
  * trayproxy.api(PATH, BODY) calls /api/PATH (POST when BODY is given); trayproxy.download(PATH)
- * saves what /api/PATH answers as a file. monitor.js (Monitor tab) and settings.js (z.ai, start
- * at login) are built this way.
+ * saves what /api/PATH answers as a file; trayproxy.validate(input, errEl, check, button) gives
+ * a field inline validation in the page's words; trayproxy.act(button, fn, errEl) runs an action.
+ * overview.js (first-run guide, client setups), monitor.js (Monitor tab) and settings.js (proxy,
+ * API key, start at login, z.ai) are built this way.
  */
 "use strict";
 
@@ -14,15 +22,16 @@
   const $ = (id) => document.getElementById(id);
   const panels = {};
   const listeners = [];
+  const handlers = { monitor: [], tick: [] };
   let state = null;
-  let snippetId = null;
-  let editingKey = false;
   let pendingStart = false;
   let toastTimer = null;
+  let source = null;
+  let tickTimer = null;
   const lastRendered = {};
 
   /* True when `value` differs from what `name` last rendered: lists are rebuilt only then, so
-     the 2-second poll never swaps a button out from under the pointer (or an armed "Remove"). */
+     a pushed state never swaps a button out from under the pointer (or an armed "Remove"). */
   function changed(name, value) {
     const key = JSON.stringify(value);
     if (lastRendered[name] === key) return false;
@@ -48,6 +57,60 @@
     return el;
   }
 
+  function emit(kind, data) {
+    for (const fn of handlers[kind] || []) {
+      try { fn(data, state); } catch (e) { console.error(e); }
+    }
+  }
+
+  /* The API key as the page shows it until "Show": the prefix and dots. */
+  function mask(key) { return key ? key.slice(0, 3) + "\u2022".repeat(12) : ""; }
+
+  /* Inline validation: check(value) returns a message in the page's words, or "" when fine.
+     The message shows under the field as the user types (after the first change), the field is
+     marked invalid and `button` (Save) is disabled while it is wrong. Returns a function that
+     checks now and tells whether the value is fine (call it on submit). */
+  function validate(input, errEl, check, button) {
+    let touched = false;
+    const run = (show) => {
+      const msg = check(input.value.trim()) || "";
+      if (show) {
+        errEl.textContent = msg;
+        errEl.hidden = !msg;
+        if (msg) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+      }
+      if (button) button.disabled = !!msg && touched;
+      return !msg;
+    };
+    input.addEventListener("input", () => { touched = true; run(true); });
+    input.addEventListener("blur", () => { if (touched) run(true); });
+    return () => { touched = true; return run(true); };
+  }
+
+  /* Keep what the user is looking at where it is while `fn` changes the page above it (a
+     banner or a warning coming or going must not move the button under the pointer). */
+  function keepAnchor(fn) {
+    const chrome = $("chrome");
+    const top = chrome ? chrome.getBoundingClientRect().bottom : 0;
+    let anchor = null, before = 0;
+    if (window.scrollY > 0) {
+      const focused = document.activeElement;
+      if (focused && focused !== document.body && focused.getBoundingClientRect().top > top) anchor = focused;
+      if (!anchor) {
+        for (const el of document.querySelectorAll("main .panel:not([hidden]) > .card")) {
+          const r = el.getBoundingClientRect();
+          if (r.bottom > top) { anchor = el; break; }
+        }
+      }
+      if (anchor) before = anchor.getBoundingClientRect().top;
+    }
+    fn();
+    if (anchor && anchor.isConnected) {
+      const delta = anchor.getBoundingClientRect().top - before;
+      if (Math.abs(delta) >= 1) window.scrollBy(0, delta);
+    }
+  }
+
   async function api(path, body) {
     const opts = { method: body === undefined ? "GET" : "POST", headers: { "X-Trayproxy-Token": TOKEN } };
     if (body !== undefined) {
@@ -62,8 +125,8 @@
     }
     let data = {};
     try { data = await resp.json(); } catch (e) { /* not JSON */ }
+    if (data && data.status && data.config) setState(data); // errors may carry the state too
     if (!resp.ok) throw new Error(data.error || resp.statusText || "Request failed");
-    if (data && data.status && data.config) setState(data);
     return data;
   }
 
@@ -154,19 +217,6 @@
     return false;
   }
 
-  function fmtWhen(ts) {
-    if (!ts) return "";
-    const mins = Math.round((ts * 1000 - Date.now()) / 60000);
-    if (mins <= 0) return "resets now";
-    if (mins < 60) return `resets in ${mins} min`;
-    if (mins < 24 * 60) return `resets in ${Math.floor(mins / 60)} h ${mins % 60} min`;
-    return "resets " + new Date(ts * 1000).toLocaleDateString([], { month: "short", day: "numeric" });
-  }
-
-  function fmtFull(ts) {
-    return ts ? "Resets " + new Date(ts * 1000).toLocaleString() : "";
-  }
-
   // -- tabs ------------------------------------------------------------------------------
   function tabs() { return Array.from(document.querySelectorAll("#tabs [role=tab]")); }
 
@@ -198,7 +248,7 @@
   // -- rendering -------------------------------------------------------------------------
   function setState(s) {
     state = s;
-    render();
+    keepAnchor(render);
     for (const fn of listeners) {
       try { fn(state); } catch (e) { console.error(e); }
     }
@@ -207,19 +257,45 @@
     }
   }
 
+  /* Why Start failed, in the page's words, with what to do about it. */
+  function problemText(p) {
+    if (p.kind === "port") {
+      const what = p.reason === "in_use" ? `Port ${p.port} is already in use by another program.`
+        : p.reason === "denied" ? `trayproxy may not listen on port ${p.port} (ports below 1024 need administrator rights).`
+          : `Port ${p.port} could not be opened (${p.message.replace(/^.*could not be bound: /, "")}).`;
+      return what + (p.suggested_port ? ` Port ${p.suggested_port} is free.` : " Pick another port in Settings.");
+    }
+    if (p.kind === "no_account") return "Add a Google account first (or turn on z.ai in Settings).";
+    return p.message;
+  }
+
   function renderBanners(st, cfg) {
-    const box = $("banners");
-    box.replaceChildren();
-    const add = (kind, title, text) => box.append(h("div", { class: "banner " + kind }, h("b", { text: title }), h("span", { text })));
-    if (st.error && !st.running) add("error", "Could not start:", st.error);
+    const items = [];
+    const p = st.problem;
+    if (p && !st.running) items.push(["error", "Could not start:", problemText(p), p.kind, p.suggested_port || null]);
     if (cfg.allow_lan_access && cfg.effective_auth_mode === "off") {
-      add("warning", "LAN access without a key:", "anyone on your network can use your accounts. Turn on the API key in Settings.");
+      items.push(["warning", "LAN access without a key:", "anyone on your network can use your accounts. Turn on the API key in Settings.", "lan", null]);
     }
-    if (st.config_problem) add("warning", "Settings file:", st.config_problem);
-    if (st.restart_note) add("warning", "Waiting for a restart:", st.restart_note);
+    if (st.config_problem) items.push(["warning", "Settings file:", st.config_problem, "config", null]);
+    if (st.restart_note) items.push(["warning", "Waiting for a restart:", st.restart_note, "restart", null]);
     if (st.secrets_fallback) {
-      add("warning", "No system keychain:", st.secrets_fallback + ". Secrets are kept in a private file (mode 0600) instead.");
+      items.push(["warning", "No system keychain:", `${st.secrets_fallback}. Secrets are kept in a private file instead (${state.secrets.path || "in the data folder"}, readable only by you).`, "keychain", null]);
     }
+    if (!changed("banners", items)) return;
+    $("banners").replaceChildren(...items.map(([kind, title, text, cause, port]) => {
+      const actions = [];
+      if (cause === "port") {
+        if (port) actions.push(h("button", { type: "button", class: "btn small primary", "data-use-port": port, text: `Use port ${port} and start` }));
+        actions.push(h("button", { type: "button", class: "btn small ghost", text: "Change the port", onclick: () => { selectTab("settings"); $("port").focus(); } }));
+      } else if (cause === "no_account") {
+        actions.push(h("button", { type: "button", class: "btn small primary", "data-login": "", text: "Sign in with Google" }));
+      } else if (cause === "lan") {
+        actions.push(h("button", { type: "button", class: "btn small ghost", text: "Open Settings", onclick: () => { selectTab("settings"); $("auth-mode").focus(); } }));
+      }
+      return h("div", { class: "banner " + kind, "data-cause": cause },
+        h("span", { class: "text" }, h("b", { text: title }), " ", text),
+        actions.length ? h("div", { class: "actions" }, actions) : null);
+    }));
   }
 
   function renderStatus(st, cfg) {
@@ -232,75 +308,17 @@
     toggle.textContent = st.running ? "Stop" : "Start";
     toggle.classList.toggle("primary", !st.running);
     toggle.classList.toggle("stop", st.running);
-    $("fact-state").textContent = st.running ? "Running" : "Stopped";
+    $("fact-state").textContent = st.running ? "Running" : pendingStart ? "Starting..." : "Stopped";
     $("fact-url").textContent = st.base_url;
-    $("fact-accounts").textContent = `${st.active_accounts} of ${st.accounts_total}`;
+    $("top-url").textContent = st.running ? st.base_url : "";
+    const facts = $("fact-accounts");
+    if (st.accounts_total) facts.textContent = `${st.active_accounts} of ${st.accounts_total}`;
+    else if (changed("fact-accounts-empty", true)) {
+      facts.replaceChildren(h("span", { text: "None yet." }), h("a", { href: "#accounts", text: "Add an account" }));
+    }
+    if (st.accounts_total) delete lastRendered["fact-accounts-empty"];
     $("fact-listen").textContent = cfg.allow_lan_access ? "Your network (0.0.0.0)" : "This computer only";
     $("fact-auth").textContent = { off: "No", strict: "Yes, every route", all_except_health: "Yes, except /health" }[st.auth_mode] || st.auth_mode;
-  }
-
-  function renderSnippets(s) {
-    const bar = $("snippet-tabs");
-    if (!snippetId || !s.snippets.some((x) => x.id === snippetId)) snippetId = s.snippets[0].id;
-    if (bar.children.length !== s.snippets.length) {
-      bar.replaceChildren(...s.snippets.map((sn) => h("button", {
-        type: "button", role: "tab", "data-snippet": sn.id, text: sn.title,
-        onclick: () => { snippetId = sn.id; renderSnippets(state); },
-      })));
-    }
-    for (const b of bar.children) b.setAttribute("aria-selected", b.dataset.snippet === snippetId ? "true" : "false");
-    const current = s.snippets.find((x) => x.id === snippetId);
-    $("snippet-code").textContent = current.text;
-    $("snippet-code").dataset.snippet = current.id;
-    const urls = [["OpenAI clients", s.urls.openai], ["Anthropic / Claude Code", s.urls.anthropic], ["Gemini", s.urls.gemini]];
-    if (!changed("urls", urls)) return;
-    $("client-urls").replaceChildren(...urls.map(([who, url]) => h("li", {},
-      h("span", { class: "who", text: who }), h("code", { text: url }),
-      h("button", { type: "button", class: "btn small ghost", text: "Copy", onclick: () => copyText(url, who + " URL") }))));
-  }
-
-  function quotaRow(name, q) {
-    const pct = q.remaining === null || q.remaining === undefined ? null : Math.round(q.remaining * 100);
-    const level = pct === null ? "" : pct <= 20 ? "low" : pct <= 50 ? "mid" : "";
-    const note = q.cooldown_until ? `cooling down: ${q.cooldown_reason || "rate limited"}` : fmtWhen(q.reset_time);
-    return [
-      h("span", { class: "model", title: name, text: name }),
-      h("div", { class: "bar", role: "meter", "aria-label": name + " quota", "aria-valuenow": pct === null ? 0 : pct, "aria-valuemin": 0, "aria-valuemax": 100 },
-        h("span", { class: level, style: { width: `${pct === null ? 0 : pct}%` } })),
-      h("span", { class: "pct", text: pct === null ? "?" : pct + "%" }),
-      h("span", { class: "reset", text: note, title: q.cooldown_until ? "" : fmtFull(q.reset_time) }),
-    ];
-  }
-
-  function renderAccounts(s) {
-    const list = $("accounts-list");
-    if (!list) return; // accounts.js renders the Accounts tab
-    $("accounts-count").textContent = s.accounts.length ? `(${s.accounts.length})` : "";
-    // "now" changes on every poll; the minute keeps "resets in N min" current
-    const minute = Math.floor(Date.now() / 60000);
-    if (!changed("accounts", [minute, s.accounts.map((a) => ({ ...a, now: 0 }))])) return;
-    if (!s.accounts.length) {
-      list.replaceChildren(h("div", { class: "empty", text: "No accounts yet. Sign in with Google below, or paste a refresh token." }));
-      return;
-    }
-    list.replaceChildren(...s.accounts.map((a) => {
-      const badge = a.active ? h("span", { class: "badge ok", text: "active" })
-        : h("span", { class: "badge " + (a.disabled_reason ? "bad" : "warn"), text: a.disabled_reason ? "disabled" : "unavailable" });
-      const remove = h("button", { type: "button", class: "btn small danger", text: "Remove", "data-account": a.id });
-      remove.addEventListener("click", () => {
-        if (!confirmFirst(remove, "Remove " + a.email + "?")) return;
-        act(remove, () => api("accounts/remove", { id: a.id }).then(() => toast("Removed " + a.email)));
-      });
-      const models = Object.entries(a.models || {});
-      return h("div", { class: "account", "data-email": a.email },
-        h("div", { class: "account-head" },
-          h("span", { class: "email", text: a.email }),
-          h("span", { class: "badge", title: a.tier || "", text: a.tier ? a.tier.replace(/[-_]tier$/i, "").replace(/[-_]/g, " ") : "tier unknown" }),
-          badge, h("div", { class: "spacer" }), remove),
-        a.active ? null : h("p", { class: "reason", text: a.state }),
-        models.length ? h("div", { class: "quota" }, models.map(([n, q]) => quotaRow(n, q)))
-          : h("p", { class: "reason", text: "No quota information yet. Use Refresh quota." }));
-    }));
   }
 
   function renderLogin(login) {
@@ -319,44 +337,66 @@
     }
   }
 
-  function renderSettings(s) {
-    const st = s.status, cfg = s.config;
-    const port = $("port");
-    if (document.activeElement !== port && port.dataset.dirty !== "1") port.value = cfg.port;
-    port.disabled = st.running;
-    $("port-save").disabled = st.running;
-    $("port-hint").textContent = st.running ? "Stop the proxy to change the port." : `Clients connect to http://127.0.0.1:${port.value || cfg.port}.`;
-    const lan = $("lan");
-    lan.checked = cfg.allow_lan_access;
-    lan.disabled = st.running;
-    $("lan-hint").textContent = (cfg.allow_lan_access
-      ? "On: other devices can connect to this computer's network address."
-      : "Off: only programs on this computer can connect.") + (st.running ? " Stop the proxy to change this." : "");
-    $("lan-warning").hidden = !(cfg.allow_lan_access && cfg.effective_auth_mode === "off");
-    $("auto-start").checked = cfg.auto_start;
-    const auth = $("auth-mode");
-    if (document.activeElement !== auth) auth.value = cfg.auth_mode;
-    $("auth-hint").textContent = "In effect now: " + ({ off: "no key needed", strict: "key needed on every route", all_except_health: "key needed except on /health" }[cfg.effective_auth_mode] || cfg.effective_auth_mode) + ".";
-    if (!editingKey) $("api-key").value = s.api_key;
-  }
-
   function render() {
     if (!state) return;
     const st = state.status, cfg = state.config;
     renderBanners(st, cfg);
     renderStatus(st, cfg);
-    renderSnippets(state);
-    renderAccounts(state);
     renderLogin(state.login);
-    renderSettings(state);
   }
 
   async function refresh() {
     try {
       await api("state");
     } catch (e) {
-      $("status-text").textContent = "Not connected";
-      $("status-pill").dataset.state = "error";
+      disconnected();
+    }
+  }
+
+  function disconnected() {
+    $("status-text").textContent = "Not connected";
+    $("status-pill").dataset.state = "error";
+    document.body.dataset.stream = "down";
+  }
+
+  /* Follow the event stream while the page is visible; EventSource reconnects by itself
+     (after the `retry:` the server sets) and the first event after a reconnect is the state. */
+  function connect() {
+    if (source || document.visibilityState !== "visible") return;
+    source = new EventSource("/api/events?token=" + encodeURIComponent(TOKEN));
+    source.addEventListener("open", () => { document.body.dataset.stream = "up"; });
+    source.addEventListener("state", (ev) => {
+      document.body.dataset.stream = "up";
+      setState(JSON.parse(ev.data));
+    });
+    source.addEventListener("monitor", (ev) => {
+      document.body.dataset.monitorEvents = String(Number(document.body.dataset.monitorEvents || 0) + 1);
+      emit("monitor", JSON.parse(ev.data));
+    });
+    source.addEventListener("error", () => { if (source && source.readyState !== EventSource.OPEN) disconnected(); });
+    clearInterval(tickTimer);
+    tickTimer = setInterval(() => { emit("tick"); if (state) render(); }, 60000);
+  }
+
+  function disconnect() {
+    if (source) { source.close(); source = null; }
+    clearInterval(tickTimer);
+    tickTimer = null;
+    document.body.dataset.stream = "paused";
+  }
+
+  async function startProxy(button) {
+    pendingStart = true;
+    render();
+    try {
+      await api("start", {});
+    } catch (e) {
+      // a problem with a cause is on the banner (and goes with it); anything else is a toast
+      if (!(state && state.status.problem)) toast(e.message, true);
+    } finally {
+      pendingStart = false;
+      if (button) button.disabled = false;
+      render();
     }
   }
 
@@ -373,98 +413,45 @@
     });
     window.addEventListener("hashchange", () => selectTab(location.hash.slice(1)));
 
-    $("toggle").addEventListener("click", (ev) => {
-      const running = state && state.status.running;
-      if (!running) { pendingStart = true; render(); }
-      act(ev.currentTarget, () => api(running ? "stop" : "start", {})).finally(() => { pendingStart = false; render(); });
+    document.addEventListener("click", (ev) => {
+      const toggle = ev.target.closest("[data-action=toggle]");
+      if (toggle && state) {
+        toggle.disabled = true;
+        if (state.status.running) act(toggle, () => api("stop", {}));
+        else startProxy(toggle);
+        return;
+      }
+      const use = ev.target.closest("[data-use-port]");
+      if (use) {
+        const n = Number(use.dataset.usePort);
+        use.disabled = true;
+        api("config", { key: "port", value: n }).then(() => {
+          $("port").value = n;
+          delete $("port").dataset.dirty;
+          return startProxy(null);
+        }, (e) => toast(e.message, true));
+        return;
+      }
+      const login = ev.target.closest("[data-login]");
+      if (login) act(login, () => api("accounts/login", {}));
     });
-
     document.addEventListener("click", (ev) => {
       const b = ev.target.closest("[data-copy]");
       if (!b || !state) return;
       if (b.dataset.copy === "base-url") copyText(state.status.base_url, "Base URL");
       if (b.dataset.copy === "api-key") copyText(state.api_key, "API key");
     });
-    $("snippet-copy").addEventListener("click", () => {
-      const sn = state.snippets.find((x) => x.id === snippetId);
-      if (sn) copyText(sn.text, sn.title + " setup");
-    });
 
-    const port = $("port");
-    port.addEventListener("input", () => { port.dataset.dirty = "1"; });
-    $("port-form").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const err = $("port-error");
-      const n = Number(port.value);
-      if (!Number.isInteger(n) || n < 1 || n > 65535) {
-        err.textContent = "The port must be a whole number from 1 to 65535.";
-        err.hidden = false;
-        return;
-      }
-      act($("port-save"), async () => {
-        await api("config", { key: "port", value: n });
-        delete port.dataset.dirty;
-        toast("Port saved");
-      }, err);
-    });
-
-    $("lan").addEventListener("change", (ev) => {
-      const on = ev.currentTarget.checked;
-      act(null, () => api("config", { key: "allow_lan_access", value: on }));
-    });
-    $("auto-start").addEventListener("change", (ev) => {
-      const on = ev.currentTarget.checked;
-      act(null, () => api("config", { key: "auto_start", value: on }));
-    });
-    $("auth-mode").addEventListener("change", (ev) => {
-      const mode = ev.currentTarget.value;
-      act(null, () => api("config", { key: "auth_mode", value: mode }).then(() => toast("Auth mode saved")));
-    });
-
-    const key = $("api-key");
-    $("key-show").addEventListener("click", (ev) => {
-      const show = key.type === "password";
-      key.type = show ? "text" : "password";
-      ev.currentTarget.textContent = show ? "Hide" : "Show";
-    });
-    const setEditing = (on) => {
-      editingKey = on;
-      key.readOnly = !on;
-      $("key-actions").hidden = on;
-      $("key-edit-actions").hidden = !on;
-      $("key-error").hidden = true;
-      if (on) { key.type = "text"; $("key-show").textContent = "Hide"; key.focus(); key.select(); }
-      render();
-    };
-    $("key-edit").addEventListener("click", () => setEditing(true));
-    $("key-cancel").addEventListener("click", () => setEditing(false));
-    $("key-form").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      if (!editingKey) return;
-      const value = key.value.trim();
-      const err = $("key-error");
-      if (!/^sk-\S{7,}$/.test(value)) {
-        err.textContent = "The key must start with sk-, have at least 10 characters and no spaces.";
-        err.hidden = false;
-        return;
-      }
-      act($("key-save"), async () => {
-        await api("key", { key: value });
-        setEditing(false);
-        toast("API key saved");
-      }, err);
-    });
-    $("key-regenerate").addEventListener("click", (ev) => {
-      const b = ev.currentTarget;
-      if (!confirmFirst(b, "Click again: old key stops working")) return;
-      act(b, () => api("key/regenerate", {}).then(() => toast("New API key generated")));
-    });
-
-    $("login").addEventListener("click", (ev) => act(ev.currentTarget, () => api("accounts/login", {})));
+    const tokenOk = validate($("refresh-token"), $("token-error"), (v) => {
+      if (!v) return "Paste a refresh token first.";
+      if (/\s/.test(v)) return "A refresh token has no spaces or line breaks.";
+      return "";
+    }, $("token-add"));
     $("token-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const input = $("refresh-token");
-      act(ev.submitter || null, async () => {
+      if (!tokenOk()) return;
+      act($("token-add"), async () => {
         await api("accounts/token", { refresh_token: input.value });
         input.value = "";
         toast("Account added");
@@ -477,16 +464,20 @@
   }
 
   window.trayproxy = {
-    api, download, copyText, toast, h, addTab, selectTab, refresh, act, confirmFirst,
+    api, download, copyText, toast, h, addTab, selectTab, refresh, act, confirmFirst, validate, mask, keepAnchor, changed,
     registerPanel(name, hooks) { panels[name] = hooks; if (state && hooks.render) hooks.render(state); },
     onState(fn) { listeners.push(fn); },
+    on(kind, fn) { (handlers[kind] = handlers[kind] || []).push(fn); },
     get state() { return state; },
+    get connected() { return !!source && source.readyState === EventSource.OPEN; },
   };
 
   document.addEventListener("DOMContentLoaded", () => {
     wire();
     selectTab(location.hash.slice(1) || "overview");
-    refresh();
-    setInterval(() => { if (document.visibilityState === "visible") refresh(); }, 2000);
+    connect();
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") connect(); else disconnect();
+    });
   });
 })();

@@ -1,10 +1,12 @@
 /* Monitor tab: the request log, live.
  *
- * While the tab is on screen (and the window is visible) the list is polled every 2 s with
- * `after=`: rows that started in the last few minutes, merged by id. A row is written when its
- * request ends, stamped with its start time, so a long request can land behind newer ones; the
- * look-back window catches it. Hidden tab or window: no timer runs at all.
- * Everything from the log goes into the DOM as text (textContent), never as HTML.
+ * Nothing polls: the page's event stream says when request-log rows were written (`monitor`
+ * events), and only then, while the tab is on screen, the list is fetched with `after=`: rows
+ * that started in the last few minutes, merged by id. A row is written when its request ends,
+ * stamped with its start time, so a long request can land behind newer ones; the look-back
+ * window catches it. Hidden tab or window: nothing is fetched; the tab catches up when shown.
+ * Everything from the log goes into the DOM as text (textContent), never as HTML. The hourly
+ * charts are drawn by monitor-chart.js (trayproxy.chart.draw).
  */
 "use strict";
 
@@ -12,9 +14,7 @@
   const tp = window.trayproxy;
   const { h, api } = tp;
   const $ = (id) => document.getElementById(id);
-  const SVG = "http://www.w3.org/2000/svg";
-  const POLL_MS = 2000;
-  const STATS_MS = 30000; // hour buckets and "x min ago" move on even when nothing new arrives
+  const STATS_MS = 5 * 60000; // hour buckets move on even when nothing new arrives (checked on the minute tick)
   const PAGE = 100;
   const LOOK_BACK = 300; // s
   const KEEP = 2000; // rows kept in the page
@@ -25,7 +25,7 @@
   let hasMore = false;
   let loaded = false; // the head of the list for the current filters is in
   let generation = 0; // bumps when filters change or the log is cleared: late answers are dropped
-  let timer = null;
+  let stale = true; // rows were written while the tab was not on screen
   let polling = false;
   let pollAgain = false;
   let stats = null;
@@ -57,8 +57,7 @@
 
   function fmtAgo(ts) {
     const s = Math.max(0, Math.round(Date.now() / 1000 - ts));
-    if (s < 5) return "just now";
-    if (s < 60) return `${s} s ago`;
+    if (s < 60) return "just now"; // the clock ticks once a minute: no per-second texts
     if (s < 3600) return `${Math.floor(s / 60)} min ago`;
     if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
     const d = new Date(ts * 1000);
@@ -104,32 +103,24 @@
     $("mon-live-text").textContent = { on: "Live", off: "Paused", disabled: "Log is off" }[mode];
   }
 
-  function schedule() {
-    clearTimeout(timer);
-    timer = null;
-    if (onScreen()) timer = setTimeout(tick, POLL_MS);
-    else setLive(false);
-  }
-
+  /* Fetch what is new (called when rows were written, or the tab comes on screen). */
   async function tick() {
-    clearTimeout(timer);
-    timer = null;
     if (!onScreen()) { setLive(false); return; }
-    if (polling) { pollAgain = true; return; } // the running poll goes round once more
+    if (polling) { pollAgain = true; return; } // the running fetch goes round once more
     polling = true;
+    stale = false;
     try {
       do {
         pollAgain = false;
         await poll();
       } while (pollAgain && onScreen());
-      setLive(true);
+      setLive(tp.connected !== false);
     } catch (e) {
       $("mon-live").dataset.state = "error";
       $("mon-live-text").textContent = e.message;
     } finally {
       polling = false;
     }
-    schedule();
   }
 
   function query(extra) {
@@ -248,7 +239,7 @@
     const kind = statusKind(r);
     const tr = h("tr", { "data-id": r.id, "data-status": r.status, class: "st-" + kind, tabindex: 0 },
       h("td", { class: "when", "data-ts": r.ts, title: fmtTime(r.ts), text: fmtAgo(r.ts) }),
-      h("td", {},
+      h("td", { class: "st" },
         h("span", { class: "badge " + kind, text: String(r.status) }),
         r.outcome && r.outcome !== "ok" && r.outcome !== "error" ? h("span", { class: "sub", title: r.outcome.replace(/_/g, " "), text: outcomeName(r.outcome) }) : null),
       h("td", { class: "client" },
@@ -257,7 +248,7 @@
         h("span", { class: "sub", title: (r.method || "") + " " + (r.route || ""), text: r.route || "" })),
       modelCell(r),
       servedCell(r),
-      h("td", { class: "num", title: r.ttfb_ms !== null && r.ttfb_ms !== undefined ? "first byte after " + fmtDuration(r.ttfb_ms) : "", text: fmtDuration(r.duration_ms) }),
+      h("td", { class: "num dur", title: r.ttfb_ms !== null && r.ttfb_ms !== undefined ? "first byte after " + fmtDuration(r.ttfb_ms) : "", text: fmtDuration(r.duration_ms) }),
       h("td", { class: "num tokens", title: `${nf.format(r.input_tokens)} in, ${nf.format(r.output_tokens)} out` },
         r.input_tokens || r.output_tokens
           ? [h("span", { text: fmtCount(r.input_tokens) }), h("span", { class: "sep", text: " / " }), h("span", { text: fmtCount(r.output_tokens) })]
@@ -329,71 +320,6 @@
   }
 
   // -- stats and chart ---------------------------------------------------------------------
-  function svgEl(tag, attrs, ...children) {
-    const el = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) el.setAttribute(k, v);
-    for (const c of children) if (c) el.append(c);
-    return el;
-  }
-
-  function niceMax(v) {
-    if (v <= 4) return 4;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 4, 6, 8, 10]) if (m * p >= v) return m * p; // the half-way line stays a round number
-    return 10 * p;
-  }
-
-  function hourLabel(ts) { return new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
-
-  /* A stacked bar chart of hourly buckets. series: [{key, cls, label}]; fmt formats axis values. */
-  function drawChart(svg, hours, series, fmt, noun) {
-    const W = 420, H = 150, L = 38, R = 6, T = 10, B = 22;
-    const plotW = W - L - R, plotH = H - T - B;
-    const totals = hours.map((b) => series.reduce((s, x) => s + (b[x.key] || 0), 0));
-    const max = niceMax(Math.max(0, ...totals));
-    const y = (v) => T + plotH - (v / max) * plotH;
-    const nodes = [];
-    const empty = !totals.some(Boolean);
-    for (const f of empty ? [0] : [0, 0.5, 1]) {
-      const yy = y(max * f);
-      nodes.push(svgEl("line", { x1: L, x2: W - R, y1: yy, y2: yy, class: f === 0 ? "axis" : "grid" }));
-      const label = svgEl("text", { x: L - 6, y: yy + 3.5, class: "ylabel", "text-anchor": "end" });
-      label.textContent = fmt(max * f);
-      nodes.push(label);
-    }
-    const slot = plotW / hours.length, bw = Math.max(2, slot * 0.72);
-    hours.forEach((b, i) => {
-      const x = L + i * slot + (slot - bw) / 2;
-      const g = svgEl("g", { class: "hour" });
-      const title = svgEl("title");
-      const parts = series.map((s) => `${nf.format(b[s.key] || 0)} ${s.label}`).join(", ");
-      title.textContent = `${hourLabel(b.hour_ts)}–${hourLabel(b.hour_ts + 3600)}: ${parts}`;
-      g.append(title, svgEl("rect", { x: L + i * slot, y: T, width: slot, height: plotH, class: "hit" }));
-      let base = 0;
-      for (const s of series) {
-        const v = b[s.key] || 0;
-        if (!v) continue;
-        const top = y(base + v), bottom = y(base);
-        const hgt = Math.max(1.5, bottom - top);
-        g.append(svgEl("rect", { x, y: bottom - hgt, width: bw, height: hgt, rx: 1.5, class: "col " + s.cls }));
-        base += v;
-      }
-      nodes.push(g);
-      if (i % 6 === 0 || i === hours.length - 1) {
-        const t = svgEl("text", { x: L + i * slot + slot / 2, y: H - 6, class: "xlabel", "text-anchor": i === hours.length - 1 ? "end" : "middle" });
-        t.textContent = i === hours.length - 1 ? "now" : hourLabel(b.hour_ts);
-        if (i === hours.length - 1) t.setAttribute("x", W - R);
-        nodes.push(t);
-      }
-    });
-    if (empty) {
-      const t = svgEl("text", { x: L + plotW / 2, y: T + plotH / 2, class: "nodata", "text-anchor": "middle" });
-      t.textContent = `No ${noun} in the last 24 hours`;
-      nodes.push(t);
-    }
-    svg.replaceChildren(...nodes);
-  }
-
   function totalsTable(table, list, label) {
     const body = table.tBodies[0];
     if (!list.length) {
@@ -425,15 +351,15 @@
     $("mon-t-output").textContent = fmtCount(sum("output_tokens"));
     $("mon-t-output").title = nf.format(sum("output_tokens"));
     const okHours = hours.map((b) => ({ ...b, ok: b.requests - b.errors }));
-    drawChart($("chart-requests"), okHours, [{ key: "ok", cls: "s-ok", label: "ok" }, { key: "errors", cls: "s-err", label: "errors" }], fmtCount, "requests");
-    drawChart($("chart-tokens"), hours, [{ key: "input_tokens", cls: "s-in", label: "input" }, { key: "output_tokens", cls: "s-out", label: "output" }], fmtCount, "tokens");
+    tp.chart.draw($("chart-requests"), okHours, [{ key: "ok", cls: "s-ok", label: "ok" }, { key: "errors", cls: "s-err", label: "errors" }], fmtCount, "requests");
+    tp.chart.draw($("chart-tokens"), hours, [{ key: "input_tokens", cls: "s-in", label: "input" }, { key: "output_tokens", cls: "s-out", label: "output" }], fmtCount, "tokens");
     const all = stats.summary;
     const st = tp.state;
     const days = st ? st.config.monitor.retention_days : null;
     $("mon-log-note").textContent = `${nf.format(all.requests)} requests in the log` +
       (days ? `, kept for ${days} day${days === 1 ? "" : "s"}.` : ".");
-    totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : "none (z.ai, refused)"));
-    totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || "none (refused)");
+    totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : "not sent upstream"));
+    totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || "not sent upstream");
     renderFilters();
   }
 
@@ -599,15 +525,18 @@
     });
     const ret = $("mon-retention");
     ret.addEventListener("input", () => { ret.dataset.dirty = "1"; });
+    const retOk = tp.validate(ret, $("mon-retention-error"), (v) => {
+      const n = Number(v);
+      if (v === "" || !Number.isInteger(n)) return "Keep requests for a whole number of days, from 1 to 3650.";
+      if (n < 1) return "Keep requests for at least 1 day (turn off Record requests to keep none).";
+      if (n > 3650) return "Keep requests for at most 3650 days (ten years).";
+      return "";
+    }, $("mon-retention-save"));
     $("mon-retention-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const err = $("mon-retention-error");
       const n = Number(ret.value);
-      if (!Number.isInteger(n) || n < 1 || n > 3650) {
-        err.textContent = "Keep requests for a whole number of days, from 1 to 3650.";
-        err.hidden = false;
-        return;
-      }
+      if (!retOk()) return;
       tp.act($("mon-retention-save"), async () => {
         await api("config", { key: "monitor.retention_days", value: n });
         delete ret.dataset.dirty;
@@ -619,7 +548,16 @@
     $("tabs").addEventListener("click", leftTab);
     window.addEventListener("hashchange", leftTab);
     document.addEventListener("visibilitychange", () => {
-      if (onScreen() && !timer && !polling) tick();
+      if (onScreen() && stale && !polling) tick();
+    });
+    tp.on("monitor", () => {
+      statsDirty = true;
+      if (onScreen()) tick(); else stale = true;
+    });
+    tp.on("tick", () => {
+      if (!onScreen()) return;
+      renderRows(); // "5 min ago" moves on
+      if (Date.now() - statsAt > STATS_MS) loadStats().catch(() => {});
     });
   }
 
@@ -632,7 +570,8 @@
       renderSettings(s);
       if (panel().hidden) return;
       renderRows();
-      if (onScreen() && !timer && !polling) tick(); // opened straight at #monitor, before the first state
+      if (onScreen() && !polling && (stale || !loaded)) tick(); // opened straight at #monitor, or back from hidden
+      else if (onScreen()) setLive(tp.connected !== false);
     },
   });
 

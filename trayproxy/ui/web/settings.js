@@ -1,7 +1,8 @@
-/* Settings tab, continued: start at login, and z.ai.
+/* Settings tab: the proxy (port, LAN, API key requirement), the API key, start at login, z.ai.
  *
+ * Every field checks itself as it is typed (trayproxy.validate), in the page's words.
  * Start at login is read from the OS (a desktop entry, a LaunchAgent, a registry value) when the
- * tab opens, not on every poll. The z.ai key is write-only: the state says only whether one is
+ * tab opens, not on every state change. The z.ai key is write-only: the state says only whether one is
  * set, and the input is emptied once the key is saved.
  */
 "use strict";
@@ -13,6 +14,8 @@
   const FAMILIES = ["opus", "sonnet", "haiku"];
   let autostart = null; // last status from /api/autostart
   let modelsDirty = false;
+  let urlOk = () => true; // the base URL field's inline check (set in wire)
+  let switching = null; // the z.ai switch's new position while its two settings are saved
 
   // -- start at login ----------------------------------------------------------------------
   function showError(el, message) {
@@ -68,21 +71,143 @@
     });
   }
 
+  // -- proxy and API key -------------------------------------------------------------------
+  let editingKey = false;
+
+  function renderProxy(s) {
+    const st = s.status, cfg = s.config;
+    const port = $("port");
+    if (document.activeElement !== port && port.dataset.dirty !== "1") port.value = cfg.port;
+    port.disabled = st.running;
+    $("port-save").disabled = st.running;
+    const typed = Number(port.value);
+    const shown = port.value && Number.isInteger(typed) && typed >= 1 && typed <= 65535 ? typed : cfg.port;
+    $("port-hint").textContent = st.running ? "Stop the proxy to change the port." : `Clients connect to http://127.0.0.1:${shown}.`;
+    const where = s.secrets || {};
+    $("key-where").textContent = where.where === "file"
+      ? `It is kept in a private file on this computer (${where.path}, readable only by you) because there is no system keychain.`
+      : "It is kept in your system keychain.";
+    const lan = $("lan");
+    lan.checked = cfg.allow_lan_access;
+    lan.disabled = st.running;
+    $("lan-hint").textContent = (cfg.allow_lan_access
+      ? "On: other devices can connect to this computer's network address."
+      : "Off: only programs on this computer can connect.") + (st.running ? " Stop the proxy to change this." : "");
+    $("lan-warning").hidden = !(cfg.allow_lan_access && cfg.effective_auth_mode === "off");
+    $("auto-start").checked = cfg.auto_start;
+    const auth = $("auth-mode");
+    if (document.activeElement !== auth) auth.value = cfg.auth_mode;
+    $("auth-hint").textContent = "In effect now: " + ({ off: "no key needed", strict: "key needed on every route", all_except_health: "key needed except on /health" }[cfg.effective_auth_mode] || cfg.effective_auth_mode) + ".";
+    if (!editingKey) $("api-key").value = s.api_key;
+  }
+
+  function wireProxy() {
+    const port = $("port");
+    port.addEventListener("input", () => { port.dataset.dirty = "1"; if (tp.state) renderProxy(tp.state); });
+    const portOk = tp.validate(port, $("port-error"), (v) => {
+      if (v === "") return "Enter a port number, from 1 to 65535.";
+      const n = Number(v);
+      if (!Number.isInteger(n)) return "The port is a whole number, from 1 to 65535.";
+      if (n < 1 || n > 65535) return `There is no port ${n}: ports go from 1 to 65535.`;
+      if (n < 1024) return `Ports below 1024 need administrator rights; pick one from 1024 to 65535.`;
+      return "";
+    }, $("port-save"));
+    $("port-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const err = $("port-error");
+      const n = Number(port.value);
+      if (!portOk()) return;
+      tp.act($("port-save"), async () => {
+        await api("config", { key: "port", value: n });
+        delete port.dataset.dirty;
+        tp.toast("Port saved");
+      }, err);
+    });
+
+    $("lan").addEventListener("change", (ev) => {
+      const on = ev.currentTarget.checked;
+      tp.act(null, () => api("config", { key: "allow_lan_access", value: on }));
+    });
+    $("auto-start").addEventListener("change", (ev) => {
+      const on = ev.currentTarget.checked;
+      tp.act(null, () => api("config", { key: "auto_start", value: on }));
+    });
+    $("auth-mode").addEventListener("change", (ev) => {
+      const mode = ev.currentTarget.value;
+      tp.act(null, () => api("config", { key: "auth_mode", value: mode }).then(() => tp.toast("Auth mode saved")));
+    });
+
+    const key = $("api-key");
+    $("key-show").addEventListener("click", (ev) => {
+      const show = key.type === "password";
+      key.type = show ? "text" : "password";
+      ev.currentTarget.textContent = show ? "Hide" : "Show";
+    });
+    const setEditing = (on) => {
+      editingKey = on;
+      key.readOnly = !on;
+      $("key-actions").hidden = on;
+      $("key-edit-actions").hidden = !on;
+      $("key-error").hidden = true;
+      key.removeAttribute("aria-invalid");
+      if (on) { key.type = "text"; $("key-show").textContent = "Hide"; key.focus(); key.select(); }
+      else { key.type = "password"; $("key-show").textContent = "Show"; } // masked again once saved
+      if (tp.state) renderProxy(tp.state);
+    };
+    const keyOk = tp.validate(key, $("key-error"), (v) => {
+      if (!editingKey) return "";
+      if (!v.startsWith("sk-")) return "The key must start with sk-.";
+      if (/\s/.test(v)) return "The key cannot contain spaces.";
+      if (v.length < 10) return `The key needs at least 10 characters (this one has ${v.length}).`;
+      return "";
+    }, $("key-save"));
+    $("key-edit").addEventListener("click", () => setEditing(true));
+    $("key-cancel").addEventListener("click", () => setEditing(false));
+    $("key-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (!editingKey) return;
+      const value = key.value.trim();
+      const err = $("key-error");
+      if (!keyOk()) return;
+      tp.act($("key-save"), async () => {
+        await api("key", { key: value });
+        setEditing(false);
+        tp.toast("API key saved");
+      }, err);
+    });
+    $("key-regenerate").addEventListener("click", (ev) => {
+      const b = ev.currentTarget;
+      if (!tp.confirmFirst(b, "Click again: old key stops working")) return;
+      tp.act(b, () => api("key/regenerate", {}).then(() => tp.toast("New API key generated")));
+    });
+
+  }
+
   // -- z.ai --------------------------------------------------------------------------------
+  /* One switch: z.ai is on when it is enabled with a mode; the mode is one of the choices. */
+  function zaiOn(z) { return z.enabled && z.dispatch_mode !== "off"; }
+
   function renderZai(s) {
     const z = s.config.zai;
-    $("zai-enabled").checked = z.enabled;
+    const on = switching === null ? zaiOn(z) : switching;
+    $("zai-enabled").checked = on;
     const hint = $("zai-enabled-hint");
-    if (!z.enabled) hint.textContent = "Off: z.ai is not used, whatever the mode below says.";
-    else if (z.dispatch_mode === "off") hint.textContent = "On, but the mode below is Off: pick when to use it.";
-    else if (!z.key_set) hint.textContent = "On, but no API key is set yet: requests sent to z.ai will fail.";
-    else hint.textContent = `On (${z.dispatch_mode}): Anthropic requests can be answered by z.ai.`;
-    hint.classList.toggle("warning-text", z.enabled && (z.dispatch_mode === "off" || !z.key_set));
+    const names = { exclusive: "every Anthropic request goes to z.ai", pooled: "z.ai takes turns with your Google accounts",
+      fallback: "z.ai answers when no Google account can" };
+    if (!on) hint.textContent = "Off: your Google accounts answer everything.";
+    else if (!z.key_set) hint.textContent = "On, but no API key is set yet: paste it below, or requests sent to z.ai fail.";
+    else hint.textContent = `On: ${names[z.dispatch_mode] || z.dispatch_mode}.`;
+    hint.classList.toggle("warning-text", on && !z.key_set);
 
+    $("zai-mode").disabled = !on;
     for (const r of document.querySelectorAll('input[name="zai-mode"]')) {
-      r.checked = r.value === z.dispatch_mode;
+      r.checked = on && r.value === z.dispatch_mode;
       r.closest(".choice").classList.toggle("on", r.checked);
     }
+    const where = s.secrets || {};
+    $("zai-key-where").textContent = where.where === "file"
+      ? `Kept in a private file on this computer (${where.path}, readable only by you), because there is no system keychain.`
+      : "Kept in your system keychain.";
 
     const state = $("zai-key-state");
     state.textContent = z.key_set ? "set" : "not set";
@@ -115,6 +240,7 @@
     button.disabled = true;
     try {
       const url = $("zai-base-url");
+      if (url.dataset.dirty === "1" && !urlOk()) throw new Error("Fix the base URL first.");
       if (url.dataset.dirty === "1") { // test what is typed, not what was saved before
         try {
           await api("config", { key: "zai.base_url", value: url.value.trim() });
@@ -143,28 +269,44 @@
   }
 
   function wire() {
+    wireProxy();
     $("login-start").addEventListener("change", (ev) => setAutostart(ev.currentTarget.checked));
 
     $("zai-enabled").addEventListener("change", (ev) => {
       const on = ev.currentTarget.checked;
-      tp.act(null, () => api("config", { key: "zai.enabled", value: on }).then(() => tp.toast(on ? "z.ai on" : "z.ai off")));
+      switching = on;
+      tp.act(null, async () => {
+        const z = tp.state.config.zai;
+        try {
+          // a mode first, so z.ai is never "on" with nothing to do; Fallback is the gentlest
+          if (on && z.dispatch_mode === "off") await api("config", { key: "zai.dispatch_mode", value: "fallback" });
+          if (z.enabled !== on) await api("config", { key: "zai.enabled", value: on });
+        } finally {
+          switching = null;
+        }
+        tp.toast(on ? "z.ai on" : "z.ai off");
+      });
     });
+    const modeNames = { exclusive: "Exclusive", pooled: "Pooled", fallback: "Fallback" };
     for (const r of document.querySelectorAll('input[name="zai-mode"]')) {
       r.addEventListener("change", () => {
         if (!r.checked) return;
-        tp.act(null, () => api("config", { key: "zai.dispatch_mode", value: r.value }).then(() => tp.toast("z.ai mode: " + r.value)));
+        tp.act(null, () => api("config", { key: "zai.dispatch_mode", value: r.value }).then(() => tp.toast("z.ai mode: " + modeNames[r.value])));
       });
     }
 
     const key = $("zai-key");
+    const keyOk = tp.validate(key, $("zai-key-error"), (v) => {
+      if (!v) return "Paste the z.ai API key first.";
+      if (/\s/.test(v)) return "The key cannot contain spaces or line breaks.";
+      if (v.length > 1024) return "That is too long for a z.ai API key.";
+      return "";
+    }, $("zai-key-save"));
     $("zai-key-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const value = key.value.trim();
       const err = $("zai-key-error");
-      if (!value || /\s/.test(value)) {
-        showError(err, value ? "The key cannot contain spaces or line breaks." : "Paste the z.ai API key first.");
-        return;
-      }
+      if (!keyOk()) return;
       tp.act($("zai-key-save"), async () => {
         await api("zai/key", { key: value });
         key.value = "";
@@ -177,11 +319,18 @@
       tp.act(b, () => api("zai/key/remove", {}).then(() => tp.toast("z.ai key removed")), $("zai-key-error"));
     });
 
+    const modelChecks = FAMILIES.map((f) => tp.validate($("zai-model-" + f), $("zai-models-error"), (v) => {
+      const name = f[0].toUpperCase() + f.slice(1);
+      if (!v) return `Enter a GLM model for ${name}.`;
+      if (/\s/.test(v)) return `A model name has no spaces (${name}).`;
+      return "";
+    }, $("zai-models-save")));
     for (const f of FAMILIES) $("zai-model-" + f).addEventListener("input", () => { modelsDirty = true; });
     $("zai-models-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const err = $("zai-models-error");
       const models = {};
+      if (!modelChecks.every((ok) => ok())) return;
       for (const f of FAMILIES) {
         const v = $("zai-model-" + f).value.trim();
         if (!v) { showError(err, `Enter a GLM model for ${f[0].toUpperCase() + f.slice(1)}.`); return; }
@@ -198,8 +347,16 @@
 
     const url = $("zai-base-url");
     url.addEventListener("input", () => { url.dataset.dirty = "1"; });
+    urlOk = tp.validate(url, $("zai-url-error"), (v) => {
+      if (!v) return "Enter the base URL, like https://api.z.ai/api/anthropic.";
+      let u;
+      try { u = new URL(v); } catch (e) { return "The base URL must be a URL starting with http:// or https://."; }
+      if (u.protocol !== "http:" && u.protocol !== "https:") return "The base URL must be a URL starting with http:// or https://.";
+      return "";
+    }, $("zai-url-save"));
     $("zai-url-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
+      if (!urlOk()) return;
       tp.act($("zai-url-save"), async () => {
         await api("config", { key: "zai.base_url", value: url.value.trim() });
         delete url.dataset.dirty;
@@ -213,6 +370,7 @@
   tp.registerPanel("settings", {
     show() { loadAutostart(); },
     render(s) {
+      renderProxy(s);
       renderZai(s);
       // opened straight at #settings: the tab was shown before the first state arrived
       if (!autostart && !document.querySelector('[data-panel="settings"]').hidden && $("login-start-hint").dataset.asked !== "1") {
