@@ -146,7 +146,7 @@ def test_first_run_guide(page: Any, controller: Any, artifacts: Path) -> None:
     page.screenshot(path=str(artifacts / "settings-first-run-420.png"))
     page.set_viewport_size({"width": 1000, "height": 760})
     page.click("[data-tab=accounts]")
-    assert page.locator("#accounts-list .empty [data-login]").count() == 1
+    assert page.locator("#accounts-board .empty [data-login]").count() == 1
     assert page.is_hidden("#token-form")  # the second way is folded away
     page.click("[data-tab=overview]")
 

@@ -235,7 +235,7 @@ def test_menu_shows_accounts_and_the_model_in_use(tray: TrayApp, controller: Any
     from trayproxy.ui.glance import clock
 
     controller.pool.cool_down(b.id, None, 3600, "rate limited")
-    until = controller.pool.cooldowns(b.id)[""][0]
+    until = controller.pool.cooldowns(b.id)[""].until
     controller.reload()
     items = menu_items(tray.icon.menu)
     assert f"1 active \u00b7 1 cooling, back {clock(until)}" in items, sorted(items)

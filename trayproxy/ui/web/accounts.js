@@ -4,11 +4,11 @@
  * States (from the ControlServer's `accounts[].status`): active, cooling (whole account),
  * verify (Google wants the person to verify the account: the link, clickable), disabled (the
  * reason, who did it, what to do, a link when Google gave one) and not_onboarded. Per-model
- * cooldowns show their reason and a live countdown (ticking every second, between polls).
+ * cooldowns show their reason and a live countdown (ticking every second while one is shown).
  * Quota is what Google reported; "unknown" where it reported nothing.
  * Actions: Retry now, Enable/Disable, open the link, Remove.
  *
- * The list is rebuilt only when something other than the clock changed, so the 2-second poll
+ * The list is rebuilt only when something other than the clock changed, so a pushed update
  * never swaps a button out from under the pointer; countdowns update in place.
  */
 "use strict";
@@ -45,11 +45,18 @@
       text: (prefix || "") + left(until) });
   }
 
+  // The countdowns tick once a second only while one is on screen and the page is visible:
+  // an idle or hidden window runs no timer (the page otherwise waits for pushed events).
+  let timer = null;
   function tick() {
-    for (const el of document.querySelectorAll("#accounts-board .acct-countdown")) {
+    const els = document.querySelectorAll("#accounts-board .acct-countdown");
+    for (const el of els) {
       const until = Number(el.dataset.until);
       el.textContent = until - now() <= 0 ? "back now" : el.dataset.prefix + left(until);
     }
+    const want = els.length > 0 && !document.hidden;
+    if (want && timer === null) timer = setInterval(tick, 1000);
+    if (!want && timer !== null) { clearInterval(timer); timer = null; }
   }
 
   function resetText(ts) {
@@ -222,12 +229,17 @@
     if (key === lastKey) { tick(); return; }
     lastKey = key;
     if (!accounts.length) {
-      el.replaceChildren(h("div", { class: "empty", text: "No accounts yet. Sign in with Google below, or paste a refresh token." }));
+      el.replaceChildren(h("div", { class: "empty" },
+        h("b", { text: "No accounts yet." }), h("br"),
+        "trayproxy needs at least one Google account to answer requests.", h("br"),
+        h("button", { type: "button", class: "btn primary", "data-login": "", text: "Sign in with Google" })));
+      tick();
       return;
     }
     el.replaceChildren(...accounts.map(card));
+    tick();
   }
 
   tp.registerPanel("accounts", { render, show: render });
-  setInterval(tick, 1000);
+  document.addEventListener("visibilitychange", tick);
 })();
