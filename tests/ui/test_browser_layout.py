@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 WIDTHS = (1200, 1000, 800, 640, 420)
-TABS = ("overview", "accounts", "monitor", "settings")
+TABS = ("overview", "accounts", "monitor", "models", "settings")
 
 
 def overflow(page: Any) -> int:
