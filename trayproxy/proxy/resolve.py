@@ -81,7 +81,7 @@ def not_served_error(ctx: ProxyContext, name: str) -> ProxyError:
     return ProxyError(
         404,
         f"No account serves the model {name!r} and no rule places it. Served now: {few or 'nothing'}. "
-        "Use one of these, or map the name in Settings > Models (model_mapping); "
+        "Use one of these, or map the name in the settings page's Models tab (model_mapping); "
         "`trayproxy models` shows what each name resolves to.",
         code="model_not_found",
     )
