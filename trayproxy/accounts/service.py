@@ -71,7 +71,6 @@ class AccountService:
         self.clock = clock
         self._tokens: dict[str, _Token] = {}
         self._inflight: dict[str, asyncio.Future[str]] = {}
-        self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._last_probe: dict[str, float] = {}
         self.sleep: Callable[[float], Any] = asyncio.sleep
         self.onboard_interval = onboarding.POLL_INTERVAL
@@ -259,24 +258,6 @@ class AccountService:
                                f"{describe_network_error(e)}") from e
         acc.project, acc.tier, acc.onboarded_at = res.project, res.tier_name, self.clock()
         log.info("onboarded %s to %s (project %s)", acc.email, res.tier_name, res.project)
-
-    def refresh_soon(self, acc: Account) -> None:
-        """Refresh an account's project, catalog and quota in the background (after a 404 for a
-        model it was thought to serve); at most one at a time and one a minute per account."""
-        now = self.clock()
-        if acc.id in self._refreshing or now - self._last_probe.get(acc.id, -1e9) < 60.0:
-            return
-        self._last_probe[acc.id] = now
-
-        async def run() -> None:
-            try:
-                await self.refresh_account(acc, resume=False)
-            except AccountError as e:
-                log.info("background refresh of %s: %s", acc.email, e)
-            finally:
-                self._refreshing.pop(acc.id, None)
-
-        self._refreshing[acc.id] = asyncio.ensure_future(run())
 
     async def recheck_quota(self) -> int:
         """Re-read the live quota of accounts cooling down for quota (at most every

@@ -33,14 +33,18 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     body = await read_json(request)
     name = client_model(request, body.get("model") or openai_images.DEFAULT_IMAGE_MODEL)
-    try:
-        target: str | None = upstream_model(ctx, name)
-    except ProxyError as e:  # a name no catalog places (dall-e-3, gpt-image-1): the image family
-        if e.status != 404:
-            raise
-        target = None
-    if target is None or not is_image_model(target):
-        target = upstream_model(ctx, openai_images.DEFAULT_IMAGE_MODEL)
+
+    def resolve() -> str:
+        try:
+            target: str | None = upstream_model(ctx, name)
+        except ProxyError as e:  # a name no catalog places (dall-e-3, gpt-image-1): the image family
+            if e.status != 404:
+                raise
+            target = None
+        if target is None or not is_image_model(target):
+            target = upstream_model(ctx, openai_images.DEFAULT_IMAGE_MODEL)
+        return target
+
     gemini_req, fmt, n = openai_images.to_gemini(body)
     created = int(ctx.clock())
     usages: list[Usage] = []
@@ -49,7 +53,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
         usages.append(machine.usage or Usage())
         return result
 
-    def job() -> Job:
+    def job(target: str) -> Job:
         return Job(
             protocol="openai",
             client_model=name,
@@ -60,11 +64,14 @@ async def create_image(request: web.Request) -> web.StreamResponse:
             session_key=session_key("openai", body, request.headers),
             request_type="image_gen",
             on_result=keep_usage,
+            # planned again (another group of accounts): this one image, not the whole handler
+            rerun=lambda: run_generation(request, job(resolve())),
         )
 
+    target = resolve()
     if n == 1:
-        return await run_generation(request, job())
-    answers = await asyncio.gather(*(run_generation(request, job()) for _ in range(n)), return_exceptions=True)
+        return await run_generation(request, job(target))
+    answers = await asyncio.gather(*(run_generation(request, job(target)) for _ in range(n)), return_exceptions=True)
     done = [a for a in answers if isinstance(a, web.Response) and isinstance(a.body, bytes)]
     if not done:
         failed = next(a for a in answers if isinstance(a, BaseException))

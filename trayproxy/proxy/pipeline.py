@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -99,6 +99,9 @@ class Job:
     ping_interval: float = 15.0
     request_type: str = "agent"
     on_result: Callable[[dict[str, Any], StreamMachine], dict[str, Any]] | None = None
+    # after a re-plan (nothing sent yet): how to run the request again; None runs the route's
+    # handler again (a handler that makes several generations, like images with n > 1, sets it)
+    rerun: Callable[[], Awaitable[web.StreamResponse]] | None = None
     # account id -> upstream id it serves this request with (None: from proxy.resolve's plan)
     accounts: Mapping[str, str] | None = None
 
@@ -289,10 +292,10 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, 
         try:
             token = await service.access_token(acc, force=refreshed)
         except TokenUnavailable as e:
-            kind = "network" if e.network else "auth"
+            why = "network" if e.network else "auth"
             if not e.revoked:
-                ctx.pool.cool_down(acc.id, None, 30.0, str(e), kind=kind)
-            raise _Failover(str(e), 503, kind=kind) from e
+                ctx.pool.cool_down(acc.id, None, 30.0, str(e), kind=why)
+            raise _Failover(str(e), 503, kind=why) from e
         try:
             resp = await ctx.upstream.stream_generate(token, envelope)
         except TransportError as e:
@@ -337,7 +340,7 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, 
         if v.cooldown is not None:
             ctx.pool.cool_down(acc.id, model if v.model_scoped else None, v.cooldown,
                                f"{v.summary}: {v.message[:200]}", kind=v.kind)
-        if v.kind == "not_found":
+        if v.refresh_catalog:  # a model-not-found
             # The account's catalog listed it but the upstream says no: the catalog moved. Take
             # the id off this account now, re-read its catalog, and plan again if the account now
             # sends something else for the name; otherwise another account of the group serves.
@@ -348,8 +351,6 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, 
                      if plan is not None else None)
             if plan is not None and may_replan() and (fresh is None or fresh.target != model):
                 raise _Replan(None)
-        elif v.refresh_catalog:
-            service.refresh_soon(acc)
         if v.failover:
             raise _Failover(f"HTTP {resp.status}: {v.message}", resp.status, kind=v.kind, link=v.link)
         status = resp.status if 400 <= resp.status < 500 else 502
@@ -373,6 +374,8 @@ async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
     except _Replan as r:
         # Nothing was sent: run the handler again, which plans with what is known now.
         replan(r.tried)
+        if job.rerun is not None:
+            return await job.rerun()
         return await request.match_info.handler(request)
 
 

@@ -139,8 +139,9 @@ CATALOG_REFRESH_TIMEOUT = 15.0
 
 async def refresh_catalog(ctx: ProxyContext, acc: Account) -> None:
     """Re-read the account's catalog now (one read at a time per account; concurrent callers
-    share it), after the upstream said it does not know a model the catalog listed. Failures
-    are logged and left to the next quota refresh."""
+    share it), after the upstream said it does not know a model the catalog listed. Like the
+    background refresh it keeps a verification pause (`resume=False`). Failures are logged and
+    left to the next quota refresh."""
     service = ctx.extra.get("accounts")
     if service is None:
         return
@@ -148,7 +149,7 @@ async def refresh_catalog(ctx: ProxyContext, acc: Account) -> None:
     if fut is None:
         async def run() -> None:
             try:
-                await asyncio.wait_for(service.refresh_account(acc), CATALOG_REFRESH_TIMEOUT)
+                await asyncio.wait_for(service.refresh_account(acc, resume=False), CATALOG_REFRESH_TIMEOUT)
             except Exception as e:
                 log.info("catalog refresh of %s after a model-not-found failed: %s", acc.id[:8], e)
             finally:

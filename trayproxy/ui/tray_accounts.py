@@ -40,7 +40,8 @@ def attention_lines(rows: list[dict[str, Any]]) -> list[Line]:
 
 def view_key(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
     """What of the accounts the menu shows, to tell whether it must be rebuilt."""
-    return tuple((r["id"], r["status"], (r.get("verify") or {}).get("url"), len(r.get("cooldowns") or ()))
+    return tuple((r["id"], r["status"], (r.get("verify") or {}).get("url"), len(r.get("cooldowns") or ()),
+                  min((c["until"] for c in r.get("cooldowns") or ()), default=None), r.get("disabled_reason"))
                  for r in rows)
 
 

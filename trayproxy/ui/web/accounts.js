@@ -49,12 +49,15 @@
   // an idle or hidden window runs no timer (the page otherwise waits for pushed events).
   let timer = null;
   function tick() {
-    const els = document.querySelectorAll("#accounts-board .acct-countdown");
-    for (const el of els) {
+    let running = 0;
+    for (const el of document.querySelectorAll("#accounts-board .acct-countdown")) {
       const until = Number(el.dataset.until);
-      el.textContent = until - now() <= 0 ? "back now" : el.dataset.prefix + left(until);
+      const done = until - now() <= 0;
+      el.textContent = done ? "back now" : el.dataset.prefix + left(until);
+      if (!done) running += 1;
     }
-    const want = els.length > 0 && !document.hidden;
+    const panel = board() && board().closest("[data-panel]");
+    const want = running > 0 && !document.hidden && !(panel && panel.hidden);
     if (want && timer === null) timer = setInterval(tick, 1000);
     if (!want && timer !== null) { clearInterval(timer); timer = null; }
   }
@@ -240,6 +243,6 @@
     tick();
   }
 
-  tp.registerPanel("accounts", { render, show: render });
+  tp.registerPanel("accounts", { render, show: (s) => { render(s); tick(); } });
   document.addEventListener("visibilitychange", tick);
 })();
