@@ -111,3 +111,18 @@ def test_chat_with_an_image_model_is_an_image_gen_request_and_shows_the_image(st
     assert "![image](data:image/png;base64," in (chat.choices[0].message.content or "")
     env = fake.last().body
     assert env["requestType"] == "image_gen" and "systemInstruction" not in env["request"]
+
+
+def test_a_replanned_image_is_made_once_not_the_whole_request_again() -> None:
+    """Regression (review): with n > 1 each image is its own generation; when Google has retired
+    the image model under a stale catalog, each image is re-planned to the forwarded id and made
+    once, so the answer has n images (re-running the whole handler made n² of them)."""
+    quota = {"gemini-3-pro-image": 0.9, "gemini-3.1-flash-image": 0.9, "gemini-3-flash": 0.9}
+    with running_stack(quota, strict_models=True) as (fake, ctl):
+        client = openai.OpenAI(base_url=ctl.status().base_url + "/v1", api_key=ctl.api_key(), max_retries=0)
+        fake.retire("gemini-3-pro-image", new="gemini-3.1-flash-image")  # the stored catalog still lists it
+        before = len(fake.calls_to())
+        res = client.images.generate(model="gemini-3-pro-image", prompt="two boats", n=2)
+        assert len(res.data) == 2
+        made = [c for c in fake.calls_to()[before:] if c.body.get("model") == "gemini-3.1-flash-image"]
+        assert len(made) == 2, [c.body.get("model") for c in fake.calls_to()[before:]]
