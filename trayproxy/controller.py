@@ -167,7 +167,6 @@ class Controller:
         self.server = ProxyServer(self.ctx)
         # How the user restarts the proxy, for messages about settings that need a restart.
         self.restart_hint = "Stop and Start the proxy (tray menu or settings page)"
-        self.last_error: str | None = None
         # why the last Start failed; shown only while its cause stands (trayproxy/problems.py)
         self.start_problem: StartProblem | None = None
         self._port_watch: asyncio.Task[None] | None = None
@@ -296,15 +295,6 @@ class Controller:
                 log.exception("status listener failed")
 
     # -- start problems ----------------------------------------------------------------------
-    @property
-    def last_error(self) -> str | None:
-        p = self.current_problem()
-        return p.message if p else None
-
-    @last_error.setter
-    def last_error(self, message: str | None) -> None:
-        self.start_problem = StartProblem(OTHER, message) if message else None
-
     def _usable(self) -> bool:
         cfg = self.config
         return bool(self.pool.active_count()) or (cfg.zai.enabled and cfg.zai.dispatch_mode != "off")

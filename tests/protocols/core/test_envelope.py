@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import orjson
 import pytest
 
 from tests.fakes.validation import BYPASS_SIGNATURE, GoogleError, check_claude_thinking, check_signatures
@@ -14,7 +13,6 @@ from trayproxy.protocols.core.envelope import (
     for_request_type,
     request_id,
     request_type_for,
-    signature_refused,
     without_thinking,
 )
 
@@ -97,19 +95,6 @@ def test_claude_outside_a_tool_loop_keeps_thinking() -> None:
     ]}
     got = without_thinking(req, "claude-sonnet-4-6-thinking")
     assert "thinkingConfig" in got["generationConfig"]
-
-
-@pytest.mark.parametrize(("status", "message", "expected"), [
-    (400, "messages.1.content.0: Invalid `signature` in `thinking` block", True),
-    (400, "Corrupted thought signature.", True),
-    (400, "Function call is missing a thought_signature in functionCall parts.", True),
-    (400, "* GenerateContentRequest.contents: contents is not specified", False),
-    (429, "Invalid `signature` in `thinking` block", False),
-])
-def test_signature_refused(status: int, message: str, expected: bool) -> None:
-    body = orjson.dumps({"error": {"code": status, "message": message, "status": "INVALID_ARGUMENT"}})
-    assert signature_refused(status, body) is expected
-    assert signature_refused(400, b"not json") is False
 
 
 def test_request_types() -> None:

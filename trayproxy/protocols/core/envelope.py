@@ -7,22 +7,19 @@ requests (a `googleSearch` tool), `agent` for everything else (requestId `agent/
 
 Signature recovery: a thought signature from another model, account or session makes the upstream
 answer 400 ("Invalid `signature` in `thinking` block", "Corrupted thought signature.", a function
-call missing its signature). `signature_refused` recognises that answer; `without_thinking` is the
+call missing its signature); the error triage (accounts/triage.py) recognises that answer, and `without_thinking` is the
 request to retry once with: no earlier thinking, no signatures but the documented bypass value on
 function calls.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
-
-import orjson
 
 from trayproxy.protocols.core.turns import Turn, contents, loop_turn_starts_with_thought, merge
 from trayproxy.protocols.gemini import BYPASS_SIGNATURE, is_claude
 
-__all__ = ["request_type_for", "for_request_type", "request_id", "signature_refused", "without_thinking"]
+__all__ = ["request_type_for", "for_request_type", "request_id", "without_thinking"]
 
 JSON = dict[str, Any]
 
@@ -56,23 +53,6 @@ def request_id(request_type: str, now_ms: int, uid: str) -> str:
     if request_type == "image_gen":
         return f"image_gen/{now_ms}/{uid}/12"
     return f"{request_type}/{uid}"
-
-
-_SIGNATURE_ERROR = re.compile(r"signature", re.I)
-_THINKING = re.compile(r"thinking|thought", re.I)
-
-
-def signature_refused(status: int, body: bytes) -> bool:
-    """Whether an upstream error answer refuses a thought signature (and so deserves one retry
-    without the earlier thinking)."""
-    if status != 400:
-        return False
-    try:
-        err = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    msg = err.get("error", {}).get("message") if isinstance(err, dict) and isinstance(err.get("error"), dict) else None
-    return isinstance(msg, str) and bool(_SIGNATURE_ERROR.search(msg) and _THINKING.search(msg))
 
 
 def _unsigned(part: JSON) -> JSON | None:
