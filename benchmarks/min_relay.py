@@ -110,11 +110,16 @@ def anthropic_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
 
 # -- the upstream call ---------------------------------------------------------------------------
 
-async def upstream_events(app: web.Application, model: str, req: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+def envelope(app: web.Application, model: str, req: dict[str, Any]) -> bytes:
+    return orjson.dumps({"project": app[CONF]["project"], "model": model, "request": req,
+                         "requestId": "agent/min-relay", "userAgent": "antigravity", "requestType": "agent"})
+
+
+async def upstream_events(app: web.Application, data: bytes) -> AsyncIterator[dict[str, Any]]:
+    """The upstream's unwrapped events. Takes the envelope as bytes, so that no parsed request
+    stays alive while a stream is open (the "lean" relay of the perf reference)."""
     conf = app[CONF]
-    env = {"project": conf["project"], "model": model, "request": req, "requestId": "agent/min-relay",
-           "userAgent": "antigravity", "requestType": "agent"}
-    async with app[SESSION].post(conf["generate_url"], data=orjson.dumps(env), headers=conf["headers"]) as up:
+    async with app[SESSION].post(conf["generate_url"], data=data, headers=conf["headers"]) as up:
         if up.status != 200:
             raise web.HTTPBadGateway(text=(await up.read()).decode("utf-8", "replace"))
         buf = b""
@@ -142,10 +147,11 @@ async def _sse(request: web.Request) -> web.StreamResponse:
 
 async def openai_chat(request: web.Request) -> web.StreamResponse:
     body = orjson.loads(await request.read())
-    model = body["model"]
-    events = upstream_events(request.app, model, openai_to_gemini(body))
+    model, stream = body["model"], body.get("stream")
+    events = upstream_events(request.app, envelope(request.app, model, openai_to_gemini(body)))
+    del body
     cid, created = "chatcmpl-min", int(time.time())
-    if not body.get("stream"):
+    if not stream:
         text: list[str] = []
         calls: list[dict[str, Any]] = []
         finish, usage = "stop", dict[str, Any]()
@@ -186,9 +192,10 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     body = orjson.loads(await request.read())
-    model = body["model"]
-    events = upstream_events(request.app, model, anthropic_to_gemini(body))
-    if not body.get("stream"):
+    model, stream = body["model"], body.get("stream")
+    events = upstream_events(request.app, envelope(request.app, model, anthropic_to_gemini(body)))
+    del body
+    if not stream:
         content: list[dict[str, Any]] = []
         usage: dict[str, Any] = {}
         async for ev in events:
@@ -208,15 +215,15 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
                                                  "output_tokens": usage.get("candidatesTokenCount", 0)}}),
             content_type="application/json")
     resp = await _sse(request)
-    await resp.write(_event("message_start", {"type": "message_start", "message": {
+    head = _event("message_start", {"type": "message_start", "message": {
         "id": "msg_min", "type": "message", "role": "assistant", "model": model, "content": [],
-        "usage": {"input_tokens": 0, "output_tokens": 0}}}))
-    await resp.write(_event("content_block_start", {"type": "content_block_start", "index": 0,
-                                                    "content_block": {"type": "text", "text": ""}}))
-    async for ev in events:
+        "usage": {"input_tokens": 0, "output_tokens": 0}}}) + _event(
+        "content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+    async for ev in events:  # like trayproxy, nothing is sent before the upstream's first event
         text = "".join(p.get("text", "") for p in _parts(ev)[0] if not p.get("thought"))
-        await resp.write(_event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                        "delta": {"type": "text_delta", "text": text}}))
+        await resp.write(head + _event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                               "delta": {"type": "text_delta", "text": text}}))
+        head = b""
     await resp.write(_event("content_block_stop", {"type": "content_block_stop", "index": 0})
                      + _event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
                                                 "usage": {"output_tokens": 0}})
@@ -229,7 +236,8 @@ async def gemini_native(request: web.Request) -> web.StreamResponse:
     model, _, method = request.match_info["tail"].partition(":")
     body = orjson.loads(await request.read())
     req = {k: body[k] for k in ("contents", "systemInstruction", "tools", "generationConfig") if k in body}
-    events = upstream_events(request.app, model, req)
+    events = upstream_events(request.app, envelope(request.app, model, req))
+    del body, req
     if method == "generateContent":
         last: dict[str, Any] = {}
         parts: list[dict[str, Any]] = []
