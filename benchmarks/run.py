@@ -183,54 +183,48 @@ class Bench:
         return {"reps": reps, "duration_s": dur, "raw": runs, "summary": summary}
 
     # -- stream --------------------------------------------------------------------------------
-    def _stream_run(self, url: str, body: bytes, key: str, headers: dict[str, str], n: int, cpu: str) -> dict[str, Any]:
-        body_file = self._file(key, body)
-        cmd = C.pinned(cpu, [sys.executable, str(ROOT / "benchmarks" / "stream_client.py"), "sequential", "--url", url,
-                             "--body-file", str(body_file), "-n", str(n)]
-                       + [x for k, v in headers.items() for x in ("--header", f"{k}: {v}")])
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr)
-        return json.loads(out.stdout)
-
     def stream(self) -> dict[str, Any]:
-        """A 200-chunk answer streamed to one connection, per protocol: direct, minimal relay,
-        trayproxy, interleaved."""
-        n = 30 if self.quick else 100
-        reps = 1 if self.quick else 3
+        """A 200-chunk answer streamed to one connection, per protocol: direct, minimal relay and
+        trayproxy alternate stream by stream (stream_client.py alternate)."""
+        n = 40 if self.quick else 150
         tray, tport = self.tray()
         mini, mport = self.minimal()
-        raw: dict[str, list[dict[str, Any]]] = {}
-        for _ in range(reps):
-            for proto, (_p, _k, path, key) in PROTOCOLS.items():
-                for who, port, pid in (("direct", None, None), ("minimal", mport, mini.pid), ("trayproxy", tport, tray.pid)):
-                    if who == "direct":
-                        url, body, headers, cpu = self.fake.generate_url, self.envelopes[key], self.direct_headers, C.PROXY_CPU
-                    else:
-                        url, body, headers, cpu = f"http://127.0.0.1:{port}{path}", self.bodies[key], JSON_HEADERS, C.OTHER_CPU
-                    c0 = C.cpu_seconds(pid) if pid else 0.0
-                    r = self._stream_run(url, body, f"{who}_{key}", headers, n, cpu)
-                    r["loadavg"] = C.loadavg()
-                    if pid:
-                        r["cpu_us_per_stream"] = (C.cpu_seconds(pid) - c0) / (n + 3) * 1e6
-                    raw.setdefault(f"{who}_{proto}", []).append(r)
-        summary: dict[str, Any] = {"chunks": 200, "streams_per_rep": n, "reps": reps}
-        for proto in PROTOCOLS:
-            d_ttfb = C.median([C.median(r["ttfb_ms"]) for r in raw[f"direct_{proto}"]])
+        summary: dict[str, Any] = {"chunks": 200, "streams": n}
+        raw: dict[str, Any] = {}
+        for proto, (_p, _k, path, key) in PROTOCOLS.items():
+            spec = [
+                {"name": "direct", "url": self.fake.generate_url, "headers": self.direct_headers,
+                 "body_file": str(self._file(f"direct_{key}", self.envelopes[key]))},
+                {"name": "minimal", "url": f"http://127.0.0.1:{mport}{path}", "headers": JSON_HEADERS,
+                 "body_file": str(self._file(key, self.bodies[key]))},
+                {"name": "trayproxy", "url": f"http://127.0.0.1:{tport}{path}", "headers": JSON_HEADERS,
+                 "body_file": str(self._file(key, self.bodies[key]))},
+            ]
+            spec_file = self.work / f"spec_{proto}.json"
+            spec_file.write_text(json.dumps(spec))
+            cpu0 = {"minimal": C.cpu_seconds(mini.pid), "trayproxy": C.cpu_seconds(tray.pid)}
+            cmd = C.pinned(C.OTHER_CPU, [sys.executable, str(ROOT / "benchmarks" / "stream_client.py"), "alternate",
+                                         "--spec", str(spec_file), "-n", str(n)])
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
+            if out.returncode != 0:
+                raise RuntimeError(out.stderr)
+            res = json.loads(out.stdout)
+            cpu = {"minimal": C.cpu_seconds(mini.pid) - cpu0["minimal"], "trayproxy": C.cpu_seconds(tray.pid) - cpu0["trayproxy"]}
+            raw[proto] = res
+            d_ttfb = C.median(res["direct"]["ttfb_ms"])
             for who in ("direct", "minimal", "trayproxy"):
-                rs = raw[f"{who}_{proto}"]
-                s: dict[str, Any] = {
-                    "ttfb_p50_ms": C.median([C.median(r["ttfb_ms"]) for r in rs]),
-                    "total_p50_ms": C.median([C.median(r["total_ms"]) for r in rs]),
-                    "errors": sum(r["errors"] for r in rs),
-                }
+                r = res[who]
+                s: dict[str, Any] = {"ttfb_p50_ms": C.median(r["ttfb_ms"]), "total_p50_ms": C.median(r["total_ms"]),
+                                     "errors": r["errors"]}
                 if who != "direct":
-                    s["added_ttfb_p50_ms"] = s["ttfb_p50_ms"] - d_ttfb
-                    s["cpu_us_per_chunk"] = C.median([r["cpu_us_per_stream"] for r in rs]) / 200
+                    s["added_ttfb_p50_ms"] = C.median([a - b for a, b in zip(r["ttfb_ms"], res["direct"]["ttfb_ms"], strict=False)])
+                    s["cpu_us_per_chunk"] = cpu[who] / (n + 3) / 200 * 1e6
                 summary[f"{who}_{proto}"] = s
+            summary[f"direct_{proto}"]["ttfb_p50_ms"] = d_ttfb
             t, m = summary[f"trayproxy_{proto}"], summary[f"minimal_{proto}"]
             summary[f"ratio_{proto}"] = {"added_ttfb": _ratio(t["added_ttfb_p50_ms"], m["added_ttfb_p50_ms"]),
-                                         "cpu_per_chunk": _ratio(t["cpu_us_per_chunk"], m["cpu_us_per_chunk"])}
+                                         "cpu_per_chunk": _ratio(t["cpu_us_per_chunk"], m["cpu_us_per_chunk"]),
+                                         "loadavg": C.loadavg()}
         for p in (tray, mini):
             C.stop(p)
         return {"raw": raw, "summary": summary}
@@ -481,7 +475,8 @@ def report(res: dict[str, Any]) -> list[str]:
                        (q["rps"] or 0) >= T["rps_c64_ratio"])
     if "stream" in res:
         s = res["stream"]["summary"]
-        lines += ["", f"## Streaming, {s['chunks']}-chunk answer, 1 connection, {s['streams_per_rep']} streams x {s['reps']}",
+        lines += ["", f"## Streaming, {s['chunks']}-chunk answer, 1 connection, {s['streams']} streams per path, alternating; "
+                  "added TTFB = median of the per-round differences to direct",
                   "| protocol | path | TTFB p50 ms | added TTFB ms | stream p50 ms | CPU us/chunk | errors |",
                   "|---|---|---|---|---|---|---|"]
         for proto in PROTOCOLS:
