@@ -8,7 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.helpers import make_controller, request
@@ -75,7 +78,7 @@ def test_big_openai_body_is_parsed_and_converted_in_a_worker_thread(env: tuple[F
     status, answer = _post(ctl, "/v1/chat/completions", body)
     assert status == 200, answer
     assert answer["choices"][0]["message"]["role"] == "assistant"
-    assert threads == ["loads", "to_gemini"]
+    assert threads == ["loads_sliced", "to_gemini"]
     req = fake.last().body["request"]
     assert req["systemInstruction"]["parts"][0]["text"].endswith("Be brief.")
     calls = [p["functionCall"] for c in req["contents"] for p in c["parts"] if "functionCall" in p]
@@ -99,7 +102,7 @@ def test_big_anthropic_and_gemini_bodies_take_the_thread_path(env: tuple[FakeClo
     assert status == 200, answer
     assert answer["candidates"][0]["content"]["parts"]
     assert _upstream_texts(fake)[-1] == BIG_TEXT + "And this?"
-    assert threads == ["loads", "to_gemini", "loads", "to_upstream"]
+    assert threads == ["loads_sliced", "to_gemini", "loads_sliced", "to_upstream"]
 
 
 def test_small_bodies_stay_inline(env: tuple[FakeCloudCode, Controller], threads: list[str]) -> None:
@@ -109,3 +112,37 @@ def test_small_bodies_stay_inline(env: tuple[FakeCloudCode, Controller], threads
     assert status == 200, answer
     assert threads == []
     assert _upstream_texts(fake)[-1] == "hi"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(1 << 63), max_value=(1 << 64) - 1)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(_json, st.sampled_from([b"", b" ", b"\n\t "]))
+def test_loads_sliced_gives_what_orjson_gives(value: Any, ws: bytes) -> None:
+    raw = orjson.dumps(value)
+    spaced = raw.replace(b",", ws + b"," + ws).replace(b":", ws + b":" + ws) if b'"' not in raw else raw
+    assert offload.loads_sliced(ws + spaced + ws) == orjson.loads(raw)
+    pretty = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    assert offload.loads_sliced(pretty) == orjson.loads(pretty)
+
+
+@pytest.mark.parametrize("raw", [b"[18446744073709551616, -9223372036854775809, 18446744073709551615]",
+                                 b'{"a": [1.5e300, -0.0, 1E2]}', b'{"k": "\\ud83d\\ude00", "d": {"d": {"d": [[[]]]}}}',
+                                 b'{"dup": 1, "dup": 2}'])
+def test_loads_sliced_matches_orjson_at_the_edges(raw: bytes) -> None:
+    assert offload.loads_sliced(raw) == orjson.loads(raw)
+
+
+@pytest.mark.parametrize("bad", [b"", b"{", b'{"a":1,}', b"[1,]", b'{"a" 1}', b"[1 2]", b"{} x", b"NaN",
+                                 b'{"a": Infinity}', b"[1e400]", b"\xff\xfe", b'{"a":tru}', b"'a'",
+                                 b'{"a":"\\ud800"}'])
+def test_loads_sliced_refuses_what_orjson_refuses(bad: bytes) -> None:
+    with pytest.raises(ValueError):
+        orjson.loads(bad)
+    with pytest.raises(ValueError):
+        offload.loads_sliced(bad)

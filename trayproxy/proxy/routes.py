@@ -13,7 +13,7 @@ from trayproxy.protocols import gemini_native
 from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError
-from trayproxy.proxy.offload import BIG_BODY, BODY_SIZE, is_big, off_loop
+from trayproxy.proxy.offload import BIG_BODY, BODY_SIZE, is_big, loads_sliced, off_loop
 from trayproxy.proxy.pipeline import CLIENT_MODEL, Job, run_generation
 from trayproxy.proxy.session import session_key
 from trayproxy.proxy.zai_dispatch import relay_to_zai, use_zai
@@ -34,8 +34,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise RequestError("The request body is empty; send a JSON object", field="body")
     request[BODY_SIZE] = len(raw)
     try:
-        body = await off_loop(len(raw) >= BIG_BODY, orjson.loads, raw)
-    except orjson.JSONDecodeError as e:
+        body = await asyncio.to_thread(loads_sliced, raw) if len(raw) >= BIG_BODY else orjson.loads(raw)
+    except ValueError as e:  # orjson.JSONDecodeError is one
         raise RequestError(f"The request body is not valid JSON: {e}", field="body") from None
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object", field="body")
