@@ -1,17 +1,20 @@
-"""Run every trayproxy benchmark and print the figures; writes benchmarks/results/latest.json.
+"""Run every trayproxy benchmark and print the figures of issue #18, each with its ratio to the
+minimal converting relay measured in the same run; writes benchmarks/results/latest.json.
 
-    python benchmarks/run.py            # full profile (about 10 minutes on 2 cores)
-    python benchmarks/run.py --quick    # about 2.5 minutes, for trends
-    python benchmarks/run.py --only http,stream
+    python benchmarks/run.py            # full profile (about 9 minutes on 2 cores)
+    python benchmarks/run.py --quick    # about 2-3 minutes
+    python benchmarks/run.py --only http,stream,stall
 
-Sections: http (proxy overhead vs direct vs a bare relay, wrk at 1 and 64 connections),
-stream (TTFB and per-chunk cost of a 200-chunk stream, OpenAI and Anthropic routes), convert
-(converter microbenchmarks), memory (RSS with 1,000 open streams), idle (tray app under Xvfb
-and `trayproxy serve`: RSS, CPU, wake-ups), startup (process start to 200 from /healthz).
+Sections: http (non-streaming OpenAI / Anthropic / Gemini at 1 connection, OpenAI at 64: direct,
+benchmarks/min_relay.py and trayproxy, interleaved point by point with wrk), stream (200-chunk
+streams per protocol, the three paths alternating stream by stream), stall (a 30 MB body in
+flight: extra latency of a concurrent small request), memory (RSS with 1,000 open streams),
+convert (converter microbenchmarks), idle (tray app under Xvfb and `trayproxy serve`: RSS, CPU,
+wake-ups), startup (process start to 200 from /healthz). Every figure records the load average.
 
-Placement on 2 cores (as in the perf reference): the process under test (trayproxy or the bare
-relay) has CPU0; the fake upstream and the load generator share CPU1. Direct runs: fake on CPU1,
-load generator on CPU0. Loopback only; every run is bounded in count and time."""
+Placement on 2 cores (as in the perf reference): the process under test (trayproxy or the
+minimal relay) has CPU0; the fake upstream and the load generator share CPU1. Direct runs: fake
+on CPU1, load generator on CPU0. Loopback only; every run is bounded in count and time."""
 
 from __future__ import annotations
 
