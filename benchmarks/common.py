@@ -166,6 +166,21 @@ def start_bare(upstream: str, port: int, cpu: str = PROXY_CPU) -> subprocess.Pop
             time.sleep(0.02)
 
 
+def start_min_relay(fake: Fake, port: int, cpu: str = PROXY_CPU) -> subprocess.Popen[str]:
+    """benchmarks/min_relay.py against the fake, with the fake's ready access token (in the
+    environment, not on the command line)."""
+    proc = subprocess.Popen(pinned(cpu, [sys.executable, str(ROOT / "benchmarks" / "min_relay.py"), "--port", str(port),
+                                         "--generate-url", fake.generate_url]),
+                            env=dict(os.environ, MIN_RELAY_TOKEN=fake.token), cwd=ROOT, text=True)
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return proc
+
+
+def loadavg() -> list[float]:
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
 # -- wrk -------------------------------------------------------------------------------------------
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}

@@ -48,7 +48,7 @@ def main() -> None:
                 raise cc.GoogleError(400, "Invalid JSON payload received.")
             return body, body["request"]
 
-        cc.validate_generate = light_validate  # type: ignore[assignment]
+        cc.validate_generate = light_validate
     fake = FakeCloudCode()
     fake.strict_models = False
     fake.thinking_markers = []

@@ -111,3 +111,28 @@ def text_event(i: int) -> dict[str, Any]:
     """A typical streamed text chunk (~130 B on the wire)."""
     return {"candidates": [{"content": {"role": "model", "parts": [{"text": f"token{i} and some more words "}]}}],
             "modelVersion": MODEL, "responseId": "resp-bench-0001"}
+
+
+def big_openai_chat_body(mb: float = 30.0) -> dict[str, Any]:
+    """The agent conversation repeated (each tool result grown by 20 KB) until the body is `mb`
+    megabytes: about 1,500 messages, the shape of a long agent session with big file reads."""
+    import orjson
+
+    body = openai_chat_body()
+    first, rounds, last = body["messages"][0], body["messages"][1:-1], body["messages"][-1]
+    blob = "\n# padding line of a long file read\n" * 560
+    msgs: list[dict[str, Any]] = [first]
+    size, n = len(orjson.dumps(body)), 0
+    while size < mb * 1e6:
+        for m in rounds:
+            m = dict(m)
+            if m.get("tool_calls"):
+                m["tool_calls"] = [dict(m["tool_calls"][0], id=f"call_{n}")]
+            if m["role"] == "tool":
+                m["tool_call_id"], m["content"] = f"call_{n}", m["content"] + blob
+                n += 1
+            size += len(orjson.dumps(m)) + 1
+            msgs.append(m)
+    msgs.append(last)
+    body["messages"] = msgs
+    return body

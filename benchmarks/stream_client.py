@@ -39,6 +39,38 @@ async def sequential(url: str, body: bytes, headers: dict[str, str], n: int) -> 
     return {"ttfb_ms": ttfb, "total_ms": total, "bytes": sizes, "errors": errors}
 
 
+async def alternate(spec: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """n rounds; each round streams once through every target in turn (one connection per
+    target), so a burst of load on a shared machine hits every target alike."""
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in spec]
+    bodies = [open(t["body_file"], "rb").read() for t in spec]
+    out: dict[str, Any] = {t["name"]: {"ttfb_ms": [], "total_ms": [], "bytes": [], "errors": 0} for t in spec}
+    try:
+        for i in range(n + 3):  # 3 warm-up rounds
+            for t, s, body in zip(spec, sessions, bodies, strict=True):
+                res = out[t["name"]]
+                t0 = time.perf_counter()
+                async with s.post(t["url"], data=body, headers=t["headers"]) as r:
+                    first = None
+                    size = 0
+                    async for chunk in r.content.iter_any():
+                        if first is None:
+                            first = time.perf_counter()
+                        size += len(chunk)
+                    t1 = time.perf_counter()
+                    if r.status != 200 or first is None:
+                        res["errors"] += 1
+                        continue
+                if i >= 3:
+                    res["ttfb_ms"].append((first - t0) * 1000)
+                    res["total_ms"].append((t1 - t0) * 1000)
+                    res["bytes"].append(size)
+    finally:
+        for s in sessions:
+            await s.close()
+    return out
+
+
 async def hold(url: str, body: bytes, headers: dict[str, str], n: int, open_timeout: float) -> None:
     """Open n streams, report (on stdout, one JSON line) how many got their first bytes within
     open_timeout, keep them open until stdin says 'close', then close them all."""
@@ -87,13 +119,17 @@ async def hold(url: str, body: bytes, headers: dict[str, str], n: int, open_time
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=("sequential", "hold"))
-    p.add_argument("--url", required=True)
-    p.add_argument("--body-file", required=True)
+    p.add_argument("mode", choices=("sequential", "hold", "alternate"))
+    p.add_argument("--url")
+    p.add_argument("--body-file")
+    p.add_argument("--spec", help="alternate: a JSON file, a list of {name, url, body_file, headers}")
     p.add_argument("--header", action="append", default=[])
     p.add_argument("-n", type=int, default=50)
     p.add_argument("--open-timeout", type=float, default=60)
     a = p.parse_args()
+    if a.mode == "alternate":
+        print(json.dumps(asyncio.run(alternate(json.load(open(a.spec)), a.n))))
+        return
     body = open(a.body_file, "rb").read()
     headers = {"Content-Type": "application/json"}
     for h in a.header:

@@ -44,3 +44,29 @@ def test_falls_back_to_private_file_and_says_so(tmp_path: Path, caplog: pytest.L
     assert k not in caplog.text and "1//secret" not in caplog.text
     s.delete("refresh_token:x")
     assert s.get("refresh_token:x") is None
+
+
+def test_file_fallback_parses_once_and_sees_other_processes_writes(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "secrets.json"
+    s = SecretStore(f, backend=keyring.backends.fail.Keyring())
+    other = SecretStore(f, backend=keyring.backends.fail.Keyring())  # e.g. `trayproxy` CLI in another process
+    s.set("zai_key", "zk-1")
+    parses = 0
+    real_loads = json.loads
+
+    def counting(text: str) -> object:
+        nonlocal parses
+        parses += 1
+        return real_loads(text)
+
+    monkeypatch.setattr("trayproxy.secrets.json.loads", counting)
+    assert [s.get("zai_key") for _ in range(5)] == ["zk-1"] * 5
+    assert parses <= 1  # per request reads hit the cache, not the file
+    other.set("zai_key", "zk-2")
+    assert s.get("zai_key") == "zk-2"
+    other.delete("zai_key")
+    assert s.get("zai_key") is None
+    got = s._read_file()
+    got["zai_key"] = "mutated"  # a caller's copy, not the cache
+    assert s.get("zai_key") is None

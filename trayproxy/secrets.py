@@ -64,6 +64,7 @@ class SecretStore:
         self._lock = threading.RLock()
         self._backend = backend if backend is not None else keyring.get_keyring()
         self._api_key: str | None = None
+        self._file_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
         self.fallback_reason: str | None = self._probe()
         if self.fallback_reason:
             log.warning(
@@ -99,15 +100,25 @@ class SecretStore:
 
     # -- file fallback -----------------------------------------------------------------------
     def _read_file(self) -> dict[str, str]:
+        """The file's secrets (a fresh dict). Parsed again only when the file changes (another
+        process may write it): every API request reads the API key through here."""
         try:
+            st = self._path.stat()
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            cached = self._file_cache
+            if cached is not None and cached[0] == key:
+                return dict(cached[1])
             data = json.loads(self._path.read_text("utf-8"))
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as e:
             raise SecretStoreError(f"Cannot read the secrets file {self._path}: {e}") from e
-        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+        out = {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+        self._file_cache = (key, out)
+        return dict(out)
 
     def _write_file(self, data: dict[str, str]) -> None:
+        self._file_cache = None
         atomic_write(self._path, json.dumps(data, indent=1).encode(), mode=0o600)
 
     def _keychain_error(self, what: str, exc: Exception) -> SecretStoreError:

@@ -119,3 +119,16 @@ def test_on_done_runs_once_per_batch_even_when_retried() -> None:
     w.flush()
     w.stop()
     assert sorted(done) == list(range(20))
+
+
+def test_linger_gathers_a_burst_into_one_batch_and_flush_cuts_it_short() -> None:
+    batches: list[list[int]] = []
+    w: BatchWriter[int] = BatchWriter(lambda b: batches.append(list(b)) or 0, batch=100, linger=120.0)
+    w.start()
+    for i in range(5):  # requests arriving one after another, each a separate put
+        w.put(i)
+    assert w.flush(timeout=30)  # without the wake-up this would sit out the 120 s linger
+    assert batches == [[0, 1, 2, 3, 4]]
+    w.put(5)
+    w.stop()  # stop writes what is queued without lingering either
+    assert batches == [[0, 1, 2, 3, 4], [5]] and w.written == 6

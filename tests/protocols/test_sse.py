@@ -34,3 +34,13 @@ def test_encoders() -> None:
     assert encode_data({"a": 1}) == b'data: {"a":1}\n\n'
     assert encode_event("ping", {"type": "ping"}) == b'event: ping\ndata: {"type":"ping"}\n\n'
     assert encode_comment() == b": ping\n\n"
+
+
+@given(st.lists(st.tuples(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30),
+                          st.sampled_from([b"\n\n", b"\r\n\r\n", b"\r\r", b"\r\n\n", b"\n\r\n"])), min_size=1, max_size=8),
+       st.integers(min_value=1, max_value=9))
+def test_mixed_line_ends_switching_between_fast_and_line_paths(frames: list[tuple[str, bytes]], step: int) -> None:
+    raw = b"".join(b"data: " + json.dumps(t).encode() + sep for t, sep in frames)
+    chunks = [raw[i : i + step] for i in range(0, len(raw), step)]
+    assert [json.loads(d) for _, d in decode_all(chunks)] == [t for t, _ in frames]
+    assert decode_all([raw]) == decode_all(chunks)

@@ -51,9 +51,11 @@ class SSEDecoder:
         out: list[SSEEvent] = []
         start = 0
         n = len(buf)
+        cr = buf.find(b"\r")
         while start < n:
             lf = buf.find(b"\n", start)
-            cr = buf.find(b"\r", start)
+            if cr != -1 and cr < start:  # searched again only once passed, not per line
+                cr = buf.find(b"\r", start)
             if lf == -1 and cr == -1:
                 break
             if cr != -1 and (lf == -1 or cr < lf):

@@ -22,6 +22,7 @@ from trayproxy.protocols.core.envelope import is_image_model
 from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError
+from trayproxy.proxy.offload import is_big, off_loop
 from trayproxy.proxy.pipeline import OUTCOME, Job, StreamMachine, run_generation
 from trayproxy.proxy.routes import client_model, read_json, upstream_model
 from trayproxy.proxy.session import session_key
@@ -45,7 +46,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
             target = upstream_model(ctx, openai_images.DEFAULT_IMAGE_MODEL)
         return target
 
-    gemini_req, fmt, n = openai_images.to_gemini(body)
+    gemini_req, fmt, n = await off_loop(is_big(request), openai_images.to_gemini, body)
     created = int(ctx.clock())
     usages: list[Usage] = []
 

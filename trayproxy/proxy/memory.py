@@ -57,6 +57,12 @@ class SignatureStore(Mapping[str, str]):
             if k and v:
                 self._lru.put(k, v)
 
+    def snapshot(self) -> dict[str, str]:
+        """The live entries as a plain dict, for a converter running in a worker thread (the
+        store itself is only touched on the event loop)."""
+        now = self._lru.clock()
+        return {k: v for k, (exp, v) in list(self._lru._d.items()) if exp >= now}
+
     def __getitem__(self, key: str) -> str:
         v = self._lru.get(key)
         if v is None:

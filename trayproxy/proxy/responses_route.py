@@ -24,6 +24,7 @@ from trayproxy.protocols import openai_responses
 from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError
+from trayproxy.proxy.offload import is_big, off_loop
 from trayproxy.proxy.pipeline import Job, run_generation
 from trayproxy.proxy.resolve import pool_output_cap
 from trayproxy.proxy.routes import client_model, read_json, upstream_model
@@ -67,8 +68,10 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 
     name = client_model(request, body.get("model"))
     target = upstream_model(ctx, name)
-    gemini_req = openai_responses.to_gemini(body, history=history, upstream_model=target, signatures=ctx.signatures,
-                                            cap=pool_output_cap(ctx, target))
+    big = is_big(request)
+    gemini_req = await off_loop(big, openai_responses.to_gemini, body, history=history, upstream_model=target,
+                                signatures=ctx.signatures.snapshot() if big else ctx.signatures,
+                                cap=pool_output_cap(ctx, target))
     conversation = (history or []) + openai_responses.input_items(body)
 
     stream = bool(body.get("stream"))

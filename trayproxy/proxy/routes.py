@@ -14,6 +14,7 @@ from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy import listing
 from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError
+from trayproxy.proxy.offload import BIG_BODY, BODY_SIZE, is_big, loads_sliced, off_loop
 from trayproxy.proxy.pipeline import CLIENT_MODEL, Job, run_generation
 from trayproxy.proxy.resolve import not_served_error, plan_for, pool_output_cap, upstream_model
 from trayproxy.proxy.session import session_key
@@ -33,9 +34,10 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise ProxyError(408, f"The request body did not arrive within {BODY_READ_TIMEOUT:g} s") from None
     if not raw.strip():
         raise RequestError("The request body is empty; send a JSON object", field="body")
+    request[BODY_SIZE] = len(raw)
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
+        body = await asyncio.to_thread(loads_sliced, raw) if len(raw) >= BIG_BODY else orjson.loads(raw)
+    except ValueError as e:  # orjson.JSONDecodeError is one
         raise RequestError(f"The request body is not valid JSON: {e}", field="body") from None
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object", field="body")
@@ -104,11 +106,13 @@ async def _openai_generation(request: web.Request, *, legacy: bool) -> web.Strea
         raise RequestError("stream_options must be an object like {\"include_usage\": true}", field="stream_options")
     include_usage = bool((opts or {}).get("include_usage")) if stream else False
     if legacy:
-        gemini_req = openai_completions.to_gemini(body, upstream_model=target)
+        gemini_req = await off_loop(is_big(request), openai_completions.to_gemini, body, upstream_model=target)
         machine_cls: type[openai_chat.ChatStream] = openai_completions.CompletionStream
     else:
-        gemini_req = openai_chat.to_gemini(body, upstream_model=target, signatures=ctx.signatures,
-                                           cap=pool_output_cap(ctx, target))
+        big = is_big(request)
+        gemini_req = await off_loop(big, openai_chat.to_gemini, body, upstream_model=target,
+                                    signatures=ctx.signatures.snapshot() if big else ctx.signatures,
+                                    cap=pool_output_cap(ctx, target))
         machine_cls = openai_chat.ChatStream
     cid = ctx.new_id("cmpl-" if legacy else "chatcmpl-")
     created = int(ctx.clock())
@@ -151,7 +155,10 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     if anthropic.is_background_request(body):
         target = upstream_model(ctx, ctx.config().background_model)
     stream = bool(body.get("stream"))
-    gemini_req = anthropic.to_gemini(body, upstream_model=target, signatures=ctx.signatures, cap=pool_output_cap(ctx, target))
+    big = is_big(request)
+    gemini_req = await off_loop(big, anthropic.to_gemini, body, upstream_model=target,
+                                signatures=ctx.signatures.snapshot() if big else ctx.signatures,
+                                cap=pool_output_cap(ctx, target))
     mid = ctx.new_id("msg_")
     probe = anthropic.MessagesStream(model=name, message_id=mid, stream=True, new_id=ctx.new_id, upstream_model=target)
     job = Job(
@@ -257,7 +264,7 @@ async def gemini_model_or_call(request: web.Request) -> web.StreamResponse:
         protocol="gemini",
         client_model=name,
         upstream_model=target,
-        request=gemini_native.to_upstream(body, target),
+        request=await off_loop(is_big(request), gemini_native.to_upstream, body, target),
         make_machine=lambda: gemini_native.NativeStream(mode=mode),
         stream=stream,
         session_key=session_key("gemini", body, request.headers),
