@@ -98,7 +98,10 @@ class Serve:
     def chat(self, key: str | None = None) -> int:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
-        return request(self.port, "POST", "/v1/chat/completions", headers=headers, body=body)[0]
+        try:
+            return request(self.port, "POST", "/v1/chat/completions", headers=headers, body=body)[0]
+        except OSError:  # not listening (yet, or any more): `until` asks again
+            return 0
 
     def emails(self) -> list[str]:
         data = json.loads((self.home / "accounts.json").read_text())
@@ -248,7 +251,8 @@ def test_corrupt_config_keeps_strict_auth_until_fixed(serve: Serve) -> None:
     broken = '{\n  "auth_mode": "strict",\n  "port": 8045,,\n}\n'
     (serve.home / "config.json").write_text(broken)
     serve.start()
-    assert "line 3" in "".join(serve.err) and "until the file is fixed" in "".join(serve.err)
+    until(lambda: "line 3" in "".join(serve.err) and "until the file is fixed" in "".join(serve.err),
+          "the settings-file warning on stderr")
     assert "Auth: strict" in "".join(serve.out)
     assert serve.chat() == 401
     assert (serve.home / "config.json").read_text() == broken  # left for the user to fix
@@ -302,6 +306,7 @@ def test_port_in_use_says_what_to_do(serve: Serve) -> None:
 def test_lan_prints_addresses_and_warns_without_auth(serve: Serve) -> None:
     serve.cli("accounts", "add", stdin="rt-c@example.com\n")
     serve.start("--lan", "--auth-mode", "off")
-    out, err = "".join(serve.out), "".join(serve.err)
+    out = "".join(serve.out)
     assert "listening on 0.0.0.0" in out and "From other machines:" in out
-    assert "WARNING: LAN access is on and auth_mode is off" in err
+    # stderr is read by its own thread: wait for the line rather than race it
+    until(lambda: "WARNING: LAN access is on and auth_mode is off" in "".join(serve.err), "the LAN warning")
