@@ -18,7 +18,7 @@ from tests.conftest import free_port
 from tests.connect.samples import CLAUDE_SETTINGS, CODEX_CONFIG, GEMINI_ENV, GEMINI_SETTINGS
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Reply
-from tests.helpers import make_controller
+from tests.proxy.stack import running_stack
 from trayproxy.connect import CLIENTS, check, connect, status, summary, undo
 from trayproxy.controller import Controller
 
@@ -32,18 +32,8 @@ SAMPLES = {
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
-    fake = FakeCloudCode()
-    fake.strict_models = False
-    fake.add_account("a@example.com", quota=QUOTA)
-    fake.default_reply = lambda call: Reply.text("OK")
-    with fake:
-        ctl = make_controller(env=fake.env(), auth_mode="strict")
-        ctl.add_refresh_token("rt-a@example.com")
-        ctl.start()
-        try:
-            yield fake, ctl
-        finally:
-            ctl.close()
+    with running_stack(QUOTA, reply=lambda call: Reply.text("OK")) as s:
+        yield s
 
 
 def user_home(tmp_path: Path, client: str) -> dict[str, str]:

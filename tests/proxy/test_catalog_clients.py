@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anthropic
@@ -45,6 +46,19 @@ def moved_fake() -> FakeCloudCode:
     fake.add_account("free@example.com", tier="FREE", models=FREE_TIER_2026)
     fake.default_reply = scenario
     return fake
+
+
+@contextmanager
+def started(fake: FakeCloudCode) -> Iterator[Controller]:
+    """A started proxy on the two accounts of `moved_fake()` (the fake already running)."""
+    ctl = make_controller(env=fake.env())
+    try:
+        for e in ("ultra@example.com", "free@example.com"):
+            ctl.add_refresh_token(f"rt-{e}")
+        ctl.start()
+        yield ctl
+    finally:
+        ctl.close()
 
 
 @pytest.fixture(scope="module")
@@ -281,82 +295,61 @@ def test_when_the_resolved_id_is_out_of_quota_a_sibling_serves_on_any_account(st
 
 def test_an_id_retired_after_the_catalog_was_read_is_refetched_and_served_elsewhere(tmp_path: Path) -> None:
     fake = moved_fake()
-    with fake:
-        ctl = make_controller(env=fake.env())
-        try:
-            for e in ("ultra@example.com", "free@example.com"):
-                ctl.add_refresh_token(f"rt-{e}")
-            ctl.start()
-            fake.retire("gemini-3.5-flash-lite", "gemini-3.1-flash-lite")  # Google moves on
-            client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
-            raw = client.chat.completions.with_raw_response.create(
-                model="gemini-3.5-flash-lite", messages=[{"role": "user", "content": "z"}])
-            # the stale id got its 404 once; that account's catalog was re-read at once, Google's
-            # new forwarding rule applied, and the same request was served
-            assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == "gemini-3.1-flash-lite"
-            # (the client tries each base URL on a 404, so the stale id may be seen once per host;
-            # the fake notes a status once its handler returned, so only the finished ones are read)
-            calls = fake.calls_to(GENERATE)
-            assert calls[-1].body["model"] == "gemini-3.1-flash-lite"
-            assert {(r.body["model"], r.status) for r in calls[:-1]} == {("gemini-3.5-flash-lite", 404)}
-            ultra = ctl.store.by_email("ultra@example.com")
-            assert ultra is not None and ultra.deprecated_models["gemini-3.5-flash-lite"] == "gemini-3.1-flash-lite"
-            assert "gemini-3.5-flash-lite" not in ultra.models
-            raw = client.chat.completions.with_raw_response.create(
-                model="gemini-3.5-flash-lite", messages=[{"role": "user", "content": "z"}])
-            assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == "gemini-3.1-flash-lite"
-            # no second 404: the one new call already carried the new id
-            assert [r.body["model"] for r in fake.calls_to(GENERATE)[len(calls):]] == ["gemini-3.1-flash-lite"]
-        finally:
-            ctl.close()
+    with fake, started(fake) as ctl:
+        fake.retire("gemini-3.5-flash-lite", "gemini-3.1-flash-lite")  # Google moves on
+        client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+        raw = client.chat.completions.with_raw_response.create(
+            model="gemini-3.5-flash-lite", messages=[{"role": "user", "content": "z"}])
+        # the stale id got its 404 once; that account's catalog was re-read at once, Google's
+        # new forwarding rule applied, and the same request was served
+        assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == "gemini-3.1-flash-lite"
+        # (the client tries each base URL on a 404, so the stale id may be seen once per host;
+        # the fake notes a status once its handler returned, so only the finished ones are read)
+        calls = fake.calls_to(GENERATE)
+        assert calls[-1].body["model"] == "gemini-3.1-flash-lite"
+        assert {(r.body["model"], r.status) for r in calls[:-1]} == {("gemini-3.5-flash-lite", 404)}
+        ultra = ctl.store.by_email("ultra@example.com")
+        assert ultra is not None and ultra.deprecated_models["gemini-3.5-flash-lite"] == "gemini-3.1-flash-lite"
+        assert "gemini-3.5-flash-lite" not in ultra.models
+        raw = client.chat.completions.with_raw_response.create(
+            model="gemini-3.5-flash-lite", messages=[{"role": "user", "content": "z"}])
+        assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == "gemini-3.1-flash-lite"
+        # no second 404: the one new call already carried the new id
+        assert [r.body["model"] for r in fake.calls_to(GENERATE)[len(calls):]] == ["gemini-3.1-flash-lite"]
 
 
 def test_a_not_found_for_an_id_the_fresh_catalog_still_lists_moves_to_another_account(tmp_path: Path) -> None:
     fake = moved_fake()
-    with fake:
-        ctl = make_controller(env=fake.env())
-        try:
-            for e in ("ultra@example.com", "free@example.com"):
-                ctl.add_refresh_token(f"rt-{e}")
-            ctl.start()
-            ultra = fake.account("ultra@example.com")
-            # Google answers "not found" although the catalog lists the id (once per base URL)
-            ultra.script(*[Reply.error(404, message="Requested entity was not found.")] * 3)
-            reads = len(ultra.calls_to("fetchAvailableModels"))
-            client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
-            raw = client.chat.completions.with_raw_response.create(
-                model="gemini-3.1-pro-low", messages=[{"role": "user", "content": "q"}])
-            assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == "gemini-3.1-pro-low"
-            assert raw.headers["x-trayproxy-account"] == accounts(ctl)["free@example.com"]
-            assert len(ultra.calls_to("fetchAvailableModels")) == reads + 1  # re-read once, then moved on
-            assert fake.accounts_used().count("ultra@example.com") <= 3  # no replanning loop
-        finally:
-            ctl.close()
+    with fake, started(fake) as ctl:
+        ultra = fake.account("ultra@example.com")
+        # Google answers "not found" although the catalog lists the id (once per base URL)
+        ultra.script(*[Reply.error(404, message="Requested entity was not found.")] * 3)
+        reads = len(ultra.calls_to("fetchAvailableModels"))
+        client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+        raw = client.chat.completions.with_raw_response.create(
+            model="gemini-3.1-pro-low", messages=[{"role": "user", "content": "q"}])
+        assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == "gemini-3.1-pro-low"
+        assert raw.headers["x-trayproxy-account"] == accounts(ctl)["free@example.com"]
+        assert len(ultra.calls_to("fetchAvailableModels")) == reads + 1  # re-read once, then moved on
+        assert fake.accounts_used().count("ultra@example.com") <= 3  # no replanning loop
 
 
 def test_a_family_name_moves_to_a_sibling_id_when_its_first_choice_is_out_of_quota(tmp_path: Path) -> None:
     fake = moved_fake()
     fake.account("ultra@example.com").set_quota("gemini-3.8-flash-high", 0.0, reset_in=7200)
-    with fake:
-        ctl = make_controller(env=fake.env())
-        try:
-            for e in ("ultra@example.com", "free@example.com"):
-                ctl.add_refresh_token(f"rt-{e}")
-            ctl.start()
-            ids = accounts(ctl)
-            client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
-            # a name no account lists: the ultra account's best flash that has quota left
-            raw = client.chat.completions.with_raw_response.create(
-                model="gemini-3.9-flash", messages=[{"role": "user", "content": "q"}])
-            assert raw.headers["x-trayproxy-model"] == "gemini-3.8-flash-low"
-            assert raw.headers["x-trayproxy-account"] == ids["ultra@example.com"]
-            # the id itself, asked by name: no stand-in, a 429 until the reset
-            with pytest.raises(openai.RateLimitError) as ei:
-                client.chat.completions.create(model="gemini-3.8-flash-high", messages=[{"role": "user", "content": "q"}])
-            assert int(ei.value.response.headers["retry-after"]) > 7000
-            assert all(r.body["model"] != "gemini-3.8-flash-high" for r in fake.calls_to(GENERATE))
-        finally:
-            ctl.close()
+    with fake, started(fake) as ctl:
+        ids = accounts(ctl)
+        client = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+        # a name no account lists: the ultra account's best flash that has quota left
+        raw = client.chat.completions.with_raw_response.create(
+            model="gemini-3.9-flash", messages=[{"role": "user", "content": "q"}])
+        assert raw.headers["x-trayproxy-model"] == "gemini-3.8-flash-low"
+        assert raw.headers["x-trayproxy-account"] == ids["ultra@example.com"]
+        # the id itself, asked by name: no stand-in, a 429 until the reset
+        with pytest.raises(openai.RateLimitError) as ei:
+            client.chat.completions.create(model="gemini-3.8-flash-high", messages=[{"role": "user", "content": "q"}])
+        assert int(ei.value.response.headers["retry-after"]) > 7000
+        assert all(r.body["model"] != "gemini-3.8-flash-high" for r in fake.calls_to(GENERATE))
 
 
 def test_a_restart_serves_from_the_saved_catalog_at_once(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from tests.clients import CLIENT_SETS, claude_code_env, find_cli
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
-from tests.helpers import make_controller
+from tests.proxy.stack import running_stack
 from trayproxy.controller import Controller
 
 QUOTA = {"claude-sonnet-4-6": 0.9, "claude-opus-4-6-thinking": 0.9, "gemini-2.5-flash": 0.9, "gemini-3-flash": 0.9}
@@ -44,20 +44,8 @@ def scenario(call: Call) -> Reply:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
-    fake = FakeCloudCode()
-    fake.strict_models = False
-    fake.add_account("a@example.com", quota=QUOTA)
-    fake.add_account("b@example.com", quota=QUOTA)
-    fake.default_reply = scenario
-    with fake:
-        ctl = make_controller(env=fake.env(), auth_mode="strict")
-        for e in ("a@example.com", "b@example.com"):
-            ctl.add_refresh_token(f"rt-{e}")
-        ctl.start()
-        try:
-            yield fake, ctl
-        finally:
-            ctl.close()
+    with running_stack(QUOTA, reply=scenario, emails=("a@example.com", "b@example.com")) as s:
+        yield s
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ import pytest
 from tests.clients import CLIENT_SETS, find_cli, gemini_cli_env
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
-from tests.helpers import make_controller
+from tests.proxy.stack import running_stack
 from trayproxy.controller import Controller
 
 QUOTA = {"gemini-3-flash": 0.9, "gemini-2.5-flash": 0.9}
@@ -33,18 +33,8 @@ def weather_or_echo(call: Call) -> Reply:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
-    fake = FakeCloudCode()
-    fake.strict_models = False  # clients pick their own model names
-    fake.add_account("a@example.com", quota=QUOTA)
-    fake.default_reply = weather_or_echo
-    with fake:
-        ctl = make_controller(env=fake.env(), auth_mode="strict")
-        ctl.add_refresh_token("rt-a@example.com")
-        ctl.start()
-        try:
-            yield fake, ctl
-        finally:
-            ctl.close()
+    with running_stack(QUOTA, reply=weather_or_echo) as s:
+        yield s
 
 
 def test_google_genai_generate_stream_count_and_function_round_trip(stack) -> None:

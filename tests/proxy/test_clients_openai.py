@@ -16,7 +16,7 @@ import pytest
 from tests.clients import CLIENT_SETS, codex_env, find_cli
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
-from tests.helpers import make_controller
+from tests.proxy.stack import running_stack
 from trayproxy.controller import Controller
 
 MODEL = "gemini-3-flash"  # a thinking model: the fake signs its function calls and checks them
@@ -45,18 +45,8 @@ def scenario(call: Call) -> Reply:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
-    fake = FakeCloudCode()
-    fake.strict_models = False
-    fake.add_account("a@example.com", quota=QUOTA)
-    fake.default_reply = scenario
-    with fake:
-        ctl = make_controller(env=fake.env(), auth_mode="strict")
-        ctl.add_refresh_token("rt-a@example.com")
-        ctl.start()
-        try:
-            yield fake, ctl
-        finally:
-            ctl.close()
+    with running_stack(QUOTA, reply=scenario) as s:
+        yield s
 
 
 @pytest.fixture()
