@@ -82,6 +82,7 @@ class TrayApp:
         self._error_noted = False  # a "could not start" notification is up
         self._images: dict[str, Image.Image] = {}
         self._shown: tuple[Any, ...] | None = None
+        self._rows: list[dict[str, Any]] = []  # account rows as of the last _view_key
         self._ui = _ui_dispatch()
         self.icon = icon_factory("trayproxy", self.image(), self._tooltip(), menu=pystray.Menu(self._items))
         self._shown = self._view_key()
@@ -134,10 +135,10 @@ class TrayApp:
             return []
 
     def _glance(self) -> tuple[str, str, str | None]:
-        """(header, accounts line, model line) as the menu shows them now."""
+        """(header, accounts line, model line) from the account rows `_view_key` last read."""
         import time
 
-        rows, now = self._accounts(), time.time()
+        rows, now = self._rows, time.time()
         return (glance.header(self.status, self.starting), glance.accounts_line(rows, now),
                 glance.model_line(self.last_served, rows, now))
 
@@ -145,10 +146,13 @@ class TrayApp:
         return tooltip(self.status, self.starting, self._glance()[1])
 
     def _view_key(self) -> tuple[Any, ...]:
+        """What the icon, tooltip and menu show. Reads the account rows once; the tooltip and the
+        menu built after it use the same rows."""
         st = self.status
+        self._rows = self._accounts()
         return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts, self._glance(),
                 (st.problem or {}).get("suggested_port"), getattr(st, "config_problem", None),
-                view_key(self._accounts()))
+                view_key(self._rows))
 
     def refresh(self) -> None:
         """Push state to the icon; skipped when nothing visible changed (an appindicator menu
@@ -189,7 +193,7 @@ class TrayApp:
         )
         free = (st.problem or {}).get("suggested_port") if not st.running else None
         use_port = (Item(f"Use port {free} and start", self._act(lambda: self.do_use_port(free))),) if free else ()
-        attention = menu_items(self._accounts(), Item, lambda url: self._act(lambda: self.do_open_url(url)))
+        attention = menu_items(self._rows, Item, lambda url: self._act(lambda: self.do_open_url(url)))
         return (
             Item(header, None, enabled=False),
             Item(accounts, None, enabled=False),
