@@ -119,20 +119,11 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     _setup_logging()
     if args.acmd in STATE_ACCOUNT_COMMANDS:  # changes go to the running instance, if one runs
         return accounts_command(args, format_accounts)
-    from trayproxy.local_control import ControlClient, running_instance
-    from trayproxy.paths import app_paths
+    from trayproxy.cli_state import state_target
 
-    inst = running_instance(app_paths().ensure())
-    if inst is not None and args.acmd == "list":  # live cooldowns and states from the owner
-        print(format_accounts(ControlClient(inst, timeout=10).call("cli/accounts")["accounts"]))
-        return 0
-    ctl = _controller()
-    try:
-        if args.acmd == "list":
-            print(format_accounts(ctl.list_accounts()))
-        return 0
-    finally:
-        ctl.close()
+    with state_target() as target:  # `list`: the running instance's live states, or the files
+        print(format_accounts(target.list_accounts()))
+    return 0
 
 
 # -- config / key ----------------------------------------------------------------------------
