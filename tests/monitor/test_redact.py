@@ -3,7 +3,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from trayproxy.monitor import redact
 from trayproxy.monitor.redact import MARK, cap_bytes, redact_bytes, redact_text
 
 
@@ -71,3 +74,20 @@ def test_cap_bytes_cuts_on_a_character_boundary() -> None:
     out = cap_bytes(data, 5)
     assert out.decode().startswith("éé") and out.decode().endswith("[truncated 16 bytes]")
     assert cap_bytes(data, 100) == data
+
+
+_PIECES = st.sampled_from([
+    "key", "KEY", "\u212aey", "token", "ToKeN", "auth", "Authorization: ", "x-api-key: ", "\u017fecret", "secret",
+    "password", "bearer ", "Bearer ", "sk-", "ya29.", "1//", "1%2F%2F", "1%2f%2f", "AIza", "\"", "'", ":", "=", "?",
+    "&", " ", "\n", "{", "}", ",", "/", "-", "_", ".", "abcdefghij", "0123456789ABCDEFGHIJ", "é", "ü",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=24).map("".join))
+def test_the_quick_check_never_skips_a_pattern(text: str) -> None:
+    """Text the cheap substring check lets through untouched is text no pattern would change."""
+    full = text
+    for pat in redact._PATTERNS:
+        full = pat.sub(lambda m: m.group(1) + MARK + m.group(2), full) if pat.groups == 2 else pat.sub(MARK, full)
+    assert redact_text(text) == full

@@ -52,6 +52,7 @@ class BatchWriter(Generic[T]):
         self._linger = linger
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._cond = threading.Condition()
+        self._cut = threading.Event()  # ends a linger early (flush, stop)
         self._pending = 0
         self._thread: threading.Thread | None = None
         self._failing = False
@@ -88,6 +89,7 @@ class BatchWriter(Generic[T]):
         deadline = time.monotonic() + timeout
         if self._linger and self._pending:
             self._q.put(_WAKE)
+            self._cut.set()
         with self._cond:
             while self._pending and self.alive:
                 left = deadline - time.monotonic()
@@ -102,6 +104,7 @@ class BatchWriter(Generic[T]):
         if t is None:
             return
         self._q.put(_STOP)
+        self._cut.set()
         t.join(timeout)
         self._thread = None
 
@@ -123,24 +126,21 @@ class BatchWriter(Generic[T]):
                     stop = True
                 elif item is not _WAKE:
                     batch.append(item)
-                until = time.monotonic() + self._linger if batch else 0.0
+                    if self._linger:
+                        # Linger without being woken by every put (a wake-up per request costs
+                        # the loop the GIL); flush() and stop() set the event to cut it short.
+                        self._cut.wait(self._linger)
+                self._cut.clear()
                 # After a stop request, still write whatever raced in before it.
-                while stop or len(batch) < self._batch:
+                while True:
                     try:
                         nxt = self._q.get_nowait()
                     except queue.Empty:
-                        left = until - time.monotonic()
-                        if stop or left <= 0:
-                            break
-                        try:
-                            nxt = self._q.get(timeout=left)
-                        except queue.Empty:
-                            break
+                        break
                     if nxt is _STOP:
                         stop = True
                         continue
                     if nxt is _WAKE:
-                        until = 0.0
                         continue
                     batch.append(nxt)
                     if len(batch) >= self._batch:

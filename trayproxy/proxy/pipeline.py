@@ -21,7 +21,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import random
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -281,7 +284,8 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, 
             project=acc.project or "",
             model=job.upstream_model,
             request=request,
-            request_id=envelope_rules.request_id(kind, int(ctx.clock() * 1000), str(uuid.uuid4())),
+            request_id=envelope_rules.request_id(kind, int(ctx.clock() * 1000),
+                                                 str(uuid.UUID(int=random.getrandbits(128), version=4))),
             request_type=kind,
         )
 
@@ -578,6 +582,16 @@ async def _relay(
 
 # -- monitor ---------------------------------------------------------------------------------
 
+# Row ids: unique per process start (random prefix) and in order within it; 32 hex digits like
+# the uuid4 they replace, without a urandom call per request.
+_ROW_PREFIX = secrets.token_hex(8)
+_ROW_SEQ = itertools.count()
+
+
+def _row_id() -> str:
+    return f"{_ROW_PREFIX}{next(_ROW_SEQ):016x}"
+
+
 
 def record_request(request: web.Request, status: int, started_wall: float, started_mono: float,
                    client_model: str | None, protocol: str, error: str | None,
@@ -596,7 +610,7 @@ def record_request(request: web.Request, status: int, started_wall: float, start
         outcome = "ok" if status < 400 else ("client_disconnect" if status == 499 else "error")
     bodies = mon.store_bodies
     rec = RequestRecord(
-        id=uuid.uuid4().hex,
+        id=_row_id(),
         ts=started_wall,
         method=request.method,
         route=request.path,
