@@ -130,6 +130,25 @@ def test_claude_code_tools_through_messages(stack, model: str) -> None:
     assert [d["name"] for d in decls] == [t["name"] for t in tools if t.get("type") in (None, "custom")]
 
 
+@pytest.mark.parametrize("model", [CLAUDE_THINKING, GEMINI])
+def test_remembered_tool_schemas_are_what_a_fresh_rewrite_gives(stack, model: str) -> None:
+    """tool_schema remembers rewritten schemas across requests: nothing along the way (the
+    converter, output caps, request types, the thinking retry) may change a remembered one."""
+    from trayproxy.protocols.core import tool_schema as ts
+
+    fake, ctl = stack
+    tools = _fixture("claude_code.json")
+    sent = []
+    for _ in range(3):
+        status, body = _post(ctl, "/v1/messages", {"model": model, "max_tokens": 1000, "tools": tools,
+                                                   "messages": [{"role": "user", "content": "hi"}]})
+        assert status == 200, body
+        sent.append(_declarations(fake))
+    assert sent[0] == sent[1] == sent[2]
+    fresh = [ts._rewrite(t["input_schema"], model.startswith("claude")) for t in tools if "input_schema" in t]
+    assert [d["parameters"] for d in sent[2] if "parameters" in d] == fresh
+
+
 @pytest.mark.parametrize("model", [CLAUDE, GEMINI])
 def test_codex_tools_through_responses(stack, model: str) -> None:
     fake, ctl = stack

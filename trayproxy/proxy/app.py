@@ -160,9 +160,17 @@ async def monitor_middleware(request: web.Request, handler: Handler) -> web.Stre
 def build_app(ctx: ProxyContext) -> web.Application:
     cfg = ctx.config()
 
+    made: list[tuple[object, str, GuardSettings]] = []
+
     def guard_settings() -> GuardSettings:
-        c = ctx.config()
-        return GuardSettings(auth_mode=c.effective_auth_mode, allow_lan=c.allow_lan_access, api_key=ctx.api_key())
+        # Rebuilt only when the config object or the key changes (each change makes a new config),
+        # so a change is live on the next request without a dataclass per request.
+        c, key = ctx.config(), ctx.api_key()
+        if made and made[0][0] is c and made[0][1] == key:
+            return made[0][2]
+        s = GuardSettings(auth_mode=c.effective_auth_mode, allow_lan=c.allow_lan_access, api_key=key)
+        made[:] = [(c, key, s)]
+        return s
 
     app = web.Application(
         middlewares=[monitor_middleware, error_middleware, make_guard_middleware(guard_settings),

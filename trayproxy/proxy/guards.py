@@ -17,6 +17,7 @@ import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -45,6 +46,7 @@ class GuardSettings:
     api_key: str
 
 
+@lru_cache(maxsize=256)  # every request asks; the Host values a machine sees are few
 def is_loopback_host(host: str) -> bool:
     """localhost, or a literal loopback address (127.0.0.0/8, ::1), with or without a port.
     Names that merely start with "127." (127.attacker.example) are not loopback."""
