@@ -32,7 +32,7 @@ JSON = dict[str, Any]
 MISSING_TOOL_RESULT = "No result was provided for this tool call (it was interrupted or skipped)."
 
 
-@dataclass
+@dataclass(slots=True)
 class Turn:
     role: str  # "user" | "model"
     parts: list[JSON] = field(default_factory=list)
@@ -78,24 +78,30 @@ def pair_tool_turns(turns: list[Turn]) -> list[Turn]:
         media: list[JSON] = []
         others: list[JSON] = []
         for p in turn.parts:
-            if "functionResponse" not in p:
+            fr = p.get("functionResponse")
+            if fr is None:
                 others.append(p)
                 continue
-            fr = p["functionResponse"]
             key = _key(fr)
+            extra = p.get("_media")
             if key in wanted and key not in answered:
-                answered[key] = {k: v for k, v in fr.items() if not (k == "id" and v is None)}
-                media.extend(p.get("_media") or [])
+                kept = dict(fr)
+                if "id" in kept and kept["id"] is None:
+                    del kept["id"]
+                answered[key] = kept
+                if extra:
+                    media.extend(extra)
             else:
                 resp = fr.get("response") or {}
                 label = fr.get("name") or fr.get("id") or "unknown"
                 prefix = "Error from" if "error" in resp and "result" not in resp else "Result of"
                 body = resp.get("result", resp.get("error", ""))
                 others.append({"text": f"[{prefix} tool call {label}]\n{body}"})
-                others.extend(p.get("_media") or [])
+                if extra:
+                    others.extend(extra)
         responses: list[JSON] = []
         for c in calls:
-            got = answered.get(_key(c))
+            got = answered.get(_key(c)) if answered else None
             if got is not None:
                 got["name"] = c["name"]
                 responses.append({"functionResponse": got})
@@ -104,7 +110,7 @@ def pair_tool_turns(turns: list[Turn]) -> list[Turn]:
                 if c.get("id"):
                     missing["id"] = c["id"]
                 responses.append({"functionResponse": missing})
-        out.append(Turn("user", responses + media + others))
+        out.append(Turn("user", responses + media + others if media or others else responses))
     return out
 
 
