@@ -152,42 +152,54 @@ class _Req:
         return replayable(self.signatures.get(key), self.family, remembered=True) if key else None
 
 
-def _parse_args(raw: Any, where: str) -> JSON:
+def _parse_args(raw: Any, where: str, k: int) -> JSON:
     if raw is None or raw == "":
         return {}
     if isinstance(raw, dict):
         return raw
-    if not isinstance(raw, str):
-        raise RequestError("arguments must be a JSON string.", field=where)
-    try:
-        val = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise RequestError("arguments is not valid JSON.", field=where) from None
-    if not isinstance(val, dict):
-        raise RequestError("arguments must encode a JSON object.", field=where)
-    return val
+    if isinstance(raw, str):
+        try:
+            val = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise RequestError("arguments is not valid JSON.", field=_args_field(where, k)) from None
+        if isinstance(val, dict):
+            return val
+        raise RequestError("arguments must encode a JSON object.", field=_args_field(where, k))
+    raise RequestError("arguments must be a JSON string.", field=_args_field(where, k))
 
 
-def _calls(msg: JSON, where: str) -> list[tuple[str, Any, str]]:
+def _args_field(where: str, k: int) -> str:
+    return f"{_call_field(where, k)}.function.arguments"
+
+
+def _calls(msg: JSON, where: str) -> list[tuple[str, JSON, int]]:
+    """(id, function, index) per tool call; the index names the call in an error (-1: the legacy
+    `function_call`). Field names are only built for an error: this runs for every message."""
     calls = msg.get("tool_calls")
-    if calls is not None and not isinstance(calls, list):
+    items: list[tuple[str, JSON, int]] = []
+    if calls:
+        if not isinstance(calls, list):
+            raise RequestError("tool_calls must be a list.", field=f"{where}.tool_calls")
+        for k, call in enumerate(calls):
+            if not isinstance(call, dict):
+                raise RequestError("Each tool call must be an object.", field=_call_field(where, k))
+            fn = call.get("function")
+            if not isinstance(fn, dict):
+                raise RequestError("A tool call needs a `function` object.", field=f"{_call_field(where, k)}.function")
+            cid = call.get("id")
+            if not isinstance(cid, str) or not cid:
+                raise RequestError("A tool call needs an `id`.", field=f"{_call_field(where, k)}.id")
+            items.append((cid, fn, k))
+    elif calls is not None and not isinstance(calls, list):
         raise RequestError("tool_calls must be a list.", field=f"{where}.tool_calls")
-    items: list[tuple[str, Any, str]] = []
-    for k, call in enumerate(calls or []):
-        cw = f"{where}.tool_calls[{k}]"
-        if not isinstance(call, dict):
-            raise RequestError("Each tool call must be an object.", field=cw)
-        fn = call.get("function")
-        if not isinstance(fn, dict):
-            raise RequestError("A tool call needs a `function` object.", field=f"{cw}.function")
-        cid = call.get("id")
-        if not isinstance(cid, str) or not cid:
-            raise RequestError("A tool call needs an `id`.", field=f"{cw}.id")
-        items.append((cid, fn, cw))
     legacy = msg.get("function_call")
     if isinstance(legacy, dict):
-        items.append(("", legacy, f"{where}.function_call"))
+        items.append(("", legacy, -1))
     return items
+
+
+def _call_field(where: str, k: int) -> str:
+    return f"{where}.function_call" if k < 0 else f"{where}.tool_calls[{k}]"
 
 
 def _assistant(msg: JSON, where: str, ctx: _Req) -> list[JSON]:
@@ -197,12 +209,16 @@ def _assistant(msg: JSON, where: str, ctx: _Req) -> list[JSON]:
         sig = ctx.remembered(reasoning_key(reasoning))
         if sig:
             parts.append({"text": reasoning, "thought": True, "thoughtSignature": sig})
-    parts += _content_parts(msg.get("content"), f"{where}.content")
-    for cid, fn, cw in _calls(msg, where):
+    content = msg.get("content")
+    if content:
+        parts += _content_parts(content, f"{where}.content")
+    elif content is not None and content != "":
+        parts += _content_parts(content, f"{where}.content")  # the wrong type: its error
+    for cid, fn, k in _calls(msg, where):
         name = fn.get("name")
         if not isinstance(name, str) or not name:
-            raise RequestError("A tool call needs a function name.", field=f"{cw}.function.name")
-        call: JSON = {"name": name, "args": _parse_args(fn.get("arguments"), f"{cw}.function.arguments")}
+            raise RequestError("A tool call needs a function name.", field=f"{_call_field(where, k)}.function.name")
+        call: JSON = {"name": name, "args": _parse_args(fn.get("arguments"), where, k)}
         if cid:
             call["id"] = cid
             ctx.call_names[cid] = name
