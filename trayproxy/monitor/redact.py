@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import quote
 
-__all__ = ["redact_text", "redact_bytes", "cap_bytes", "utf8_safe", "MARK"]
+__all__ = ["redact_text", "redact_known", "redact_shapes", "secret_forms", "redact_bytes", "cap_bytes", "utf8_safe", "MARK"]
 
 MARK = "[REDACTED]"
 _FIELDS = (
@@ -54,13 +54,23 @@ def _spellings(secret: str) -> tuple[str, ...]:
     return tuple({secret, secret.replace("/", "\\/"), quote(secret, safe=""), quote(secret)})
 
 
-def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every given secret and every key/token shape replaced by [REDACTED]."""
-    for s in secrets:
-        if s and len(s) >= 6:
-            for form in _spellings(s):
-                if form in text:
-                    text = text.replace(form, MARK)
+def secret_forms(secrets: Iterable[str]) -> list[str]:
+    """Every spelling of every secret worth looking for (6 characters or more), longest first so
+    that a secret containing another is removed whole."""
+    forms = {form for s in secrets if s and len(s) >= 6 for form in _spellings(s)}
+    return sorted(forms, key=len, reverse=True)
+
+
+def redact_known(text: str, forms: list[str]) -> str:
+    """`text` with the given spellings (from `secret_forms`) and every key/token shape replaced."""
+    for form in forms:
+        if form in text:
+            text = text.replace(form, MARK)
+    return redact_shapes(text)
+
+
+def redact_shapes(text: str) -> str:
+    """`text` with every key/token shape replaced by [REDACTED]."""
     if not _maybe_secret(text):
         return text
     for pat in _PATTERNS:
@@ -71,6 +81,11 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every given secret and every key/token shape replaced by [REDACTED]."""
+    return redact_known(text, secret_forms(secrets))
+
+
 def cap_bytes(data: bytes, cap: int) -> bytes:
     """At most `cap` bytes (cut on a character boundary) plus a `…[truncated N bytes]` marker."""
     if cap < 0 or len(data) <= cap:
@@ -79,9 +94,12 @@ def cap_bytes(data: bytes, cap: int) -> bytes:
     return head + f"\u2026[truncated {len(data) - len(head)} bytes]".encode()
 
 
-def redact_bytes(data: bytes, secrets: Iterable[str] = (), *, cap: int | None = None) -> bytes:
-    """Redact (before capping, so a secret is never half-kept), then cap."""
-    out = redact_text(bytes(data).decode("utf-8", "replace"), secrets).encode()
+def redact_bytes(data: bytes, secrets: Iterable[str] = (), *, cap: int | None = None,
+                 forms: list[str] | None = None) -> bytes:
+    """Redact (before capping, so a secret is never half-kept), then cap. `forms`: the secrets'
+    spellings already worked out (`secret_forms`), instead of `secrets`."""
+    text = bytes(data).decode("utf-8", "replace")
+    out = redact_known(text, secret_forms(secrets) if forms is None else forms).encode()
     return out if cap is None else cap_bytes(out, cap)
 
 

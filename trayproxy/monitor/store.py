@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trayproxy.monitor.record import COLUMNS, RequestRecord
-from trayproxy.monitor.redact import redact_bytes, redact_text, utf8_safe
+from trayproxy.monitor.redact import redact_bytes, redact_known, secret_forms, utf8_safe
 from trayproxy.monitor.refused import REFUSED_SCHEMA, RefusedCounter
 from trayproxy.monitor.report import to_csv, to_json
 from trayproxy.monitor.writer import BatchWriter
@@ -55,6 +55,7 @@ _INSERT = f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '
 # off upstream or was cut by shutdown. A client hanging up is not the proxy's error.
 ERROR_SQL = "(status >= 400 OR outcome IN ('error', 'shutdown'))"
 _OUTCOMES = ("ok", "error", "client_disconnect", "shutdown", "rejected")
+_OUTCOME_SET = frozenset(_OUTCOMES)
 _GROUPS = ("account_id", "upstream_model", "client_model", "protocol", "upstream")
 _INT_MAX = 2**62
 _MAX_QUEUED_BODY_BYTES = 64 * 1024 * 1024  # beyond this backlog, rows are kept but their bodies dropped
@@ -67,6 +68,26 @@ def _int(v: Any) -> int:
     except (TypeError, ValueError):
         return 0
     return max(0, min(n, _INT_MAX))
+
+
+def _text(v: Any, name: str, forms: list[str]) -> str | None:
+    """A text column: stored as UTF-8 SQLite accepts, without secrets, within its length."""
+    if v is None:
+        return None
+    s = v if type(v) is str else str(v)
+    if not s.isascii():
+        s = utf8_safe(s)
+    return redact_known(s, forms)[: _MAX_TEXT[name]]
+
+
+def _known(v: Any, values: frozenset[str], name: str, forms: list[str]) -> str | None:
+    """A column that holds one of a few words trayproxy itself writes: kept as is when it is one."""
+    return v if v in values else _text(v, name, forms)
+
+
+_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+_PROTOCOLS = frozenset({"openai", "anthropic", "gemini", "other"})
+_UPSTREAMS = frozenset({"google", "zai"})
 
 
 def _float(v: Any) -> float | None:
@@ -234,27 +255,26 @@ class Monitor:
         finally:
             conn.close()
 
-    def _prepare(self, rec: RequestRecord, secrets: list[str], bodies: bool) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
-        def text(name: str, v: Any) -> str | None:
-            if v is None:
-                return None
-            return redact_text(utf8_safe(str(v)), secrets)[: _MAX_TEXT[name]]
-
+    def _prepare(self, rec: RequestRecord, forms: list[str], bodies: bool) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+        """One row, redacted (`forms`: the secrets' spellings, from `secret_forms`)."""
         route = str(rec.route or "").split("?", 1)[0]
         row = (
-            str(rec.id), float(rec.ts), text("method", rec.method), text("route", route), text("protocol", rec.protocol),
-            text("client_model", rec.client_model), text("upstream_model", rec.upstream_model),
-            text("account_id", rec.account_id), text("upstream", rec.upstream), _int(rec.status),
-            text("outcome", rec.outcome), _float(rec.duration_ms) or 0.0, _float(rec.ttfb_ms),
-            _int(rec.input_tokens), _int(rec.output_tokens), _int(rec.cached_tokens), _int(rec.reasoning_tokens),
-            int(bool(rec.stream)), text("error", rec.error), text("user_agent", rec.user_agent),
+            str(rec.id), float(rec.ts), _known(rec.method, _METHODS, "method", forms), _text(route, "route", forms),
+            _known(rec.protocol, _PROTOCOLS, "protocol", forms),
+            _text(rec.client_model, "client_model", forms), _text(rec.upstream_model, "upstream_model", forms),
+            _text(rec.account_id, "account_id", forms), _known(rec.upstream, _UPSTREAMS, "upstream", forms),
+            _int(rec.status), _known(rec.outcome, _OUTCOME_SET, "outcome", forms), _float(rec.duration_ms) or 0.0,
+            _float(rec.ttfb_ms), _int(rec.input_tokens), _int(rec.output_tokens), _int(rec.cached_tokens),
+            _int(rec.reasoning_tokens), int(bool(rec.stream)), _text(rec.error, "error", forms),
+            _text(rec.user_agent, "user_agent", forms),
         )
         body = None
         if bodies and (rec.request_body is not None or rec.response_body is not None):
             body = (
                 str(rec.id),
-                None if rec.request_body is None else redact_bytes(bytes(rec.request_body), secrets, cap=self.body_cap),
-                None if rec.response_body is None else redact_bytes(bytes(rec.response_body), secrets, cap=self.body_cap),
+                None if rec.request_body is None else redact_bytes(bytes(rec.request_body), forms=forms, cap=self.body_cap),
+                None if rec.response_body is None else redact_bytes(bytes(rec.response_body), forms=forms,
+                                                                    cap=self.body_cap),
             )
         return row, body
 
@@ -290,14 +310,14 @@ class Monitor:
         flush_refused = any(r is _FLUSH_REFUSED for r in batch)
         batch = [r for r in batch if r is not _FLUSH_REFUSED]
         try:
-            secrets = [str(s) for s in self._secrets() if s]
+            forms = secret_forms(str(s) for s in self._secrets() if s)
         except Exception:
             log.debug("could not read the secrets to redact; patterns only", exc_info=True)
-            secrets = []
+            forms = []
         bodies = self.store_bodies
         rows, blobs = [], []
         for r in batch:
-            row, body = self._prepare(r, secrets, bodies)
+            row, body = self._prepare(r, forms, bodies)
             rows.append(row)
             if body is not None:
                 blobs.append(body)

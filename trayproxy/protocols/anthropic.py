@@ -33,7 +33,6 @@ from trayproxy.protocols.core.turns import (
     Turn,
     contents,
     loop_turn_starts_with_thought,
-    merge,
     pair_tool_turns,
     replayable,
     strip_thoughts,
@@ -415,6 +414,11 @@ def _tools(body: JSON, model: str) -> tuple[list[JSON], bool]:
     tools = body.get("tools")
     if tools is None:
         return [], False
+    decls, web = cfg.remembered_tools("anthropic", model, tools, lambda: _declarations(tools, model))
+    return list(decls), web
+
+
+def _declarations(tools: Any, model: str) -> tuple[list[JSON], bool]:
     if not isinstance(tools, list):
         raise RequestError("`tools` must be a list.", field="tools")
     decls = cfg.Declarations(model)
@@ -534,11 +538,9 @@ def _build(
         if isinstance(m, dict) and m.get("role") == "system":
             system.extend(_system_parts(m.get("content")))
     turns = pair_tool_turns(
-        merge(
-            _convert_message(m, i, ctx)
-            for i, m in enumerate(messages)
-            if not (isinstance(m, dict) and m.get("role") == "system")
-        )
+        _convert_message(m, i, ctx)
+        for i, m in enumerate(messages)
+        if not (isinstance(m, dict) and m.get("role") == "system")
     )
     if not turns:
         raise RequestError("The messages have no content to send (every block is empty).", field="messages")

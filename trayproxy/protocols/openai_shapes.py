@@ -37,7 +37,6 @@ from trayproxy.protocols.core.turns import (
     Turn,
     contents,
     loop_turn_starts_with_thought,
-    merge,
     pair_tool_turns,
     reasoning_key,
     replayable,
@@ -284,6 +283,13 @@ def _convert(messages: list[Any], ctx: _Req) -> tuple[list[str], list[Turn]]:
 
 
 def _tools(body: JSON, model: str) -> list[JSON]:
+    tools, functions = body.get("tools"), body.get("functions")
+    if tools is None and functions is None:
+        return []
+    return list(cfg.remembered_tools("openai", model, (tools, functions), lambda: _declarations(body, model)))
+
+
+def _declarations(body: JSON, model: str) -> list[JSON]:
     specs: list[tuple[Any, str]] = []
     tools = body.get("tools")
     if tools is not None:
@@ -493,7 +499,7 @@ def to_gemini(
     limit = cfg.output_cap(upstream_model, cap)
     ctx = _Req(signature_family(upstream_model), signatures, is_thinking_model(upstream_model))
     system, turns = _convert(messages, ctx)
-    turns = pair_tool_turns(merge(turns))
+    turns = pair_tool_turns(turns)
     if not turns:
         raise RequestError("The messages have no content to send.", field="messages")
     decls = _tools(body, upstream_model)

@@ -7,7 +7,10 @@ defaults only.
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+from collections.abc import Callable
+from typing import Any, TypeGuard, TypeVar, cast
+
+import orjson
 
 from trayproxy.protocols.core.tool_schema import tool_schema
 from trayproxy.protocols.errors import RequestError
@@ -85,6 +88,29 @@ class Declarations:
         if schema is not None and not isinstance(schema, dict):
             raise RequestError(f"`{schema_field}` must be a JSON Schema object.", field=f"{where}.{schema_field}")
         self.decls.append(declaration(name, description, schema, self.model))
+
+
+T = TypeVar("T")
+_MEMO_MAX = 256
+_memo: dict[tuple[str, bool, bytes], Any] = {}
+
+
+def remembered_tools(kind: str, model: str, tools: Any, build: Callable[[], T]) -> T:
+    """`build()` (a converter's declarations from the client's `tools`), remembered per distinct
+    tools list and upstream family: clients send the same tools with every request. Only a
+    successful build is kept (a bad list raises its error every time); the result is shared, so
+    callers copy the lists they may change and never change a declaration."""
+    try:
+        key = (kind, is_claude(model), orjson.dumps(tools))
+    except TypeError:
+        return build()
+    hit = _memo.get(key)
+    if hit is None:
+        hit = build()
+        if len(_memo) >= _MEMO_MAX:
+            _memo.clear()
+        _memo[key] = hit
+    return cast(T, hit)
 
 
 def stop_sequences(value: Any, field: str, *, one_string: bool = False) -> list[str] | None:

@@ -60,16 +60,30 @@ def _key(fc: JSON) -> str:
     return cid if isinstance(cid, str) and cid else f"legacy:{fc.get('name')}"
 
 
-def pair_tool_turns(turns: list[Turn]) -> list[Turn]:
-    """Make every user turn answer exactly the previous model turn's calls (merged turns in).
+def pair_tool_turns(turns: Iterable[Turn]) -> list[Turn]:
+    """Make every user turn answer exactly the previous model turn's calls (the turns are merged
+    first, as `merge` does).
 
     Responses go first, in call order; a call with no response gets an error response; a response
     to no call of the previous turn becomes a text note. Media from tool results follows the
     responses. Calls and responses match by id (`legacy:<name>` for id-less legacy calls)."""
+    # merge(): empty turns dropped, consecutive turns of a role joined (a list is copied only
+    # when something is added to it, so the input turns are never changed)
+    runs: list[list[Any]] = []  # [role, parts, copied]
+    for t in turns:
+        if not t.parts:
+            continue
+        if runs and runs[-1][0] == t.role:
+            run = runs[-1]
+            if not run[2]:
+                run[1], run[2] = list(run[1]), True
+            run[1].extend(t.parts)
+        else:
+            runs.append([t.role, t.parts, False])
     out: list[Turn] = []
-    for turn in turns:
-        if turn.role == "model":
-            out.append(turn)
+    for role, parts, _copied in runs:
+        if role == "model":
+            out.append(Turn("model", parts if _copied else list(parts)))
             continue
         prev = out[-1] if out and out[-1].role == "model" else None
         calls = [p["functionCall"] for p in prev.parts if "functionCall" in p] if prev else []
@@ -77,7 +91,7 @@ def pair_tool_turns(turns: list[Turn]) -> list[Turn]:
         answered: dict[str, JSON] = {}
         media: list[JSON] = []
         others: list[JSON] = []
-        for p in turn.parts:
+        for p in parts:
             fr = p.get("functionResponse")
             if fr is None:
                 others.append(p)
