@@ -60,3 +60,24 @@ def test_media() -> None:
         with pytest.raises(RequestError) as e:
             data_url_part(bad, "f")
         assert e.value.field == "f"
+
+
+def test_tools_are_remembered_per_list_and_family_and_errors_are_not() -> None:
+    from trayproxy.protocols import anthropic
+    from trayproxy.protocols.errors import RequestError
+
+    tools = [{"name": "run", "description": "Run", "input_schema": {
+        "type": "object", "properties": {"n": {"type": ["integer", "null"]}}}}]
+    body = {"model": "m", "max_tokens": 10, "tools": tools, "messages": [{"role": "user", "content": "hi"}]}
+    one = anthropic.to_gemini(body, upstream_model="claude-sonnet-4-6", signatures={})
+    two = anthropic.to_gemini(body, upstream_model="claude-sonnet-4-6", signatures={})
+    gem = anthropic.to_gemini(body, upstream_model="gemini-3-flash", signatures={})
+    decls = one["tools"][0]["functionDeclarations"]
+    assert decls == two["tools"][0]["functionDeclarations"]
+    assert decls is not two["tools"][0]["functionDeclarations"]  # each request its own list
+    # the family decides the schema: Claude gets no type list, Gemini keeps its nullable form
+    assert decls[0]["parameters"] != gem["tools"][0]["functionDeclarations"][0]["parameters"]
+    bad = {**body, "tools": [{"name": "", "input_schema": {"type": "object"}}]}
+    for _ in range(2):  # a refused list is refused every time, never remembered
+        with pytest.raises(RequestError):
+            anthropic.to_gemini(bad, upstream_model="claude-sonnet-4-6", signatures={})
