@@ -44,6 +44,7 @@ class Plan:
     accounts: dict[str, str]
     resolutions: dict[str, Resolution] = field(default_factory=dict)
     others: bool = False  # other accounts would send a different id for this name
+    cap: int | None = None  # the smallest output limit the group's catalogs give for target
 
 
 # Per request task: the plans made so far (target -> plan) and the targets already tried.
@@ -87,8 +88,9 @@ def not_served_error(ctx: ProxyContext, name: str) -> ProxyError:
     )
 
 
-def _choose(ctx: ProxyContext, res: dict[str, Resolution], skip: frozenset[str]) -> str | None:
-    by_id = {a.id: a for a in ctx.pool.usable()}
+def _choose(ctx: ProxyContext, res: dict[str, Resolution], skip: frozenset[str],
+            usable: list[Account]) -> str | None:
+    by_id = {a.id: a for a in usable}
     best: tuple[tuple[int, int, int, int, str], str] | None = None
     # once a group was tried, only groups as close as the closest one are worth another plan
     closest = min((r.rank for r in res.values()), default=0)
@@ -110,12 +112,12 @@ def upstream_model(ctx: ProxyContext, name: str) -> str:
     mapping = ctx.config().model_mapping
     res = resolve_pool(usable, name, mapping, ctx.pool.resting)
     skip = tried_targets()
-    target = _choose(ctx, res, skip)
+    target = _choose(ctx, res, skip, usable)
     if target is None:
         if not usable or (res and skip):
             # nobody to serve at all (the pool says why), or every group was tried: keep the
             # first choice so the pool's own answer (503 / 429 with Retry-After) comes back
-            target = _choose(ctx, res, frozenset()) or name
+            target = _choose(ctx, res, frozenset(), usable) or name
         else:
             zai = ctx.config().zai
             if ctx.zai is not None and zai.enabled and zai.dispatch_mode != "off":
@@ -129,7 +131,9 @@ def upstream_model(ctx: ProxyContext, name: str) -> str:
     if plans is None:
         plans = {}
         _PLANS.set(plans)
-    plans[target] = Plan(name, target, group, res, others=any(r.target != target for r in res.values()))
+    caps = [c for acc in usable if acc.id in group and (c := output_cap(acc, target))]
+    plans[target] = Plan(name, target, group, res, others=any(r.target != target for r in res.values()),
+                         cap=min(caps) if caps else None)
     return target
 
 
@@ -199,8 +203,11 @@ def output_cap(acc: Account, model: str) -> int | None:
 
 
 def pool_output_cap(ctx: ProxyContext, target: str) -> int | None:
-    """The output limit the usable accounts' catalogs give for `target`, for the converters'
+    """The output limit the catalogs of the accounts that may serve `target` give, for the converters'
     defaults (the smallest, since the account is chosen later; `fit_output` then applies the
     chosen account's own); None when no catalog says."""
+    plan = plan_for(target)
+    if plan is not None and plan.accounts:
+        return plan.cap
     caps = [c for acc in ctx.pool.usable() if (c := output_cap(acc, target))]
     return min(caps) if caps else None
