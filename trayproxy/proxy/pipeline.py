@@ -40,6 +40,7 @@ from trayproxy.accounts.pool import Unavailable
 from trayproxy.accounts.service import TokenUnavailable
 from trayproxy.accounts.store import Account
 from trayproxy.accounts.triage import OUTAGE_KINDS, classify
+from trayproxy.monitor.record import RequestRecord
 from trayproxy.protocols.core import envelope as envelope_rules
 from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.context import CONTEXT, ProxyContext
@@ -601,8 +602,6 @@ def record_request(request: web.Request, status: int, started_wall: float, start
     if mon is None:
         return
     out: Outcome | None = request.get(OUTCOME)
-    from trayproxy.monitor import RequestRecord
-
     usage = out.usage if out else None
     if out and out.status:
         status, outcome = out.status, out.outcome
