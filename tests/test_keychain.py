@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -25,6 +24,7 @@ def headless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setattr(keychain.glob, "glob", lambda pattern: [])
     monkeypatch.setattr(keychain.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(keychain, "_plugin_installed", lambda: False)  # tested on its own below
     return tmp_path
 
 
@@ -54,11 +54,28 @@ def test_anything_that_may_give_a_keychain_leaves_it_to_keyring(
         (headless / "gi" / "Secret-1.typelib").touch()
         monkeypatch.setenv("GI_TYPELIB_PATH", str(headless / "gi"))
     elif case == "plugin":
-        ep = SimpleNamespace(dist=SimpleNamespace(name="keyrings.cryptfile"))
-        monkeypatch.setattr("importlib.metadata.entry_points", lambda group: [ep])
+        monkeypatch.setattr(keychain, "_plugin_installed", lambda: True)
     else:
         monkeypatch.setattr(keychain.sys, "platform", case)
     assert no_keychain_reason() is None
+
+
+_real_plugin_installed = keychain._plugin_installed
+
+
+def test_only_another_distributions_keyring_backends_count_as_a_plugin(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def dist(name: str, entry_points: str) -> None:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "entry_points.txt").write_text(entry_points)
+
+    dist("keyring-25.7.0.dist-info", "[keyring.backends]\nSecretService = keyring.backends.SecretService\n")
+    dist("aiohttp-3.14.5.dist-info", "[console_scripts]\nx = y\n")
+    (tmp_path / "no_entry_points-1.0.dist-info").mkdir()
+    monkeypatch.setattr(keychain.sys, "path", [str(tmp_path), str(tmp_path / "missing")])
+    assert not _real_plugin_installed()
+    dist("keyrings.cryptfile-1.3.9.dist-info", "[keyring.backends]\ncryptfile = keyrings.cryptfile.cryptfile\n")
+    assert _real_plugin_installed()
 
 
 def test_the_store_uses_its_file_and_says_why(headless: Path) -> None:

@@ -47,12 +47,31 @@ def _keyring_configured() -> bool:
     return Path(root, "python_keyring", "keyringrc.cfg").exists()
 
 
+def _plugin_installed() -> bool:
+    """A distribution other than keyring itself declares `keyring.backends` entry points. Read
+    straight from the *.dist-info / *.egg-info folders on sys.path: importlib.metadata would do
+    the same and keep about 0.8 MiB of modules and caches for the life of the process."""
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")) or name.lower().startswith("keyring-"):
+                continue
+            try:
+                with open(os.path.join(entry or ".", name, "entry_points.txt"), encoding="utf-8") as f:
+                    if any(line.strip() == "[keyring.backends]" for line in f):
+                        return True
+            except OSError:
+                continue
+    return False
+
+
 def _other_backends_possible() -> bool:
     """A backend that does not need DBUS_SESSION_BUS_ADDRESS may be installed: a third-party
     keyring plugin, dbus-python (KWallet), or libsecret's typelib."""
-    from importlib.metadata import entry_points
-
-    if any(ep.dist is None or ep.dist.name.lower() != "keyring" for ep in entry_points(group="keyring.backends")):
+    if _plugin_installed():
         return True
     if importlib.util.find_spec("dbus") is not None:
         return True
