@@ -333,8 +333,15 @@ class Bench:
         window, settle = (15.0, 20.0) if self.quick else (60.0, 20.0)
         out: dict[str, Any] = {}
         xvfb = shutil.which("Xvfb")
-        variants = {"tray_xvfb": {}} if self.quick else {"tray_xvfb": {}, "tray_xvfb_GDK_GL=disable": {"GDK_GL": "disable"}}
-        for vname, extra in variants.items():
+        tray = [sys.executable, "-m", "trayproxy.cli"]
+        floor = [sys.executable, str(ROOT / "benchmarks" / "tray_floor.py")]
+        # the floor under the tray app (benchmarks/tray_floor.py): what trayproxy adds is the difference
+        variants: dict[str, tuple[list[str], dict[str, str]]] = {
+            "tray_xvfb": (tray, {}),
+            "floor: bare pystray+GTK": (floor, {}),
+            "floor: bare pystray+GTK + aiohttp control server": (floor + ["--control-server"], {}),
+        }
+        for vname, (argv, extra) in variants.items():
             if not xvfb:
                 out[vname] = {"skipped": "Xvfb not installed"}
                 continue
@@ -346,11 +353,11 @@ class Bench:
             env = C.trayproxy_env(self.home, self.fake)
             env["DISPLAY"] = disp
             env.update(extra)
-            tray = subprocess.Popen(C.pinned(C.PROXY_CPU, [sys.executable, "-m", "trayproxy.cli"]), env=env, cwd=ROOT,
+            proc = subprocess.Popen(C.pinned(C.PROXY_CPU, argv), env=env, cwd=ROOT,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.procs.append(tray)
-            out[vname] = self._idle_measure(tray.pid, window, settle)
-            _stop_tree(tray)
+            self.procs.append(proc)
+            out[vname] = self._idle_measure(proc.pid, window, settle)
+            _stop_tree(proc)
             C.stop(x)
         serve, _ = self.tray()
         out["serve_running_proxy"] = self._idle_measure(serve.pid, window, settle)
@@ -537,6 +544,9 @@ def report(res: dict[str, Any]) -> list[str]:
         t = s.get("tray_xvfb", {})
         if "rss_mib" in t:
             _check(checks, "idle tray RSS (MiB)", t["rss_mib"], f"<= {T['idle_tray_rss_mib']:g}", t["rss_mib"] <= 60)
+            floors = [(k, v["rss_mib"]) for k, v in s.items() if k.startswith("floor") and "rss_mib" in v]
+            if floors:
+                lines.append("trayproxy adds " + "; ".join(f"{t['rss_mib'] - v:+.1f} MiB over {k[7:]}" for k, v in floors))
         lines.append("The settings window's idle CPU (#18) is not measured here: it needs the UI's push channel (trayproxy/ui).")
     if "startup" in res:
         s = res["startup"]["summary"]

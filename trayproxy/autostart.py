@@ -24,7 +24,6 @@ imported only on the Windows code path (tests inject a stand-in).
 from __future__ import annotations
 
 import os
-import plistlib
 import shlex
 import subprocess
 import sys
@@ -427,6 +426,8 @@ class LaunchAgent:
         if not self.path.is_file():
             return AutostartStatus(False, str(self.path), self.command, self.platform,
                                    current_command=self.command)
+        import plistlib  # macOS only (it brings xml.parsers.expat)
+
         try:
             data = plistlib.loads(self.path.read_bytes())
         except OSError as e:
@@ -446,6 +447,8 @@ class LaunchAgent:
                                current_command=self.command)
 
     def enable(self) -> AutostartStatus:
+        import plistlib
+
         try:
             _atomic_write(self.path, plistlib.dumps(launch_agent(self.command, self.label)))
         except OSError as e:

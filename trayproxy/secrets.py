@@ -16,10 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.errors
-
 from trayproxy.config import atomic_write
+from trayproxy.keychain import NoKeychain, default_backend
 
 __all__ = [
     "SecretStore",
@@ -62,7 +60,7 @@ class SecretStore:
     def __init__(self, fallback_path: Path, backend: Any = None) -> None:
         self._path = fallback_path
         self._lock = threading.RLock()
-        self._backend = backend if backend is not None else keyring.get_keyring()
+        self._backend = backend if backend is not None else default_backend()
         self._api_key: str | None = None
         self._file_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
         self.fallback_reason: str | None = self._probe()
@@ -87,6 +85,8 @@ class SecretStore:
 
     def _probe(self) -> str | None:
         b = self._backend
+        if isinstance(b, NoKeychain):  # decided without importing keyring (keychain.py)
+            return b.reason
         mod = type(b).__module__
         if mod.startswith("keyring.backends.fail") or mod.startswith("keyring.backends.null"):
             return "keyring has no backend on this system"
@@ -132,9 +132,11 @@ class SecretStore:
         with self._lock:
             if self.is_fallback:
                 return self._read_file().get(name)
+            from keyring.errors import KeyringError  # imported with the backend (keychain.py)
+
             try:
                 value = self._backend.get_password(SERVICE, name)
-            except keyring.errors.KeyringError as e:
+            except KeyringError as e:
                 raise self._keychain_error("reading a secret", e) from e
             return str(value) if value is not None else None
 
@@ -145,9 +147,11 @@ class SecretStore:
                 data[name] = value
                 self._write_file(data)
                 return
+            from keyring.errors import KeyringError
+
             try:
                 self._backend.set_password(SERVICE, name, value)
-            except keyring.errors.KeyringError as e:
+            except KeyringError as e:
                 raise self._keychain_error("saving a secret", e) from e
 
     def delete(self, name: str) -> None:
@@ -157,11 +161,13 @@ class SecretStore:
                 if data.pop(name, None) is not None:
                     self._write_file(data)
                 return
+            from keyring.errors import KeyringError, PasswordDeleteError
+
             try:
                 self._backend.delete_password(SERVICE, name)
-            except keyring.errors.PasswordDeleteError:
+            except PasswordDeleteError:
                 pass
-            except keyring.errors.KeyringError as e:
+            except KeyringError as e:
                 raise self._keychain_error("deleting a secret", e) from e
 
     # -- the proxy API key -------------------------------------------------------------------

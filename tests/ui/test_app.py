@@ -227,3 +227,33 @@ def test_corrupt_accounts_file_is_named_without_a_traceback(tmp_path: Path, caps
     err = capsys.readouterr().err
     assert str(paths.accounts_file) in err and "Traceback" not in err
     assert paths.accounts_file.read_text() == '{"accounts": ['
+
+
+# imported on first use (Start, a Codex config, macOS), not by the idle tray app (#18: idle RSS)
+NOT_AT_IDLE = ("trayproxy.proxy.app", "trayproxy.proxy.pipeline", "trayproxy.proxy.routes", "tomlkit", "plistlib")
+
+
+def test_idle_tray_app_does_not_import_what_only_start_needs(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tests.ui.helpers import make_fake_icon_class\n"
+        "from trayproxy.paths import AppPaths\n"
+        "from trayproxy.ui.app import TrayRuntime\n"
+        "class Window:\n"
+        "    def show(self): pass\n"
+        "    def close(self): pass\n"
+        f"home = Path({str(tmp_path / 'home')!r})\n"
+        "rt = TrayRuntime(AppPaths(home, home), icon_factory=make_fake_icon_class(), window=Window())\n"
+        "def setup(icon):\n"
+        "    rt._setup(icon)\n"
+        f"    print(sorted(m for m in {NOT_AT_IDLE!r} if m in sys.modules))\n"
+        "    icon.stop()\n"
+        "rt.tray.icon.run(setup=setup)\n"
+        "rt.shutdown()\n"
+    )
+    env = _clean_env()
+    env["PYSTRAY_BACKEND"] = "dummy"
+    res = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
+from typing import TYPE_CHECKING, Any
 
 from trayproxy.connect.base import Endpoint, Files, home_dir
+
+if TYPE_CHECKING:
+    import tomlkit
 
 __all__ = ["Codex", "CodexConfigError", "PROVIDER"]
 
@@ -43,6 +43,9 @@ class Codex:
         return [self.config_file(env)]
 
     def _parse(self, path: Path) -> tomlkit.TOMLDocument:
+        import tomlkit  # about 0.4 MiB: only once there is a Codex config to read or write
+        from tomlkit.exceptions import TOMLKitError
+
         text = path.read_text(encoding="utf-8") if path.exists() else ""
         try:
             return tomlkit.parse(text)
@@ -50,6 +53,8 @@ class Codex:
             raise CodexConfigError(f"{path} is not valid TOML ({e}); fix it, then connect again") from e
 
     def render(self, env: Mapping[str, str], base_url: str, api_key: str) -> Files:
+        import tomlkit
+
         path = self.config_file(env)
         text = path.read_text(encoding="utf-8") if path.exists() else ""
         doc = self._parse(path)

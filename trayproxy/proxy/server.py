@@ -9,7 +9,6 @@ import sys
 
 from aiohttp import web
 
-from trayproxy.proxy.app import build_app
 from trayproxy.proxy.context import ProxyContext
 
 __all__ = ["ProxyServer", "StartError"]
@@ -36,6 +35,8 @@ class ProxyServer:
         if self._runner is not None:
             raise StartError(f"The proxy is already running on {self.host}:{self.port}")
         self.ctx.stopping = asyncio.Event()
+        from trayproxy.proxy.app import build_app  # the routes and converters: not needed until Start
+
         app = build_app(self.ctx)
         runner = web.AppRunner(
             app,
