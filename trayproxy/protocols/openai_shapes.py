@@ -257,24 +257,32 @@ def _convert(messages: list[Any], ctx: _Req) -> tuple[list[str], list[Turn]]:
     system: list[str] = []
     turns: list[Turn] = []
     for i, msg in enumerate(messages):
-        where = f"messages[{i}]"
         if not isinstance(msg, dict):
-            raise RequestError("Each message must be an object.", field=where)
+            raise RequestError("Each message must be an object.", field=f"messages[{i}]")
         role = msg.get("role")
-        if role in ("system", "developer"):
-            text = "\n".join(p["text"] for p in _content_parts(msg.get("content"), f"{where}.content", media=False))
+        content = msg.get("content")
+        if role == "user":
+            if type(content) is str:  # the common case, without building field names
+                turns.append(Turn("user", [{"text": content}] if content else []))
+            else:
+                turns.append(Turn("user", _content_parts(content, f"messages[{i}].content")))
+        elif role == "assistant":
+            turns.append(Turn("model", _assistant(msg, f"messages[{i}]", ctx)))
+        elif role in ("tool", "function"):
+            if type(content) is str and role == "tool" and isinstance(cid := msg.get("tool_call_id"), str) and cid:
+                fr = {"name": ctx.call_names.get(cid, ""), "response": {"result": content}, "id": cid}
+                turns.append(Turn("user", [{"functionResponse": fr, "_media": []}]))
+            else:
+                turns.append(Turn("user", _tool_result(msg, f"messages[{i}]", ctx, role == "function")))
+        elif role in ("system", "developer"):
+            where = f"messages[{i}].content"
+            text = "\n".join(p["text"] for p in _content_parts(content, where, media=False))
             if text:
                 system.append(text)
-        elif role == "user":
-            turns.append(Turn("user", _content_parts(msg.get("content"), f"{where}.content")))
-        elif role == "assistant":
-            turns.append(Turn("model", _assistant(msg, where, ctx)))
-        elif role in ("tool", "function"):
-            turns.append(Turn("user", _tool_result(msg, where, ctx, role == "function")))
         else:
             raise RequestError(
                 f"Unknown role {role!r}; use system, developer, user, assistant or tool.",
-                field=f"{where}.role",
+                field=f"messages[{i}].role",
             )
     return system, turns
 
