@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from trayproxy.monitor import Monitor, RequestRecord
+from trayproxy.monitor import COLUMNS, Monitor, RequestRecord
 from trayproxy.monitor.store import SCHEMA_VERSION
 
 PROXY_KEY = "sk-proxykey-0123456789abcdef"
@@ -467,3 +467,28 @@ def test_refused_origins_are_bounded(tmp_path: Path) -> None:
     assert len(rows) <= MAX_KEYS + 1 and sum(r["count"] for r in rows) == MAX_KEYS + 50
     assert any(r["origin"] == OTHER for r in rows)
     m.close()
+
+
+@pytest.mark.parametrize("user_agent,error,route", [
+    ("OpenAI/Python 1.99.0", None, "/v1/chat/completions"),
+    ("curl sk-secretvalue1234567890", None, "/v1/chat/completions"),
+    ("claude-cli", "upstream said: Bearer abcdefghijklmnop", "/v1/messages"),
+    ("ua", "the key was SEKRIT-KEY-123", "/v1beta/models/gemini-3-flash:generateContent"),
+    ("ua \u00e9t\u00e9", "x" * 2000, "/r\u00e9sum\u00e9"),
+])
+def test_a_row_is_redacted_alike_whether_it_takes_the_quick_look_or_not(tmp_path: Path, user_agent: str,
+                                                                      error: str | None, route: str) -> None:
+    from trayproxy.monitor.redact import redact_text, secret_forms
+
+    mon = Monitor(tmp_path / "m.db")
+    rec = RequestRecord(id="r1", ts=1.0, method="POST", route=route + "?key=AIzaSyD-1234567890abcdefghijklmnopqrstuv",
+                        protocol="openai", client_model="gemini-3-flash", upstream_model="gemini-3-flash",
+                        account_id="acc-1", upstream="google", status=200, outcome="ok", duration_ms=1.0,
+                        ttfb_ms=None, error=error, user_agent=user_agent)
+    secrets = ["SEKRIT-KEY-123"]
+    row, _ = mon._prepare(rec, secret_forms(secrets), False)
+    cols = dict(zip(COLUMNS, row, strict=True))
+    assert cols["route"] == redact_text(route, secrets)
+    assert cols["user_agent"] == redact_text(user_agent, secrets)[:300]
+    assert cols["error"] == (None if error is None else redact_text(error, secrets)[:1000])
+    assert "SEKRIT" not in str(row) and "sk-secret" not in str(row) and "abcdefghijklmnop" not in str(row)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import quote
 
-__all__ = ["redact_text", "redact_known", "redact_shapes", "secret_forms", "redact_bytes", "cap_bytes", "utf8_safe", "MARK"]
+__all__ = ["redact_text", "redact_known", "redact_shapes", "secret_forms", "needs_redaction", "redact_bytes", "cap_bytes", "utf8_safe", "MARK"]
 
 MARK = "[REDACTED]"
 _FIELDS = (
@@ -59,6 +59,14 @@ def secret_forms(secrets: Iterable[str]) -> list[str]:
     that a secret containing another is removed whole."""
     forms = {form for s in secrets if s and len(s) >= 6 for form in _spellings(s)}
     return sorted(forms, key=len, reverse=True)
+
+
+def needs_redaction(text: str, forms: list[str]) -> bool:
+    """Whether `redact_known(text, forms)` could change anything (False: it would not)."""
+    for form in forms:
+        if form in text:
+            return True
+    return _maybe_secret(text)
 
 
 def redact_known(text: str, forms: list[str]) -> str:

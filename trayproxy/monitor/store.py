@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trayproxy.monitor.record import COLUMNS, RequestRecord
-from trayproxy.monitor.redact import redact_bytes, redact_known, secret_forms, utf8_safe
+from trayproxy.monitor.redact import needs_redaction, redact_bytes, redact_known, secret_forms, utf8_safe
 from trayproxy.monitor.refused import REFUSED_SCHEMA, RefusedCounter
 from trayproxy.monitor.report import to_csv, to_json
 from trayproxy.monitor.writer import BatchWriter
@@ -63,6 +63,8 @@ _FLUSH_REFUSED = object()  # queued (at most one at a time) to fold the refused 
 
 
 def _int(v: Any) -> int:
+    if type(v) is int and 0 <= v <= _INT_MAX:
+        return v
     try:
         n = int(v or 0)
     except (TypeError, ValueError):
@@ -258,6 +260,13 @@ class Monitor:
     def _prepare(self, rec: RequestRecord, forms: list[str], bodies: bool) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
         """One row, redacted (`forms`: the secrets' spellings, from `secret_forms`)."""
         route = str(rec.route or "").split("?", 1)[0]
+        texts = (rec.method, route, rec.protocol, rec.client_model, rec.upstream_model, rec.account_id, rec.upstream,
+                 rec.outcome, rec.error, rec.user_agent)
+        if all([t is None or type(t) is str for t in texts]):
+            # One look at all the row's text: nearly every row has nothing to redact or mend.
+            joined = "\0".join([t for t in texts if t])
+            if joined.isascii() and not needs_redaction(joined, forms):
+                return self._row(rec, route, texts), self._body(rec, forms, bodies)
         row = (
             str(rec.id), float(rec.ts), _known(rec.method, _METHODS, "method", forms), _text(route, "route", forms),
             _known(rec.protocol, _PROTOCOLS, "protocol", forms),
@@ -268,15 +277,32 @@ class Monitor:
             _int(rec.reasoning_tokens), int(bool(rec.stream)), _text(rec.error, "error", forms),
             _text(rec.user_agent, "user_agent", forms),
         )
-        body = None
+        return row, self._body(rec, forms, bodies)
+
+    @staticmethod
+    def _row(rec: RequestRecord, route: str, texts: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The row of a record whose text needs no redaction: only the length limits apply."""
+        method, _, protocol, client_model, upstream_model, account_id, upstream, outcome, error, user_agent = texts
+        m = _MAX_TEXT
+        return (
+            str(rec.id), float(rec.ts), method and method[: m["method"]], route[: m["route"]],
+            protocol and protocol[: m["protocol"]], client_model and client_model[: m["client_model"]],
+            upstream_model and upstream_model[: m["upstream_model"]], account_id and account_id[: m["account_id"]],
+            upstream and upstream[: m["upstream"]], _int(rec.status), outcome and outcome[: m["outcome"]],
+            _float(rec.duration_ms) or 0.0, _float(rec.ttfb_ms), _int(rec.input_tokens), _int(rec.output_tokens),
+            _int(rec.cached_tokens), _int(rec.reasoning_tokens), int(bool(rec.stream)),
+            error and error[: m["error"]], user_agent and user_agent[: m["user_agent"]],
+        )
+
+    def _body(self, rec: RequestRecord, forms: list[str], bodies: bool) -> tuple[Any, ...] | None:
         if bodies and (rec.request_body is not None or rec.response_body is not None):
-            body = (
+            return (
                 str(rec.id),
                 None if rec.request_body is None else redact_bytes(bytes(rec.request_body), forms=forms, cap=self.body_cap),
                 None if rec.response_body is None else redact_bytes(bytes(rec.response_body), forms=forms,
                                                                     cap=self.body_cap),
             )
-        return row, body
+        return None
 
     def _release(self, batch: list[Any]) -> None:
         size = sum(len(r.request_body or b"") + len(r.response_body or b"") for r in batch if r is not _FLUSH_REFUSED)
