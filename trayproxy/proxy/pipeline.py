@@ -482,6 +482,13 @@ def _done(ctx: ProxyContext, machine: StreamMachine, acc: Account, job: Job, out
     out.usage = machine.usage
 
 
+class _Stream(web.StreamResponse):
+    """A stream response whose headers go out with its first bytes (one write, one packet):
+    `_relay` writes the first frames right after prepare()."""
+
+    _send_headers_immediately = False
+
+
 class _StopWatch:
     """One waiter on the proxy's stop signal for all the streams open at once (not a task per
     stream); it lives while streams are open."""
@@ -528,7 +535,7 @@ async def _relay(
     origin = request.headers.get("Origin")
     if origin:
         headers["Access-Control-Allow-Origin"] = origin
-    resp = web.StreamResponse(status=200, headers=headers)
+    resp = _Stream(status=200, headers=headers)
     await resp.prepare(request)
     request[STREAM_STARTED] = True
     out.status = 200
