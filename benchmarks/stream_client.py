@@ -71,9 +71,10 @@ async def alternate(spec: list[dict[str, Any]], n: int) -> dict[str, Any]:
     return out
 
 
-async def hold(url: str, body: bytes, headers: dict[str, str], n: int, open_timeout: float) -> None:
-    """Open n streams, report (on stdout, one JSON line) how many got their first bytes within
-    open_timeout, keep them open until stdin says 'close', then close them all."""
+async def hold(url: str, body: bytes, headers: dict[str, str], n: int, open_timeout: float, ramp: int = 0) -> None:
+    """Open n streams (all at once, or in waves of `ramp`), report (on stdout, one JSON line)
+    how many got their first bytes within open_timeout, keep them open until stdin says
+    'close', then close them all."""
     conn = aiohttp.TCPConnector(limit=0)
     s = aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=None))
     got_first = 0
@@ -101,7 +102,12 @@ async def hold(url: str, body: bytes, headers: dict[str, str], n: int, open_time
                 first_event.set()
 
     t0 = time.perf_counter()
-    tasks = [asyncio.ensure_future(one()) for _ in range(n)]
+    tasks: list[asyncio.Future[None]] = []
+    for i in range(n):
+        tasks.append(asyncio.ensure_future(one()))
+        if ramp and (i + 1) % ramp == 0:  # open in waves of `ramp`: each wave has its first bytes first
+            while got_first + failed < i + 1 and time.perf_counter() - t0 < open_timeout:
+                await asyncio.sleep(0.01)
     try:
         await asyncio.wait_for(first_event.wait(), open_timeout)
     except asyncio.TimeoutError:
@@ -126,6 +132,7 @@ def main() -> None:
     p.add_argument("--header", action="append", default=[])
     p.add_argument("-n", type=int, default=50)
     p.add_argument("--open-timeout", type=float, default=60)
+    p.add_argument("--ramp", type=int, default=0, help="hold: open the streams in waves of this many")
     a = p.parse_args()
     if a.mode == "alternate":
         print(json.dumps(asyncio.run(alternate(json.load(open(a.spec)), a.n))))
@@ -138,7 +145,7 @@ def main() -> None:
     if a.mode == "sequential":
         print(json.dumps(asyncio.run(sequential(a.url, body, headers, a.n))))
     else:
-        asyncio.run(hold(a.url, body, headers, a.n, a.open_timeout))
+        asyncio.run(hold(a.url, body, headers, a.n, a.open_timeout, a.ramp))
 
 
 if __name__ == "__main__":

@@ -959,3 +959,20 @@ def test_system_role_messages_join_the_system_instruction() -> None:
     req = ap.to_gemini(body, upstream_model="gemini-3-flash", signatures={})
     assert [p["text"] for p in req["systemInstruction"]["parts"]] == ["Base rules.", "Extra rule."]
     assert [c["role"] for c in req["contents"]] == ["user", "model", "user"]
+
+
+def test_deltas_are_the_bytes_of_encoding_the_whole_event() -> None:
+    """content_block_delta frames are built without their dict; they must be exactly encode_event's."""
+    from trayproxy.protocols.sse import encode_event
+
+    s = ap.MessagesStream(model="m", message_id="msg_1", stream=True, new_id=lambda p: p + "1",
+                          upstream_model="gemini-3-flash")
+    frames: list[bytes] = []
+    for part in ({"text": "é \"q\" \u2028"}, {"text": "t", "thought": True}, {"functionCall": {"name": "f", "args": {"a": [1]}}},
+                 {"text": "end"}):
+        frames += s.feed({"candidates": [{"content": {"parts": [part]}}]})
+    deltas = [f for f in frames if f.startswith(b"event: content_block_delta\n")]
+    assert len(deltas) == 4
+    for f in deltas:
+        obj = orjson.loads(f.split(b"\ndata: ", 1)[1])
+        assert f == encode_event("content_block_delta", obj)

@@ -561,3 +561,26 @@ def test_fuzz_only_request_errors_and_valid_requests(messages: list[dict[str, An
     validate_request(req, Issues())
     if model.startswith("claude"):
         check_claude_thinking(req["contents"], "thinkingConfig" in req.get("generationConfig", {}))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=20), st.text(max_size=20), st.integers(min_value=0, max_value=2**40), st.booleans(),
+       st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=4))
+def test_chunks_are_the_bytes_of_encoding_the_whole_chunk(cid: str, model: str, created: int, usage: bool,
+                                                         texts: list[str]) -> None:
+    """The fixed chunk fields are serialised once; every frame is still exactly encode_data of the chunk."""
+    from trayproxy.protocols.sse import DONE, encode_data
+
+    m = ChatStream(model=model, completion_id=cid, created=created, stream=True, include_usage=usage,
+                   new_id=lambda p: p + "1")
+    frames: list[bytes] = []
+    for t in texts:
+        frames += m.feed({"candidates": [{"content": {"parts": [{"text": t}]}}]})
+    frames += m.feed({"candidates": [{"finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 3}})
+    frames += m.finish()
+    assert frames[-1] == DONE
+    for f in frames[:-1]:
+        obj = orjson.loads(f[len(b"data: "):])
+        assert list(obj)[:5] == ["id", "object", "created", "model", "choices"]
+        assert (obj["id"], obj["model"], obj["created"], "usage" in obj) == (cid, model, created, usage)
+        assert f == encode_data(obj)

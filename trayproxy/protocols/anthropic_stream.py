@@ -17,6 +17,7 @@ from trayproxy.protocols.sse import encode_event
 __all__ = ["MessagesStream"]
 
 JSON = dict[str, Any]
+_DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
 
 
 class MessagesStream(EventMachine):
@@ -111,11 +112,9 @@ class MessagesStream(EventMachine):
         self._open = None
 
     def _delta(self, out: list[bytes], delta: JSON) -> None:
-        self._emit(
-            out,
-            "content_block_delta",
-            {"type": "content_block_delta", "index": len(self.content) - 1, "delta": delta},
-        )
+        # encode_event("content_block_delta", {type, index, delta}), without building the frame's dict
+        if self.stream:
+            out.append(_DELTA_HEAD + str(len(self.content) - 1).encode() + b',"delta":' + orjson.dumps(delta) + b"}\n\n")
 
     def _tag(self, raw: str | None) -> str | None:
         return encode_signature(raw, model=self.upstream_model) if raw else None
@@ -185,10 +184,9 @@ class MessagesStream(EventMachine):
         self._has_visible = True
 
     def _plain(self, out: list[bytes], ev: Event) -> None:
-        tagged = self._tag(ev.signature)
-        if tagged:
+        if ev.signature:
             # A signature on a text part belongs to the thinking before it, if any is open.
-            self._sign_open_thinking(tagged)
+            self._sign_open_thinking(encode_signature(ev.signature, model=self.upstream_model))
         self._text(out, ev.text if ev.text is not None else (part_as_text(ev.part) or ""))
 
     # -- public --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import orjson
 
 from trayproxy.protocols.core.tool_schema import tool_schema
 from trayproxy.protocols.errors import RequestError
-from trayproxy.protocols.gemini import Usage, finish_reason, first_candidate, is_claude
+from trayproxy.protocols.gemini import Usage, first_candidate, is_claude
 
 __all__ = ["to_upstream", "NativeStream", "count_tokens_request", "models_list", "model_info"]
 
@@ -97,13 +97,14 @@ class NativeStream:
 
     def feed(self, resp: dict[str, Any]) -> list[bytes]:
         self._last = resp
-        u = Usage.from_response(resp)
-        if u is not None:
-            self.usage = u
-        fr = finish_reason(resp)
-        if fr:
+        meta = resp.get("usageMetadata")
+        if meta is not None and isinstance(meta, dict):
+            self.usage = Usage.from_metadata(meta)
+        cand = first_candidate(resp)
+        fr = cand.get("finishReason")
+        if fr and isinstance(fr, str):
             self.upstream_finish = fr
-        content = first_candidate(resp).get("content")
+        content = cand.get("content")
         parts = content.get("parts") if isinstance(content, dict) else None
         if isinstance(parts, list) and parts:
             self.produced_output = True

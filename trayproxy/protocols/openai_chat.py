@@ -111,6 +111,7 @@ class ChatStream(EventMachine):
         self.include_usage = include_usage and stream
         self.new_id = new_id
         self._choices: dict[int, _Choice] = {}
+        self._head: bytes | None = None
 
     # -- feeding
 
@@ -144,10 +145,11 @@ class ChatStream(EventMachine):
             self.produced_output = True
             self._on_call(ch, len(ch.calls) - 1, call, out)
         else:
-            owner = ch.signer.trailing(ev)
-            if owner is not None and ev.signature:
-                self.signatures[owner] = self._tag + ev.signature
-            piece = _visible_text(ev.part)
+            if ev.signature:
+                owner = ch.signer.trailing(ev)
+                if owner is not None:
+                    self.signatures[owner] = self._tag + ev.signature
+            piece = ev.text or _visible_text(ev.part)
             if piece:
                 ch.text.append(piece)
                 self.produced_output = True
@@ -156,16 +158,16 @@ class ChatStream(EventMachine):
     # -- rendering hooks (overridden by the legacy completions stream)
 
     def _chunk(self, choices: list[JSON], usage: JSON | None = None) -> bytes:
-        obj: JSON = {
-            "id": self.completion_id,
-            "object": self.object_name,
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-        }
+        # the bytes encode_data gives for {id, object, created, model, choices[, usage]}, with
+        # the fields that never change serialised once
+        head = self._head
+        if head is None:
+            head = self._head = (b'data: {"id":' + orjson.dumps(self.completion_id) + b',"object":'
+                                 + orjson.dumps(self.object_name) + b',"created":' + orjson.dumps(self.created)
+                                 + b',"model":' + orjson.dumps(self.model) + b',"choices":')
         if self.include_usage:
-            obj["usage"] = usage
-        return encode_data(obj)
+            return head + orjson.dumps(choices) + b',"usage":' + orjson.dumps(usage) + b"}\n\n"
+        return head + orjson.dumps(choices) + b"}\n\n"
 
     def _delta(self, ch: _Choice, delta: JSON, out: list[bytes], finish: str | None = None) -> None:
         if not self.stream:

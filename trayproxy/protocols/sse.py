@@ -4,6 +4,11 @@ Pure code: bytes in, events out. The decoder follows the WHATWG event-stream rul
 matter for LLM APIs: lines end in LF, CRLF or CR; `data:` lines of one event are joined with
 LF; a blank line dispatches; lines starting with `:` are comments; a missing space after the
 colon is allowed.
+
+`feed_data` is the same decoder for callers that want only each event's data, as bytes: the
+common framing (`data: <payload>` then a blank line, CRLF or LF) is split at the bytes level
+without building lines or events; anything else (comments, `event:`/`id:` fields, multi-line
+data, CR line ends, a frame cut by a chunk boundary) goes through the general decoder.
 """
 
 from __future__ import annotations
@@ -73,6 +78,44 @@ class SSEDecoder:
             start = nxt
         self._buf = buf[start:]
         return out
+
+    def feed_data(self, chunk: bytes) -> list[bytes]:
+        """The data of every event this chunk completes, UTF-8 encoded: each item decodes
+        (`decode("utf-8", "replace")`) to the `data` `feed` would give. Fast for complete
+        `data: ...` frames; the general decoder for everything else."""
+        if self._buf or self._pending_cr or self._data:  # inside a line or an event: the general path
+            return [ev.data.encode() for ev in self.feed(chunk)]
+        out: list[bytes] = []
+        start = 0
+        n = len(chunk)
+        while start < n and chunk.startswith(b"data:", start):
+            lf = chunk.find(b"\n", start + 5)
+            if lf == -1:
+                break
+            if chunk[lf - 1] == 13:  # CRLF: the blank line must be CRLF too
+                end = lf - 1
+                if chunk[lf + 1 : lf + 3] != b"\r\n":
+                    break
+                nxt = lf + 3
+            else:
+                end = lf
+                if chunk[lf + 1 : lf + 2] != b"\n":
+                    break
+                nxt = lf + 2
+            if chunk.find(b"\r", start, end) != -1:  # a bare CR ends a line earlier
+                break
+            value = start + 6 if chunk[start + 5] == 32 else start + 5
+            out.append(chunk[value:end])
+            start = nxt
+        if start:
+            self._event = None  # dispatched, as the general decoder does
+        if start < n:
+            out += [ev.data.encode() for ev in self.feed(chunk[start:] if start else chunk)]
+        return out
+
+    def close_data(self) -> list[bytes]:
+        """`close` for `feed_data` callers."""
+        return [ev.data.encode() for ev in self.close()]
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a final event without its blank line is still delivered."""

@@ -56,7 +56,7 @@ from trayproxy.proxy.resolve import (
     replan,
     tried_targets,
 )
-from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, session_id_for
+from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, parse_event, session_id_for
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError, UpstreamResponse
 
@@ -65,6 +65,7 @@ __all__ = ["StreamMachine", "Job", "Outcome", "OUTCOME", "CLIENT_MODEL", "run_ge
 log = logging.getLogger("trayproxy.pipeline")
 MAX_ATTEMPTS = 8
 _BODY_KEEP = 256 * 1024
+_COALESCE = 4096  # bytes of frames that arrived together sent in one write (bounds the delay)
 # An answer with no output is legitimate only when the model ran out of tokens or was blocked;
 # anything else (no finish reason, STOP, MALFORMED_FUNCTION_CALL, ...) is a failed answer.
 _LEGIT_EMPTY = frozenset({"MAX_TOKENS", "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE"})
@@ -143,7 +144,8 @@ STREAM_STARTED = web.RequestKey("trayproxy_stream_started", bool)
 class _Opened:
     account: Account
     resp: UpstreamResponse
-    events: AsyncIterator[dict[str, Any]]
+    batches: AsyncIterator[list[bytes]]  # event data (`parse_event`), the events that arrived together
+    rest: list[bytes] = field(default_factory=list)  # of the last batch, what `_peek` did not feed
 
 
 class _Failover(Exception):
@@ -308,7 +310,7 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, 
             ctx.pool.cool_down(acc.id, model, 10.0, f"network: {why}", kind="network")
             raise _Failover(f"Cloud Code could not be reached: {why}", 504 if e.timeout else 502, kind="network") from e
         if resp.status == 200:
-            return _Opened(acc, resp, ctx.upstream.events(resp))
+            return _Opened(acc, resp, ctx.upstream.payloads(resp))
         try:
             body = await resp.read()
         except TransportError as e:
@@ -441,8 +443,11 @@ class _PeekFailed(Exception):
 
 async def _collect(opened: _Opened, machine: StreamMachine) -> dict[str, Any]:
     try:
-        async for ev in opened.events:
-            machine.feed(ev)
+        async for batch in opened.batches:
+            for data in batch:
+                ev = parse_event(data)
+                if ev is not None:
+                    machine.feed(ev)
     except UpstreamStreamError as e:
         if not machine.produced_output:
             raise _PeekFailed(str(e), timeout=e.timeout) from e
@@ -452,16 +457,22 @@ async def _collect(opened: _Opened, machine: StreamMachine) -> dict[str, Any]:
 
 
 async def _peek(opened: _Opened, machine: StreamMachine) -> tuple[list[bytes], bool] | None:
-    """Feed events until the machine has real output for the client.
+    """Feed events until the machine has real output for the client; the rest of that batch
+    stays in `opened.rest` (the first bytes go out before it is read).
 
     Returns (frames, ended): `ended` when the whole answer was already read. None when the
     answer is empty or cut off in a way worth one retry (nothing has been sent yet)."""
     held: list[bytes] = []
     try:
-        async for ev in opened.events:
-            held.extend(machine.feed(ev))
-            if machine.produced_output:
-                return held, False
+        async for batch in opened.batches:
+            for i, data in enumerate(batch):
+                ev = parse_event(data)
+                if ev is None:
+                    continue
+                held += machine.feed(ev)
+                if machine.produced_output:
+                    opened.rest = batch[i + 1:]
+                    return held, False
     except UpstreamStreamError as e:
         raise _PeekFailed(str(e), timeout=e.timeout) from e
     if _empty(machine):
@@ -476,6 +487,44 @@ def _done(ctx: ProxyContext, machine: StreamMachine, acc: Account, job: Job, out
     out.usage = machine.usage
 
 
+class _Stream(web.StreamResponse):
+    """A stream response whose headers go out with its first bytes (one write, one packet):
+    `_relay` writes the first frames right after prepare()."""
+
+    _send_headers_immediately = False
+
+
+class _StopWatch:
+    """One waiter on the proxy's stop signal for all the streams open at once (not a task per
+    stream); it lives while streams are open."""
+
+    __slots__ = ("event", "waiter", "streams")
+
+    def __init__(self, event: asyncio.Event) -> None:
+        self.event = event
+        self.waiter: asyncio.Future[Any] = asyncio.ensure_future(event.wait())
+        self.streams = 0
+
+
+_STOP_WATCH = "pipeline.stop_watch"
+
+
+def _watch_stop(ctx: ProxyContext) -> _StopWatch:
+    watch: _StopWatch | None = ctx.extra.get(_STOP_WATCH)
+    if watch is None or watch.event is not ctx.stopping:  # a restarted server has a new event
+        watch = ctx.extra[_STOP_WATCH] = _StopWatch(ctx.stopping)
+    watch.streams += 1
+    return watch
+
+
+def _unwatch_stop(ctx: ProxyContext, watch: _StopWatch) -> None:
+    watch.streams -= 1
+    if watch.streams <= 0:
+        watch.waiter.cancel()
+        if ctx.extra.get(_STOP_WATCH) is watch:
+            del ctx.extra[_STOP_WATCH]
+
+
 async def _relay(
     request: web.Request,
     ctx: ProxyContext,
@@ -486,27 +535,27 @@ async def _relay(
     ended: bool,
     out: Outcome,
 ) -> web.StreamResponse:
-    resp = web.StreamResponse(
-        status=200,
-        headers={
-            "Content-Type": job.content_type,
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-            **_headers(job, opened.account),
-        },
-    )
+    headers = {"Content-Type": job.content_type, "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+               **_headers(job, opened.account)}
     origin = request.headers.get("Origin")
     if origin:
-        resp.headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Allow-Origin"] = origin
+    resp = _Stream(status=200, headers=headers)
     await resp.prepare(request)
     request[STREAM_STARTED] = True
     out.status = 200
     out.ttfb_ms = (time.monotonic() - out.started) * 1000
+    head = b"".join(first) if len(first) != 1 else first[0]
     if ctx.monitor is not None and ctx.monitor.store_bodies:
         out.body = bytearray()
-    out.keep(b"".join(first))
-    await resp.write(b"".join(first))
+        out.keep(head)
+    else:
+        # Committed, and the monitor keeps no bodies: a long stream should not keep the
+        # client's raw body alive (aiohttp caches it on the request).
+        request._read_bytes = None
     job.request = {}  # committed: no retry can need it, and a long stream should not keep it
+    await resp.write(head)
+    del first, head
     if ended:
         _done(ctx, machine, opened.account, job, out)
         await resp.write_eof()
@@ -515,22 +564,53 @@ async def _relay(
     finished = False
 
     async def pump() -> None:
+        # Frames of events that arrived together go out in one write, up to _COALESCE bytes.
         nonlocal last_write, finished
-        async for ev in opened.events:
-            frames = machine.feed(ev)
+        feed = machine.feed
+        frames: list[bytes] = []
+        size = 0
+
+        async def send() -> None:
+            nonlocal size, last_write
+            data = b"".join(frames) if len(frames) > 1 else frames[0]
+            frames.clear()
+            size = 0
+            if out.body is not None:
+                out.keep(data)
+            await resp.write(data)
+            last_write = time.monotonic()
+
+        async def relay(batch: list[bytes]) -> None:
+            nonlocal size
+            for data in batch:
+                ev = parse_event(data)
+                if ev is None:
+                    continue
+                for frame in feed(ev):
+                    frames.append(frame)
+                    size += len(frame)
+                if size >= _COALESCE:
+                    await send()
             if frames:
-                data = b"".join(frames) if len(frames) > 1 else frames[0]
-                if out.body is not None:
-                    out.keep(data)
-                await resp.write(data)
-                last_write = time.monotonic()
+                await send()
+
+        try:
+            await relay(opened.rest)
+            opened.rest = []
+            async for batch in opened.batches:
+                await relay(batch)
+        except UpstreamStreamError:
+            if frames:  # what was read before the break goes out before the error event
+                await send()
+            raise
         finished = True
 
     reader = asyncio.ensure_future(pump())
-    stopper = asyncio.ensure_future(ctx.stopping.wait())
+    watch = _watch_stop(ctx)
+    stopper = watch.waiter
     try:
         while True:
-            done, _ = await asyncio.wait({reader, stopper}, timeout=job.ping_interval,
+            done, _ = await asyncio.wait((reader, stopper), timeout=job.ping_interval,
                                          return_when=asyncio.FIRST_COMPLETED)
             if reader in done:
                 break
@@ -574,11 +654,11 @@ async def _relay(
             pass
         return resp
     finally:
+        _unwatch_stop(ctx, watch)
         out.usage = machine.usage
-        for t in (reader, stopper):
-            if not t.done():
-                t.cancel()
-        await asyncio.gather(reader, stopper, return_exceptions=True)
+        if not reader.done():
+            reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
 
 
 # -- monitor ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from trayproxy.upstream.transport import (
     UpstreamResponse,
 )
 
-__all__ = ["CloudCodeClient", "UpstreamStreamError", "session_id_for", "CLIENT_METADATA"]
+__all__ = ["CloudCodeClient", "UpstreamStreamError", "parse_event", "session_id_for", "CLIENT_METADATA"]
 
 CLIENT_VERSION = os.environ.get("TRAYPROXY_CLIENT_VERSION", "4.3.0")
 _PLATFORM = {
@@ -162,30 +162,46 @@ class CloudCodeClient:
     @staticmethod
     async def events(resp: UpstreamResponse) -> AsyncIterator[dict[str, Any]]:
         """Unwrapped Gemini responses from an SSE body; raises UpstreamStreamError if it breaks."""
+        async for batch in CloudCodeClient.payloads(resp):
+            for data in batch:
+                obj = parse_event(data)
+                if obj is not None:
+                    yield obj
+
+    @staticmethod
+    async def payloads(resp: UpstreamResponse) -> AsyncIterator[list[bytes]]:
+        """The SSE body's event data, one list per body chunk (the events that arrived together,
+        never an empty list); `parse_event` makes each an unwrapped Gemini response. A relay
+        parses them one by one, so the first goes out before the rest are read. Raises
+        UpstreamStreamError if the body breaks off."""
         dec = SSEDecoder()
         try:
             async for chunk in resp.iter_chunks():
-                for ev in dec.feed(chunk):
-                    obj = _parse_event(ev.data)
-                    if obj is not None:
-                        yield obj
-            for ev in dec.close():
-                obj = _parse_event(ev.data)
-                if obj is not None:
-                    yield obj
+                batch = dec.feed_data(chunk)
+                if batch:
+                    yield batch
+            batch = dec.close_data()
+            if batch:
+                yield batch
         except TransportError as e:
             raise UpstreamStreamError(str(e), timeout=e.timeout) from e
         finally:
             resp.close()
 
 
-def _parse_event(data: str) -> dict[str, Any] | None:
-    if not data or data == "[DONE]":
+def parse_event(data: bytes) -> dict[str, Any] | None:
+    """One event's data -> the unwrapped Gemini response (None for an empty event or `[DONE]`);
+    UpstreamStreamError for an error event or data that is not JSON."""
+    if not data or data == b"[DONE]":
         return None
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        raise UpstreamStreamError(f"the upstream sent an unreadable event: {data[:120]!r}") from e
+        text = data.decode("utf-8", "replace")  # what a text decoder would have made of it
+        try:
+            obj = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise UpstreamStreamError(f"the upstream sent an unreadable event: {text[:120]!r}") from e
     if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
         err = obj["error"]
         raise UpstreamStreamError(str(err.get("message") or err))

@@ -130,16 +130,17 @@ class AiohttpTransport:
         except (aiohttp.ClientError, OSError, ValueError) as e:
             raise TransportError(f"could not reach {_host(request.url)}: {e}") from e
 
+        # The closure must not hold `request`: its body (the envelope) would live as long as the stream.
+        url, read_timeout = request.url, request.timeouts.read
+
         async def chunks() -> AsyncIterator[bytes]:
             try:
                 async for data in resp.content.iter_any():
                     yield data
             except asyncio.TimeoutError as e:
-                raise TransportError(
-                    f"{_host(request.url)} sent nothing for {request.timeouts.read:g} s", timeout=True
-                ) from e
+                raise TransportError(f"{_host(url)} sent nothing for {read_timeout:g} s", timeout=True) from e
             except (aiohttp.ClientError, OSError) as e:
-                raise TransportError(f"connection to {_host(request.url)} broke: {e}") from e
+                raise TransportError(f"connection to {_host(url)} broke: {e}") from e
             finally:
                 resp.release()
 

@@ -60,8 +60,10 @@ def _signature(part: JSON) -> str | None:
 
 
 def _event(part: JSON, choice: int) -> Event:
-    sig = _signature(part)
     text = part.get("text")
+    if len(part) == 1 and type(text) is str:  # the common part: only text
+        return Event("text", choice, text, part=part)
+    sig = _signature(part)
     text = text if isinstance(text, str) else None
     if part.get("thought") is True:
         return Event("thought", choice, text or "", sig, part=part)
@@ -90,12 +92,12 @@ class FrameReader:
         self.model_version: str | None = None
 
     def read(self, frame: Any) -> list[Event]:
-        resp = unwrap(frame)
-        u = Usage.from_response(resp)
-        if u is not None:
-            self.usage = u
+        resp = frame if type(frame) is dict and "response" not in frame else unwrap(frame)
+        meta = resp.get("usageMetadata")
+        if meta is not None and isinstance(meta, dict):
+            self.usage = Usage.from_metadata(meta)
         mv = resp.get("modelVersion")
-        if isinstance(mv, str) and mv:
+        if mv and isinstance(mv, str):
             self.model_version = mv
         cands = resp.get("candidates")
         if not isinstance(cands, list) or not cands:
@@ -106,18 +108,23 @@ class FrameReader:
                 return [Event("finish", 0, self.finish)]
             return []
         events: list[Event] = []
-        for pos, cand in enumerate(cands if self.all_candidates else cands[:1]):
+        all_candidates = self.all_candidates
+        for pos, cand in enumerate(cands if all_candidates else cands[:1]):
             if not isinstance(cand, dict):
                 continue
-            idx = cand.get("index")
-            choice = idx if self.all_candidates and isinstance(idx, int) and idx >= 0 else pos
+            if all_candidates:
+                idx = cand.get("index")
+                choice = idx if isinstance(idx, int) and idx >= 0 else pos
+            else:
+                choice = pos
             content = cand.get("content")
             parts = content.get("parts") if isinstance(content, dict) else None
-            for part in parts if isinstance(parts, list) else []:
-                if isinstance(part, dict):
-                    events.append(_event(part, choice))
+            if isinstance(parts, list):
+                for part in parts:
+                    if isinstance(part, dict):
+                        events.append(_event(part, choice))
             fr = cand.get("finishReason")
-            if isinstance(fr, str) and fr:
+            if fr and isinstance(fr, str):
                 self.finish = fr
                 events.append(Event("finish", choice, fr))
         return events
