@@ -17,6 +17,7 @@ from tests.fakes.cloudcode import FakeCloudCode
 from tests.helpers import make_controller, request
 from trayproxy.controller import Controller
 from trayproxy.proxy import offload
+from trayproxy.upstream import bigbody
 
 MODEL = "gemini-2.5-flash"
 BIG_TEXT = "line of a very long file read\n" * 40_000  # 1.2 MB, above offload.BIG_BODY
@@ -39,7 +40,7 @@ def env() -> Iterator[tuple[FakeCloudCode, Controller]]:
 
 @pytest.fixture()
 def threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the functions run through asyncio.to_thread by the offload helper."""
+    """Names of the functions run in worker threads (all go through bigbody.in_worker)."""
     seen: list[str] = []
     real = asyncio.to_thread
 
@@ -47,7 +48,7 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(getattr(fn, "__name__", repr(fn)))
         return await real(fn, *args, **kwargs)
 
-    monkeypatch.setattr(offload.asyncio, "to_thread", counting)
+    monkeypatch.setattr(bigbody.asyncio, "to_thread", counting)
     return seen
 
 
@@ -78,7 +79,7 @@ def test_big_openai_body_is_parsed_and_converted_in_a_worker_thread(env: tuple[F
     status, answer = _post(ctl, "/v1/chat/completions", body)
     assert status == 200, answer
     assert answer["choices"][0]["message"]["role"] == "assistant"
-    assert threads == ["loads_sliced", "to_gemini"]
+    assert threads == ["join", "loads_sliced", "to_gemini", "dumps_parts"]
     req = fake.last().body["request"]
     assert req["systemInstruction"]["parts"][0]["text"].endswith("Be brief.")
     calls = [p["functionCall"] for c in req["contents"] for p in c["parts"] if "functionCall" in p]
@@ -102,7 +103,8 @@ def test_big_anthropic_and_gemini_bodies_take_the_thread_path(env: tuple[FakeClo
     assert status == 200, answer
     assert answer["candidates"][0]["content"]["parts"]
     assert _upstream_texts(fake)[-1] == BIG_TEXT + "And this?"
-    assert threads == ["loads_sliced", "to_gemini", "loads_sliced", "to_upstream"]
+    assert threads == ["join", "loads_sliced", "to_gemini", "dumps_parts", "join", "loads_sliced", "to_upstream",
+                       "dumps_parts"]
 
 
 def test_small_bodies_stay_inline(env: tuple[FakeCloudCode, Controller], threads: list[str]) -> None:

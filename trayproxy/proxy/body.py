@@ -5,6 +5,10 @@ gzip body can inflate a thousandfold, and it would be inflated before the size l
 at. Here the compressed bytes are read (bounded by the same limit), then inflated in bounded
 steps that stop as soon as the output passes `max_body_mb` (413). An encoding the body does not
 have is a 400; one trayproxy does not decode is a 415. Handlers then see the decoded body.
+
+`read_chunks` reads a body as the list of chunks that arrived, with the same limit and 413 as
+aiohttp's `request.read()` but without its growing buffer and final copy (for a 30 MB body, 45 ms
+holding the event loop); `b"".join` of the list in a worker thread gives the GIL back.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from aiohttp import web
 
 from trayproxy.proxy.errors import ProxyError
 
-__all__ = ["decode_body_middleware", "inflate", "SUPPORTED_ENCODINGS"]
+__all__ = ["decode_body_middleware", "inflate", "read_chunks", "SUPPORTED_ENCODINGS"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # zlib window bits: 16+ = gzip wrapper, + = zlib wrapper (RFC 1950 "deflate"), - = raw deflate
@@ -52,6 +56,25 @@ def inflate(data: bytes, encoding: str, limit: int) -> bytes:
     if not d.eof:
         raise ValueError("the compressed data ends too early")
     return bytes(out)
+
+
+async def read_chunks(request: web.Request) -> list[bytes]:
+    """The body's chunks as they arrived; HTTPRequestEntityTooLarge (413) past client_max_size."""
+    limit = request.client_max_size
+    content = request.content
+    content.set_read_chunk_size(_STEP)  # fewer pause/resume turns than the 64 KiB default
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk, end_of_http_chunk = await content.readchunk()
+        if not chunk:
+            if end_of_http_chunk:  # a chunked body's chunk boundary, not its end
+                continue
+            return chunks
+        size += len(chunk)
+        if limit and size > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, size)
+        chunks.append(chunk)
 
 
 @web.middleware
