@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -144,6 +145,90 @@ def test_loads_sliced_matches_orjson_at_the_edges(raw: bytes) -> None:
                                  b'{"a": Infinity}', b"[1e400]", b"\xff\xfe", b'{"a":tru}', b"'a'",
                                  b'{"a":"\\ud800"}'])
 def test_loads_sliced_refuses_what_orjson_refuses(bad: bytes) -> None:
+    with pytest.raises(ValueError):
+        orjson.loads(bad)
+    with pytest.raises(ValueError):
+        offload.loads_sliced(bad)
+
+
+def _chat_with(text: str) -> dict[str, Any]:
+    return {"model": MODEL, "max_tokens": 5, "messages": [
+        {"role": "user", "content": f"Read it. {i}: " + text[: 20_000 * (i % 7)]} if i % 2 == 0
+        else {"role": "assistant", "content": f"Read {i}."} for i in range(61)]}
+
+
+def test_the_upstream_gets_the_same_envelope_whichever_path_the_body_takes(
+        env: tuple[FakeCloudCode, Controller], threads: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, ctl = env
+    body = _chat_with(BIG_TEXT)
+    status, _ = _post(ctl, "/v1/chat/completions", body)
+    assert status == 200 and "dumps_parts" in threads  # read, parsed, converted, written in slices
+    sliced = fake.last().body
+    from trayproxy.proxy import routes
+
+    monkeypatch.setattr(routes, "BIG_BODY", 1 << 30)  # the same body through the inline path
+    monkeypatch.setattr(offload, "BIG_BODY", 1 << 30)
+    threads.clear()
+    status, _ = _post(ctl, "/v1/chat/completions", body)
+    assert status == 200 and threads == []
+    inline = fake.last().body
+    assert len(orjson.dumps(inline)) > 1 << 20
+    assert {**sliced, "requestId": None} == {**inline, "requestId": None}
+
+
+@pytest.mark.parametrize("raw,message", [
+    (b'{"model": "m", "messages": [' + b'{"role": "user", "content": "abc"},' * 40_000 + b"]}", "not valid JSON"),
+    (b'{"model": "m", "messages": [{"role": "user", "content": "' + b"a" * (1 << 20) + b'}]}', "not valid JSON"),
+    (b" " * (1 << 20) + b"\n", "empty"),
+    (b"[" + b"1," * (1 << 19) + b"2]", "must be a JSON object"),
+])
+def test_a_big_bad_body_is_the_protocols_400(env: tuple[FakeCloudCode, Controller], raw: bytes, message: str) -> None:
+    assert len(raw) >= offload.BIG_BODY
+    _, ctl = env
+    status, _, answer = request(ctl.status().port, "POST", "/v1/chat/completions", body=raw,
+                                headers={"Content-Type": "application/json"})
+    got = json.loads(answer)
+    assert status == 400 and message in got["error"]["message"], got
+    status, _, answer = request(ctl.status().port, "POST", "/v1/messages", body=raw,
+                                headers={"Content-Type": "application/json", "anthropic-version": "2023-06-01"})
+    got = json.loads(answer)
+    assert status == 400 and got["type"] == "error" and message in got["error"]["message"], got
+
+
+@pytest.fixture()
+def tiny_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window of a few bytes: every value, number and escape lands on a window edge somewhere."""
+    monkeypatch.setattr(offload, "WINDOW", 5)
+    monkeypatch.setattr(offload, "SLACK", 2)
+
+
+@contextmanager
+def _windows(size: int) -> Iterator[None]:
+    old = offload.WINDOW, offload.SLACK
+    offload.WINDOW, offload.SLACK = size, size // 2
+    try:
+        yield
+    finally:
+        offload.WINDOW, offload.SLACK = old
+
+
+@given(_json, st.sampled_from([b"", b" ", b"\n\t "]), st.integers(min_value=1, max_value=9))
+def test_loads_sliced_in_tiny_windows_gives_what_orjson_gives(value: Any, ws: bytes, window: int) -> None:
+    raw = ws + orjson.dumps(value, option=orjson.OPT_INDENT_2) + ws
+    with _windows(window):
+        assert offload.loads_sliced(raw) == orjson.loads(raw)
+
+
+@pytest.mark.parametrize("raw", [b"[123456789012345, 1.25e10, true, null]", b'{"abcdefghij": "\\u00e9\\n\\"x"}',
+                                 "[\"\u00e9\u4e2d\U0001f600\u00e9\"]".encode(), b'{"k": "\\ud83d\\ude00"}',
+                                 b'{"k": "x\\\\ud800"}', b"  [ [ 1 ] , { } ]  "])
+def test_values_split_across_windows_parse_whole(tiny_window: None, raw: bytes) -> None:
+    assert offload.loads_sliced(raw) == orjson.loads(raw)
+
+
+@pytest.mark.parametrize("bad", [b"[1234", b'{"a": "\\ud800"}', b'["ab\\u', b"[1, 2", b'{"a" : ', b"\xe4\xb8",
+                                 b" \n ", b"[tru]"])
+def test_bad_bodies_split_across_windows_are_refused(tiny_window: None, bad: bytes) -> None:
     with pytest.raises(ValueError):
         orjson.loads(bad)
     with pytest.raises(ValueError):

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from trayproxy.proxy.errors import ProxyError
+from trayproxy.upstream.bigbody import in_worker
 
 __all__ = ["decode_body_middleware", "inflate", "read_chunks", "SUPPORTED_ENCODINGS"]
 
@@ -27,6 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 SUPPORTED_ENCODINGS = ("gzip", "deflate")
 _STEP = 1 << 20
+BIG_COMPRESSED = 64 << 10  # JSON compresses 10-20x: this inflates to about offload.BIG_BODY
 
 
 class TooLarge(Exception):
@@ -40,23 +42,26 @@ def inflate(data: bytes, encoding: str, limit: int) -> bytes:
     if encoding == "deflate" and data and data[0] & 0x0F != 8:
         wbits = -zlib.MAX_WBITS  # raw deflate without the zlib header, as many clients send it
     d = zlib.decompressobj(wbits)
-    out = bytearray()
+    out: list[bytes] = []  # joined at the end: one copy, with the GIL given back (a bytearray
+    size = 0  # grown step by step and copied to bytes held it for the whole 30 MB)
     pending = data
     try:
         while pending and not d.eof:
-            out += d.decompress(pending, min(_STEP, limit + 1 - len(out)))
-            if len(out) > limit:
+            out.append(d.decompress(pending, min(_STEP, limit + 1 - size)))
+            size += len(out[-1])
+            if size > limit:
                 raise TooLarge()
             pending = d.unconsumed_tail
-        out += d.flush(limit + 1 - len(out)) if not d.eof else b""
+        if not d.eof:
+            out.append(d.flush(limit + 1 - size))
+            size += len(out[-1])
     except zlib.error as e:
         raise ValueError(str(e)) from None
-    if len(out) > limit:
+    if size > limit:
         raise TooLarge()
     if not d.eof:
         raise ValueError("the compressed data ends too early")
-    return bytes(out)
-
+    return b"".join(out)
 
 async def read_chunks(request: web.Request) -> list[bytes]:
     """The body's chunks as they arrived; HTTPRequestEntityTooLarge (413) past client_max_size."""
@@ -97,7 +102,9 @@ async def decode_body_middleware(request: web.Request, handler: Handler) -> web.
     body = await decoded.read()  # compressed; aiohttp refuses more than the limit (413)
     try:
         for coding in reversed(codings):  # the last one listed was applied last
-            body = inflate(body, coding, limit)
+            # zlib gives the GIL back while it inflates: in a worker, a big body holds nobody up
+            body = (await in_worker(inflate, body, coding, limit) if len(body) >= BIG_COMPRESSED
+                    else inflate(body, coding, limit))
     except TooLarge:
         raise web.HTTPRequestEntityTooLarge(limit, limit + 1) from None
     except ValueError as e:

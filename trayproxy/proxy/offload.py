@@ -89,7 +89,7 @@ class _Text:
     def more(self, keep: int, at_least: int = 0) -> int:
         """Drop s[:keep], decode at least max(WINDOW, at_least) more bytes onto it; the new
         index of `keep` (0). Raises _Surrogates at a surrogate escape (backslash-u-d)."""
-        n = max(WINDOW, at_least)
+        n = max(WINDOW, at_least, 4)  # 4: a whole UTF-8 character at least, so it always moves on
         final = self.done + n >= len(self.raw)
         text, used = codecs.utf_8_decode(self.raw[self.done : self.done + n], "strict", final)
         self.done += used
@@ -130,10 +130,9 @@ def _skip(t: _Text, i: int) -> int:
 
 
 def _scan_at(t: _Text, i: int) -> tuple[Any, int]:
-    """One C scan of the value at i, with the window grown until the value lies inside it (a
-    value that ends at the window's end may go on: a number). The window is topped up before
-    it runs low, so only values longer than SLACK are ever scanned twice (a failed scan costs
-    its length, and the error's line count the window's)."""
+    """One C scan of the value at i, with the window grown until the value lies inside it. The
+    window is topped up before it runs low, so only values longer than SLACK are ever scanned
+    twice (a failed scan costs its length, and the error's line count the window's)."""
     if len(t.s) - i < SLACK and not t.eof:
         i = t.more(i)
     while True:
@@ -144,7 +143,9 @@ def _scan_at(t: _Text, i: int) -> tuple[Any, int]:
                 at = e.value if isinstance(e, StopIteration) else i
                 raise ValueError(f"expected a JSON value at character {at}") from None
         else:
-            if end < len(t.s) or t.eof:
+            # a number may go on past the window ("10" of "10.5", "1.0" of "1.0e+5"): it is
+            # whole when two more characters follow it; anything else ends in a closing char
+            if t.eof or end + (2 if type(value) in (int, float) else 0) < len(t.s):
                 return value, end
         i = t.more(i, at_least=2 * (len(t.s) - i))  # doubling: a big value costs O(its size)
 
