@@ -134,3 +134,21 @@ def test_small_requests_are_serialised_inline_and_mock_handlers_see_bytes() -> N
     run(go(True))
     assert got == [orjson.dumps(env)] * 2  # bytes both times: the parts joined for the handler
     assert not LARGE_BODY.get()  # set in the tasks' contexts only
+
+
+def test_a_client_timeout_is_built_once_per_timeouts_value() -> None:
+    async def go() -> AiohttpTransport:
+        t = AiohttpTransport()
+        try:
+            async with server() as (url, _seen):
+                for timeouts in (Timeouts(), Timeouts(), Timeouts(connect=3.0, read=7.0)):
+                    (await t.send(UpstreamRequest("POST", url + "/x", {}, b"{}", timeouts))).close()
+            return t
+        finally:
+            await t.aclose()
+
+    t = run(go())
+    built = t._client_timeouts
+    assert list(built) == [Timeouts(), Timeouts(connect=3.0, read=7.0)]
+    short = built[Timeouts(connect=3.0, read=7.0)]
+    assert (short.total, short.connect, short.sock_connect, short.sock_read) == (None, 3.0, 3.0, 7.0)

@@ -141,6 +141,7 @@ class AiohttpTransport:
         self.proxy = proxy or None
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
+        self._client_timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -152,10 +153,14 @@ class AiohttpTransport:
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         session = self._get_session()
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=request.timeouts.connect, sock_connect=request.timeouts.connect,
-            sock_read=request.timeouts.read,
-        )
+        timeout = self._client_timeouts.get(request.timeouts)
+        if timeout is None:  # one per Timeouts value (a config change, the account calls)
+            if len(self._client_timeouts) >= 16:
+                self._client_timeouts.clear()
+            timeout = self._client_timeouts[request.timeouts] = aiohttp.ClientTimeout(
+                total=None, connect=request.timeouts.connect, sock_connect=request.timeouts.connect,
+                sock_read=request.timeouts.read,
+            )
         try:
             resp = await session.request(
                 request.method,
