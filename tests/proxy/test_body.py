@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
+import threading
 import tracemalloc
 import zlib
 from collections.abc import Iterator
@@ -96,3 +98,58 @@ def test_wrong_or_unknown_encoding_is_a_client_error(ctl: Controller, encoding: 
     got, body = _post(ctl, payload, encoding)
     assert got == status, body
     assert "Content-Encoding" in body["error"]["message"] or "not valid" in body["error"]["message"]
+
+
+def _send(port: int, path: str, body: bytes | list[bytes], headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    """POST `body`: bytes with a Content-Length, a list as a chunked body without one."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    h = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/json", **(headers or {})}
+    conn.request("POST", path, body=iter(body) if isinstance(body, list) else body, headers=h,
+                 encode_chunked=isinstance(body, list))
+    r = conn.getresponse()
+    out = r.read()
+    conn.close()
+    return r.status, json.loads(out)
+
+
+def _over_the_limit() -> bytes:  # 1.5 MiB against the fixture's 1 MiB
+    return json.dumps({**CHAT, "messages": [{"role": "user", "content": "x" * (3 << 19)}]}).encode()
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_plain_body_over_the_limit_gets_the_protocols_413(ctl: Controller, chunked: bool) -> None:
+    raw = _over_the_limit()
+    body: bytes | list[bytes] = [raw[i:i + 100_000] for i in range(0, len(raw), 100_000)] if chunked else raw
+    status, answer = _send(ctl.status().port, "/v1/chat/completions", body)
+    assert status == 413 and answer["error"]["code"] == "request_too_large", answer
+    assert "1 MiB" in answer["error"]["message"]
+    status, answer = _send(ctl.status().port, "/v1/messages", body, {"anthropic-version": "2023-06-01"})
+    assert status == 413 and answer["type"] == "error" and answer["error"]["type"] == "request_too_large", answer
+
+
+def test_a_chunked_body_without_a_length_is_read(ctl: Controller) -> None:
+    raw = json.dumps(CHAT).encode()
+    status, answer = _send(ctl.status().port, "/v1/chat/completions", [raw[:7], raw[7:30], raw[30:]])
+    assert status == 200 and answer["choices"][0]["message"]["content"], answer
+    status, answer = _send(ctl.status().port, "/v1/chat/completions", [b"  ", b"\n"])
+    assert status == 400 and "empty" in answer["error"]["message"], answer
+
+
+def test_a_big_compressed_body_is_inflated_in_a_worker_and_served(ctl: Controller,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from trayproxy.proxy import body as body_mod
+
+    inflated: list[tuple[int, bool]] = []
+    real = body_mod.inflate
+    monkeypatch.setattr(body_mod, "BIG_COMPRESSED", 16)  # this small gzip counts as big
+
+    def spy(data: bytes, encoding: str, limit: int) -> bytes:
+        out = real(data, encoding, limit)
+        inflated.append((len(out), threading.current_thread().name.startswith("asyncio_")))
+        return out
+
+    monkeypatch.setattr(body_mod, "inflate", spy)
+    raw = json.dumps({**CHAT, "messages": [{"role": "user", "content": "hi " * 100_000}]}).encode()
+    status, answer = _post(ctl, gzip.compress(raw), "gzip")
+    assert status == 200, answer
+    assert inflated == [(len(raw), True)]  # in asyncio.to_thread's pool, not on the loop

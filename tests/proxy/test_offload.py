@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from tests.fakes.cloudcode import FakeCloudCode
 from tests.helpers import make_controller, request
 from trayproxy.controller import Controller
 from trayproxy.proxy import offload
+from trayproxy.upstream import bigbody
 
 MODEL = "gemini-2.5-flash"
 BIG_TEXT = "line of a very long file read\n" * 40_000  # 1.2 MB, above offload.BIG_BODY
@@ -39,7 +41,7 @@ def env() -> Iterator[tuple[FakeCloudCode, Controller]]:
 
 @pytest.fixture()
 def threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the functions run through asyncio.to_thread by the offload helper."""
+    """Names of the functions run in worker threads (all go through bigbody.in_worker)."""
     seen: list[str] = []
     real = asyncio.to_thread
 
@@ -47,7 +49,7 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(getattr(fn, "__name__", repr(fn)))
         return await real(fn, *args, **kwargs)
 
-    monkeypatch.setattr(offload.asyncio, "to_thread", counting)
+    monkeypatch.setattr(bigbody.asyncio, "to_thread", counting)
     return seen
 
 
@@ -78,7 +80,7 @@ def test_big_openai_body_is_parsed_and_converted_in_a_worker_thread(env: tuple[F
     status, answer = _post(ctl, "/v1/chat/completions", body)
     assert status == 200, answer
     assert answer["choices"][0]["message"]["role"] == "assistant"
-    assert threads == ["loads_sliced", "to_gemini"]
+    assert threads == ["join", "loads_sliced", "to_gemini", "dumps_parts"]
     req = fake.last().body["request"]
     assert req["systemInstruction"]["parts"][0]["text"].endswith("Be brief.")
     calls = [p["functionCall"] for c in req["contents"] for p in c["parts"] if "functionCall" in p]
@@ -102,7 +104,8 @@ def test_big_anthropic_and_gemini_bodies_take_the_thread_path(env: tuple[FakeClo
     assert status == 200, answer
     assert answer["candidates"][0]["content"]["parts"]
     assert _upstream_texts(fake)[-1] == BIG_TEXT + "And this?"
-    assert threads == ["loads_sliced", "to_gemini", "loads_sliced", "to_upstream"]
+    assert threads == ["join", "loads_sliced", "to_gemini", "dumps_parts", "join", "loads_sliced", "to_upstream",
+                       "dumps_parts"]
 
 
 def test_small_bodies_stay_inline(env: tuple[FakeCloudCode, Controller], threads: list[str]) -> None:
@@ -142,6 +145,90 @@ def test_loads_sliced_matches_orjson_at_the_edges(raw: bytes) -> None:
                                  b'{"a": Infinity}', b"[1e400]", b"\xff\xfe", b'{"a":tru}', b"'a'",
                                  b'{"a":"\\ud800"}'])
 def test_loads_sliced_refuses_what_orjson_refuses(bad: bytes) -> None:
+    with pytest.raises(ValueError):
+        orjson.loads(bad)
+    with pytest.raises(ValueError):
+        offload.loads_sliced(bad)
+
+
+def _chat_with(text: str) -> dict[str, Any]:
+    return {"model": MODEL, "max_tokens": 5, "messages": [
+        {"role": "user", "content": f"Read it. {i}: " + text[: 20_000 * (i % 7)]} if i % 2 == 0
+        else {"role": "assistant", "content": f"Read {i}."} for i in range(61)]}
+
+
+def test_the_upstream_gets_the_same_envelope_whichever_path_the_body_takes(
+        env: tuple[FakeCloudCode, Controller], threads: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, ctl = env
+    body = _chat_with(BIG_TEXT)
+    status, _ = _post(ctl, "/v1/chat/completions", body)
+    assert status == 200 and "dumps_parts" in threads  # read, parsed, converted, written in slices
+    sliced = fake.last().body
+    from trayproxy.proxy import routes
+
+    monkeypatch.setattr(routes, "BIG_BODY", 1 << 30)  # the same body through the inline path
+    monkeypatch.setattr(offload, "BIG_BODY", 1 << 30)
+    threads.clear()
+    status, _ = _post(ctl, "/v1/chat/completions", body)
+    assert status == 200 and threads == []
+    inline = fake.last().body
+    assert len(orjson.dumps(inline)) > 1 << 20
+    assert {**sliced, "requestId": None} == {**inline, "requestId": None}
+
+
+@pytest.mark.parametrize("raw,message", [
+    (b'{"model": "m", "messages": [' + b'{"role": "user", "content": "abc"},' * 40_000 + b"]}", "not valid JSON"),
+    (b'{"model": "m", "messages": [{"role": "user", "content": "' + b"a" * (1 << 20) + b'}]}', "not valid JSON"),
+    (b" " * (1 << 20) + b"\n", "empty"),
+    (b"[" + b"1," * (1 << 19) + b"2]", "must be a JSON object"),
+])
+def test_a_big_bad_body_is_the_protocols_400(env: tuple[FakeCloudCode, Controller], raw: bytes, message: str) -> None:
+    assert len(raw) >= offload.BIG_BODY
+    _, ctl = env
+    status, _, answer = request(ctl.status().port, "POST", "/v1/chat/completions", body=raw,
+                                headers={"Content-Type": "application/json"})
+    got = json.loads(answer)
+    assert status == 400 and message in got["error"]["message"], got
+    status, _, answer = request(ctl.status().port, "POST", "/v1/messages", body=raw,
+                                headers={"Content-Type": "application/json", "anthropic-version": "2023-06-01"})
+    got = json.loads(answer)
+    assert status == 400 and got["type"] == "error" and message in got["error"]["message"], got
+
+
+@pytest.fixture()
+def tiny_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window of a few bytes: every value, number and escape lands on a window edge somewhere."""
+    monkeypatch.setattr(offload, "WINDOW", 5)
+    monkeypatch.setattr(offload, "SLACK", 2)
+
+
+@contextmanager
+def _windows(size: int) -> Iterator[None]:
+    old = offload.WINDOW, offload.SLACK
+    offload.WINDOW, offload.SLACK = size, size // 2
+    try:
+        yield
+    finally:
+        offload.WINDOW, offload.SLACK = old
+
+
+@given(_json, st.sampled_from([b"", b" ", b"\n\t "]), st.integers(min_value=1, max_value=9))
+def test_loads_sliced_in_tiny_windows_gives_what_orjson_gives(value: Any, ws: bytes, window: int) -> None:
+    raw = ws + orjson.dumps(value, option=orjson.OPT_INDENT_2) + ws
+    with _windows(window):
+        assert offload.loads_sliced(raw) == orjson.loads(raw)
+
+
+@pytest.mark.parametrize("raw", [b"[123456789012345, 1.25e10, true, null]", b'{"abcdefghij": "\\u00e9\\n\\"x"}',
+                                 "[\"\u00e9\u4e2d\U0001f600\u00e9\"]".encode(), b'{"k": "\\ud83d\\ude00"}',
+                                 b'{"k": "x\\\\ud800"}', b"  [ [ 1 ] , { } ]  "])
+def test_values_split_across_windows_parse_whole(tiny_window: None, raw: bytes) -> None:
+    assert offload.loads_sliced(raw) == orjson.loads(raw)
+
+
+@pytest.mark.parametrize("bad", [b"[1234", b'{"a": "\\ud800"}', b'["ab\\u', b"[1, 2", b'{"a" : ', b"\xe4\xb8",
+                                 b" \n ", b"[tru]"])
+def test_bad_bodies_split_across_windows_are_refused(tiny_window: None, bad: bytes) -> None:
     with pytest.raises(ValueError):
         orjson.loads(bad)
     with pytest.raises(ValueError):

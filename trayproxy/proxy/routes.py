@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import sys
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -12,36 +14,71 @@ from trayproxy.accounts.models import VALID_MODEL_RE
 from trayproxy.protocols import gemini_native
 from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy import listing
+from trayproxy.proxy.body import read_chunks
 from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError
-from trayproxy.proxy.offload import BIG_BODY, BODY_SIZE, is_big, loads_sliced, off_loop
+from trayproxy.proxy.offload import BIG_BODY, BODY_SIZE, EmptyBody, is_big, loads_sliced, off_loop
 from trayproxy.proxy.pipeline import CLIENT_MODEL, Job, run_generation
 from trayproxy.proxy.resolve import not_served_error, plan_for, pool_output_cap, upstream_model
 from trayproxy.proxy.session import session_key
 from trayproxy.proxy.zai_dispatch import relay_to_zai, use_zai
+from trayproxy.upstream.bigbody import LARGE_BODY, in_worker
 
 __all__ = ["register_routes", "read_json", "client_model"]
+
+T = TypeVar("T")
 
 
 BODY_READ_TIMEOUT = 60.0
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    try:
-        # aiohttp bounds the size (client_max_size) but not the time a slow body may take.
-        raw = await asyncio.wait_for(request.read(), BODY_READ_TIMEOUT)
-    except asyncio.TimeoutError:
-        raise ProxyError(408, f"The request body did not arrive within {BODY_READ_TIMEOUT:g} s") from None
-    if not raw.strip():
-        raise RequestError("The request body is empty; send a JSON object", field="body")
+    """The body as a JSON object. A big one (1 MiB or more) is read as its chunks, then joined
+    and parsed in worker threads, a slice at a time (proxy/offload.py), and marked so that the
+    upstream side serialises it off the loop too (`LARGE_BODY`). A small one is read and parsed
+    inline, as cheaply as aiohttp allows."""
+    raw: bytes | None = request._read_bytes  # already read (a decoded body, a handler run again)
+    if raw is None:
+        length = request.content_length
+        if length is not None and length < BIG_BODY:
+            raw = await _in_time(request, request.read())
+        else:  # big, or of unknown length (chunked)
+            chunks = await _in_time(request, read_chunks(request))
+            size = sum(len(c) for c in chunks)
+            raw = await in_worker(b"".join, chunks) if size >= BIG_BODY else b"".join(chunks)
+            request._read_bytes = raw  # what read() and the monitor see
+    big = len(raw) >= BIG_BODY
     request[BODY_SIZE] = len(raw)
+    if big != LARGE_BODY.get():
+        LARGE_BODY.set(big)  # for this request's task (and the tasks it starts)
     try:
-        body = await asyncio.to_thread(loads_sliced, raw) if len(raw) >= BIG_BODY else orjson.loads(raw)
+        if big:
+            body = await in_worker(loads_sliced, raw)
+        elif not raw.strip():
+            raise EmptyBody()
+        else:
+            body = orjson.loads(raw)
+    except EmptyBody:
+        raise RequestError("The request body is empty; send a JSON object", field="body") from None
     except ValueError as e:  # orjson.JSONDecodeError is one
         raise RequestError(f"The request body is not valid JSON: {e}", field="body") from None
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object", field="body")
     return body
+
+
+async def _in_time(request: web.Request, reading: Awaitable[T]) -> T:
+    """aiohttp bounds a body's size (client_max_size), not the time a slow one may take. A body
+    that has all arrived needs no timer."""
+    if request.content.is_eof():
+        return await reading
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(BODY_READ_TIMEOUT):  # no extra Task, unlike wait_for
+                return await reading
+        return await asyncio.wait_for(reading, BODY_READ_TIMEOUT)  # pragma: no cover - 3.10
+    except asyncio.TimeoutError:
+        raise ProxyError(408, f"The request body did not arrive within {BODY_READ_TIMEOUT:g} s") from None
 
 
 def client_model(request: web.Request, value: Any, *, field: str = "model") -> str:

@@ -19,6 +19,7 @@ import orjson
 
 from trayproxy.protocols.gemini import unwrap
 from trayproxy.protocols.sse import SSEDecoder
+from trayproxy.upstream.bigbody import LARGE_BODY, dumps_parts, in_worker
 from trayproxy.upstream.transport import (
     Timeouts,
     Transport,
@@ -86,8 +87,10 @@ class CloudCodeClient:
         timeouts: Timeouts | None = None,
     ) -> UpstreamResponse:
         """POST `<base>:<method>` with failover across base URLs. Raises TransportError only
-        when no base URL gave any HTTP answer."""
-        data = orjson.dumps(body)
+        when no base URL gave any HTTP answer. The body of a big client request (`LARGE_BODY`)
+        is serialised in a worker thread, a slice at a time, and sent in parts."""
+        data: bytes | list[bytes] = (await in_worker(dumps_parts, body) if LARGE_BODY.get()
+                                     else orjson.dumps(body))
         headers = self.headers(access_token)
         t = timeouts or self._timeouts()
         last: UpstreamResponse | None = None

@@ -3,20 +3,25 @@
 `Transport.send(request) -> response` is all the rest of the code knows about HTTP. The default
 is `AiohttpTransport` (one shared connection pool, timeouts, optional HTTP(S) proxy); tests can
 swap in `MockTransport(handler)` or point the real transport at a fake server on 127.0.0.1.
+A request body is bytes, or a list of parts (a big body, `upstream/bigbody.py`) that goes out
+one part at a time with its Content-Length, so no single socket write holds the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import aiohttp
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import Payload
 
 __all__ = [
     "UpstreamRequest",
     "UpstreamResponse",
+    "PartsPayload",
     "Transport",
     "AiohttpTransport",
     "MockTransport",
@@ -44,8 +49,12 @@ class UpstreamRequest:
     method: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
+    body: bytes | list[bytes] | None = None  # a list: parts sent in order, as one body
     timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def body_bytes(self) -> bytes | None:
+        """The body as one bytes object (what goes on the wire)."""
+        return b"".join(self.body) if isinstance(self.body, list) else self.body
 
 
 class UpstreamResponse:
@@ -86,6 +95,38 @@ class UpstreamResponse:
             self._close()
 
 
+class PartsPayload(Payload):
+    """A body sent as its parts, one socket write (and drain) each, with a known length."""
+
+    _autoclose = True  # bytes in memory: nothing to close, and it can be sent again
+
+    def __init__(self, parts: list[bytes], content_type: str = "application/json") -> None:
+        super().__init__(parts, content_type=content_type)
+        self._parts = parts
+        self._length = sum(len(p) for p in parts)
+        self._size = self._length
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return b"".join(self._parts).decode(encoding, errors)
+
+    async def as_bytes(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return b"".join(self._parts)
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(self, writer: AbstractStreamWriter, content_length: int | None) -> None:
+        left = self._length if content_length is None else content_length
+        for part in self._parts:
+            if left <= 0:
+                break
+            if len(part) > left:
+                part = part[:left]
+            await writer.write(part)  # drains once past 64 KiB, but returns at once when the
+            left -= len(part)  # kernel took it all (loopback): so give the loop a turn per part
+            await asyncio.sleep(0)
+
+
 class Transport(Protocol):
     async def send(self, request: UpstreamRequest) -> UpstreamResponse: ...
 
@@ -100,6 +141,7 @@ class AiohttpTransport:
         self.proxy = proxy or None
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
+        self._client_timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -111,16 +153,20 @@ class AiohttpTransport:
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         session = self._get_session()
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=request.timeouts.connect, sock_connect=request.timeouts.connect,
-            sock_read=request.timeouts.read,
-        )
+        timeout = self._client_timeouts.get(request.timeouts)
+        if timeout is None:  # one per Timeouts value (a config change, the account calls)
+            if len(self._client_timeouts) >= 16:
+                self._client_timeouts.clear()
+            timeout = self._client_timeouts[request.timeouts] = aiohttp.ClientTimeout(
+                total=None, connect=request.timeouts.connect, sock_connect=request.timeouts.connect,
+                sock_read=request.timeouts.read,
+            )
         try:
             resp = await session.request(
                 request.method,
                 request.url,
                 headers=request.headers,
-                data=request.body,
+                data=PartsPayload(request.body) if isinstance(request.body, list) else request.body,
                 timeout=timeout,
                 proxy=self.proxy,
                 allow_redirects=False,
@@ -172,6 +218,8 @@ class MockTransport:
         self.requests: list[UpstreamRequest] = []
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        if isinstance(request.body, list):  # handlers see the bytes that would go on the wire
+            request = replace(request, body=request.body_bytes())
         self.requests.append(request)
         status, headers, body = await self.handler(request)
         parts = body if isinstance(body, list) else [body]
