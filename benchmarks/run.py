@@ -246,7 +246,11 @@ class Bench:
             proc, port = start()
             cmd = C.pinned(C.OTHER_CPU, [sys.executable, str(ROOT / "benchmarks" / "stall_client.py"), "--url",
                                          f"http://127.0.0.1:{port}/v1/chat/completions", "--big-file", str(big),
-                                         "--small-file", str(small), "--reps", str(reps)])
+                                         "--small-file", str(small), "--reps", str(reps),
+                                         # the proxy's own stall: a route it answers itself, beside the
+                                         # small requests (the benchmark's fake upstream, one Python
+                                         # process, holds its own loop ~150 ms parsing the 30 MB envelope)
+                                         "--probe-url", f"http://127.0.0.1:{port}/healthz"])
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
             C.stop(proc)
             if res.returncode != 0:
@@ -509,15 +513,20 @@ def report(res: dict[str, Any]) -> list[str]:
     if "stall" in res:
         s = res["stall"]["summary"]
         lines += ["", "## A 30 MB OpenAI chat body in flight: extra latency of a concurrent small request",
-                  "| path | body MB | small p50 alone ms | worst small during ms | delay ms (median of reps) | big request ms |",
-                  "|---|---|---|---|---|---|"]
+                  "| path | body MB | small p50 alone ms | worst small during ms | delay ms (median of reps) | "
+                  "own stall ms (/healthz probe) | big request ms |",
+                  "|---|---|---|---|---|---|---|"]
         for who, r in s.items():
             lines.append(f"| {who} | {r['big_bytes'] / 1e6:.1f} | {fmt(C.median([x['base_p50_ms'] for x in r['reps']]), 2)} | "
                          f"{fmt(C.median([x['during_max_ms'] for x in r['reps']]), 1)} | {fmt(r['delay_ms'], 1)} | "
-                         f"{fmt(r['big_ms'], 0)} |")
+                         f"{fmt(r.get('probe_delay_ms'), 1)} | {fmt(r['big_ms'], 0)} |")
         d = s["trayproxy"]["delay_ms"]
-        _check(checks, "30 MB body: delay of a concurrent small request (ms)", d, f"< {T['big_body_delay_ms']:g}",
-               d < T["big_body_delay_ms"])
+        _check(checks, "30 MB body: delay of a concurrent small request, end to end (ms)", d,
+               f"< {T['big_body_delay_ms']:g}", d < T["big_body_delay_ms"])
+        own = s["trayproxy"].get("probe_delay_ms")
+        if own is not None:
+            _check(checks, "30 MB body: the proxy's own stall, /healthz beside it (ms)", own,
+                   f"< {T['big_body_delay_ms']:g}", own < T["big_body_delay_ms"])
     if "convert" in res:
         s = res["convert"]["summary"]
         lines += ["", f"## Conversion (pinned to one core), request sizes {s['request_bytes']}", "| case | us |", "|---|---|"]
