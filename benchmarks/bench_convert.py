@@ -33,7 +33,7 @@ from benchmarks.fixtures import (
 )
 from trayproxy.protocols import anthropic, gemini_native, openai_chat, openai_responses
 from trayproxy.protocols.sse import SSEDecoder
-from trayproxy.upstream.cloudcode import CloudCodeClient, _parse_event
+from trayproxy.upstream.cloudcode import CloudCodeClient, parse_event
 
 _ids = itertools.count()
 
@@ -131,9 +131,9 @@ def run(repeat: int) -> dict[str, Any]:
         ev[name] = timeit(one, repeat=repeat) / n
 
     def upstream_side() -> None:
-        dec = SSEDecoder()
-        for e in dec.feed(wire):
-            _parse_event(e.data)
+        dec = SSEDecoder()  # as CloudCodeClient.payloads reads it
+        for data in dec.feed_data(wire):
+            parse_event(data)
 
     ev["upstream SSE decode + parse"] = timeit(upstream_side, repeat=repeat) / n
     one_text = text_event(1)
