@@ -12,9 +12,9 @@
 3. Peek: nothing is sent to the client until the converter has produced its first bytes. An
    empty or cut-off answer (no output, `MALFORMED_FUNCTION_CALL`) is retried once, so a client
    never gets an empty success.
-4. Stream: relay converted frames as they arrive; pings during long silences; on proxy stop,
-   on an upstream break or timeout, end with the protocol's own error event, never a silent
-   truncation. A client that goes away cancels the upstream request.
+4. Stream (proxy.relay): relay converted frames as they arrive; pings during long silences; on
+   proxy stop, on an upstream break or timeout, end with the protocol's own error event, never a
+   silent truncation. A client that goes away cancels the upstream request.
 5. Record the request in the monitor, whatever happened.
 """
 
@@ -27,9 +27,9 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -42,10 +42,21 @@ from trayproxy.accounts.store import Account
 from trayproxy.accounts.triage import OUTAGE_KINDS, classify
 from trayproxy.monitor.record import RequestRecord
 from trayproxy.protocols.core import envelope as envelope_rules
-from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.context import CONTEXT, ProxyContext
-from trayproxy.proxy.errors import Protocol as ClientProtocol
 from trayproxy.proxy.errors import ProxyError
+from trayproxy.proxy.job import (
+    CLIENT_MODEL,
+    OUTCOME,
+    STREAM_STARTED,
+    Job,
+    Opened,
+    Outcome,
+    StreamMachine,
+    answer_headers,
+    empty,
+    succeeded,
+)
+from trayproxy.proxy.relay import relay
 from trayproxy.proxy.resolve import (
     fit_output,
     may_replan,
@@ -58,94 +69,14 @@ from trayproxy.proxy.resolve import (
 )
 from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, parse_event, session_id_for
 from trayproxy.upstream.errors import describe_network_error
-from trayproxy.upstream.transport import TransportError, UpstreamResponse
+from trayproxy.upstream.transport import TransportError
 
-__all__ = ["StreamMachine", "Job", "Outcome", "OUTCOME", "CLIENT_MODEL", "run_generation", "record_request"]
+__all__ = ["StreamMachine", "Job", "Outcome", "OUTCOME", "CLIENT_MODEL", "STREAM_STARTED", "run_generation",
+           "record_request"]
 
 log = logging.getLogger("trayproxy.pipeline")
 MAX_ATTEMPTS = 8
-_BODY_KEEP = 256 * 1024
-_COALESCE = 4096  # bytes of frames that arrived together sent in one write (bounds the delay)
-# An answer with no output is legitimate only when the model ran out of tokens or was blocked;
-# anything else (no finish reason, STOP, MALFORMED_FUNCTION_CALL, ...) is a failed answer.
-_LEGIT_EMPTY = frozenset({"MAX_TOKENS", "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE"})
-
-
-def _empty(machine: StreamMachine) -> bool:
-    return not machine.produced_output and machine.upstream_finish not in _LEGIT_EMPTY
-
-
-class StreamMachine(Protocol):
-    usage: Usage | None
-    signatures: dict[str, str]
-    produced_output: bool
-    upstream_finish: str | None
-
-    def feed(self, resp: dict[str, Any]) -> list[bytes]: ...
-
-    def finish(self) -> list[bytes]: ...
-
-    def fail(self, message: str) -> list[bytes]: ...
-
-    def result(self) -> dict[str, Any]: ...
-
-
-@dataclass
-class Job:
-    protocol: ClientProtocol
-    client_model: str
-    upstream_model: str
-    request: dict[str, Any]  # Gemini GenerateContentRequest (inner)
-    make_machine: Callable[[], StreamMachine]
-    stream: bool
-    session_key: str | None = None
-    content_type: str = "text/event-stream"
-    ping_frame: bytes | None = b": ping\n\n"
-    ping_interval: float = 15.0
-    request_type: str = "agent"
-    on_result: Callable[[dict[str, Any], StreamMachine], dict[str, Any]] | None = None
-    # after a re-plan (nothing sent yet): how to run the request again; None runs the route's
-    # handler again (a handler that makes several generations, like images with n > 1, sets it)
-    rerun: Callable[[], Awaitable[web.StreamResponse]] | None = None
-    # account id -> upstream id it serves this request with (None: from proxy.resolve's plan)
-    accounts: Mapping[str, str] | None = None
-
-
-@dataclass
-class Outcome:
-    """What happened, for the monitor."""
-
-    status: int = 0
-    outcome: str = "ok"
-    account_id: str | None = None
-    upstream_model: str | None = None
-    upstream: str | None = None
-    error: str | None = None
-    ttfb_ms: float | None = None
-    usage: Usage | None = None
-    stream: bool = False
-    started: float = field(default_factory=time.monotonic)
-    body: bytearray | None = None  # streamed response, kept only when the monitor stores bodies
-
-    def keep(self, data: bytes) -> None:
-        if self.body is not None and len(self.body) < _BODY_KEEP:
-            self.body += data[: _BODY_KEEP - len(self.body)]
-
-
-OUTCOME = web.RequestKey("trayproxy_outcome", Outcome)
-CLIENT_MODEL = web.RequestKey("trayproxy_client_model", str)
-STREAM_STARTED = web.RequestKey("trayproxy_stream_started", bool)
-
-
 # -- opening an upstream stream with failover --------------------------------------------------
-
-
-@dataclass
-class _Opened:
-    account: Account
-    resp: UpstreamResponse
-    batches: AsyncIterator[list[bytes]]  # event data (`parse_event`), the events that arrived together
-    rest: list[bytes] = field(default_factory=list)  # of the last batch, what `_peek` did not feed
 
 
 class _Failover(Exception):
@@ -168,7 +99,7 @@ class _Attempts:
     stripped: bool = False  # the thinking-signature retry was used
 
 
-async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome, attempts: _Attempts) -> _Opened:
+async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome, attempts: _Attempts) -> Opened:
     """Open a 200 stream on some account, or raise ProxyError in the client's terms."""
     service = ctx.extra["accounts"]
     for _ in range(MAX_ATTEMPTS):
@@ -273,7 +204,7 @@ def _sleep(ctx: ProxyContext) -> Callable[[float], Any]:
     return fn
 
 
-async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, attempts: _Attempts) -> _Opened:
+async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, attempts: _Attempts) -> Opened:
     # The request type (image_gen / web_search / agent) and id the upstream model wants.
     kind = job.request_type if job.request_type != "agent" else envelope_rules.request_type_for(
         job.upstream_model, job.request)
@@ -310,7 +241,7 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, 
             ctx.pool.cool_down(acc.id, model, 10.0, f"network: {why}", kind="network")
             raise _Failover(f"Cloud Code could not be reached: {why}", 504 if e.timeout else 502, kind="network") from e
         if resp.status == 200:
-            return _Opened(acc, resp, ctx.upstream.payloads(resp))
+            return Opened(acc, resp, ctx.upstream.payloads(resp))
         try:
             body = await resp.read()
         except TransportError as e:
@@ -367,10 +298,6 @@ async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, 
 # -- running a job -----------------------------------------------------------------------------
 
 
-def _headers(job: Job, acc: Account) -> dict[str, str]:
-    return {"X-Trayproxy-Account": acc.id, "X-Trayproxy-Model": job.upstream_model}
-
-
 async def run_generation(request: web.Request, job: Job) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     if job.accounts is None:
@@ -402,20 +329,20 @@ async def _run(request: web.Request, ctx: ProxyContext, job: Job) -> web.StreamR
                 # Nothing has been sent yet: an empty or broken answer is retried once, then
                 # reported; it never goes out as a success.
                 failure = getattr(machine, "failure", None)
-                if (_empty(machine) or failure) and empty_retries < 1:
+                if (empty(machine) or failure) and empty_retries < 1:
                     empty_retries += 1
                     continue
-                if _empty(machine):
+                if empty(machine):
                     raise ProxyError(502, "The upstream returned an empty answer twice "
                                      f"(finish reason {machine.upstream_finish or 'missing'}).")
                 if failure:
                     raise ProxyError(502, str(failure))
-                _done(ctx, machine, acc, job, out)
+                succeeded(ctx, machine, acc, job, out)
                 if job.on_result is not None:
                     result = job.on_result(result, machine)
                 out.status = 200
                 return web.Response(body=orjson.dumps(result), content_type="application/json",
-                                    headers=_headers(job, acc))
+                                    headers=answer_headers(job, acc))
             peeked = await _peek(opened, machine)
             if peeked is None:
                 if empty_retries < 1:
@@ -423,7 +350,7 @@ async def _run(request: web.Request, ctx: ProxyContext, job: Job) -> web.StreamR
                     continue
                 raise ProxyError(502, "The upstream returned an empty answer twice "
                                  f"(finish reason {machine.upstream_finish or 'missing'}).")
-            return await _relay(request, ctx, job, opened, machine, peeked[0], peeked[1], out)
+            return await relay(request, ctx, job, opened, machine, peeked[0], peeked[1], out)
         except _PeekFailed as e:
             ctx.pool.cool_down(acc.id, job.upstream_model, 8.0, f"stream broke: {e}", kind="server")
             exclude.add(acc.id)
@@ -441,7 +368,7 @@ class _PeekFailed(Exception):
         self.timeout = timeout
 
 
-async def _collect(opened: _Opened, machine: StreamMachine) -> dict[str, Any]:
+async def _collect(opened: Opened, machine: StreamMachine) -> dict[str, Any]:
     try:
         async for batch in opened.batches:
             for data in batch:
@@ -456,7 +383,7 @@ async def _collect(opened: _Opened, machine: StreamMachine) -> dict[str, Any]:
     return machine.result()
 
 
-async def _peek(opened: _Opened, machine: StreamMachine) -> tuple[list[bytes], bool] | None:
+async def _peek(opened: Opened, machine: StreamMachine) -> tuple[list[bytes], bool] | None:
     """Feed events until the machine has real output for the client; the rest of that batch
     stays in `opened.rest` (the first bytes go out before it is read).
 
@@ -475,190 +402,9 @@ async def _peek(opened: _Opened, machine: StreamMachine) -> tuple[list[bytes], b
                     return held, False
     except UpstreamStreamError as e:
         raise _PeekFailed(str(e), timeout=e.timeout) from e
-    if _empty(machine):
+    if empty(machine):
         return None
     return held + machine.finish(), True
-
-
-def _done(ctx: ProxyContext, machine: StreamMachine, acc: Account, job: Job, out: Outcome) -> None:
-    ctx.pool.report_success(acc.id, job.upstream_model)
-    if machine.signatures:
-        ctx.signatures.remember(machine.signatures.items())
-    out.usage = machine.usage
-
-
-class _Stream(web.StreamResponse):
-    """A stream response whose headers go out with its first bytes (one write, one packet):
-    `_relay` writes the first frames right after prepare()."""
-
-    _send_headers_immediately = False
-
-
-class _StopWatch:
-    """One waiter on the proxy's stop signal for all the streams open at once (not a task per
-    stream); it lives while streams are open."""
-
-    __slots__ = ("event", "waiter", "streams")
-
-    def __init__(self, event: asyncio.Event) -> None:
-        self.event = event
-        self.waiter: asyncio.Future[Any] = asyncio.ensure_future(event.wait())
-        self.streams = 0
-
-
-_STOP_WATCH = "pipeline.stop_watch"
-
-
-def _watch_stop(ctx: ProxyContext) -> _StopWatch:
-    watch: _StopWatch | None = ctx.extra.get(_STOP_WATCH)
-    if watch is None or watch.event is not ctx.stopping:  # a restarted server has a new event
-        watch = ctx.extra[_STOP_WATCH] = _StopWatch(ctx.stopping)
-    watch.streams += 1
-    return watch
-
-
-def _unwatch_stop(ctx: ProxyContext, watch: _StopWatch) -> None:
-    watch.streams -= 1
-    if watch.streams <= 0:
-        watch.waiter.cancel()
-        if ctx.extra.get(_STOP_WATCH) is watch:
-            del ctx.extra[_STOP_WATCH]
-
-
-async def _relay(
-    request: web.Request,
-    ctx: ProxyContext,
-    job: Job,
-    opened: _Opened,
-    machine: StreamMachine,
-    first: list[bytes],
-    ended: bool,
-    out: Outcome,
-) -> web.StreamResponse:
-    headers = {"Content-Type": job.content_type, "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-               **_headers(job, opened.account)}
-    origin = request.headers.get("Origin")
-    if origin:
-        headers["Access-Control-Allow-Origin"] = origin
-    resp = _Stream(status=200, headers=headers)
-    await resp.prepare(request)
-    request[STREAM_STARTED] = True
-    out.status = 200
-    out.ttfb_ms = (time.monotonic() - out.started) * 1000
-    head = b"".join(first) if len(first) != 1 else first[0]
-    if ctx.monitor is not None and ctx.monitor.store_bodies:
-        out.body = bytearray()
-        out.keep(head)
-    else:
-        # Committed, and the monitor keeps no bodies: a long stream should not keep the
-        # client's raw body alive (aiohttp caches it on the request).
-        request._read_bytes = None
-    job.request = {}  # committed: no retry can need it, and a long stream should not keep it
-    await resp.write(head)
-    del first, head
-    if ended:
-        _done(ctx, machine, opened.account, job, out)
-        await resp.write_eof()
-        return resp
-    last_write = time.monotonic()
-    finished = False
-
-    async def pump() -> None:
-        # Frames of events that arrived together go out in one write, up to _COALESCE bytes.
-        nonlocal last_write, finished
-        feed = machine.feed
-        frames: list[bytes] = []
-        size = 0
-
-        async def send() -> None:
-            nonlocal size, last_write
-            data = b"".join(frames) if len(frames) > 1 else frames[0]
-            frames.clear()
-            size = 0
-            if out.body is not None:
-                out.keep(data)
-            await resp.write(data)
-            last_write = time.monotonic()
-
-        async def relay(batch: list[bytes]) -> None:
-            nonlocal size
-            for data in batch:
-                ev = parse_event(data)
-                if ev is None:
-                    continue
-                for frame in feed(ev):
-                    frames.append(frame)
-                    size += len(frame)
-                if size >= _COALESCE:
-                    await send()
-            if frames:
-                await send()
-
-        try:
-            await relay(opened.rest)
-            opened.rest = []
-            async for batch in opened.batches:
-                await relay(batch)
-        except UpstreamStreamError:
-            if frames:  # what was read before the break goes out before the error event
-                await send()
-            raise
-        finished = True
-
-    reader = asyncio.ensure_future(pump())
-    watch = _watch_stop(ctx)
-    stopper = watch.waiter
-    try:
-        while True:
-            done, _ = await asyncio.wait((reader, stopper), timeout=job.ping_interval,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                break
-            if stopper in done:
-                reader.cancel()
-                out.outcome = "shutdown"
-                out.error = "trayproxy stopped while the answer was streaming"
-                await resp.write(b"".join(machine.fail("trayproxy is stopping; the answer was cut short")))
-                await resp.write_eof()
-                return resp
-            if job.ping_frame and time.monotonic() - last_write >= job.ping_interval * 0.9:
-                await resp.write(job.ping_frame)
-                last_write = time.monotonic()
-        try:
-            reader.result()
-        except UpstreamStreamError as e:
-            out.outcome = "error"
-            out.error = f"upstream stream broke: {e}"
-            ctx.pool.cool_down(opened.account.id, job.upstream_model, 8.0, out.error, kind="server")
-            await resp.write(b"".join(machine.fail(f"The upstream answer broke off: {e}")))
-            await resp.write_eof()
-            return resp
-        if finished:
-            tail = machine.finish()
-            if tail:
-                await resp.write(b"".join(tail))
-            _done(ctx, machine, opened.account, job, out)
-        await resp.write_eof()
-        return resp
-    except (ConnectionResetError, asyncio.CancelledError):
-        out.outcome = "client_disconnect"
-        out.error = "the client closed the connection before the answer was complete"
-        raise
-    except Exception as e:  # a bug after the headers went out: end the stream properly, once
-        log.exception("error while relaying a stream")
-        out.outcome, out.error = "error", f"internal error while streaming: {e}"
-        try:
-            await resp.write(b"".join(machine.fail("trayproxy hit an internal error; the answer was cut short")))
-            await resp.write_eof()
-        except Exception:
-            pass
-        return resp
-    finally:
-        _unwatch_stop(ctx, watch)
-        out.usage = machine.usage
-        if not reader.done():
-            reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
 
 
 # -- monitor ---------------------------------------------------------------------------------
@@ -671,7 +417,6 @@ _ROW_SEQ = itertools.count()
 
 def _row_id() -> str:
     return f"{_ROW_PREFIX}{next(_ROW_SEQ):016x}"
-
 
 
 def record_request(request: web.Request, status: int, started_wall: float, started_mono: float,

@@ -1,0 +1,202 @@
+"""Streaming an answer to the client once its first bytes exist (the pipeline's step 4).
+
+1. Send the headers with the first frames in one write; from here on the request is committed
+   (no retry), so the request body and the converted request are let go.
+2. Pump: parse each upstream event, feed the stream machine, write the frames of events that
+   arrived together in one write (at most `_COALESCE` bytes, so nothing waits long).
+3. Pings during long silences; on proxy stop (one shared waiter for every open stream), an
+   upstream break or an internal error, end with the protocol's own error event, never a silent
+   truncation. A client that goes away cancels the pump and the upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from trayproxy.proxy.context import ProxyContext
+from trayproxy.proxy.job import STREAM_STARTED, Job, Opened, Outcome, StreamMachine, answer_headers, succeeded
+from trayproxy.upstream.cloudcode import UpstreamStreamError, parse_event
+
+__all__ = ["relay"]
+
+log = logging.getLogger("trayproxy.pipeline")
+_COALESCE = 4096  # bytes of frames that arrived together sent in one write (bounds the delay)
+
+
+class _Stream(web.StreamResponse):
+    """A stream response whose headers go out with its first bytes (one write, one packet):
+    `_relay` writes the first frames right after prepare()."""
+
+    _send_headers_immediately = False
+
+
+class _StopWatch:
+    """One waiter on the proxy's stop signal for all the streams open at once (not a task per
+    stream); it lives while streams are open."""
+
+    __slots__ = ("event", "waiter", "streams")
+
+    def __init__(self, event: asyncio.Event) -> None:
+        self.event = event
+        self.waiter: asyncio.Future[Any] = asyncio.ensure_future(event.wait())
+        self.streams = 0
+
+
+_STOP_WATCH = "pipeline.stop_watch"
+
+
+def _watch_stop(ctx: ProxyContext) -> _StopWatch:
+    watch: _StopWatch | None = ctx.extra.get(_STOP_WATCH)
+    if watch is None or watch.event is not ctx.stopping:  # a restarted server has a new event
+        watch = ctx.extra[_STOP_WATCH] = _StopWatch(ctx.stopping)
+    watch.streams += 1
+    return watch
+
+
+def _unwatch_stop(ctx: ProxyContext, watch: _StopWatch) -> None:
+    watch.streams -= 1
+    if watch.streams <= 0:
+        watch.waiter.cancel()
+        if ctx.extra.get(_STOP_WATCH) is watch:
+            del ctx.extra[_STOP_WATCH]
+
+
+async def relay(
+    request: web.Request,
+    ctx: ProxyContext,
+    job: Job,
+    opened: Opened,
+    machine: StreamMachine,
+    first: list[bytes],
+    ended: bool,
+    out: Outcome,
+) -> web.StreamResponse:
+    headers = {"Content-Type": job.content_type, "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+               **answer_headers(job, opened.account)}
+    origin = request.headers.get("Origin")
+    if origin:
+        headers["Access-Control-Allow-Origin"] = origin
+    resp = _Stream(status=200, headers=headers)
+    await resp.prepare(request)
+    request[STREAM_STARTED] = True
+    out.status = 200
+    out.ttfb_ms = (time.monotonic() - out.started) * 1000
+    head = b"".join(first) if len(first) != 1 else first[0]
+    if ctx.monitor is not None and ctx.monitor.store_bodies:
+        out.body = bytearray()
+        out.keep(head)
+    else:
+        # Committed, and the monitor keeps no bodies: a long stream should not keep the
+        # client's raw body alive (aiohttp caches it on the request).
+        request._read_bytes = None
+    job.request = {}  # committed: no retry can need it, and a long stream should not keep it
+    await resp.write(head)
+    del first, head
+    if ended:
+        succeeded(ctx, machine, opened.account, job, out)
+        await resp.write_eof()
+        return resp
+    last_write = time.monotonic()
+    finished = False
+
+    async def pump() -> None:
+        # Frames of events that arrived together go out in one write, up to _COALESCE bytes.
+        nonlocal last_write, finished
+        feed = machine.feed
+        frames: list[bytes] = []
+        size = 0
+
+        async def send() -> None:
+            nonlocal size, last_write
+            data = b"".join(frames) if len(frames) > 1 else frames[0]
+            frames.clear()
+            size = 0
+            if out.body is not None:
+                out.keep(data)
+            await resp.write(data)
+            last_write = time.monotonic()
+
+        async def relay(batch: list[bytes]) -> None:
+            nonlocal size
+            for data in batch:
+                ev = parse_event(data)
+                if ev is None:
+                    continue
+                for frame in feed(ev):
+                    frames.append(frame)
+                    size += len(frame)
+                if size >= _COALESCE:
+                    await send()
+            if frames:
+                await send()
+
+        try:
+            await relay(opened.rest)
+            opened.rest = []
+            async for batch in opened.batches:
+                await relay(batch)
+        except UpstreamStreamError:
+            if frames:  # what was read before the break goes out before the error event
+                await send()
+            raise
+        finished = True
+
+    reader = asyncio.ensure_future(pump())
+    watch = _watch_stop(ctx)
+    stopper = watch.waiter
+    try:
+        while True:
+            done, _ = await asyncio.wait((reader, stopper), timeout=job.ping_interval,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                break
+            if stopper in done:
+                reader.cancel()
+                out.outcome = "shutdown"
+                out.error = "trayproxy stopped while the answer was streaming"
+                await resp.write(b"".join(machine.fail("trayproxy is stopping; the answer was cut short")))
+                await resp.write_eof()
+                return resp
+            if job.ping_frame and time.monotonic() - last_write >= job.ping_interval * 0.9:
+                await resp.write(job.ping_frame)
+                last_write = time.monotonic()
+        try:
+            reader.result()
+        except UpstreamStreamError as e:
+            out.outcome = "error"
+            out.error = f"upstream stream broke: {e}"
+            ctx.pool.cool_down(opened.account.id, job.upstream_model, 8.0, out.error, kind="server")
+            await resp.write(b"".join(machine.fail(f"The upstream answer broke off: {e}")))
+            await resp.write_eof()
+            return resp
+        if finished:
+            tail = machine.finish()
+            if tail:
+                await resp.write(b"".join(tail))
+            succeeded(ctx, machine, opened.account, job, out)
+        await resp.write_eof()
+        return resp
+    except (ConnectionResetError, asyncio.CancelledError):
+        out.outcome = "client_disconnect"
+        out.error = "the client closed the connection before the answer was complete"
+        raise
+    except Exception as e:  # a bug after the headers went out: end the stream properly, once
+        log.exception("error while relaying a stream")
+        out.outcome, out.error = "error", f"internal error while streaming: {e}"
+        try:
+            await resp.write(b"".join(machine.fail("trayproxy hit an internal error; the answer was cut short")))
+            await resp.write_eof()
+        except Exception:
+            pass
+        return resp
+    finally:
+        _unwatch_stop(ctx, watch)
+        out.usage = machine.usage
+        if not reader.done():
+            reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
