@@ -91,8 +91,12 @@ class Declarations:
 
 
 T = TypeVar("T")
-_MEMO_MAX = 256
+#: Bounds of the memo: a client that changes its tools every request (dynamic tool sets) costs a
+#: few MB at most, never a growing heap.
+_MEMO_MAX = 64
+_MEMO_MAX_BYTES = 2 * 1024 * 1024
 _memo: dict[tuple[str, bool, bytes], Any] = {}
+_memo_bytes = 0
 
 
 def remembered_tools(kind: str, model: str, tools: Any, build: Callable[[], T]) -> T:
@@ -104,12 +108,17 @@ def remembered_tools(kind: str, model: str, tools: Any, build: Callable[[], T]) 
         key = (kind, is_claude(model), orjson.dumps(tools))
     except TypeError:
         return build()
+    global _memo_bytes
     hit = _memo.get(key)
     if hit is None:
         hit = build()
-        if len(_memo) >= _MEMO_MAX:
+        if len(key[2]) > _MEMO_MAX_BYTES // 4:
+            return hit  # one huge list is converted each time rather than crowding out the rest
+        if len(_memo) >= _MEMO_MAX or _memo_bytes + len(key[2]) > _MEMO_MAX_BYTES:
             _memo.clear()
+            _memo_bytes = 0
         _memo[key] = hit
+        _memo_bytes += len(key[2])
     return cast(T, hit)
 
 
