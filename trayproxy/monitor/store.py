@@ -55,7 +55,6 @@ _INSERT = f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '
 # off upstream or was cut by shutdown. A client hanging up is not the proxy's error.
 ERROR_SQL = "(status >= 400 OR outcome IN ('error', 'shutdown'))"
 _OUTCOMES = ("ok", "error", "client_disconnect", "shutdown", "rejected")
-_OUTCOME_SET = frozenset(_OUTCOMES)
 _GROUPS = ("account_id", "upstream_model", "client_model", "protocol", "upstream")
 _INT_MAX = 2**62
 _MAX_QUEUED_BODY_BYTES = 64 * 1024 * 1024  # beyond this backlog, rows are kept but their bodies dropped
@@ -82,14 +81,14 @@ def _text(v: Any, name: str, forms: list[str]) -> str | None:
     return redact_known(s, forms)[: _MAX_TEXT[name]]
 
 
-def _known(v: Any, values: frozenset[str], name: str, forms: list[str]) -> str | None:
-    """A column that holds one of a few words trayproxy itself writes: kept as is when it is one."""
-    return v if v in values else _text(v, name, forms)
+def _capped(v: str | None, name: str) -> str | None:
+    """A text column already known to need no redaction or mending: only its length limit."""
+    return v if v is None else v[: _MAX_TEXT[name]]
 
 
-_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
-_PROTOCOLS = frozenset({"openai", "anthropic", "gemini", "other"})
-_UPSTREAMS = frozenset({"google", "zai"})
+# The text columns, in the order `_prepare` reads them from a record.
+_TEXTS = ("method", "route", "protocol", "client_model", "upstream_model", "account_id", "upstream", "outcome",
+          "error", "user_agent")
 
 
 def _float(v: Any) -> float | None:
@@ -259,40 +258,22 @@ class Monitor:
 
     def _prepare(self, rec: RequestRecord, forms: list[str], bodies: bool) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
         """One row, redacted (`forms`: the secrets' spellings, from `secret_forms`)."""
-        route = str(rec.route or "").split("?", 1)[0]
-        texts = (rec.method, route, rec.protocol, rec.client_model, rec.upstream_model, rec.account_id, rec.upstream,
+        path = str(rec.route or "").split("?", 1)[0]  # the query string can hold ?key=
+        texts = (rec.method, path, rec.protocol, rec.client_model, rec.upstream_model, rec.account_id, rec.upstream,
                  rec.outcome, rec.error, rec.user_agent)
-        if all([t is None or type(t) is str for t in texts]):
-            # One look at all the row's text: nearly every row has nothing to redact or mend.
+        clean = all([t is None or type(t) is str for t in texts])
+        if clean:  # one look at all the row's text: nearly every row has nothing to redact or mend
             joined = "\0".join([t for t in texts if t])
-            if joined.isascii() and not needs_redaction(joined, forms):
-                return self._row(rec, route, texts), self._body(rec, forms, bodies)
+            clean = joined.isascii() and not needs_redaction(joined, forms)
+        (method, route, protocol, client_model, upstream_model, account_id, upstream, outcome, error,
+         user_agent) = [_capped(t, name) if clean else _text(t, name, forms) for t, name in zip(texts, _TEXTS, strict=True)]
         row = (
-            str(rec.id), float(rec.ts), _known(rec.method, _METHODS, "method", forms), _text(route, "route", forms),
-            _known(rec.protocol, _PROTOCOLS, "protocol", forms),
-            _text(rec.client_model, "client_model", forms), _text(rec.upstream_model, "upstream_model", forms),
-            _text(rec.account_id, "account_id", forms), _known(rec.upstream, _UPSTREAMS, "upstream", forms),
-            _int(rec.status), _known(rec.outcome, _OUTCOME_SET, "outcome", forms), _float(rec.duration_ms) or 0.0,
-            _float(rec.ttfb_ms), _int(rec.input_tokens), _int(rec.output_tokens), _int(rec.cached_tokens),
-            _int(rec.reasoning_tokens), int(bool(rec.stream)), _text(rec.error, "error", forms),
-            _text(rec.user_agent, "user_agent", forms),
+            str(rec.id), float(rec.ts), method, route, protocol, client_model, upstream_model, account_id, upstream,
+            _int(rec.status), outcome, _float(rec.duration_ms) or 0.0, _float(rec.ttfb_ms), _int(rec.input_tokens),
+            _int(rec.output_tokens), _int(rec.cached_tokens), _int(rec.reasoning_tokens), int(bool(rec.stream)),
+            error, user_agent,
         )
         return row, self._body(rec, forms, bodies)
-
-    @staticmethod
-    def _row(rec: RequestRecord, route: str, texts: tuple[Any, ...]) -> tuple[Any, ...]:
-        """The row of a record whose text needs no redaction: only the length limits apply."""
-        method, _, protocol, client_model, upstream_model, account_id, upstream, outcome, error, user_agent = texts
-        m = _MAX_TEXT
-        return (
-            str(rec.id), float(rec.ts), method and method[: m["method"]], route[: m["route"]],
-            protocol and protocol[: m["protocol"]], client_model and client_model[: m["client_model"]],
-            upstream_model and upstream_model[: m["upstream_model"]], account_id and account_id[: m["account_id"]],
-            upstream and upstream[: m["upstream"]], _int(rec.status), outcome and outcome[: m["outcome"]],
-            _float(rec.duration_ms) or 0.0, _float(rec.ttfb_ms), _int(rec.input_tokens), _int(rec.output_tokens),
-            _int(rec.cached_tokens), _int(rec.reasoning_tokens), int(bool(rec.stream)),
-            error and error[: m["error"]], user_agent and user_agent[: m["user_agent"]],
-        )
 
     def _body(self, rec: RequestRecord, forms: list[str], bodies: bool) -> tuple[Any, ...] | None:
         if bodies and (rec.request_body is not None or rec.response_body is not None):
