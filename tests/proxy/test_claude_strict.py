@@ -132,7 +132,7 @@ def test_claude_code_tools_through_messages(stack, model: str) -> None:
 
 @pytest.mark.parametrize("model", [CLAUDE_THINKING, GEMINI])
 def test_remembered_tool_schemas_are_what_a_fresh_rewrite_gives(stack, model: str) -> None:
-    """tool_schema remembers rewritten schemas across requests: nothing along the way (the
+    """Tool lists are remembered across requests: nothing along the way (the
     converter, output caps, request types, the thinking retry) may change a remembered one."""
     from trayproxy.protocols.core import tool_schema as ts
 
@@ -145,7 +145,7 @@ def test_remembered_tool_schemas_are_what_a_fresh_rewrite_gives(stack, model: st
         assert status == 200, body
         sent.append(_declarations(fake))
     assert sent[0] == sent[1] == sent[2]
-    fresh = [ts._rewrite(t["input_schema"], model.startswith("claude")) for t in tools if "input_schema" in t]
+    fresh = [ts.tool_schema(t["input_schema"], model) for t in tools if "input_schema" in t]
     assert [d["parameters"] for d in sent[2] if "parameters" in d] == fresh
 
 

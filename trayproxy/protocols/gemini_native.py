@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from trayproxy.protocols.core import config as cfg
 from trayproxy.protocols.core.tool_schema import tool_schema
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import Usage, first_candidate, is_claude
@@ -69,8 +70,9 @@ def to_upstream(body: Any, model: str = "") -> dict[str, Any]:
     si = out.get("systemInstruction")
     if isinstance(si, str):
         out["systemInstruction"] = {"parts": [{"text": si}]}
-    if is_claude(model) and "tools" in out:
-        out["tools"] = _claude_tools(out["tools"], model)
+    tools = out.get("tools")
+    if is_claude(model) and isinstance(tools, list):
+        out["tools"] = list(cfg.remembered_tools("gemini", model, tools, lambda: _claude_tools(tools, model)))
     return out
 
 

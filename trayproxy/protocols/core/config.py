@@ -101,7 +101,8 @@ _memo_bytes = 0
 
 def remembered_tools(kind: str, model: str, tools: Any, build: Callable[[], T]) -> T:
     """`build()` (a converter's declarations from the client's `tools`), remembered per distinct
-    tools list and upstream family: clients send the same tools with every request. Only a
+    tools list and upstream family: clients send the same tools with every request (Claude
+    Code's 24 tools took 330 µs to rewrite for Claude each time; a lookup is one dumps). Only a
     successful build is kept (a bad list raises its error every time); the result is shared, so
     callers copy the lists they may change and never change a declaration."""
     try:

@@ -16,10 +16,7 @@ Claude models behind Cloud Code validate `input_schema` strictly and refuse unio
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
-
-import orjson
 
 from trayproxy.protocols.gemini import is_claude
 from trayproxy.protocols.schema import clean_schema
@@ -45,33 +42,11 @@ _LIMITS = (
 _TIE_ORDER = {"OBJECT": 3, "ARRAY": 2}
 
 
-#: Schemas up to this size (as JSON) are remembered, 256 of them at most (a few MB in the worst
-#: case): clients send the same tools with every request (Claude Code's 24 tools took 330 µs to
-#: rewrite for Claude each time, 60 µs to look up).
-_CACHE_MAX_BYTES = 16 * 1024
-
-
 def tool_schema(schema: Any, model: str) -> JSON:
-    """The `parameters` of a function declaration for `model`'s family. The result may be shared
-    with other requests that sent the same schema: callers must not change it."""
-    claude = is_claude(model)
-    try:
-        key = orjson.dumps(schema)
-    except TypeError:  # not JSON (a caller's own object): nothing to key it by
-        key = b""
-    if not key or len(key) > _CACHE_MAX_BYTES:
-        return _rewrite(schema, claude)
-    return _remembered(key, claude)
-
-
-@lru_cache(maxsize=256)
-def _remembered(key: bytes, claude: bool) -> JSON:
-    return _rewrite(orjson.loads(key), claude)
-
-
-def _rewrite(schema: Any, claude: bool) -> JSON:
+    """The `parameters` of a function declaration for `model`'s family (whole tool lists are
+    remembered across requests by `core.config.remembered_tools`)."""
     cleaned = clean_schema(schema)
-    return claude_schema(cleaned) if claude else cleaned
+    return claude_schema(cleaned) if is_claude(model) else cleaned
 
 
 def _size(node: Any) -> int:
