@@ -13,30 +13,37 @@ from typing import Any
 import aiohttp
 
 
+async def _one(s: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]) -> tuple[float, float, int] | None:
+    """One stream: (TTFB ms, total ms, bytes), or None when it failed."""
+    t0 = time.perf_counter()
+    async with s.post(url, data=body, headers=headers) as r:
+        first = None
+        size = 0
+        async for chunk in r.content.iter_any():
+            if first is None:
+                first = time.perf_counter()
+            size += len(chunk)
+        t1 = time.perf_counter()
+        if r.status != 200 or first is None:
+            return None
+    return (first - t0) * 1000, (t1 - t0) * 1000, size
+
+
+def _add(res: dict[str, Any], one: tuple[float, float, int] | None, counted: bool) -> None:
+    if one is None:
+        res["errors"] += 1
+    elif counted:
+        res["ttfb_ms"].append(one[0])
+        res["total_ms"].append(one[1])
+        res["bytes"].append(one[2])
+
+
 async def sequential(url: str, body: bytes, headers: dict[str, str], n: int) -> dict[str, Any]:
-    ttfb: list[float] = []
-    total: list[float] = []
-    sizes: list[int] = []
-    errors = 0
+    res: dict[str, Any] = {"ttfb_ms": [], "total_ms": [], "bytes": [], "errors": 0}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as s:
         for i in range(n + 3):  # 3 warm-up streams
-            t0 = time.perf_counter()
-            async with s.post(url, data=body, headers=headers) as r:
-                first = None
-                size = 0
-                async for chunk in r.content.iter_any():
-                    if first is None:
-                        first = time.perf_counter()
-                    size += len(chunk)
-                t1 = time.perf_counter()
-                if r.status != 200 or first is None:
-                    errors += 1
-                    continue
-            if i >= 3:
-                ttfb.append((first - t0) * 1000)
-                total.append((t1 - t0) * 1000)
-                sizes.append(size)
-    return {"ttfb_ms": ttfb, "total_ms": total, "bytes": sizes, "errors": errors}
+            _add(res, await _one(s, url, body, headers), i >= 3)
+    return res
 
 
 async def alternate(spec: list[dict[str, Any]], n: int) -> dict[str, Any]:
@@ -48,23 +55,7 @@ async def alternate(spec: list[dict[str, Any]], n: int) -> dict[str, Any]:
     try:
         for i in range(n + 3):  # 3 warm-up rounds
             for t, s, body in zip(spec, sessions, bodies, strict=True):
-                res = out[t["name"]]
-                t0 = time.perf_counter()
-                async with s.post(t["url"], data=body, headers=t["headers"]) as r:
-                    first = None
-                    size = 0
-                    async for chunk in r.content.iter_any():
-                        if first is None:
-                            first = time.perf_counter()
-                        size += len(chunk)
-                    t1 = time.perf_counter()
-                    if r.status != 200 or first is None:
-                        res["errors"] += 1
-                        continue
-                if i >= 3:
-                    res["ttfb_ms"].append((first - t0) * 1000)
-                    res["total_ms"].append((t1 - t0) * 1000)
-                    res["bytes"].append(size)
+                _add(out[t["name"]], await _one(s, t["url"], body, t["headers"]), i >= 3)
     finally:
         for s in sessions:
             await s.close()
