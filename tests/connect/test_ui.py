@@ -15,9 +15,9 @@ import pytest
 from tests.clients import client_dirs
 from tests.connect.samples import CLAUDE_SETTINGS
 from tests.connect.test_service import stack  # noqa: F401 (module fixture: fake upstream + running proxy)
-from tests.ui.conftest import ARTIFACTS
+from tests.ui.conftest import ARTIFACTS, chromium
 from tests.ui.helpers import make_fake_icon_class
-from tests.ui.test_browser import CHROMIUM, docs_copy
+from tests.ui.test_browser import docs_copy
 from trayproxy.ui.control import TOKEN_HEADER
 from trayproxy.ui.tray import TrayApp
 
@@ -124,15 +124,8 @@ def test_page_buttons_connect_and_undo(control: Any, stack, home: Path,  # noqa:
         if (Path(d) / "node_modules" / ".bin" / "claude").exists():
             monkeypatch.setenv("PATH", f"{Path(d) / 'node_modules' / '.bin'}:{os.environ['PATH']}")
             break
-    if not CHROMIUM:
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        except Exception as e:
-            pytest.skip(f"cannot launch {CHROMIUM}: {e}")
+    with chromium() as browser:
         pg = browser.new_context(viewport={"width": 1000, "height": 900}, color_scheme="light").new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))

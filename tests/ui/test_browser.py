@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import CHROMIUM  # noqa: F401  (other browser tests import it from here)
+from tests.ui.conftest import CHROMIUM, chromium  # noqa: F401  (other browser tests import CHROMIUM from here)
 from tests.ui.helpers import feed_monitor, free_port
 
 pytestmark = pytest.mark.browser
@@ -367,17 +367,10 @@ def test_session_lives_in_this_origins_storage_not_a_cookie(page: Any, control: 
 
 def test_browser_fallback_launcher_opens_the_page_without_the_token_in_a_url(control: Any, controller: Any,
                                                                              tmp_path: Path) -> None:
-    if not CHROMIUM:
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
     from trayproxy.ui.launcher import write_launcher
 
     launcher = write_launcher(control.url, tmp_path / "launch")
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        except Exception as e:
-            pytest.skip(f"cannot launch {CHROMIUM}: {e}")
+    with chromium() as browser:
         pg = browser.new_page()
         seen: list[str] = []
         pg.on("framenavigated", lambda f: seen.append(f.url))

@@ -16,7 +16,8 @@ import pytest
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Reply
 from tests.helpers import make_controller
-from tests.ui.test_browser import CHROMIUM, docs_copy, expect
+from tests.ui.conftest import chromium
+from tests.ui.test_browser import docs_copy, expect
 
 pytestmark = pytest.mark.browser
 
@@ -52,15 +53,8 @@ def world(login_home: Path) -> Iterator[tuple[FakeCloudCode, Any, Any, list[str]
 
 @pytest.fixture
 def page(world: Any) -> Iterator[Any]:
-    if not CHROMIUM:
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
     _, _, srv, _ = world
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        except Exception as e:
-            pytest.skip(f"cannot launch {CHROMIUM}: {e}")
+    with chromium() as browser:
         pg = browser.new_context(viewport={"width": 1000, "height": 900}, color_scheme="light").new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))

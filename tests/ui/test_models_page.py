@@ -4,8 +4,6 @@ and the page itself in headless Chromium, with a screenshot to look at."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -16,8 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.catalog import CATALOG_2026, DEPRECATED_2026, FREE_TIER_2026
-
-CHROMIUM = os.environ.get("TRAYPROXY_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.ui.conftest import chromium
 
 
 def add_catalog_account(ctl: Any, email: str, ids: list[str] | tuple[str, ...], tier: str) -> Any:
@@ -87,14 +84,7 @@ def test_models_api_table_test_and_mapping_edits(control: Any, controller: Any, 
 
 @pytest.fixture
 def page(control: Any, controller: Any, login_home: Path, two_accounts: None) -> Iterator[Any]:
-    if not CHROMIUM:
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        except Exception as e:
-            pytest.skip(f"cannot launch {CHROMIUM}: {e}")
+    with chromium() as browser:
         pg = browser.new_context(viewport={"width": 1000, "height": 900}, color_scheme="light").new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
