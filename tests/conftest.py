@@ -66,3 +66,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def cli_notices_unrouted() -> Iterator[None]:
+    """A test that runs a CLI command leaves the SecretStore's notices routed to its stderr (and
+    not propagated): undo that, so a later test's caplog sees them."""
+    yield
+    from trayproxy.cli_notes import unroute_notices
+
+    unroute_notices()

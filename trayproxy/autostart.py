@@ -28,11 +28,12 @@ import shlex
 import subprocess
 import sys
 import sysconfig
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from trayproxy.fileio import atomic_write
 
 __all__ = [
     "APP_ID",
@@ -309,24 +310,6 @@ def _entry_enabled(keys: Mapping[str, str]) -> bool:
     return keys.get("X-GNOME-Autostart-enabled", "true").lower() != "false"
 
 
-def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class Backend(Protocol):
     platform: str
 
@@ -378,7 +361,7 @@ class XdgAutostart:
 
     def enable(self) -> AutostartStatus:
         try:
-            _atomic_write(self.path, desktop_entry(self.command).encode("utf-8"))
+            atomic_write(self.path, desktop_entry(self.command).encode("utf-8"), mode=0o644)
         except OSError as e:
             raise AutostartError(f"cannot write {self.path}: {e.strerror or e}") from e
         return self.status()
@@ -388,7 +371,7 @@ class XdgAutostart:
             if self._system_entry() is not None:
                 # A system-wide entry can only be overridden by a hidden user copy.
                 text = "[Desktop Entry]\nType=Application\nName=trayproxy\nHidden=true\n"
-                _atomic_write(self.path, text.encode("utf-8"))
+                atomic_write(self.path, text.encode("utf-8"), mode=0o644)
             else:
                 self.path.unlink(missing_ok=True)
         except OSError as e:
@@ -450,7 +433,7 @@ class LaunchAgent:
         import plistlib
 
         try:
-            _atomic_write(self.path, plistlib.dumps(launch_agent(self.command, self.label)))
+            atomic_write(self.path, plistlib.dumps(launch_agent(self.command, self.label)), mode=0o644)
         except OSError as e:
             raise AutostartError(f"cannot write {self.path}: {e.strerror or e}") from e
         return self.status()

@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from trayproxy.fileio import atomic_write
 
 __all__ = [
     "AUTH_MODES",
@@ -33,7 +34,6 @@ __all__ = [
     "load_config",
     "save_config",
     "set_value",
-    "atomic_write",
     "fail_closed_config",
 ]
 
@@ -407,35 +407,6 @@ def load_config(path: Path) -> LoadResult:
     if problems:
         return LoadResult(cfg, [f"{path}: {p}" for p in problems], _backup(path, raw, "invalid"))
     return LoadResult(cfg, problems)
-
-
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Write data so that a crash at any moment leaves either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode) if hasattr(os, "fchmod") else None
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 def save_config(path: Path, cfg: Config) -> None:

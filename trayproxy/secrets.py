@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from trayproxy.config import atomic_write
+from trayproxy.fileio import atomic_write
 from trayproxy.keychain import NoKeychain, default_backend
 
 __all__ = [

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from trayproxy.connect import backup
+from trayproxy.fileio import atomic_write
 
 
 def test_restore_puts_bytes_and_modes_back_and_removes_new_files(tmp_path: Path) -> None:
@@ -16,8 +17,8 @@ def test_restore_puts_bytes_and_modes_back_and_removes_new_files(tmp_path: Path)
     os.chmod(a, 0o640)
     bk = backup.take(tmp_path / "bk", "c", [a, b], now=1_700_000_000.25)
     assert oct((tmp_path / "bk").stat().st_mode & 0o777) == "0o700"
-    backup.write_atomic(a, b"changed", 0o600)
-    backup.write_atomic(b, b"new file", 0o600)
+    atomic_write(a, b"changed", mode=0o600)
+    atomic_write(b, b"new file", mode=0o600)
     assert backup.newest(tmp_path / "bk", "c") == bk
     touched = backup.restore(bk)
     assert touched == [a, b]

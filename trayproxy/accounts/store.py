@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trayproxy.config import atomic_write
+from trayproxy.fileio import atomic_write
 from trayproxy.secrets import SecretStore, refresh_token_name
 
 __all__ = ["ModelQuota", "Account", "AccountStore", "AccountStoreError"]

@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Backup", "BackupError", "take", "newest", "restore", "write_atomic"]
+from trayproxy.fileio import atomic_write
+
+__all__ = ["Backup", "BackupError", "take", "newest", "restore"]
 
 
 class BackupError(Exception):
@@ -43,15 +45,15 @@ def take(root: Path, client: str, paths: list[Path], *, now: float | None = None
             name = f"{i}-{p.name}"
             data = p.read_bytes()
             mode = p.stat().st_mode & 0o777
-            (folder / name).write_bytes(data)
-            os.chmod(folder / name, 0o600)
+            atomic_write(folder / name, data, mode=0o600, follow_symlinks=False)
             entries.append((p, name, mode))
             manifest.append({"path": str(p), "copy": name, "mode": mode})
         else:
             entries.append((p, None, None))
             manifest.append({"path": str(p), "copy": None, "mode": None})
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-    (folder / "manifest.json").write_text(json.dumps({"client": client, "created": created, "files": manifest}, indent=1))
+    atomic_write(folder / "manifest.json",
+                 json.dumps({"client": client, "created": created, "files": manifest}, indent=1).encode(), mode=0o600)
     return Backup(folder, created, tuple(entries))
 
 
@@ -75,18 +77,6 @@ def newest(root: Path, client: str) -> Backup | None:
     return None
 
 
-def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.trayproxy-tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    if mode is not None:
-        os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def restore(backup: Backup) -> list[Path]:
     """Put every file back as it was; remove the backup. Returns the paths touched."""
     for _, copy, _ in backup.files:
@@ -100,7 +90,7 @@ def restore(backup: Backup) -> list[Path]:
                 touched.append(path)
             continue
         src = backup.folder / copy
-        write_atomic(path, src.read_bytes(), mode)
+        atomic_write(path, src.read_bytes(), mode=0o600 if mode is None else mode)
         touched.append(path)
     for f in backup.folder.iterdir():
         f.unlink()

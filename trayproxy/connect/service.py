@@ -22,6 +22,7 @@ from trayproxy.connect.claude_code import ClaudeCode
 from trayproxy.connect.codex import Codex, CodexConfigError
 from trayproxy.connect.gemini_cli import GeminiCli
 from trayproxy.connect.jsonfile import JsonFileError
+from trayproxy.fileio import atomic_write
 
 __all__ = ["CLIENTS", "Result", "connect", "undo", "check", "status", "ConnectError"]
 
@@ -129,7 +130,7 @@ def connect(client: str, *, base_url: str, api_key: str, backup_root: Path,
         for path, data in files.contents.items():
             old_mode = path.stat().st_mode & 0o777 if path.exists() else None
             # a file that now holds the key is readable by its owner only
-            backups.write_atomic(path, data, 0o600 if old_mode is None else old_mode & 0o700 | 0o600)
+            atomic_write(path, data, mode=0o600 if old_mode is None else old_mode & 0o700 | 0o600)
             res.files.append(str(path))
     else:
         res.unchanged = True

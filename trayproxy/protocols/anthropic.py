@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.anthropic_stream import MessagesStream
 from trayproxy.protocols.claude_code import is_background_request, system_text
 from trayproxy.protocols.core import config as cfg
@@ -59,7 +60,6 @@ __all__ = [
     "SIGNATURE_PREFIX",
 ]
 
-JSON = dict[str, Any]
 
 #: Thinking budget for an Anthropic `effort` (adaptive thinking, `output_config.effort`).
 EFFORT_BUDGETS = {"low": 2048, "medium": 8192, "high": 24576, "max": 32768}

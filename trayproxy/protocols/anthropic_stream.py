@@ -6,17 +6,15 @@ non-streaming `Message`. How thought signatures are shown and tagged: see `anthr
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.core.reader import REFUSAL, Event, EventMachine, failure
 from trayproxy.protocols.gemini import IdFactory, Usage, encode_signature, part_as_text, signature_family
 from trayproxy.protocols.sse import encode_event
 
 __all__ = ["MessagesStream"]
 
-JSON = dict[str, Any]
 _DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
 
 

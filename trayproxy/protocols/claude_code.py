@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.core.config import is_int
 
 __all__ = ["system_text", "is_background_request", "AGENT_SDK_IDENTITY", "CLAUDE_CODE_IDENTITY"]
 
-JSON = dict[str, Any]
 
 #: Claude Code's attribution line (`x-anthropic-billing-header: cc_version=...; cch=<hash>`):
 #: meaningful to Anthropic only, its per-request hash would defeat upstream prefix caching, and

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.core.reader import REFUSAL, CallSigner, Event, EventMachine, failure
 from trayproxy.protocols.core.turns import reasoning_key
 from trayproxy.protocols.gemini import SIGNATURE_PREFIX, IdFactory, Usage, signature_family
@@ -39,7 +40,6 @@ __all__ = [
     "finish_reason_for",
 ]
 
-JSON = dict[str, Any]
 
 
 def finish_reason_for(raw: str | None, *, tool_calls: bool) -> str:

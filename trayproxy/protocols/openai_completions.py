@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.openai_chat import ChatStream, _Choice, finish_reason_for
 from trayproxy.protocols.openai_shapes import to_gemini as chat_to_gemini
 
 __all__ = ["to_gemini", "CompletionStream"]
 
-JSON = dict[str, Any]
 
 _PASSED = (
     "model",

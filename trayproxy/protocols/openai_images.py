@@ -15,13 +15,13 @@ from __future__ import annotations
 from math import gcd
 from typing import Any
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.core.reader import REFUSAL, Event, EventMachine
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import SAFETY_OFF, Usage
 
 __all__ = ["to_gemini", "ImagesResult", "merge", "aspect_ratio", "DEFAULT_IMAGE_MODEL"]
 
-JSON = dict[str, Any]
 
 #: Used when the body names no model; resolved like any other name.
 DEFAULT_IMAGE_MODEL = "gemini-3-pro-image"

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols import openai_shapes
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.openai_responses_stream import LOCAL_SHELL_TOOL, ResponsesStream
@@ -44,7 +45,6 @@ __all__ = [
     "LOCAL_SHELL_TOOL",
 ]
 
-JSON = dict[str, Any]
 
 _CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call")
 _OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.core.reader import REFUSAL, CallSigner, Event, EventMachine, failure
 from trayproxy.protocols.core.turns import reasoning_key
 from trayproxy.protocols.gemini import IdFactory, part_as_text
@@ -25,7 +26,6 @@ from trayproxy.protocols.sse import encode_event
 
 __all__ = ["ResponsesStream", "LOCAL_SHELL_TOOL"]
 
-JSON = dict[str, Any]
 
 #: The function name a Responses `local_shell` tool is offered to the upstream model under.
 LOCAL_SHELL_TOOL = "local_shell"

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.core import config as cfg
 from trayproxy.protocols.core.media import data_url_part, file_part, guess_mime, inline_part
 from trayproxy.protocols.core.turns import (
@@ -48,7 +49,6 @@ from trayproxy.protocols.schema import clean_schema
 
 __all__ = ["to_gemini", "THINKING_BUDGETS", "reasoning_key"]
 
-JSON = dict[str, Any]
 
 #: thinkingBudget per `reasoning_effort`.
 THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}

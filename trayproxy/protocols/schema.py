@@ -39,9 +39,10 @@ from urllib.parse import unquote
 
 import orjson
 
+from trayproxy.json_types import JSON
+
 __all__ = ["clean_schema", "GEMINI_SCHEMA_KEYS"]
 
-JSON = dict[str, Any]
 
 #: Every keyword `clean_schema` may emit.
 GEMINI_SCHEMA_KEYS = frozenset(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from trayproxy.config import atomic_write
+from trayproxy.fileio import atomic_write
 
 __all__ = ["Instance", "write_instance", "read_instance", "remove_instance", "pid_alive", "ask_to_show"]
 

@@ -12,6 +12,7 @@ from typing import Any, TypeGuard, TypeVar, cast
 
 import orjson
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.core.tool_schema import tool_schema
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import SAFETY_OFF, is_claude, is_thinking_model
@@ -34,7 +35,6 @@ __all__ = [
     "build_request",
 ]
 
-JSON = dict[str, Any]
 
 #: Default output caps per family, used when the catalog gave none.
 CLAUDE_CAP = 64000

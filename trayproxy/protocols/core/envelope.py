@@ -14,14 +14,12 @@ function calls.
 
 from __future__ import annotations
 
-from typing import Any
-
+from trayproxy.json_types import JSON
 from trayproxy.protocols.core.turns import Turn, contents, loop_turn_starts_with_thought, merge
 from trayproxy.protocols.gemini import BYPASS_SIGNATURE, is_claude
 
 __all__ = ["request_type_for", "for_request_type", "request_id", "without_thinking"]
 
-JSON = dict[str, Any]
 
 
 def is_image_model(model: str) -> bool:

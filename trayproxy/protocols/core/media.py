@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.errors import RequestError
 
 __all__ = ["guess_mime", "data_url_part", "inline_part", "file_part"]
 
-JSON = dict[str, Any]
 
 _MIME_BY_EXT = {
     "png": "image/png",

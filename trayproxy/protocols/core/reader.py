@@ -19,11 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.gemini import Usage, unwrap
 
 __all__ = ["Event", "FrameReader", "CallSigner", "REFUSAL", "failure"]
 
-JSON = dict[str, Any]
 
 #: Finish reasons that mean the upstream refused or filtered (a legitimate, if unwelcome, end).
 REFUSAL = frozenset(

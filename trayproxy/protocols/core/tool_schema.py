@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.gemini import is_claude
 from trayproxy.protocols.schema import clean_schema
 
 __all__ = ["tool_schema", "claude_schema", "CLAUDE_SCHEMA_KEYS"]
 
-JSON = dict[str, Any]
 
 #: Every keyword `claude_schema` may emit.
 CLAUDE_SCHEMA_KEYS = frozenset({"type", "description", "properties", "required", "items", "enum", "title"})

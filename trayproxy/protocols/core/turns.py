@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trayproxy.json_types import JSON
 from trayproxy.protocols.gemini import BYPASS_SIGNATURE, decode_signature
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "MISSING_TOOL_RESULT",
 ]
 
-JSON = dict[str, Any]
 
 MISSING_TOOL_RESULT = "No result was provided for this tool call (it was interrupted or skipped)."
 
