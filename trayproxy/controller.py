@@ -150,6 +150,7 @@ class Controller:
             config=lambda: self.config,
             api_key=self.secrets.api_key,
             pool=self.pool,
+            accounts=self.accounts,
             upstream=self.upstream,
             signatures=SignatureStore(),
             responses=ResponseStore(),
@@ -157,7 +158,6 @@ class Controller:
             zai_key=lambda: self.secrets.get(ZAI_KEY),
             clock=clock,
         )
-        self.ctx.extra["accounts"] = self.accounts
         self.ctx.zai = ZaiClient(
             self.transport,
             lambda: self.config.zai,

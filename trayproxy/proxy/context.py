@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -15,6 +15,7 @@ from trayproxy.config import Config
 
 if TYPE_CHECKING:
     from trayproxy.accounts.pool import AccountPool
+    from trayproxy.accounts.service import AccountService
     from trayproxy.monitor import Monitor
     from trayproxy.proxy.memory import ResponseStore, SignatureStore
     from trayproxy.upstream.cloudcode import CloudCodeClient
@@ -34,9 +35,14 @@ _rand = random.Random()  # seeded from os.urandom once
 
 @dataclass
 class ProxyContext:
+    """What the request path reads and changes: the live config and key, the account pool and the
+    service that signs accounts in and refreshes them, the upstream clients, the stores of thought
+    signatures and Responses, the monitor. Built once by the Controller (or a test)."""
+
     config: Callable[[], Config]
     api_key: Callable[[], str]
     pool: AccountPool
+    accounts: AccountService
     upstream: CloudCodeClient
     signatures: SignatureStore
     responses: ResponseStore
@@ -46,7 +52,8 @@ class ProxyContext:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], float] = time.time
     new_id: Callable[[str], str] = new_id
-    extra: dict[str, Any] = field(default_factory=dict)
+    # how the request path waits before retrying the same account (tests make it instant)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def active_accounts(self) -> int:
         return self.pool.active_count()

@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import random
@@ -101,7 +100,7 @@ class _Attempts:
 
 async def _open(ctx: ProxyContext, job: Job, exclude: set[str], out: Outcome, attempts: _Attempts) -> Opened:
     """Open a 200 stream on some account, or raise ProxyError in the client's terms."""
-    service = ctx.extra["accounts"]
+    service = ctx.accounts
     for _ in range(MAX_ATTEMPTS):
         if job.accounts is not None and not job.accounts and ctx.pool.usable():
             raise not_served_error(ctx, job.client_model)
@@ -200,8 +199,7 @@ def _maybe_retarget(job: Job) -> None:
 
 
 def _sleep(ctx: ProxyContext) -> Callable[[float], Any]:
-    fn: Callable[[float], Any] = ctx.extra.get("sleep") or asyncio.sleep
-    return fn
+    return ctx.sleep
 
 
 async def _try_account(ctx: ProxyContext, service: Any, job: Job, acc: Account, attempts: _Attempts) -> Opened:

@@ -47,13 +47,13 @@ class _StopWatch:
         self.streams = 0
 
 
-_STOP_WATCH = "pipeline.stop_watch"
+_watches: dict[int, _StopWatch] = {}  # id(ctx.stopping) -> its watch, while streams are open
 
 
 def _watch_stop(ctx: ProxyContext) -> _StopWatch:
-    watch: _StopWatch | None = ctx.extra.get(_STOP_WATCH)
+    watch = _watches.get(id(ctx.stopping))
     if watch is None or watch.event is not ctx.stopping:  # a restarted server has a new event
-        watch = ctx.extra[_STOP_WATCH] = _StopWatch(ctx.stopping)
+        watch = _watches[id(ctx.stopping)] = _StopWatch(ctx.stopping)
     watch.streams += 1
     return watch
 
@@ -62,8 +62,8 @@ def _unwatch_stop(ctx: ProxyContext, watch: _StopWatch) -> None:
     watch.streams -= 1
     if watch.streams <= 0:
         watch.waiter.cancel()
-        if ctx.extra.get(_STOP_WATCH) is watch:
-            del ctx.extra[_STOP_WATCH]
+        if _watches.get(id(watch.event)) is watch:
+            del _watches[id(watch.event)]
 
 
 async def relay(

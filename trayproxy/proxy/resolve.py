@@ -146,9 +146,7 @@ async def refresh_catalog(ctx: ProxyContext, acc: Account) -> None:
     share it), after the upstream said it does not know a model the catalog listed. Like the
     background refresh it keeps a verification pause (`resume=False`). Failures are logged and
     left to the next quota refresh."""
-    service = ctx.extra.get("accounts")
-    if service is None:
-        return
+    service = ctx.accounts
     fut = _refreshing.get(acc.id)
     if fut is None:
         async def run() -> None:

@@ -231,7 +231,7 @@ async def anthropic_count_tokens(request: web.Request) -> web.StreamResponse:
 async def count_tokens(request: web.Request, target: str, gemini_req: dict[str, Any]) -> int:
     """Ask the upstream's countTokens on some account (with failover)."""
     ctx = request.app[CONTEXT]
-    service = ctx.extra["accounts"]
+    service = ctx.accounts
     tried: set[str] = set()
     last = "no account could count tokens"
     for _ in range(4):
