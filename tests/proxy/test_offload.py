@@ -80,7 +80,7 @@ def test_big_openai_body_is_parsed_and_converted_in_a_worker_thread(env: tuple[F
     status, answer = _post(ctl, "/v1/chat/completions", body)
     assert status == 200, answer
     assert answer["choices"][0]["message"]["role"] == "assistant"
-    assert threads == ["join", "loads_sliced", "to_gemini", "dumps_parts"]
+    assert threads == ["join", "loads_sliced", "convert", "dumps_parts"]
     req = fake.last().body["request"]
     assert req["systemInstruction"]["parts"][0]["text"].endswith("Be brief.")
     calls = [p["functionCall"] for c in req["contents"] for p in c["parts"] if "functionCall" in p]
@@ -104,7 +104,7 @@ def test_big_anthropic_and_gemini_bodies_take_the_thread_path(env: tuple[FakeClo
     assert status == 200, answer
     assert answer["candidates"][0]["content"]["parts"]
     assert _upstream_texts(fake)[-1] == BIG_TEXT + "And this?"
-    assert threads == ["join", "loads_sliced", "to_gemini", "dumps_parts", "join", "loads_sliced", "to_upstream",
+    assert threads == ["join", "loads_sliced", "convert", "dumps_parts", "join", "loads_sliced", "convert",
                        "dumps_parts"]
 
 
@@ -164,9 +164,9 @@ def test_the_upstream_gets_the_same_envelope_whichever_path_the_body_takes(
     status, _ = _post(ctl, "/v1/chat/completions", body)
     assert status == 200 and "dumps_parts" in threads  # read, parsed, converted, written in slices
     sliced = fake.last().body
-    from trayproxy.proxy import routes
+    from trayproxy.proxy import handler
 
-    monkeypatch.setattr(routes, "BIG_BODY", 1 << 30)  # the same body through the inline path
+    monkeypatch.setattr(handler, "BIG_BODY", 1 << 30)  # the same body through the inline path
     monkeypatch.setattr(offload, "BIG_BODY", 1 << 30)
     threads.clear()
     status, _ = _post(ctl, "/v1/chat/completions", body)

@@ -14,16 +14,13 @@ holding the event loop); `b"".join` of the list in a worker thread gives the GIL
 from __future__ import annotations
 
 import zlib
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.upstream.bigbody import in_worker
 
-__all__ = ["decode_body_middleware", "inflate", "read_chunks", "SUPPORTED_ENCODINGS"]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+__all__ = ["decoded_body", "inflate", "read_chunks", "SUPPORTED_ENCODINGS"]
 # zlib window bits: 16+ = gzip wrapper, + = zlib wrapper (RFC 1950 "deflate"), - = raw deflate
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 SUPPORTED_ENCODINGS = ("gzip", "deflate")
@@ -82,24 +79,22 @@ async def read_chunks(request: web.Request) -> list[bytes]:
         chunks.append(chunk)
 
 
-@web.middleware
-async def decode_body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def decoded_body(request: web.Request) -> bytes | None:
+    """The body decoded from its Content-Encoding, or None when it has none (the handler reads
+    it then). Read compressed within the body limit, inflated in bounded steps (413 past the
+    limit), 400 for data not in the encoding, 415 for an encoding trayproxy does not decode."""
     raw_enc = request.headers.get("Content-Encoding")
     if raw_enc is None:
-        return await handler(request)
+        return None
     codings = [c.strip().lower() for c in raw_enc.split(",") if c.strip() and c.strip().lower() != "identity"]
     if not codings:
-        return await handler(request)
+        return None
     unknown = [c for c in codings if c not in _WBITS]
     if unknown:
         raise ProxyError(415, f"Content-Encoding {unknown[0]!r} is not supported; send the body plain, "
                               f"or compressed with {' or '.join(SUPPORTED_ENCODINGS)}.", code="unsupported_encoding")
     limit = request.client_max_size
-    headers = request.headers.copy()
-    del headers["Content-Encoding"]
-    decoded = request.clone(headers=headers)  # before reading: a read request cannot be cloned
-    decoded._state = request._state  # what handlers note (model, outcome) the monitor reads
-    body = await decoded.read()  # compressed; aiohttp refuses more than the limit (413)
+    body = b"".join(await read_chunks(request))  # compressed; more than the limit is a 413
     try:
         for coding in reversed(codings):  # the last one listed was applied last
             # zlib gives the GIL back while it inflates: in a worker, a big body holds nobody up
@@ -109,6 +104,4 @@ async def decode_body_middleware(request: web.Request, handler: Handler) -> web.
         raise web.HTTPRequestEntityTooLarge(limit, limit + 1) from None
     except ValueError as e:
         raise ProxyError(400, f"The request body is not valid {raw_enc} data ({e}).", code="invalid_encoding") from None
-    decoded._read_bytes = body  # what read()/json()/text() return from now on
-    request._read_bytes = body  # the monitor stores the decoded body, when it stores bodies
-    return await handler(decoded)
+    return body

@@ -7,7 +7,7 @@
 - When no key is required, a web page must not be able to use the proxy: requests carrying a
   non-loopback `Origin` are refused, and with LAN access off the `Host` must be a loopback name
   (DNS rebinding).
-- Every refusal notes `REFUSED` = (kind, origin) on the request, so the monitor counts it per
+- Every refusal notes `REFUSAL` = (kind, origin) on its response, so the monitor counts it per
   kind and origin instead of writing one log row per refused request.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -23,9 +22,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from trayproxy.monitor.redact import utf8_safe
-from trayproxy.proxy.errors import error_response, protocol_for
+from trayproxy.proxy.errors import Protocol, error_response
 
-__all__ = ["GuardSettings", "HEALTH_PATHS", "REFUSED", "extract_keys", "make_guard_middleware", "is_loopback_host"]
+__all__ = ["GuardSettings", "HEALTH_PATHS", "REFUSAL", "extract_keys", "check", "cors_headers", "is_loopback_host"]
 
 HEALTH_PATHS = frozenset({"/healthz", "/health"})
 ACCEPTED_HEADERS_HINT = (
@@ -34,9 +33,9 @@ ACCEPTED_HEADERS_HINT = (
     "'trayproxy key show' prints it."
 )
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# (kind, origin): "host" (not a loopback Host with LAN off), "origin" (a web page), "auth"
-REFUSED = web.RequestKey("trayproxy_refused", tuple)
+# on a refusal response: (kind, origin), kind "host" (not a loopback Host with LAN off),
+# "origin" (a web page) or "auth"
+REFUSAL = web.ResponseKey("trayproxy_refusal", tuple)
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def _key_matches(keys: list[str], expected: str) -> bool:
     return ok
 
 
-def _cors_headers(request: web.Request) -> dict[str, str]:
+def cors_headers(request: web.Request) -> dict[str, str]:
     origin = request.headers.get("Origin", "*")
     return {
         "Access-Control-Allow-Origin": origin,
@@ -115,53 +114,46 @@ def _cors_headers(request: web.Request) -> dict[str, str]:
     }
 
 
-def make_guard_middleware(get_settings: Callable[[], GuardSettings]) -> Callable[..., Awaitable[web.StreamResponse]]:
-    @web.middleware
-    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        s = get_settings()
-        path = request.path
-        protocol = protocol_for(path, request.headers)
-        is_health = path in HEALTH_PATHS or (path == "/" and request.method in ("HEAD", "GET"))
-        key_required = s.auth_mode == "strict" or (s.auth_mode == "all_except_health" and not is_health)
-
-        origin = request.headers.get("Origin")
-        if not s.allow_lan and not is_loopback_host(request.host or ""):
-            request[REFUSED] = ("host", origin or request.host)
-            return error_response(
+def check(request: web.Request, s: GuardSettings, protocol: Protocol) -> web.Response | None:
+    """The refusal for this request, or None when it may go on. A refusal notes (kind, origin)
+    in `request.refused` terms: the caller counts it instead of logging a row."""
+    path = request.path
+    is_health = path in HEALTH_PATHS or (path == "/" and request.method in ("HEAD", "GET"))
+    key_required = s.auth_mode == "strict" or (s.auth_mode == "all_except_health" and not is_health)
+    origin = request.headers.get("Origin")
+    if not s.allow_lan and not is_loopback_host(request.host or ""):
+        return _refuse("host", origin or request.host, error_response(
+            protocol,
+            403,
+            f"Host {request.host!r} is not allowed: trayproxy only answers to localhost while LAN "
+            "access is off (this blocks DNS-rebinding attacks from web pages).",
+        ))
+    if origin and utf8_safe(origin) != origin:  # bytes that are not UTF-8: no browser sends that
+        return _refuse("origin", origin, error_response(
+            protocol, 403, "The Origin header is not a valid origin (it is not UTF-8 text)."))
+    if origin and not key_required and not _origin_is_loopback(origin):
+        return _refuse("origin", origin, error_response(
+            protocol,
+            403,
+            f"Requests from the web page at {origin} are refused: no API key is required in this "
+            "auth mode, so only local pages may call trayproxy. Set auth_mode to strict to allow it.",
+        ))
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers=cors_headers(request))
+    if key_required:
+        keys = extract_keys(request, allow_query=protocol == "gemini")
+        if not _key_matches(keys, s.api_key):
+            what = "The API key is wrong." if keys else "No API key was sent."
+            return _refuse("auth", origin, error_response(
                 protocol,
-                403,
-                f"Host {request.host!r} is not allowed: trayproxy only answers to localhost while LAN "
-                "access is off (this blocks DNS-rebinding attacks from web pages).",
-            )
-        if origin and utf8_safe(origin) != origin:  # bytes that are not UTF-8: no browser sends that
-            request[REFUSED] = ("origin", origin)
-            return error_response(protocol, 403, "The Origin header is not a valid origin (it is not UTF-8 text).")
-        if origin and not key_required and not _origin_is_loopback(origin):
-            request[REFUSED] = ("origin", origin)
-            return error_response(
-                protocol,
-                403,
-                f"Requests from the web page at {origin} are refused: no API key is required in this "
-                "auth mode, so only local pages may call trayproxy. Set auth_mode to strict to allow it.",
-            )
-        cors = _cors_headers(request) if origin else {}
-        if request.method == "OPTIONS":
-            return web.Response(status=204, headers=cors)
-        if key_required:
-            keys = extract_keys(request, allow_query=protocol == "gemini")
-            if not _key_matches(keys, s.api_key):
-                request[REFUSED] = ("auth", origin)
-                what = "The API key is wrong." if keys else "No API key was sent."
-                return error_response(
-                    protocol,
-                    401,
-                    f"{what} {ACCEPTED_HEADERS_HINT}",
-                    code="invalid_api_key",
-                    headers=cors,
-                )
-        resp = await handler(request)
-        if cors and not resp.prepared:
-            resp.headers.update(cors)
-        return resp
+                401,
+                f"{what} {ACCEPTED_HEADERS_HINT}",
+                code="invalid_api_key",
+                headers=cors_headers(request) if origin else None,
+            ))
+    return None
 
-    return guard
+
+def _refuse(kind: str, origin: str | None, resp: web.Response) -> web.Response:
+    resp[REFUSAL] = (kind, origin)
+    return resp

@@ -1,27 +1,26 @@
-"""What a generation request is while the pipeline runs it: the `Job` a route hands over, the
-`Outcome` the monitor records, the stream machine's interface, and the request keys the
-middlewares read. Shared by proxy.pipeline (opening, retrying, collecting) and proxy.relay
-(streaming the answer)."""
+"""What the pipeline runs for one plan: the `Job` the generic handler builds from an adapter's
+conversion, the stream machine's interface, the `Opened` upstream answer, and where the answer
+goes (`Sink`: an HTTP response, or a WebSocket). Shared by proxy.pipeline (opening, retrying,
+collecting) and proxy.relay (streaming the answer)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from aiohttp import web
 
 from trayproxy.accounts.store import Account
+from trayproxy.json_types import JSON
 from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.context import ProxyContext
-from trayproxy.proxy.errors import Protocol as ClientProtocol
+from trayproxy.proxy.exchange import Exchange
+from trayproxy.proxy.resolve import Plan
 from trayproxy.upstream.transport import UpstreamResponse
 
-__all__ = ["StreamMachine", "Job", "Outcome", "Opened", "OUTCOME", "CLIENT_MODEL", "STREAM_STARTED", "empty",
-           "succeeded", "answer_headers"]
+__all__ = ["Call", "StreamMachine", "Job", "Opened", "Sink", "empty", "succeeded", "answer_headers"]
 
-_BODY_KEEP = 256 * 1024
 # An answer with no output is legitimate only when the model ran out of tokens or was blocked;
 # anything else (no finish reason, STOP, MALFORMED_FUNCTION_CALL, ...) is a failed answer.
 _LEGIT_EMPTY = frozenset({"MAX_TOKENS", "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE"})
@@ -46,51 +45,51 @@ class StreamMachine(Protocol):
     def result(self) -> dict[str, Any]: ...
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
+class Call:
+    """What a client asked for, as its adapter read it."""
+
+    name: str  # the client's model name, as its answers repeat it
+    body: JSON
+    stream: bool = False
+    session_key: str | None = None
+    count: bool = False  # count tokens instead of generating
+    plan_name: str | None = None  # resolve this name instead (Claude Code's background calls)
+    copies: int = 1  # independent generations merged into one answer (images, n > 1)
+    collect: bool = False  # answer whole, even when the client asked for a stream (then sent as
+    # the stream's frames by `Adapter.whole_frames`)
+    state: Any = None  # the adapter's own (Responses history, Gemini stream mode, ...)
+
+
+@dataclass(slots=True, eq=False)
 class Job:
-    protocol: ClientProtocol
-    client_model: str
-    upstream_model: str
-    request: dict[str, Any]  # Gemini GenerateContentRequest (inner)
-    make_machine: Callable[[], StreamMachine]
-    stream: bool
+    """One upstream call for one plan: a generation (`streamGenerateContent`) or a token count."""
+
+    plan: Plan
+    request: JSON  # Gemini GenerateContentRequest (inner), or the countTokens request
+    call: Call
+    kind: Literal["generate", "count"] = "generate"
+    make_machine: Callable[[], StreamMachine] | None = None
+    stream: bool = False
     session_key: str | None = None
     content_type: str = "text/event-stream"
     ping_frame: bytes | None = b": ping\n\n"
     ping_interval: float = 15.0
     request_type: str = "agent"
-    on_result: Callable[[dict[str, Any], StreamMachine], dict[str, Any]] | None = None
-    # after a re-plan (nothing sent yet): how to run the request again; None runs the route's
-    # handler again (a handler that makes several generations, like images with n > 1, sets it)
-    rerun: Callable[[], Awaitable[web.StreamResponse]] | None = None
-    # account id -> upstream id it serves this request with (None: from proxy.resolve's plan)
-    accounts: Mapping[str, str] | None = None
 
+    @property
+    def upstream_model(self) -> str:
+        return self.plan.target
 
-@dataclass
-class Outcome:
-    """What happened, for the monitor."""
+    @property
+    def client_model(self) -> str:
+        return self.call.name
 
-    status: int = 0
-    outcome: str = "ok"
-    account_id: str | None = None
-    upstream_model: str | None = None
-    upstream: str | None = None
-    error: str | None = None
-    ttfb_ms: float | None = None
-    usage: Usage | None = None
-    stream: bool = False
-    started: float = field(default_factory=time.monotonic)
-    body: bytearray | None = None  # streamed response, kept only when the monitor stores bodies
-
-    def keep(self, data: bytes) -> None:
-        if self.body is not None and len(self.body) < _BODY_KEEP:
-            self.body += data[: _BODY_KEEP - len(self.body)]
-
-
-OUTCOME = web.RequestKey("trayproxy_outcome", Outcome)
-CLIENT_MODEL = web.RequestKey("trayproxy_client_model", str)
-STREAM_STARTED = web.RequestKey("trayproxy_stream_started", bool)
+    def committed(self) -> None:
+        """The answer has begun: no retry can need the request any more, and a long stream
+        should not keep it (or the client's parsed body) alive."""
+        self.request = {}
+        self.call.body = {}
 
 
 @dataclass
@@ -103,13 +102,29 @@ class Opened:
     rest: list[bytes] = field(default_factory=list)  # of the last batch, what `_peek` did not feed
 
 
+class Sink(Protocol):
+    """Where an answer goes: the HTTP response, or messages on the Responses WebSocket."""
+
+    async def open(self, headers: dict[str, str]) -> None:
+        """Commit to a streamed answer (for HTTP: status 200 and these headers)."""
+
+    async def write(self, data: bytes) -> None:
+        """Frames of the client protocol, as the stream machine made them."""
+
+    async def close(self) -> web.StreamResponse:
+        """The streamed answer is complete."""
+
+    def whole(self, body: bytes, headers: dict[str, str]) -> web.StreamResponse:
+        """A whole answer (JSON), not streamed."""
+
+
 def answer_headers(job: Job, acc: Account) -> dict[str, str]:
     return {"X-Trayproxy-Account": acc.id, "X-Trayproxy-Model": job.upstream_model}
 
 
-def succeeded(ctx: ProxyContext, machine: StreamMachine, acc: Account, job: Job, out: Outcome) -> None:
+def succeeded(ctx: ProxyContext, machine: StreamMachine, acc: Account, job: Job, ex: Exchange) -> None:
     """A whole answer went out: the account served, its thought signatures are remembered."""
     ctx.pool.report_success(acc.id, job.upstream_model)
     if machine.signatures:
         ctx.signatures.remember(machine.signatures.items())
-    out.usage = machine.usage
+    ex.usage = machine.usage

@@ -1,7 +1,8 @@
 """Streaming an answer to the client once its first bytes exist (the pipeline's step 4).
 
-1. Send the headers with the first frames in one write; from here on the request is committed
-   (no retry), so the request body and the converted request are let go.
+1. Open the sink (for HTTP: the headers go out with the first frames, in one write); from here
+   on the request is committed (no retry), so the request body and the converted request are
+   let go.
 2. Pump: parse each upstream event, feed the stream machine, write the frames of events that
    arrived together in one write (at most `_COALESCE` bytes, so nothing waits long).
 3. Pings during long silences; on proxy stop (one shared waiter for every open stream), an
@@ -18,21 +19,46 @@ from typing import Any
 
 from aiohttp import web
 
+from trayproxy.proxy.aiohttp_private import headers_with_first_frames
 from trayproxy.proxy.context import ProxyContext
-from trayproxy.proxy.job import STREAM_STARTED, Job, Opened, Outcome, StreamMachine, answer_headers, succeeded
+from trayproxy.proxy.exchange import Exchange
+from trayproxy.proxy.job import Job, Opened, Sink, StreamMachine, answer_headers, succeeded
 from trayproxy.upstream.cloudcode import UpstreamStreamError, parse_event
 
-__all__ = ["relay"]
+__all__ = ["relay", "HttpSink"]
 
 log = logging.getLogger("trayproxy.pipeline")
 _COALESCE = 4096  # bytes of frames that arrived together sent in one write (bounds the delay)
 
 
-class _Stream(web.StreamResponse):
-    """A stream response whose headers go out with its first bytes (one write, one packet):
-    `_relay` writes the first frames right after prepare()."""
+class HttpSink:
+    """The answer as this HTTP request's response: a stream whose headers go out with its first
+    frames (one write, one packet), or one whole JSON response."""
 
-    _send_headers_immediately = False
+    __slots__ = ("request", "resp")
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.resp: web.StreamResponse | None = None
+
+    async def open(self, headers: dict[str, str]) -> None:
+        origin = self.request.headers.get("Origin")
+        if origin:
+            headers["Access-Control-Allow-Origin"] = origin
+        self.resp = resp = headers_with_first_frames(web.StreamResponse(status=200, headers=headers))
+        await resp.prepare(self.request)
+
+    async def write(self, data: bytes) -> None:
+        assert self.resp is not None
+        await self.resp.write(data)
+
+    async def close(self) -> web.StreamResponse:
+        assert self.resp is not None
+        await self.resp.write_eof()
+        return self.resp
+
+    def whole(self, body: bytes, headers: dict[str, str]) -> web.StreamResponse:
+        return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 class _StopWatch:
@@ -67,40 +93,35 @@ def _unwatch_stop(ctx: ProxyContext, watch: _StopWatch) -> None:
 
 
 async def relay(
-    request: web.Request,
     ctx: ProxyContext,
+    ex: Exchange,
     job: Job,
     opened: Opened,
     machine: StreamMachine,
     first: list[bytes],
     ended: bool,
-    out: Outcome,
+    sink: Sink,
 ) -> web.StreamResponse:
     headers = {"Content-Type": job.content_type, "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
                **answer_headers(job, opened.account)}
-    origin = request.headers.get("Origin")
-    if origin:
-        headers["Access-Control-Allow-Origin"] = origin
-    resp = _Stream(status=200, headers=headers)
-    await resp.prepare(request)
-    request[STREAM_STARTED] = True
-    out.status = 200
-    out.ttfb_ms = (time.monotonic() - out.started) * 1000
+    await sink.open(headers)
+    ex.streaming = True
+    ex.status = 200
+    ex.ttfb_ms = (time.monotonic() - ex.started) * 1000
     head = b"".join(first) if len(first) != 1 else first[0]
     if ctx.monitor is not None and ctx.monitor.store_bodies:
-        out.body = bytearray()
-        out.keep(head)
+        ex.body = bytearray()
+        ex.keep(head)
     else:
         # Committed, and the monitor keeps no bodies: a long stream should not keep the
-        # client's raw body alive (aiohttp caches it on the request).
-        request._read_bytes = None
-    job.request = {}  # committed: no retry can need it, and a long stream should not keep it
-    await resp.write(head)
+        # client's raw body alive.
+        ex.raw = None
+    job.committed()
+    await sink.write(head)
     del first, head
     if ended:
-        succeeded(ctx, machine, opened.account, job, out)
-        await resp.write_eof()
-        return resp
+        succeeded(ctx, machine, opened.account, job, ex)
+        return await sink.close()
     last_write = time.monotonic()
     finished = False
 
@@ -116,9 +137,9 @@ async def relay(
             data = b"".join(frames) if len(frames) > 1 else frames[0]
             frames.clear()
             size = 0
-            if out.body is not None:
-                out.keep(data)
-            await resp.write(data)
+            if ex.body is not None:
+                ex.keep(data)
+            await sink.write(data)
             last_write = time.monotonic()
 
         async def relay(batch: list[bytes]) -> None:
@@ -157,46 +178,42 @@ async def relay(
                 break
             if stopper in done:
                 reader.cancel()
-                out.outcome = "shutdown"
-                out.error = "trayproxy stopped while the answer was streaming"
-                await resp.write(b"".join(machine.fail("trayproxy is stopping; the answer was cut short")))
-                await resp.write_eof()
-                return resp
+                ex.outcome = "shutdown"
+                ex.error = "trayproxy stopped while the answer was streaming"
+                await sink.write(b"".join(machine.fail("trayproxy is stopping; the answer was cut short")))
+                return await sink.close()
             if job.ping_frame and time.monotonic() - last_write >= job.ping_interval * 0.9:
-                await resp.write(job.ping_frame)
+                await sink.write(job.ping_frame)
                 last_write = time.monotonic()
         try:
             reader.result()
         except UpstreamStreamError as e:
-            out.outcome = "error"
-            out.error = f"upstream stream broke: {e}"
-            ctx.pool.cool_down(opened.account.id, job.upstream_model, 8.0, out.error, kind="server")
-            await resp.write(b"".join(machine.fail(f"The upstream answer broke off: {e}")))
-            await resp.write_eof()
-            return resp
+            ex.outcome = "error"
+            ex.error = f"upstream stream broke: {e}"
+            ctx.pool.cool_down(opened.account.id, job.upstream_model, 8.0, ex.error, kind="server")
+            await sink.write(b"".join(machine.fail(f"The upstream answer broke off: {e}")))
+            return await sink.close()
         if finished:
             tail = machine.finish()
             if tail:
-                await resp.write(b"".join(tail))
-            succeeded(ctx, machine, opened.account, job, out)
-        await resp.write_eof()
-        return resp
+                await sink.write(b"".join(tail))
+            succeeded(ctx, machine, opened.account, job, ex)
+        return await sink.close()
     except (ConnectionResetError, asyncio.CancelledError):
-        out.outcome = "client_disconnect"
-        out.error = "the client closed the connection before the answer was complete"
+        ex.outcome = "client_disconnect"
+        ex.error = "the client closed the connection before the answer was complete"
         raise
     except Exception as e:  # a bug after the headers went out: end the stream properly, once
         log.exception("error while relaying a stream")
-        out.outcome, out.error = "error", f"internal error while streaming: {e}"
+        ex.outcome, ex.error = "error", f"internal error while streaming: {e}"
         try:
-            await resp.write(b"".join(machine.fail("trayproxy hit an internal error; the answer was cut short")))
-            await resp.write_eof()
+            await sink.write(b"".join(machine.fail("trayproxy hit an internal error; the answer was cut short")))
+            return await sink.close()
         except Exception:
-            pass
-        return resp
+            return None  # type: ignore[return-value]
     finally:
         _unwatch_stop(ctx, watch)
-        out.usage = machine.usage
+        ex.usage = machine.usage
         if not reader.done():
             reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)

@@ -1,13 +1,13 @@
 """Which upstream model serves a client's model name, per account, for one request.
 
-`upstream_model(ctx, name)` resolves the name on every usable account (accounts.catalog), groups
+`plan(ctx, name, tried)` resolves the name on every usable account (accounts.catalog), groups
 the accounts by the id they would send, and picks the group to use: the closest resolution
 first (the name itself or a rule for it before a family guess), then one that can serve now,
-then the best tier and most quota. The request is built for that id and only that group's
-accounts may take it (the pipeline passes them to the pool), so a name an account does not list
-never reaches the upstream. When the whole group fails before anything was sent, the pipeline
-asks for the next group (`replan`) and the handler runs again for that id; the same happens after
-the upstream says an id an account listed is unknown, once that account's catalog is re-read.
+then the best tier and most quota. The result is a `Plan`, a plain value: the request is built
+for its `target` and only its `accounts` may take it (the pipeline hands them to the pool), so a
+name an account does not list never reaches the upstream. When the whole group fails before
+anything was sent, or the upstream says an id an account listed is unknown and its catalog is
+re-read, the generic handler plans again with the failed target in `tried` (proxy/retry.py).
 
 A name no account can place is a 404 in the client's protocol listing some served models.
 """
@@ -15,8 +15,8 @@ A name no account can place is a 404 in the client's protocol listing some serve
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,15 +27,12 @@ from trayproxy.accounts.store import Account
 from trayproxy.proxy.context import ProxyContext
 from trayproxy.proxy.errors import ProxyError
 
-__all__ = [
-    "Plan", "upstream_model", "plan_for", "tried_targets", "set_tried", "not_served_error", "refresh_catalog",
-    "may_replan", "replan", "recommended", "fit_output", "output_cap", "pool_output_cap",
-]
+__all__ = ["Plan", "plan", "not_served_error", "refresh_catalog", "recommended", "fit_output", "output_cap"]
 
 log = logging.getLogger("trayproxy.resolve")
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Plan:
     """One request's choice: `target` is sent, by one of `accounts` (id -> target)."""
 
@@ -44,27 +41,8 @@ class Plan:
     accounts: dict[str, str]
     resolutions: dict[str, Resolution] = field(default_factory=dict)
     others: bool = False  # other accounts would send a different id for this name
-    cap: int | None = None  # the smallest output limit the group's catalogs give for target
-
-
-# Per request task: the plans made so far (target -> plan) and the targets already tried.
-_PLANS: contextvars.ContextVar[dict[str, Plan] | None] = contextvars.ContextVar("trayproxy_plans", default=None)
-_TRIED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("trayproxy_tried", default=frozenset())
-
-
-def tried_targets() -> frozenset[str]:
-    return _TRIED.get()
-
-
-def set_tried(targets: frozenset[str]) -> None:
-    _TRIED.set(targets)
-    _PLANS.set({})
-
-
-def plan_for(target: str) -> Plan | None:
-    """The plan that chose `target` in this request, if any."""
-    plans = _PLANS.get()
-    return plans.get(target) if plans else None
+    cap: int | None = None  # the smallest output limit the group's catalogs give for target (the
+    # converters' default; the chosen account's own limit is applied when the envelope is built)
 
 
 def recommended(accounts: list[Account]) -> list[str]:
@@ -106,12 +84,13 @@ def _choose(ctx: ProxyContext, res: dict[str, Resolution], skip: frozenset[str],
     return best[1] if best else None
 
 
-def upstream_model(ctx: ProxyContext, name: str) -> str:
-    """The upstream id to build this request for (see the module comment)."""
+def plan(ctx: ProxyContext, name: str, tried: Set[str] = frozenset()) -> Plan:
+    """The upstream id to build this request for and the accounts that may send it (see the
+    module comment). `tried`: targets this request already tried, skipped now."""
     usable = ctx.pool.usable()
     mapping = ctx.config().model_mapping
     res = resolve_pool(usable, name, mapping, ctx.pool.resting)
-    skip = tried_targets()
+    skip = frozenset(tried)
     target = _choose(ctx, res, skip, usable)
     if target is None:
         if not usable or (res and skip):
@@ -127,14 +106,11 @@ def upstream_model(ctx: ProxyContext, name: str) -> str:
     if not VALID_MODEL_RE.match(target) or ".." in target or "/" in target:
         raise ProxyError(400, f"model_mapping maps {name!r} to {target!r}, which is not a valid upstream model name")
     group = {a: r.target for a, r in res.items() if r.target == target}
-    plans = _PLANS.get()
-    if plans is None:
-        plans = {}
-        _PLANS.set(plans)
     caps = [c for acc in usable if acc.id in group and (c := output_cap(acc, target))]
-    plans[target] = Plan(name, target, group, res, others=any(r.target != target for r in res.values()),
-                         cap=min(caps) if caps else None)
-    return target
+    if not group:  # z.ai, or no catalog places it: the converters' default cap comes from any account
+        caps = [c for acc in usable if (c := output_cap(acc, target))]
+    return Plan(name, target, group, res, others=any(r.target != target for r in res.values()),
+                cap=min(caps) if caps else None)
 
 
 _refreshing: dict[str, asyncio.Future[None]] = {}
@@ -161,21 +137,6 @@ async def refresh_catalog(ctx: ProxyContext, acc: Account) -> None:
     await asyncio.shield(fut)
 
 
-# How often one request may be planned again (after a catalog refresh or a failed group).
-MAX_REPLANS = 4
-_REPLANS: contextvars.ContextVar[int] = contextvars.ContextVar("trayproxy_replans", default=0)
-
-
-def may_replan() -> bool:
-    return _REPLANS.get() < MAX_REPLANS
-
-
-def replan(tried: str | None) -> None:
-    """Forget this request's plans (and skip `tried` from now on) before its handler runs again."""
-    _REPLANS.set(_REPLANS.get() + 1)
-    set_tried(tried_targets() | ({tried} if tried else set()))
-
-
 def fit_output(request: dict[str, Any], cap: int | None) -> dict[str, Any]:
     """The request with `maxOutputTokens` no higher than the served model's limit from the
     account's catalog (Google refuses a larger value with a 400), and a thinking budget that
@@ -198,14 +159,3 @@ def output_cap(acc: Account, model: str) -> int | None:
     """The output limit of `model` on this account (its catalog); None when it does not say."""
     q = acc.models.get(model)
     return q.max_output_tokens if q is not None else None
-
-
-def pool_output_cap(ctx: ProxyContext, target: str) -> int | None:
-    """The output limit the catalogs of the accounts that may serve `target` give, for the converters'
-    defaults (the smallest, since the account is chosen later; `fit_output` then applies the
-    chosen account's own); None when no catalog says."""
-    plan = plan_for(target)
-    if plan is not None and plan.accounts:
-        return plan.cap
-    caps = [c for acc in ctx.pool.usable() if (c := output_cap(acc, target))]
-    return min(caps) if caps else None

@@ -17,7 +17,7 @@ from trayproxy.accounts.models import VALID_MODEL_RE
 from trayproxy.accounts.pool import Unavailable
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError
-from trayproxy.proxy.pipeline import OUTCOME, STREAM_STARTED, Outcome
+from trayproxy.proxy.exchange import Exchange
 from trayproxy.upstream.transport import TransportError
 from trayproxy.upstream.zai import ZaiError, zai_model
 
@@ -43,7 +43,8 @@ def use_zai(ctx: ProxyContext, upstream_model: str) -> bool:
     return False
 
 
-async def relay_to_zai(request: web.Request, body: dict[str, Any], path: str, model: str) -> web.StreamResponse:
+async def relay_to_zai(request: web.Request, out: Exchange, body: dict[str, Any], path: str,
+                       model: str) -> web.StreamResponse:
     """Forward to z.ai. `model` is the client's model name, already validated."""
     ctx = request.app[CONTEXT]
     assert ctx.zai is not None
@@ -51,8 +52,7 @@ async def relay_to_zai(request: web.Request, body: dict[str, Any], path: str, mo
     target = zai_model(model, cfg)
     if not VALID_MODEL_RE.match(target):
         raise ProxyError(400, f"The z.ai model map turns {model!r} into {target!r}, which is not a model name")
-    out = Outcome(upstream_model=target, upstream="zai", stream=bool(body.get("stream")))
-    request[OUTCOME] = out
+    out.upstream_model, out.upstream, out.stream = target, "zai", bool(body.get("stream"))
     started = time.monotonic()
     try:
         resp = await ctx.zai.forward(path, {**body, "model": target}, dict(request.headers))
@@ -81,7 +81,7 @@ async def relay_to_zai(request: web.Request, body: dict[str, Any], path: str, mo
             return web.Response(status=resp.status, body=raw, headers={**headers, "Content-Type": ctype})
         sresp = web.StreamResponse(status=resp.status, headers={**headers, "Content-Type": ctype, "Cache-Control": "no-cache"})
         await sresp.prepare(request)
-        request[STREAM_STARTED] = True
+        out.streaming = True
         first = True
         try:
             async for chunk in resp.iter_chunks():
@@ -101,7 +101,7 @@ async def relay_to_zai(request: web.Request, body: dict[str, Any], path: str, mo
         resp.close()
 
 
-def _usage_from_json(out: Outcome, raw: bytes) -> None:
+def _usage_from_json(out: Exchange, raw: bytes) -> None:
     import orjson
 
     from trayproxy.protocols.gemini import Usage
