@@ -181,7 +181,7 @@ def test_the_upstream_gets_the_same_envelope_whichever_path_the_body_takes(
     (b'{"model": "m", "messages": [{"role": "user", "content": "' + b"a" * (1 << 20) + b'}]}', "not valid JSON"),
     (b" " * (1 << 20) + b"\n", "empty"),
     (b"[" + b"1," * (1 << 19) + b"2]", "must be a JSON object"),
-])
+], ids=["cut-off-array", "unterminated-string", "whitespace", "array-not-object"])
 def test_a_big_bad_body_is_the_protocols_400(env: tuple[FakeCloudCode, Controller], raw: bytes, message: str) -> None:
     assert len(raw) >= offload.BIG_BODY
     _, ctl = env

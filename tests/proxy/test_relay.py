@@ -7,25 +7,24 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers import request
 from tests.proxy import test_pipeline as base
+from tests.proxy.app_stack import AppStack
 from tests.proxy.test_pipeline import Upstream, account_email, call, sse, text_events
-from trayproxy.controller import Controller
 
 up = base.up  # the scripted upstream and the controller on it, as in test_pipeline
-ctl = base.ctl
+stack = base.stack
 
 
-def test_stream_is_sse_and_mid_stream_failure_ends_with_error_no_retry(ctl: Controller, up: Upstream) -> None:
-    s, h, b = call(ctl, stream=True, text="s1")
+async def test_stream_is_sse_and_mid_stream_failure_ends_with_error_no_retry(stack: AppStack, up: Upstream) -> None:
+    s, h, b = await call(stack, stream=True, text="s1")
     assert s == 200 and h["content-type"].startswith("text/event-stream")
     frames = [f for f in b.split(b"\r\n\r\n") if f.startswith(b"data: ")]
     assert len(frames) == 2 and b"Hi" in frames[0]
-    email = account_email(ctl, h)
+    email = account_email(stack, h)
 
     calls_before = dict(up.calls)
     up.scripts[email].append((200, {}, [text_events("Partial")[0], b"data: {\"error\": {\"message\": \"backend died\"}}\r\n\r\n"]))
-    s, h, b = call(ctl, stream=True, text="s1")
+    s, h, b = await call(stack, stream=True, text="s1")
     assert s == 200
     frames = [f for f in b.split(b"\r\n\r\n") if f.startswith(b"data: ")]
     assert b"Pa" in frames[0]
@@ -34,17 +33,17 @@ def test_stream_is_sse_and_mid_stream_failure_ends_with_error_no_retry(ctl: Cont
     assert sum(up.calls.values()) - sum(calls_before.values()) == 1
 
 
-def test_events_that_arrive_together_stream_exactly_as_events_that_arrive_one_by_one(ctl: Controller,
+async def test_events_that_arrive_together_stream_exactly_as_events_that_arrive_one_by_one(stack: AppStack,
                                                                                     up: Upstream) -> None:
     events = sse({"candidates": [{"content": {"role": "model", "parts": []}}]},  # no output yet
                  *({"candidates": [{"content": {"role": "model", "parts": [{"text": f"w{i} "}]}}]} for i in range(40)),
                  {"candidates": [{"content": {"role": "model", "parts": [{"text": "end"}]}, "finishReason": "STOP"}]})
-    s, h, _ = call(ctl, stream=True, text="together")
-    email = account_email(ctl, h)
+    s, h, _ = await call(stack, stream=True, text="together")
+    email = account_email(stack, h)
     bodies = []
     for chunks in (events, [b"".join(events)], [b"".join(events)[i:i + 7] for i in range(0, len(b"".join(events)), 7)]):
         up.scripts[email].append((200, {}, chunks))
-        s, _, b = call(ctl, stream=True, text="together")
+        s, _, b = await call(stack, stream=True, text="together")
         assert s == 200
         bodies.append(b)
     assert bodies[0] == bodies[1] == bodies[2]
@@ -52,13 +51,13 @@ def test_events_that_arrive_together_stream_exactly_as_events_that_arrive_one_by
     assert len(frames) == 42 and b"w0 " in frames[1] and b"end" in frames[-1]
 
 
-def test_a_broken_event_in_the_chunk_of_good_ones_ends_the_stream_after_them(ctl: Controller, up: Upstream) -> None:
-    s, h, _ = call(ctl, stream=True, text="broken")
-    email = account_email(ctl, h)
+async def test_a_broken_event_in_the_chunk_of_good_ones_ends_the_stream_after_them(stack: AppStack, up: Upstream) -> None:
+    s, h, _ = await call(stack, stream=True, text="broken")
+    email = account_email(stack, h)
     good = sse(*({"candidates": [{"content": {"role": "model", "parts": [{"text": f"t{i}"}]}}]} for i in range(3)))
     calls_before = sum(up.calls.values())
     up.scripts[email].append((200, {}, [b"".join(good) + b"data: {not json\r\n\r\n" + good[0]]))
-    s, h, b = call(ctl, stream=True, text="broken")
+    s, h, b = await call(stack, stream=True, text="broken")
     assert s == 200
     frames = [json.loads(f[6:]) for f in b.split(b"\r\n\r\n") if f.startswith(b"data: ")]
     assert [f["candidates"][0]["content"]["parts"][0]["text"] for f in frames[:3]] == ["t0", "t1", "t2"]
@@ -66,9 +65,8 @@ def test_a_broken_event_in_the_chunk_of_good_ones_ends_the_stream_after_them(ctl
     assert sum(up.calls.values()) - calls_before == 1  # output had begun: no retry
 
 
-def test_array_stream_without_alt_is_valid_json(ctl: Controller) -> None:
-    s, h, b = request(ctl.status().port, "POST", "/v1beta/models/gemini-3-flash:streamGenerateContent",
-                      body={"contents": [{"parts": [{"text": "x"}]}]})
+async def test_array_stream_without_alt_is_valid_json(stack: AppStack) -> None:
+    s, h, b = await stack.post("/v1beta/models/gemini-3-flash:streamGenerateContent", {"contents": [{"parts": [{"text": "x"}]}]})
     assert s == 200
     arr = json.loads(b)
     assert isinstance(arr, list) and arr[-1]["candidates"][0]["finishReason"] == "STOP"

@@ -16,12 +16,15 @@ from trayproxy.config import Config
 if TYPE_CHECKING:
     from trayproxy.accounts.pool import AccountPool
     from trayproxy.accounts.service import AccountService
+    from trayproxy.accounts.store import AccountStore
     from trayproxy.monitor import Monitor
     from trayproxy.proxy.memory import ResponseStore, SignatureStore
+    from trayproxy.secrets import SecretStore
     from trayproxy.upstream.cloudcode import CloudCodeClient
+    from trayproxy.upstream.transport import Transport
     from trayproxy.upstream.zai import ZaiClient
 
-__all__ = ["ProxyContext", "CONTEXT", "new_id"]
+__all__ = ["ProxyContext", "CONTEXT", "new_id", "assemble"]
 
 
 def new_id(prefix: str) -> str:
@@ -60,3 +63,41 @@ class ProxyContext:
 
 
 CONTEXT = web.AppKey("trayproxy_context", ProxyContext)
+
+
+def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: AccountStore, transport: Transport,
+             clock: Callable[[], float] = time.time, monitor: Monitor | None = None) -> ProxyContext:
+    """The request path's parts wired together over one transport: the pool over the store, the
+    Cloud Code, OAuth and z.ai clients, the account service. The Controller builds its context
+    with this, and so do tests that run the aiohttp app without one."""
+    from trayproxy.accounts.oauth import OAuthClient
+    from trayproxy.accounts.pool import AccountPool
+    from trayproxy.accounts.service import AccountService
+    from trayproxy.proxy.memory import ResponseStore, SignatureStore
+    from trayproxy.secrets import ZAI_KEY
+    from trayproxy.upstream.cloudcode import CloudCodeClient
+    from trayproxy.upstream.transport import Timeouts
+    from trayproxy.upstream.zai import ZaiClient
+
+    def timeouts() -> Timeouts:
+        return Timeouts(connect=10.0, read=float(config().request_timeout))
+
+    pool = AccountPool(store, clock=clock, scheduling=config().scheduling)
+    upstream = CloudCodeClient(transport, base_urls=lambda: config().cloudcode_base_urls, timeouts=timeouts)
+    oauth = OAuthClient(transport, lambda: config().oauth, clock)
+    def zai_key() -> str | None:
+        return secrets.get(ZAI_KEY)
+
+    return ProxyContext(
+        config=config,
+        api_key=secrets.api_key,
+        pool=pool,
+        accounts=AccountService(store, pool, oauth, upstream, clock),
+        upstream=upstream,
+        signatures=SignatureStore(),
+        responses=ResponseStore(),
+        monitor=monitor,
+        zai=ZaiClient(transport, lambda: config().zai, zai_key, timeouts),
+        zai_key=zai_key,
+        clock=clock,
+    )
