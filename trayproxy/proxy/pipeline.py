@@ -307,54 +307,51 @@ def _machine(job: Job) -> StreamMachine:
 
 async def collect(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry) -> tuple[JSON, StreamMachine, Account]:
     """The whole answer (not streamed): the machine's result, the machine, the account."""
-    ex.upstream_model, ex.upstream, ex.stream = job.upstream_model, "google", False
-    while True:
-        acc, opened = await _with_account(ctx, ex, job, retry, lambda acc: _open_on(ctx, job, acc, retry))
-        machine = _machine(job)
-        try:
-            try:
-                result = await _read_all(opened, machine)
-            except _PeekFailed as e:
-                _broke_before_start(ctx, job, acc, retry, e)
-                continue
-            # Nothing has been sent yet: an empty or broken answer is retried once, then
-            # reported; it never goes out as a success.
-            failure = getattr(machine, "failure", None)
-            if (empty(machine) or failure) and retry.empty_retries < 1:
-                retry.empty_retries += 1
-                continue
-            if empty(machine):
-                raise ProxyError(502, "The upstream returned an empty answer twice "
-                                 f"(finish reason {machine.upstream_finish or 'missing'}).")
-            if failure:
-                raise ProxyError(502, str(failure))
-            succeeded(ctx, machine, acc, job, ex)
-            ex.status = 200
-            return result, machine, acc
-        finally:
-            ctx.pool.release(acc.id)
-            opened.resp.close()
+    done = await _run(ctx, ex, job, retry, None)
+    assert isinstance(done, tuple)
+    return done
 
 
 async def stream(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry, sink: Sink) -> web.StreamResponse:
     """The answer streamed to `sink` as it arrives (first bytes only once there is output)."""
-    ex.upstream_model, ex.upstream, ex.stream = job.upstream_model, "google", True
+    done = await _run(ctx, ex, job, retry, sink)
+    assert not isinstance(done, tuple)
+    return done
+
+
+async def _run(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry,
+               sink: Sink | None) -> web.StreamResponse | tuple[JSON, StreamMachine, Account]:
+    ex.upstream_model, ex.upstream, ex.stream = job.upstream_model, "google", sink is not None
     while True:
         acc, opened = await _with_account(ctx, ex, job, retry, lambda acc: _open_on(ctx, job, acc, retry))
         machine = _machine(job)
         try:
             try:
-                peeked = await _peek(opened, machine)
+                if sink is None:
+                    result = await _read_all(opened, machine)
+                    failure = getattr(machine, "failure", None)
+                    answered = not empty(machine) and not failure
+                else:
+                    peeked = await _peek(opened, machine)
+                    failure, answered = None, peeked is not None
             except _PeekFailed as e:
                 _broke_before_start(ctx, job, acc, retry, e)
                 continue
-            if peeked is None:
+            if not answered:
+                # Nothing has been sent yet: an empty or broken answer is retried once, then
+                # reported; it never goes out as a success.
                 if retry.empty_retries < 1:
                     retry.empty_retries += 1
                     continue
-                raise ProxyError(502, "The upstream returned an empty answer twice "
+                raise ProxyError(502, str(failure) if failure and not empty(machine) else
+                                 "The upstream returned an empty answer twice "
                                  f"(finish reason {machine.upstream_finish or 'missing'}).")
-            return await relay(ctx, ex, job, opened, machine, peeked[0], peeked[1], sink)
+            if sink is not None:
+                assert peeked is not None
+                return await relay(ctx, ex, job, opened, machine, peeked[0], peeked[1], sink)
+            succeeded(ctx, machine, acc, job, ex)
+            ex.status = 200
+            return result, machine, acc
         finally:
             ctx.pool.release(acc.id)
             opened.resp.close()
