@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import time
@@ -25,16 +26,26 @@ def make_controller(*, transport: Any = None, env: dict[str, str] | None = None,
 
 
 class FakeClock:
-    """A clock tests move by hand (cooldowns, token expiry), starting at the real time."""
+    """A clock tests move by hand (cooldowns, token expiry), starting at the real time.
+
+    `sleep` is an instant stand-in for `asyncio.sleep` on this clock (for `ProxyContext.sleep`,
+    the pipeline's wait before retrying the same account): it moves the clock by the time asked
+    for, yields to the loop once, and notes the wait in `slept`."""
 
     def __init__(self) -> None:
         self.t = time.time()
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.t
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+        await asyncio.sleep(0)
 
 
 def add_fake_account(ctl: Controller, email: str = "a@example.com", project: str = "proj-a") -> Account:

@@ -1,20 +1,20 @@
-"""Compressed request bodies: decoded within the body limit, wrong or unknown encodings refused."""
+"""Compressed request bodies: decoded within the body limit, wrong or unknown encodings refused.
+The proxy's app and the fake Cloud Code run in the test's loop."""
 
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
 import threading
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from tests.fakes.cloudcode import FakeCloudCode
-from tests.helpers import make_controller, request
-from trayproxy.controller import Controller
+from tests.proxy.app_stack import AppStack, app_stack
 from trayproxy.proxy.body import TooLarge, inflate
 
 CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
@@ -41,34 +41,28 @@ def test_inflate_stops_at_the_limit_without_inflating_the_rest() -> None:
         inflate(gzip.compress(b"x" * 1000)[:20], "gzip", 10_000)
 
 
-@pytest.fixture(scope="module")
-def ctl() -> Iterator[Controller]:
+@pytest.fixture()
+async def ctl(tmp_path: Path) -> AsyncIterator[AppStack]:
     fake = FakeCloudCode()
     fake.strict_models = False
     fake.add_account("a@example.com", quota={"gemini-2.5-flash": 1.0})
-    with fake:
-        c = make_controller(env=fake.env(), max_body_mb=1)
-        c.add_refresh_token("rt-a@example.com")
-        c.start()
-        try:
-            yield c
-        finally:
-            c.close()
+    async with app_stack(tmp_path, fake=fake, emails=("a@example.com",), monitor=True, max_body_mb=1) as s:
+        yield s
 
 
-def _post(ctl: Controller, body: bytes, encoding: str) -> tuple[int, dict]:
-    status, _, raw = request(ctl.status().port, "POST", "/v1/chat/completions", body=body,
-                             headers={"Content-Encoding": encoding, "Content-Type": "application/json"})
+async def _post(ctl: AppStack, body: bytes, encoding: str) -> tuple[int, dict]:
+    status, _, raw = await ctl.post("/v1/chat/completions", body,
+                                    headers={"Content-Encoding": encoding, "Content-Type": "application/json"})
     return status, json.loads(raw)
 
 
-def test_gzip_bomb_is_413_not_a_gigabyte(ctl: Controller) -> None:
+async def test_gzip_bomb_is_413_not_a_gigabyte(ctl: AppStack) -> None:
     """Regression (attack run): 1 MiB of gzip became 1 GiB of RSS before the 413."""
     bomb = gzip.compress(b'{"model": "' + b"a" * (200 << 20) + b'"}', 9)
     assert len(bomb) < 1 << 20  # under the limit as sent
     tracemalloc.start()
     try:
-        status, body = _post(ctl, bomb, "gzip")
+        status, body = await _post(ctl, bomb, "gzip")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -76,10 +70,10 @@ def test_gzip_bomb_is_413_not_a_gigabyte(ctl: Controller) -> None:
     assert peak < 32 << 20  # the 200 MiB it would inflate to were never made
 
 
-def test_gzip_body_within_the_limit_is_served(ctl: Controller) -> None:
-    status, body = _post(ctl, gzip.compress(json.dumps(CHAT).encode()), "gzip")
+async def test_gzip_body_within_the_limit_is_served(ctl: AppStack) -> None:
+    status, body = await _post(ctl, gzip.compress(json.dumps(CHAT).encode()), "gzip")
     assert status == 200 and body["choices"][0]["message"]["content"], body
-    status, body = _post(ctl, zlib.compress(json.dumps(CHAT).encode()), "deflate")
+    status, body = await _post(ctl, zlib.compress(json.dumps(CHAT).encode()), "deflate")
     assert status == 200, body
     ctl.monitor.flush()
     rows = ctl.monitor.recent(limit=2)
@@ -93,23 +87,18 @@ def test_gzip_body_within_the_limit_is_served(ctl: Controller) -> None:
     ("compress", b"whatever", 415),
     ("gzip, snappy", b"whatever", 415),
 ])
-def test_wrong_or_unknown_encoding_is_a_client_error(ctl: Controller, encoding: str, payload: bytes,
+async def test_wrong_or_unknown_encoding_is_a_client_error(ctl: AppStack, encoding: str, payload: bytes,
                                                      status: int) -> None:
-    got, body = _post(ctl, payload, encoding)
+    got, body = await _post(ctl, payload, encoding)
     assert got == status, body
     assert "Content-Encoding" in body["error"]["message"] or "not valid" in body["error"]["message"]
 
 
-def _send(port: int, path: str, body: bytes | list[bytes], headers: dict[str, str] | None = None) -> tuple[int, dict]:
+async def _send(ctl: AppStack, path: str, body: bytes | list[bytes],
+                headers: dict[str, str] | None = None) -> tuple[int, dict]:
     """POST `body`: bytes with a Content-Length, a list as a chunked body without one."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    h = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/json", **(headers or {})}
-    conn.request("POST", path, body=iter(body) if isinstance(body, list) else body, headers=h,
-                 encode_chunked=isinstance(body, list))
-    r = conn.getresponse()
-    out = r.read()
-    conn.close()
-    return r.status, json.loads(out)
+    status, _, out = await ctl.post(path, body, headers={"Content-Type": "application/json", **(headers or {})})
+    return status, json.loads(out)
 
 
 def _over_the_limit() -> bytes:  # 1.5 MiB against the fixture's 1 MiB
@@ -117,25 +106,25 @@ def _over_the_limit() -> bytes:  # 1.5 MiB against the fixture's 1 MiB
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-def test_a_plain_body_over_the_limit_gets_the_protocols_413(ctl: Controller, chunked: bool) -> None:
+async def test_a_plain_body_over_the_limit_gets_the_protocols_413(ctl: AppStack, chunked: bool) -> None:
     raw = _over_the_limit()
     body: bytes | list[bytes] = [raw[i:i + 100_000] for i in range(0, len(raw), 100_000)] if chunked else raw
-    status, answer = _send(ctl.status().port, "/v1/chat/completions", body)
+    status, answer = await _send(ctl, "/v1/chat/completions", body)
     assert status == 413 and answer["error"]["code"] == "request_too_large", answer
     assert "1 MiB" in answer["error"]["message"]
-    status, answer = _send(ctl.status().port, "/v1/messages", body, {"anthropic-version": "2023-06-01"})
+    status, answer = await _send(ctl, "/v1/messages", body, {"anthropic-version": "2023-06-01"})
     assert status == 413 and answer["type"] == "error" and answer["error"]["type"] == "request_too_large", answer
 
 
-def test_a_chunked_body_without_a_length_is_read(ctl: Controller) -> None:
+async def test_a_chunked_body_without_a_length_is_read(ctl: AppStack) -> None:
     raw = json.dumps(CHAT).encode()
-    status, answer = _send(ctl.status().port, "/v1/chat/completions", [raw[:7], raw[7:30], raw[30:]])
+    status, answer = await _send(ctl, "/v1/chat/completions", [raw[:7], raw[7:30], raw[30:]])
     assert status == 200 and answer["choices"][0]["message"]["content"], answer
-    status, answer = _send(ctl.status().port, "/v1/chat/completions", [b"  ", b"\n"])
+    status, answer = await _send(ctl, "/v1/chat/completions", [b"  ", b"\n"])
     assert status == 400 and "empty" in answer["error"]["message"], answer
 
 
-def test_a_big_compressed_body_is_inflated_in_a_worker_and_served(ctl: Controller,
+async def test_a_big_compressed_body_is_inflated_in_a_worker_and_served(ctl: AppStack,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from trayproxy.proxy import body as body_mod
 
@@ -150,6 +139,6 @@ def test_a_big_compressed_body_is_inflated_in_a_worker_and_served(ctl: Controlle
 
     monkeypatch.setattr(body_mod, "inflate", spy)
     raw = json.dumps({**CHAT, "messages": [{"role": "user", "content": "hi " * 100_000}]}).encode()
-    status, answer = _post(ctl, gzip.compress(raw), "gzip")
+    status, answer = await _post(ctl, gzip.compress(raw), "gzip")
     assert status == 200, answer
     assert inflated == [(len(raw), True)]  # in asyncio.to_thread's pool, not on the loop

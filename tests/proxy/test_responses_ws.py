@@ -1,16 +1,16 @@
-"""The Responses WebSocket (GET /v1/responses upgraded) against a running proxy and the fake
-upstream: events as text messages, warm-up, connection-local previous_response_id, Codex's
-server-side compaction, errors; and Codex itself with its built-in OpenAI provider pointed at the
-proxy (pinned and newest), a long session that compacts, all over the socket."""
+"""The Responses WebSocket (GET /v1/responses upgraded) against the proxy's app (in the test's
+loop, with the fake upstream): events as text messages, warm-up, connection-local
+previous_response_id, Codex's server-side compaction, errors; and Codex itself with its built-in
+OpenAI provider pointed at the running proxy (pinned and newest), a long session that compacts,
+all over the socket."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from tests.clients import CLIENT_SETS, find_cli
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
+from tests.proxy.app_stack import AppStack, app_stack
 from tests.proxy.stack import running_stack
 from trayproxy.controller import Controller
 
@@ -43,17 +44,30 @@ def scenario(call: Call) -> Reply:
     return Reply.text(f"turns={len(contents)}")
 
 
+QUOTA = {MODEL: 0.9, "gemini-2.5-flash": 0.9}
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
-    with running_stack({MODEL: 0.9, "gemini-2.5-flash": 0.9}, reply=scenario) as s:
+    """The running proxy, for Codex."""
+    with running_stack(QUOTA, reply=scenario) as s:
         yield s
 
 
-async def exchange(ctl: Controller, messages: list[Any], *, key: str | None = None) -> list[list[dict[str, Any]]]:
+@pytest.fixture()
+async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
+    fake = FakeCloudCode()
+    fake.strict_models = False
+    fake.add_account("a@example.com", quota=QUOTA)
+    fake.default_reply = scenario
+    async with app_stack(tmp_path, fake=fake, emails=("a@example.com",), auth_mode="strict") as s:
+        yield fake, s
+
+
+async def exchange(ctl: AppStack, messages: list[Any], *, key: str | None = None) -> list[list[dict[str, Any]]]:
     """Send each message on one socket; collect the events answering it (up to the last one)."""
-    url = ctl.status().base_url.replace("http://", "ws://") + "/v1/responses"
     answers: list[list[dict[str, Any]]] = []
-    async with aiohttp.ClientSession() as s, s.ws_connect(url, headers={"Authorization": f"Bearer {key or ctl.api_key()}"}) as ws:
+    async with ctl.client.ws_connect("/v1/responses", headers={"Authorization": f"Bearer {key or ctl.api_key()}"}) as ws:
         for m in messages:
             await ws.send_str(m if isinstance(m, str) else json.dumps(m))
             events: list[dict[str, Any]] = []
@@ -66,10 +80,6 @@ async def exchange(ctl: Controller, messages: list[Any], *, key: str | None = No
     return answers
 
 
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
 def answer(events: list[dict[str, Any]]) -> str:
     return "".join(c.get("text", "") for i in events[-1]["response"]["output"] if i["type"] == "message"
                    for c in i["content"])
@@ -79,14 +89,13 @@ def user(text: str) -> dict[str, Any]:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
-def test_events_warm_up_and_follow_up_on_one_socket(stack) -> None:
+async def test_events_warm_up_and_follow_up_on_one_socket(app) -> None:
     """As Codex does: a warm-up, then each turn names the previous response (store: false) and
     sends only its new items; the socket supplies the history."""
-    fake, ctl = stack
+    fake, ctl = app
 
     async def talk() -> list[list[dict[str, Any]]]:
-        url = ctl.status().base_url.replace("http://", "ws://") + "/v1/responses"
-        async with aiohttp.ClientSession() as s, s.ws_connect(url, headers={"Authorization": f"Bearer {ctl.api_key()}"}) as ws:
+        async with ctl.client.ws_connect("/v1/responses", headers={"Authorization": f"Bearer {ctl.api_key()}"}) as ws:
             out: list[list[dict[str, Any]]] = []
             prev = None
             for msg in ({"generate": False, "input": [], "tools": []}, {"input": [user("one")]}, {"input": [user("two")]}):
@@ -101,7 +110,7 @@ def test_events_warm_up_and_follow_up_on_one_socket(stack) -> None:
                 out.append(events)
             return out
 
-    warm, first, second = run(talk())
+    warm, first, second = await talk()
     assert [e["type"] for e in warm] == ["response.created", "response.completed"]
     types = [e["type"] for e in first]
     assert types[0] == "response.created" and "response.output_text.delta" in types and types[-1] == "response.completed"
@@ -110,42 +119,37 @@ def test_events_warm_up_and_follow_up_on_one_socket(stack) -> None:
     assert "one" in json.dumps(fake.last().body) and "two" in json.dumps(fake.last().body)
 
 
-def test_compaction_trigger_gives_one_compaction_item_that_comes_back_as_the_summary(stack) -> None:
-    fake, ctl = stack
+async def test_compaction_trigger_gives_one_compaction_item_that_comes_back_as_the_summary(app) -> None:
+    fake, ctl = app
     history = [user("name a colour"), {"type": "message", "role": "assistant",
                                        "content": [{"type": "output_text", "text": "blue"}]}]
-    (compacted,) = run(exchange(ctl, [{"type": "response.create", "model": MODEL, "store": False,
-                                        "input": [*history, {"type": "compaction_trigger"}], "tools": []}]))
+    (compacted,) = await exchange(ctl, [{"type": "response.create", "model": MODEL, "store": False,
+                                         "input": [*history, {"type": "compaction_trigger"}], "tools": []}])
     done = compacted[-1]["response"]
     assert done["status"] == "completed" and [i["type"] for i in done["output"]] == ["compaction"]
     assert done["output"][0]["encrypted_content"].startswith("SUMMARY: the user asked for colours")
     assert [e["type"] for e in compacted if e["type"].startswith("response.output_item")] == [
         "response.output_item.added", "response.output_item.done"]
-    (after,) = run(exchange(ctl, [{"type": "response.create", "model": MODEL, "store": False,
-                                    "input": [done["output"][0], user("and another?")]}]))
+    (after,) = await exchange(ctl, [{"type": "response.create", "model": MODEL, "store": False,
+                                     "input": [done["output"][0], user("and another?")]}])
     assert after[-1]["type"] == "response.completed"
     sent = json.dumps(fake.last().body)
     assert "SUMMARY: the user asked for colours" in sent and "compaction" not in sent.replace("compacted", "")
 
 
-def test_errors_are_events_and_the_handshake_needs_the_key(stack) -> None:
-    _, ctl = stack
-    (bad_json,) = run(exchange(ctl, ["{not json"]))
+async def test_errors_are_events_and_the_handshake_needs_the_key(app) -> None:
+    _, ctl = app
+    (bad_json,) = await exchange(ctl, ["{not json"])
     assert bad_json[0]["type"] == "error" and bad_json[0]["status"] == 400
-    (wrong_type,) = run(exchange(ctl, [{"type": "session.update"}]))
+    (wrong_type,) = await exchange(ctl, [{"type": "session.update"}])
     assert wrong_type[0]["type"] == "error" and "response.create" in wrong_type[0]["error"]["message"]
-    (bad_req,) = run(exchange(ctl, [{"type": "response.create", "model": MODEL, "input": [{"type": "message", "role": "robot", "content": "x"}]}]))
+    (bad_req,) = await exchange(ctl, [{"type": "response.create", "model": MODEL, "input": [{"type": "message", "role": "robot", "content": "x"}]}])
     assert bad_req[0]["type"] == "error" and bad_req[0]["status"] == 400 and bad_req[0]["error"]["message"]
     with pytest.raises(aiohttp.WSServerHandshakeError) as ei:
-        run(exchange(ctl, [], key="sk-wrong-0000000000"))
+        await exchange(ctl, [], key="sk-wrong-0000000000")
     assert ei.value.status == 401
-
-    async def plain_get() -> int:
-        async with aiohttp.ClientSession() as s, s.get(ctl.status().openai_base_url + "/responses",
-                                                       headers={"Authorization": f"Bearer {ctl.api_key()}"}) as r:
-            return r.status
-
-    assert run(plain_get()) == 405
+    status, _, _ = await ctl.get("/v1/responses", headers={"Authorization": f"Bearer {ctl.api_key()}"})
+    assert status == 405
 
 
 @pytest.mark.npm

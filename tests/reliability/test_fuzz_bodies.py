@@ -16,12 +16,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import add_fake_account, make_controller
-from trayproxy.proxy.app import build_app
+from tests.proxy.app_stack import AppStack, app_stack
 from trayproxy.upstream.transport import MockTransport, UpstreamRequest
 
 from ._shapes import error_shape
@@ -62,21 +61,17 @@ async def _upstream(req: UpstreamRequest) -> tuple[int, dict[str, str], bytes]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.AbstractEventLoop, TestClient]]:
-    # Module scope runs before the per-test TRAYPROXY_HOME fixture: give this one its own home,
-    # or the Controller would write into the real user directories.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRAYPROXY_HOME", str(tmp_path_factory.mktemp("fuzz-home")))
-        ctl = make_controller(transport=MockTransport(_upstream))
-        add_fake_account(ctl)
-        loop = asyncio.new_event_loop()
-        c = TestClient(TestServer(build_app(ctl.ctx)), loop=loop)
-        loop.run_until_complete(c.start_server())
-        try:
-            yield loop, c
-        finally:
-            loop.run_until_complete(c.close())
-            loop.close()
-            ctl.close()
+    """The proxy's app (no Controller, no monitor) over the healthy upstream, on a loop of this
+    module's own: hypothesis drives it example by example with run_until_complete."""
+    loop = asyncio.new_event_loop()
+    cm = app_stack(tmp_path_factory.mktemp("fuzz"), transport=MockTransport(_upstream))
+    stack: AppStack = loop.run_until_complete(cm.__aenter__())
+    stack.add_account("a@example.com")
+    try:
+        yield loop, stack.client
+    finally:
+        loop.run_until_complete(cm.__aexit__(None, None, None))
+        loop.close()
 
 
 # -- strategies -----------------------------------------------------------------------------------
