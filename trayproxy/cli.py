@@ -156,7 +156,7 @@ def cmd_key(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.accounts.store import AccountStore, AccountStoreError
     from trayproxy.config import load_config
-    from trayproxy.local_control import running_instance
+    from trayproxy.control.local import running_instance
     from trayproxy.paths import app_paths
     from trayproxy.proxy.server import port_is_free
     from trayproxy.secrets import API_KEY, SecretStore, SecretStoreError
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _user_error(e: BaseException) -> int:
-    from trayproxy.local_control import ControlError
+    from trayproxy.control.local import ControlError
     from trayproxy.secrets import SecretStoreError
 
     print(f"trayproxy: {e.args[0] if e.args else e}", file=sys.stderr)

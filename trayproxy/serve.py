@@ -1,6 +1,6 @@
 """`trayproxy serve`: the headless instance (no tray, no window, no display library).
 
-1. Take the data dir's lock (local_control.py); when another instance holds it, say which one
+1. Take the data dir's lock (control/local.py); when another instance holds it, say which one
    runs and how to reach it, and exit.
 2. Start the Controller and a ControlServer (the CLI's way in, and the settings page for a
    browser on this machine), advertised in the 0600 instance file.
@@ -22,9 +22,9 @@ from typing import Any
 
 from trayproxy import __version__
 from trayproxy.config import ConfigError
-from trayproxy.local_control import LockHeld, claim
+from trayproxy.control.instance import remove_instance, write_instance
+from trayproxy.control.local import LockHeld, claim
 from trayproxy.paths import AppPaths, app_paths
-from trayproxy.ui.instance import remove_instance, write_instance
 
 __all__ = ["run_serve", "lan_addresses", "next_free_port"]
 
@@ -128,8 +128,8 @@ def _port_hint(ctl: Any, args: argparse.Namespace) -> str:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from trayproxy.control.server import ControlServer
     from trayproxy.controller import Controller, StartError
-    from trayproxy.ui.control import ControlServer
 
     paths = app_paths().ensure()
     try:

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import MemoryKeyring, add_account, free_port, make_fake_icon_class, menu_items
+from tests.control.helpers import MemoryKeyring, add_account, free_port
+from tests.ui.helpers import make_fake_icon_class, menu_items
+from trayproxy.control.instance import write_instance
 from trayproxy.paths import AppPaths
 from trayproxy.ui.app import TrayRuntime, run_tray_app
-from trayproxy.ui.instance import write_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -181,7 +182,7 @@ def test_no_display_points_to_serve(tmp_path: Path) -> None:
 
 def test_ui_package_imports_no_display_library() -> None:
     code = (
-        "import sys, trayproxy.ui, trayproxy.ui.control, trayproxy.ui.window, trayproxy.ui.app;"
+        "import sys, trayproxy.ui, trayproxy.control.server, trayproxy.ui.window, trayproxy.ui.app;"
         "bad = [m for m in ('pystray', 'webview', 'gi', 'tkinter') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -191,7 +192,7 @@ def test_ui_package_imports_no_display_library() -> None:
 
 def test_tray_launch_while_serve_owns_the_data_dir_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A tray launch on a data dir `trayproxy serve` owns does not start a second owner."""
-    from trayproxy.local_control import OwnerLock
+    from trayproxy.control.local import OwnerLock
 
     paths = AppPaths(tmp_path / "s", tmp_path / "s").ensure()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])

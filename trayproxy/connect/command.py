@@ -53,7 +53,7 @@ def _running_tray(paths: Any) -> tuple[str, str] | None:
     port than the config says, e.g. after a port change), or None."""
     import urllib.request
 
-    from trayproxy.ui.instance import read_instance  # stdlib only: no display library
+    from trayproxy.control.instance import read_instance  # stdlib only: no display library
 
     inst = read_instance(paths.instance_file)
     if inst is None:

@@ -23,12 +23,12 @@ from typing import Any
 import pystray
 from PIL import Image
 
-from trayproxy.connect.ui import tray_menu as connect_tray_menu
+from trayproxy.control.clipboard import Copier
+from trayproxy.control.snippets import claude_code_setup, client_urls
+from trayproxy.icons import render_icon, state_for
 from trayproxy.ui import glance
-from trayproxy.ui.clipboard import Copier
-from trayproxy.ui.icons import render_icon, state_for
-from trayproxy.ui.snippets import claude_code_setup, client_urls
 from trayproxy.ui.tray_accounts import menu_items, view_key
+from trayproxy.ui.tray_connect import tray_menu as connect_tray_menu
 
 __all__ = ["TrayApp", "run_in_thread", "tooltip"]
 
@@ -203,7 +203,7 @@ class TrayApp:
             toggle,
             *use_port,
             Item("Copy base URL", copy_menu),
-            connect_tray_menu(self),  # Connect ▸ client ▸ Connect / Check / Undo (trayproxy/connect/ui.py)
+            connect_tray_menu(self),  # Connect ▸ client ▸ Connect / Check / Undo (ui/tray_connect.py)
             Sep,
             Item("Open Settings...", self._act(self.do_open_settings)),
             Item("Add Account...", self._act(self.do_add_account)),

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account, feed_monitor, free_port
-from trayproxy.ui.control import COOKIE, TOKEN_HEADER
+from tests.control.helpers import add_account, feed_monitor, free_port
+from trayproxy.control.server import COOKIE, TOKEN_HEADER
 
 
 def request(srv: Any, method: str, path: str, body: Any = None, *, token: bool = True,

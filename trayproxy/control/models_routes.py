@@ -1,5 +1,5 @@
 """The settings page's Models section: the live resolution table, the model_mapping editor and
-"test a name", as ControlServer JSON routes (registered from ui/control.py in one line).
+"test a name", as ControlServer JSON routes (registered from control/server.py in one line).
 
 GET  /api/models           names -> per-account resolution, the mapping, served ids, warnings
 POST /api/models/test      {"name"} -> that name's row
@@ -23,7 +23,7 @@ from trayproxy.accounts.model_report import (
 from trayproxy.accounts.models import VALID_MODEL_RE
 
 if TYPE_CHECKING:
-    from trayproxy.ui.control import ControlServer
+    from trayproxy.control.server import ControlServer
 
 __all__ = ["register", "models_state"]
 
@@ -47,7 +47,7 @@ def models_state(ctl: Any) -> dict[str, Any]:
 
 
 def register(router: web.UrlDispatcher, server: ControlServer) -> None:
-    from trayproxy.ui.control import ApiError
+    from trayproxy.control.server import ApiError
 
     ctl = server.controller
 

@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["LoginRunner", "open_in_browser"]
 
-log = logging.getLogger("trayproxy.ui.login")
+log = logging.getLogger("trayproxy.control.login")
 
 
 def open_in_browser(url: str) -> None:

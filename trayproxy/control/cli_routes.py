@@ -1,6 +1,6 @@
 """The ControlServer's state API for other processes: `/api/cli/*`.
 
-While an instance runs it owns config, accounts and secrets (trayproxy/local_control.py); the
+While an instance runs it owns config, accounts and secrets (control/local.py); the
 CLI changes them through these routes, so every change is live in the running proxy and nothing
 it holds in memory is written back over the change. The same token as the settings page guards
 them (the ControlServer's middleware); the token only ever travels in a header, read from the
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from trayproxy.ui.control import ControlServer
+    from trayproxy.control.server import ControlServer
 
 __all__ = ["add_state_routes", "account_json"]
 
@@ -26,7 +26,7 @@ def account_json(acc: Any) -> dict[str, Any]:
 
 
 def add_state_routes(app: web.Application, cs: ControlServer) -> None:
-    from trayproxy.ui.control import ApiError
+    from trayproxy.control.server import ApiError
 
     ctl = cs.controller
 

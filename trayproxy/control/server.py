@@ -11,7 +11,7 @@ draws a random token:
   sessionStorage, which only this origin (scheme, host and port) can read, and takes it out of
   the address bar. `GET /` without a token serves the page with no token in it.
 - `/api/*` needs the token in `X-Trayproxy-Token` (or `?token=`). `/api/cli/*` (every setting,
-  for the CLI; ui/control_state.py) needs a second token instead, `cli_token`, which only the
+  for the CLI; control/cli_routes.py) needs a second token instead, `cli_token`, which only the
   0600 instance file holds, in the header only.
 - The Host must be a loopback name with our port and any Origin must be our own origin
   (DNS rebinding and cross-site requests are refused); the one exception is `POST /` from the
@@ -40,18 +40,20 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from trayproxy.ui import models_api
-from trayproxy.ui.clipboard import Copier, copy_text
-from trayproxy.ui.control_state import add_state_routes
-from trayproxy.ui.events import EventHub
-from trayproxy.ui.login import LoginRunner
-from trayproxy.ui.page_words import by_account, page_words
-from trayproxy.ui.snippets import client_urls, snippets
+from trayproxy.control import models_routes
+from trayproxy.control.cli_routes import add_state_routes
+from trayproxy.control.clipboard import Copier, copy_text
+from trayproxy.control.events import EventHub
+from trayproxy.control.login import LoginRunner
+from trayproxy.control.page_words import by_account, page_words
+from trayproxy.control.snippets import client_urls, snippets
 
 __all__ = ["ControlServer", "WEB_DIR", "TOKEN_HEADER", "COOKIE", "PAGE_SETTINGS"]
 
-log = logging.getLogger("trayproxy.ui.control")
-WEB_DIR = Path(__file__).with_name("web")
+log = logging.getLogger("trayproxy.control.server")
+# The page's files are package data under ui/ (the settings page is UI), served from there by
+# path: no ui module is imported, so `trayproxy serve` loads no display code.
+WEB_DIR = Path(__file__).resolve().parent.parent / "ui" / "web"
 TOKEN_HEADER = "X-Trayproxy-Token"
 COOKIE = "trayproxy_control"  # the old session cookie's name: nothing sets or reads it any more
 # The page's own files: every .css / .js shipped in web/ (a new page module needs no entry here).
@@ -245,10 +247,10 @@ class ControlServer:
         r.add_post("/api/zai/test", self.post_zai_test)
         r.add_get("/api/autostart", self.get_autostart)
         r.add_post("/api/autostart", self.post_autostart)
-        from trayproxy.connect.ui import add_control_routes  # Connect buttons (trayproxy/connect/ui.py)
-        models_api.register(r, self)  # the Models tab (ui/models_api.py)
+        from trayproxy.connect.routes import add_connect_routes  # Connect buttons (connect/routes.py)
 
-        add_control_routes(r, self.controller)
+        models_routes.register(r, self)  # the Models tab (control/models_routes.py)
+        add_connect_routes(r, self.controller)
         add_state_routes(app, self)
 
     def _page(self, token: str) -> web.Response:
@@ -284,7 +286,7 @@ class ControlServer:
                             charset="utf-8")
 
     async def icon(self, request: web.Request) -> web.StreamResponse:
-        from trayproxy.ui.icons import STATES, render_icon  # Pillow: only when the page asks
+        from trayproxy.icons import STATES, render_icon  # Pillow: only when the page asks
 
         state = request.match_info["state"]
         if state not in STATES:
