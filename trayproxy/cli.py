@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import sys
-from typing import Any
 
 from trayproxy import __version__
 from trayproxy.cli_accounts import add_retry_parser, format_accounts
@@ -85,13 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_connect_parser(sub)
     return p
-
-
-def _controller(**overrides: Any) -> Any:
-    from trayproxy.controller import Controller
-    from trayproxy.paths import app_paths
-
-    return Controller(app_paths(), overrides={k: v for k, v in overrides.items() if v is not None})
 
 
 def _setup_logging(verbose: bool = False) -> None:

@@ -22,11 +22,15 @@ import webbrowser
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trayproxy.config import ConfigError, parse_cli_value
 from trayproxy.control.local import ControlClient, ControlError, open_owner
 from trayproxy.paths import AppPaths, app_paths
+
+if TYPE_CHECKING:
+    from trayproxy.accounts.store import Account
+    from trayproxy.control.api import ControllerAPI
 
 __all__ = ["Target", "LocalTarget", "RemoteTarget", "state_target", "read_secret",
            "accounts_command", "config_set_command", "key_command", "STATE_ACCOUNT_COMMANDS"]
@@ -91,7 +95,7 @@ class Target(ABC):
         return load_config(self.paths.config_file).config.with_env().oauth
 
 
-def _account(acc: Any) -> dict[str, Any]:
+def _account(acc: Account) -> dict[str, Any]:
     from trayproxy.control.cli_routes import account_json
 
     return account_json(acc)
@@ -102,10 +106,10 @@ class LocalTarget(Target):
 
     def __init__(self, paths: AppPaths) -> None:
         self.paths = paths
-        self._ctl: Any = None
+        self._ctl: ControllerAPI | None = None
 
     @property
-    def ctl(self) -> Any:
+    def ctl(self) -> ControllerAPI:
         if self._ctl is None:
             from trayproxy.controller import Controller
 

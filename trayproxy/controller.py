@@ -10,20 +10,18 @@ ControlServer) awaits the `a_*` coroutines instead.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from trayproxy import __version__
 from trayproxy.accounts.oauth import OAuthClient
 from trayproxy.accounts.pool import AccountPool
 from trayproxy.accounts.service import AccountService
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.config import Config, LoadResult, load_config, save_config, set_value
+from trayproxy.control.api import ControllerAPI, Status
+from trayproxy.engine import Engine
 from trayproxy.paths import AppPaths
 from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem
 from trayproxy.proxy.context import ProxyContext
@@ -36,76 +34,11 @@ from trayproxy.upstream.zai import ZaiClient
 
 __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 
+if TYPE_CHECKING:
+    from trayproxy.monitor import Monitor
+
 log = logging.getLogger("trayproxy.controller")
-T = TypeVar("T")
 NO_ACCOUNT_ERROR = "No available account, please add an account first"
-
-
-class Engine:
-    """A daemon thread with its own event loop."""
-
-    def __init__(self, name: str = "trayproxy-engine") -> None:
-        self._ready = threading.Event()
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
-        self._ready.wait()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.call_soon(self._ready.set)
-        try:
-            self.loop.run_forever()
-        finally:
-            try:
-                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            finally:
-                self.loop.close()
-
-    @property
-    def in_engine_thread(self) -> bool:
-        return threading.current_thread() is self._thread
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60.0) -> T:
-        if self.in_engine_thread:
-            coro.close()
-            raise RuntimeError("Controller sync methods cannot be called from the engine loop; await the a_* method")
-        return self.submit(coro).result(timeout)
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(5)
-
-
-@dataclass
-class Status:
-    running: bool
-    port: int
-    base_url: str
-    active_accounts: int
-    accounts_total: int
-    lan: bool
-    auth_mode: str
-    version: str = __version__
-    error: str | None = None
-    config_problem: str | None = None
-    secrets_fallback: str | None = None
-    upstreams: list[str] = field(default_factory=list)
-    restart_note: str | None = None  # a saved port / LAN setting that waits for a restart
-    problem: dict[str, Any] | None = None  # StartProblem.to_dict() while its cause stands
-
-    @property
-    def openai_base_url(self) -> str:
-        return f"{self.base_url}/v1"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["openai_base_url"] = self.openai_base_url
-        return d
 
 
 class Controller:
@@ -145,7 +78,7 @@ class Controller:
         )
         self.oauth = OAuthClient(self.transport, lambda: self.config.oauth, clock)
         self.accounts = AccountService(self.store, self.pool, self.oauth, self.upstream, clock)
-        self.monitor = self._make_monitor()
+        self.monitor: Monitor | None = self._make_monitor()
         self.ctx = ProxyContext(
             config=lambda: self.config,
             api_key=self.secrets.api_key,
@@ -200,7 +133,7 @@ class Controller:
         if self._watch is None:
             self._watch = self.engine.submit(_as_task(watch())).result(5)
 
-    def _make_monitor(self) -> Any:
+    def _make_monitor(self) -> Monitor | None:
         from trayproxy.monitor import Monitor
 
         m = self._config.monitor
@@ -236,6 +169,10 @@ class Controller:
     @property
     def raw_config(self) -> Config:
         return self._config
+
+    @property
+    def bound_host(self) -> str | None:
+        return self.server.host
 
     def set_config(self, key: str, value: Any) -> Config:
         """Validate, save and apply one setting at once. The port and the LAN bind cannot move
@@ -452,6 +389,12 @@ class Controller:
         now = self.clock()
         return [account_view(a, self.pool.cooldowns(a.id), now) for a in self.store.all()]
 
+    def account_records(self) -> list[Account]:
+        return self.store.all()
+
+    def find_account(self, id_or_email: str) -> Account | None:
+        return self.store.find(id_or_email)
+
     async def a_add_refresh_token(self, token: str) -> Account:
         acc = await self.accounts.add_refresh_token(token)
         self._notify()
@@ -558,3 +501,8 @@ async def _as_task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
 
 def _hhmm(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+if TYPE_CHECKING:
+    def _implements_the_api(c: Controller) -> ControllerAPI:  # mypy checks Controller against ControllerAPI
+        return c

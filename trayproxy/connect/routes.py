@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 
 from trayproxy.connect.command import ACTIONS, backup_root, run_for
 from trayproxy.connect.service import CLIENTS, ConnectError, status, summary
 
+if TYPE_CHECKING:
+    from trayproxy.control.api import ControllerAPI
+
 __all__ = ["add_connect_routes"]
 
 T = TypeVar("T")
 
 
-def add_connect_routes(router: web.UrlDispatcher, controller: Any) -> None:
+def add_connect_routes(router: web.UrlDispatcher, controller: ControllerAPI) -> None:
     """Client files are read and written, and clients run, in a worker thread: never on the loop."""
 
     async def in_thread(fn: Callable[[], T]) -> T:

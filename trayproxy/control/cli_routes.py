@@ -1,52 +1,55 @@
 """The ControlServer's state API for other processes: `/api/cli/*`.
 
-While an instance runs it owns config, accounts and secrets (control/local.py); the
-CLI changes them through these routes, so every change is live in the running proxy and nothing
-it holds in memory is written back over the change. The same token as the settings page guards
-them (the ControlServer's middleware); the token only ever travels in a header, read from the
-0600 instance file. Answers are JSON; errors are `{"error": message}` with a 4xx status.
+While an instance runs it owns config, accounts and secrets (control/local.py); the CLI changes
+them through these routes, so every change is live in the running proxy and nothing it holds in
+memory is written back over the change. The ControlServer's middleware lets only the CLI's token
+in (`cli_token`, from the 0600 instance file, in a header). Answers are JSON; errors are
+`{"error": message}` with a 4xx status.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from trayproxy.control.server import ControlServer
+from trayproxy.accounts.store import Account
+from trayproxy.control._http import ApiError, guarded, read_json, sync_call
+from trayproxy.control.api import ControllerAPI
 
-__all__ = ["add_state_routes", "account_json"]
+__all__ = ["add_cli_routes", "account_json"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def account_json(acc: Any) -> dict[str, Any]:
+def account_json(acc: Account) -> dict[str, Any]:
     return {"id": acc.id, "email": acc.email, "tier": acc.tier, "project": acc.project,
             "disabled": acc.disabled, "disabled_reason": acc.disabled_reason,
-            "onboarded_at": getattr(acc, "onboarded_at", None)}
+            "onboarded_at": acc.onboarded_at}
 
 
-def add_state_routes(app: web.Application, cs: ControlServer) -> None:
-    from trayproxy.control.server import ApiError
+def _text(data: dict[str, Any], name: str) -> str:
+    v = data.get(name)
+    if not isinstance(v, str) or not v.strip():
+        raise ApiError(f"{name} is missing")
+    return v.strip()
 
-    ctl = cs.controller
 
-    def text(data: dict[str, Any], name: str) -> str:
-        v = data.get(name)
-        if not isinstance(v, str) or not v.strip():
-            raise ApiError(f"{name} is missing")
-        return v.strip()
+def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> None:
+    """`kind`: "tray" or "serve", what the CLI is talking to (it says so after a change)."""
 
     async def status(request: web.Request) -> web.StreamResponse:
         st = ctl.status().to_dict()
-        st["kind"] = cs.kind
-        st["bound_host"] = ctl.server.host
+        st["kind"] = kind
+        st["bound_host"] = ctl.bound_host
         return web.json_response(st)
 
     async def config(request: web.Request) -> web.StreamResponse:
-        data = await cs._json(request)
-        key = text(data, "key")
+        data = await read_json(request)
+        key = _text(data, "key")
         problem = ctl.config_problem
-        await cs._sync(lambda: ctl.set_config(key, data.get("value")))
+        await sync_call(lambda: ctl.set_config(key, data.get("value")))
         note = ctl.bound_note(key)
         if problem:
             note = ((note + " ") if note else "") + (
@@ -55,64 +58,47 @@ def add_state_routes(app: web.Application, cs: ControlServer) -> None:
         return web.json_response({"key": key, "note": note})
 
     async def key_set(request: web.Request) -> web.StreamResponse:
-        value = text(await cs._json(request), "key")
-        await cs._sync(lambda: ctl.set_api_key(value))
+        value = _text(await read_json(request), "key")
+        await sync_call(lambda: ctl.set_api_key(value))
         return web.json_response({"ok": True})
 
     async def key_regenerate(request: web.Request) -> web.StreamResponse:
-        await cs._sync(ctl.regenerate_api_key)
-        return web.json_response({"key": ctl.api_key()})
+        return web.json_response({"key": await sync_call(ctl.regenerate_api_key)})
 
     async def accounts(request: web.Request) -> web.StreamResponse:
         return web.json_response({"accounts": ctl.list_accounts()})
 
     async def add(request: web.Request) -> web.StreamResponse:
-        token = text(await cs._json(request), "refresh_token")
-        out: list[Any] = []
+        token = _text(await read_json(request), "refresh_token")
+        acc = await guarded(ctl.a_add_refresh_token(token))
+        return web.json_response({"account": account_json(acc)})
 
-        async def run() -> None:
-            out.append(await ctl.a_add_refresh_token(token))
-
-        await cs._guarded(run())
-        return web.json_response({"account": account_json(out[0])})
-
-    def one_account(fn: Any) -> Any:
+    def one_account(change: Callable[[str], Account]) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            who = text(await cs._json(request), "account")
-            out: list[Any] = []
-            await cs._sync(lambda: out.append(fn(who)))
-            return web.json_response({"account": account_json(out[0])})
+            who = _text(await read_json(request), "account")
+            acc = await sync_call(lambda: change(who))
+            return web.json_response({"account": account_json(acc)})
 
         return handler
 
     async def retry(request: web.Request) -> web.StreamResponse:
-        who = text(await cs._json(request), "account")
-        out: list[Any] = []
-
-        async def run() -> None:
-            out.append(await ctl.a_retry_account(who))
-
-        await cs._guarded(run())
-        return web.json_response({"account": account_json(out[0]), "accounts": ctl.list_accounts()})
+        who = _text(await read_json(request), "account")
+        acc = await guarded(ctl.a_retry_account(who))
+        return web.json_response({"account": account_json(acc), "accounts": ctl.list_accounts()})
 
     async def refresh(request: web.Request) -> web.StreamResponse:
-        out: list[Any] = []
-
-        async def run() -> None:
-            out.extend(await ctl.a_refresh_accounts())
-
-        await cs._guarded(run())
-        return web.json_response({"results": [{"email": a.email, "error": err} for a, err in out],
+        results = await guarded(ctl.a_refresh_accounts())
+        return web.json_response({"results": [{"email": a.email, "error": err} for a, err in results],
                                   "accounts": ctl.list_accounts()})
 
     async def zai_key(request: web.Request) -> web.StreamResponse:
-        value = (await cs._json(request)).get("key")
+        value = (await read_json(request)).get("key")
         if value is not None and (not isinstance(value, str) or any(c.isspace() for c in value.strip())):
             raise ApiError("The z.ai API key must be text without spaces")
-        await cs._sync(lambda: ctl.set_zai_key(value))
+        await sync_call(lambda: ctl.set_zai_key(value))
         return web.json_response({"key_set": ctl.has_zai_key()})
 
-    r = app.router
+    r = router
     r.add_get("/api/cli/status", status)
     r.add_post("/api/cli/config", config)
     r.add_post("/api/cli/key", key_set)

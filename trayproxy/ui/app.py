@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from trayproxy.control.api import ControllerAPI
 from trayproxy.control.clipboard import copy_text
 from trayproxy.control.instance import ask_to_show, read_instance, remove_instance, write_instance
 from trayproxy.paths import AppPaths, app_paths
@@ -42,7 +43,8 @@ class TrayRuntime:
     """Everything the tray app owns, wired together; `run()` blocks on the main thread."""
 
     def __init__(
-        self, paths: AppPaths, *, controller: Any = None, icon_factory: Any = None, window: Any = None
+        self, paths: AppPaths, *, controller: ControllerAPI | None = None, icon_factory: Any = None,
+        window: Any = None
     ) -> None:
         from trayproxy.control.login import LoginRunner
         from trayproxy.control.server import ControlServer
@@ -52,7 +54,7 @@ class TrayRuntime:
         from trayproxy.ui.tray import TrayApp
 
         self.paths = paths
-        self.controller = controller or Controller(paths)
+        self.controller: ControllerAPI = controller or Controller(paths)
         self.login = LoginRunner(self.controller, on_done=self._notify)
         self.window = window or SettingsWindow(lambda: self.control.url)
         self.control = ControlServer(self.controller, login=self.login, copy=copy_text, on_show=self.window.show)

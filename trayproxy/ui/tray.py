@@ -23,6 +23,7 @@ from typing import Any
 import pystray
 from PIL import Image
 
+from trayproxy.control.api import ControllerAPI, Status
 from trayproxy.control.clipboard import Copier
 from trayproxy.control.snippets import claude_code_setup, client_urls
 from trayproxy.icons import render_icon, state_for
@@ -57,7 +58,7 @@ tooltip = glance.tooltip
 class TrayApp:
     def __init__(
         self,
-        controller: Any,
+        controller: ControllerAPI,
         *,
         open_settings: Callable[[], None],
         begin_login: Callable[[], None],
@@ -87,9 +88,8 @@ class TrayApp:
         self.icon = icon_factory("trayproxy", self.image(), self._tooltip(), menu=pystray.Menu(self._items))
         self._shown = self._view_key()
         controller.subscribe(self._on_status)
-        mon = getattr(controller, "monitor", None)
-        if mon is not None and hasattr(mon, "subscribe"):
-            mon.subscribe(self._on_requests)
+        if controller.monitor is not None:
+            controller.monitor.subscribe(self._on_requests)
 
     # -- state -> icon -------------------------------------------------------------------
     @property
@@ -102,7 +102,7 @@ class TrayApp:
             self._images[st] = render_icon(st, self.icon_size, template=self.template)
         return self._images[st]
 
-    def _on_status(self, status: Any) -> None:
+    def _on_status(self, status: Status) -> None:
         self.status = status
         if self._error_noted and not status.error:
             self._withdraw_notice()  # the cause is gone: so is the notice about it
