@@ -20,6 +20,14 @@ def make_controller(home: Path) -> Any:
 
 
 def add_account(ctl: Any, email: str = "a@example.com", *, models: bool = True) -> Any:
+    """A signed-in account, written by the test (as a hand edit would) and read back by reload()."""
+    acc = new_account(email, models=models)
+    ctl.store.put(acc, refresh_token="rt-" + email)
+    ctl.reload()
+    return acc
+
+
+def new_account(email: str = "a@example.com", *, models: bool = True) -> Any:
     from trayproxy.accounts.store import Account, ModelQuota
 
     acc = Account.new(email, now=time.time())
@@ -33,8 +41,6 @@ def add_account(ctl: Any, email: str = "a@example.com", *, models: bool = True) 
             "gemini-3-pro-high": ModelQuota(remaining=0.1, reset_time=now + 26 * 3600),
         }
         acc.quota_updated = now
-    ctl.store.put(acc, refresh_token="rt-" + email)
-    ctl.reload()
     return acc
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.control.helpers import MemoryKeyring, add_account, free_port
+from tests.control.helpers import MemoryKeyring, add_account, free_port, new_account
 from tests.ui.helpers import make_fake_icon_class, menu_items
 from trayproxy.control.instance import write_instance
 from trayproxy.paths import AppPaths
@@ -91,7 +91,10 @@ def test_tray_add_account_runs_browser_sign_in(tmp_path: Path, monkeypatch: pyte
 
     async def fake_login(open_url: Any, timeout: float = 300.0) -> Any:
         open_url("https://accounts.example/o/auth")
-        return add_account(ctl, "tray@example.com")
+        acc = new_account("tray@example.com")  # on the loop, as the real sign-in adds it
+        await ctl.store.a_put(acc, refresh_token="rt-tray@example.com")
+        await ctl.a_reload()
+        return acc
 
     monkeypatch.setattr(ctl, "a_login", fake_login)
     rt.tray.spawn = lambda fn: fn()

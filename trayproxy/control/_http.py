@@ -4,12 +4,12 @@ user errors into that error. Private to trayproxy.control."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-__all__ = ["ApiError", "user_message", "read_json", "guarded", "sync_call"]
+__all__ = ["ApiError", "user_message", "read_json", "guarded"]
 
 T = TypeVar("T")
 
@@ -49,12 +49,3 @@ async def guarded(aw: Awaitable[T]) -> T:
         return await aw
     except (StartError, ConfigError, SecretStoreError, AccountError, KeyError, ValueError) as e:
         raise ApiError(user_message(e)) from e
-
-
-async def sync_call(fn: Callable[[], T]) -> T:
-    """`guarded` for a synchronous Controller method."""
-
-    async def run() -> T:
-        return fn()
-
-    return await guarded(run())

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from trayproxy.accounts.store import Account
-from trayproxy.control._http import ApiError, guarded, read_json, sync_call
+from trayproxy.control._http import ApiError, guarded, read_json
 from trayproxy.control.api import ControllerAPI
 
 __all__ = ["add_cli_routes", "account_json"]
@@ -49,7 +49,7 @@ def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> 
         data = await read_json(request)
         key = _text(data, "key")
         problem = ctl.config_problem
-        await sync_call(lambda: ctl.set_config(key, data.get("value")))
+        await guarded(ctl.a_set_config(key, data.get("value")))
         note = ctl.bound_note(key)
         if problem:
             note = ((note + " ") if note else "") + (
@@ -59,11 +59,11 @@ def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> 
 
     async def key_set(request: web.Request) -> web.StreamResponse:
         value = _text(await read_json(request), "key")
-        await sync_call(lambda: ctl.set_api_key(value))
+        await guarded(ctl.a_set_api_key(value))
         return web.json_response({"ok": True})
 
     async def key_regenerate(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"key": await sync_call(ctl.regenerate_api_key)})
+        return web.json_response({"key": await guarded(ctl.a_regenerate_api_key())})
 
     async def accounts(request: web.Request) -> web.StreamResponse:
         return web.json_response({"accounts": ctl.list_accounts()})
@@ -73,10 +73,10 @@ def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> 
         acc = await guarded(ctl.a_add_refresh_token(token))
         return web.json_response({"account": account_json(acc)})
 
-    def one_account(change: Callable[[str], Account]) -> Handler:
+    def one_account(change: Callable[[str], Awaitable[Account]]) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             who = _text(await read_json(request), "account")
-            acc = await sync_call(lambda: change(who))
+            acc = await guarded(change(who))
             return web.json_response({"account": account_json(acc)})
 
         return handler
@@ -95,7 +95,7 @@ def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> 
         value = (await read_json(request)).get("key")
         if value is not None and (not isinstance(value, str) or any(c.isspace() for c in value.strip())):
             raise ApiError("The z.ai API key must be text without spaces")
-        await sync_call(lambda: ctl.set_zai_key(value))
+        await guarded(ctl.a_set_zai_key(value))
         return web.json_response({"key_set": ctl.has_zai_key()})
 
     r = router
@@ -105,9 +105,9 @@ def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> 
     r.add_post("/api/cli/key/regenerate", key_regenerate)
     r.add_get("/api/cli/accounts", accounts)
     r.add_post("/api/cli/accounts/add", add)
-    r.add_post("/api/cli/accounts/remove", one_account(ctl.remove_account))
-    r.add_post("/api/cli/accounts/enable", one_account(lambda who: ctl.set_account_enabled(who, True)))
-    r.add_post("/api/cli/accounts/disable", one_account(lambda who: ctl.set_account_enabled(who, False)))
+    r.add_post("/api/cli/accounts/remove", one_account(ctl.a_remove_account))
+    r.add_post("/api/cli/accounts/enable", one_account(lambda who: ctl.a_set_account_enabled(who, True)))
+    r.add_post("/api/cli/accounts/disable", one_account(lambda who: ctl.a_set_account_enabled(who, False)))
     r.add_post("/api/cli/accounts/retry", retry)
     r.add_post("/api/cli/accounts/refresh", refresh)
     r.add_post("/api/cli/zai/key", zai_key)

@@ -21,7 +21,7 @@ from trayproxy.accounts.model_report import (
     resolution_rows,
 )
 from trayproxy.accounts.models import VALID_MODEL_RE
-from trayproxy.control._http import ApiError, read_json, sync_call
+from trayproxy.control._http import ApiError, guarded, read_json
 from trayproxy.control.api import ControllerAPI
 
 __all__ = ["add_models_routes", "models_state"]
@@ -80,7 +80,7 @@ def add_models_routes(router: web.UrlDispatcher, ctl: ControllerAPI) -> None:
             elif previous is None and pattern in mapping:
                 raise ApiError(f"{pattern!r} is already mapped (to {mapping[pattern]}); edit that entry instead")
             mapping[pattern] = target
-        await sync_call(lambda: ctl.set_config("model_mapping", mapping))
+        await guarded(ctl.a_set_config("model_mapping", mapping))
         return web.json_response(models_state(ctl))
 
     router.add_get("/api/models", get_models)

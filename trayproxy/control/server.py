@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
-from trayproxy.control._http import ApiError, guarded, read_json, sync_call, user_message
+from trayproxy.control._http import ApiError, guarded, read_json, user_message
 from trayproxy.control.api import ControllerAPI
 from trayproxy.control.cli_routes import add_cli_routes
 from trayproxy.control.clipboard import Copier, copy_text
@@ -355,7 +355,7 @@ class ControlServer:
         if key not in PAGE_SETTINGS:
             raise ApiError(f"The settings page cannot change {key!r}")
         try:
-            await sync_call(lambda: self.controller.set_config(key, value))
+            await guarded(self.controller.a_set_config(key, value))
         except ApiError as e:
             raise ApiError(page_words(str(e), key), e.status) from e
         return web.json_response(self.state())
@@ -365,11 +365,11 @@ class ControlServer:
         key = data.get("key")
         if not isinstance(key, str):
             raise ApiError("The API key must be text")
-        await sync_call(lambda: self.controller.set_api_key(key))
+        await guarded(self.controller.a_set_api_key(key))
         return web.json_response(self.state())
 
     async def post_key_regenerate(self, request: web.Request) -> web.StreamResponse:
-        await sync_call(self.controller.regenerate_api_key)
+        await guarded(self.controller.a_regenerate_api_key())
         return web.json_response(self.state())
 
     async def post_login(self, request: web.Request) -> web.StreamResponse:
@@ -395,7 +395,7 @@ class ControlServer:
         account_id = (await read_json(request)).get("id")
         if not isinstance(account_id, str) or not account_id:
             raise ApiError("Which account? (id missing)")
-        await sync_call(lambda: self.controller.remove_account(account_id))
+        await guarded(self.controller.a_remove_account(account_id))
         return web.json_response(self.state())
 
     # -- account actions (#15): retry now, enable/disable, open Google's link --------------------
@@ -423,7 +423,7 @@ class ControlServer:
         enabled = data.get("enabled")
         if not isinstance(enabled, bool):
             raise ApiError("enabled must be true or false")
-        await sync_call(lambda: self.controller.set_account_enabled(account_id, enabled))
+        await guarded(self.controller.a_set_account_enabled(account_id, enabled))
         return web.json_response(self.state())
 
     async def post_account_open(self, request: web.Request) -> web.StreamResponse:
@@ -592,11 +592,11 @@ class ControlServer:
         key = key.strip()
         if any(c.isspace() for c in key) or len(key) > 1024:
             raise ApiError("The z.ai API key cannot contain spaces or line breaks")
-        await sync_call(lambda: self.controller.set_zai_key(key))
+        await guarded(self.controller.a_set_zai_key(key))
         return web.json_response(self.state())
 
     async def post_zai_key_remove(self, request: web.Request) -> web.StreamResponse:
-        await sync_call(lambda: self.controller.set_zai_key(None))
+        await guarded(self.controller.a_set_zai_key(None))
         return web.json_response(self.state())
 
     async def post_zai_test(self, request: web.Request) -> web.StreamResponse:

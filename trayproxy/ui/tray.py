@@ -6,10 +6,16 @@ URL. A Start that failed shows why only while the cause stands (trayproxy/proble
 notification is withdrawn when the cause goes; a port in use offers the next free port. Copy
 actions confirm with a notification (never with the copied text when it holds the key).
 
-The tray thread does no I/O: actions that may block (start, stop, copy, sign-in, quit) run on a
-worker thread, and the icon follows `controller.subscribe(...)` callbacks, which arrive on the
-engine thread. pystray's gtk/appindicator backends already marshal icon, title and menu updates
-to the GLib loop and win32 posts messages; on macOS updates go through AppHelper.callAfter.
+The tray only signals the engine and draws what it hears back:
+- Actions (start, stop, copy, sign-in, quit, connect) run on a worker thread: the Controller's
+  synchronous methods wait there for the engine loop, which makes every change.
+- The GUI thread (pystray's menu callbacks) never waits for the loop: the menu is built from
+  `self.status`, the Status pushed to `controller.subscribe` (on the engine thread), and
+  `self._rows`, the account rows `refresh` read last. `refresh` runs on the engine thread for a
+  status change (a direct read there), on the monitor's writer thread for a request batch and on
+  worker threads after an action (a read through the loop: Controller.list_accounts).
+- pystray's gtk/appindicator backends marshal icon, title and menu updates to the GLib loop and
+  win32 posts messages; on macOS updates go through AppHelper.callAfter.
 """
 
 from __future__ import annotations
