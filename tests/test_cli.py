@@ -151,7 +151,7 @@ def test_headless_path_imports_no_display_library(tmp_path: Path) -> None:
         "c.engine.call(cs.start())\n"
         "assert ControlClient(Instance(1, cs.url, 'serve', cs.cli_token)).call('cli/status')['kind'] == 'serve'\n"
         "c.start(); c.engine.call(cs.stop()); c.close()\n"
-        "bad = [m for m in ('pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
+        "bad = [m for m in ('trayproxy.ui', 'pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
         "print(bad)\n"
     )
     env = {**os.environ, "TRAYPROXY_HOME": str(tmp_path / "h")}
