@@ -173,11 +173,17 @@ class Layer:
 
 LAYERS = (
     Layer("trayproxy.protocols",
-          ("trayproxy.proxy", "trayproxy.upstream", "trayproxy.accounts", "trayproxy.ui", "trayproxy.control",
-           "aiohttp"),
+          ("trayproxy.proxy", "trayproxy.upstream", "trayproxy.accounts", "trayproxy.monitor", "trayproxy.ui",
+           "trayproxy.control", "aiohttp"),
           "protocols/ is pure conversion: dicts in, dicts out, no I/O and no web framework"),
     Layer("trayproxy.upstream", ("trayproxy.proxy", "trayproxy.ui"),
           "upstream/ is the transport seam the proxy uses, never the other way round"),
+    Layer("trayproxy.accounts", ("trayproxy.proxy", "trayproxy.ui", "trayproxy.control", "trayproxy.controller"),
+          "accounts/ is below the request path and the control plane"),
+    Layer("trayproxy.monitor", ("trayproxy.proxy", "trayproxy.ui", "trayproxy.control", "trayproxy.controller"),
+          "monitor/ is below the request path and the control plane"),
+    Layer("trayproxy.proxy", ("trayproxy.ui", "trayproxy.control", "trayproxy.controller"),
+          "the request path is driven by the Controller and knows nothing of who drives it"),
     Layer("trayproxy", ("trayproxy.ui",),
           "only the tray app loads the desktop UI: `trayproxy` with no command (cli.cmd_tray)",
           allowed=(("trayproxy.cli", "cmd_tray"),)),
@@ -214,7 +220,7 @@ def test_layer_rules() -> None:
 
 def test_the_rules_catch_what_they_describe() -> None:
     """The checker itself: a forbidden edge is seen, an allowed one is not."""
-    layer = LAYERS[2]
+    layer = next(x for x in LAYERS if x.forbidden == ("trayproxy.ui",))
     assert _under("trayproxy.ui.tray", "trayproxy.ui") and not _under("trayproxy.uix", "trayproxy.ui")
     assert _exempt(layer, "trayproxy.ui.app", "trayproxy.ui")
     assert not _exempt(layer, "trayproxy.serve", "trayproxy.ui")
