@@ -22,6 +22,9 @@ import keyring.backend  # noqa: E402
 import keyring.errors  # noqa: E402
 import pytest  # noqa: E402
 
+# controller / control / clipboard / login_home: the control-plane tests and the page tests share them
+pytest_plugins = ("tests.control.fixtures",)
+
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """An in-memory keychain (a real keyring backend, just not persisted)."""

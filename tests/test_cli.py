@@ -141,17 +141,17 @@ def test_headless_path_imports_no_display_library(tmp_path: Path) -> None:
         "import sys, time, keyring.backends.null\n"
         "from trayproxy import cli, cli_state, serve\n"
         "from trayproxy.controller import Controller\n"
-        "from trayproxy.local_control import ControlClient\n"
+        "from trayproxy.control.local import ControlClient\n"
         "from trayproxy.paths import app_paths\n"
-        "from trayproxy.ui.control import ControlServer\n"
-        "from trayproxy.ui.instance import Instance\n"
+        "from trayproxy.control.server import ControlServer\n"
+        "from trayproxy.control.instance import Instance\n"
         f"c = Controller(app_paths(), secrets_backend=keyring.backends.null.Keyring(), overrides={{'port': {free_port()}}})\n"
         "c.set_config('zai.enabled', True); c.set_config('zai.dispatch_mode', 'exclusive')\n"
         "cs = ControlServer(c, kind='serve')\n"  # serve runs the ControlServer too (the CLI's way in)
         "c.engine.call(cs.start())\n"
         "assert ControlClient(Instance(1, cs.url, 'serve', cs.cli_token)).call('cli/status')['kind'] == 'serve'\n"
         "c.start(); c.engine.call(cs.stop()); c.close()\n"
-        "bad = [m for m in ('pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
+        "bad = [m for m in ('trayproxy.ui', 'pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
         "print(bad)\n"
     )
     env = {**os.environ, "TRAYPROXY_HOME": str(tmp_path / "h")}
@@ -174,7 +174,7 @@ def test_accounts_enable_disable_without_a_running_instance(trayproxy_home: Path
     assert run("accounts", "enable", "a@example.com") == 0 and not disabled()
     assert run("accounts", "enable", "nobody@example.com") == 2
     assert "No account matches 'nobody@example.com'" in capsys.readouterr().err
-    from trayproxy.local_control import OwnerLock
+    from trayproxy.control.local import OwnerLock
 
     assert OwnerLock(paths.lock_file).try_acquire()  # each command let go of the lock
 

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import sys
-from typing import Any
 
 from trayproxy import __version__
 from trayproxy.cli_accounts import add_retry_parser, format_accounts
@@ -87,13 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _controller(**overrides: Any) -> Any:
-    from trayproxy.controller import Controller
-    from trayproxy.paths import app_paths
-
-    return Controller(app_paths(), overrides={k: v for k, v in overrides.items() if v is not None})
-
-
 def _setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -156,7 +148,7 @@ def cmd_key(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.accounts.store import AccountStore, AccountStoreError
     from trayproxy.config import load_config
-    from trayproxy.local_control import running_instance
+    from trayproxy.control.local import running_instance
     from trayproxy.paths import app_paths
     from trayproxy.proxy.server import port_is_free
     from trayproxy.secrets import API_KEY, SecretStore, SecretStoreError
@@ -293,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _user_error(e: BaseException) -> int:
-    from trayproxy.local_control import ControlError
+    from trayproxy.control.local import ControlError
     from trayproxy.secrets import SecretStoreError
 
     print(f"trayproxy: {e.args[0] if e.args else e}", file=sys.stderr)

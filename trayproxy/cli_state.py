@@ -1,7 +1,7 @@
 """CLI commands that change state: accounts add/remove/enable/disable/login/refresh, config set,
 key set/regenerate, the z.ai key.
 
-1. `open_owner` (local_control.py) decides where the change goes: to the running instance (tray
+1. `open_owner` (control/local.py) decides where the change goes: to the running instance (tray
    app or `serve`) through its ControlServer, so it is live at once and the running proxy never
    writes over it; or, when none runs, straight into the files, holding the data dir's lock.
 2. Both ways go through one small `Target` interface, so each command is written once.
@@ -22,11 +22,15 @@ import webbrowser
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trayproxy.config import ConfigError, parse_cli_value
-from trayproxy.local_control import ControlClient, ControlError, open_owner
+from trayproxy.control.local import ControlClient, ControlError, open_owner
 from trayproxy.paths import AppPaths, app_paths
+
+if TYPE_CHECKING:
+    from trayproxy.accounts.store import Account
+    from trayproxy.control.api import ControllerAPI
 
 __all__ = ["Target", "LocalTarget", "RemoteTarget", "state_target", "read_secret",
            "accounts_command", "config_set_command", "key_command", "STATE_ACCOUNT_COMMANDS"]
@@ -91,8 +95,8 @@ class Target(ABC):
         return load_config(self.paths.config_file).config.with_env().oauth
 
 
-def _account(acc: Any) -> dict[str, Any]:
-    from trayproxy.ui.control_state import account_json
+def _account(acc: Account) -> dict[str, Any]:
+    from trayproxy.control.cli_routes import account_json
 
     return account_json(acc)
 
@@ -102,10 +106,10 @@ class LocalTarget(Target):
 
     def __init__(self, paths: AppPaths) -> None:
         self.paths = paths
-        self._ctl: Any = None
+        self._ctl: ControllerAPI | None = None
 
     @property
-    def ctl(self) -> Any:
+    def ctl(self) -> ControllerAPI:
         if self._ctl is None:
             from trayproxy.controller import Controller
 
@@ -347,7 +351,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message is for the user as is: printed without a traceback."""
     from trayproxy.accounts.service import AccountError
     from trayproxy.accounts.store import AccountStoreError
-    from trayproxy.local_control import LockHeld
+    from trayproxy.control.local import LockHeld
     from trayproxy.secrets import SecretStoreError
 
     return (ConfigError, ControlError, LockHeld, AccountError, AccountStoreError, SecretStoreError, KeyError)

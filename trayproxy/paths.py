@@ -50,7 +50,7 @@ class AppPaths:
 
     @property
     def lock_file(self) -> Path:
-        """Held (flock) by the one process that owns this data dir's state (see local_control)."""
+        """Held (flock) by the one process that owns this data dir's state (see control/local.py)."""
         return self.data_dir / "trayproxy.lock"
 
     def ensure(self) -> AppPaths:

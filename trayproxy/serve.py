@@ -1,6 +1,6 @@
 """`trayproxy serve`: the headless instance (no tray, no window, no display library).
 
-1. Take the data dir's lock (local_control.py); when another instance holds it, say which one
+1. Take the data dir's lock (control/local.py); when another instance holds it, say which one
    runs and how to reach it, and exit.
 2. Start the Controller and a ControlServer (the CLI's way in, and the settings page for a
    browser on this machine), advertised in the 0600 instance file.
@@ -18,13 +18,17 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trayproxy import __version__
 from trayproxy.config import ConfigError
-from trayproxy.local_control import LockHeld, claim
+from trayproxy.control.instance import remove_instance, write_instance
+from trayproxy.control.local import LockHeld, claim
 from trayproxy.paths import AppPaths, app_paths
-from trayproxy.ui.instance import remove_instance, write_instance
+
+if TYPE_CHECKING:
+    from trayproxy.control.api import ControllerAPI, Status
+    from trayproxy.control.server import ControlServer
 
 __all__ = ["run_serve", "lan_addresses", "next_free_port"]
 
@@ -66,9 +70,9 @@ def next_free_port(host: str, start: int, tries: int = 200) -> int | None:
     return None
 
 
-def _print_banner(ctl: Any, st: Any) -> None:
+def _print_banner(ctl: ControllerAPI, st: Status) -> None:
     base = st.base_url
-    host = ctl.server.host or ctl.config.bind_host
+    host = ctl.bound_host or ctl.config.bind_host
     print(f"trayproxy {__version__} is listening on {host}:{st.port}", flush=True)
     print(f"  OpenAI clients:            {base}/v1")
     print(f"  Anthropic / Claude Code:   {base}")
@@ -88,7 +92,7 @@ def _print_banner(ctl: Any, st: Any) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
-def _start_when_possible(ctl: Any, stop: threading.Event) -> Any:
+def _start_when_possible(ctl: ControllerAPI, stop: threading.Event) -> Status | None:
     """Start the proxy; with no usable account yet, say how to add one and start as soon as
     one is added (e.g. `trayproxy accounts login` in another terminal, which goes to us)."""
     from trayproxy.controller import NO_ACCOUNT_ERROR, StartError
@@ -114,7 +118,7 @@ def _start_when_possible(ctl: Any, stop: threading.Event) -> Any:
     return None
 
 
-def _port_hint(ctl: Any, args: argparse.Namespace) -> str:
+def _port_hint(ctl: ControllerAPI, args: argparse.Namespace) -> str:
     from trayproxy.proxy.server import port_is_free
 
     cfg = ctl.config
@@ -128,8 +132,8 @@ def _port_hint(ctl: Any, args: argparse.Namespace) -> str:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from trayproxy.control.server import ControlServer
     from trayproxy.controller import Controller, StartError
-    from trayproxy.ui.control import ControlServer
 
     paths = app_paths().ensure()
     try:
@@ -155,7 +159,8 @@ def run_serve(args: argparse.Namespace) -> int:
         lock.release()
 
 
-def _serve(ctl: Any, paths: AppPaths, args: argparse.Namespace, control_cls: Any, start_error: Any) -> int:
+def _serve(ctl: ControllerAPI, paths: AppPaths, args: argparse.Namespace, control_cls: type[ControlServer],
+           start_error: type[Exception]) -> int:
     ctl.restart_hint = "restart `trayproxy serve`"
     if ctl.config_problem:
         print(f"trayproxy: warning: {ctl.config_problem}", file=sys.stderr)

@@ -66,9 +66,9 @@ def test_connect_check_undo_and_list(stack, home: Path, capsys: pytest.CaptureFi
 def test_uses_the_running_tray_apps_port_and_key(stack, home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     """With a tray app on this data dir, its live base URL and key are used (the config's port and
     this keychain's key are not the proxy's here, so success proves it)."""
-    from trayproxy.ui.control import ControlServer
-    from trayproxy.ui.instance import write_instance
-    from trayproxy.ui.login import LoginRunner
+    from trayproxy.control.instance import write_instance
+    from trayproxy.control.login import LoginRunner
+    from trayproxy.control.server import ControlServer
 
     _, ctl = stack
     srv = ControlServer(ctl, login=LoginRunner(ctl, open_url=lambda u: None), copy=lambda t: True, on_show=lambda: None)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.control.helpers import feed_monitor, free_port
 from tests.ui.conftest import CHROMIUM, chromium  # noqa: F401  (other browser tests import CHROMIUM from here)
-from tests.ui.helpers import feed_monitor, free_port
 
 pytestmark = pytest.mark.browser
 # the `page` fixture (a real ControlServer, two accounts, headless Chromium) is in conftest.py
@@ -325,7 +325,7 @@ def test_zai_section(page: Any, controller: Any, artifacts: Path) -> None:
     assert page.locator("#zai-key-state").inner_text() == "not set"
 
     # Test connection first saves a base URL that was typed but not saved; a wrong one is
-    # told inline and not tested (the server checks it too: test_control)
+    # told inline and not tested (the server checks it too: tests/control/test_server.py)
     page.fill("#zai-base-url", "ftp://nowhere.example")
     page.wait_for_selector("#zai-url-error:has-text('must be a URL starting with http')")
     page.click("#zai-test")

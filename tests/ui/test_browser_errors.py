@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account
+from tests.control.helpers import add_account
 from tests.ui.test_browser import docs_copy, expect
 
 pytestmark = pytest.mark.browser

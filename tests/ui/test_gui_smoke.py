@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import free_port
+from tests.control.helpers import free_port
 
 pytestmark = pytest.mark.gui
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account, make_fake_icon_class, menu_items
+from tests.control.helpers import add_account
+from tests.ui.helpers import make_fake_icon_class, menu_items
 from trayproxy.ui.tray import TrayApp
 from trayproxy.ui.tray_accounts import attention_lines
 

@@ -16,12 +16,13 @@
 - Account states a person sees and fixes (paused for verification, disabled by Google or by
   hand) live on the Account record and are saved through the AccountStore.
 
-No I/O here besides the store's save: the clock is injected, runtime state is in memory.
+No I/O here: the clock is injected, runtime state is in memory, and the store's save is written
+by a worker thread. Like the store, the pool belongs to the engine loop (the proxy's requests,
+the Controller's changes and reads all run there), so nothing here locks.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -86,10 +87,9 @@ class AccountPool:
         self.scheduling = scheduling
         self._rt: dict[str, _Runtime] = {}
         self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._lock = threading.RLock()
         self._rr = 0
         self._last_used: str | None = None
-        # called (outside the lock) after an account's state changed: paused, disabled, resumed
+        # called after an account's state changed: paused, disabled, resumed
         self.on_change: Callable[[], None] | None = None
 
     def _changed(self) -> None:
@@ -137,12 +137,11 @@ class AccountPool:
 
     def cooldowns(self, account_id: str) -> dict[str, Cooldown]:
         """Active cooldowns of an account: model ('' for the whole account) -> Cooldown."""
-        with self._lock:
-            now = self.clock()
-            rt = self._rt.get(account_id)
-            if rt is None:
-                return {}
-            return {m: c for m, c in list(rt.cooldowns.items()) if c.until > now}
+        now = self.clock()
+        rt = self._rt.get(account_id)
+        if rt is None:
+            return {}
+        return {m: c for m, c in list(rt.cooldowns.items()) if c.until > now}
 
     def _quota_exhausted(self, acc: Account, model: str) -> float | None:
         """If the last quota snapshot says the model is used up, seconds until its reset."""
@@ -156,63 +155,60 @@ class AccountPool:
 
     def ready(self, acc: Account, model: str) -> bool:
         """Whether the account could take a request for `model` now (no cooldown, quota left)."""
-        with self._lock:
-            return (not acc.disabled and acc.onboarded and self.cooldown_left(acc.id, model) <= 0
-                    and self._quota_exhausted(acc, model) is None)
+        return (not acc.disabled and acc.onboarded and self.cooldown_left(acc.id, model) <= 0
+                and self._quota_exhausted(acc, model) is None)
 
     def resting(self, acc: Account) -> frozenset[str]:
         """The account's ids that cannot answer now: cooling down, or out of quota until a reset."""
-        with self._lock:
-            now = self.clock()
-            rt = self._rt.get(acc.id)
-            cooling = {m for m, c in rt.cooldowns.items() if m and c.until > now} if rt else set()
-            empty = {m for m, q in acc.models.items()
-                     if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None and q.reset_time > now}
-            return frozenset(cooling | empty)
+        now = self.clock()
+        rt = self._rt.get(acc.id)
+        cooling = {m for m, c in rt.cooldowns.items() if m and c.until > now} if rt else set()
+        empty = {m for m, q in acc.models.items()
+                 if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None and q.reset_time > now}
+        return frozenset(cooling | empty)
 
     # -- selection ---------------------------------------------------------------------------
     def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset(),
                models: Mapping[str, str] | None = None) -> Account | Unavailable:
         """An account for `model`; with `models`, only those accounts, each for its own id."""
-        with self._lock:
-            now = self.clock()
-            all_accounts = self.store.all()
-            if models is not None:
-                all_accounts = [a for a in all_accounts if a.id in models]
-            candidates: list[Account] = []
-            waits: list[float] = []
-            for a in all_accounts:
-                if a.disabled or not a.onboarded or self.paused(a):
-                    continue
-                own = models[a.id] if models is not None else model
-                left = self.cooldown_left(a.id, own)
-                exhausted = self._quota_exhausted(a, own)
-                if left > 0 or exhausted is not None:
-                    waits.append(max(left, exhausted or 0.0))
-                    continue
-                if a.id not in exclude:
-                    candidates.append(a)
-            if not candidates:
-                return self._why_none(all_accounts, model, waits, exclude, models)
+        now = self.clock()
+        all_accounts = self.store.all()
+        if models is not None:
+            all_accounts = [a for a in all_accounts if a.id in models]
+        candidates: list[Account] = []
+        waits: list[float] = []
+        for a in all_accounts:
+            if a.disabled or not a.onboarded or self.paused(a):
+                continue
+            own = models[a.id] if models is not None else model
+            left = self.cooldown_left(a.id, own)
+            exhausted = self._quota_exhausted(a, own)
+            if left > 0 or exhausted is not None:
+                waits.append(max(left, exhausted or 0.0))
+                continue
+            if a.id not in exclude:
+                candidates.append(a)
+        if not candidates:
+            return self._why_none(all_accounts, model, waits, exclude, models)
 
-            chosen: Account | None = None
-            if session and self.scheduling != "performance_first":
-                bound = self._sessions.get(session)
-                if bound is not None and bound[1] > now:
-                    chosen = next((a for a in candidates if a.id == bound[0]), None)
-            if chosen is None:
-                chosen = self._pick_new(candidates, model, models)
-            if session and self.scheduling != "performance_first":
-                self._sessions[session] = (chosen.id, now + _SESSION_TTL)
-                self._sessions.move_to_end(session)
-                while len(self._sessions) > _MAX_SESSIONS:
-                    self._sessions.popitem(last=False)
-            rt = self._runtime(chosen.id)
-            rt.inflight += 1
-            rt.served += 1
-            self._last_used = chosen.id
-            chosen.last_used = now
-            return chosen
+        chosen: Account | None = None
+        if session and self.scheduling != "performance_first":
+            bound = self._sessions.get(session)
+            if bound is not None and bound[1] > now:
+                chosen = next((a for a in candidates if a.id == bound[0]), None)
+        if chosen is None:
+            chosen = self._pick_new(candidates, model, models)
+        if session and self.scheduling != "performance_first":
+            self._sessions[session] = (chosen.id, now + _SESSION_TTL)
+            self._sessions.move_to_end(session)
+            while len(self._sessions) > _MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        rt = self._runtime(chosen.id)
+        rt.inflight += 1
+        rt.served += 1
+        self._last_used = chosen.id
+        chosen.last_used = now
+        return chosen
 
     def _pick_new(self, candidates: list[Account], model: str, models: Mapping[str, str] | None = None) -> Account:
         if self.scheduling == "performance_first":
@@ -312,36 +308,32 @@ class AccountPool:
                            + ". See trayproxy's Accounts tab or `trayproxy accounts list` for what to do.")
 
     def release(self, account_id: str) -> None:
-        with self._lock:
-            rt = self._runtime(account_id)
-            rt.inflight = max(0, rt.inflight - 1)
+        rt = self._runtime(account_id)
+        rt.inflight = max(0, rt.inflight - 1)
 
     # -- feedback from the upstream ----------------------------------------------------------
     def report_success(self, account_id: str, model: str) -> None:
-        with self._lock:
-            rt = self._runtime(account_id)
-            rt.failures.pop(model, None)
-            rt.failures.pop("", None)
-            acc = self.store.get(account_id)
-            if acc is not None and acc.verify_at is not None:  # verified meanwhile: it served
-                self.resume(account_id)
+        rt = self._runtime(account_id)
+        rt.failures.pop(model, None)
+        rt.failures.pop("", None)
+        acc = self.store.get(account_id)
+        if acc is not None and acc.verify_at is not None:  # verified meanwhile: it served
+            self.resume(account_id)
 
     def failures(self, account_id: str, model: str) -> int:
-        with self._lock:
-            return self._runtime(account_id).failures.get(model, 0)
+        return self._runtime(account_id).failures.get(model, 0)
 
     def cool_down(self, account_id: str, model: str | None, seconds: float, reason: str,
                   kind: str = "rate_limit") -> None:
         """Keep the account (model=None: entirely) out of rotation for `seconds`."""
-        with self._lock:
-            rt = self._runtime(account_id)
-            key = model or ""
-            until = self.clock() + seconds
-            cur = rt.cooldowns.get(key)
-            if cur is None or until > cur.until or cur.until <= self.clock():
-                rt.cooldowns[key] = Cooldown(until, reason, kind)
-            rt.failures[key] = rt.failures.get(key, 0) + 1
-            self._unbind(account_id)
+        rt = self._runtime(account_id)
+        key = model or ""
+        until = self.clock() + seconds
+        cur = rt.cooldowns.get(key)
+        if cur is None or until > cur.until or cur.until <= self.clock():
+            rt.cooldowns[key] = Cooldown(until, reason, kind)
+        rt.failures[key] = rt.failures.get(key, 0) + 1
+        self._unbind(account_id)
 
     def _unbind(self, account_id: str) -> None:
         # Conversations bound to it move on; they come back only by chance.
@@ -353,81 +345,75 @@ class AccountPool:
                         kinds: frozenset[str] | None = None) -> None:
         """End cooldowns (of one account / one model; with `kinds`, only cooldowns of those kinds,
         e.g. a quota that came back early ends a quota rest but not a model-not-found one)."""
-        with self._lock:
-            for aid, rt in self._rt.items():
-                if account_id is not None and aid != account_id:
+        for aid, rt in self._rt.items():
+            if account_id is not None and aid != account_id:
+                continue
+            keys = list(rt.cooldowns) if model is None else [model]
+            for key in keys:
+                cur = rt.cooldowns.get(key)
+                if kinds is not None and (cur is None or cur.kind not in kinds):
                     continue
-                keys = list(rt.cooldowns) if model is None else [model]
-                for key in keys:
-                    cur = rt.cooldowns.get(key)
-                    if kinds is not None and (cur is None or cur.kind not in kinds):
-                        continue
-                    rt.cooldowns.pop(key, None)
-                    rt.failures.pop(key, None)
-                if model is None and kinds is None:
-                    rt.failures.clear()
+                rt.cooldowns.pop(key, None)
+                rt.failures.pop(key, None)
+            if model is None and kinds is None:
+                rt.failures.clear()
 
     def quota_cooldowns(self) -> dict[str, list[str]]:
         """account id -> models cooling down for quota (to re-check against the live quota)."""
-        with self._lock:
-            now = self.clock()
-            return {aid: [m for m, c in rt.cooldowns.items() if c.kind == "quota" and c.until > now and m]
-                    for aid, rt in self._rt.items()
-                    if any(c.kind == "quota" and c.until > now for c in rt.cooldowns.values())}
+        now = self.clock()
+        return {aid: [m for m, c in rt.cooldowns.items() if c.kind == "quota" and c.until > now and m]
+                for aid, rt in self._rt.items()
+                if any(c.kind == "quota" and c.until > now for c in rt.cooldowns.values())}
 
     def disable(self, account_id: str, reason: str, *, link: str | None = None, by: str = "google") -> None:
         """Take an account out of rotation until the person fixes it; saved to disk. `by`: who
         decided ("google" for an upstream refusal, "sign-in" for a revoked token, "user")."""
-        with self._lock:
-            acc = self.store.get(account_id)
-            if acc is None:
-                return
-            acc.disabled = True
-            acc.disabled_reason = reason[:800]
-            acc.disabled_at = self.clock()
-            acc.disabled_by = by
-            acc.disabled_link = link
-            self.store.save()
-            self._unbind(account_id)
+        acc = self.store.get(account_id)
+        if acc is None:
+            return
+        acc.disabled = True
+        acc.disabled_reason = reason[:800]
+        acc.disabled_at = self.clock()
+        acc.disabled_by = by
+        acc.disabled_link = link
+        self.store.save()
+        self._unbind(account_id)
         self._changed()
 
     def pause_for_verification(self, account_id: str, *, link: str | None, link_text: str | None,
                                message: str) -> None:
         """Google wants the person to verify the account: out of rotation (re-tried after
         VERIFY_PAUSE or on Retry), with Google's link kept to show; saved to disk."""
-        with self._lock:
-            acc = self.store.get(account_id)
-            if acc is None:
-                return
-            acc.verify_url = link or acc.verify_url
-            acc.verify_text = link_text
-            acc.verify_message = message[:500]
-            acc.verify_at = self.clock()
-            self.store.save()
-            self._unbind(account_id)
+        acc = self.store.get(account_id)
+        if acc is None:
+            return
+        acc.verify_url = link or acc.verify_url
+        acc.verify_text = link_text
+        acc.verify_message = message[:500]
+        acc.verify_at = self.clock()
+        self.store.save()
+        self._unbind(account_id)
         self._changed()
 
     def resume(self, account_id: str, *, enable: bool = False) -> Account | None:
         """The person acted (or an account answered fine): clear the verification pause and the
         cooldowns; `enable` also lifts a disable. Saved to disk."""
-        with self._lock:
-            acc = self.store.get(account_id)
-            if acc is None:
-                return None
-            changed = acc.verify_at is not None
-            acc.verify_at = acc.verify_url = acc.verify_text = acc.verify_message = None
-            if enable and acc.disabled:
-                acc.disabled, acc.disabled_reason, acc.disabled_at = False, None, None
-                acc.disabled_by = acc.disabled_link = None
-                changed = True
-            if changed:
-                self.store.save()
-            self.clear_cooldowns(account_id)
+        acc = self.store.get(account_id)
+        if acc is None:
+            return None
+        changed = acc.verify_at is not None
+        acc.verify_at = acc.verify_url = acc.verify_text = acc.verify_message = None
+        if enable and acc.disabled:
+            acc.disabled, acc.disabled_reason, acc.disabled_at = False, None, None
+            acc.disabled_by = acc.disabled_link = None
+            changed = True
+        if changed:
+            self.store.save()
+        self.clear_cooldowns(account_id)
         if changed:
             self._changed()
         return acc
 
     def session_account(self, session: str) -> str | None:
-        with self._lock:
-            b = self._sessions.get(session)
-            return b[0] if b and b[1] > self.clock() else None
+        b = self._sessions.get(session)
+        return b[0] if b and b[1] > self.clock() else None

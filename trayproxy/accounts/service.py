@@ -7,6 +7,8 @@ fails with `invalid_grant` disables the account with the reason, so it leaves th
 shows up in `accounts list` and the settings page. A token endpoint that cannot be reached is
 a network problem, reported as one (never as a rejected token), and the account stays enabled.
 Messages that can reach API clients name the account by its short id, never its e-mail.
+Keychain reads and writes and the accounts.json writes happen in worker threads (the store's
+`a_*` methods); the records themselves change here, on the loop.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class AccountService:
             raise TokenUnavailable(f"account {account.label}: token refresh failed: {e}") from e
 
     async def _do_refresh(self, account: Account) -> str:
-        rt = self.store.refresh_token(account.id)
+        rt = await asyncio.to_thread(self.store.refresh_token, account.id)  # the keychain: off the loop
         if not rt:
             self.pool.disable(account.id, "no refresh token stored: sign in again", by="sign-in")
             raise TokenUnavailable(f"account {account.label} has no refresh token", revoked=True)
@@ -121,7 +123,7 @@ class AccountService:
                 raise TokenUnavailable(f"account {account.label}: {e}", network=True) from e
             raise TokenUnavailable(f"account {account.label}: token refresh failed: {e}") from e
         if t.refresh_token and t.refresh_token != rt:
-            self.store.set_refresh_token(account.id, t.refresh_token)
+            await self.store.a_set_refresh_token(account.id, t.refresh_token)
         self._tokens[account.id] = _Token(t.access_token, t.expires_at)
         return t.access_token
 
@@ -167,7 +169,7 @@ class AccountService:
             acc.verify_at = acc.verify_url = acc.verify_text = acc.verify_message = None
             self.pool.clear_cooldowns(acc.id)
         assert tokens.refresh_token
-        self.store.put(acc, refresh_token=tokens.refresh_token)
+        await self.store.a_put(acc, refresh_token=tokens.refresh_token)
         self._tokens[acc.id] = _Token(tokens.access_token, tokens.expires_at)
         await self.refresh_account(acc)
         return acc
@@ -215,7 +217,7 @@ class AccountService:
                 self._triage_account_answer(acc, status, raw)
         if ok and resume and acc.verify_at is not None:
             self.pool.resume(acc.id)
-        self.store.put(acc)
+        await self.store.a_put(acc)
         if not acc.project:
             raise AccountError(
                 f"{acc.email} is signed in but not onboarded for Gemini Code Assist / Antigravity "
@@ -251,7 +253,7 @@ class AccountService:
         except onboarding.OnboardingError as e:
             if e.link:
                 self.pool.pause_for_verification(acc.id, link=e.link, link_text=e.link_text, message=str(e))
-            self.store.put(acc)
+            await self.store.a_put(acc)
             raise AccountError(str(e)) from e
         except TransportError as e:
             raise AccountError(f"Cloud Code could not be reached while onboarding {acc.email}: "
@@ -279,7 +281,7 @@ class AccountService:
                 continue
             if status == 200:
                 self._apply_models(acc, data)
-                self.store.put(acc)
+                await self.store.a_put(acc)
                 n += 1
         return n
 

@@ -7,9 +7,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trayproxy.connect.service import CLIENTS, Result, check, connect, status, summary, undo
+
+if TYPE_CHECKING:
+    from trayproxy.control.api import ControllerAPI
 
 __all__ = ["add_parser", "cmd_connect", "run_for", "backup_root"]
 
@@ -35,7 +38,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run_for(ctl: Any, client: str, action: str, *, run_client: bool = True) -> Result:
+def run_for(ctl: ControllerAPI, client: str, action: str, *, run_client: bool = True) -> Result:
     """The tray's and the page's connect: the running instance's base URL and key."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
@@ -53,7 +56,7 @@ def _running_tray(paths: Any) -> tuple[str, str] | None:
     port than the config says, e.g. after a port change), or None."""
     import urllib.request
 
-    from trayproxy.ui.instance import read_instance  # stdlib only: no display library
+    from trayproxy.control.instance import read_instance  # stdlib only: no display library
 
     inst = read_instance(paths.instance_file)
     if inst is None:

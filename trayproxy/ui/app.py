@@ -2,7 +2,7 @@
 
 Startup: if another tray app is alive (`paths.instance_file`), ask it to show its settings and
 exit 0; if `trayproxy serve` owns the data dir, say so and exit. Otherwise take the data dir's
-lock (local_control.py), start the Controller and the ControlServer, advertise the control URL,
+lock (control/local.py), start the Controller and the ControlServer, advertise the control URL,
 and run the tray until Quit, which stops the proxy, closes the window and removes the instance
 file; the lock goes with the process.
 """
@@ -14,9 +14,10 @@ import os
 import sys
 from typing import Any
 
+from trayproxy.control.api import ControllerAPI
+from trayproxy.control.clipboard import copy_text
+from trayproxy.control.instance import ask_to_show, read_instance, remove_instance, write_instance
 from trayproxy.paths import AppPaths, app_paths
-from trayproxy.ui.clipboard import copy_text
-from trayproxy.ui.instance import ask_to_show, read_instance, remove_instance, write_instance
 from trayproxy.ui.notify import notify
 from trayproxy.ui.window import SettingsWindow
 
@@ -42,17 +43,18 @@ class TrayRuntime:
     """Everything the tray app owns, wired together; `run()` blocks on the main thread."""
 
     def __init__(
-        self, paths: AppPaths, *, controller: Any = None, icon_factory: Any = None, window: Any = None
+        self, paths: AppPaths, *, controller: ControllerAPI | None = None, icon_factory: Any = None,
+        window: Any = None
     ) -> None:
+        from trayproxy.control.login import LoginRunner
+        from trayproxy.control.server import ControlServer
         from trayproxy.controller import Controller
-        from trayproxy.ui.control import ControlServer
-        from trayproxy.ui.login import LoginRunner
         # GTK's OpenGL set-up maps libLLVM (~45 MiB) that a tray icon never uses.
         os.environ.setdefault("GDK_GL", "disable")
         from trayproxy.ui.tray import TrayApp
 
         self.paths = paths
-        self.controller = controller or Controller(paths)
+        self.controller: ControllerAPI = controller or Controller(paths)
         self.login = LoginRunner(self.controller, on_done=self._notify)
         self.window = window or SettingsWindow(lambda: self.control.url)
         self.control = ControlServer(self.controller, login=self.login, copy=copy_text, on_show=self.window.show)
@@ -114,7 +116,7 @@ class TrayRuntime:
 
 def run_tray_app(paths: AppPaths | None = None) -> int:
     from trayproxy.cli_state import user_errors
-    from trayproxy.local_control import LockHeld, claim
+    from trayproxy.control.local import LockHeld, claim
 
     paths = (paths or app_paths()).ensure()
     running = read_instance(paths.instance_file)

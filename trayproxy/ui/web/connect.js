@@ -1,6 +1,6 @@
 // "Connect a client" card: one row per client (installed version, connected or not) with
 // Connect / Check / Undo buttons; results (✓ with the model that answered, or what is wrong)
-// appear under the row. API: GET/POST /api/connect (trayproxy/connect/ui.py).
+// appear under the row. API: GET/POST /api/connect (trayproxy/connect/routes.py).
 (function () {
   "use strict";
   const TOKEN = document.querySelector('meta[name="trayproxy-token"]').content;

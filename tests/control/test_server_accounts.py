@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
+from tests.control.test_server import request as raw_request
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.helpers import make_controller
-from tests.ui.test_control import request as raw_request
 
 VERIFY_URL = "https://accounts.google.com/signin/continue?sarp=1&scc=1"
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[FakeCloudCode, Any, Any, list[str]]]:
-    from trayproxy.ui.control import ControlServer
+    from trayproxy.control.server import ControlServer
 
     fake = FakeCloudCode()
     fake.add_account("a@example.com", quota={"gemini-3-flash": 0.5})

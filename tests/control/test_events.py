@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account
-from trayproxy.ui.control import TOKEN_HEADER
+from tests.control.helpers import add_account
+from trayproxy.control.server import TOKEN_HEADER
 
 
 class Stream:

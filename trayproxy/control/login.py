@@ -15,9 +15,11 @@ import webbrowser
 from collections.abc import Callable
 from typing import Any
 
+from trayproxy.control.api import ControllerAPI
+
 __all__ = ["LoginRunner", "open_in_browser"]
 
-log = logging.getLogger("trayproxy.ui.login")
+log = logging.getLogger("trayproxy.control.login")
 
 
 def open_in_browser(url: str) -> None:
@@ -28,7 +30,7 @@ def open_in_browser(url: str) -> None:
 class LoginRunner:
     def __init__(
         self,
-        controller: Any,
+        controller: ControllerAPI,
         *,
         open_url: Callable[[str], None] = open_in_browser,
         on_done: Callable[[str, str], None] | None = None,

@@ -11,7 +11,7 @@ draws a random token:
   sessionStorage, which only this origin (scheme, host and port) can read, and takes it out of
   the address bar. `GET /` without a token serves the page with no token in it.
 - `/api/*` needs the token in `X-Trayproxy-Token` (or `?token=`). `/api/cli/*` (every setting,
-  for the CLI; ui/control_state.py) needs a second token instead, `cli_token`, which only the
+  for the CLI; control/cli_routes.py) needs a second token instead, `cli_token`, which only the
   0600 instance file holds, in the header only.
 - The Host must be a loopback name with our port and any Origin must be our own origin
   (DNS rebinding and cross-site requests are refused); the one exception is `POST /` from the
@@ -36,22 +36,29 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
-from trayproxy.ui import models_api
-from trayproxy.ui.clipboard import Copier, copy_text
-from trayproxy.ui.control_state import add_state_routes
-from trayproxy.ui.events import EventHub
-from trayproxy.ui.login import LoginRunner
-from trayproxy.ui.page_words import by_account, page_words
-from trayproxy.ui.snippets import client_urls, snippets
+from trayproxy.control._http import ApiError, guarded, read_json, user_message
+from trayproxy.control.api import ControllerAPI
+from trayproxy.control.cli_routes import add_cli_routes
+from trayproxy.control.clipboard import Copier, copy_text
+from trayproxy.control.events import EventHub
+from trayproxy.control.login import LoginRunner
+from trayproxy.control.models_routes import add_models_routes
+from trayproxy.control.page_words import by_account, page_words
+from trayproxy.control.snippets import client_urls, snippets
+
+if TYPE_CHECKING:
+    from trayproxy.monitor import Monitor
 
 __all__ = ["ControlServer", "WEB_DIR", "TOKEN_HEADER", "COOKIE", "PAGE_SETTINGS"]
 
-log = logging.getLogger("trayproxy.ui.control")
-WEB_DIR = Path(__file__).with_name("web")
+log = logging.getLogger("trayproxy.control.server")
+# The page's files are package data under ui/ (the settings page is UI), served from there by
+# path: no ui module is imported, so `trayproxy serve` loads no display code.
+WEB_DIR = Path(__file__).resolve().parent.parent / "ui" / "web"
 TOKEN_HEADER = "X-Trayproxy-Token"
 COOKIE = "trayproxy_control"  # the old session cookie's name: nothing sets or reads it any more
 # The page's own files: every .css / .js shipped in web/ (a new page module needs no entry here).
@@ -74,20 +81,10 @@ MAX_PAGE = 500
 _EXPORT_TYPES = {"csv": "text/csv", "json": "application/json"}
 
 
-class ApiError(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _user_message(e: BaseException) -> str:
-    return str(e.args[0]) if e.args else (str(e) or type(e).__name__)
-
-
 class ControlServer:
     def __init__(
         self,
-        controller: Any,
+        controller: ControllerAPI,
         *,
         login: LoginRunner | None = None,
         copy: Copier = copy_text,
@@ -147,9 +144,8 @@ class ControlServer:
             return
         self._subscribed = True
         self.controller.subscribe(self.events.changed)
-        mon = getattr(self.controller, "monitor", None)
-        if mon is not None and hasattr(mon, "subscribe"):
-            mon.subscribe(self.events.monitor_changed)
+        if self.controller.monitor is not None:
+            self.controller.monitor.subscribe(self.events.monitor_changed)
 
     async def stop(self) -> None:
         await self.login.cancel()
@@ -204,7 +200,7 @@ class ControlServer:
             raise
         except Exception as e:
             log.exception("control API %s %s failed", request.method, request.path)
-            resp = web.json_response({"error": f"Internal error: {_user_message(e)}"}, status=500)
+            resp = web.json_response({"error": f"Internal error: {user_message(e)}"}, status=500)
         if resp.prepared:  # a stream (the event stream) sent its own headers
             return resp
         resp.headers["Cache-Control"] = "no-store"
@@ -245,11 +241,11 @@ class ControlServer:
         r.add_post("/api/zai/test", self.post_zai_test)
         r.add_get("/api/autostart", self.get_autostart)
         r.add_post("/api/autostart", self.post_autostart)
-        from trayproxy.connect.ui import add_control_routes  # Connect buttons (trayproxy/connect/ui.py)
-        models_api.register(r, self)  # the Models tab (ui/models_api.py)
+        from trayproxy.connect.routes import add_connect_routes  # Connect buttons (connect/routes.py)
 
-        add_control_routes(r, self.controller)
-        add_state_routes(app, self)
+        add_models_routes(r, self.controller)  # the Models tab (control/models_routes.py)
+        add_connect_routes(r, self.controller)
+        add_cli_routes(r, self.controller, self.kind)  # the CLI's, behind cli_token (control/cli_routes.py)
 
     def _page(self, token: str) -> web.Response:
         html = (self.web_dir / "index.html").read_text("utf-8").replace("{{TOKEN}}", token)
@@ -284,7 +280,7 @@ class ControlServer:
                             charset="utf-8")
 
     async def icon(self, request: web.Request) -> web.StreamResponse:
-        from trayproxy.ui.icons import STATES, render_icon  # Pillow: only when the page asks
+        from trayproxy.icons import STATES, render_icon  # Pillow: only when the page asks
 
         state = request.match_info["state"]
         if state not in STATES:
@@ -294,15 +290,6 @@ class ControlServer:
             render_icon(state, 64).save(buf, "PNG")
             self._icons[state] = buf.getvalue()
         return web.Response(body=self._icons[state], content_type="image/png")
-
-    async def _json(self, request: web.Request) -> dict[str, Any]:
-        try:
-            data = await request.json()
-        except ValueError:
-            raise ApiError("The request body must be JSON") from None
-        if not isinstance(data, dict):
-            raise ApiError("The request body must be a JSON object")
-        return data
 
     def state(self) -> dict[str, Any]:
         ctl = self.controller
@@ -334,9 +321,9 @@ class ControlServer:
             },
             "api_key": key,
             "secrets": {  # where the API key and the z.ai key really are
-                "where": "file" if ctl.secrets.fallback_reason else "keychain",
-                "path": str(ctl.paths.secrets_file) if ctl.secrets.fallback_reason else None,
-                "reason": ctl.secrets.fallback_reason,
+                "where": "file" if st.secrets_fallback else "keychain",
+                "path": str(ctl.paths.secrets_file) if st.secrets_fallback else None,
+                "reason": st.secrets_fallback,
             },
             "urls": client_urls(st.base_url),
             "snippets": [s.to_dict() for s in snippets(st.base_url, key)],
@@ -347,59 +334,42 @@ class ControlServer:
     async def get_state(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(self.state())
 
-    async def _guarded(self, coro: Awaitable[Any]) -> None:
-        from trayproxy.accounts.service import AccountError
-        from trayproxy.config import ConfigError
-        from trayproxy.proxy.server import StartError
-        from trayproxy.secrets import SecretStoreError
-
-        try:
-            await coro
-        except (StartError, ConfigError, SecretStoreError, AccountError, KeyError, ValueError) as e:
-            raise ApiError(_user_message(e)) from e
-
     async def _thread(self, fn: Callable[[], T]) -> T:
         """Run blocking work (SQLite, files) off the engine loop."""
         return await asyncio.get_running_loop().run_in_executor(None, fn)
 
-    async def _sync(self, fn: Callable[[], Any]) -> None:
-        async def run() -> None:
-            fn()
-
-        await self._guarded(run())
-
     async def post_start(self, request: web.Request) -> web.StreamResponse:
         try:
-            await self._guarded(self.controller.a_start())
+            await guarded(self.controller.a_start())
         except ApiError as e:  # the state rides along: its problem says why, and what to do
             return web.json_response({**self.state(), "error": str(e)}, status=e.status)
         return web.json_response(self.state())
 
     async def post_stop(self, request: web.Request) -> web.StreamResponse:
-        await self._guarded(self.controller.a_stop())
+        await guarded(self.controller.a_stop())
         return web.json_response(self.state())
 
     async def post_config(self, request: web.Request) -> web.StreamResponse:
-        data = await self._json(request)
+        data = await read_json(request)
         key, value = data.get("key"), data.get("value")
         if key not in PAGE_SETTINGS:
             raise ApiError(f"The settings page cannot change {key!r}")
         try:
-            await self._sync(lambda: self.controller.set_config(key, value))
+            await guarded(self.controller.a_set_config(key, value))
         except ApiError as e:
             raise ApiError(page_words(str(e), key), e.status) from e
         return web.json_response(self.state())
 
     async def post_key(self, request: web.Request) -> web.StreamResponse:
-        data = await self._json(request)
+        data = await read_json(request)
         key = data.get("key")
         if not isinstance(key, str):
             raise ApiError("The API key must be text")
-        await self._sync(lambda: self.controller.set_api_key(key))
+        await guarded(self.controller.a_set_api_key(key))
         return web.json_response(self.state())
 
     async def post_key_regenerate(self, request: web.Request) -> web.StreamResponse:
-        await self._sync(self.controller.regenerate_api_key)
+        await guarded(self.controller.a_regenerate_api_key())
         return web.json_response(self.state())
 
     async def post_login(self, request: web.Request) -> web.StreamResponse:
@@ -411,21 +381,21 @@ class ControlServer:
         return web.json_response(self.state())
 
     async def post_refresh_token(self, request: web.Request) -> web.StreamResponse:
-        token = (await self._json(request)).get("refresh_token")
+        token = (await read_json(request)).get("refresh_token")
         if not isinstance(token, str) or not token.strip():
             raise ApiError("Paste a refresh token first")
-        await self._guarded(self.controller.a_add_refresh_token(token.strip()))
+        await guarded(self.controller.a_add_refresh_token(token.strip()))
         return web.json_response(self.state())
 
     async def post_refresh_accounts(self, request: web.Request) -> web.StreamResponse:
-        await self._guarded(self.controller.a_refresh_accounts())
+        await guarded(self.controller.a_refresh_accounts())
         return web.json_response(self.state())
 
     async def post_remove_account(self, request: web.Request) -> web.StreamResponse:
-        account_id = (await self._json(request)).get("id")
+        account_id = (await read_json(request)).get("id")
         if not isinstance(account_id, str) or not account_id:
             raise ApiError("Which account? (id missing)")
-        await self._sync(lambda: self.controller.remove_account(account_id))
+        await guarded(self.controller.a_remove_account(account_id))
         return web.json_response(self.state())
 
     # -- account actions (#15): retry now, enable/disable, open Google's link --------------------
@@ -435,7 +405,7 @@ class ControlServer:
         r.add_post("/api/accounts/open", self.post_account_open)
 
     async def _account_id(self, request: web.Request) -> tuple[str, dict[str, Any]]:
-        data = await self._json(request)
+        data = await read_json(request)
         account_id = data.get("id")
         if not isinstance(account_id, str) or not account_id:
             raise ApiError("Which account? (id missing)")
@@ -445,7 +415,7 @@ class ControlServer:
         """Retry now: clear cooldowns and the verification pause, then check the account. A check
         that fails is an error with Google's reason, and the state shows what is left."""
         account_id, _ = await self._account_id(request)
-        await self._guarded(self.controller.a_retry_account(account_id))
+        await guarded(self.controller.a_retry_account(account_id))
         return web.json_response(self.state())
 
     async def post_account_enable(self, request: web.Request) -> web.StreamResponse:
@@ -453,14 +423,14 @@ class ControlServer:
         enabled = data.get("enabled")
         if not isinstance(enabled, bool):
             raise ApiError("enabled must be true or false")
-        await self._sync(lambda: self.controller.set_account_enabled(account_id, enabled))
+        await guarded(self.controller.a_set_account_enabled(account_id, enabled))
         return web.json_response(self.state())
 
     async def post_account_open(self, request: web.Request) -> web.StreamResponse:
         """Open the account's own verification (or fix-it) link in the system browser. Only links
         Google gave for that account can be opened this way, never a URL the page sends."""
         account_id, _ = await self._account_id(request)
-        acc = self.controller.store.find(account_id)
+        acc = self.controller.find_account(account_id)
         if acc is None:
             raise ApiError(f"No account matches {account_id!r}", status=404)
         link = acc.verify_url or (acc.disabled_link if acc.disabled else None)
@@ -470,7 +440,7 @@ class ControlServer:
         return web.json_response({"ok": bool(opened), "url": link})
 
     async def post_copy(self, request: web.Request) -> web.StreamResponse:
-        text = (await self._json(request)).get("text")
+        text = (await read_json(request)).get("text")
         if not isinstance(text, str):
             raise ApiError("Nothing to copy")
         ok = await asyncio.get_running_loop().run_in_executor(None, self.copy, text)
@@ -485,8 +455,8 @@ class ControlServer:
         return web.json_response({"ok": True})
 
     # -- request log (Monitor tab) ---------------------------------------------------------
-    def _monitor(self) -> Any:
-        mon = getattr(self.controller, "monitor", None)
+    def _monitor(self) -> Monitor:
+        mon = self.controller.monitor
         if mon is None:
             raise ApiError("The request log is not available in this instance", status=404)
         return mon
@@ -590,7 +560,7 @@ class ControlServer:
     async def post_monitor_export_save(self, request: web.Request) -> web.StreamResponse:
         """The settings window (pywebview) cannot download: write the export to Downloads."""
         mon = self._monitor()
-        fmt, filters = self._export_args(await self._json(request))
+        fmt, filters = self._export_args(await read_json(request))
         folder = self.downloads_dir()
         name = self._export_name(fmt)
 
@@ -616,17 +586,17 @@ class ControlServer:
 
     # -- z.ai --------------------------------------------------------------------------------
     async def post_zai_key(self, request: web.Request) -> web.StreamResponse:
-        key = (await self._json(request)).get("key")
+        key = (await read_json(request)).get("key")
         if not isinstance(key, str) or not key.strip():
             raise ApiError("Paste the z.ai API key first")
         key = key.strip()
         if any(c.isspace() for c in key) or len(key) > 1024:
             raise ApiError("The z.ai API key cannot contain spaces or line breaks")
-        await self._sync(lambda: self.controller.set_zai_key(key))
+        await guarded(self.controller.a_set_zai_key(key))
         return web.json_response(self.state())
 
     async def post_zai_key_remove(self, request: web.Request) -> web.StreamResponse:
-        await self._sync(lambda: self.controller.set_zai_key(None))
+        await guarded(self.controller.a_set_zai_key(None))
         return web.json_response(self.state())
 
     async def post_zai_test(self, request: web.Request) -> web.StreamResponse:
@@ -638,7 +608,7 @@ class ControlServer:
         try:
             models = await self.controller.a_zai_models()
         except ZaiError as e:
-            msg = _user_message(e)
+            msg = user_message(e)
             if msg.startswith(("z.ai answered 401", "z.ai answered 403")):
                 msg = "z.ai refused the API key (" + msg.removeprefix("z.ai answered ") + ")"
             raise ApiError(msg, status=502) from e
@@ -651,14 +621,14 @@ class ControlServer:
         try:
             st = await self._thread(fn)
         except AutostartError as e:
-            raise ApiError(_user_message(e), status=500) from e
+            raise ApiError(user_message(e), status=500) from e
         return web.json_response(st.to_dict())
 
     async def get_autostart(self, request: web.Request) -> web.StreamResponse:
         return await self._autostart(self.autostart.status)
 
     async def post_autostart(self, request: web.Request) -> web.StreamResponse:
-        on = (await self._json(request)).get("enabled")
+        on = (await read_json(request)).get("enabled")
         if not isinstance(on, bool):
             raise ApiError("enabled must be true or false")
         return await self._autostart(self.autostart.enable if on else self.autostart.disable)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from trayproxy.ui.snippets import claude_code_setup, client_urls, snippets
+from trayproxy.control.snippets import claude_code_setup, client_urls, snippets
 
 
 def test_client_urls() -> None:

@@ -1,5 +1,6 @@
-"""The Connect submenu of the tray and the /api/connect routes of the settings page, over a real
-Controller, proxy and fake upstream (the user's HOME is a temporary folder)."""
+"""The settings page's Connect buttons: the /api/connect routes (connect/routes.py) and the card
+that uses them, over a real Controller, proxy and fake upstream (the user's HOME is a temporary
+folder)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,8 @@ from tests.clients import client_dirs
 from tests.connect.samples import CLAUDE_SETTINGS
 from tests.connect.test_service import stack  # noqa: F401 (module fixture: fake upstream + running proxy)
 from tests.ui.conftest import ARTIFACTS, chromium
-from tests.ui.helpers import make_fake_icon_class
 from tests.ui.test_browser import docs_copy
-from trayproxy.ui.control import TOKEN_HEADER
-from trayproxy.ui.tray import TrayApp
+from trayproxy.control.server import TOKEN_HEADER
 
 
 @pytest.fixture
@@ -34,45 +33,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return h
 
 
-def submenu(item: Any) -> dict[str, Any]:
-    return {str(i.text).replace("  ✓", ""): i for i in item.submenu.items if str(i.text)}
-
-
-def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None:  # noqa: F811
-    _, ctl = stack
-    notes: list[tuple[str, str]] = []
-    tray = TrayApp(ctl, open_settings=lambda: None, begin_login=lambda: None, copy=lambda t: True,
-                   notify=lambda t, m: notes.append((t, m)), spawn=lambda fn: fn(),
-                   icon_factory=make_fake_icon_class())
-    top = {str(i.text): i for i in tray.icon.menu.items if str(i.text)}
-    clients = submenu(top["Connect"])
-    assert list(clients) == ["Claude Code", "Codex", "Gemini CLI"]
-    claude = clients["Claude Code"]
-    actions = submenu(claude)
-    assert list(actions) == ["Connect", "Check", "Undo"]
-    assert claude.text == "Claude Code" and not actions["Undo"].enabled
-
-    actions["Connect"](tray.icon)
-    title, body = notes[-1]
-    assert title.startswith("✓ Claude Code is connected — ") and "answered" in title, notes
-    assert ctl.api_key() not in title + body
-    assert json.loads((home / ".claude" / "settings.json").read_text())["env"]["ANTHROPIC_BASE_URL"] == ctl.status().base_url
-    assert claude.text == "Claude Code  ✓" and actions["Undo"].enabled
-    assert body and "round trip through the proxy: ok" in body
-
-    actions["Check"](tray.icon)
-    assert notes[-1][0].startswith("✓ Claude Code is connected")
-
-    actions["Undo"](tray.icon)
-    assert notes[-1][0].startswith("✓ Claude Code: settings restored")
-    assert (home / ".claude" / "settings.json").read_text() == CLAUDE_SETTINGS
-    assert claude.text == "Claude Code"
-
-
 @pytest.fixture
 def control(stack) -> Iterator[Any]:  # noqa: F811
-    from trayproxy.ui.control import ControlServer
-    from trayproxy.ui.login import LoginRunner
+    from trayproxy.control.login import LoginRunner
+    from trayproxy.control.server import ControlServer
 
     _, ctl = stack
     srv = ControlServer(ctl, login=LoginRunner(ctl, open_url=lambda u: None), copy=lambda t: True, on_show=lambda: None)

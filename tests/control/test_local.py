@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from trayproxy.local_control import LockHeld, OwnerLock, open_owner, running_instance
+from trayproxy.control.instance import write_instance
+from trayproxy.control.local import LockHeld, OwnerLock, open_owner, running_instance
 from trayproxy.paths import AppPaths, app_paths
-from trayproxy.ui.instance import write_instance
 
 
 def _paths(tmp_path: Path) -> AppPaths:
@@ -20,7 +20,7 @@ def _paths(tmp_path: Path) -> AppPaths:
 
 def test_lock_is_exclusive_across_processes(tmp_path: Path) -> None:
     paths = _paths(tmp_path)
-    code = ("import sys; from pathlib import Path; from trayproxy.local_control import OwnerLock\n"
+    code = ("import sys; from pathlib import Path; from trayproxy.control.local import OwnerLock\n"
             "print(OwnerLock(Path(sys.argv[1])).try_acquire())")
     lock = OwnerLock(paths.lock_file)
     assert lock.try_acquire()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trayproxy.ui.instance import ask_to_show, pid_alive, read_instance, remove_instance, write_instance
+from trayproxy.control.instance import ask_to_show, pid_alive, read_instance, remove_instance, write_instance
 
 
 def test_write_read_remove(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_pid_alive() -> None:
 
 
 def test_ask_to_show_reaches_the_control_server(control: Any, tmp_path: Path) -> None:
-    from trayproxy.ui.instance import Instance
+    from trayproxy.control.instance import Instance
 
     assert ask_to_show(Instance(pid=1, control_url=control.url))
     assert control.shown == [True]

@@ -2,7 +2,7 @@
 
 1. The running instance (tray app or `trayproxy serve`) holds an exclusive lock on
    `paths.lock_file` for its whole life and advertises its ControlServer in
-   `paths.instance_file` (0600, holds the per-launch token; see ui/instance.py).
+   `paths.instance_file` (0600, holds the per-launch token; see control/instance.py).
 2. A CLI command that changes state calls `open_owner(paths)`: it either takes the lock itself
    (no instance runs: it edits the files, still holding the lock, so two writers never meet) or
    finds the instance that holds it and talks to it through `ControlClient`.
@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from trayproxy.control.instance import Instance, read_instance
 from trayproxy.paths import AppPaths
-from trayproxy.ui.instance import Instance, read_instance
 
 __all__ = ["OwnerLock", "LockHeld", "ControlClient", "ControlError", "claim", "open_owner", "running_instance",
            "already_running_message"]

@@ -4,7 +4,7 @@ The file is JSON `{pid, control_url, kind, cli_token}` with mode 0600 (the URL h
 settings page's per-launch token; `cli_token` opens the ControlServer's `/api/cli/*` state
 routes, which the page's token does not; `kind` is "tray" or "serve"). A second tray launch that finds a live pid asks that
 instance to show its settings and exits; a file whose pid is gone is stale and ignored. The CLI
-finds the owner of the data dir through the same file (trayproxy/local_control.py).
+finds the owner of the data dir through the same file (control/local.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from trayproxy.fileio import atomic_write
 
 __all__ = ["Instance", "write_instance", "read_instance", "remove_instance", "pid_alive", "ask_to_show"]
 
-log = logging.getLogger("trayproxy.ui.instance")
+log = logging.getLogger("trayproxy.control.instance")
 
 
 @dataclass(frozen=True)

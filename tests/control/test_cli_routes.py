@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account
-from tests.ui.test_control import request
-from trayproxy.local_control import ControlClient, ControlError
-from trayproxy.ui.instance import Instance
+from tests.control.helpers import add_account
+from tests.control.test_server import request
+from trayproxy.control.instance import Instance
+from trayproxy.control.local import ControlClient, ControlError
 
 
 def client(control: Any) -> ControlClient:
@@ -76,7 +76,7 @@ def test_a_removed_account_is_never_written_back(controller: Any) -> None:
 
 
 def test_port_change_while_bound_is_saved_with_a_note(control: Any, controller: Any) -> None:
-    from tests.ui.helpers import free_port
+    from tests.control.helpers import free_port
 
     add_account(controller)
     controller.start()

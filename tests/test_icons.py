@@ -5,7 +5,7 @@ import itertools
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from trayproxy.ui.icons import STATES, render_icon, state_for
+from trayproxy.icons import STATES, render_icon, state_for
 
 
 @pytest.mark.parametrize("size", [16, 22, 24, 32, 48, 64])

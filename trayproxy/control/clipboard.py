@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 __all__ = ["Copier", "copy_text", "clipboard_commands"]
 
-log = logging.getLogger("trayproxy.ui.clipboard")
+log = logging.getLogger("trayproxy.control.clipboard")
 Copier = Callable[[str], bool]
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account, feed_monitor, free_port
-from trayproxy.ui.control import COOKIE, TOKEN_HEADER
+from tests.control.helpers import add_account, feed_monitor, free_port, new_account
+from trayproxy.control.server import COOKIE, TOKEN_HEADER
 
 
 def request(srv: Any, method: str, path: str, body: Any = None, *, token: bool = True,
@@ -220,7 +220,9 @@ def test_login_begin_reports_url(control: Any, controller: Any, monkeypatch: pyt
         import asyncio
 
         await asyncio.sleep(0.05)
-        return add_account(controller, "new@example.com")
+        acc = new_account("new@example.com")  # on the loop, as the real sign-in adds it
+        await controller.store.a_put(acc, refresh_token="rt-new@example.com")
+        return acc
 
     monkeypatch.setattr(controller, "a_login", fake_login)
     status, s, _ = request(control, "POST", "/api/accounts/login", {})

@@ -1,5 +1,5 @@
 """The settings page's Models section: the live resolution table, the model_mapping editor and
-"test a name", as ControlServer JSON routes (registered from ui/control.py in one line).
+"test a name", as ControlServer JSON routes (registered from control/server.py in one line).
 
 GET  /api/models           names -> per-account resolution, the mapping, served ids, warnings
 POST /api/models/test      {"name"} -> that name's row
@@ -9,7 +9,7 @@ POST /api/models/mapping   {"pattern", "target", "previous"?} adds or edits one 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -21,15 +21,14 @@ from trayproxy.accounts.model_report import (
     resolution_rows,
 )
 from trayproxy.accounts.models import VALID_MODEL_RE
+from trayproxy.control._http import ApiError, guarded, read_json
+from trayproxy.control.api import ControllerAPI
 
-if TYPE_CHECKING:
-    from trayproxy.ui.control import ControlServer
-
-__all__ = ["register", "models_state"]
+__all__ = ["add_models_routes", "models_state"]
 
 
-def models_state(ctl: Any) -> dict[str, Any]:
-    accounts = ctl.store.all()
+def models_state(ctl: ControllerAPI) -> dict[str, Any]:
+    accounts = ctl.account_records()
     mapping = dict(ctl.raw_config.model_mapping)
     effective = ctl.config.model_mapping
     usable = [a for a in accounts if not a.disabled and a.onboarded]
@@ -46,25 +45,21 @@ def models_state(ctl: Any) -> dict[str, Any]:
     }
 
 
-def register(router: web.UrlDispatcher, server: ControlServer) -> None:
-    from trayproxy.ui.control import ApiError
-
-    ctl = server.controller
-
+def add_models_routes(router: web.UrlDispatcher, ctl: ControllerAPI) -> None:
     async def get_models(request: web.Request) -> web.StreamResponse:
         return web.json_response(models_state(ctl))
 
     async def post_test(request: web.Request) -> web.StreamResponse:
-        name = str((await server._json(request)).get("name") or "").strip()
+        name = str((await read_json(request)).get("name") or "").strip()
         if name.startswith("models/"):
             name = name[7:]
         if not name or not VALID_MODEL_RE.match(name) or ".." in name:
             raise ApiError("Type a model name, such as gemini-3-flash or claude-sonnet-4-5")
-        row = resolution_rows(ctl.store.all(), [name], ctl.config.model_mapping)[0]
+        row = resolution_rows(ctl.account_records(), [name], ctl.config.model_mapping)[0]
         return web.json_response({"row": row})
 
     async def post_mapping(request: web.Request) -> web.StreamResponse:
-        data = await server._json(request)
+        data = await read_json(request)
         mapping = dict(ctl.raw_config.model_mapping)
         if "remove" in data:
             pattern = str(data["remove"])
@@ -85,7 +80,7 @@ def register(router: web.UrlDispatcher, server: ControlServer) -> None:
             elif previous is None and pattern in mapping:
                 raise ApiError(f"{pattern!r} is already mapped (to {mapping[pattern]}); edit that entry instead")
             mapping[pattern] = target
-        await server._sync(lambda: ctl.set_config("model_mapping", mapping))
+        await guarded(ctl.a_set_config("model_mapping", mapping))
         return web.json_response(models_state(ctl))
 
     router.add_get("/api/models", get_models)

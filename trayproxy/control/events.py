@@ -23,7 +23,7 @@ from aiohttp import web
 
 __all__ = ["EventHub", "KEEPALIVE", "MONITOR_GAP"]
 
-log = logging.getLogger("trayproxy.ui.events")
+log = logging.getLogger("trayproxy.control.events")
 KEEPALIVE = 15.0  # also how soon a stream whose page went away is dropped
 MONITOR_GAP = 0.5
 _CLOSE = object()
