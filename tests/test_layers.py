@@ -171,7 +171,13 @@ class Layer:
     allowed: tuple[tuple[str, str], ...] = ()  # (importer, function) exceptions
 
 
+BASICS = ("json_types", "fileio", "paths", "ports", "config", "secrets", "keychain", "problems")
+ABOVE_BASICS = ("trayproxy.protocols", "trayproxy.upstream", "trayproxy.accounts", "trayproxy.monitor",
+                "trayproxy.proxy", "trayproxy.control", "trayproxy.controller", "trayproxy.connect", "trayproxy.ui")
+
 LAYERS = (
+    *(Layer(f"trayproxy.{m}", ABOVE_BASICS, "the basics (docs/architecture.md) sit below every other layer")
+      for m in BASICS),
     Layer("trayproxy.protocols",
           ("trayproxy.proxy", "trayproxy.upstream", "trayproxy.accounts", "trayproxy.monitor", "trayproxy.ui",
            "trayproxy.control", "aiohttp"),

@@ -150,7 +150,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.config import load_config
     from trayproxy.control.local import running_instance
     from trayproxy.paths import app_paths
-    from trayproxy.proxy.server import port_is_free
+    from trayproxy.ports import port_is_free
     from trayproxy.secrets import API_KEY, SecretStore, SecretStoreError
 
     paths = app_paths().ensure()

@@ -31,22 +31,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from trayproxy.accounts.oauth import OAuthClient
-from trayproxy.accounts.pool import AccountPool
-from trayproxy.accounts.service import AccountService
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.config import Config, LoadResult, load_config, save_config, set_value
 from trayproxy.control.api import ControllerAPI, Status
 from trayproxy.engine import Engine
 from trayproxy.paths import AppPaths
 from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem
-from trayproxy.proxy.context import ProxyContext
-from trayproxy.proxy.memory import ResponseStore, SignatureStore
+from trayproxy.proxy.context import assemble
 from trayproxy.proxy.server import ProxyServer, StartError
 from trayproxy.secrets import ZAI_KEY, SecretStore
-from trayproxy.upstream.cloudcode import CloudCodeClient
-from trayproxy.upstream.transport import AiohttpTransport, Timeouts, Transport
-from trayproxy.upstream.zai import ZaiClient
+from trayproxy.upstream.transport import AiohttpTransport, Transport
 
 __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 
@@ -86,36 +80,13 @@ class Controller:
         self.secrets.api_key()  # generated and stored on first run
         self.secrets.cached(ZAI_KEY)  # requests read both from memory from now on
         self.store = AccountStore(paths.accounts_file, self.secrets)
-        self.pool = AccountPool(self.store, clock=clock, scheduling=self._config.scheduling)
-        self.pool.on_change = lambda: self._notify()  # paused / disabled / resumed: tray and page
         eff = self.config
         self.transport = transport or AiohttpTransport(proxy=eff.upstream_proxy or None)
-        self.upstream = CloudCodeClient(
-            self.transport,
-            base_urls=lambda: self.config.cloudcode_base_urls,
-            timeouts=lambda: Timeouts(connect=10.0, read=float(self.config.request_timeout)),
-        )
-        self.oauth = OAuthClient(self.transport, lambda: self.config.oauth, clock)
-        self.accounts = AccountService(self.store, self.pool, self.oauth, self.upstream, clock)
         self.monitor: Monitor | None = self._make_monitor()
-        self.ctx = ProxyContext(
-            config=lambda: self.config,
-            api_key=self.secrets.api_key,
-            pool=self.pool,
-            accounts=self.accounts,
-            upstream=self.upstream,
-            signatures=SignatureStore(),
-            responses=ResponseStore(),
-            monitor=self.monitor,
-            zai_key=lambda: self.secrets.cached(ZAI_KEY),
-            clock=clock,
-        )
-        self.ctx.zai = ZaiClient(
-            self.transport,
-            lambda: self.config.zai,
-            lambda: self.secrets.cached(ZAI_KEY),
-            lambda: Timeouts(connect=10.0, read=float(self.config.request_timeout)),
-        )
+        self.ctx = assemble(config=lambda: self.config, secrets=self.secrets, store=self.store,
+                            transport=self.transport, clock=clock, monitor=self.monitor)
+        self.pool, self.accounts, self.upstream = self.ctx.pool, self.ctx.accounts, self.ctx.upstream
+        self.pool.on_change = lambda: self._notify()  # paused / disabled / resumed: tray and page
         self.server = ProxyServer(self.ctx)
         # How the user restarts the proxy, for messages about settings that need a restart.
         self.restart_hint = "Stop and Start the proxy (tray menu or settings page)"
@@ -253,7 +224,7 @@ class Controller:
         return None
 
     def _apply_live(self) -> None:
-        self.pool.scheduling = self._config.scheduling
+        self.pool.scheduling = self.config.scheduling
         if self.monitor is not None:
             m = self._config.monitor
             self.monitor.configure(
@@ -298,7 +269,7 @@ class Controller:
 
     def _watch_port(self, problem: StartProblem) -> None:
         """While Start fails on a port, look every 2 s whether it is free again (then the error goes)."""
-        from trayproxy.proxy.server import port_is_free
+        from trayproxy.ports import port_is_free
 
         async def watch() -> None:
             while self.start_problem is problem:

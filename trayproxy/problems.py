@@ -43,7 +43,7 @@ class StartProblem:
 
 def next_free_port(host: str, port: int, tries: int = 40) -> int | None:
     """The first port after `port` (and at 1024 or above) that can be bound on `host` now."""
-    from trayproxy.proxy.server import port_is_free
+    from trayproxy.ports import port_is_free
 
     start = max(port + 1, 1024)
     for candidate in range(start, min(start + tries, 65536)):

@@ -62,7 +62,7 @@ def lan_addresses() -> list[str]:
 
 
 def next_free_port(host: str, start: int, tries: int = 200) -> int | None:
-    from trayproxy.proxy.server import port_is_free
+    from trayproxy.ports import port_is_free
 
     for port in range(start + 1, min(65536, start + 1 + tries)):
         if port_is_free(host, port)[0]:
@@ -119,7 +119,7 @@ def _start_when_possible(ctl: ControllerAPI, stop: threading.Event) -> Status | 
 
 
 def _port_hint(ctl: ControllerAPI, args: argparse.Namespace) -> str:
-    from trayproxy.proxy.server import port_is_free
+    from trayproxy.ports import port_is_free
 
     cfg = ctl.config
     if port_is_free(cfg.bind_host, cfg.port)[0]:

@@ -85,8 +85,8 @@ def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: Accou
     pool = AccountPool(store, clock=clock, scheduling=config().scheduling)
     upstream = CloudCodeClient(transport, base_urls=lambda: config().cloudcode_base_urls, timeouts=timeouts)
     oauth = OAuthClient(transport, lambda: config().oauth, clock)
-    def zai_key() -> str | None:
-        return secrets.get(ZAI_KEY)
+    def zai_key() -> str | None:  # remembered by the store: requests never wait for the keychain
+        return secrets.cached(ZAI_KEY)
 
     return ProxyContext(
         config=config,
