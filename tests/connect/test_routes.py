@@ -111,7 +111,11 @@ def test_page_buttons_connect_and_undo(control: Any, stack, home: Path,  # noqa:
         row.locator('[data-connect-action="undo"]').click()
         row.locator(".connect-result.ok:has-text('restored')").wait_for(timeout=30000)
         row.locator("text=Not connected").wait_for()
-        assert (home / ".claude" / "settings.json").read_text() == CLAUDE_SETTINGS
+        # Claude Code rewrites its own settings.json when it runs (keys reordered, layout, `model`
+        # moved out), so undo takes back connect's keys and leaves the client's own changes
+        after = json.loads((home / ".claude" / "settings.json").read_text())
+        assert after["env"] == json.loads(CLAUDE_SETTINGS)["env"]
+        assert after["permissions"] == json.loads(CLAUDE_SETTINGS)["permissions"]
         pg.locator("#connect-card").screenshot(path=str(ARTIFACTS / "settings-connect-undone.png"))
         browser.close()
     assert errors == []

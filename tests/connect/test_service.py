@@ -152,3 +152,44 @@ def test_installed_client_newer_than_tested_is_warned_and_runs_without_the_key_o
     assert res.client_run is not None and res.client_run.ok and res.client_run.output == "OK"
     argv = argv_log.read_text()
     assert "-p" in argv and ctl.api_key() not in argv
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_undo_keeps_what_the_user_changed_after_connect(stack, tmp_path: Path, client: str) -> None:
+    """Undo takes back what connect changed, nothing else: a setting the user added to the same
+    file after connecting stays (#27: undo used to put the old bytes back over it)."""
+    _, ctl = stack
+    env = user_home(tmp_path, client)
+    home = Path(env["HOME"])
+    assert connect(client, base_url=ctl.status().base_url, api_key=ctl.api_key(), backup_root=tmp_path / "bk",
+                   env=env, run_client=False).ok
+    first = home / next(iter(SAMPLES[client]))
+    later = {"claude-code": ('"model": "opus",', '"model": "opus",\n  "theme": "dark",'),
+             "codex": ('approval_policy = "on-request"', 'approval_policy = "never"'),
+             "gemini-cli": ('"vimMode": true', '"vimMode": false'),
+             "opencode": ('"share": "manual"', '"share": "disabled"'),
+             "kilo": ('"autoupdate": true', '"autoupdate": false')}[client]
+    text = first.read_text()
+    assert later[0] in text, text
+    first.write_text(text.replace(later[0], later[1]))
+    done = undo(client, backup_root=tmp_path / "bk", env=env)
+    assert done.ok, done.problem
+    for rel, original in SAMPLES[client].items():
+        expected = original.replace(later[0], later[1]) if home / rel == first else original
+        assert (home / rel).read_text() == expected
+
+
+def test_undo_keeps_a_symlinked_settings_file_a_symlink(stack, tmp_path: Path) -> None:
+    _, ctl = stack
+    env = user_home(tmp_path, "claude-code")
+    settings = Path(env["HOME"]) / ".claude" / "settings.json"
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    (dotfiles / "claude.json").write_text(CLAUDE_SETTINGS)
+    settings.unlink()
+    settings.symlink_to(dotfiles / "claude.json")
+    assert connect("claude-code", base_url=ctl.status().base_url, api_key=ctl.api_key(),
+                   backup_root=tmp_path / "bk", env=env, run_client=False).ok
+    assert settings.is_symlink() and "ANTHROPIC_BASE_URL" in (dotfiles / "claude.json").read_text()
+    assert undo("claude-code", backup_root=tmp_path / "bk", env=env).ok
+    assert settings.is_symlink() and (dotfiles / "claude.json").read_text() == CLAUDE_SETTINGS

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from trayproxy.connect.edits import Change, Editor
+
 __all__ = ["Endpoint", "Connector", "Installed", "detect", "home_dir", "parse_version", "newer_than"]
 
 
@@ -45,10 +47,18 @@ class Installed:
 
 @dataclass
 class Files:
-    """New contents for each file a connect writes (bytes), in the order they are written."""
+    """New contents for each file a connect writes (bytes), in the order they are written, and
+    per file what changed in it (its format and the `edits.Change`s, for undo)."""
 
     contents: dict[Path, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    changes: dict[Path, tuple[str, list[Change]]] = field(default_factory=dict)
+
+    def add(self, path: Path, before: str, editor: Editor) -> None:
+        """The file's new text from `editor`, if it differs from `before`."""
+        if editor.text != before:
+            self.contents[path] = editor.text.encode("utf-8")
+            self.changes[path] = (editor.fmt, list(editor.changes))
 
 
 class Connector(Protocol):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from trayproxy.connect import dotenv, jsonfile
 from trayproxy.connect.base import Endpoint, Files, home_dir
+from trayproxy.connect.edits import Editor
 
 __all__ = ["GeminiCli"]
 
@@ -39,13 +40,14 @@ class GeminiCli:
         settings, envfile = self.files(env)
         out = Files()
         text = settings.read_text(encoding="utf-8") if settings.exists() else ""
-        new = jsonfile.set_path(text or "{}\n", str(settings), ("security", "auth", "selectedType"), "gemini-api-key")
-        if new != text:
-            out.contents[settings] = new.encode("utf-8")
+        ed = Editor("json", text, str(settings))
+        ed.set(("security", "auth", "selectedType"), "gemini-api-key")
+        out.add(settings, text, ed)
         etext = envfile.read_text(encoding="utf-8") if envfile.exists() else ""
-        enew = dotenv.merge(etext, {"GOOGLE_GEMINI_BASE_URL": base_url, "GEMINI_API_KEY": api_key})
-        if enew != etext:
-            out.contents[envfile] = enew.encode("utf-8")
+        eed = Editor("dotenv", etext, str(envfile))
+        eed.set(("GOOGLE_GEMINI_BASE_URL",), base_url)
+        eed.set(("GEMINI_API_KEY",), api_key)
+        out.add(envfile, etext, eed)
         out.notes.append("Gemini CLI reads ~/.gemini/.env only in folders you trust (it asks on first run); "
                          "a project's own .env or .gemini/.env found first replaces it")
         return out

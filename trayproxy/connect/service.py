@@ -125,7 +125,7 @@ def connect(client: str, *, base_url: str, api_key: str, backup_root: Path,
         return res
     res.notes.extend(files.notes)
     if files.contents:
-        b = backups.take(backup_root, c.id, list(files.contents))
+        b = backups.take(backup_root, c.id, list(files.contents), written=files.contents, changes=files.changes)
         res.backup = str(b.folder)
         for path, data in files.contents.items():
             old_mode = path.stat().st_mode & 0o777 if path.exists() else None
@@ -146,10 +146,12 @@ def undo(client: str, *, backup_root: Path, env: Mapping[str, str] | None = None
         res.problem = f"no backup of {c.title}'s settings to restore (connect was not run, or was undone)"
         return res
     try:
-        res.files = [str(p) for p in backups.restore(b)]
+        done = backups.restore(b)
     except (backups.BackupError, OSError) as e:
         res.problem = str(e)
         return res
+    res.files = [str(p) for p in done.touched]
+    res.notes.extend(f"kept as you changed it after connect: {k}" for k in done.kept)
     res.backup = str(b.folder)
     res.ok = True
     return res
