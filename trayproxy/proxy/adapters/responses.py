@@ -22,9 +22,11 @@ from typing import Any
 
 from trayproxy.json_types import JSON
 from trayproxy.protocols import openai_compaction as compaction
-from trayproxy.protocols import openai_responses
+from trayproxy.protocols import openai_responses, search, search_answers
 from trayproxy.protocols.errors import RequestError
+from trayproxy.protocols.gemini import Usage
 from trayproxy.protocols.responses_tools import ToolSet
+from trayproxy.protocols.search import Found
 from trayproxy.proxy.adapters.base import Adapter, Call, model_name
 from trayproxy.proxy.context import ProxyContext
 from trayproxy.proxy.errors import ProxyError
@@ -85,7 +87,24 @@ class Responses(Adapter):
         # a compaction asks for a summary: no tool is offered for it
         tools = ToolSet() if compact else openai_responses.tool_set(body, history)
         state = _State(history, conversation, openai_responses.request_echo(body), compact, tools)
-        return Call(name, body, stream, key, state=state, collect=compact)
+        ask = None if compact else search.responses_ask(body, tools.search, bool(tools.chat), items)
+        return Call(name, body, stream, key, state=state, collect=compact, search=ask)
+
+    def search_answer(self, ctx: ProxyContext, call: Call, found: Found, usage: Usage | None,
+                      resolved: dict[str, str]) -> JSON:
+        state: _State = call.state
+        response_id = ctx.new_id("resp_")
+        final = search_answers.responses_object(found, query=call.search.query, model=call.name,
+                                                response_id=response_id, created_at=int(ctx.clock()),
+                                                new_id=ctx.new_id, echo=state.echo, usage=usage)
+        if state.echo["store"]:
+            ctx.responses.put(response_id, {"input_items": state.conversation, "output": final["output"],
+                                            "model": call.name, "instructions": call.body.get("instructions"),
+                                            "session_key": call.session_key, "response": final})
+        return final
+
+    def search_frames(self, call: Call, answer: JSON) -> list[bytes]:
+        return search_answers.responses_frames(answer)
 
     def compacts(self, items: list[Any]) -> bool:
         return compaction.is_trigger(items)
