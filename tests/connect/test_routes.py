@@ -63,7 +63,8 @@ def test_control_api(control: Any, stack, home: Path) -> None:  # noqa: F811
     _, ctl = stack
     assert api(control, "GET", token=False)[0] == 401
     status, data = api(control, "GET")
-    assert status == 200 and [c["client"] for c in data["clients"]] == ["claude-code", "codex", "gemini-cli"]
+    assert status == 200 and [c["client"] for c in data["clients"]] == ["claude-code", "codex", "gemini-cli", "opencode",
+                                                                         "kilo"]
     assert not any(c["connected"] for c in data["clients"])
     status, res = api(control, "POST", {"client": "codex", "action": "connect"})
     assert status == 200 and res["ok"] and res["model"] and res["summary"][0].startswith("✓ Codex is connected")
@@ -76,6 +77,10 @@ def test_control_api(control: Any, stack, home: Path) -> None:  # noqa: F811
     assert not (home / ".codex" / "config.toml").exists()
     status, err = api(control, "POST", {"client": "vim", "action": "connect"})
     assert status == 400 and "claude-code" in err["error"]
+    status, res = api(control, "POST", {"client": "gemini-cli", "action": "connect", "options": {"trust": "home"}})
+    assert status == 200 and res["ok"], res
+    assert json.loads((home / ".gemini" / "trustedFolders.json").read_text()) == {os.path.realpath(home): "TRUST_FOLDER"}
+    assert api(control, "POST", {"client": "gemini-cli", "action": "connect", "options": ["x"]})[0] == 400
 
 
 @pytest.mark.browser

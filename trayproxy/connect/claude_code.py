@@ -33,7 +33,8 @@ class ClaudeCode:
     def files(self, env: Mapping[str, str]) -> list[Path]:
         return [self.settings_file(env)]
 
-    def render(self, env: Mapping[str, str], base_url: str, api_key: str) -> Files:
+    def render(self, env: Mapping[str, str], base_url: str, api_key: str,
+               options: Mapping[str, str] | None = None) -> Files:
         path = self.settings_file(env)
         text = path.read_text(encoding="utf-8") if path.exists() else ""
         ed = Editor("json", text, str(path))

@@ -53,7 +53,8 @@ class Codex:
         except TOMLKitError as e:
             raise CodexConfigError(f"{path} is not valid TOML ({e}); fix it, then connect again") from e
 
-    def render(self, env: Mapping[str, str], base_url: str, api_key: str) -> Files:
+    def render(self, env: Mapping[str, str], base_url: str, api_key: str,
+               options: Mapping[str, str] | None = None) -> Files:
         path = self.config_file(env)
         text = path.read_text(encoding="utf-8") if path.exists() else ""
         doc = self._parse(path)
