@@ -128,3 +128,36 @@ def test_page_buttons_connect_and_undo(control: Any, stack, home: Path,  # noqa:
 
 def ctl_key(stack: Any) -> str:  # noqa: F811
     return str(stack[1].api_key())
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_page_names_a_client_on_an_old_port_and_fixes_it_in_one_click(control: Any, stack, home: Path,  # noqa: F811
+                                                                       scheme: str) -> None:
+    """After a port change: the row says the client points at an old port, its button says Fix,
+    and one click connects it again. Gemini CLI's row asks about folder trust."""
+    from tests.conftest import free_port
+    from trayproxy.connect import connect
+    from trayproxy.connect.command import backup_root
+
+    _, ctl = stack
+    old = f"http://127.0.0.1:{free_port()}"
+    connect("claude-code", base_url=old, api_key=ctl.api_key(), backup_root=backup_root(ctl.paths.data_dir),
+            run_client=False)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium() as browser:
+        pg = browser.new_context(viewport={"width": 760, "height": 900}, color_scheme=scheme).new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(control.url)
+        row = pg.locator('.connect-row[data-client="claude-code"]')
+        row.locator("text=⚠ Points at an old port").wait_for()
+        assert pg.locator('.connect-row[data-client="gemini-cli"] input[data-connect-option="trust"]').count() == 1
+        pg.locator("#connect-card").screenshot(path=str(ARTIFACTS / f"settings-connect-stale-{scheme}.png"))
+        row.locator('[data-connect-action="connect"]:has-text("Fix")').click()
+        row.locator(".connect-result.ok, .connect-result.err").wait_for(timeout=120000)
+        row.locator("text=✓ Connected").wait_for()
+        assert json.loads((home / ".claude" / "settings.json").read_text())["env"]["ANTHROPIC_BASE_URL"] == \
+            ctl.status().base_url
+        browser.close()
+    assert errors == []
