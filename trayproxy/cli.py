@@ -72,10 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     from trayproxy import cli_models
 
     cli_models.add_parser(sub)
-    lg = sub.add_parser("logs", help="recent requests from the monitor")
-    lg.add_argument("-n", type=int, default=30, help="how many (default 30)")
-    lg.add_argument("--errors", action="store_true", help="only failed requests")
-    lg.add_argument("--json", action="store_true", help="JSON instead of a table")
+    from trayproxy import cli_keys, cli_logs
+
+    cli_logs.add_parser(sub)
+    cli_keys.add_parser(sub)
 
     au = sub.add_parser("autostart", help="start trayproxy at login")
     au.add_argument("action", choices=("enable", "disable", "status"))
@@ -210,24 +210,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from trayproxy.monitor import Monitor
-    from trayproxy.monitor.report import format_table
-    from trayproxy.paths import app_paths
+    from trayproxy.cli_logs import cmd_logs as run
 
-    paths = app_paths().ensure()
-    if not paths.monitor_db.exists():
-        print("No requests recorded yet.")
-        return 0
-    mon = Monitor(paths.monitor_db)
-    rows = mon.recent(limit=args.n, status="error" if args.errors else None)
-    if args.json:
-        print(json.dumps(rows, indent=1, default=str))
-    else:
-        import shutil
+    return run(args)
 
-        width = shutil.get_terminal_size((120, 24)).columns
-        print(format_table(list(reversed(rows)), width=width) if rows else "No requests recorded yet.")
-    return 0
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    _setup_logging()
+    from trayproxy.cli_keys import cmd_keys as run
+
+    return run(args)
 
 
 def cmd_autostart(args: argparse.Namespace) -> int:
@@ -271,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "models": cli_models.cmd_models,
         "logs": cmd_logs,
+        "keys": cmd_keys,
         "autostart": cmd_autostart,
         "connect": cmd_connect,
         None: cmd_tray,

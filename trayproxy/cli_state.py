@@ -89,6 +89,15 @@ class Target(ABC):
     @abstractmethod
     def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
 
+    @abstractmethod
+    def create_key(self, name: str, limits: dict[str, Any]) -> tuple[dict[str, Any], str]: ...
+
+    @abstractmethod
+    def revoke_key(self, id_or_name: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def list_keys(self) -> list[dict[str, Any]]: ...
+
     def oauth_config(self) -> Any:
         from trayproxy.config import load_config
 
@@ -167,6 +176,19 @@ class LocalTarget(Target):
         res = [{"email": a.email, "error": err} for a, err in self.ctl.refresh_accounts()]
         return res, self.ctl.list_accounts()
 
+    # client keys: through a Controller of our own, so shared mode (PostgreSQL) hears of them too
+    def create_key(self, name: str, limits: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        return self.ctl.engine.call(self.ctl.a_create_key(name, **limits))
+
+    def revoke_key(self, id_or_name: str) -> dict[str, Any]:
+        return self.ctl.engine.call(self.ctl.a_revoke_key(id_or_name))
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        from trayproxy.clientkeys.store import KeyStore
+
+        now = time.time()
+        return [k.public(now) for k in KeyStore(self.paths.keys_file).all()]
+
 
 class RemoteTarget(Target):
     """An instance runs: ask it (its ControlServer's /api/cli routes)."""
@@ -206,6 +228,16 @@ class RemoteTarget(Target):
     def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         out = self.client.call("cli/accounts/refresh", {})
         return list(out["results"]), list(out["accounts"])
+
+    def create_key(self, name: str, limits: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        out = self.client.call("cli/keys/create", {"name": name, **limits})
+        return dict(out["record"]), str(out["key"])
+
+    def revoke_key(self, id_or_name: str) -> dict[str, Any]:
+        return dict(self.client.call("cli/keys/revoke", {"key": id_or_name})["record"])
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        return list(self.client.call("cli/keys")["keys"])
 
 
 @contextmanager
@@ -351,7 +383,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message is for the user as is: printed without a traceback."""
     from trayproxy.accounts.service import AccountError
     from trayproxy.accounts.store import AccountStoreError
+    from trayproxy.clientkeys.record import ClientKeyError
     from trayproxy.control.local import LockHeld
     from trayproxy.secrets import SecretStoreError
 
-    return (ConfigError, ControlError, LockHeld, AccountError, AccountStoreError, SecretStoreError, KeyError)
+    return (ConfigError, ControlError, LockHeld, AccountError, AccountStoreError, SecretStoreError, KeyError,
+            ClientKeyError)

@@ -28,6 +28,7 @@ __all__ = [
     "Config",
     "ZaiConfig",
     "MonitorConfig",
+    "SharedConfig",
     "OAuthConfig",
     "ConfigError",
     "LoadResult",
@@ -71,6 +72,16 @@ class MonitorConfig:
 
 
 @dataclass
+class SharedConfig:
+    """Shared mode (#30): instances that name the same engines share what each holds. Empty: the
+    embedded default (in-memory state, SQLite, the keychain). A URL with a password belongs in
+    the environment (TRAYPROXY_REDIS_URL, TRAYPROXY_DATABASE_URL), never in config.json."""
+
+    redis_url: str = ""
+    database_url: str = ""
+
+
+@dataclass
 class OAuthConfig:
     # Google's installed-app client the reference uses; installed-app secrets are public by design.
     client_id: str = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
@@ -101,6 +112,7 @@ class Config:
     oauth: OAuthConfig = field(default_factory=OAuthConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    shared: SharedConfig = field(default_factory=SharedConfig)
 
     # -- derived ---------------------------------------------------------------------------
     @property
@@ -121,7 +133,12 @@ class Config:
             oauth=dataclasses.replace(self.oauth),
             zai=dataclasses.replace(self.zai),
             monitor=dataclasses.replace(self.monitor),
+            shared=dataclasses.replace(self.shared),
         )
+        if env.get("TRAYPROXY_REDIS_URL"):
+            c.shared.redis_url = env["TRAYPROXY_REDIS_URL"].strip()
+        if env.get("TRAYPROXY_DATABASE_URL"):
+            c.shared.database_url = env["TRAYPROXY_DATABASE_URL"].strip()
         if env.get("TRAYPROXY_CLOUDCODE_BASE_URLS"):
             c.cloudcode_base_urls = [
                 u.strip().rstrip("/") for u in env["TRAYPROXY_CLOUDCODE_BASE_URLS"].split(",") if u.strip()
@@ -217,8 +234,31 @@ _VALIDATORS: dict[str, Any] = {
     "monitor.retention_days": lambda k, v: _check_int(k, v, 1, 3650),
     "monitor.max_rows": lambda k, v: _check_int(k, v, 100, 10_000_000),
     "monitor.store_bodies": _check_bool,
+    "shared.redis_url": lambda k, v: _check_engine_url(k, v, ("redis", "rediss", "unix"), "TRAYPROXY_REDIS_URL"),
+    "shared.database_url": lambda k, v: _check_engine_url(k, v, ("postgresql", "postgres"), "TRAYPROXY_DATABASE_URL"),
 }
-_SECTIONS = {"oauth": OAuthConfig, "zai": ZaiConfig, "monitor": MonitorConfig}
+_SECTIONS = {"oauth": OAuthConfig, "zai": ZaiConfig, "monitor": MonitorConfig, "shared": SharedConfig}
+
+
+def _check_engine_url(key: str, v: Any, schemes: tuple[str, ...], env: str) -> str:
+    """A Redis / PostgreSQL URL for config.json: the right scheme, and no password (config.json
+    holds no secret: a URL with one goes in the environment)."""
+    from urllib.parse import urlsplit
+
+    s = _check_str(key, v).strip()
+    if not s:
+        return ""
+    try:
+        parts = urlsplit(s)
+        password = parts.password
+    except ValueError:
+        raise ConfigError(f"{key} is not a URL") from None
+    if parts.scheme not in schemes:
+        raise ConfigError(f"{key} must start with {' or '.join(f'{x}://' for x in schemes)}")
+    if password:
+        raise ConfigError(f"{key} holds a password, and config.json holds no secret: set the whole URL in the "
+                          f"environment variable {env} instead")
+    return s
 
 
 def _check_url_list(key: str, v: Any) -> list[str]:

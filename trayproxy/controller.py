@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from trayproxy.accounts.store import Account, AccountStore
+from trayproxy.clientkeys.limits import DAY, LocalLimiter
+from trayproxy.clientkeys.store import KeyStore
 from trayproxy.config import Config, LoadResult, load_config, save_config, set_value
 from trayproxy.control.api import ControllerAPI, Status
 from trayproxy.engine import Engine
@@ -46,6 +48,7 @@ __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 
 if TYPE_CHECKING:
     from trayproxy.monitor import Monitor
+    from trayproxy.shared.state import SharedState
 
 log = logging.getLogger("trayproxy.controller")
 T = TypeVar("T")
@@ -82,9 +85,12 @@ class Controller:
         self.store = AccountStore(paths.accounts_file, self.secrets)
         eff = self.config
         self.transport = transport or AiohttpTransport(proxy=eff.upstream_proxy or None)
+        self.keys = KeyStore(paths.keys_file)
+        self.limiter = LocalLimiter()
         self.monitor: Monitor | None = self._make_monitor()
         self.ctx = assemble(config=lambda: self.config, secrets=self.secrets, store=self.store,
-                            transport=self.transport, clock=clock, monitor=self.monitor)
+                            transport=self.transport, clock=clock, monitor=self.monitor, keys=self.keys)
+        self.ctx.limiter = self.limiter
         self.pool, self.accounts, self.upstream = self.ctx.pool, self.ctx.accounts, self.ctx.upstream
         self.pool.on_change = lambda: self._notify()  # paused / disabled / resumed: tray and page
         self.server = ProxyServer(self.ctx)
@@ -101,10 +107,30 @@ class Controller:
         self.store.bind(self.engine.loop)  # its saves on the loop go to a worker thread
         if self.monitor is not None:
             self.monitor.start()
+            now = clock()
+            for key_id, used in self.monitor.key_tokens_since(now - now % DAY).items():
+                self.limiter.seed(key_id, used, now)  # tokens per day survive a restart
+        self.shared: SharedState | None = None
+        if eff.shared.redis_url or eff.shared.database_url:
+            self._start_shared()
         self._config_stamp = _stamp(paths.config_file)
         self._watch: asyncio.Task[None] | None = None
         if self.config_problem:
             self.engine.call(_now(self._watch_config), timeout=5)
+
+    def _start_shared(self) -> None:
+        """Shared mode (#30): its engines start on the loop; the drivers are imported only now."""
+        from trayproxy.shared.state import SharedState, instance_name
+
+        eff = self.config
+        self.shared = SharedState(
+            eff.shared, secrets=self.secrets, store=self.store, keys=self.keys, monitor=self.monitor,
+            local_limiter=self.limiter, instance=instance_name(str(self.paths.data_dir), eff.port),
+            forget_token=self.accounts.forget_token, on_change=lambda: self._notify())
+        shared = self.shared
+        self.engine.call(shared.start(), timeout=60)
+        self.ctx.limiter = shared.limiter
+        self.ctx.shared_status = shared.status
 
     def _watch_config(self) -> None:
         """(On the loop.) While config.json is broken, look at it every 2 s and reload it once it
@@ -137,7 +163,12 @@ class Controller:
         from trayproxy.monitor import Monitor
 
         m = self._config.monitor
-        return Monitor(
+        kind: type[Monitor] = Monitor
+        if self.config.shared.database_url:  # the shared log: its reads come from PostgreSQL
+            from trayproxy.shared.pg_log import PgMonitor
+
+            kind = PgMonitor
+        return kind(
             self.paths.monitor_db,
             enabled=m.enabled,
             retention_days=m.retention_days,
@@ -310,6 +341,7 @@ class Controller:
             secrets_fallback=self.secrets.fallback_reason,
             upstreams=upstreams,
             restart_note=self._bound_note("port") or self._bound_note("allow_lan_access"),
+            shared_problem=self.shared.problem() if self.shared is not None else None,
         )
 
     # -- start / stop ------------------------------------------------------------------------
@@ -492,6 +524,36 @@ class Controller:
     def refresh_accounts(self) -> list[tuple[Account, str | None]]:
         return self.engine.call(self.a_refresh_accounts(), timeout=300)
 
+    # -- client keys (clientkeys/) ----------------------------------------------------------
+    def list_keys(self) -> list[dict[str, Any]]:
+        return self._read(self._list_keys)
+
+    def _list_keys(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        out = []
+        for k in self.keys.all():
+            d = k.public(now)
+            d["usage"] = self.limiter.usage(k.id, now)
+            out.append(d)
+        return out
+
+    async def a_create_key(self, name: str, *, models: list[str] | None = None, rpm: int | None = None,
+                           tpm: int | None = None, daily_tokens: int | None = None,
+                           expires_at: float | None = None) -> tuple[dict[str, Any], str]:
+        """A new client key: its record and the key itself, which is shown once and never stored."""
+        key, secret = await self.keys.a_create(name, models=models, rpm=rpm, tpm=tpm, daily_tokens=daily_tokens,
+                                               expires_at=expires_at)
+        self._notify()
+        return key.public(self.clock()), secret
+
+    async def a_revoke_key(self, id_or_name: str) -> dict[str, Any]:
+        key = await self.keys.a_revoke(id_or_name)
+        self._notify()
+        return key.public(self.clock())
+
+    def shared_status(self) -> dict[str, Any] | None:
+        return self._read(lambda: self.shared.status() if self.shared is not None else None)
+
     # -- z.ai --------------------------------------------------------------------------------
     async def a_set_zai_key(self, key: str | None) -> None:
         if key:
@@ -521,6 +583,11 @@ class Controller:
         if self._port_watch is not None:
             self._port_watch.cancel()
         await self.a_stop()
+        if self.shared is not None:
+            try:
+                await asyncio.wait_for(self.shared.stop(), 8)
+            except Exception:
+                log.exception("shared mode did not stop cleanly")
         try:
             await self.store.a_flush()  # the last accounts.json write (a pause, a disable, ...)
         except OSError:

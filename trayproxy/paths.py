@@ -36,6 +36,11 @@ class AppPaths:
         return self.data_dir / "secrets.json"
 
     @property
+    def keys_file(self) -> Path:
+        """Client keys (clientkeys/): hashes only, never a key."""
+        return self.data_dir / "keys.json"
+
+    @property
     def monitor_db(self) -> Path:
         return self.data_dir / "monitor.db"
 

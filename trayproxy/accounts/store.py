@@ -21,12 +21,12 @@ import logging
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from trayproxy.fileio import atomic_write
 from trayproxy.secrets import SecretStore, refresh_token_name
 
-__all__ = ["ModelQuota", "Account", "AccountStore", "AccountStoreError"]
+__all__ = ["ModelQuota", "Account", "AccountStore", "AccountStoreError", "AccountReplica"]
 
 log = logging.getLogger("trayproxy.accounts")
 
@@ -129,8 +129,24 @@ class Account:
         )
 
 
+class AccountReplica(Protocol):
+    """Shared mode's mirror of the store (shared/pg_accounts.py), told of every change made here
+    (on the engine loop; it must not block). Changes made elsewhere come back through
+    `AccountStore.apply_remote`, which does not tell it again."""
+
+    def changed(self) -> None:
+        """Records were saved: push what differs from what the shared store has."""
+        ...
+
+    def token(self, account_id: str, token: str) -> None: ...
+
+    def removed(self, account_id: str) -> None: ...
+
+
 class AccountStore:
     """accounts.json + refresh tokens; see the module comment for who may call what, where."""
+
+    replica: AccountReplica | None = None
 
     def __init__(self, path: Path, secrets: SecretStore) -> None:
         self.path = path
@@ -191,6 +207,8 @@ class AccountStore:
         thread writes them, after any write in progress (a burst of changes becomes one write);
         `a_save` / `a_flush` wait for it, and a failed background write is logged (the next change
         writes everything again). Anywhere else: written now, in the caller's thread."""
+        if self.replica is not None:
+            self.replica.changed()
         if not self._on_own_loop():
             self._write(self._encode())
             return
@@ -246,6 +264,8 @@ class AccountStore:
             return
         if refresh_token is not None:
             self.secrets.set(refresh_token_name(account.id), refresh_token)
+            if self.replica is not None:
+                self.replica.token(account.id, refresh_token)
         self._accounts[account.id] = account
         self.save()
 
@@ -260,6 +280,8 @@ class AccountStore:
             if account.id in self._removed:  # removed while the keychain was busy: take it back
                 await asyncio.to_thread(self.secrets.delete, name)
                 return
+            if self.replica is not None:
+                self.replica.token(account.id, refresh_token)
         self._accounts[account.id] = account
         await self.a_save()
 
@@ -267,14 +289,18 @@ class AccountStore:
         """Blocks on the keychain: the engine loop uses a_remove."""
         a = self._accounts.pop(account_id, None)
         self._removed.add(account_id)
+        if self.replica is not None:
+            self.replica.removed(account_id)
         if a is not None:
             self.save()
             self.secrets.delete(refresh_token_name(account_id))
         return a
 
-    async def a_remove(self, account_id: str) -> Account | None:
+    async def a_remove(self, account_id: str, *, tell: bool = True) -> Account | None:
         a = self._accounts.pop(account_id, None)
         self._removed.add(account_id)
+        if tell and self.replica is not None:
+            self.replica.removed(account_id)
         if a is not None:
             await self.a_save()
             await asyncio.to_thread(self.secrets.delete, refresh_token_name(account_id))
@@ -288,11 +314,30 @@ class AccountStore:
         if account_id in self._removed:
             return
         self.secrets.set(refresh_token_name(account_id), token)
+        if self.replica is not None:
+            self.replica.token(account_id, token)
 
     async def a_set_refresh_token(self, account_id: str, token: str) -> None:
         if account_id in self._removed:
             return
         await asyncio.to_thread(self.secrets.set, refresh_token_name(account_id), token)
+        if self.replica is not None:
+            self.replica.token(account_id, token)
+
+    async def apply_remote(self, account: Account, refresh_token: str | None) -> None:
+        """(On the engine loop.) An account as another instance saved it: its token into this
+        machine's keychain (worker thread) first, so the pool never picks it without one, then
+        the record in memory in one step, then accounts.json. The replica is not told."""
+        if account.id in self._removed:
+            return
+        if refresh_token is not None:
+            await asyncio.to_thread(self.secrets.set, refresh_token_name(account.id), refresh_token)
+        self._accounts[account.id] = account
+        replica, self.replica = self.replica, None
+        try:
+            self.save()
+        finally:
+            self.replica = replica
 
 
 def _log_failed_write(task: asyncio.Task[None]) -> None:

@@ -48,6 +48,7 @@ class Status:
     upstreams: list[str] = field(default_factory=list)
     restart_note: str | None = None  # a saved port / LAN setting that waits for a restart
     problem: dict[str, Any] | None = None  # StartProblem.to_dict() while its cause stands
+    shared_problem: str | None = None  # "shared state unreachable since …" (shared mode, #30)
 
     @property
     def openai_base_url(self) -> str:
@@ -171,5 +172,22 @@ class ControllerAPI(Protocol):
     def set_account_enabled(self, id_or_email: str, enabled: bool) -> Account: ...
 
     async def a_refresh_accounts(self) -> list[tuple[Account, str | None]]: ...
+
+    # -- client keys (clientkeys/) ---------------------------------------------------------
+    def list_keys(self) -> list[dict[str, Any]]:
+        """Every client key without its hash, with its state and this instance's usage counts."""
+        ...
+
+    async def a_create_key(self, name: str, *, models: list[str] | None = None, rpm: int | None = None,
+                           tpm: int | None = None, daily_tokens: int | None = None,
+                           expires_at: float | None = None) -> tuple[dict[str, Any], str]:
+        """(record, key): the key is returned this once and stored only as its hash."""
+        ...
+
+    async def a_revoke_key(self, id_or_name: str) -> dict[str, Any]: ...
+
+    def shared_status(self) -> dict[str, Any] | None:
+        """Shared mode's engines and their health (None: embedded)."""
+        ...
 
     def refresh_accounts(self) -> list[tuple[Account, str | None]]: ...

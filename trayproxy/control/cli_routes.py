@@ -18,7 +18,7 @@ from trayproxy.accounts.store import Account
 from trayproxy.control._http import ApiError, guarded, read_json
 from trayproxy.control.api import ControllerAPI
 
-__all__ = ["add_cli_routes", "account_json"]
+__all__ = ["add_cli_routes", "account_json", "key_limits"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -27,6 +27,32 @@ def account_json(acc: Account) -> dict[str, Any]:
     return {"id": acc.id, "email": acc.email, "tier": acc.tier, "project": acc.project,
             "disabled": acc.disabled, "disabled_reason": acc.disabled_reason,
             "onboarded_at": acc.onboarded_at}
+
+
+def key_limits(data: dict[str, Any]) -> dict[str, Any]:
+    """A client key's limits from a JSON request (the CLI's and the page's): numbers or nothing,
+    model patterns as a list of text, the expiry as epoch seconds."""
+    out: dict[str, Any] = {}
+    for name in ("rpm", "tpm", "daily_tokens"):
+        v = data.get(name)
+        if v in (None, ""):
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ApiError(f"{name} must be a whole number of 1 or more")
+        out[name] = v
+    models = data.get("models")
+    if models not in (None, ""):
+        if isinstance(models, str):
+            models = [m.strip() for m in models.replace(",", " ").split() if m.strip()]
+        if not isinstance(models, list) or not all(isinstance(m, str) and m.strip() for m in models):
+            raise ApiError("models must be a list of model name patterns")
+        out["models"] = models
+    exp = data.get("expires_at")
+    if exp not in (None, ""):
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+            raise ApiError("expires_at must be a time (epoch seconds)")
+        out["expires_at"] = float(exp)
+    return out
 
 
 def _text(data: dict[str, Any], name: str) -> str:
@@ -98,7 +124,22 @@ def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> 
         await guarded(ctl.a_set_zai_key(value))
         return web.json_response({"key_set": ctl.has_zai_key()})
 
+    async def keys(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"keys": ctl.list_keys()})
+
+    async def key_create(request: web.Request) -> web.StreamResponse:
+        data = await read_json(request)
+        record, key = await guarded(ctl.a_create_key(_text(data, "name"), **key_limits(data)))
+        return web.json_response({"record": record, "key": key})
+
+    async def key_revoke(request: web.Request) -> web.StreamResponse:
+        record = await guarded(ctl.a_revoke_key(_text(await read_json(request), "key")))
+        return web.json_response({"record": record})
+
     r = router
+    r.add_get("/api/cli/keys", keys)
+    r.add_post("/api/cli/keys/create", key_create)
+    r.add_post("/api/cli/keys/revoke", key_revoke)
     r.add_get("/api/cli/status", status)
     r.add_post("/api/cli/config", config)
     r.add_post("/api/cli/key", key_set)

@@ -31,10 +31,11 @@ class RequestRecord:
     user_agent: str | None = None
     request_body: bytes | None = None
     response_body: bytes | None = None
+    key_id: str | None = None  # the client key that sent it (clientkeys/); None: the owner's key
 
 
 COLUMNS = (
     "id", "ts", "method", "route", "protocol", "client_model", "upstream_model", "account_id", "upstream",
     "status", "outcome", "duration_ms", "ttfb_ms", "input_tokens", "output_tokens", "cached_tokens",
-    "reasoning_tokens", "stream", "error", "user_agent",
+    "reasoning_tokens", "stream", "error", "user_agent", "key_id",
 )

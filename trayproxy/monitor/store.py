@@ -32,13 +32,14 @@ _LINGER = 0.05  # s: at one connection, a batch of ~20 requests instead of a com
 _BATCH = 500
 _RETENTION_EVERY = 3600.0
 _MAX_TEXT = {"error": 1000, "user_agent": 300, "route": 500, "client_model": 200, "upstream_model": 200,
-             "account_id": 200, "method": 16, "protocol": 16, "outcome": 32, "upstream": 32}
+             "account_id": 200, "method": 16, "protocol": 16, "outcome": 32, "upstream": 32, "key_id": 64}
 _COL_TYPES = {
     "id": "TEXT PRIMARY KEY", "ts": "REAL NOT NULL", "method": "TEXT", "route": "TEXT", "protocol": "TEXT",
     "client_model": "TEXT", "upstream_model": "TEXT", "account_id": "TEXT", "upstream": "TEXT",
     "status": "INTEGER", "outcome": "TEXT", "duration_ms": "REAL", "ttfb_ms": "REAL",
     "input_tokens": "INTEGER DEFAULT 0", "output_tokens": "INTEGER DEFAULT 0", "cached_tokens": "INTEGER DEFAULT 0",
     "reasoning_tokens": "INTEGER DEFAULT 0", "stream": "INTEGER DEFAULT 0", "error": "TEXT", "user_agent": "TEXT",
+    "key_id": "TEXT",
 }
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -55,7 +56,7 @@ _INSERT = f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '
 # off upstream or was cut by shutdown. A client hanging up is not the proxy's error.
 ERROR_SQL = "(status >= 400 OR outcome IN ('error', 'shutdown'))"
 _OUTCOMES = ("ok", "error", "client_disconnect", "shutdown", "rejected")
-_GROUPS = ("account_id", "upstream_model", "client_model", "protocol", "upstream")
+_GROUPS = ("account_id", "upstream_model", "client_model", "protocol", "upstream", "key_id")
 _INT_MAX = 2**62
 _MAX_QUEUED_BODY_BYTES = 64 * 1024 * 1024  # beyond this backlog, rows are kept but their bodies dropped
 _FLUSH_REFUSED = object()  # queued (at most one at a time) to fold the refused counts into the table
@@ -88,7 +89,7 @@ def _capped(v: str | None, name: str) -> str | None:
 
 # The text columns, in the order `_prepare` reads them from a record.
 _TEXTS = ("method", "route", "protocol", "client_model", "upstream_model", "account_id", "upstream", "outcome",
-          "error", "user_agent")
+          "error", "user_agent", "key_id")
 
 
 def _float(v: Any) -> float | None:
@@ -131,6 +132,8 @@ class Monitor:
         self._body_lock = threading.Lock()
         self._queued_body_bytes = 0
         self._listeners: list[Callable[[list[RequestRecord]], None]] = []
+        # shared mode: the highest rowid the shared log has (rows after it are never trimmed)
+        self.hold: Callable[[], int | None] | None = None
 
     def subscribe(self, fn: Callable[[list[RequestRecord]], None]) -> None:
         """fn(batch) runs on the writer thread after each batch of records is written (the settings
@@ -260,18 +263,18 @@ class Monitor:
         """One row, redacted (`forms`: the secrets' spellings, from `secret_forms`)."""
         path = str(rec.route or "").split("?", 1)[0]  # the query string can hold ?key=
         texts = (rec.method, path, rec.protocol, rec.client_model, rec.upstream_model, rec.account_id, rec.upstream,
-                 rec.outcome, rec.error, rec.user_agent)
+                 rec.outcome, rec.error, rec.user_agent, rec.key_id)
         clean = all([t is None or type(t) is str for t in texts])
         if clean:  # one look at all the row's text: nearly every row has nothing to redact or mend
             joined = "\0".join([t for t in texts if t])
             clean = joined.isascii() and not needs_redaction(joined, forms)
         (method, route, protocol, client_model, upstream_model, account_id, upstream, outcome, error,
-         user_agent) = [_capped(t, name) if clean else _text(t, name, forms) for t, name in zip(texts, _TEXTS, strict=True)]
+         user_agent, key_id) = [_capped(t, name) if clean else _text(t, name, forms) for t, name in zip(texts, _TEXTS, strict=True)]
         row = (
             str(rec.id), float(rec.ts), method, route, protocol, client_model, upstream_model, account_id, upstream,
             _int(rec.status), outcome, _float(rec.duration_ms) or 0.0, _float(rec.ttfb_ms), _int(rec.input_tokens),
             _int(rec.output_tokens), _int(rec.cached_tokens), _int(rec.reasoning_tokens), int(bool(rec.stream)),
-            error, user_agent,
+            error, user_agent, key_id,
         )
         return row, self._body(rec, forms, bodies)
 
@@ -350,10 +353,17 @@ class Monitor:
         return 0
 
     # -- retention ---------------------------------------------------------------------------
-    @staticmethod
-    def _trim(conn: sqlite3.Connection, n: int) -> int:
+    def _held(self) -> str:
+        """A condition on rowid that keeps rows not yet shipped to the shared log (shared mode:
+        `hold` says up to which rowid rows are shipped) out of reach of trimming and retention.
+        The row at the mark stays too, so SQLite never hands out a rowid at or below it again."""
+        hold = self.hold() if self.hold is not None else None
+        return "" if hold is None else f" AND rowid < {int(hold)}"
+
+    def _trim(self, conn: sqlite3.Connection, n: int) -> int:
         """Delete the n oldest rows and their bodies (inside the caller's transaction)."""
-        ids = [r[0] for r in conn.execute("SELECT id FROM requests ORDER BY ts ASC, id ASC LIMIT ?", (n,))]
+        ids = [r[0] for r in conn.execute(f"SELECT id FROM requests WHERE 1{self._held()} ORDER BY ts ASC, id ASC "
+                                          "LIMIT ?", (n,))]
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ", ".join("?" * len(chunk))
@@ -367,11 +377,13 @@ class Monitor:
         self._rows = None  # recounted at the next write
         with conn:
             conn.execute("DELETE FROM refused WHERE last_ts < ?", (cutoff,))
-            n = conn.execute("DELETE FROM requests WHERE ts < ?", (cutoff,)).rowcount
+            held = self._held()
+            n = conn.execute(f"DELETE FROM requests WHERE ts < ?{held}", (cutoff,)).rowcount
             count = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
             if count > self.max_rows:
                 n += conn.execute(
-                    "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY ts ASC, id ASC LIMIT ?)",
+                    f"DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE 1{held} ORDER BY ts ASC, id ASC "
+                    "LIMIT ?)",
                     (count - self.max_rows,),
                 ).rowcount
             conn.execute("DELETE FROM bodies WHERE id NOT IN (SELECT id FROM requests)")
@@ -386,6 +398,36 @@ class Monitor:
             return self._retention(conn, time.time() if now is None else now)
         finally:
             conn.close()
+
+    # -- shipping (shared mode: shared/pg_log.py) ----------------------------------------------
+    def meta(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = ?", [key])
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """(Worker thread.)"""
+        if not self.db_path.is_file():
+            return
+        conn = self._connect()
+        try:
+            with conn:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        finally:
+            conn.close()
+
+    def rows_after(self, rowid: int, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
+        """(Worker thread.) Rows written after `rowid` (oldest first, bodies included) and the
+        last rowid among them."""
+        cols = ", ".join(f"r.{c}" for c in COLUMNS)
+        rows = self._read(f"SELECT r.rowid AS _rowid, {cols}, b.request AS request_body, b.response AS response_body "
+                          "FROM requests r LEFT JOIN bodies b ON b.id = r.id WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?",
+                          [rowid, limit])
+        last = rows[-1]["_rowid"] if rows else rowid
+        return rows, int(last)
+
+    def last_rowid(self) -> int:
+        rows = self._read("SELECT COALESCE(MAX(rowid), 0) AS m FROM requests")
+        return int(rows[0]["m"]) if rows else 0
 
     # -- queries -----------------------------------------------------------------------------
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
@@ -410,7 +452,7 @@ class Monitor:
     def _where(
         *, before_ts: float | None = None, before_id: str | None = None, status: str | int | None = None,
         model: str | None = None, account_id: str | None = None, protocol: str | None = None,
-        since_ts: float | None = None,
+        since_ts: float | None = None, key_id: str | None = None,
     ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
@@ -447,16 +489,19 @@ class Monitor:
         if protocol:
             clauses.append("protocol = ?")
             args.append(protocol)
+        if key_id:
+            clauses.append("key_id = ?")
+            args.append(key_id)
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
     def recent(
         self, *, limit: int = 100, before_ts: float | None = None, status: str | int | None = None,
         model: str | None = None, account_id: str | None = None, protocol: str | None = None,
-        before_id: str | None = None, since_ts: float | None = None,
+        before_id: str | None = None, since_ts: float | None = None, key_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Newest first. Page with `before_ts=last["ts"], before_id=last["id"]`."""
         where, args = self._where(before_ts=before_ts, before_id=before_id, status=status, model=model,
-                                  account_id=account_id, protocol=protocol, since_ts=since_ts)
+                                  account_id=account_id, protocol=protocol, since_ts=since_ts, key_id=key_id)
         cols = ", ".join(COLUMNS)
         rows = self._read(f"SELECT {cols} FROM requests {where} ORDER BY ts DESC, id DESC LIMIT ?", [*args, int(limit)])
         for r in rows:
@@ -505,6 +550,21 @@ class Monitor:
             "SUM(cached_tokens) AS cached_tokens, SUM(reasoning_tokens) AS reasoning_tokens "
             f"FROM requests GROUP BY {by} ORDER BY requests DESC"
         )
+
+    def totals_since(self, by: str, since_ts: float) -> list[dict[str, Any]]:
+        """`totals(by)` of the requests since `since_ts`."""
+        if by not in _GROUPS:
+            raise ValueError(f"totals can be grouped by {', '.join(_GROUPS)}")
+        return self._read(
+            f"SELECT {by} AS key, COUNT(*) AS requests, SUM({ERROR_SQL}) AS errors, "
+            "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
+            f"FROM requests WHERE ts >= ? GROUP BY {by} ORDER BY requests DESC", [since_ts])
+
+    def key_tokens_since(self, ts: float) -> dict[str, int]:
+        """Tokens per client key in requests since `ts` (a restart seeds today's counts)."""
+        rows = self._read("SELECT key_id, SUM(input_tokens + output_tokens) AS t FROM requests WHERE ts >= ? AND "
+                          "key_id IS NOT NULL GROUP BY key_id", [ts])
+        return {str(r["key_id"]): int(r["t"] or 0) for r in rows}
 
     def summary(self) -> dict[str, Any]:
         rows = self._read(

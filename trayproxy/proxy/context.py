@@ -7,16 +7,19 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from trayproxy.clientkeys.limits import Limiter, LocalLimiter
 from trayproxy.config import Config
+from trayproxy.proxy.metrics import Metrics
 
 if TYPE_CHECKING:
     from trayproxy.accounts.pool import AccountPool
     from trayproxy.accounts.service import AccountService
     from trayproxy.accounts.store import AccountStore
+    from trayproxy.clientkeys.store import KeyStore
     from trayproxy.monitor import Monitor
     from trayproxy.proxy.memory import ResponseStore, SignatureStore
     from trayproxy.secrets import SecretStore
@@ -59,6 +62,13 @@ class ProxyContext:
     new_id: Callable[[str], str] = new_id
     # how the request path waits before retrying the same account (tests make it instant)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # client keys (clientkeys/): the store whose ring the guard reads, and their limits (local,
+    # or across instances through Redis in shared mode)
+    keys: KeyStore | None = None
+    limiter: Limiter = field(default_factory=LocalLimiter)
+    metrics: Metrics = field(default_factory=Metrics)
+    # shared mode's health for /readyz and /metrics (shared/state.py); None: embedded
+    shared_status: Callable[[], dict[str, Any] | None] = lambda: None
 
     def active_accounts(self) -> int:
         return self.pool.active_count()
@@ -68,7 +78,8 @@ CONTEXT = web.AppKey("trayproxy_context", ProxyContext)
 
 
 def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: AccountStore, transport: Transport,
-             clock: Callable[[], float] = time.time, monitor: Monitor | None = None) -> ProxyContext:
+             clock: Callable[[], float] = time.time, monitor: Monitor | None = None,
+             keys: KeyStore | None = None) -> ProxyContext:
     """The request path's parts wired together over one transport: the pool over the store, the
     Cloud Code, OAuth and z.ai clients, the account service. The Controller builds its context
     with this, and so do tests that run the aiohttp app without one."""
@@ -104,4 +115,5 @@ def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: Accou
         zai_key=zai_key,
         links=LinkResolver(transport, lambda: config().grounding_redirect_url),
         clock=clock,
+        keys=keys,
     )

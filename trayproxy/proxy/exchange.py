@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from trayproxy.clientkeys.record import ClientKey
 from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy.errors import Protocol
 
@@ -51,6 +52,8 @@ class Exchange:
     body: bytearray | None = None  # the streamed answer, kept only when the monitor stores bodies
     refused: tuple[str, str | None] | None = None  # (kind, origin) when a guard refused it
     recorded: bool = False  # the monitor has its row already (or it records itself: the WebSocket)
+    client_key: ClientKey | None = None  # the client key it came with (None: the owner's key, or none)
+    sent: float | None = None  # monotonic time its last upstream attempt was sent (added latency)
 
     def keep(self, data: bytes) -> None:
         if self.body is not None and len(self.body) < _BODY_KEEP:

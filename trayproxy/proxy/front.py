@@ -4,7 +4,9 @@ after it, in one place (one coroutine layer, not four).
 1. An `Exchange` for the request (proxy/exchange.py): what the handler and the pipeline learn
    goes on it.
 2. Guards (proxy/guards.py): Host, Origin and the API key; a refusal is answered at once and
-   counted per kind and origin, not logged as a row.
+   counted per kind and origin, not logged as a row. A client key (clientkeys/) is noted on the
+   Exchange and counted against its limits; a key at a limit is answered 429 (and logged: the
+   key's owner sees it in the key's usage).
 3. A body sent with a Content-Encoding is decoded within the body limit (proxy/body.py).
 4. The handler runs; a ProxyError, a RequestError or an aiohttp HTTP error becomes an answer in
    the caller's protocol (proxy/errors.py). An unexpected error is logged and answered with a
@@ -22,12 +24,21 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from trayproxy.clientkeys.record import ClientKey
 from trayproxy.protocols.errors import RequestError
 from trayproxy.proxy.body import decoded_body
 from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError, error_response, protocol_for
 from trayproxy.proxy.exchange import EXCHANGE, Exchange
-from trayproxy.proxy.guards import HEALTH_PATHS, REFUSAL, GuardSettings, check, cors_headers
+from trayproxy.proxy.guards import (
+    HEALTH_PATHS,
+    REFUSAL,
+    GuardSettings,
+    admit_key,
+    check,
+    cors_headers,
+    limit_error,
+)
 from trayproxy.proxy.pipeline import record
 
 __all__ = ["make_front"]
@@ -91,14 +102,18 @@ def make_front(settings: Callable[[], GuardSettings]) -> Callable[..., Awaitable
         ex = Exchange(request.method, request.path, headers, request.query, protocol_for(request.path, headers))
         request[EXCHANGE] = ex
         status, error, resp_body = 500, None, None
+        metrics = request.app[CONTEXT].metrics
+        metrics.inflight += 1
         try:
             refusal = check(request, settings(), ex.protocol)
             resp: web.StreamResponse
-            if refusal is not None:
+            if isinstance(refusal, web.Response):
                 ex.refused = refusal.get(REFUSAL)
                 resp = refusal
             else:
                 try:
+                    if isinstance(refusal, ClientKey):
+                        await _admit(request, ex, refusal)
                     if "Content-Encoding" in headers:
                         ex.raw = await decoded_body(request)
                     resp = await handler(request)
@@ -130,6 +145,7 @@ def make_front(settings: Callable[[], GuardSettings]) -> Callable[..., Awaitable
             status, error = 500, _error_text(resp)
             return resp
         finally:
+            metrics.inflight -= 1
             try:
                 _record(request, ex, status, error, resp_body)
             except Exception:
@@ -138,9 +154,20 @@ def make_front(settings: Callable[[], GuardSettings]) -> Callable[..., Awaitable
     return front
 
 
+async def _admit(request: web.Request, ex: Exchange, key: ClientKey) -> None:
+    """A client key: noted for the monitor row and the metrics, counted against its limits."""
+    ex.client_key = key
+    ctx = request.app[CONTEXT]
+    verdict = await admit_key(ctx.limiter, key, ctx.clock())
+    if verdict is not None and not verdict.ok:
+        ctx.metrics.refusal(verdict.limit)
+        raise limit_error(verdict)
+
+
 def _record(request: web.Request, ex: Exchange, status: int, error: str | None, resp_body: bytes | None) -> None:
     ctx = request.app[CONTEXT]
     if ex.refused is not None:
+        ctx.metrics.refusal(ex.refused[0])
         if ctx.monitor is not None:
             ctx.monitor.count_refused(ex.refused[0], ex.refused[1], status, ex.started_wall)
         return

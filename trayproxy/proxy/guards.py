@@ -9,24 +9,36 @@
   (DNS rebinding).
 - Every refusal notes `REFUSAL` = (kind, origin) on its response, so the monitor counts it per
   kind and origin instead of writing one log row per refused request.
+- Client keys (clientkeys/): a key that is not the owner's is looked up by its hash in the
+  ring (one dict lookup); a known key is returned to the front, which notes it on the Exchange
+  and asks the limiter (`admit_key`). A key at a limit gets 429 with Retry-After in its
+  client's shape, an expired one 401, a model it may not use 403 (`check_model`, once the
+  model is known). The owner's key is never counted or limited.
 """
 
 from __future__ import annotations
 
 import hmac
+import inspect
 import ipaddress
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from trayproxy.clientkeys.limits import Limiter, Verdict
+from trayproxy.clientkeys.record import ClientKey
+from trayproxy.clientkeys.store import KeyRing
 from trayproxy.monitor.redact import utf8_safe
-from trayproxy.proxy.errors import Protocol, error_response
+from trayproxy.proxy.errors import Protocol, ProxyError, error_response
 
-__all__ = ["GuardSettings", "HEALTH_PATHS", "REFUSAL", "extract_keys", "check", "cors_headers", "is_loopback_host"]
+__all__ = ["GuardSettings", "HEALTH_PATHS", "REFUSAL", "extract_keys", "check", "cors_headers", "is_loopback_host",
+           "admit_key", "check_model", "limit_error"]
 
-HEALTH_PATHS = frozenset({"/healthz", "/health"})
+HEALTH_PATHS = frozenset({"/healthz", "/health", "/readyz"})
 ACCEPTED_HEADERS_HINT = (
     "Send the trayproxy API key as 'Authorization: Bearer <key>', 'x-api-key: <key>' or "
     "'x-goog-api-key: <key>' (Gemini routes also accept ?key=<key>). "
@@ -43,6 +55,7 @@ class GuardSettings:
     auth_mode: str  # effective: off | strict | all_except_health
     allow_lan: bool
     api_key: str
+    ring: KeyRing | None = None  # the client keys (None or empty: only the owner's key)
 
 
 @lru_cache(maxsize=256)  # every request asks; the Host values a machine sees are few
@@ -114,9 +127,10 @@ def cors_headers(request: web.Request) -> dict[str, str]:
     }
 
 
-def check(request: web.Request, s: GuardSettings, protocol: Protocol) -> web.Response | None:
-    """The refusal for this request, or None when it may go on. A refusal notes (kind, origin)
-    in `request.refused` terms: the caller counts it instead of logging a row."""
+def check(request: web.Request, s: GuardSettings, protocol: Protocol) -> web.Response | ClientKey | None:
+    """The refusal for this request, or None when it may go on, or the client key it came with
+    (it may go on too, once its limits are checked). A refusal notes (kind, origin) in
+    `request.refused` terms: the caller counts it instead of logging a row."""
     path = request.path
     is_health = path in HEALTH_PATHS or (path == "/" and request.method in ("HEAD", "GET"))
     key_required = s.auth_mode == "strict" or (s.auth_mode == "all_except_health" and not is_health)
@@ -140,9 +154,20 @@ def check(request: web.Request, s: GuardSettings, protocol: Protocol) -> web.Res
         ))
     if request.method == "OPTIONS":
         return web.Response(status=204, headers=cors_headers(request))
-    if key_required:
+    ring = s.ring
+    if key_required or ring:
         keys = extract_keys(request, allow_query=protocol == "gemini")
-        if not _key_matches(keys, s.api_key):
+        if keys and ring and not _key_matches(keys, s.api_key):
+            client = ring.match(keys)
+            if client is not None:
+                if client.expires_at is not None and time.time() >= client.expires_at:
+                    return _refuse("auth", origin, error_response(
+                        protocol, 401, f"The key {client.name!r} expired on "
+                        f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(client.expires_at))}; ask the owner of "
+                        "this trayproxy for a new one.", code="invalid_api_key",
+                        headers=cors_headers(request) if origin else None))
+                return client
+        if key_required and not _key_matches(keys, s.api_key):
             what = "The API key is wrong." if keys else "No API key was sent."
             return _refuse("auth", origin, error_response(
                 protocol,
@@ -157,3 +182,32 @@ def check(request: web.Request, s: GuardSettings, protocol: Protocol) -> web.Res
 def _refuse(kind: str, origin: str | None, resp: web.Response) -> web.Response:
     resp[REFUSAL] = (kind, origin)
     return resp
+
+
+async def admit_key(limiter: Limiter, key: ClientKey, now: float) -> Verdict | None:
+    """The limiter's verdict for one more request with this key (None: nothing to count)."""
+    if not key.limited:
+        return None
+    v = limiter.admit(key, now)
+    if inspect.isawaitable(v):
+        v = await v
+    return v
+
+
+def limit_error(v: Verdict) -> ProxyError:
+    return ProxyError(429, v.message, code="rate_limit_exceeded", retry_after=v.retry_after)
+
+
+def check_model(key: ClientKey, name: str, target: Callable[[], str | None]) -> None:
+    """Raise 403 when the key may not use the model asked for (by the name the client sent, or
+    the upstream id it resolves to)."""
+    if not key.models or key.allows_model(name):
+        return
+    try:
+        resolved = target()
+    except ProxyError:
+        resolved = None
+    if resolved and key.allows_model(resolved):
+        return
+    raise ProxyError(403, f"The key {key.name!r} may not use the model {name!r}; it may use: "
+                          f"{', '.join(key.models)}.", code="model_not_allowed")

@@ -38,6 +38,7 @@ from trayproxy.proxy.body import read_chunks
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.exchange import EXCHANGE, Exchange
+from trayproxy.proxy.guards import check_model
 from trayproxy.proxy.job import Call, Job, Sink, StreamMachine, answer_headers
 from trayproxy.proxy.offload import BIG_BODY, EmptyBody, loads_sliced, off_loop
 from trayproxy.proxy.relay import HttpSink
@@ -71,6 +72,8 @@ async def serve(ctx: ProxyContext, ex: Exchange, adapter: Adapter, body: JSON, r
     call = adapter.parse(ctx, ex, body, route)
     del body
     ex.client_model = call.name
+    if ex.client_key is not None and ex.client_key.models:  # a client key limited to some models
+        check_model(ex.client_key, call.name, lambda: plan(ctx, call.name).target)
     if adapter.zai_path is not None and isinstance(sink, HttpSink) and _zai_on(ctx):
         from trayproxy.proxy.zai_dispatch import relay_to_zai, use_zai
 

@@ -87,6 +87,7 @@ async def _with_account(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry,
             raise _final_error(pick, retry, job)
         acc = pick
         ex.account_id = acc.id
+        ex.sent = time.monotonic()  # the added latency ends here (metrics): the attempt is the upstream's
         try:
             return acc, await attempt(acc)
         except Failure as f:
@@ -425,14 +426,24 @@ def record(ctx: ProxyContext, ex: Exchange, status: int, error: str | None, user
            response_body: bytes | None = None) -> None:
     """One monitor row for this exchange: what the handler noted on it, else the status the
     client got."""
-    mon = ctx.monitor
-    if mon is None:
-        return
     usage = ex.usage
     if ex.status:
         status, outcome = ex.status, ex.outcome
     else:
         outcome = "ok" if status < 400 else ("client_disconnect" if status == 499 else "error")
+    now = time.monotonic()
+    tokens_in = usage.prompt if usage else 0
+    tokens_out = (usage.output + usage.reasoning) if usage else 0
+    key = ex.client_key
+    if key is not None and (tokens_in or tokens_out):
+        ctx.limiter.spend(key, tokens_in + tokens_out, ctx.clock())
+    acc = ex.account_id
+    ctx.metrics.observe(ex.path, status, ex.upstream_model, acc[:8] if acc else None, key.id if key else None,
+                        now - ex.started, (ex.sent - ex.started) if ex.sent is not None else None, tokens_in,
+                        tokens_out)
+    mon = ctx.monitor
+    if mon is None:
+        return
     bodies = mon.store_bodies
     mon.record(RequestRecord(
         id=_row_id(),
@@ -446,10 +457,10 @@ def record(ctx: ProxyContext, ex: Exchange, status: int, error: str | None, user
         upstream=ex.upstream,
         status=status,
         outcome=outcome,
-        duration_ms=(time.monotonic() - ex.started) * 1000,
+        duration_ms=(now - ex.started) * 1000,
         ttfb_ms=ex.ttfb_ms,
-        input_tokens=usage.prompt if usage else 0,
-        output_tokens=(usage.output + usage.reasoning) if usage else 0,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
         cached_tokens=usage.cached if usage else 0,
         reasoning_tokens=usage.reasoning if usage else 0,
         stream=ex.stream,
@@ -457,5 +468,6 @@ def record(ctx: ProxyContext, ex: Exchange, status: int, error: str | None, user
         user_agent=user_agent,
         request_body=ex.raw if bodies else None,
         response_body=(bytes(ex.body) if ex.body is not None else response_body) if bodies else None,
+        key_id=key.id if key else None,
     ))
 

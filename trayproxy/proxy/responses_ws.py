@@ -32,6 +32,7 @@ from trayproxy.proxy import adapters
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.exchange import EXCHANGE, Exchange
+from trayproxy.proxy.guards import admit_key, limit_error
 from trayproxy.proxy.handler import parse_json, serve
 from trayproxy.proxy.pipeline import record
 
@@ -91,6 +92,7 @@ class _Connection:
     async def handle(self, raw: str) -> None:
         req = self.request
         ex = Exchange("WS", req.path, req.headers, req.query, "openai")
+        ex.client_key = req[EXCHANGE].client_key  # each message counts against the key's limits
         status, error = 200, None
         try:
             status, error = await self._serve(ex, raw)
@@ -114,6 +116,10 @@ class _Connection:
                 await self.warm_up(body)
                 return 200, None
             body["stream"] = True
+            if ex.client_key is not None:
+                verdict = await admit_key(self.ctx.limiter, ex.client_key, self.ctx.clock())
+                if verdict is not None and not verdict.ok:
+                    raise limit_error(verdict)
             sent = _items(body.get("input"))
             sink = _SocketSink(self.ws)
             await serve(self.ctx, ex, adapters.RESPONSES, body, {}, sink)
