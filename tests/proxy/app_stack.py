@@ -30,6 +30,7 @@ from trayproxy.accounts.pool import AccountPool
 from trayproxy.accounts.service import AccountService
 from trayproxy.accounts.state import account_view
 from trayproxy.accounts.store import Account, AccountStore
+from trayproxy.clientkeys.store import KeyStore
 from trayproxy.config import Config, set_value
 from trayproxy.monitor import Monitor
 from trayproxy.proxy.app import build_app
@@ -125,13 +126,14 @@ class AppStack:
 async def app_stack(tmp_path: Path, *, transport: Transport | None = None, fake: FakeCloudCode | None = None,
                     hosts: tuple[str, ...] = (), clock: Callable[[], float] = time.time,
                     instant_sleep: bool | None = None, emails: tuple[str, ...] = (), monitor: bool = False,
-                    env: dict[str, str] | None = None, zai_key: str | None = None,
+                    env: dict[str, str] | None = None, zai_key: str | None = None, client_keys: bool = False,
                     **settings: Any) -> AsyncIterator[AppStack]:
     """The app over `transport`, or over `fake` served in this loop (at `hosts`, default all of
     the fake's; its accounts in `emails` signed in with their refresh tokens). `settings` are
     config values (`set_value` keys), `env` more environment settings. `instant_sleep` (default:
     when `clock` is a FakeClock) makes the request path's waits move the clock instead. With
-    `monitor`, requests are recorded in a monitor database under `tmp_path`."""
+    `monitor`, requests are recorded in a monitor database under `tmp_path`; with `client_keys`,
+    client keys are kept in keys.json there (`s.ctx.keys`)."""
     if instant_sleep is None:
         instant_sleep = isinstance(clock, FakeClock)
     if instant_sleep and not isinstance(clock, FakeClock):
@@ -168,7 +170,7 @@ async def app_stack(tmp_path: Path, *, transport: Transport | None = None, fake:
         mon.start()
     transport = transport or AiohttpTransport()
     ctx = assemble(config=lambda: state["config"], secrets=secrets, store=store, transport=transport, clock=clock,
-                   monitor=mon)
+                   monitor=mon, keys=KeyStore(tmp_path / "keys.json") if client_keys else None)
     if instant_sleep:
         assert isinstance(clock, FakeClock)
         ctx.sleep = ctx.accounts.sleep = clock.sleep

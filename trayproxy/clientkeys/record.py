@@ -69,12 +69,12 @@ def parse_expiry(text: str, *, now: float | None = None) -> float:
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
             day = dt.date.fromisoformat(s) + dt.timedelta(days=1)
-            return dt.datetime(day.year, day.month, day.day).timestamp()
-        when = dt.datetime.fromisoformat(s)
+            ts = dt.datetime(day.year, day.month, day.day).timestamp()
+        else:
+            ts = dt.datetime.fromisoformat(s).timestamp()
     except ValueError:
         raise ClientKeyError(f"--expires takes a date (2027-01-31), a date and time (2027-01-31T18:00) or a "
                              f"span (30d, 12h); got {text!r}") from None
-    ts = when.timestamp()
     if ts <= now:
         raise ClientKeyError(f"--expires {text} is in the past")
     return ts

@@ -78,6 +78,7 @@ class PgEngine:
         self._on_back: list[Callable[[], Awaitable[None]]] = []
         self._probe: asyncio.Task[None] | None = None
         self.fatal: str | None = None  # a problem no retry fixes (schema too new)
+        self._stopped = False
 
     def listen(self, channel: str, fn: Callable[[str], None]) -> None:
         """fn(payload) on the loop for each NOTIFY on `channel` from another instance."""
@@ -122,7 +123,9 @@ class PgEngine:
     async def _listen(self) -> None:
         if self._listen_conn is not None and not self._listen_conn.is_closed():
             return
-        conn = await self.pool.acquire(timeout=2.0)
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url, timeout=2.0)  # its own: a pooled one would be reused
         conn.add_termination_listener(lambda c: self.lost(ConnectionError("the LISTEN connection closed")))
         for channel, fn in self._channels.items():
             await conn.add_listener(channel, self._notice(fn))
@@ -136,17 +139,20 @@ class PgEngine:
         return on_notify
 
     def lost(self, e: BaseException) -> None:
+        if self._stopped:
+            return
         if self.health.up:
             log.warning("PostgreSQL is unreachable (%s); this instance goes on from its own state", e)
         self.health.failed(e)
         conn, self._listen_conn = self._listen_conn, None
-        if conn is not None and self.pool is not None:
-            asyncio.ensure_future(self._release(conn))
+        if conn is not None:
+            asyncio.ensure_future(self._close(conn))
         self.watch()
 
-    async def _release(self, conn: Any) -> None:
+    @staticmethod
+    async def _close(conn: Any) -> None:
         try:
-            await self.pool.release(conn, timeout=1.0)
+            await asyncio.wait_for(conn.close(), 1.0)
         except Exception:
             try:
                 conn.terminate()
@@ -177,12 +183,13 @@ class PgEngine:
             raise
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._probe is not None:
             self._probe.cancel()
         conn, self._listen_conn = self._listen_conn, None
+        if conn is not None:
+            await self._close(conn)
         if self.pool is not None:
-            if conn is not None:
-                await self._release(conn)
             try:
                 await asyncio.wait_for(self.pool.close(), 3.0)
             except Exception:

@@ -72,6 +72,7 @@ class RedisEngine:
         self.health = health
         self.client: Any = None
         self._probe: asyncio.Task[None] | None = None
+        self._stopped = False
 
     async def start(self) -> None:
         import redis.asyncio as redis
@@ -99,7 +100,7 @@ class RedisEngine:
         self.watch()
 
     def watch(self) -> None:
-        if self._probe is None or self._probe.done():
+        if not self._stopped and (self._probe is None or self._probe.done()):
             self._probe = asyncio.ensure_future(self._wait_back())
 
     async def _wait_back(self) -> None:
@@ -108,6 +109,7 @@ class RedisEngine:
         log.warning("Redis answers again")
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._probe is not None:
             self._probe.cancel()
         if self.client is not None:
