@@ -204,6 +204,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.cli_models import doctor_lines
 
     print("\n".join(doctor_lines(accounts, cfg.model_mapping)))
+    if cfg.shared.redis_url or cfg.shared.database_url:
+        from trayproxy.cli_shared import doctor_shared
+
+        lines, bad = doctor_shared(cfg.shared, paths, inst)
+        print("\n".join(lines))
+        problems += bad
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
     print(f"display:      {'yes' if display else 'none (use `trayproxy serve`)'}")
     return 1 if problems else 0

@@ -69,6 +69,7 @@ def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> 
         st = ctl.status().to_dict()
         st["kind"] = kind
         st["bound_host"] = ctl.bound_host
+        st["shared"] = ctl.shared_status()
         return web.json_response(st)
 
     async def config(request: web.Request) -> web.StreamResponse:
