@@ -173,7 +173,10 @@ class Layer:
 
 BASICS = ("json_types", "fileio", "paths", "ports", "config", "secrets", "keychain", "problems")
 ABOVE_BASICS = ("trayproxy.protocols", "trayproxy.upstream", "trayproxy.accounts", "trayproxy.monitor",
-                "trayproxy.proxy", "trayproxy.control", "trayproxy.controller", "trayproxy.connect", "trayproxy.ui")
+                "trayproxy.clientkeys", "trayproxy.shared", "trayproxy.proxy", "trayproxy.control",
+                "trayproxy.controller", "trayproxy.connect", "trayproxy.ui")
+# shared mode's drivers (#30): never loaded by the embedded default
+SHARED_DRIVERS = ("redis", "asyncpg", "psycopg", "psycopg2", "hiredis")
 
 LAYERS = (
     *(Layer(f"trayproxy.{m}", ABOVE_BASICS, "the basics (docs/architecture.md) sit below every other layer")
@@ -188,8 +191,14 @@ LAYERS = (
           "accounts/ is below the request path and the control plane"),
     Layer("trayproxy.monitor", ("trayproxy.proxy", "trayproxy.ui", "trayproxy.control", "trayproxy.controller"),
           "monitor/ is below the request path and the control plane"),
-    Layer("trayproxy.proxy", ("trayproxy.ui", "trayproxy.control", "trayproxy.controller"),
-          "the request path is driven by the Controller and knows nothing of who drives it"),
+    Layer("trayproxy.clientkeys", ("trayproxy.proxy", "trayproxy.ui", "trayproxy.control", "trayproxy.controller",
+                                   "trayproxy.shared", "trayproxy.accounts", "trayproxy.monitor"),
+          "clientkeys/ is a record, a store and counters: below the request path and shared mode"),
+    Layer("trayproxy.shared", ("trayproxy.proxy", "trayproxy.ui", "trayproxy.control", "trayproxy.controller"),
+          "shared/ mirrors the stores below the request path; the Controller starts it"),
+    Layer("trayproxy.proxy", ("trayproxy.ui", "trayproxy.control", "trayproxy.controller", "trayproxy.shared"),
+          "the request path is driven by the Controller and knows nothing of who drives it (nor of shared "
+          "mode: it reads the limiter and the health it is handed)"),
     Layer("trayproxy", ("trayproxy.ui",),
           "only the tray app loads the desktop UI: `trayproxy` with no command (cli.cmd_tray)",
           allowed=(("trayproxy.cli", "cmd_tray"),)),
@@ -285,6 +294,11 @@ def headless(tmp_path: Path) -> Headless:
     return h
 
 
+def _drivers(loaded: set[str]) -> list[str]:
+    return sorted(m for m in loaded if any(m == d or m.startswith(d + ".") for d in SHARED_DRIVERS)
+                  or m.startswith("trayproxy.shared"))
+
+
 def test_serve_and_the_cli_load_no_display_code(headless: Headless) -> None:
     out = headless.out("serve")
     serve = subprocess.Popen([sys.executable, "-c", _RUN, "serve"], env=headless.env(out),
@@ -296,6 +310,24 @@ def test_serve_and_the_cli_load_no_display_code(headless: Headless) -> None:
                 break
         else:
             raise AssertionError("serve did not start: " + (serve.stderr.read() if serve.stderr else ""))
+        # it serves requests: one answered (z.ai is down here: a 502 in Anthropic's shape), one listing
+        import json as _json
+        import urllib.request
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        req = urllib.request.Request(f"http://127.0.0.1:{headless.port}/v1/messages", method="POST",
+                                     data=_json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [
+                                         {"role": "user", "content": "hi"}]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        try:
+            opener.open(req, timeout=30)
+            answered = 200
+        except urllib.error.HTTPError as e:
+            answered = e.code
+            assert _json.loads(e.read())["type"] == "error"
+        assert answered >= 400
+        with opener.open(f"http://127.0.0.1:{headless.port}/readyz", timeout=10) as r:
+            assert _json.loads(r.read())["shared"] is None
         through_instance = {
             "config set": headless.cli("config", "set", "monitor.retention_days", "9",
                                        says="Applied by the running trayproxy serve"),
@@ -328,6 +360,12 @@ def test_serve_and_the_cli_load_no_display_code(headless: Headless) -> None:
              for when, runs in (("with serve running", loaded), ("without an instance", without_instance))
              for what, mods in runs.items() if (bad := _display_code(mods))}
     assert not found, found
+    # the embedded default (no shared.* URL) loads no shared-mode driver, serving or in the CLI
+    drivers = {f"{what} ({when})": bad
+               for when, runs in (("with serve running", loaded), ("without an instance", without_instance))
+               for what, mods in runs.items() if (bad := _drivers(mods))}
+    assert not drivers, drivers
+    assert "trayproxy.clientkeys.store" in loaded["serve"]  # client keys work embedded too
 
 
 def test_headless_modules_import_no_display_code() -> None:

@@ -61,17 +61,13 @@ class LogReader:
             return None
 
     def recent(self, **f: Any) -> list[dict[str, Any]]:
-        from trayproxy.shared.pg_log import Queries
-
-        rows = self._pg(lambda conn: Queries.recent(conn, **f))
+        rows = self._pg(lambda conn: _queries().recent(conn, **f))
         if rows is not None:
             return list(rows)
         return list(self.local.recent(**f)) if self.local is not None else []
 
     def totals(self, by: str, since_ts: float | None = None) -> list[dict[str, Any]]:
-        from trayproxy.shared.pg_log import Queries
-
-        rows = self._pg(lambda conn: Queries.totals(conn, by, since_ts))
+        rows = self._pg(lambda conn: _queries().totals(conn, by, since_ts))
         if rows is not None:
             return list(rows)
         if self.local is None:
@@ -79,6 +75,12 @@ class LogReader:
         if since_ts is None:
             return list(self.local.totals(by))
         return [r for r in self.local.totals_since(by, since_ts)]
+
+
+def _queries() -> Any:
+    from trayproxy.shared.pg_log import Queries  # shared mode only: it loads the PostgreSQL side
+
+    return Queries
 
 
 def open_log() -> LogReader:
