@@ -45,6 +45,7 @@ from trayproxy.control.api import ControllerAPI
 from trayproxy.control.cli_routes import add_cli_routes
 from trayproxy.control.clipboard import Copier, copy_text
 from trayproxy.control.events import EventHub
+from trayproxy.control.keys_routes import add_keys_routes
 from trayproxy.control.login import LoginRunner
 from trayproxy.control.models_routes import add_models_routes
 from trayproxy.control.page_words import by_account, page_words
@@ -244,6 +245,7 @@ class ControlServer:
         from trayproxy.connect.routes import add_connect_routes  # Connect buttons (connect/routes.py)
 
         add_models_routes(r, self.controller)  # the Models tab (control/models_routes.py)
+        add_keys_routes(r, self.controller)  # the Keys tab (control/keys_routes.py)
         add_connect_routes(r, self.controller)
         add_cli_routes(r, self.controller, self.kind)  # the CLI's, behind cli_token (control/cli_routes.py)
 

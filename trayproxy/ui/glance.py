@@ -153,4 +153,7 @@ def tooltip(status: Any, starting: bool = False, accounts: str | None = None) ->
     lines.append(accounts)
     if getattr(status, "config_problem", None):
         lines.append("Settings file cannot be read: API key required, LAN off until fixed")
+    shared = getattr(status, "shared_problem", None)
+    if shared:  # "shared state unreachable since …": the sentence, without its details
+        lines.append(shared.split(" (", 1)[0][:1].upper() + shared.split(" (", 1)[0][1:])
     return "\n".join(lines)

@@ -158,7 +158,7 @@ class TrayApp:
         self._rows = self._accounts()
         return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts, self._glance(),
                 (st.problem or {}).get("suggested_port"), getattr(st, "config_problem", None),
-                view_key(self._rows))
+                getattr(st, "shared_problem", None), view_key(self._rows))
 
     def refresh(self) -> None:
         """Push state to the icon; skipped when nothing visible changed (an appindicator menu

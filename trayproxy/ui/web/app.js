@@ -278,6 +278,7 @@
     }
     if (st.config_problem) items.push(["warning", "Settings file:", st.config_problem, "config", null]);
     if (st.restart_note) items.push(["warning", "Waiting for a restart:", st.restart_note, "restart", null]);
+    if (st.shared_problem) items.push(["warning", "Shared state:", st.shared_problem, "shared", null]);
     if (st.secrets_fallback) {
       items.push(["warning", "No system keychain:", `${st.secrets_fallback}. Secrets are kept in a private file instead (${state.secrets.path || "in the data folder"}, readable only by you).`, "keychain", null]);
     }

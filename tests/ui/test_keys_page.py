@@ -1,0 +1,85 @@
+"""The Keys tab in headless Chromium: create a key (shown once), see it listed with its limits,
+revoke it; screenshots light and dark, wide and narrow, and axe-core on the tab (its API:
+tests/control/test_keys_routes.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.control.helpers import add_account
+from tests.ui.conftest import chromium
+
+AXE = Path(os.environ.get("TRAYPROXY_AXE", str(Path.home() / ".cache/trayproxy-axe/node_modules/axe-core/axe.min.js")))
+
+
+@pytest.fixture
+def page(control: Any, controller: Any, login_home: Path) -> Iterator[Any]:
+    """The settings page (CSP bypassed only so the test can inject axe-core)."""
+    add_account(controller)
+    with chromium() as browser:
+        ctx = browser.new_context(viewport={"width": 1000, "height": 760}, color_scheme="light", bypass_csp=True)
+        pg = ctx.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
+        pg.goto(control.url)
+        pg.wait_for_selector("#status-text:has-text('Stopped')")
+        yield pg
+        assert errors == [], errors
+
+
+def axe_violations(page: Any) -> list[str]:
+    if not AXE.is_file():
+        pytest.skip(f"axe-core is not installed ({AXE}; npm install axe-core there)")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => (await axe.run('[data-panel=keys]')).violations"
+                           ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+    return list(result)
+
+
+@pytest.mark.browser
+def test_keys_tab_creates_shows_once_lists_and_revokes(page: Any, controller: Any, artifacts: Path) -> None:
+    from playwright.sync_api import expect
+
+    page.click("[data-tab=keys]")
+    expect(page.locator("#keys-empty")).to_be_visible()
+    page.click("#keys-create")
+    expect(page.locator("#keys-error")).to_have_text("Give the key a name first.")
+    page.fill("#keys-name", "alice")
+    page.fill("#keys-models", "gemini-* claude-sonnet-*")
+    page.fill("#keys-rpm", "30")
+    page.fill("#keys-daily", "200000")
+    page.click("#keys-create")
+    secret = page.locator(".keys-secret").inner_text()
+    assert secret.startswith("sk-tp-") and len(secret) == 46
+    stored = controller.keys.find("alice")
+    assert stored.rpm == 30 and stored.daily_tokens == 200000 and stored.models == ["gemini-*", "claude-sonnet-*"]
+    assert secret not in (controller.paths.keys_file).read_text()
+    row = page.locator("#keys-table tbody tr", has_text="alice")
+    expect(row).to_contain_text("30 req/min")
+    expect(row).to_contain_text("only gemini-* claude-sonnet-*")
+    expect(row.locator(".badge")).to_have_text("active")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.screenshot(path=str(artifacts / f"keys-tab-created-{scheme}.png"), full_page=True)
+    for scheme in ("dark", "light"):
+        page.emulate_media(color_scheme=scheme)
+        assert axe_violations(page) == [], scheme
+    page.click("#keys-created button:has-text('Done')")
+    expect(page.locator(".keys-secret")).to_have_count(0)  # shown once: gone from the page
+    page.set_viewport_size({"width": 420, "height": 900})
+    page.screenshot(path=str(artifacts / "keys-tab-narrow.png"), full_page=True)
+    revoke = row.locator("button:has-text('Revoke')")
+    revoke.click()
+    expect(revoke).to_have_text("Revoke: sure?")
+    revoke.click()
+    expect(row.locator(".badge")).to_have_text("revoked")
+    assert controller.keys.find("alice").revoked_at is not None
+    page.set_viewport_size({"width": 1000, "height": 760})
+    page.emulate_media(color_scheme="light")
+    page.screenshot(path=str(artifacts / "keys-tab.png"), full_page=True)
