@@ -35,6 +35,7 @@ T = TypeVar("T")
 MARK = "shipped_rowid"
 BATCH = 1000
 READ_TIMEOUT = 5.0
+SHIP_EVERY = 1.0  # s: under load, one shipment a second carries many requests (one wake-up, one round trip)
 _PG_COLUMNS = ("instance", *COLUMNS)
 _INSERT = (f"INSERT INTO requests ({', '.join(_PG_COLUMNS)}) VALUES "
            f"({', '.join(f'${i + 1}' for i in range(len(_PG_COLUMNS)))}) ON CONFLICT (id) DO NOTHING")
@@ -81,6 +82,7 @@ class LogShipper:
             if self.engine.health.up:
                 try:
                     await self.ship()
+                    await asyncio.sleep(SHIP_EVERY)
                 except Exception as e:
                     log.warning("request log rows could not be shipped to PostgreSQL (%s); they wait on disk", e)
 
