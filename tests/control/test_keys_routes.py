@@ -65,3 +65,21 @@ def test_the_cli_goes_through_the_running_instance_and_prints_the_key_alone(
     assert "bob" in out and "active" in out and secret not in out
     assert cli_keys.cmd_keys(argparse.Namespace(keys_cmd="revoke", key="bob")) == 0
     assert controller.ctx.keys.ring.match([secret]) is None
+
+
+def test_the_monitor_totals_name_each_keys_usage(control: Any, controller: Any) -> None:
+    from tests.shared.nodes import row
+
+    status, out = call(control, "monitor/stats")
+    assert status == 200 and out["by_key"] == []  # no client key used yet: no table
+    _, made = call(control, "keys/create", {"name": "ci"})
+    kid = made["record"]["id"]
+    for i in range(3):
+        controller.monitor.record(row(i, key_id=kid))
+    controller.monitor.record(row(9))
+    controller.monitor.flush()
+    _, out = call(control, "monitor/stats")
+    by = {r["name"]: r for r in out["by_key"]}
+    assert by["ci"]["requests"] == 3 and by["ci"]["input_tokens"] == 9 and by[None]["requests"] == 1
+    _, listed = call(control, "keys")
+    assert listed["usage"][kid]["requests"] == 3

@@ -83,3 +83,23 @@ def test_keys_tab_creates_shows_once_lists_and_revokes(page: Any, controller: An
     page.set_viewport_size({"width": 1000, "height": 760})
     page.emulate_media(color_scheme="light")
     page.screenshot(path=str(artifacts / "keys-tab.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_the_monitor_tab_totals_usage_per_client_key(page: Any, controller: Any, artifacts: Path) -> None:
+    from playwright.sync_api import expect
+
+    from tests.shared.nodes import row
+
+    record, _ = controller.engine.call(controller.a_create_key("alice"))
+    for i in range(4):
+        controller.monitor.record(row(i, key_id=record["id"]))
+    controller.monitor.record(row(99))
+    controller.monitor.flush()
+    page.click("[data-tab=monitor]")
+    table = page.locator("#mon-by-key")
+    expect(table).to_be_visible()
+    expect(table.locator("tbody tr", has_text="alice").locator("td").nth(1)).to_have_text("4")
+    expect(table.locator("tbody tr", has_text="your own key").locator("td").nth(1)).to_have_text("1")
+    page.locator("#mon-by-key-wrap").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "monitor-by-key.png"), full_page=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SETTING_LABELS", "page_words", "by_account"]
+__all__ = ["SETTING_LABELS", "page_words", "by_account", "by_key"]
 
 # how the page names a setting in an error ("The port must be ..."), never by its config key
 SETTING_LABELS = {
@@ -27,6 +27,14 @@ def by_account(rows: list[dict[str, Any]], by_upstream: list[dict[str, Any]]) ->
     extra = [dict(r, key="zai") for r in by_upstream if r["key"] == "zai"]
     extra += [dict(r) for r in by_upstream if r["key"] is None]
     return sorted(out + extra, key=lambda r: -(r.get("requests") or 0))
+
+
+def by_key(rows: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    """Totals per client key with its name ("name": None for the owner's key); empty while no
+    request came with a client key, so the page shows no table then."""
+    if not any(r["key"] for r in rows):
+        return []
+    return [dict(r, name=names.get(r["key"], r["key"]) if r["key"] else None) for r in rows]
 
 
 def page_words(message: str, key: str) -> str:

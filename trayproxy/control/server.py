@@ -48,7 +48,7 @@ from trayproxy.control.events import EventHub
 from trayproxy.control.keys_routes import add_keys_routes
 from trayproxy.control.login import LoginRunner
 from trayproxy.control.models_routes import add_models_routes
-from trayproxy.control.page_words import by_account, page_words
+from trayproxy.control.page_words import by_account, by_key, page_words
 from trayproxy.control.snippets import client_urls, snippets
 
 if TYPE_CHECKING:
@@ -523,6 +523,8 @@ class ControlServer:
         hours = int(self._number(request.query, "hours", 24) or 24)
         hours = max(1, min(24 * 14, hours))
 
+        key_names = {k["id"]: k["name"] for k in self.controller.list_keys()}
+
         def collect() -> dict[str, Any]:
             by_client = mon.totals("client_model")
             by_model = mon.totals("upstream_model")
@@ -537,6 +539,7 @@ class ControlServer:
                 "models": sorted(names),
                 "protocols": sorted(r["key"] for r in mon.totals("protocol") if r["key"]),
                 "refused": mon.refused(50),  # guard refusals, counted per kind and origin
+                "by_key": by_key(mon.totals("key_id"), key_names),  # client keys (clientkeys/)
             }
 
         return web.json_response(await self._thread(collect))

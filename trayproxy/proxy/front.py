@@ -157,6 +157,8 @@ def make_front(settings: Callable[[], GuardSettings]) -> Callable[..., Awaitable
 async def _admit(request: web.Request, ex: Exchange, key: ClientKey) -> None:
     """A client key: noted for the monitor row and the metrics, counted against its limits."""
     ex.client_key = key
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return  # the Responses WebSocket: each message counts (proxy/responses_ws.py), not the upgrade
     ctx = request.app[CONTEXT]
     verdict = await admit_key(ctx.limiter, key, ctx.clock())
     if verdict is not None and not verdict.ok:

@@ -360,6 +360,9 @@
       (days ? `, kept for ${days} day${days === 1 ? "" : "s"}.` : ".");
     totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : "not sent upstream"));
     totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || "not sent upstream");
+    const byKey = stats.by_key || [];
+    $("mon-by-key-wrap").hidden = !byKey.length;
+    if (byKey.length) totalsTable($("mon-by-key"), byKey, (r) => r.name || "your own key");
     renderFilters();
   }
 
