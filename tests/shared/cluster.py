@@ -10,6 +10,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +120,23 @@ def make(tmp: Path, fake: FakeCloudCode, names: tuple[str, ...], *, redis_url: s
             env["TRAYPROXY_DATABASE_URL"] = database_url
         out.append(Instance(name, home, free_port(), env))
     return out
+
+
+@contextmanager
+def running(tmp: Path, fake: FakeCloudCode, names: tuple[str, ...], **urls: str) -> Iterator[list[Instance]]:
+    """The instances started, the fake's account added on the first (through it), all ready to
+    serve; stopped at the end."""
+    cluster = make(tmp, fake, names, **urls)
+    try:
+        for i in cluster:
+            i.start()
+        cluster[0].cli("accounts", "add", stdin="1//rt-shared\n")
+        for i in cluster:
+            i.wait_ready(30)  # the others have it through PostgreSQL
+        yield cluster
+    finally:
+        for i in cluster:
+            i.stop()
 
 
 def wait(cond: Any, timeout: float, what: str, every: float = 0.05) -> float:

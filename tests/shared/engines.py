@@ -106,6 +106,7 @@ class PgServer:
         self.dir = Path(tempfile.mkdtemp(prefix="tp-pg-"))
         self.data = self.dir / "data"
         self.as_user: list[str] = []
+        self.up = False
         if os.geteuid() == 0:  # PostgreSQL will not run as root
             if shutil.which("runuser") is None:
                 pytest.skip("running as root without runuser: PostgreSQL cannot be started as another user")
@@ -130,10 +131,12 @@ class PgServer:
                 "-c full_page_writes=off -c max_connections=200")
         self._run([self.pg_ctl, "-D", str(self.data), "-l", str(self.dir / "log"), "-o", opts, "-w", "-t", "60",
                    "start"], timeout=90)
+        self.up = True
 
     def kill(self) -> None:
         """Stop at once, as a crash would (connections cut, no checkpoint)."""
         self._run([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"])
+        self.up = False
 
     def stop(self) -> None:
         try:
@@ -149,6 +152,8 @@ class PgServer:
         import asyncpg
 
         name = "t_" + uuid.uuid4().hex[:12]
+        if not self.up:  # a test that killed it ended before bringing it back
+            self.start()
 
         async def create() -> None:
             conn = await asyncpg.connect(self.url(), timeout=10)

@@ -4,6 +4,8 @@ the client keys, the request log and `SharedState` over the given engines."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,18 @@ async def node(tmp: Path, name: str, *, database_url: str = "", redis_url: str =
     finally:
         del os.environ["TRAYPROXY_SECRET_KEY"]
     return Node(d, secrets, store, keys, monitor, shared)
+
+
+@asynccontextmanager
+async def two(tmp: Path, **urls: str) -> AsyncIterator[tuple[Node, Node]]:
+    """Two instances' state over the same engines; stopped at the end."""
+    a = await node(tmp, "a", **urls)
+    b = await node(tmp, "b", **urls)
+    try:
+        yield a, b
+    finally:
+        await a.stop()
+        await b.stop()
 
 
 def account(email: str) -> Account:

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from tests.fakes.cloudcode import FakeCloudCode
-from tests.shared.cluster import Instance, make, wait
+from tests.shared.cluster import running, wait
 from tests.shared.engines import PgServer, RedisServer
 
 QUOTA = {"gemini-3-flash": 0.9}
@@ -28,15 +28,6 @@ def fake() -> Iterator[FakeCloudCode]:
     f.add_account("shared@example.com", refresh_token="1//rt-shared", quota=QUOTA)
     with f:
         yield f
-
-
-def stop_all(instances: list[Instance]) -> None:
-    for i in instances:
-        i.stop()
-
-
-def add_account(inst: Instance) -> None:
-    inst.cli("accounts", "add", stdin="1//rt-shared\n")
 
 
 def pg_count(url: str, sql: str) -> int:
@@ -54,32 +45,19 @@ def pg_count(url: str, sql: str) -> int:
 
 def test_an_account_added_on_one_serves_from_another(tmp_path: Path, fake: FakeCloudCode,
                                                      database_url: str) -> None:
-    a, b = cluster = make(tmp_path, fake, ("a", "b"), database_url=database_url)
-    try:
-        for i in cluster:
-            i.start()
-        add_account(a)  # b has no account of its own: it waits for one
-        a.wait_ready()
-        b.wait_ready(30)  # it came through PostgreSQL
+    with running(tmp_path, fake, ("a", "b"), database_url=database_url) as (a, b):
+        # b had no account of its own: the one added on a came through PostgreSQL
         key = b.owner_key()
         before = fake.accounts["shared@example.com"].calls
         assert b.chat(key) == 200
         assert fake.accounts["shared@example.com"].calls == before + 1
         assert pg_count(database_url, "SELECT count(*) FROM accounts WHERE position('rt-shared' in "
                                       "encode(token, 'escape')) > 0") == 0
-    finally:
-        stop_all(cluster)
 
 
 def test_a_key_revoked_on_one_is_refused_by_another_within_a_second(tmp_path: Path, fake: FakeCloudCode,
                                                                     database_url: str) -> None:
-    a, b = cluster = make(tmp_path, fake, ("a", "b"), database_url=database_url)
-    try:
-        for i in cluster:
-            i.start()
-        add_account(a)
-        a.wait_ready()
-        b.wait_ready(30)
+    with running(tmp_path, fake, ("a", "b"), database_url=database_url) as (a, b):
         created = a.cli("keys", "create", "ci", "--rpm", "1000")
         secret = created.stdout.strip()
         assert secret.startswith("sk-tp-") and "Created the key 'ci'" in created.stderr
@@ -89,19 +67,11 @@ def test_a_key_revoked_on_one_is_refused_by_another_within_a_second(tmp_path: Pa
         b.cli("keys", "revoke", "ci")
         took = wait(lambda: a.chat(secret) == 401, 5, "a to refuse the revoked key", every=0.02)
         assert took < 1.0, f"a refused the key {took:.2f} s after the revocation on b"
-    finally:
-        stop_all(cluster)
 
 
 def test_a_keys_rpm_is_exact_across_three_instances(tmp_path: Path, fake: FakeCloudCode, redis_url: str,
                                                     database_url: str) -> None:
-    cluster = make(tmp_path, fake, ("a", "b", "c"), redis_url=redis_url, database_url=database_url)
-    try:
-        for i in cluster:
-            i.start()
-        add_account(cluster[0])
-        for i in cluster:
-            i.wait_ready(30)
+    with running(tmp_path, fake, ("a", "b", "c"), redis_url=redis_url, database_url=database_url) as cluster:
         secret = cluster[0].cli("keys", "create", "team", "--rpm", "12").stdout.strip()
         for i in cluster:
             wait(lambda i=i: i.request("GET", "/v1/models", key=secret)[0] == 200, 10, "the key everywhere")
@@ -114,20 +84,13 @@ def test_a_keys_rpm_is_exact_across_three_instances(tmp_path: Path, fake: FakeCl
                                                  {"model": "gemini-3-flash", "messages": [{"role": "user",
                                                                                            "content": "x"}]}, secret)
         assert status == 429 and 1 <= int(headers["Retry-After"]) <= 60
-    finally:
-        stop_all(cluster)
 
 
 def test_killing_redis_and_postgres_mid_load_fails_no_request_and_loses_no_row(
         tmp_path: Path, fake: FakeCloudCode, redis_server: RedisServer, pg_server: PgServer, redis_url: str,
         database_url: str) -> None:
-    a, b = cluster = make(tmp_path, fake, ("a", "b"), redis_url=redis_url, database_url=database_url)
-    try:
-        for i in cluster:
-            i.start()
-        add_account(a)
-        a.wait_ready()
-        b.wait_ready(30)
+    with running(tmp_path, fake, ("a", "b"), redis_url=redis_url, database_url=database_url) as cluster:
+        a, b = cluster
         secret = a.cli("keys", "create", "load", "--rpm", "100000").stdout.strip()
         wait(lambda: b.chat(secret) == 200, 10, "the key to reach b")
         sent = 1
@@ -159,7 +122,3 @@ def test_killing_redis_and_postgres_mid_load_fails_no_request_and_loses_no_row(
         wait(lambda: pg_count(database_url, "SELECT count(*) FROM requests WHERE key_id IS NOT NULL") == sent, 30,
              f"{sent} rows in PostgreSQL")
         assert pg_count(database_url, "SELECT count(DISTINCT instance) FROM requests") == 2
-    finally:
-        stop_all(cluster)
-        if redis_server.proc is None:
-            redis_server.start()

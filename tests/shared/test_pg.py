@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 
 from tests.shared.engines import PgServer
-from tests.shared.nodes import account, node, row, until
+from tests.shared.nodes import account, node, row, two, until
 from trayproxy.shared.pg_engine import migrate, migrations
 
 
@@ -33,9 +33,7 @@ async def test_migrations_are_numbered_applied_once_and_a_newer_schema_is_refuse
 
 
 async def test_an_account_added_on_one_instance_serves_from_another(tmp_path: Path, database_url: str) -> None:
-    a = await node(tmp_path, "a", database_url=database_url)
-    b = await node(tmp_path, "b", database_url=database_url)
-    try:
+    async with two(tmp_path, database_url=database_url) as (a, b):
         acc = account("one@example.com")
         await a.store.a_put(acc, refresh_token="1//token-of-one")
         await until(lambda: b.store.get(acc.id) is not None, 3.0)
@@ -50,9 +48,6 @@ async def test_an_account_added_on_one_instance_serves_from_another(tmp_path: Pa
         # removed on a: gone from b, and stays gone
         await a.store.a_remove(acc.id)
         await until(lambda: b.store.get(acc.id) is None, 3.0)
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_accounts_an_instance_had_before_go_up_and_tokens_are_never_stored_in_clear(
@@ -87,9 +82,7 @@ async def test_accounts_an_instance_had_before_go_up_and_tokens_are_never_stored
 
 
 async def test_a_key_revoked_on_one_is_refused_by_another_within_a_second(tmp_path: Path, database_url: str) -> None:
-    a = await node(tmp_path, "a", database_url=database_url)
-    b = await node(tmp_path, "b", database_url=database_url)
-    try:
+    async with two(tmp_path, database_url=database_url) as (a, b):
         key, secret = await a.keys.a_create("team", rpm=10)
         await until(lambda: b.keys.ring.match([secret]) is not None, 3.0)
         loop = asyncio.get_running_loop()
@@ -99,9 +92,6 @@ async def test_a_key_revoked_on_one_is_refused_by_another_within_a_second(tmp_pa
         assert loop.time() - t0 < 1.0
         raw = (a.dir / "keys.json").read_text()
         assert secret not in raw and key.hash in raw
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_the_log_survives_a_postgres_outage_and_a_restart_without_losing_a_row(

@@ -23,7 +23,7 @@ from typing import Any
 
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.shared.crypto import CipherError, TokenCipher
-from trayproxy.shared.pg_engine import PgEngine
+from trayproxy.shared.pg_engine import Mirror, PgEngine
 
 __all__ = ["PgAccounts", "CHANNEL", "KeyMismatch"]
 
@@ -38,11 +38,13 @@ class KeyMismatch(RuntimeError):
     pass
 
 
-class PgAccounts:
+class PgAccounts(Mirror):
+    what = "accounts"
+
     def __init__(self, engine: PgEngine, store: AccountStore, cipher: TokenCipher,
                  on_removed: Callable[[str], None] = lambda _id: None,
                  on_change: Callable[[], None] = lambda: None) -> None:
-        self.engine = engine
+        super().__init__(engine, CHANNEL, RESYNC_EVERY)
         self.store = store
         self.cipher = cipher
         self.on_removed = on_removed
@@ -52,29 +54,8 @@ class PgAccounts:
         self._tombstones: set[str] = set()
         self._since: Any = None  # updated_at of the newest row read
         self._flush: asyncio.Task[None] | None = None
-        self._timer: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.problem: str | None = None  # e.g. tokens written under another secret key
         store.replica = self
-        engine.listen(CHANNEL, lambda payload: self._spawn(self.pull()))
-        engine.on_back(self.sync)
-
-    def _spawn(self, coro: Any) -> None:
-        t = asyncio.ensure_future(coro)
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
-
-    def start(self) -> None:
-        self._timer = asyncio.ensure_future(self._every())
-
-    async def _every(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_EVERY)
-            if self.engine.health.up:
-                try:
-                    await self.pull()
-                except Exception as e:
-                    log.debug("accounts re-sync failed: %s", e)
 
     # -- the replica (called by the store, on the loop) ---------------------------------------
     def changed(self) -> None:
@@ -207,8 +188,7 @@ class PgAccounts:
         await self.push()
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        await super().stop()
         if self._flush is not None and not self._flush.done():
             self._flush.cancel()
         if self.engine.health.up:

@@ -25,7 +25,7 @@ from typing import Any
 
 from trayproxy.shared.health import EngineHealth
 
-__all__ = ["PgEngine", "migrations", "SchemaTooNew"]
+__all__ = ["PgEngine", "Mirror", "migrations", "SchemaTooNew"]
 
 log = logging.getLogger("trayproxy.shared")
 PROBE_EVERY = 1.0
@@ -203,3 +203,46 @@ def _connection_trouble(e: BaseException) -> bool:
                       asyncpg.exceptions.ConnectionDoesNotExistError)):
         return True
     return isinstance(e, asyncpg.PostgresError) and str(getattr(e, "sqlstate", "")).startswith(("08", "57"))
+
+
+class Mirror:
+    """What the replicas of the stores share (pg_accounts.py, pg_keys.py): a NOTIFY on their
+    channel from another instance, every (re)connection (`sync`) and every `every` seconds bring
+    the shared rows in (`pull`); work started from callbacks is kept until it ends."""
+
+    what = "rows"
+
+    def __init__(self, engine: PgEngine, channel: str, every: float) -> None:
+        self.engine = engine
+        self._every_s = every
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.Task[None] | None = None
+        engine.listen(channel, lambda payload: self._spawn(self.pull()))
+        engine.on_back(self.sync)
+
+    async def pull(self) -> None:
+        raise NotImplementedError
+
+    async def sync(self) -> None:
+        raise NotImplementedError
+
+    def _spawn(self, coro: Any) -> None:
+        t = asyncio.ensure_future(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    def start(self) -> None:
+        self._timer = asyncio.ensure_future(self._every())
+
+    async def _every(self) -> None:
+        while True:
+            await asyncio.sleep(self._every_s)
+            if self.engine.health.up:
+                try:
+                    await self.pull()
+                except Exception as e:
+                    log.debug("%s re-sync failed: %s", self.what, e)
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()

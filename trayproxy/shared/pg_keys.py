@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
 
 from trayproxy.clientkeys.record import ClientKey
 from trayproxy.clientkeys.store import KeyStore
-from trayproxy.shared.pg_engine import PgEngine
+from trayproxy.shared.pg_engine import Mirror, PgEngine
 
 __all__ = ["PgKeys", "CHANNEL"]
 
@@ -26,33 +25,14 @@ CHANNEL = "trayproxy_keys"
 RESYNC_EVERY = 30.0
 
 
-class PgKeys:
+class PgKeys(Mirror):
+    what = "client keys"
+
     def __init__(self, engine: PgEngine, store: KeyStore) -> None:
-        self.engine = engine
+        super().__init__(engine, CHANNEL, RESYNC_EVERY)
         self.store = store
         self._unsent: dict[str, ClientKey] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._timer: asyncio.Task[None] | None = None
         store.replica = self
-        engine.listen(CHANNEL, lambda payload: self._spawn(self.pull()))
-        engine.on_back(self.sync)
-
-    def _spawn(self, coro: Any) -> None:
-        t = asyncio.ensure_future(coro)
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
-
-    def start(self) -> None:
-        self._timer = asyncio.ensure_future(self._every())
-
-    async def _every(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_EVERY)
-            if self.engine.health.up:
-                try:
-                    await self.pull()
-                except Exception as e:
-                    log.debug("client keys re-sync failed: %s", e)
 
     # -- out ---------------------------------------------------------------------------------
     def saved(self, key: ClientKey) -> None:
@@ -90,8 +70,7 @@ class PgKeys:
         await self.pull()
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        await super().stop()
         if self._unsent and self.engine.health.up:
             await self.push()
 
