@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("accounts", help="manage Google accounts")
     asub = a.add_subparsers(dest="acmd", required=True)
-    asub.add_parser("login", help="add an account by signing in with the browser")
+    login = asub.add_parser("login", help="add an account by signing in with Google in a browser")
+    login.add_argument("--no-browser", action="store_true",
+                       help="open no browser here: print the sign-in address for a browser anywhere, then "
+                            "paste the address it ends on (SSH, containers; chosen by itself without a display)")
     add = asub.add_parser("add", help="add an account from a refresh token (asked for when not given)")
     add.add_argument("--refresh-token", metavar="TOKEN",
                      help="visible to other local users; leave it out to paste it at a prompt or pipe it on stdin")
@@ -151,6 +154,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.control.local import running_instance
     from trayproxy.paths import app_paths
     from trayproxy.ports import port_is_free
+    from trayproxy.problems import port_advice, port_problem
     from trayproxy.secrets import API_KEY, SecretStore, SecretStoreError
 
     paths = app_paths().ensure()
@@ -180,9 +184,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         what = "trayproxy serve" if inst.kind == "serve" else "the tray app"
         print(f"instance:     {what} (pid {inst.pid}) owns this data dir; CLI changes go to it and apply at once")
     cfg = loaded.config.with_env()
-    free, why = port_is_free(cfg.bind_host, cfg.port)
-    in_use = "in use by the running trayproxy" if inst is not None else f"IN USE ({why})"
-    print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else in_use))
+    taken = None if inst is not None else port_problem(cfg.bind_host, cfg.port)
+    if inst is not None:
+        free = port_is_free(cfg.bind_host, cfg.port)[0]
+        print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else "in use by the running trayproxy"))
+    elif taken is None:
+        print(f"port:         {cfg.bind_host}:{cfg.port} free")
+    else:
+        problems += 1
+        print(f"port:         {cfg.bind_host}:{cfg.port} PROBLEM: {port_advice(taken.to_dict())}")
     try:
         accounts = AccountStore(paths.accounts_file, store).all()
     except AccountStoreError as e:
