@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("account", metavar="ID_OR_EMAIL")
     asub.add_parser("refresh", help="refresh project, tier and quota of every account")
     add_retry_parser(asub)
+    from trayproxy import cli_import
+
+    cli_import.add_parser(asub)
 
     c = sub.add_parser("config", help="show or change settings")
     csub = c.add_subparsers(dest="ccmd", required=True)
@@ -112,6 +115,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_accounts(args: argparse.Namespace) -> int:
     _setup_logging()
+    if args.acmd == "import":  # through the running instance too (cli_import.py)
+        from trayproxy.cli_import import import_command
+
+        return import_command(args)
     if args.acmd in STATE_ACCOUNT_COMMANDS:  # changes go to the running instance, if one runs
         return accounts_command(args, format_accounts)
     from trayproxy.cli_state import state_target
@@ -210,7 +217,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                   f" (then `trayproxy accounts retry {a.label}`)")
     if not usable and not (cfg.zai.enabled and cfg.zai.dispatch_mode != "off"):
         problems += 1
-        print("              -> add an account: trayproxy accounts login")
+        print("              -> add an account: trayproxy accounts login (--no-browser over SSH)")
+        from trayproxy.accounts.import_sources import scan
+
+        for src in scan():  # the other tools' accounts: read, not checked (no network here)
+            n = sum(1 for f in src.found if not f.skip)
+            if n:
+                print(f"              -> {src.name} has {n} account{'' if n == 1 else 's'} in "
+                      f"{src.describe()['shown_root']}: trayproxy accounts import")
     from trayproxy.cli_models import doctor_lines
 
     print("\n".join(doctor_lines(accounts, cfg.model_mapping)))

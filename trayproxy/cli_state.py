@@ -86,6 +86,12 @@ class Target(ABC):
     @abstractmethod
     def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
 
+    @abstractmethod
+    def scan_imports(self, path: str | None) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def import_accounts(self, keys: list[str], path: str | None) -> list[dict[str, Any]]: ...
+
     def oauth_config(self) -> Any:
         from trayproxy.config import load_config
 
@@ -164,6 +170,12 @@ class LocalTarget(Target):
         res = [{"email": a.email, "error": err} for a, err in self.ctl.refresh_accounts()]
         return res, self.ctl.list_accounts()
 
+    def scan_imports(self, path: str | None) -> dict[str, Any]:
+        return self.ctl.scan_imports(path)
+
+    def import_accounts(self, keys: list[str], path: str | None) -> list[dict[str, Any]]:
+        return self.ctl.import_accounts(keys, path)
+
 
 class RemoteTarget(Target):
     """An instance runs: ask it (its ControlServer's /api/cli routes)."""
@@ -203,6 +215,12 @@ class RemoteTarget(Target):
     def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         out = self.client.call("cli/accounts/refresh", {})
         return list(out["results"]), list(out["accounts"])
+
+    def scan_imports(self, path: str | None) -> dict[str, Any]:
+        return dict(self.client.call("cli/accounts/import/scan", {"path": path}))
+
+    def import_accounts(self, keys: list[str], path: str | None) -> list[dict[str, Any]]:
+        return list(self.client.call("cli/accounts/import", {"keys": keys, "path": path})["results"])
 
 
 @contextmanager

@@ -520,6 +520,33 @@ class Controller:
     def refresh_accounts(self) -> list[tuple[Account, str | None]]:
         return self.engine.call(self.a_refresh_accounts(), timeout=300)
 
+    # -- importing accounts from Antigravity-Manager / CLIProxyAPI (accounts/importer.py) ------
+    async def a_scan_imports(self, path: str | None = None) -> dict[str, Any]:
+        """What the other tools' folders (or `path`) hold, each account checked with a refresh."""
+        from trayproxy.accounts.import_sources import scan
+        from trayproxy.accounts.importer import check
+
+        sources = await asyncio.to_thread(scan, Path(path) if path else None)
+        candidates = await check(sources, self.accounts.oauth, self.store)
+        return {"sources": [s.describe() for s in sources], "candidates": [c.to_dict() for c in candidates]}
+
+    def scan_imports(self, path: str | None = None) -> dict[str, Any]:
+        return self.engine.call(self.a_scan_imports(path), timeout=300)
+
+    async def a_import_accounts(self, keys: list[str], path: str | None = None) -> list[dict[str, Any]]:
+        """Import the chosen accounts (keys from a scan of the same `path`); a result for each."""
+        from trayproxy.accounts.import_sources import scan
+        from trayproxy.accounts.importer import import_chosen
+
+        sources = await asyncio.to_thread(scan, Path(path) if path else None)
+        try:
+            return await import_chosen(sources, keys, self.accounts)
+        finally:
+            self._notify()
+
+    def import_accounts(self, keys: list[str], path: str | None = None) -> list[dict[str, Any]]:
+        return self.engine.call(self.a_import_accounts(keys, path), timeout=600)
+
     # -- z.ai --------------------------------------------------------------------------------
     async def a_set_zai_key(self, key: str | None) -> None:
         if key:
