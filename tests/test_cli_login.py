@@ -34,7 +34,7 @@ def fake() -> Iterator[FakeCloudCode]:
 def _env(home: Path, fake: FakeCloudCode, *, display: bool = False) -> dict[str, str]:
     env = {**os.environ, **fake.env(), "TRAYPROXY_HOME": str(home),
            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "PYTHONPATH": str(ROOT)}
-    for k in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_CONNECTION", "SSH_TTY"):
+    for k in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_CONNECTION", "SSH_TTY", "BROWSER"):
         env.pop(k, None)
     if display:
         env["DISPLAY"] = ":424242"  # no such server: a browser would never appear
@@ -161,6 +161,8 @@ def test_no_display_means_no_browser_and_the_running_instance_gets_the_account(f
     ({}, "darwin", None),
     ({"SSH_TTY": "/dev/ttys001"}, "darwin", "this is an SSH session"),
     ({}, "win32", None),
+    ({"BROWSER": "/usr/bin/firefox %s"}, "linux", None),  # one is named: it is used
+    ({"BROWSER": "www-browser"}, "linux", "BROWSER names a text browser"),
 ])
 def test_when_no_browser_is_assumed(env: dict[str, str], platform: str, why: str | None) -> None:
     assert no_browser_reason(env, platform) == why

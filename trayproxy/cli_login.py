@@ -26,12 +26,16 @@ from typing import Any, TextIO
 __all__ = ["login_refresh_token", "no_browser_reason"]
 
 TIMEOUT = 300.0
+_TEXT_BROWSERS = {"www-browser", "lynx", "links", "links2", "elinks", "w3m"}
 
 
 def no_browser_reason(env: dict[str, str] | None = None, platform: str | None = None) -> str | None:
     """Why a browser on this machine is unlikely to reach the person, or None."""
     env = dict(os.environ) if env is None else env
     platform = platform or sys.platform
+    browser = (env.get("BROWSER") or "").strip()
+    if browser:  # the person named one (Python's webbrowser runs it); www-browser is a text one
+        return "BROWSER names a text browser" if os.path.basename(browser.split()[0]) in _TEXT_BROWSERS else None
     if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
         return "this is an SSH session"
     if platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")
