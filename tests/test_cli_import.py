@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.accounts.import_samples import AM_IDS, Samples, add_sample_accounts, fingerprint, write_samples
+from tests.accounts.import_samples import AM_IDS, Samples, add_sample_accounts, write_samples
 from tests.conftest import free_port
 from tests.fakes.cloudcode import FakeCloudCode
 from trayproxy.cli import main
@@ -84,7 +84,7 @@ def test_import_everything_importable_without_an_instance(world: tuple[FakeCloud
     ):
         assert expected in lines, (expected, out)
     assert "rt-" not in out
-    assert fingerprint(samples.am.parent) == samples.before
+    assert samples.current() == samples.before
     run("accounts", "list")
     listing = capsys.readouterr().out
     assert "carol@example.com" in listing and "off in CLIProxyAPI (disabled)" in listing
@@ -105,7 +105,7 @@ def test_choose_by_number_and_dry_run(world: tuple[FakeCloudCode, Samples], caps
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # nobody to answer: nothing is imported
     assert run("accounts", "import", str(samples.cpa)) == 2
     assert "Pass --yes to import without asking" in capsys.readouterr().out
-    assert fingerprint(samples.am.parent) == samples.before
+    assert samples.current() == samples.before
 
 
 def test_nothing_found(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +145,7 @@ def test_import_through_the_running_serve(world: tuple[FakeCloudCode, Samples], 
     finally:
         serve.terminate()
         serve.communicate(timeout=30)
-    assert fingerprint(samples.am.parent) == samples.before
+    assert samples.current() == samples.before
 
 
 @pytest.mark.parametrize(("answer", "count", "picked"), [

@@ -5,7 +5,7 @@ disabled and malformed files, plus the fake Google accounts behind them.
     home = tmp_path / "home"
     samples = write_samples(home)        # ~/.antigravity_tools and ~/.cli-proxy-api under `home`
     add_sample_accounts(fake)            # the Google side: who exists, who is revoked
-    fingerprint(home) == samples.before  # nothing in them changed, byte for byte (and mtime)
+    samples.current() == samples.before  # nothing in them changed, byte for byte (and mtime)
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ class Samples:
     am: Path
     cpa: Path
     before: dict[str, tuple[str, int]]
+
+    def current(self) -> dict[str, tuple[str, int]]:
+        """Every file of both tools' folders now (compare with `before`)."""
+        return {**fingerprint(self.am, "am/"), **fingerprint(self.cpa, "cpa/")}
 
 
 def _am_account(key: str, email: str, **extra: Any) -> dict[str, Any]:
@@ -100,7 +104,9 @@ def write_samples(home: Path) -> Samples:
                                                  "refresh_token": "claude-rt"}, pretty=False)
     (cpa / "notes.json").write_text("not json at all\n")
     (cpa / "empty.json").write_text("")
-    return Samples(am, cpa, fingerprint(home))
+    samples = Samples(am, cpa, {})
+    samples.before = samples.current()
+    return samples
 
 
 def add_sample_accounts(fake: FakeCloudCode) -> None:
@@ -110,10 +116,10 @@ def add_sample_accounts(fake: FakeCloudCode) -> None:
     fake.account("dead@example.com").revoke()
 
 
-def fingerprint(root: Path) -> dict[str, tuple[str, int]]:
+def fingerprint(root: Path, prefix: str = "") -> dict[str, tuple[str, int]]:
     """Every file below root: its SHA-256 and mtime (ns)."""
     out: dict[str, tuple[str, int]] = {}
     for p in sorted(root.rglob("*")):
         if p.is_file():
-            out[str(p.relative_to(root))] = (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            out[prefix + str(p.relative_to(root))] = (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
     return out

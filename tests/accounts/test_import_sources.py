@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.accounts.import_samples import AM_IDS, fingerprint, write_samples
+from tests.accounts.import_samples import AM_IDS, write_samples
 from trayproxy.accounts.import_sources import AM, CPA, default_sources, read_account_file, scan
 
 
@@ -45,7 +45,7 @@ def test_the_tools_folders_and_what_each_file_holds(tmp_path: Path) -> None:
     assert c["claude-bob@example.com.json"].skip == 'a CLIProxyAPI "claude" credential, not an Antigravity one'
     assert c["notes.json"].skip == "not valid JSON (line 1, column 1)"
     assert c["empty.json"].skip == "empty file"
-    assert fingerprint(home) == samples.before  # read only
+    assert samples.current() == samples.before  # read only
 
 
 def test_abv_data_dir_and_missing_folders(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_a_path_given_is_recognised_by_what_it_holds(tmp_path: Path) -> None:
     assert copied.name == "folder" and copied.found[0].refresh_token == "rt-eve@example.com"
     [nothing] = scan(tmp_path / "nowhere")
     assert not nothing.exists and nothing.note == "no such file or folder"
-    assert fingerprint(home) == samples.before
+    assert samples.current() == samples.before
 
 
 def test_odd_files_get_a_reason_not_an_exception(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.accounts.import_samples import AM_IDS, Samples, add_sample_accounts, fingerprint, write_samples
+from tests.accounts.import_samples import AM_IDS, Samples, add_sample_accounts, write_samples
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.helpers import make_controller
 from trayproxy.controller import Controller
@@ -72,7 +72,7 @@ def test_scan_says_what_each_file_is(world: tuple[FakeCloudCode, Controller, Sam
     # mine@ (already here) was not refreshed again to be checked; the others once each
     refreshed = [r.account for r in fake.requests if r.rpc == "oauth.token"]
     assert refreshed.count("mine@example.com") == 1 and refreshed.count("bob@example.com") == 1
-    assert fingerprint(samples.am.parent) == samples.before
+    assert samples.current() == samples.before
 
 
 def test_import_the_chosen_ones(world: tuple[FakeCloudCode, Controller, Samples]) -> None:
@@ -102,7 +102,7 @@ def test_import_the_chosen_ones(world: tuple[FakeCloudCode, Controller, Samples]
     assert not accounts["alice@example.com"].disabled and accounts["alice@example.com"].project == "proj-alice"
     assert ctl.status().active_accounts == 4  # alice, bob, eve, mine: the disabled ones stay out
     assert ctl.secrets.get(refresh_token_name(accounts["bob@example.com"].id)) == "rt-bob@example.com"
-    assert fingerprint(samples.am.parent) == samples.before
+    assert samples.current() == samples.before
 
     again = ctl.import_accounts([c["key"] for c in scan["candidates"] if c["importable"]])
     assert {r["result"] for r in again} == {"already"}  # a second import changes nothing
