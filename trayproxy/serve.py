@@ -116,8 +116,8 @@ def waiting_message(container: bool, hostname: str | None = None) -> str:
     cmd = way_in(container, hostname)
     login = f"{cmd} accounts login --no-browser" if container else f"{cmd} accounts login"
     rows = [
-        (login, "sign in with Google in any browser, then paste the address it ends on"
-         + ("" if container else " (--no-browser over SSH)")),
+        (login, "sign in with Google in any browser, then paste the address it ends on" if container
+         else "sign in with Google (over SSH or without a display: any browser, paste back where it ends)"),
         (f"{cmd} accounts add", "paste a refresh token"),
         (f"{cmd} accounts import" + (" /path" if container else ""),
          "bring accounts over from Antigravity-Manager or CLIProxyAPI"
