@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.accounts.import_samples import AM_IDS, Samples, add_sample_accounts, write_samples
+from tests.accounts.import_samples import AM_IDS, Samples, sample_world
 from tests.conftest import free_port
 from tests.fakes.cloudcode import FakeCloudCode
+from tests.helpers import child_env, start_serve, stop_process
 from trayproxy.cli import main
 from trayproxy.cli_import import parse_choice
 
@@ -26,13 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture()
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeCloudCode, Samples]]:
-    user = tmp_path / "user"
-    samples = write_samples(user)
-    monkeypatch.setenv("HOME", str(user))
-    monkeypatch.delenv("ABV_DATA_DIR", raising=False)
-    fake = FakeCloudCode()
-    add_sample_accounts(fake)
-    with fake:
+    with sample_world(tmp_path / "user", monkeypatch) as (fake, samples):
         for k, v in fake.env().items():
             monkeypatch.setenv(k, v)
         yield fake, samples
@@ -121,16 +114,9 @@ def test_nothing_found(tmp_path: Path, capsys: pytest.CaptureFixture[str], monke
 def test_import_through_the_running_serve(world: tuple[FakeCloudCode, Samples], tmp_path: Path) -> None:
     fake, samples = world
     home = tmp_path / "data"
-    env = {**os.environ, "TRAYPROXY_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-           "PYTHONPATH": str(ROOT), "TRAYPROXY_CONTAINER": "0"}
-    port = free_port()
-    serve = subprocess.Popen([sys.executable, "-m", "trayproxy", "serve", "--port", str(port)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = child_env(TRAYPROXY_HOME=str(home), TRAYPROXY_CONTAINER="0")
+    serve = start_serve(env, "--port", str(free_port()), stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while not (home / "instance.json").exists():
-            assert time.monotonic() < deadline and serve.poll() is None
-            time.sleep(0.05)
         # relative PATH: resolved here, not in the instance's working directory
         p = subprocess.run([sys.executable, "-m", "trayproxy", "accounts", "import", ".antigravity_tools"], env=env,
                            cwd=samples.am.parent, input="1\n", capture_output=True, text=True, timeout=120)
@@ -143,8 +129,7 @@ def test_import_through_the_running_serve(world: tuple[FakeCloudCode, Samples], 
                             text=True, timeout=60)
         assert "alice@example.com" in st.stdout and "state: active" in st.stdout
     finally:
-        serve.terminate()
-        serve.communicate(timeout=30)
+        stop_process(serve, 30)
     assert samples.current() == samples.before
 
 

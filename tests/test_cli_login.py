@@ -5,10 +5,8 @@ instance); wrong pastes are explained and asked for again. Plus when a browser i
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.fakes.cloudcode import FakeCloudCode
+from tests.helpers import child_env, start_serve, stop_process
 from trayproxy.cli_login import no_browser_reason
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +31,7 @@ def fake() -> Iterator[FakeCloudCode]:
 
 
 def _env(home: Path, fake: FakeCloudCode, *, display: bool = False) -> dict[str, str]:
-    env = {**os.environ, **fake.env(), "TRAYPROXY_HOME": str(home),
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "PYTHONPATH": str(ROOT)}
+    env = child_env(TRAYPROXY_HOME=str(home), **fake.env())
     for k in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_CONNECTION", "SSH_TTY", "BROWSER"):
         env.pop(k, None)
     if display:
@@ -129,13 +127,8 @@ def test_no_display_means_no_browser_and_the_running_instance_gets_the_account(f
     home = tmp_path / "home"
     env = _env(home, fake)
     port = free_port()
-    serve = subprocess.Popen([sys.executable, "-m", "trayproxy", "serve", "--port", str(port)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    serve = start_serve(env, "--port", str(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while not (home / "instance.json").exists():
-            assert time.monotonic() < deadline and serve.poll() is None
-            time.sleep(0.05)
         p = _login(env)
         try:
             landed = _redirect_from(_printed_url(p))
@@ -149,8 +142,7 @@ def test_no_display_means_no_browser_and_the_running_instance_gets_the_account(f
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
             assert json.loads(r.read())["accounts_active"] == 1
     finally:
-        serve.terminate()
-        serve.communicate(timeout=30)
+        stop_process(serve, 30)
 
 
 @pytest.mark.parametrize(("env", "platform", "why"), [

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.fakes.cloudcode import FakeCloudCode
+from tests.helpers import child_env
 from trayproxy.serve import in_container, waiting_message, way_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,8 +26,7 @@ DOCKER_HEALTHCHECK = "import urllib.request; urllib.request.urlopen('http://127.
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "TRAYPROXY_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-           "PYTHONPATH": str(ROOT), **extra}
+    env = child_env(TRAYPROXY_HOME=str(home), **extra)
     for k in ("DISPLAY", "WAYLAND_DISPLAY"):
         env.pop(k, None)
     return env

@@ -13,13 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fakes.cloudcode import FakeCloudCode
 
-__all__ = ["Samples", "write_samples", "add_sample_accounts", "fingerprint", "AM_IDS"]
+__all__ = ["Samples", "write_samples", "add_sample_accounts", "fingerprint", "sample_world", "AM_IDS"]
 
 AM_IDS = {
     "alice": "3f6c2a9e-8b1d-4c7e-9a55-0d2b7e41c9aa",
@@ -123,3 +127,16 @@ def fingerprint(root: Path, prefix: str = "") -> dict[str, tuple[str, int]]:
         if p.is_file():
             out[prefix + str(p.relative_to(root))] = (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
     return out
+
+
+@contextmanager
+def sample_world(user: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeCloudCode, Samples]]:
+    """The samples in `user` (made the home folder: HOME points there, ABV_DATA_DIR unset) and
+    the fake Google behind them, running."""
+    samples = write_samples(user)
+    monkeypatch.setenv("HOME", str(user))
+    monkeypatch.delenv("ABV_DATA_DIR", raising=False)
+    fake = FakeCloudCode()
+    add_sample_accounts(fake)
+    with fake:
+        yield fake, samples

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.accounts.import_samples import AM_IDS, Samples, add_sample_accounts, write_samples
+from tests.accounts.import_samples import AM_IDS, Samples, sample_world
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.helpers import make_controller
 from trayproxy.controller import Controller
@@ -19,13 +19,8 @@ from trayproxy.secrets import refresh_token_name
 
 @pytest.fixture()
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeCloudCode, Controller, Samples]]:
-    home = tmp_path / "user"  # the person's home (trayproxy's data dir is tmp_path / "home")
-    samples = write_samples(home)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("ABV_DATA_DIR", raising=False)
-    fake = FakeCloudCode()
-    add_sample_accounts(fake)
-    with fake:
+    # the person's home (trayproxy's data dir is tmp_path / "home")
+    with sample_world(tmp_path / "user", monkeypatch) as (fake, samples):
         ctl = make_controller(env=fake.env())
         try:
             ctl.add_refresh_token("rt-mine@example.com")  # already signed in to trayproxy

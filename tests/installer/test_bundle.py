@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.helpers import stop_process
 from tests.ui.conftest import ARTIFACTS
 from tests.ui.test_gui_smoke import App, _port_open, _seed_account, wait_for, xserver  # noqa: F401
 
@@ -34,7 +35,7 @@ def _icon_pixels(shot: Path) -> int:
     """Pixels in trayer's first slot that are neither its background nor near it: the icon."""
     raw = Image.open(shot).convert("RGB").crop((0, 0, 32, 32)).tobytes()
     pixels = (raw[i:i + 3] for i in range(0, len(raw), 3))
-    return sum(1 for px in pixels if max(abs(a - b) for a, b in zip(px, TRAYER_TINT)) > 40)
+    return sum(1 for px in pixels if max(abs(a - b) for a, b in zip(px, TRAYER_TINT, strict=True)) > 40)
 
 
 @pytest.mark.skipif(not BUNDLE, reason="TRAYPROXY_TEST_BUNDLE is not set (build with installer/build_pyinstaller.sh)")
@@ -72,10 +73,5 @@ def test_bundle_starts_shows_its_icon_serves_and_quits(xserver: dict[str, str], 
         assert not _port_open(port)
         assert not (home / "instance.json").exists()
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
         log.close()

@@ -15,13 +15,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import free_port
+from tests.helpers import wait_for_health
 from trayproxy import __version__
 
 VENV = os.environ.get("TRAYPROXY_TEST_VENV")
@@ -69,15 +68,7 @@ def test_serve_from_the_wheel_answers_health_and_stops(tmp_path: Path) -> None:
     proc = subprocess.Popen([str(_bin("trayproxy")), "serve", "--port", str(port)], env=_env(tmp_path), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert r.status == 200 and json.loads(r.read())["status"] == "ok"
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                time.sleep(0.1)
+        wait_for_health(port, proc, timeout=60)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:

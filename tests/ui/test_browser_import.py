@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.accounts.import_samples import Samples, add_sample_accounts, write_samples
-from tests.fakes.cloudcode import FakeCloudCode
+from tests.accounts.import_samples import Samples, sample_world
 from tests.helpers import make_controller
 from tests.ui.conftest import chromium
 from tests.ui.test_browser import expect
@@ -24,12 +23,7 @@ pytestmark = pytest.mark.browser
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, login_home: Path) -> Iterator[tuple[Any, Any, Samples]]:
     from trayproxy.control.server import ControlServer
 
-    samples = write_samples(tmp_path / "user")
-    monkeypatch.setenv("HOME", str(tmp_path / "user"))
-    monkeypatch.delenv("ABV_DATA_DIR", raising=False)
-    fake = FakeCloudCode()
-    add_sample_accounts(fake)
-    with fake:
+    with sample_world(tmp_path / "user", monkeypatch) as (fake, samples):
         ctl = make_controller(env=fake.env())
         srv = ControlServer(ctl, copy=lambda text: True)
         ctl.engine.call(srv.start())
