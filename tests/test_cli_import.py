@@ -56,8 +56,8 @@ def test_import_everything_importable_without_an_instance(world: tuple[FakeCloud
         ready(1, "alice@example.com: its token refreshes"),
         skipped("dead@example.com: Google refused its refresh token (revoked or expired): sign in with this "
                 "account instead (trayproxy accounts login)"),
-        ready(2, "off@example.com: its token refreshes; off in Antigravity-Manager (excluded from the proxy "
-                 "(manual)): it stays disabled here"),
+        ready(2, "off@example.com: its token refreshes; off in Antigravity-Manager (excluded from the proxy, "
+                 "manual): it stays disabled here"),
         skipped(f"{AM_IDS['broken']}.json: not valid JSON (line 1, column 29)"),
         skipped("notoken@example.com: has no refresh token"),
         skipped("mine@example.com: already in trayproxy"),

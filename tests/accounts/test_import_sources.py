@@ -29,7 +29,7 @@ def test_the_tools_folders_and_what_each_file_holds(tmp_path: Path) -> None:
     dead = a[f"{AM_IDS['dead']}.json"]
     assert dead.disabled and dead.disabled_note == "invalid_grant: Token has been expired or revoked."
     off = a[f"{AM_IDS['off']}.json"]
-    assert off.disabled and off.disabled_note == "excluded from the proxy (manual)" and off.skip is None
+    assert off.disabled and off.disabled_note == "excluded from the proxy, manual" and off.skip is None
     assert a[f"{AM_IDS['broken']}.json"].skip == "not valid JSON (line 1, column 29)"
     assert a[f"{AM_IDS['notoken']}.json"].skip == "has no refresh token"
 

@@ -58,7 +58,7 @@ def test_scan_says_what_each_file_is(world: tuple[FakeCloudCode, Controller, Sam
     }
     assert c[f"{AM_IDS['dead']}.json"]["message"].startswith("Google refused its refresh token (revoked or expired)")
     assert c[f"{AM_IDS['off']}.json"]["message"] == (
-        "its token refreshes; off in Antigravity-Manager (excluded from the proxy (manual)): it stays disabled here")
+        "its token refreshes; off in Antigravity-Manager (excluded from the proxy, manual): it stays disabled here")
     assert c["antigravity-alice@example.com.json"]["message"] == (
         f"the same account as ~/.antigravity_tools/accounts/{AM_IDS['alice']}.json: skipped")
     assert c[f"{AM_IDS['broken']}.json"]["message"] == "not valid JSON (line 1, column 29)"

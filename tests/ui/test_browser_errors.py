@@ -141,7 +141,10 @@ def test_first_run_guide(page: Any, controller: Any, artifacts: Path) -> None:
         controller.remove_account(acc.id)
     page.wait_for_selector("#guide:visible #guide-account[data-step=current]")
     assert "None yet" in page.inner_text("#fact-accounts")
-    assert page.locator("#guide [data-step=current] .btn:visible").all_inner_texts() == ["Sign in with Google"]
+    # sign in, or bring the accounts over from Antigravity-Manager / CLIProxyAPI (import.js)
+    assert page.locator("#guide [data-step=current] .btn:visible").all_inner_texts() == [
+        "Sign in with Google", "Import accounts"]
+    assert page.locator("#guide [data-step=current] .btn.primary:visible").count() == 1
     page.screenshot(path=str(artifacts / "settings-first-run.png"))
     docs_copy(artifacts / "settings-first-run.png")
     page.set_viewport_size({"width": 420, "height": 800})

@@ -14,7 +14,7 @@ import pytest
 from tests.accounts.import_samples import Samples, sample_world
 from tests.helpers import make_controller
 from tests.ui.conftest import chromium
-from tests.ui.test_browser import expect
+from tests.ui.test_browser import docs_copy, expect
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +66,8 @@ def test_import_from_the_first_run_guide(world: tuple[Any, Any, Samples], artifa
         off = page.locator(".import-row.ready", has_text="off@example.com")
         expect(off).to_contain_text("it stays disabled here")
         page.screenshot(path=str(artifacts / "settings-import-found.png"), full_page=True)
+        page.locator("#import-card").screenshot(path=str(artifacts / "settings-import.png"))
+        docs_copy(artifacts / "settings-import.png")
 
         page.locator(".import-row.ready", has_text="carol@example.com").locator("input").uncheck()
         go = page.locator("#import-go")

@@ -189,7 +189,7 @@ def _am_account(path: Path, d: dict[str, Any]) -> Found:
     elif d.get("proxy_disabled") is True:
         f.disabled = True
         f.disabled_note = "excluded from the proxy" + (
-            f" ({r})" if (r := _text(d.get("proxy_disabled_reason"))) else "")
+            f", {r}" if (r := _text(d.get("proxy_disabled_reason"))) else "")
     if not token:
         f.skip = "not an Antigravity-Manager account file (no token)"
     elif not f.refresh_token:
