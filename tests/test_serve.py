@@ -127,7 +127,9 @@ def test_in_a_container_the_waiting_message_gives_the_docker_exec_way_in(tmp_pat
 
 def test_in_container_follows_the_variable_then_the_marker_files() -> None:
     assert in_container({"TRAYPROXY_CONTAINER": "1"}) and not in_container({"TRAYPROXY_CONTAINER": "0"})
-    assert in_container({}) == (os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"))
+    marked = os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv")
+    assert in_container({}, interactive=False) == marked
+    assert not in_container({}, interactive=True)  # a shell inside the container: no docker exec needed
 
 
 def test_way_in_names_the_container_docker_gave_it() -> None:

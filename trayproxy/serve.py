@@ -91,14 +91,18 @@ def _print_banner(ctl: ControllerAPI, st: Status) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
-def in_container(env: dict[str, str] | None = None) -> bool:
-    """Whether this process runs in a container: TRAYPROXY_CONTAINER says so when set
-    (installer/Dockerfile sets 1; 0 says no), else the marker files Docker and Podman leave."""
+def in_container(env: dict[str, str] | None = None, *, interactive: bool | None = None) -> bool:
+    """Whether a person reaches this process from outside its container: TRAYPROXY_CONTAINER
+    says so when set (installer/Dockerfile sets 1; 0 says no); else the marker files Docker and
+    Podman leave, unless serve runs in a terminal (someone's shell inside the container, who
+    needs no `docker exec`)."""
     env = dict(os.environ) if env is None else env
     said = env.get("TRAYPROXY_CONTAINER")
     if said is not None:
         return said.strip().lower() not in ("", "0", "false", "no")
-    return os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv")
+    if interactive is None:
+        interactive = sys.stdin is not None and sys.stdin.isatty()
+    return not interactive and (os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"))
 
 
 def way_in(container: bool, hostname: str | None = None) -> str:
