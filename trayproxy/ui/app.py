@@ -101,7 +101,7 @@ class TrayRuntime:
         """A taken port (Antigravity-Manager also listens on 8045) is said at launch, before
         anyone signs in or presses Start: tray header and notification, the page's banner, and
         the menu's "Use port N and start". An auto-start says it itself."""
-        if auto_start:
+        if auto_start or not self.controller.engine.running:  # (Quit already came)
             return
         try:
             problem = self.controller.check_port()
