@@ -111,6 +111,7 @@ class Controller:
             for key_id, used in self.monitor.key_tokens_since(now - now % DAY).items():
                 self.limiter.seed(key_id, used, now)  # tokens per day survive a restart
         self.shared: SharedState | None = None
+        self._remote_mapping = False  # applying another instance's mapping (not to be sent back)
         if eff.shared.redis_url or eff.shared.database_url:
             self._start_shared()
         self._config_stamp = _stamp(paths.config_file)
@@ -126,11 +127,28 @@ class Controller:
         self.shared = SharedState(
             eff.shared, secrets=self.secrets, store=self.store, keys=self.keys, monitor=self.monitor,
             local_limiter=self.limiter, instance=instance_name(str(self.paths.data_dir), eff.port),
-            forget_token=self.accounts.forget_token, on_change=lambda: self._notify())
+            forget_token=self.accounts.forget_token, on_change=lambda: self._notify(), pool=self.pool,
+            service=self.accounts, mapping=lambda: dict(self._config.model_mapping), on_mapping=self._take_mapping)
         shared = self.shared
         self.engine.call(shared.start(), timeout=60)
         self.ctx.limiter = shared.limiter
         self.ctx.shared_status = shared.status
+
+    def _take_mapping(self, mapping: dict[str, str]) -> None:
+        """(On the loop.) Another instance changed the model mapping: saved here too, not sent back."""
+
+        async def take() -> None:
+            self._remote_mapping = True
+            try:
+                await self.a_set_config("model_mapping", mapping)
+            except Exception:
+                log.exception("the shared model mapping could not be applied")
+            finally:
+                self._remote_mapping = False
+
+        task = asyncio.ensure_future(take())
+        self._bg.append(task)
+        task.add_done_callback(lambda t: self._bg.remove(t) if t in self._bg else None)
 
     def _watch_config(self) -> None:
         """(On the loop.) While config.json is broken, look at it every 2 s and reload it once it
@@ -216,6 +234,8 @@ class Controller:
             if self.overrides.pop(key, None) is not None:
                 self._effective = None
             self._config = new
+            if key.split(".")[0] == "model_mapping" and self.shared is not None and not self._remote_mapping:
+                self.shared.mapping_changed(dict(new.model_mapping))
             if self.config_problem:
                 log.info("config.json written afresh; the earlier problem is gone: %s", self.config_problem)
                 self.config_problem = None

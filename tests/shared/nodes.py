@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import MemoryKeyring
+from trayproxy.accounts.pool import AccountPool
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.clientkeys.limits import LocalLimiter
 from trayproxy.clientkeys.store import KeyStore
@@ -28,6 +29,8 @@ class Node:
     keys: KeyStore
     monitor: PgMonitor
     shared: SharedState
+    pool: AccountPool
+    mapping: dict[str, str]
 
     async def stop(self) -> None:
         await self.shared.stop()
@@ -35,7 +38,7 @@ class Node:
 
 
 async def node(tmp: Path, name: str, *, database_url: str = "", redis_url: str = "",
-               secret_key: str = "0" * 64) -> Node:
+               secret_key: str = "0" * 64, accounts: tuple[Account, ...] = ()) -> Node:
     import os
 
     d = tmp / name
@@ -43,24 +46,31 @@ async def node(tmp: Path, name: str, *, database_url: str = "", redis_url: str =
     secrets = SecretStore(d / "secrets.json", backend=MemoryKeyring())
     store = AccountStore(d / "accounts.json", secrets)
     store.bind(asyncio.get_running_loop())
+    for acc in accounts:  # this instance's own accounts, as it had them before it started
+        # under an id of its own: instances that each signed the account in know it by its e-mail
+        store.put(Account.from_json({**acc.to_json(), "id": f"{name}-{acc.id}"}), refresh_token="1//rt-" + acc.email)
+    pool = AccountPool(store)
+    mapping: dict[str, str] = {}
     keys = KeyStore(d / "keys.json")
     monitor = PgMonitor(d / "monitor.db")
     monitor.start()
     os.environ["TRAYPROXY_SECRET_KEY"] = secret_key
     try:
         shared = SharedState(SharedConfig(redis_url=redis_url, database_url=database_url), secrets=secrets,
-                             store=store, keys=keys, monitor=monitor, local_limiter=LocalLimiter(), instance=name)
+                             store=store, keys=keys, monitor=monitor, local_limiter=LocalLimiter(), instance=name,
+                             pool=pool, mapping=lambda: dict(mapping), on_mapping=lambda m: (mapping.clear(), mapping.update(m)))
         await shared.start()
     finally:
         del os.environ["TRAYPROXY_SECRET_KEY"]
-    return Node(d, secrets, store, keys, monitor, shared)
+    return Node(d, secrets, store, keys, monitor, shared, pool, mapping)
 
 
 @asynccontextmanager
-async def two(tmp: Path, **urls: str) -> AsyncIterator[tuple[Node, Node]]:
-    """Two instances' state over the same engines; stopped at the end."""
-    a = await node(tmp, "a", **urls)
-    b = await node(tmp, "b", **urls)
+async def two(tmp: Path, accounts: tuple[Account, ...] = (), **urls: str) -> AsyncIterator[tuple[Node, Node]]:
+    """Two instances' state over the same engines (each with its own copy of `accounts`);
+    stopped at the end."""
+    a = await node(tmp, "a", accounts=accounts, **urls)
+    b = await node(tmp, "b", accounts=accounts, **urls)
     try:
         yield a, b
     finally:

@@ -19,6 +19,14 @@
 No I/O here: the clock is injected, runtime state is in memory, and the store's save is written
 by a worker thread. Like the store, the pool belongs to the engine loop (the proxy's requests,
 the Controller's changes and reads all run there), so nothing here locks.
+
+Shared mode (#30) hooks in through one seam, `mirror` (a `PoolMirror`, None in the embedded
+default): the pool tells it of each rest begun or ended, each new session binding and each
+account paused, disabled or resumed, and it must not block (shared/redis_pool.py queues the
+write and returns). What other instances learned comes back through the `apply_*` methods,
+which change memory only and never tell the mirror again; `remote_inflight` is the other
+instances' in-flight count per account, which balancing adds to this one's. The hot path
+still reads memory only.
 """
 
 from __future__ import annotations
@@ -27,15 +35,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from trayproxy.accounts.cooldown import VERIFY_PAUSE
 from trayproxy.accounts.store import Account, AccountStore
 
-__all__ = ["AccountPool", "Unavailable", "Cooldown", "TIER_RANK"]
+__all__ = ["AccountPool", "Unavailable", "Cooldown", "PoolMirror", "TIER_RANK", "account_state"]
 
 TIER_RANK = {"ultra": 3, "pro": 2, "standard": 1, "free": 0}
 _SESSION_TTL = 3600.0
 _MAX_SESSIONS = 10_000
+_REBIND_AFTER = 300.0  # a binding kept alive is told to the mirror again after this long
 
 
 def tier_rank(tier: str | None) -> int:
@@ -66,6 +76,22 @@ class Cooldown:
     kind: str  # accounts.triage kind ("quota", "rate_limit", "bare_429", "server", "network", ...)
 
 
+class PoolMirror(Protocol):
+    """Where the pool's live state goes in shared mode (called on the engine loop; must not block)."""
+
+    def rested(self, account_id: str, model: str, cooldown: Cooldown) -> None:
+        """A rest began or grew (`model` "" = the whole account)."""
+
+    def rests_ended(self, account_id: str, models: list[str]) -> None:
+        """Rests ended early (a quota came back, the person pressed Retry)."""
+
+    def bound(self, session: str, account_id: str, until: float) -> None:
+        """A conversation was bound to an account (new, moved, or kept alive)."""
+
+    def account_changed(self, account_id: str) -> None:
+        """The account was paused for verification, disabled or resumed (its record changed)."""
+
+
 @dataclass
 class _Runtime:
     cooldowns: dict[str, Cooldown] = field(default_factory=dict)  # model ("" = whole account)
@@ -89,6 +115,8 @@ class AccountPool:
         self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._rr = 0
         self._last_used: str | None = None
+        self.mirror: PoolMirror | None = None
+        self.remote_inflight: dict[str, int] = {}  # account id -> in flight on other instances
         # called after an account's state changed: paused, disabled, resumed
         self.on_change: Callable[[], None] | None = None
 
@@ -199,6 +227,10 @@ class AccountPool:
         if chosen is None:
             chosen = self._pick_new(candidates, model, models)
         if session and self.scheduling != "performance_first":
+            before = self._sessions.get(session)
+            if self.mirror is not None and (before is None or before[0] != chosen.id
+                                            or before[1] < now + _SESSION_TTL - _REBIND_AFTER):
+                self.mirror.bound(session, chosen.id, now + _SESSION_TTL)
             self._sessions[session] = (chosen.id, now + _SESSION_TTL)
             self._sessions.move_to_end(session)
             while len(self._sessions) > _MAX_SESSIONS:
@@ -228,7 +260,8 @@ class AccountPool:
             q = a.models.get(models[a.id] if models is not None else model)
             remaining = 10 if q is None or q.remaining is None else int(q.remaining * 10)
             rt = self._runtime(a.id)
-            return (-tier_rank(a.tier), -remaining, rt.inflight + bound_counts.get(a.id, 0), rt.served, a.id)
+            load = rt.inflight + self.remote_inflight.get(a.id, 0) + bound_counts.get(a.id, 0)
+            return (-tier_rank(a.tier), -remaining, load, rt.served, a.id)
 
         return min(candidates, key=score)
 
@@ -332,6 +365,8 @@ class AccountPool:
         cur = rt.cooldowns.get(key)
         if cur is None or until > cur.until or cur.until <= self.clock():
             rt.cooldowns[key] = Cooldown(until, reason, kind)
+            if self.mirror is not None:
+                self.mirror.rested(account_id, key, rt.cooldowns[key])
         rt.failures[key] = rt.failures.get(key, 0) + 1
         self._unbind(account_id)
 
@@ -349,14 +384,18 @@ class AccountPool:
             if account_id is not None and aid != account_id:
                 continue
             keys = list(rt.cooldowns) if model is None else [model]
+            ended = []
             for key in keys:
                 cur = rt.cooldowns.get(key)
                 if kinds is not None and (cur is None or cur.kind not in kinds):
                     continue
-                rt.cooldowns.pop(key, None)
+                if rt.cooldowns.pop(key, None) is not None:
+                    ended.append(key)
                 rt.failures.pop(key, None)
             if model is None and kinds is None:
                 rt.failures.clear()
+            if ended and self.mirror is not None:
+                self.mirror.rests_ended(aid, ended)
 
     def quota_cooldowns(self) -> dict[str, list[str]]:
         """account id -> models cooling down for quota (to re-check against the live quota)."""
@@ -378,6 +417,11 @@ class AccountPool:
         acc.disabled_link = link
         self.store.save()
         self._unbind(account_id)
+        self._tell_changed(account_id)
+
+    def _tell_changed(self, account_id: str) -> None:
+        if self.mirror is not None:
+            self.mirror.account_changed(account_id)
         self._changed()
 
     def pause_for_verification(self, account_id: str, *, link: str | None, link_text: str | None,
@@ -393,7 +437,7 @@ class AccountPool:
         acc.verify_at = self.clock()
         self.store.save()
         self._unbind(account_id)
-        self._changed()
+        self._tell_changed(account_id)
 
     def resume(self, account_id: str, *, enable: bool = False) -> Account | None:
         """The person acted (or an account answered fine): clear the verification pause and the
@@ -411,9 +455,73 @@ class AccountPool:
             self.store.save()
         self.clear_cooldowns(account_id)
         if changed:
-            self._changed()
+            self._tell_changed(account_id)
         return acc
 
     def session_account(self, session: str) -> str | None:
         b = self._sessions.get(session)
         return b[0] if b and b[1] > self.clock() else None
+
+    # -- what other instances learned (shared mode: memory only, never told to the mirror) ----
+    def apply_rest(self, account_id: str, model: str, cooldown: Cooldown) -> bool:
+        """Another instance's rest: kept unless this one already rests longer. Whether it changed."""
+        if cooldown.until <= self.clock():
+            return False
+        rt = self._runtime(account_id)
+        cur = rt.cooldowns.get(model)
+        if cur is not None and cur.until >= cooldown.until:
+            return False
+        rt.cooldowns[model] = cooldown
+        self._unbind(account_id)
+        return True
+
+    def apply_rests_ended(self, account_id: str, models: list[str]) -> None:
+        rt = self._rt.get(account_id)
+        if rt is not None:
+            for m in models:
+                rt.cooldowns.pop(m, None)
+                rt.failures.pop(m, None)
+
+    def apply_binding(self, session: str, account_id: str, until: float) -> None:
+        if until > self.clock() and self.store.get(account_id) is not None:
+            self._sessions[session] = (account_id, until)
+            self._sessions.move_to_end(session)
+            while len(self._sessions) > _MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+
+    def apply_account_state(self, account_id: str, state: Mapping[str, object]) -> bool:
+        """Another instance paused, disabled or resumed the account: its fields here, saved.
+        Whether anything changed."""
+        acc = self.store.get(account_id)
+        if acc is None:
+            return False
+        changed = False
+        for name, value in state.items():
+            if name in _STATE_FIELDS and getattr(acc, name) != value:
+                setattr(acc, name, value)
+                changed = True
+        if changed:
+            self.store.save()
+            if acc.disabled or acc.verify_at is not None:
+                self._unbind(account_id)
+            self._changed()
+        return changed
+
+    def bindings(self) -> dict[str, tuple[str, float]]:
+        """Live session bindings: session -> (account id, until)."""
+        now = self.clock()
+        return {s: b for s, b in self._sessions.items() if b[1] > now}
+
+    def inflight(self) -> dict[str, int]:
+        """This instance's requests in flight, per account."""
+        return {aid: rt.inflight for aid, rt in self._rt.items() if rt.inflight}
+
+
+# What `apply_account_state` may set: the fields a pause, a disable or a resume changes.
+_STATE_FIELDS = ("disabled", "disabled_reason", "disabled_at", "disabled_by", "disabled_link",
+                 "verify_url", "verify_text", "verify_message", "verify_at")
+
+
+def account_state(acc: Account) -> dict[str, object]:
+    """The fields `apply_account_state` carries, as they are on `acc`."""
+    return {name: getattr(acc, name) for name in _STATE_FIELDS}

@@ -9,6 +9,10 @@ a network problem, reported as one (never as a rejected token), and the account 
 Messages that can reach API clients name the account by its short id, never its e-mail.
 Keychain reads and writes and the accounts.json writes happen in worker threads (the store's
 `a_*` methods); the records themselves change here, on the loop.
+
+Shared mode (#30) hooks in through `token_share` (None in the embedded default): a refresh
+goes through it, so that one instance refreshes each account and the others take the token it
+shares (shared/redis_tokens.py). A valid token in memory never asks it.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from trayproxy.accounts import onboarding
 from trayproxy.accounts.catalog import apply_catalog, parse_catalog
@@ -32,7 +36,7 @@ from trayproxy.upstream.cloudcode import CloudCodeClient
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError
 
-__all__ = ["AccountService", "AccountError", "AccountExists", "TokenUnavailable"]
+__all__ = ["AccountService", "AccountError", "AccountExists", "TokenUnavailable", "TokenShare"]
 
 log = logging.getLogger("trayproxy.accounts")
 REFRESH_SKEW = 300.0
@@ -57,6 +61,13 @@ class TokenUnavailable(Exception):
         super().__init__(message)
         self.revoked = revoked
         self.network = network
+
+
+class TokenShare(Protocol):
+    async def refresh(self, account: Account, stale: str | None,
+                      fresh: Callable[[], Awaitable[tuple[str, float]]]) -> tuple[str, float]:
+        """A good access token for the account that is not `stale`: shared, or `fresh()`'s."""
+        ...
 
 
 @dataclass
@@ -84,6 +95,7 @@ class AccountService:
         self._last_probe: dict[str, float] = {}
         self.sleep: Callable[[float], Any] = asyncio.sleep
         self.onboard_interval = onboarding.POLL_INTERVAL
+        self.token_share: TokenShare | None = None
 
     # -- access tokens -----------------------------------------------------------------------
     async def access_token(self, account: Account, *, force: bool = False) -> str:
@@ -107,12 +119,25 @@ class AccountService:
 
     async def _refresh(self, account: Account) -> str:
         try:
+            if self.token_share is not None:
+                return await self._shared_refresh(account, self.token_share)
             return await self._do_refresh(account)
         except TokenUnavailable:
             raise
         except Exception as e:  # keychain trouble, odd token answers, disk errors: not revoked
             log.warning("token refresh for %s failed: %s", account.email, e)
             raise TokenUnavailable(f"account {account.label}: token refresh failed: {e}") from e
+
+    async def _shared_refresh(self, account: Account, share: TokenShare) -> str:
+        old = self._tokens.get(account.id)
+
+        async def fresh() -> tuple[str, float]:
+            token = await self._do_refresh(account)
+            return token, self._tokens[account.id].expires_at
+
+        token, expires = await share.refresh(account, old.access_token if old else None, fresh)
+        self._tokens[account.id] = _Token(token, expires)
+        return token
 
     async def _do_refresh(self, account: Account) -> str:
         rt = await asyncio.to_thread(self.store.refresh_token, account.id)  # the keychain: off the loop

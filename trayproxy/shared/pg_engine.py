@@ -226,6 +226,10 @@ class Mirror:
     async def sync(self) -> None:
         raise NotImplementedError
 
+    def spawn_pull(self) -> None:
+        """Read the shared rows now, in the background (a change event on Redis said so)."""
+        self._spawn(self.pull())
+
     def _spawn(self, coro: Any) -> None:
         t = asyncio.ensure_future(coro)
         self._tasks.add(t)

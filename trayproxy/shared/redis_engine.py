@@ -3,7 +3,8 @@
 1. One `redis.asyncio` client on the engine loop, with short timeouts: a Redis that hangs costs
    a request at most `CALL_TIMEOUT`, once; then the engine is marked down and every request is
    counted locally (clientkeys/limits.py) without touching Redis, while a probe (PING every
-   second) waits for it to come back.
+   second) waits for it to come back; then the `on_back` callbacks re-sync what was missed
+   (shared/redis_bus.py).
 2. `RedisLimiter.admit` is ONE round trip (EVALSHA of `_ADMIT`, EVAL on a fresh server): the
    script reads the server's clock, so every instance agrees on the minute and the day whatever
    its own clock says, checks the key's requests and tokens against its limits and counts the
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from trayproxy.clientkeys.limits import ADMITTED, LocalLimiter, Verdict, refusal
@@ -73,6 +74,7 @@ class RedisEngine:
         self.client: Any = None
         self._probe: asyncio.Task[None] | None = None
         self._stopped = False
+        self.on_back: list[Callable[[], None]] = []  # called each time Redis answers again
 
     async def start(self) -> None:
         import redis.asyncio as redis
@@ -89,7 +91,11 @@ class RedisEngine:
         except Exception as e:
             self.health.failed(e)
             return False
+        was_up = self.health.up
         self.health.ok()
+        if not was_up:
+            for fn in list(self.on_back):
+                fn()
         return True
 
     def lost(self, e: BaseException) -> None:
