@@ -186,4 +186,7 @@ class _Collector:
             yield since
             yield GaugeMetricFamily("trayproxy_log_rows_waiting", "Request log rows not yet in PostgreSQL",
                                     value=shared.get("log_rows_waiting") or 0)
+            yield CounterMetricFamily("trayproxy_shared_events_applied", "Change events from other instances "
+                                      "applied here (rests, account states, quota, sessions, keys, mapping)",
+                                      value=shared.get("events_applied") or 0)
         yield GaugeMetricFamily("trayproxy_start_time_seconds", "When this instance started", value=m.started)
