@@ -123,6 +123,16 @@ def test_a_key_revoked_on_one_is_refused_by_another_within_a_second_through_redi
         assert took < 1.0, f"a refused the key {took:.2f} s after the revocation on b"
 
 
+def test_a_mapping_set_on_one_is_every_instances(tmp_path: Path, fake: FakeCloudCode, redis_url: str) -> None:
+    with own_accounts(tmp_path, fake, ("a", "b"), redis_url=redis_url) as (a, b):
+        a.cli("config", "set", "model_mapping.team-default", MODEL)
+        wait(lambda: '"team-default"' in (b.home / "config.json").read_text(), 10, "b to save a's mapping")
+        status, _, body = b.request("POST", "/v1/chat/completions",
+                                    {"model": "team-default", "messages": [{"role": "user", "content": "hi"}]},
+                                    b.owner_key())
+        assert status == 200, body[:300]
+
+
 def test_killing_redis_mid_load_fails_no_request_and_the_state_comes_back(
         tmp_path: Path, fake: FakeCloudCode, redis_server: RedisServer, redis_url: str) -> None:
     with own_accounts(tmp_path, fake, ("a", "b"), redis_url=redis_url) as cluster:
