@@ -47,6 +47,23 @@ def chromium() -> Iterator[Any]:
                 pass
 
 
+@contextmanager
+def settings_page(control: Any, *, height: int = 760, bypass_csp: bool = False) -> Iterator[Any]:
+    """The settings page open in headless Chromium, showing Stopped; the test fails on any page
+    error (`bypass_csp` only so that a test can inject axe-core)."""
+    with chromium() as browser:
+        ctx = browser.new_context(viewport={"width": 1000, "height": height}, color_scheme="light",
+                                  bypass_csp=bypass_csp)
+        pg = ctx.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
+        pg.goto(control.url)
+        pg.wait_for_selector("#status-text:has-text('Stopped')")
+        yield pg
+        assert errors == [], errors
+
+
 @pytest.fixture
 def page(control: Any, controller: Any, login_home: Path) -> Iterator[Any]:
     """The settings page in headless Chromium (Debian `chromium`, driven by Playwright), with two

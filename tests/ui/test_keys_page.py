@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.control.helpers import add_account
-from tests.ui.conftest import chromium
+from tests.ui.conftest import settings_page
 
 AXE = Path(os.environ.get("TRAYPROXY_AXE", str(Path.home() / ".cache/trayproxy-axe/node_modules/axe-core/axe.min.js")))
 
@@ -21,16 +21,8 @@ AXE = Path(os.environ.get("TRAYPROXY_AXE", str(Path.home() / ".cache/trayproxy-a
 def page(control: Any, controller: Any, login_home: Path) -> Iterator[Any]:
     """The settings page (CSP bypassed only so the test can inject axe-core)."""
     add_account(controller)
-    with chromium() as browser:
-        ctx = browser.new_context(viewport={"width": 1000, "height": 760}, color_scheme="light", bypass_csp=True)
-        pg = ctx.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
-        pg.goto(control.url)
-        pg.wait_for_selector("#status-text:has-text('Stopped')")
+    with settings_page(control, bypass_csp=True) as pg:
         yield pg
-        assert errors == [], errors
 
 
 def axe_violations(page: Any) -> list[str]:

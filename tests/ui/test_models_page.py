@@ -11,21 +11,13 @@ import pytest
 
 from tests.control.test_models_routes import two_accounts  # noqa: F401 (fixture)
 from tests.fakes.catalog import CATALOG_2026
-from tests.ui.conftest import chromium
+from tests.ui.conftest import settings_page
 
 
 @pytest.fixture
 def page(control: Any, controller: Any, login_home: Path, two_accounts: None) -> Iterator[Any]:  # noqa: F811
-    with chromium() as browser:
-        pg = browser.new_context(viewport={"width": 1000, "height": 900}, color_scheme="light").new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
-        pg.goto(control.url)
-        pg.wait_for_selector("#status-text:has-text('Stopped')")
+    with settings_page(control, height=900) as pg:
         yield pg
-        assert errors == [], errors
-        browser.close()
 
 
 @pytest.mark.browser

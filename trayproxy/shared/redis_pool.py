@@ -207,24 +207,27 @@ class RedisPool:
     def _on_state(self, m: dict[str, Any]) -> None:
         self._apply_state(str(m["a"]), m["s"], float(m["at"]))
 
-    def _apply_state(self, ak: str, state: dict[str, Any], at: float) -> bool:
+    def _newer(self, table: dict[str, tuple[str, float]], ak: str, value: dict[str, Any],
+               at: float) -> Account | None:
+        """The local account when `value` (dated `at`) is newer than what `table` holds for it:
+        then noted there as what is shared."""
         acc = self.local(ak)
-        have = self._states.get(ak)
+        have = table.get(ak)
         if acc is None or (have is not None and have[1] >= at):
-            return False
-        self._states[ak] = (_dump(state), at)
-        return self.pool.apply_account_state(acc.id, state)
+            return None
+        table[ak] = (_dump(value), at)
+        return acc
+
+    def _apply_state(self, ak: str, state: dict[str, Any], at: float) -> bool:
+        acc = self._newer(self._states, ak, state, at)
+        return acc is not None and self.pool.apply_account_state(acc.id, state)
 
     def _on_snap(self, m: dict[str, Any]) -> None:
         self._apply_snap(str(m["a"]), m["s"], float(m["at"]))
 
     def _apply_snap(self, ak: str, snap: dict[str, Any], at: float) -> bool:
-        acc = self.local(ak)
-        have = self._snaps.get(ak)
-        if acc is None or (have is not None and have[1] >= at):
-            return False
-        self._snaps[ak] = (_dump(snap), at)
-        if _dump(snapshot(acc)) == self._snaps[ak][0]:
+        acc = self._newer(self._snaps, ak, snap, at)
+        if acc is None or _dump(snapshot(acc)) == self._snaps[ak][0]:
             return False
         fresh = Account.from_json({**acc.to_json(), **snap})
         for name in snap:
