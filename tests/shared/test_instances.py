@@ -61,7 +61,7 @@ def test_a_key_revoked_on_one_is_refused_by_another_within_a_second(tmp_path: Pa
         created = a.cli("keys", "create", "ci", "--rpm", "1000")
         secret = created.stdout.strip()
         assert secret.startswith("sk-tp-") and "Created the key 'ci'" in created.stderr
-        wait(lambda: b.chat(secret) == 200, 10, "the key to reach b")
+        wait(lambda: b.chat(secret) == 200, 30, "the key to reach b")
         listed = b.cli("keys", "list").stdout
         assert "ci" in listed and "active" in listed and secret not in listed
         b.cli("keys", "revoke", "ci")
@@ -92,7 +92,7 @@ def test_killing_redis_and_postgres_mid_load_fails_no_request_and_loses_no_row(
     with running(tmp_path, fake, ("a", "b"), redis_url=redis_url, database_url=database_url) as cluster:
         a, b = cluster
         secret = a.cli("keys", "create", "load", "--rpm", "100000").stdout.strip()
-        wait(lambda: b.chat(secret) == 200, 10, "the key to reach b")
+        wait(lambda: b.chat(secret) == 200, 30, "the key to reach b")
         sent = 1
         codes: list[int] = []
 

@@ -31,6 +31,7 @@ still reads memory only.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -46,6 +47,12 @@ TIER_RANK = {"ultra": 3, "pro": 2, "standard": 1, "free": 0}
 _SESSION_TTL = 3600.0
 _MAX_SESSIONS = 10_000
 _REBIND_AFTER = 300.0  # a binding kept alive is told to the mirror again after this long
+
+
+def session_id(session: str) -> str:
+    """What the pool keeps of a conversation key (which may be a header a client sent): a digest,
+    the same on every instance, so shared mode can send it without the key itself."""
+    return hashlib.blake2b(session.encode(), digest_size=16).hexdigest()
 
 
 def tier_rank(tier: str | None) -> int:
@@ -86,7 +93,7 @@ class PoolMirror(Protocol):
         """Rests ended early (a quota came back, the person pressed Retry)."""
 
     def bound(self, session: str, account_id: str, until: float) -> None:
-        """A conversation was bound to an account (new, moved, or kept alive)."""
+        """A conversation (its `session_id`) was bound to an account (new, moved, or kept alive)."""
 
     def account_changed(self, account_id: str) -> None:
         """The account was paused for verification, disabled or resumed (its record changed)."""
@@ -220,19 +227,20 @@ class AccountPool:
             return self._why_none(all_accounts, model, waits, exclude, models)
 
         chosen: Account | None = None
-        if session and self.scheduling != "performance_first":
-            bound = self._sessions.get(session)
+        sid = session_id(session) if session and self.scheduling != "performance_first" else None
+        if sid is not None:
+            bound = self._sessions.get(sid)
             if bound is not None and bound[1] > now:
                 chosen = next((a for a in candidates if a.id == bound[0]), None)
         if chosen is None:
             chosen = self._pick_new(candidates, model, models)
-        if session and self.scheduling != "performance_first":
-            before = self._sessions.get(session)
+        if sid is not None:
+            before = self._sessions.get(sid)
             if self.mirror is not None and (before is None or before[0] != chosen.id
                                             or before[1] < now + _SESSION_TTL - _REBIND_AFTER):
-                self.mirror.bound(session, chosen.id, now + _SESSION_TTL)
-            self._sessions[session] = (chosen.id, now + _SESSION_TTL)
-            self._sessions.move_to_end(session)
+                self.mirror.bound(sid, chosen.id, now + _SESSION_TTL)
+            self._sessions[sid] = (chosen.id, now + _SESSION_TTL)
+            self._sessions.move_to_end(sid)
             while len(self._sessions) > _MAX_SESSIONS:
                 self._sessions.popitem(last=False)
         rt = self._runtime(chosen.id)
@@ -459,7 +467,7 @@ class AccountPool:
         return acc
 
     def session_account(self, session: str) -> str | None:
-        b = self._sessions.get(session)
+        b = self._sessions.get(session_id(session))
         return b[0] if b and b[1] > self.clock() else None
 
     # -- what other instances learned (shared mode: memory only, never told to the mirror) ----
@@ -483,6 +491,7 @@ class AccountPool:
                 rt.failures.pop(m, None)
 
     def apply_binding(self, session: str, account_id: str, until: float) -> None:
+        """Another instance bound the conversation `session` (a `session_id`) to the account."""
         if until > self.clock() and self.store.get(account_id) is not None:
             self._sessions[session] = (account_id, until)
             self._sessions.move_to_end(session)
@@ -508,7 +517,7 @@ class AccountPool:
         return changed
 
     def bindings(self) -> dict[str, tuple[str, float]]:
-        """Live session bindings: session -> (account id, until)."""
+        """Live session bindings: session id -> (account id, until)."""
         now = self.clock()
         return {s: b for s, b in self._sessions.items() if b[1] > now}
 

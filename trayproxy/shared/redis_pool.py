@@ -9,8 +9,8 @@
    - quota snapshots and catalogs (same hash, field `snap`): every field of the record the
      upstream told (models and quota, windows, forwarding rules, ...), with when it was read, so
      whoever reads the catalog serves it to all;
-   - sticky sessions (`sess:<session>`, with their expiry), so a client that moves to another
-     instance stays on its account;
+   - sticky sessions (`sess:<session id>`: the pool's digest of the conversation key, never the
+     key itself, with its expiry), so a client that moves to another instance stays on its account;
    - in-flight counts (`pool:inflight`, field per instance, refreshed every `INFLIGHT_EVERY`),
      which balancing adds to the local ones.
 2. Each change is queued on the bus (one pipeline per loop turn, never awaited by a request)
@@ -349,13 +349,15 @@ class RedisPool:
         values = await self.bus.run(lambda p: p.mget(names))
         if not values:
             return
+        live = self.pool.bindings()
         for name, raw in zip(names, values[0], strict=False):
             if raw is None:
                 continue
             ak, until = json.loads(raw)
             acc = self.local(ak)
-            if acc is not None and self.pool.session_account(_s(name)[len(SESSION):]) is None:
-                self.pool.apply_binding(_s(name)[len(SESSION):], acc.id, float(until))
+            sid = _s(name)[len(SESSION):]
+            if acc is not None and sid not in live:
+                self.pool.apply_binding(sid, acc.id, float(until))
 
 
 def _s(v: Any) -> str:
