@@ -159,9 +159,11 @@ async def test_the_upstream_gets_the_same_envelope_whichever_path_the_body_takes
     status, _ = await _post(s, "/v1/chat/completions", body)
     assert status == 200 and "dumps_parts" in threads  # read, parsed, converted, written in slices
     sliced = fake.last().body
+    from trayproxy.proxy import body as body_mod
     from trayproxy.proxy import handler
 
     monkeypatch.setattr(handler, "BIG_BODY", 1 << 30)  # the same body through the inline path
+    monkeypatch.setattr(body_mod, "BIG_BODY", 1 << 30)
     monkeypatch.setattr(offload, "BIG_BODY", 1 << 30)
     threads.clear()
     status, _ = await _post(s, "/v1/chat/completions", body)
