@@ -26,7 +26,7 @@ import orjson
 from aiohttp import web
 
 from trayproxy.accounts.store import Account
-from trayproxy.json_types import JSON
+from trayproxy.json_types import JSON, MAX_DEPTH, deeper_than
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import Usage
 from trayproxy.proxy import pipeline
@@ -181,4 +181,6 @@ async def parse_json(raw: bytes, ex: Exchange) -> JSON:
         raise RequestError(f"The request body is not valid JSON: {e}", field="body") from None
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object", field="body")
+    if await off_loop(big, deeper_than, body):
+        raise RequestError(f"The request body is nested more than {MAX_DEPTH} levels deep", field="body")
     return body
