@@ -86,7 +86,8 @@ class Config:
     port: int = 8045
     allow_lan_access: bool = False
     auth_mode: str = "auto"
-    request_timeout: int = 120
+    request_timeout: int = 120  # s: the first event, and any time without one (keep-alives do not count)
+    request_deadline: int = 1800  # s: a request's whole life, across accounts and hosts, streams included
     model_mapping: dict[str, str] = field(default_factory=dict)
     scheduling: str = "balance"
     auto_start: bool = False
@@ -190,6 +191,7 @@ _VALIDATORS: dict[str, Any] = {
     "allow_lan_access": _check_bool,
     "auth_mode": lambda k, v: _check_choice(k, v, AUTH_MODES),
     "request_timeout": lambda k, v: _check_int(k, v, 5, 7200),
+    "request_deadline": lambda k, v: _check_int(k, v, 5, 86400),
     "model_mapping": _check_str_map,
     "scheduling": lambda k, v: _check_choice(k, v, SCHEDULING_MODES),
     "auto_start": _check_bool,

@@ -83,7 +83,8 @@ def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: Accou
         return Timeouts(connect=10.0, read=float(config().request_timeout))
 
     pool = AccountPool(store, clock=clock, scheduling=config().scheduling)
-    upstream = CloudCodeClient(transport, base_urls=lambda: config().cloudcode_base_urls, timeouts=timeouts)
+    upstream = CloudCodeClient(transport, base_urls=lambda: config().cloudcode_base_urls, timeouts=timeouts,
+                               clock=clock)
     oauth = OAuthClient(transport, lambda: config().oauth, clock)
     def zai_key() -> str | None:  # remembered by the store: requests never wait for the keychain
         return secrets.cached(ZAI_KEY)

@@ -90,8 +90,13 @@ async def _job(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, p:
                request_type=adapter.request_type)
 
 
+def _retry(ctx: ProxyContext) -> Retry:
+    """The request's retry state, with its deadline (`request_deadline` from now)."""
+    return Retry.starting(ctx.clock(), float(ctx.config().request_deadline))
+
+
 async def _stream(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, sink: Sink) -> web.StreamResponse:
-    retry = Retry()
+    retry = _retry(ctx)
     while True:
         job = await _job(ctx, ex, adapter, call, adapter.plan(ctx, call, retry))
         try:
@@ -102,7 +107,7 @@ async def _stream(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call,
 
 async def _collected(ctx: ProxyContext, ex: Exchange, adapter: Adapter,
                      call: Call) -> tuple[JSON, StreamMachine, Account, Job]:
-    retry = Retry()
+    retry = _retry(ctx)
     while True:
         job = await _job(ctx, ex, adapter, call, adapter.plan(ctx, call, retry))
         try:
@@ -139,7 +144,7 @@ async def _whole(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, 
 
 
 async def _count(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, sink: Sink) -> web.StreamResponse:
-    retry = Retry()
+    retry = _retry(ctx)
     while True:
         p = adapter.plan(ctx, call, retry)
         ex.upstream_model, ex.upstream = p.target, "google"

@@ -17,16 +17,21 @@ with failover across the accounts that may serve it.
    never gets an empty success.
 4. Stream (proxy.relay) or collect (`collect`): relay converted frames as they arrive, or build
    the whole answer. What was learned (retries, failures, tried targets) lives in the request's
-   `Retry` value (proxy/retry.py), passed along.
+   `Retry` value (proxy/retry.py), passed along, with its deadline: no account, host or plan is
+   tried once it has passed, a wait for an upstream is cut at it (504, `_within`), and a stream
+   that runs past it ends with the protocol's error event (proxy.relay). An upstream that sends
+   only keep-alives is cut at `request_timeout`, like a silent one (upstream/cloudcode.py).
 5. The monitor records the request (proxy/front.py, `record`), whatever happened.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import random
 import secrets
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -78,6 +83,8 @@ async def _with_account(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry,
     account stays held (pool in-flight count) until the caller releases it."""
     plan = job.plan
     for _ in range(MAX_ATTEMPTS):
+        if retry.past(ctx.clock()):
+            raise deadline_error(retry)
         if not plan.accounts and ctx.pool.usable():
             raise not_served_error(ctx, job.client_model)
         pick = ctx.pool.select(plan.target, session=job.session_key, exclude=frozenset(retry.excluded),
@@ -102,6 +109,31 @@ async def _with_account(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry,
             ctx.pool.release(acc.id)
             raise
     raise _final_error(None, retry, job)
+
+
+def deadline_error(retry: Retry) -> ProxyError:
+    """What the client hears when its request's deadline passed before an answer began."""
+    fails = retry.failures
+    tried = f" {len(fails)} attempt{'s' if len(fails) != 1 else ''} failed; last error: {fails[-1].message}" if fails else ""
+    return ProxyError(504, f"No answer within the request's deadline of {retry.budget:g} s (setting "
+                           f"request_deadline).{tried}", code="deadline_exceeded")
+
+
+async def _within(ctx: ProxyContext, retry: Retry, work: Awaitable[T]) -> T:
+    """`work`, cut at the request's deadline (504): nothing has gone to the client yet, so
+    cancelling the wait for an upstream (a hung host, a slow account) is safe."""
+    left = retry.deadline - ctx.clock()
+    if left == float("inf"):
+        return await work
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(max(0.0, left)) as cm:
+                return await work
+        return await asyncio.wait_for(work, max(0.0, left))  # pragma: no cover - 3.10
+    except asyncio.TimeoutError:
+        if sys.version_info >= (3, 11) and not cm.expired():
+            raise  # not ours: some inner wait's own timeout
+        raise deadline_error(retry) from None
 
 
 def _final_error(pick: Unavailable | None, retry: Retry, job: Job) -> ProxyError:
@@ -204,13 +236,14 @@ async def _open_on(ctx: ProxyContext, job: Job, acc: Account, retry: Retry) -> O
     while True:
         token = await _token(ctx, acc, force=refreshed)
         try:
-            resp = await ctx.upstream.stream_generate(token, envelope)
+            resp = await ctx.upstream.stream_generate(token, envelope, until=retry.deadline)
         except TransportError as e:
             why = describe_network_error(e)
             ctx.pool.cool_down(acc.id, model, 10.0, f"network: {why}", kind="network")
             raise Failure(f"Cloud Code could not be reached: {why}", 504 if e.timeout else 502, kind="network") from e
         if resp.status == 200:
-            return Opened(acc, resp, ctx.upstream.payloads(resp))
+            idle = float(ctx.config().request_timeout)
+            return Opened(acc, resp, ctx.upstream.payloads(resp, idle=idle, clock=ctx.clock))
         try:
             body = await resp.read()
         except TransportError as e:
@@ -295,7 +328,7 @@ async def _count_on(ctx: ProxyContext, job: Job, acc: Account) -> int:
 
 async def count(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry) -> int:
     """The token count of `job.request` from some account of the plan."""
-    acc, total = await _with_account(ctx, ex, job, retry, lambda acc: _count_on(ctx, job, acc))
+    acc, total = await _within(ctx, retry, _with_account(ctx, ex, job, retry, lambda acc: _count_on(ctx, job, acc)))
     ctx.pool.release(acc.id)
     return total
 
@@ -323,16 +356,17 @@ async def _run(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry,
                sink: Sink | None) -> web.StreamResponse | tuple[JSON, StreamMachine, Account]:
     ex.upstream_model, ex.upstream, ex.stream = job.upstream_model, "google", sink is not None
     while True:
-        acc, opened = await _with_account(ctx, ex, job, retry, lambda acc: _open_on(ctx, job, acc, retry))
+        acc, opened = await _within(ctx, retry, _with_account(ctx, ex, job, retry,
+                                                              lambda acc: _open_on(ctx, job, acc, retry)))
         machine = _machine(job)
         try:
             try:
                 if sink is None:
-                    result = await _read_all(opened, machine)
+                    result = await _within(ctx, retry, _read_all(ctx, retry, opened, machine))
                     failure = getattr(machine, "failure", None)
                     answered = not empty(machine) and not failure
                 else:
-                    peeked = await _peek(opened, machine)
+                    peeked = await _within(ctx, retry, _peek(opened, machine))
                     failure, answered = None, peeked is not None
             except _PeekFailed as e:
                 _broke_before_start(ctx, job, acc, retry, e)
@@ -348,7 +382,7 @@ async def _run(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry,
                                  f"(finish reason {machine.upstream_finish or 'missing'}).")
             if sink is not None:
                 assert peeked is not None
-                return await relay(ctx, ex, job, opened, machine, peeked[0], peeked[1], sink)
+                return await relay(ctx, ex, job, opened, machine, peeked[0], peeked[1], sink, retry)
             succeeded(ctx, machine, acc, job, ex)
             ex.status = 200
             return result, machine, acc
@@ -370,13 +404,15 @@ class _PeekFailed(Exception):
         self.timeout = timeout
 
 
-async def _read_all(opened: Opened, machine: StreamMachine) -> dict[str, Any]:
+async def _read_all(ctx: ProxyContext, retry: Retry, opened: Opened, machine: StreamMachine) -> dict[str, Any]:
     try:
         async for batch in opened.batches:
             for data in batch:
                 ev = parse_event(data)
                 if ev is not None:
                     machine.feed(ev)
+            if retry.past(ctx.clock()):
+                raise deadline_error(retry)
     except UpstreamStreamError as e:
         if not machine.produced_output:
             raise _PeekFailed(str(e), timeout=e.timeout) from e

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -60,10 +61,12 @@ class CloudCodeClient:
         *,
         base_urls: Callable[[], list[str]],
         timeouts: Callable[[], Timeouts],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.transport = transport
         self._base_urls = base_urls
         self._timeouts = timeouts
+        self.clock = clock
         self._process_session = str(uuid.uuid4())
 
     def headers(self, access_token: str) -> dict[str, str]:
@@ -85,10 +88,12 @@ class CloudCodeClient:
         *,
         query: str = "",
         timeouts: Timeouts | None = None,
+        until: float | None = None,
     ) -> UpstreamResponse:
         """POST `<base>:<method>` with failover across base URLs. Raises TransportError only
-        when no base URL gave any HTTP answer. The body of a big client request (`LARGE_BODY`)
-        is serialised in a worker thread, a slice at a time, and sent in parts."""
+        when no base URL gave any HTTP answer. No next base URL is tried once the clock has
+        passed `until` (the request's deadline). The body of a big client request
+        (`LARGE_BODY`) is serialised in a worker thread, a slice at a time, and sent in parts."""
         data: bytes | list[bytes] = (await in_worker(dumps_parts, body) if LARGE_BODY.get()
                                      else orjson.dumps(body))
         headers = self.headers(access_token)
@@ -97,6 +102,8 @@ class CloudCodeClient:
         last_error: TransportError | None = None
         bases = self._base_urls()
         for i, base in enumerate(bases):
+            if i and until is not None and self.clock() >= until:
+                break
             url = f"{base}:{method}" + (f"?{query}" if query else "")
             try:
                 resp = await self.transport.send(UpstreamRequest("POST", url, headers, data, t))
@@ -116,7 +123,8 @@ class CloudCodeClient:
             return resp
         if last is not None:
             return last
-        raise last_error or TransportError("no Cloud Code base URL is configured")
+        raise last_error or TransportError("no Cloud Code base URL is configured" if not bases
+                                           else "the request's deadline passed")
 
     async def json_call(self, method: str, access_token: str, body: dict[str, Any]) -> tuple[int, Any, bytes]:
         resp = await self.call(method, access_token, body, timeouts=Timeouts(connect=10.0, read=30.0))
@@ -156,8 +164,9 @@ class CloudCodeClient:
             "requestType": request_type,
         }
 
-    async def stream_generate(self, access_token: str, envelope: dict[str, Any]) -> UpstreamResponse:
-        return await self.call("streamGenerateContent", access_token, envelope, query="alt=sse")
+    async def stream_generate(self, access_token: str, envelope: dict[str, Any], *,
+                              until: float | None = None) -> UpstreamResponse:
+        return await self.call("streamGenerateContent", access_token, envelope, query="alt=sse", until=until)
 
     async def count_tokens(self, access_token: str, request: dict[str, Any]) -> tuple[int, Any, bytes]:
         return await self.json_call("countTokens", access_token, {"request": request})
@@ -172,17 +181,25 @@ class CloudCodeClient:
                     yield obj
 
     @staticmethod
-    async def payloads(resp: UpstreamResponse) -> AsyncIterator[list[bytes]]:
+    async def payloads(resp: UpstreamResponse, *, idle: float | None = None,
+                       clock: Callable[[], float] = time.monotonic) -> AsyncIterator[list[bytes]]:
         """The SSE body's event data, one list per body chunk (the events that arrived together,
         never an empty list); `parse_event` makes each an unwrapped Gemini response. A relay
         parses them one by one, so the first goes out before the rest are read. Raises
-        UpstreamStreamError if the body breaks off."""
+        UpstreamStreamError if the body breaks off, or when `idle` seconds pass without an event
+        while the upstream sends only keep-alives (comments, blank lines): the transport's read
+        timeout sees bytes and waits on, for ever."""
         dec = SSEDecoder()
+        last = clock()
         try:
             async for chunk in resp.iter_chunks():
                 batch = dec.feed_data(chunk)
                 if batch:
                     yield batch
+                if any(batch):  # an event with data (b"": an empty one, a keep-alive too)
+                    last = clock()
+                elif idle is not None and clock() - last > idle:
+                    raise UpstreamStreamError(f"the upstream sent only keep-alives for {idle:g} s", timeout=True)
             batch = dec.close_data()
             if batch:
                 yield batch
