@@ -5,14 +5,18 @@ SecretStore). A file that is not valid JSON, or holds values that make no sense,
 silently reset and never rewritten behind the user's back: a copy is kept, the problem is
 reported with the file and line (every time it is loaded, until the file is fixed), and the app
 goes on failing closed: the security settings it could not read take their safest values
-(auth_mode strict, LAN access off), the rest their defaults.
+(auth_mode strict, LAN access off), the rest their defaults. A file with a setting trayproxy
+does not know fails closed the same way: `"auth-mode": "strict"` is a misspelled security
+setting, and running with the default (no key) would be the opposite of what it says.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,9 +232,19 @@ def _check_url_list(key: str, v: Any) -> list[str]:
 _FAIL_CLOSED: dict[str, Any] = {"auth_mode": "strict", "allow_lan_access": False}
 
 
+_UNTIL_FIXED = "trayproxy runs with safe settings (API key required, LAN access off) until the file is fixed"
+
+
 def fail_closed_config() -> Config:
     """The config used when config.json cannot be read at all."""
     return Config(**_FAIL_CLOSED)
+
+
+def _unknown(key: str) -> str:
+    """The problem for a setting trayproxy does not know, with the known one it may misspell."""
+    plain = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower().replace("-", "_").replace(" ", "_")
+    close = difflib.get_close_matches(plain, [k for k in _VALIDATORS if k != "version"], n=1, cutoff=0.7)
+    return f"unknown setting {key!r} ignored" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
 def from_dict(data: Any, problems: list[str]) -> Config:
@@ -240,6 +254,7 @@ def from_dict(data: Any, problems: list[str]) -> Config:
     if not isinstance(data, dict):
         problems.append("the file must hold a JSON object ({...}); using safe defaults")
         return fail_closed_config()
+    unknown = False
     for key, value in data.items():
         if key in _SECTIONS:
             if not isinstance(value, dict):
@@ -249,7 +264,8 @@ def from_dict(data: Any, problems: list[str]) -> Config:
             for sub, subval in value.items():
                 dotted = f"{key}.{sub}"
                 if dotted not in _VALIDATORS:
-                    problems.append(f"unknown setting {dotted!r} ignored")
+                    problems.append(_unknown(dotted))
+                    unknown = True
                     continue
                 try:
                     setattr(section, sub, _VALIDATORS[dotted](dotted, subval))
@@ -265,7 +281,12 @@ def from_dict(data: Any, problems: list[str]) -> Config:
                 else:
                     problems.append(f"{e}; using the default {getattr(cfg, key)!r}")
         else:
-            problems.append(f"unknown setting {key!r} ignored")
+            problems.append(_unknown(key))
+            unknown = True
+    if unknown:  # it may be a misspelled security setting: the file is not understood
+        for key, value in _FAIL_CLOSED.items():
+            setattr(cfg, key, value)
+        problems.append(f"a setting trayproxy does not know may be a misspelled security setting, so {_UNTIL_FIXED}")
     cfg.version = CONFIG_VERSION
     return cfg
 
@@ -374,9 +395,6 @@ def _backup(path: Path, raw: bytes, tag: str) -> Path | None:
     except OSError:
         return None
     return dest
-
-
-_UNTIL_FIXED = "trayproxy runs with safe settings (API key required, LAN access off) until the file is fixed"
 
 
 def load_config(path: Path) -> LoadResult:
