@@ -87,11 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    """stderr, through applog's formatter: client text escaped, secrets redacted."""
+    from trayproxy import applog
+
+    applog.setup(console_level=logging.INFO if verbose else logging.WARNING, datefmt="%H:%M:%S")
 
 
 # -- serve -----------------------------------------------------------------------------------

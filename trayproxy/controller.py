@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from trayproxy import applog
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.config import Config, LoadResult, load_config, save_config, set_value
 from trayproxy.control.api import ControllerAPI, Status
@@ -79,6 +80,7 @@ class Controller:
         self.secrets = SecretStore(paths.secrets_file, backend=secrets_backend)
         self.secrets.api_key()  # generated and stored on first run
         self.secrets.cached(ZAI_KEY)  # requests read both from memory from now on
+        applog.known_secrets(self._known_secrets)  # no log line shows them
         self.store = AccountStore(paths.accounts_file, self.secrets)
         eff = self.config
         self.transport = transport or AiohttpTransport(proxy=eff.upstream_proxy or None)
