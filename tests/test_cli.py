@@ -193,3 +193,22 @@ def test_secret_from_stdin_and_argument_warning(trayproxy_home: Path, monkeypatc
     assert run("config", "set", "zai.api_key") == 2
     assert run("config", "set", "port") == 2 and "needs a value" in capsys.readouterr().err
 
+
+
+async def test_logs_shows_a_planted_escape_sequence_escaped(trayproxy_home: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (issue #27, finding 5): a page's `<img src="http://127.0.0.1:8045/%1B]0;...">`
+    is a GET the proxy logs; `trayproxy logs` printed its route to the terminal raw: ESC ] 0
+    retitles the window, ESC [ 2J clears the screen, OSC 52 writes the clipboard."""
+    from tests.proxy.app_stack import app_stack
+
+    trayproxy_home.mkdir(parents=True, exist_ok=True)
+    async with app_stack(trayproxy_home, monitor=True) as s:
+        status, _, _ = await s.get("/v1/%1B]0;pwned%07%1B[2J%1B]52;c;cm0gLXJmIH4K%07")
+        assert status == 404
+    assert run("logs") == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;pwned" in out.replace("\n", "").replace(" ", "")
+    assert run("logs", "--json") == 0
+    assert "\x1b" not in capsys.readouterr().out

@@ -12,7 +12,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 __all__ = ["redact_text", "redact_known", "redact_shapes", "secret_forms", "needs_redaction", "redact_bytes", "cap_bytes",
-           "utf8_safe", "printable", "MARK"]
+           "utf8_safe", "printable", "has_controls", "MARK"]
 
 MARK = "[REDACTED]"
 _FIELDS = (
@@ -138,6 +138,11 @@ _CONTROLS_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a
 def _escape(m: re.Match[str]) -> str:
     c = ord(m.group())
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def has_controls(text: str) -> bool:
+    """Whether `printable(text)` would change anything."""
+    return _CONTROLS.search(text) is not None
 
 
 def printable(text: str, *, lines: bool = False) -> str:
