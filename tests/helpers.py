@@ -20,6 +20,7 @@ from .conftest import MemoryKeyring, free_port
 def make_controller(*, transport: Any = None, env: dict[str, str] | None = None, clock: Any = None,
                     **overrides: Any) -> Controller:
     overrides.setdefault("port", free_port())
+    overrides.setdefault("auth_mode", "off")  # as app_stack: tests about the key set it (config set clears it)
     extra = {"clock": clock} if clock is not None else {}
     return Controller(app_paths(), secrets_backend=MemoryKeyring(), transport=transport, env=env,
                       overrides=overrides, **extra)

@@ -111,8 +111,11 @@ class Config:
 
     @property
     def effective_auth_mode(self) -> str:
+        """`auto` asks for the key on every route but the health check, local or LAN: other
+        local users and pages on any loopback port are not to be trusted (THREAT_MODEL.md
+        §5.1); `connect` and the copied snippets send the key."""
         if self.auth_mode == "auto":
-            return "all_except_health" if self.allow_lan_access else "off"
+            return "all_except_health"
         return self.auth_mode
 
     def with_env(self, env: dict[str, str] | None = None) -> Config:

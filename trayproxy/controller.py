@@ -218,9 +218,8 @@ class Controller:
                     f"{self.restart_hint} to move it to port {cfg.port}.")
         if key == "allow_lan_access" and cfg.bind_host != srv.host:
             if cfg.allow_lan_access:
-                auto = " auth_mode auto asks for the API key from now on." if cfg.auth_mode == "auto" else ""
                 return (f"Saved, but the proxy listens on {where} (this machine only) until it restarts; "
-                        f"{self.restart_hint} to let other machines in.{auto}")
+                        f"{self.restart_hint} to let other machines in.")
             return (f"LAN access is off now: requests from other machines are refused from this moment. "
                     f"The socket stays bound to {where} until the proxy restarts ({self.restart_hint}).")
         return None

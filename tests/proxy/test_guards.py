@@ -59,7 +59,7 @@ async def request(s: AppStack, method: str, path: str, *, headers: dict[str, str
 
 
 def _required(mode: str, lan: bool, health: bool) -> bool:
-    eff = mode if mode != "auto" else ("all_except_health" if lan else "off")
+    eff = mode if mode != "auto" else "all_except_health"
     return eff == "strict" or (eff == "all_except_health" and not health)
 
 
@@ -216,3 +216,24 @@ async def test_non_utf8_header_bytes_keep_the_monitor_row(tmp_path: Path) -> Non
         (row,) = ctl.monitor.recent(limit=10)
         assert row["status"] == 400 and row["user_agent"] == "caf\ufffd \ufffd"
         assert ctl.monitor.dropped == 0
+
+
+async def test_auto_mode_asks_other_local_users_and_pages_for_the_key(tmp_path: Path) -> None:
+    """Regression (issue #27): in `auto` with LAN access off no key was asked for, so every other
+    local user (loopback TCP is open to all of them) and every page served on any loopback port
+    (a dev server previewing a hostile repo, another user's server) had full use of the
+    accounts. THREAT_MODEL counts both as untrusted: `auto` now asks for the key on every route
+    but the health check, as `connect` and the copied snippets already send it."""
+    async with guarded(tmp_path, auth_mode="auto") as ctl:
+        key = ctl.api_key()
+        for headers in ({}, {"Origin": "http://127.0.0.1:3000"}, {"Origin": "http://localhost:5173"}):
+            status, _, body = await request(ctl, "GET", "/v1/models", headers=headers)
+            assert status == 401, (headers, body)
+            assert b"trayproxy key show" in body
+        status, _, _ = await request(ctl, "GET", "/v1/models", headers={"Authorization": f"Bearer {key}"})
+        assert status == 200
+        status, headers, _ = await request(ctl, "GET", "/v1/models", headers={
+            "Authorization": f"Bearer {key}", "Origin": "http://localhost:5173"})
+        assert status == 200 and headers.get("access-control-allow-origin") == "http://localhost:5173"
+        status, _, _ = await request(ctl, "GET", "/healthz")
+        assert status == 200
