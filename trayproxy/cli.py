@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("logs", help="recent requests from the monitor")
     lg.add_argument("-n", type=int, default=30, help="how many (default 30)")
     lg.add_argument("--errors", action="store_true", help="only failed requests")
+    lg.add_argument("--refused", action="store_true",
+                    help="requests the guards refused (no or wrong API key, a web page, a foreign Host), counted")
     lg.add_argument("--json", action="store_true", help="JSON instead of a table")
 
     au = sub.add_parser("autostart", help="start trayproxy at login")
@@ -209,23 +211,36 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    """The request log (every text field's control characters escaped by the monitor), or with
+    --refused the guards' refusals counted per kind, origin and status."""
+    import shutil
+
     from trayproxy.monitor import Monitor
-    from trayproxy.monitor.report import format_table
+    from trayproxy.monitor.report import format_refused, format_table
     from trayproxy.paths import app_paths
 
     paths = app_paths().ensure()
     if not paths.monitor_db.exists():
-        print("No requests recorded yet.")
+        print("[]" if args.json else "No requests recorded yet.")
         return 0
     mon = Monitor(paths.monitor_db)
+    width = shutil.get_terminal_size((120, 24)).columns
+    if args.refused:
+        refused = mon.refused(limit=args.n)
+        if args.json:
+            print(json.dumps(refused, indent=1))
+        else:
+            print(format_refused(refused, width=width) if refused else "No request was refused.")
+        return 0
     rows = mon.recent(limit=args.n, status="error" if args.errors else None)
     if args.json:
         print(json.dumps(rows, indent=1, default=str))
-    else:
-        import shutil
-
-        width = shutil.get_terminal_size((120, 24)).columns
-        print(format_table(list(reversed(rows)), width=width) if rows else "No requests recorded yet.")
+        return 0
+    print(format_table(list(reversed(rows)), width=width) if rows else "No requests recorded yet.")
+    total = sum(int(r["count"]) for r in mon.refused(limit=1000))
+    if total:
+        print(f"\n{total} request{'s' if total != 1 else ''} refused by the guards (no or wrong API key, web "
+              "pages, foreign Host): trayproxy logs --refused")
     return 0
 
 
