@@ -123,6 +123,9 @@ class ControlServer:
 
     # -- lifecycle (on the engine loop) ---------------------------------------------------
     async def start(self) -> str:
+        from trayproxy.proxy.aiohttp_private import install_safe_expect_handler
+
+        install_safe_expect_handler()  # an Expect header that is not UTF-8: a 417, not a 500
         app = web.Application(middlewares=[self._guard], client_max_size=1024 * 1024)
         self._routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
