@@ -145,7 +145,8 @@ def trayproxy_env(home: Path, fake: Fake | None) -> dict[str, str]:
 
 def start_trayproxy(home: Path, fake: Fake, port: int, cpu: str = PROXY_CPU,
                     argv: list[str] | None = None) -> subprocess.Popen[str]:
-    cmd = argv or [sys.executable, "-m", "trayproxy.cli", "serve", "--port", str(port)]
+    # auth off: the load generators send no key (auth_mode auto asks for one since #27)
+    cmd = argv or [sys.executable, "-m", "trayproxy.cli", "serve", "--port", str(port), "--auth-mode", "off"]
     proc = subprocess.Popen(pinned(cpu, cmd), env=trayproxy_env(home, fake), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     wait_http(f"http://127.0.0.1:{port}/healthz")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,3 +82,14 @@ def request(port: int, method: str, path: str, *, headers: dict[str, str] | None
     out = r.read()
     conn.close()
     return r.status, {k.lower(): v for k, v in r.getheaders()}, out
+
+
+def raw_exchange(port: int, data: bytes) -> bytes:
+    """Send `data` as is (what an HTTP library would refuse to send goes out too) to 127.0.0.1
+    and return everything the server answers until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import raw_exchange
 from tests.proxy.app_stack import app_stack
 from trayproxy import applog
 from trayproxy.paths import AppPaths
@@ -34,15 +34,6 @@ def _restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-def _raw(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-        return out
-
-
 def _tray_logging(tmp_path: Path) -> Path:
     from trayproxy.ui.app import _setup_logging
 
@@ -58,7 +49,7 @@ async def test_a_malformed_request_puts_no_key_and_no_traceback_in_the_log(tmp_p
         applog.known_secrets(lambda: [key])
         bad = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key.encode()
                + b"\x01\r\nContent-Length: 2\r\n\r\n{}")
-        answers = await asyncio.gather(*(asyncio.to_thread(_raw, s.port, bad) for _ in range(200)))
+        answers = await asyncio.gather(*(asyncio.to_thread(raw_exchange, s.port, bad) for _ in range(200)))
     assert all(a.startswith(b"HTTP/1.") and b" 400 " in a.split(b"\r\n", 1)[0] for a in answers)
     for h in logging.getLogger().handlers:
         h.flush()

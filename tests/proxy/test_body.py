@@ -57,16 +57,21 @@ async def _post(ctl: AppStack, body: bytes, encoding: str) -> tuple[int, dict]:
     return status, json.loads(raw)
 
 
+async def _post_measured(ctl: AppStack, body: bytes, encoding: str) -> tuple[int, dict, int]:
+    """`_post`, and the peak of Python memory allocated meanwhile (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        status, answer = await _post(ctl, body, encoding)
+        return status, answer, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 async def test_gzip_bomb_is_413_not_a_gigabyte(ctl: AppStack) -> None:
     """Regression (attack run): 1 MiB of gzip became 1 GiB of RSS before the 413."""
     bomb = gzip.compress(b'{"model": "' + b"a" * (200 << 20) + b'"}', 9)
     assert len(bomb) < 1 << 20  # under the limit as sent
-    tracemalloc.start()
-    try:
-        status, body = await _post(ctl, bomb, "gzip")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    status, body, peak = await _post_measured(ctl, bomb, "gzip")
     assert status == 413 and "1 MiB" in body["error"]["message"]
     assert peak < 32 << 20  # the 200 MiB it would inflate to were never made
 
@@ -169,12 +174,7 @@ async def test_a_nested_encoding_bomb_is_413_without_inflating_it(roomy: AppStac
     """Regression (attack run): 422 bytes of `gzip, gzip` became 95 MiB; six in parallel, 2.7 GB."""
     bomb = _nested_bomb()
     assert len(bomb) < 1000
-    tracemalloc.start()
-    try:
-        status, body = await _post(roomy, bomb, "gzip, gzip")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    status, body, peak = await _post_measured(roomy, bomb, "gzip, gzip")
     assert status == 413, body
     assert "times" in body["error"]["message"], body  # says why: it inflates too far for its size
     assert peak < 24 << 20, peak  # a bounded few MiB, not the 95 MiB it inflates to

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import raw_exchange
 from tests.proxy.app_stack import AppStack, app_stack
 
 MODES = ("off", "strict", "all_except_health", "auto")
@@ -181,17 +182,6 @@ async def test_refused_requests_are_counted_per_kind_and_origin_not_one_row_each
         assert auth == [("-", 401, 50)]
 
 
-def _raw(port: int, head: bytes) -> bytes:
-    import socket
-
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(head)
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
-    return answer
-
-
 @pytest.mark.parametrize("mode", ["off", "strict"])
 async def test_non_utf8_origin_is_a_clean_403(tmp_path: Path, mode: str) -> None:
     """Regression: an Origin with bytes that are not UTF-8 gave a 500 (the message quoted it)."""
@@ -199,7 +189,7 @@ async def test_non_utf8_origin_is_a_clean_403(tmp_path: Path, mode: str) -> None
         port = ctl.port
         head = (f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
                 f"Authorization: Bearer {ctl.api_key()}\r\n").encode() + b"Origin: http://\xff.example\r\n\r\n"
-        answer = await asyncio.to_thread(_raw, port, head)
+        answer = await asyncio.to_thread(raw_exchange, port, head)
         assert answer.startswith(b"HTTP/1.1 403") and b"not a valid origin" in answer
         assert b"Access-Control-Allow-Origin" not in answer
 
@@ -210,7 +200,7 @@ async def test_non_utf8_header_bytes_keep_the_monitor_row(tmp_path: Path) -> Non
         port = ctl.port
         head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
                 "Content-Length: 9\r\nConnection: close\r\n").encode() + b"User-Agent: caf\xe9 \xff\r\n\r\n{not json"
-        answer = await asyncio.to_thread(_raw, port, head)
+        answer = await asyncio.to_thread(raw_exchange, port, head)
         assert answer.startswith(b"HTTP/1.1 400")
         ctl.monitor.flush()
         (row,) = ctl.monitor.recent(limit=10)

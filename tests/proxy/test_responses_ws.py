@@ -11,6 +11,7 @@ import os
 import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +55,20 @@ def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
         yield s
 
 
-@pytest.fixture()
-async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
+@asynccontextmanager
+async def _served(tmp_path: Path, **settings: Any) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
     fake = FakeCloudCode()
     fake.strict_models = False
     fake.add_account("a@example.com", quota=QUOTA)
     fake.default_reply = scenario
-    async with app_stack(tmp_path, fake=fake, emails=("a@example.com",), auth_mode="strict") as s:
+    async with app_stack(tmp_path, fake=fake, emails=("a@example.com",), auth_mode="strict", **settings) as s:
         yield fake, s
+
+
+@pytest.fixture()
+async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
+    async with _served(tmp_path) as served:
+        yield served
 
 
 async def exchange(ctl: AppStack, messages: list[Any], *, key: str | None = None) -> list[list[dict[str, Any]]]:
@@ -194,12 +201,8 @@ def test_codex_with_its_openai_provider_uses_the_socket_and_compacts(stack, tmp_
 
 @pytest.fixture()
 async def recorded(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
-    fake = FakeCloudCode()
-    fake.strict_models = False
-    fake.add_account("a@example.com", quota=QUOTA)
-    fake.default_reply = scenario
-    async with app_stack(tmp_path, fake=fake, emails=("a@example.com",), auth_mode="strict", monitor=True) as s:
-        yield fake, s
+    async with _served(tmp_path, monitor=True) as served:
+        yield served
 
 
 async def test_a_session_the_client_closes_leaves_one_row_per_message_and_no_error(recorded) -> None:

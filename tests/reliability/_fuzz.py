@@ -140,5 +140,20 @@ def assert_clean_log(watch: LogWatch, what: str) -> None:
     assert "Traceback" not in text, f"{what}: a traceback in the log:\n{text[:2000]}"
 
 
-def new_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.new_event_loop()
+@contextmanager
+def served_app(tmp: Path, **settings: Any) -> Iterator[tuple[asyncio.AbstractEventLoop, Any, LogWatch]]:
+    """The proxy's app (no Controller, no monitor) over the healthy upstream with one account,
+    on a loop of its own (hypothesis drives it example by example with run_until_complete), and
+    the watched log."""
+    from tests.proxy.app_stack import app_stack
+
+    loop = asyncio.new_event_loop()
+    with watched_log() as watch:
+        cm = app_stack(tmp, transport=healthy_upstream(), **settings)
+        stack = loop.run_until_complete(cm.__aenter__())
+        stack.add_account("a@example.com")
+        try:
+            yield loop, stack, watch
+        finally:
+            loop.run_until_complete(cm.__aexit__(None, None, None))
+            loop.close()

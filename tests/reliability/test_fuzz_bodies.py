@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.proxy.app_stack import AppStack, app_stack
+from tests.proxy.app_stack import AppStack
 
 from . import _fuzz
 from ._shapes import error_shape
@@ -46,25 +46,21 @@ PER_ROUTE = -(-CI_EXAMPLES // len(ROUTES))
 
 
 @pytest.fixture(scope="module")
-def watch() -> Iterator[_fuzz.LogWatch]:
-    with _fuzz.watched_log() as w:
-        yield w
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.AbstractEventLoop, AppStack, _fuzz.LogWatch]]:
+    with _fuzz.served_app(tmp_path_factory.mktemp("fuzz")) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory,
-           watch: _fuzz.LogWatch) -> Iterator[tuple[asyncio.AbstractEventLoop, TestClient]]:
+def watch(served: tuple[asyncio.AbstractEventLoop, AppStack, _fuzz.LogWatch]) -> _fuzz.LogWatch:
+    return served[2]
+
+
+@pytest.fixture(scope="module")
+def client(served: tuple[asyncio.AbstractEventLoop, AppStack, _fuzz.LogWatch]) -> tuple[asyncio.AbstractEventLoop, TestClient]:
     """The proxy's app (no Controller, no monitor) over the healthy upstream, on a loop of this
     module's own: hypothesis drives it example by example with run_until_complete."""
-    loop = asyncio.new_event_loop()
-    cm = app_stack(tmp_path_factory.mktemp("fuzz"), transport=_fuzz.healthy_upstream())
-    stack: AppStack = loop.run_until_complete(cm.__aenter__())
-    stack.add_account("a@example.com")
-    try:
-        yield loop, stack.client
-    finally:
-        loop.run_until_complete(cm.__aexit__(None, None, None))
-        loop.close()
+    return served[0], served[1].client
 
 
 # -- strategies -----------------------------------------------------------------------------------
@@ -197,6 +193,82 @@ telemetry = st.fixed_dictionaries({"events": st.lists(json_any, max_size=3)})
 SHAPED = {"chat": chat, "completions": completions, "responses": responses, "messages": messages, "gemini": gemini,
           "images": images, "telemetry": telemetry}
 deep_json = st.integers(100, 400).map(lambda n: b'{"model": "gemini-2.5-flash", "x": ' + b"[" * n + b"]" * n + b"}")
+
+# Bodies that serve, to be mutated a little: the shaped strategies above are junk somewhere
+# nearly always (a 400 at the first field), these reach the converters and stream machines.
+_M = "gemini-2.5-flash"
+_TOOL = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+VALID: dict[str, list[dict[str, Any]]] = {
+    "chat": [
+        {"model": _M, "messages": [{"role": "user", "content": "hi"}]},
+        {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": True}, "messages": [
+            {"role": "system", "content": "be brief"}, {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
+                "name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"}],
+         "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": _TOOL}}]},
+    ],
+    "completions": [{"model": _M, "prompt": "hi", "max_tokens": 5}, {"model": _M, "prompt": ["a", "b"], "stream": True}],
+    "responses": [
+        {"model": _M, "input": "hi"},
+        {"model": "gpt-5.1-codex", "stream": True, "instructions": "be brief", "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "weather?"}]},
+            {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": '{"city": "Paris"}'},
+            {"type": "function_call_output", "call_id": "c1", "output": "sunny"}],
+         "tools": [{"type": "function", "name": "get_weather", "parameters": _TOOL}], "reasoning": {"effort": "low"}},
+    ],
+    "messages": [
+        {"model": _M, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+        {"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": True, "system": [{"type": "text", "text": "brief"}],
+         "messages": [{"role": "user", "content": "weather?"},
+                      {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "get_weather",
+                                                         "input": {"city": "Paris"}}]},
+                      {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "sunny"}]}],
+         "tools": [{"name": "get_weather", "input_schema": _TOOL}], "thinking": {"type": "enabled", "budget_tokens": 1024}},
+    ],
+    "gemini": [
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        {"contents": [{"role": "user", "parts": [{"text": "weather?"}]}],
+         "systemInstruction": {"parts": [{"text": "brief"}]}, "generationConfig": {"maxOutputTokens": 50},
+         "tools": [{"functionDeclarations": [{"name": "get_weather", "parameters": _TOOL}]}]},
+    ],
+    "images": [{"prompt": "a cat", "model": "gemini-3-pro-image"}, {"prompt": "a dog", "n": 2, "size": "1792x1024"}],
+    "telemetry": [{"events": [{"event_type": "x"}]}],
+}
+
+
+def _paths(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [at]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*at, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*at, i))
+    return out
+
+
+@st.composite
+def mutated(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    """A body that serves, with up to three of its values replaced, removed or joined by junk."""
+    body = json.loads(json.dumps(draw(st.sampled_from(VALID[kind]))))
+    for _ in range(draw(st.integers(0, 3))):
+        path = draw(st.sampled_from(_paths(body)))
+        if not path:
+            continue
+        parent = body
+        for p in path[:-1]:
+            parent = parent[p]
+        op = draw(st.sampled_from(["junk", "junk", "drop", "extra"]))
+        if op == "junk":
+            parent[path[-1]] = draw(junk)
+        elif op == "drop":
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(short_text)] = draw(junk)
+        else:
+            parent.append(draw(junk))
+    return body
 raw_bytes = st.one_of(st.binary(max_size=60), st.sampled_from([b"", b" ", b"null", b"[]", b"[1,2]", b'"x"', b"{", b"{}}",
                                                                b"\xff\xfe{}", b'{"model":"gemini-2.5-flash"']))
 url_model = st.one_of(st.sampled_from(["gemini-2.5-flash", "gemini-3-flash"]),
@@ -205,8 +277,9 @@ url_model = st.one_of(st.sampled_from(["gemini-2.5-flash", "gemini-3-flash"]),
 
 def body_strategy(kind: str) -> st.SearchStrategy[bytes]:
     shaped = SHAPED[kind].map(lambda d: json.dumps(d).encode())
+    near = mutated(kind).map(lambda d: json.dumps(d).encode())
     anyjson = json_any.map(lambda d: json.dumps(d).encode())
-    return st.one_of(shaped, shaped, shaped, shaped, shaped, shaped, anyjson, raw_bytes, deep_json)
+    return st.one_of(shaped, shaped, shaped, near, near, near, anyjson, raw_bytes, deep_json)
 
 
 # -- crashes this fuzzer found (minimal bodies), kept as regressions -------------------------------

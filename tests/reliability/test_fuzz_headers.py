@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.proxy.app_stack import AppStack, app_stack
+from tests.proxy.app_stack import AppStack
 
 from . import _fuzz
 
@@ -68,16 +68,8 @@ ROUTES: list[tuple[str, str, Any]] = [
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.AbstractEventLoop, AppStack, _fuzz.LogWatch]]:
-    loop = asyncio.new_event_loop()
-    with _fuzz.watched_log() as watch:
-        cm = app_stack(tmp_path_factory.mktemp("fuzz-headers"), transport=_fuzz.healthy_upstream(), max_body_mb=1)
-        stack: AppStack = loop.run_until_complete(cm.__aenter__())
-        stack.add_account("a@example.com")
-        try:
-            yield loop, stack, watch
-        finally:
-            loop.run_until_complete(cm.__aexit__(None, None, None))
-            loop.close()
+    with _fuzz.served_app(tmp_path_factory.mktemp("fuzz-headers"), max_body_mb=1) as served:
+        yield served
 
 
 # -- strategies -----------------------------------------------------------------------------------

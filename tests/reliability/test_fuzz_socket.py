@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.proxy.app_stack import AppStack, app_stack
+from tests.proxy.app_stack import AppStack
 
 from . import _fuzz
 from .test_fuzz_bodies import json_any, raw_bytes, responses
@@ -32,16 +32,8 @@ TERMINAL = ("response.completed", "response.incomplete", "response.failed", "err
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.AbstractEventLoop, AppStack, _fuzz.LogWatch]]:
-    loop = asyncio.new_event_loop()
-    with _fuzz.watched_log() as watch:
-        cm = app_stack(tmp_path_factory.mktemp("fuzz-socket"), transport=_fuzz.healthy_upstream(), auth_mode="strict")
-        stack: AppStack = loop.run_until_complete(cm.__aenter__())
-        stack.add_account("a@example.com")
-        try:
-            yield loop, stack, watch
-        finally:
-            loop.run_until_complete(cm.__aexit__(None, None, None))
-            loop.close()
+    with _fuzz.served_app(tmp_path_factory.mktemp("fuzz-socket"), auth_mode="strict") as served:
+        yield served
 
 
 def _message(last_id: st.SearchStrategy[str]) -> st.SearchStrategy[tuple[str, Any]]:
