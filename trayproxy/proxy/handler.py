@@ -39,7 +39,6 @@ from trayproxy.proxy.job import Call, Job, Sink, StreamMachine, answer_headers
 from trayproxy.proxy.offload import BIG_BODY, EmptyBody, loads_sliced, off_loop
 from trayproxy.proxy.relay import HttpSink
 from trayproxy.proxy.resolve import Plan, plan
-from trayproxy.proxy.retry import Retry
 from trayproxy.upstream.bigbody import LARGE_BODY, in_worker
 
 __all__ = ["route", "serve", "read_json", "parse_json"]
@@ -93,13 +92,8 @@ async def _job(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, p:
                request_type=adapter.request_type)
 
 
-def _retry(ctx: ProxyContext) -> Retry:
-    """The request's retry state, with its deadline (`request_deadline` from now)."""
-    return Retry.starting(ctx.clock(), float(ctx.config().request_deadline))
-
-
 async def _stream(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, sink: Sink) -> web.StreamResponse:
-    retry = _retry(ctx)
+    retry = pipeline.new_retry(ctx)
     while True:
         job = await _job(ctx, ex, adapter, call, adapter.plan(ctx, call, retry))
         try:
@@ -110,7 +104,7 @@ async def _stream(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call,
 
 async def _collected(ctx: ProxyContext, ex: Exchange, adapter: Adapter,
                      call: Call) -> tuple[JSON, StreamMachine, Account, Job]:
-    retry = _retry(ctx)
+    retry = pipeline.new_retry(ctx)
     while True:
         job = await _job(ctx, ex, adapter, call, adapter.plan(ctx, call, retry))
         try:
@@ -147,7 +141,7 @@ async def _whole(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, 
 
 
 async def _count(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, sink: Sink) -> web.StreamResponse:
-    retry = _retry(ctx)
+    retry = pipeline.new_retry(ctx)
     while True:
         p = adapter.plan(ctx, call, retry)
         ex.upstream_model, ex.upstream = p.target, "google"

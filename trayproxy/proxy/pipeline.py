@@ -59,7 +59,7 @@ from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, p
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError
 
-__all__ = ["Replan", "stream", "collect", "count", "record"]
+__all__ = ["Replan", "stream", "collect", "count", "record", "new_retry", "deadline_error"]
 
 log = logging.getLogger("trayproxy.pipeline")
 T = TypeVar("T")
@@ -109,6 +109,11 @@ async def _with_account(ctx: ProxyContext, ex: Exchange, job: Job, retry: Retry,
             ctx.pool.release(acc.id)
             raise
     raise _final_error(None, retry, job)
+
+
+def new_retry(ctx: ProxyContext) -> Retry:
+    """A request's retry state as it begins, with its deadline (`request_deadline` from now)."""
+    return Retry.starting(ctx.clock(), float(ctx.config().request_deadline))
 
 
 def deadline_error(retry: Retry) -> ProxyError:
