@@ -116,8 +116,8 @@ def classify_error(e: UpstreamError, *, repeats: int = 0, now: float | None = No
             return Verdict("not_found", msg, f"Google gives this account no quota{on} (\"limit: 0\")",
                            cooldown=6 * 3600.0, failover=True)
         if any("perday" in q.lower() or "daily" in q.lower() for q in e.quota_ids):
-            d = until_pacific_midnight(now) if now is not None and e.hint is None else e.hint
-            d, explicit = bounded(d, 3600.0, MAX_QUOTA_COOLDOWN, repeats)
+            hint = until_pacific_midnight(now) if now is not None and e.hint is None else e.hint
+            d, explicit = bounded(hint, 3600.0, MAX_QUOTA_COOLDOWN, repeats)
             return Verdict("quota", msg, f"the day's quota is spent{on}", cooldown=d, failover=True,
                            explicit=explicit)
         if e.hint is None and (any("perminute" in q.lower() for q in e.quota_ids)

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from trayproxy.config import DEFAULT_CLIENT_VERSION_URL
 from trayproxy.fileio import atomic_write
 from trayproxy.upstream.transport import Timeouts, Transport, TransportError, UpstreamRequest
 
@@ -53,8 +54,8 @@ FLOOR = "2.9.1"
 #: CPA sends this platform whatever the host OS; odd platform strings have turned accounts to 403.
 PLATFORM = "darwin/arm64"
 REFRESH_INTERVAL = 3 * 3600.0
-#: Antigravity's updater manifest (electron-builder), as CPA reads it.
-MANIFEST_URL = "https://antigravity-hub-auto-updater-974169037036.us-central1.run.app/manifest/latest-arm64-mac.yml"
+#: Antigravity's updater manifest (electron-builder), as CPA reads it (config `client_version_url`).
+MANIFEST_URL = DEFAULT_CLIENT_VERSION_URL
 _ALARM_REFRESH_GAP = 300.0  # an alarm starts a refresh, at most this often
 _MANIFEST_LIMIT = 64 * 1024
 _VERSION_RE = re.compile(r"^\d{1,4}\.\d{1,4}\.\d{1,6}$")
@@ -234,10 +235,10 @@ class ClientIdentity:
         self.checked_at = state.get("checked_at") if isinstance(state.get("checked_at"), (int, float)) else None
         alarm = state.get("alarm")
         if isinstance(alarm, dict) and alarm.get("version") == self.version:
-            try:
-                self.alarm = VersionAlarm(**{k: alarm.get(k) for k in ("kind", "version", "text", "model", "at")})
-            except TypeError:
-                self.alarm = None
+            model, at = alarm.get("model"), alarm.get("at")
+            self.alarm = VersionAlarm(str(alarm.get("kind") or "refused"), self.version, str(alarm.get("text") or ""),
+                                      model if isinstance(model, str) else None,
+                                      float(at) if isinstance(at, (int, float)) else self.clock())
 
     def _read_files(self) -> tuple[dict[str, Any], str | None]:
         state = read_state(self._state_file) if self._state_file is not None else {}
