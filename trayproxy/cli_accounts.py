@@ -1,7 +1,8 @@
 """`trayproxy accounts ...` output and the person's account actions: `accounts list` shows each
 account's state (active / cooling down per model with the time and reason / needs verification
-with the link / disabled with the reason and what to do) and quota as reported ("unknown" where
-Google reports nothing); the `accounts retry` parser (cli_state runs it with the other changes).
+with the link / disabled with the reason and what to do), both quota windows per model group and
+each model's quota as reported ("unknown" where Google reports nothing); the `accounts retry`
+parser (cli_state runs it with the other changes).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def format_accounts(rows: list[dict[str, Any]]) -> str:
         whole = next((c for c in r.get("cooldowns", []) if c["model"] == "*"), None)
         if whole is not None and r.get("status") != "cooling":
             lines.append(f"    whole account cooling down until {clock_time(whole['until'])}: {whole['reason']}")
+        for w in r.get("windows") or []:
+            lines.append(f"    {(w['group'] or w['family']) + ':':<32} " + "  ".join(
+                f"{label} {_window(w.get(key))}" for key, label in (("five_hour", "5 h"), ("weekly", "weekly")))
+                + (f"  (spent: none of its models until {_fmt_time(w['spent_until'])})" if w.get("spent_until")
+                   else ""))
         if not r["models"] and r.get("status") in ("active", "cooling"):
             lines.append("    quota: unknown (not reported yet; `trayproxy accounts refresh`)")
         for name, m in r["models"].items():
@@ -48,6 +54,13 @@ def format_accounts(rows: list[dict[str, Any]]) -> str:
                           f" ({short_left(m['cooldown_until'] - now)}): {m['cooldown_reason']}")
             lines.append(f"    {name:<32} {rem:>7}{extra}")
     return "\n".join(lines)
+
+
+def _window(w: dict[str, Any] | None) -> str:
+    if not w:
+        return "unknown"
+    rem = "unknown" if w.get("remaining") is None else f"{round(w['remaining'] * 100)}%"
+    return rem + (f" (resets {_fmt_time(w['reset_time'])})" if w.get("reset_time") else "")
 
 
 def add_retry_parser(asub: Any) -> None:

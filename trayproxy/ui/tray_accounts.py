@@ -1,6 +1,7 @@
 """Tray menu lines for accounts that need the person: needs verification (click: open Google's
 link), disabled (the reason; click opens the fix-it link when Google gave one), cooling down
-(until when). Built from the same account view as the settings page and `accounts list`."""
+(until when), a model group's quota window spent (which one, back when). Built from the same
+account view as the settings page and `accounts list`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def attention_lines(rows: list[dict[str, Any]]) -> list[Line]:
                         r.get("disabled_link")))
         elif status == "not_onboarded":
             out.append((f"\u26a0 {email}: not onboarded", None))
+        elif spent := [w for w in r.get("windows") or [] if w.get("spent_until")]:
+            w = spent[0]
+            which = "weekly" if (w.get("weekly") or {}).get("remaining") == 0 else "5-hour"
+            out.append((f"\u23f3 {email}: {w['group'] or w['family']} {which} quota spent, back "
+                        f"{_when(w['spent_until'])}", None))
         elif r.get("cooldowns"):
             soonest = min(r["cooldowns"], key=lambda c: c["until"])
             what = "all models" if soonest["model"] == "*" else soonest["model"]
@@ -38,10 +44,17 @@ def attention_lines(rows: list[dict[str, Any]]) -> list[Line]:
     return out
 
 
+def _when(ts: float) -> str:
+    import time
+
+    return clock_time(ts) if ts - time.time() < 20 * 3600 else time.strftime("%a %d %b %H:%M", time.localtime(ts))
+
+
 def view_key(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
     """What of the accounts the menu shows, to tell whether it must be rebuilt."""
     return tuple((r["id"], r["status"], (r.get("verify") or {}).get("url"), len(r.get("cooldowns") or ()),
-                  min((c["until"] for c in r.get("cooldowns") or ()), default=None), r.get("disabled_reason"))
+                  min((c["until"] for c in r.get("cooldowns") or ()), default=None), r.get("disabled_reason"),
+                  tuple(w.get("spent_until") for w in r.get("windows") or ()))
                  for r in rows)
 
 

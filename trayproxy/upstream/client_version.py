@@ -29,7 +29,6 @@ import asyncio
 import json
 import logging
 import os
-import plistlib
 import re
 import sys
 import time
@@ -44,7 +43,7 @@ from trayproxy.upstream.transport import Timeouts, Transport, TransportError, Up
 
 __all__ = ["FLOOR", "PLATFORM", "REFRESH_INTERVAL", "MANIFEST_URL", "VersionAlarm", "ClientIdentity",
            "parse_version", "manifest_version", "install_candidates", "read_install_version", "read_state",
-           "user_agent_for"]
+           "user_agent_for", "choose_version"]
 
 log = logging.getLogger("trayproxy.client_version")
 
@@ -82,6 +81,18 @@ def manifest_version(body: str) -> str | None:
 
 def user_agent_for(version: str) -> str:
     return f"antigravity/hub/{version} {PLATFORM}"
+
+
+def choose_version(override: str, learned: str | None, installed: str | None) -> tuple[str, str]:
+    """(version, where it came from): the override when it is a version, else the highest of the
+    installation, the learned value and the floor ("override" / "installation" / "updater" /
+    "floor")."""
+    if parse_version(override.strip()):
+        return override.strip(), "override"
+    found = [(v, s) for v, s in ((installed, "installation"), (learned, "updater"), (FLOOR, "floor"))
+             if parse_version(v)]
+    best = max(found, key=lambda x: parse_version(x[0]) or (0, 0, 0))
+    return str(best[0]), best[1]
 
 
 def install_candidates(env: dict[str, str] | None = None) -> list[Path]:
@@ -125,12 +136,14 @@ def read_install_version(paths: list[Path]) -> str | None:
         value: Any = None
         try:
             if p.name.endswith(".plist"):
+                import plistlib  # only for a plist there to read (the idle tray imports no more than it needs)
+
                 value = plistlib.loads(raw).get("CFBundleShortVersionString")
             else:
                 data = json.loads(raw)
                 if isinstance(data, dict):
                     value = data.get("ideVersion") if p.name == "product.json" else data.get("version")
-        except (ValueError, plistlib.InvalidFileException, AttributeError):
+        except (ValueError, AttributeError):  # plistlib.InvalidFileException is a ValueError
             continue
         v = parse_version(value)
         if v is not None:
@@ -189,24 +202,12 @@ class ClientIdentity:
     # -- what is in use ----------------------------------------------------------------------
     @property
     def version(self) -> str:
-        override = self._override().strip()
-        if parse_version(override):
-            return override
-        candidates = [v for v in (parse_version(self.learned), parse_version(self.installed), parse_version(FLOOR))
-                      if v is not None]
-        return _text(max(candidates))
+        return choose_version(self._override(), self.learned, self.installed)[0]
 
     @property
     def source(self) -> str:
         """Where the version in use came from: override, installation, updater or floor."""
-        v = self.version
-        if parse_version(self._override().strip()):
-            return "override"
-        if self.installed == v:
-            return "installation"
-        if self.learned == v:
-            return "updater"
-        return "floor"
+        return choose_version(self._override(), self.learned, self.installed)[1]
 
     def user_agent(self) -> str:
         return user_agent_for(self.version)
