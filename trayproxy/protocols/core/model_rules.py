@@ -77,7 +77,8 @@ def _thinking(tc: dict[str, Any], model: str, level: str | None, cap: Any) -> di
     asked_level = _level_of(_get(tc, _LEVEL_KEYS))
     budget = _get(tc, _BUDGET_KEYS)
     budget = budget if isinstance(budget, int) and not isinstance(budget, bool) else None
-    out = {k: v for k, v in tc.items() if k not in _LEVEL_KEYS + _BUDGET_KEYS}
+    out = {("includeThoughts" if k == "include_thoughts" else k): v for k, v in tc.items()
+           if k not in _LEVEL_KEYS + _BUDGET_KEYS}
     if takes_level(model):
         chosen = level or asked_level or (level_for_budget(budget) if budget is not None and budget >= 0 else None)
         if chosen is not None:

@@ -31,9 +31,9 @@ _NAME_ROOM = 120  # a model-name notice says "is ... available" within this many
 _LEADS = ("This version of Antigravity", "Your current version of Antigravity")
 _NAMES = ("Gemini", "Claude", "GPT")
 _NAME_NOTICE = re.compile(r"^(?:Gemini|Claude|GPT)[^\n]{0,80}? is (?:no longer available|not available on this version)")
-_RETIRED = re.compile(r"^(?P<old>[^\n]{1,80}?) is no longer available\.?\s*Please switch to (?P<new>[^\n]{1,80}?)"
-                      r"(?: in the latest version of Antigravity)?\s*[.!]?\s*$", re.I)
-_PER_MODEL = re.compile(r"^(?P<old>[^\n]{1,80}?) is not available on this version\b", re.I)
+_RETIRED = re.compile(r"^(?P<old>(?:Gemini|Claude|GPT)[^\n]{0,80}?) is no longer available\.?\s*Please switch to "
+                      r"(?P<new>[^\n]{1,80}?)(?: in the latest version of Antigravity)?\s*[.!\u2026]*\s*$")
+_PER_MODEL = re.compile(r"^(?P<old>(?:Gemini|Claude|GPT)[^\n]{0,80}?) is not available on this version\b")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def classify_refusal(text: str) -> Refusal | None:
         return None
     low = t.lower()
     if m := _RETIRED.match(t):
-        return Refusal("retired", t, m.group("old").strip(), m.group("new").strip().rstrip("."))
+        return Refusal("retired", t, m.group("old").strip(), m.group("new").strip().rstrip(".\u2026"))
     if m := _PER_MODEL.match(t):
         return Refusal("version", t, m.group("old").strip())
     if "antigravity" in low and ("no longer supported" in low or "out of date" in low):
