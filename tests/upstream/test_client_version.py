@@ -120,8 +120,8 @@ async def test_one_alarm_kept_saved_and_ended_by_a_new_version(served: FakeCloud
         alarm = ident.refused("This version of Antigravity is no longer supported.", "gemini-3-flash")
         assert ident.refused("This version of Antigravity is no longer supported.", "gemini-3.1-pro-low") is alarm
         assert alarm.kind == "refused" and alarm.version == cv.FLOOR and alarm.model == "gemini-3-flash"
-        assert ident._refreshing is not None
-        await ident._refreshing  # the alarm started a look for a newer version at once
+        await ident.settled()  # the alarm started a look for a newer version at once
+        assert ident.updater == cv.FLOOR
         assert ident.alarm is alarm  # the updater has nothing newer: the alarm stays
         assert json.loads(state.read_text())["alarm"]["kind"] == "refused"
         reloaded = ClientIdentity(transport, manifest_url=lambda: "", state_file=state, clock=clock)

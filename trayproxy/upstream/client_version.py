@@ -320,6 +320,12 @@ class ClientIdentity:
             self._refreshing = asyncio.ensure_future(self._quiet_refresh())
         return self.alarm
 
+    async def settled(self) -> None:
+        """Wait for the refresh an alarm started, if one runs (tests, shutdown)."""
+        task = self._refreshing
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+
     async def _quiet_refresh(self) -> None:
         try:
             await self.refresh()
