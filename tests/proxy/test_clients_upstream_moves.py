@@ -1,0 +1,285 @@
+"""The official SDKs and the client CLIs (pinned and newest) against Google's upstream as of
+September 2026 (the fake's default catalog, issue #26): tiered Flash ids with thinkingLevel, an
+account the quota summary shows weekly-spent (no request ever reaches it: checked after every
+test from the fake's log), a retired model's notice answered by its replacement, a refused client
+version as an error in each SDK's own shape, Claude's VALIDATED calling. The CLIs run as
+`trayproxy connect` set them up (their own default models), in a fresh untrusted folder, doing a
+two-step tool task (read a file, then answer with what it says)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from tests.clients import CLIENT_SETS, find_cli
+from tests.connect.test_clients_after_connect import clean_env
+from tests.fakes.cloudcode import GENERATE, FakeCloudCode
+from tests.fakes.replies import Call, Reply
+from tests.helpers import make_controller
+from trayproxy.connect import connect
+from trayproxy.controller import Controller
+
+SECRET = "periwinkle-42"
+SPENT = "spent@example.com"
+BINARIES = {"claude-code": "claude", "codex": "codex", "gemini-cli": "gemini"}
+_PATH = re.compile(r"(/[^\s\"'\\]*/untrusted-work/notes\.txt)")
+
+
+def _path_arg(decl: dict[str, Any]) -> str:
+    params = decl.get("parameters") or {}
+    required = params.get("required") or []
+    props = list(params.get("properties") or {})
+    return str(required[0] if required else props[0] if props else "file_path")
+
+
+def scenario(call: Call) -> Reply:
+    """A file-reading task: read notes.txt with the client's own tool, then answer with its text."""
+    contents = call.request.get("contents", [])
+    last = contents[-1] if contents else {}
+    results = [p["functionResponse"] for p in last.get("parts", []) if "functionResponse" in p]
+    if results:
+        return Reply.text(f"The notes say: {json.dumps(results[0].get('response'))[:400]}")
+    found = _PATH.search(json.dumps(contents))
+    if found is None:
+        return Reply.echo()
+    path = found.group(1)
+    decls = {d["name"]: d for t in call.request.get("tools", []) for d in t.get("functionDeclarations", [])}
+    thoughts = "Read it." if call.thinking else None
+    for name in ("Read", "read_file"):
+        if name in decls:
+            return Reply.tool_call(name, {_path_arg(decls[name]): path}, thoughts=thoughts)
+    if "exec_command" in decls:
+        return Reply.tool_call("exec_command", {"cmd": f"cat {path}"}, thoughts=thoughts)
+    if "shell" in decls:
+        return Reply.tool_call("shell", {"command": ["bash", "-lc", f"cat {path}"]}, thoughts=thoughts)
+    return Reply.echo()
+
+
+def september_fake() -> FakeCloudCode:
+    fake = FakeCloudCode()
+    fake.add_account("pro@example.com", tier="PRO")
+    spent = fake.add_account(SPENT, tier="ULTRA")  # the best tier: it would be picked first
+    for group in ("gemini", "3p"):
+        spent.set_window(group, "weekly", 0.0, reset_in=150 * 3600)  # while the 5-hour numbers read 100 %
+    fake.default_reply = scenario
+    return fake
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
+    fake = september_fake()
+    with fake:
+        ctl = make_controller(env=fake.env(), auth_mode="strict")
+        try:
+            for e in ("pro@example.com", SPENT):
+                ctl.add_refresh_token(f"rt-{e}")
+            ctl.start()
+            yield fake, ctl
+        finally:
+            ctl.close()
+
+
+@pytest.fixture(autouse=True)
+def checked(stack: tuple[FakeCloudCode, Controller]) -> Iterator[None]:
+    """After every test: no generation reached the weekly-spent account, none sent both thinking
+    fields or a level to a model without levels, every Claude call with tools was VALIDATED."""
+    fake, ctl = stack
+    before = len(fake.calls_to(GENERATE))
+    yield
+    for rec in fake.calls_to(GENERATE)[before:]:
+        assert rec.account != SPENT, rec.body["model"]
+        req = rec.body["request"]
+        tc = (req.get("generationConfig") or {}).get("thinkingConfig") or {}
+        assert not ("thinkingLevel" in tc and "thinkingBudget" in tc), tc
+        assert "thinkingLevel" not in tc or rec.body["model"].endswith("-tiered"), (rec.body["model"], tc)
+        if rec.body["model"].startswith("claude") and req.get("tools"):
+            assert req["toolConfig"]["functionCallingConfig"]["mode"] in ("VALIDATED", "ANY", "NONE")
+        assert rec.status == 200, (rec.body["model"], rec.status)
+
+
+# -- the SDKs ----------------------------------------------------------------------------------------
+
+
+def test_the_sdks_reach_tiered_flash_with_the_level_they_asked_for(stack) -> None:
+    from google import genai
+    from google.genai import types
+
+    fake, ctl = stack
+    oa = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+    raw = oa.chat.completions.with_raw_response.create(model="gemini-3.8-flash-high",
+                                                       messages=[{"role": "user", "content": "hi"}])
+    assert raw.status_code == 200 and raw.parse().choices[0].message.content == "Echo: hi"
+    assert raw.headers["x-trayproxy-model"] == "gemini-3.8-flash-tiered"
+    assert fake.last().body["request"]["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "HIGH"
+    r = oa.responses.create(model="gemini-3.8-flash-tiered", input="plan", reasoning={"effort": "low"})
+    assert r.output_text == "Echo: plan"
+    assert fake.last().body["request"]["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "LOW"
+    an = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
+    msg = an.messages.create(model="gemini-3.8-flash-tiered", max_tokens=16000,
+                             thinking={"type": "enabled", "budget_tokens": 8000},
+                             messages=[{"role": "user", "content": "think"}])
+    assert "Echo: think" in msg.content[-1].text  # type: ignore[union-attr]
+    assert fake.last().body["request"]["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "MEDIUM"
+    gc = genai.Client(api_key=ctl.api_key(), http_options={"base_url": ctl.status().base_url})
+    out = gc.models.generate_content(model="gemini-3.8-flash-tiered", contents="deep",
+                                     config=types.GenerateContentConfig(
+                                         thinking_config=types.ThinkingConfig(thinking_level=types.ThinkingLevel.HIGH)))
+    assert out.text == "Echo: deep"
+    assert fake.last().body["request"]["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "HIGH"
+    assert out.usage_metadata is not None and out.usage_metadata.thoughts_token_count == 3900  # HIGH thought
+
+
+def test_a_retired_model_answers_as_its_replacement_in_every_sdk(stack) -> None:
+    from google import genai
+
+    fake, ctl = stack
+    oa = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+    stream = oa.chat.completions.create(model="gemini-3.5-flash-low", stream=True,
+                                        messages=[{"role": "user", "content": "still there?"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Echo: still there?"
+    an = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
+    raw = an.messages.with_raw_response.create(model="gemini-3.5-flash-low", max_tokens=100,
+                                               messages=[{"role": "user", "content": "and now?"}])
+    assert raw.headers["x-trayproxy-model"] == "gemini-3.7-flash-tiered"
+    assert raw.parse().content[-1].text == "Echo: and now?"  # type: ignore[union-attr]
+    gc = genai.Client(api_key=ctl.api_key(), http_options={"base_url": ctl.status().base_url})
+    assert gc.models.generate_content(model="gemini-3.5-flash-low", contents="last").text == "Echo: last"
+    sent = [r.body["model"] for r in fake.calls_to(GENERATE)]
+    assert sent.count("gemini-3.5-flash-low") == 1  # the notice came once; the rest went to the replacement
+
+
+def test_claude_with_tools_is_validated_and_count_tokens_names_models_id(stack) -> None:
+    fake, ctl = stack
+    an = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
+    msg = an.messages.create(model="claude-sonnet-4-6", max_tokens=200, messages=[{"role": "user", "content": "x"}],
+                             tools=[{"name": "lookup", "input_schema": {"type": "object", "properties": {}}}])
+    assert msg.content
+    assert fake.last().body["request"]["toolConfig"]["functionCallingConfig"]["mode"] == "VALIDATED"
+    n = an.messages.count_tokens(model="claude-sonnet-4-6", messages=[{"role": "user", "content": "count"}])
+    assert n.input_tokens > 0
+    assert fake.last("countTokens").body["request"]["model"] == "models/claude-sonnet-4-6"
+
+
+def test_a_refused_client_version_is_an_error_in_each_sdks_shape_and_one_alarm(stack) -> None:
+    from google import genai
+    from google.genai import errors
+
+    fake, ctl = stack
+    fake.refuse_versions_below("3.0.0")
+    try:
+        oa = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+        with pytest.raises(openai.APIStatusError) as e1:
+            oa.chat.completions.create(model="gemini-3-flash", messages=[{"role": "user", "content": "hi"}])
+        assert e1.value.status_code == 503 and "client version" in e1.value.message
+        an = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
+        with pytest.raises(anthropic.APIStatusError) as e2:
+            with an.messages.stream(model="claude-sonnet-4-6", max_tokens=50,
+                                    messages=[{"role": "user", "content": "hi"}]) as s:
+                s.get_final_text()
+        assert e2.value.status_code == 503 and "no longer supported" in e2.value.message
+        gc = genai.Client(api_key=ctl.api_key(), http_options={"base_url": ctl.status().base_url})
+        with pytest.raises(errors.ServerError) as e3:
+            gc.models.generate_content(model="gemini-3-flash", contents="hi")
+        assert e3.value.code == 503 and "client version" in str(e3.value)
+        st = ctl.status().client_version
+        assert st is not None and st["alarm"]["kind"] == "refused" and st["alarm"]["version"] == "2.9.1"
+        assert "Settings" in st["banner"]
+    finally:
+        fake.version_refusals.clear()
+        fake.updater_version = "3.0.1"  # the updater has a newer one: learning it ends the alarm
+        ctl.engine.call(ctl.identity.refresh())
+    assert ctl.status().client_version["alarm"] is None  # type: ignore[index]
+    assert oa.chat.completions.create(model="gemini-3-flash", messages=[{"role": "user", "content": "ok"}])
+
+
+# -- the client CLIs, as `trayproxy connect` sets them up -------------------------------------------
+
+
+def _run(client: str, clients: str, ctl: Controller, tmp_path: Path, prompt: str) -> subprocess.CompletedProcess[str]:
+    binary = find_cli(BINARIES[client], clients)
+    env = clean_env(tmp_path, binary)
+    res = connect(client, base_url=ctl.status().base_url, api_key=ctl.api_key(), backup_root=tmp_path / "bk",
+                  env=env, run_client=False)
+    assert res.ok, res.to_dict()
+    work = tmp_path / "untrusted-work"
+    work.mkdir()
+    (work / "notes.txt").write_text(f"The code word is {SECRET}.\n")
+    full = f"{prompt} The file is {work / 'notes.txt'}"
+    if client == "claude-code":
+        argv = [binary, "-p", full]
+    elif client == "codex":
+        argv = [binary, "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", full]
+    else:  # Gemini CLI reads connect's ~/.gemini/.env only in a folder the user trusts (connect's own
+        argv = [binary, "-p", full]  # check trusts it the same way: GEMINI_CLI_TRUST_WORKSPACE)
+        env["GEMINI_CLI_TRUST_WORKSPACE"] = "true"
+    return subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.npm
+@pytest.mark.parametrize("clients", CLIENT_SETS)
+@pytest.mark.parametrize("client", list(BINARIES))
+def test_each_cli_does_a_tool_task_on_the_september_catalog(stack, tmp_path: Path, client: str, clients: str) -> None:
+    fake, ctl = stack
+    before = len(fake.calls_to(GENERATE))
+    p = _run(client, clients, ctl, tmp_path, "Read notes.txt and tell me the code word.")
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
+    declared = [d for r in fake.calls_to(GENERATE)[before:] for t in r.body["request"].get("tools", [])
+                for d in t.get("functionDeclarations", [])]
+    if client == "codex" and not declared:  # its tools come in `additional_tools` items: issue #25
+        pytest.xfail("Codex declares its tools in additional_tools, which issue #25 converts")
+    assert SECRET in p.stdout, (p.stdout[-2000:], p.stderr[-1500:])
+    later = fake.calls_to(GENERATE)[before:]
+    assert any(any("functionResponse" in part for c in r.body["request"]["contents"] for part in c["parts"])
+               for r in later)  # the tool ran and its result went back up: two steps
+    assert {r.account for r in later} == {"pro@example.com"}
+
+
+@pytest.mark.npm
+@pytest.mark.parametrize("clients", CLIENT_SETS)
+@pytest.mark.parametrize("client", list(BINARIES))
+def test_each_cli_gets_the_replacements_answer_when_its_model_is_retired(tmp_path: Path, client: str,
+                                                                         clients: str) -> None:
+    """Whatever id the CLI's own default model resolves to answers with Google's retirement
+    notice: the CLI still gets a real answer (the replacement's), never the notice."""
+    find_cli(BINARIES[client], clients)
+    fake = september_fake()
+    with fake:
+        ctl = make_controller(env=fake.env(), auth_mode="strict")
+        try:
+            ctl.add_refresh_token("rt-pro@example.com")
+            ctl.start()
+            original = scenario
+            retired: dict[str, str] = {}
+
+            def first_call_retires(call: Call) -> Reply:
+                if not retired and call.model != "gemini-3.7-flash-tiered" and not call.model.startswith("claude"):
+                    retired[call.model] = "gemini-3.7-flash-tiered"
+                    return Reply.refusal(f"{fake.models[call.model].display_name} is no longer available. Please "
+                                         "switch to Gemini 3.7 Flash in the latest version of Antigravity.")
+                if not retired and call.model.startswith("claude"):
+                    retired[call.model] = "claude-opus-4-6-thinking"
+                    return Reply.refusal(f"{fake.models[call.model].display_name} is no longer available. Please "
+                                         "switch to Claude Opus 4.6 (Thinking) in the latest version of Antigravity.")
+                return original(call)
+
+            fake.default_reply = first_call_retires
+            p = _run(client, clients, ctl, tmp_path, "Read notes.txt and tell me the code word.")
+            assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
+            assert "no longer available" not in p.stdout, p.stdout[-2000:]
+            # the answer came from the replacement (with Codex's tools still to come, issue #25,
+            # the replacement's answer is its echo of the task)
+            assert SECRET in p.stdout or (client == "codex" and "Echo:" in p.stdout), p.stdout[-2000:]
+            old = next(iter(retired))
+            acc = ctl.store.by_email("pro@example.com")
+            assert acc is not None and acc.retired.get(old) == retired[old]
+        finally:
+            ctl.close()
