@@ -194,7 +194,7 @@ class ClientIdentity:
         self.updater: str | None = None  # what the updater said last
         self.checked_at: float | None = None
         self.check_error: str | None = None
-        self.alarm: VersionAlarm | None = None
+        self._alarm: VersionAlarm | None = None
         self.on_change: Callable[[], None] | None = None
         self._last_alarm_refresh = -1e9
         self._refreshing: asyncio.Task[None] | None = None
@@ -211,6 +211,12 @@ class ClientIdentity:
 
     def user_agent(self) -> str:
         return user_agent_for(self.version)
+
+    @property
+    def alarm(self) -> VersionAlarm | None:
+        """Google's refusal of the version in use (one about another version is over)."""
+        a = self._alarm
+        return a if a is not None and a.version == self.version else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "source": self.source, "user_agent": self.user_agent(),
@@ -235,11 +241,11 @@ class ClientIdentity:
         self.updater = state.get("updater") if parse_version(state.get("updater")) else None
         self.checked_at = state.get("checked_at") if isinstance(state.get("checked_at"), (int, float)) else None
         alarm = state.get("alarm")
-        if isinstance(alarm, dict) and alarm.get("version") == self.version:
+        if isinstance(alarm, dict) and isinstance(alarm.get("version"), str):
             model, at = alarm.get("model"), alarm.get("at")
-            self.alarm = VersionAlarm(str(alarm.get("kind") or "refused"), self.version, str(alarm.get("text") or ""),
-                                      model if isinstance(model, str) else None,
-                                      float(at) if isinstance(at, (int, float)) else self.clock())
+            self._alarm = VersionAlarm(str(alarm.get("kind") or "refused"), alarm["version"],
+                                       str(alarm.get("text") or ""), model if isinstance(model, str) else None,
+                                       float(at) if isinstance(at, (int, float)) else self.clock())
 
     def _read_files(self) -> tuple[dict[str, Any], str | None]:
         state = read_state(self._state_file) if self._state_file is not None else {}
@@ -268,7 +274,7 @@ class ClientIdentity:
         after = self.version
         if after != before:
             log.info("client version %s -> %s (%s)", before, after, self.source)
-            self.alarm = None  # a new version deserves a new verdict
+            self._alarm = None  # a new version deserves a new verdict
         await self._save()
         self._changed()
         return after
@@ -299,16 +305,17 @@ class ClientIdentity:
     # -- Google said no ----------------------------------------------------------------------
     def refused(self, text: str, model: str | None) -> VersionAlarm:
         """A refusal text inside a 200 ("no longer supported", "not available on this version")."""
-        return self._alarm("refused", text, model)
+        return self._raise("refused", text, model)
 
     def gated(self, model: str) -> VersionAlarm:
         """The newest id of a family vanished from the catalog after a 404: Google's gate."""
-        return self._alarm("gated", "", model)
+        return self._raise("gated", "", model)
 
-    def _alarm(self, kind: str, text: str, model: str | None) -> VersionAlarm:
+    def _raise(self, kind: str, text: str, model: str | None) -> VersionAlarm:
         version = self.version
-        if self.alarm is None or self.alarm.version != version or (self.alarm.kind == "gated" and kind == "refused"):
-            self.alarm = VersionAlarm(kind, version, text[:300], model, self.clock())
+        current = self.alarm
+        if current is None or (current.kind == "gated" and kind == "refused"):
+            self._alarm = current = VersionAlarm(kind, version, text[:300], model, self.clock())
             log.warning("Google refused client version %s (%s): %s", version, kind, text or model)
             self._changed()
             if self._state_file is not None:
@@ -318,7 +325,7 @@ class ClientIdentity:
                 self._refreshing is None or self._refreshing.done()):
             self._last_alarm_refresh = now
             self._refreshing = asyncio.ensure_future(self._quiet_refresh())
-        return self.alarm
+        return current
 
     async def settled(self) -> None:
         """Wait for the refresh an alarm started, if one runs (tests, shutdown)."""

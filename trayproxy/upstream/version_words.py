@@ -33,7 +33,12 @@ def client_error(alarm: dict[str, Any], state: dict[str, Any]) -> str:
 
 
 def banner_text(alarm: dict[str, Any], state: dict[str, Any]) -> str:
-    return f"{_what(alarm)} {what_to_do(state)}"
+    """The page's banner under its title ("Google refuses trayproxy's client version:")."""
+    if alarm.get("kind") == "gated":
+        said = f"it serves its newest models ({alarm.get('model')}) only to clients newer than {alarm.get('version')}."
+    else:
+        said = f"version {alarm.get('version')} was answered \"{alarm.get('text')}\""
+    return f"{said} {what_to_do(state)}"
 
 
 def tray_line(alarm: dict[str, Any]) -> str:

@@ -43,6 +43,7 @@
     unknown: "unknown",
     spentUntil: (when) => `spent: none of these models until ${when}`,
     resets: (when) => `resets ${when}`,
+    perModel: "The bars below are each model's 5-hour number; a model answers only while both windows of its group have quota.",
     credits: (n) => `Google One AI credits: ${n}`,
   };
 
@@ -68,13 +69,14 @@
     if (!groups.length && a.credits === null) return null;
     return h("div", { class: "acct-windows-box" },
       groups.length ? h("p", { class: "acct-sub", text: WORDS.windows }) : null,
-      groups.length ? h("div", { class: "acct-windows", role: "table", "aria-label": WORDS.windows },
+      groups.length ? h("div", { class: "acct-windows" },
         groups.map((g) => [
-          h("span", { class: "group", role: "rowheader", text: g.group || g.family },
+          h("span", { class: "group", text: g.group || g.family },
             g.spent_until ? h("span", { class: "muted small", text: " \u2014 " + WORDS.spentUntil(when(g.spent_until)) }) : null),
           windowCell(g.five_hour, WORDS.fiveHour),
           windowCell(g.weekly, WORDS.weekly),
         ])) : null,
+      groups.length ? h("p", { class: "muted small", text: WORDS.perModel }) : null,
       a.credits !== null && a.credits !== undefined ? h("p", { class: "muted small", text: WORDS.credits(a.credits) }) : null);
   };
 
