@@ -21,7 +21,7 @@ from trayproxy.accounts.models import Resolution, name_from_display, resolve
 from trayproxy.accounts.store import Account, ModelQuota
 
 __all__ = ["Catalog", "parse_catalog", "apply_catalog", "served_ids", "pool_models", "resolve_for", "resolve_pool",
-           "learn_retired", "id_for_display"]
+           "learn_retired", "id_for_display", "parse_time"]
 
 # Ids the catalog lists that are not models a client can ask for (internal tab/chat ids) are
 # left out; everything a client could name starts with one of these.
@@ -36,7 +36,8 @@ class Catalog:
     order: list[str] = field(default_factory=list)
 
 
-def _ts(value: Any) -> float | None:
+def parse_time(value: Any) -> float | None:
+    """An RFC 3339 time Google wrote (`resetTime`) as epoch seconds; None for anything else."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -63,7 +64,7 @@ def _model(info: dict[str, Any]) -> ModelQuota:
         rf = qi.get("remainingFraction")
         # left out: unknown (a fresh free-tier Claude quota lists only its reset), never "used up"
         remaining = float(rf) if isinstance(rf, (int, float)) and not isinstance(rf, bool) else None
-        reset = _ts(qi.get("resetTime"))
+        reset = parse_time(qi.get("resetTime"))
     name = info.get("displayName")
     provider = info.get("apiProvider")
     return ModelQuota(

@@ -21,9 +21,9 @@ cannot answer on that account until that window resets.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
+from trayproxy.accounts.catalog import parse_time
 from trayproxy.accounts.store import QuotaWindow
 
 __all__ = ["parse_quota_summary", "family_of", "windows_of", "spent_until", "may_end_rest", "learn_spent",
@@ -37,15 +37,6 @@ _WINDOW_WORDS = {"weekly": "weekly", "week": "weekly", "7d": "weekly", "5h": "5h
 def family_of(model: str) -> str:
     """'gemini' for Gemini models, '3p' for Claude and GPT-OSS (they share one group)."""
     return "gemini" if "gemini" in model.lower() else "3p"
-
-
-def _ts(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _window(bucket: dict[str, Any]) -> str | None:
@@ -102,7 +93,7 @@ def parse_quota_summary(data: Any) -> list[QuotaWindow]:
             rf = b.get("remainingFraction", b.get("remaining_fraction"))
             remaining = float(rf) if isinstance(rf, (int, float)) and not isinstance(rf, bool) else None
             name = g.get("displayName")
-            out.append(QuotaWindow(family, window, remaining, _ts(b.get("resetTime") or b.get("reset_time")),
+            out.append(QuotaWindow(family, window, remaining, parse_time(b.get("resetTime") or b.get("reset_time")),
                                    name if isinstance(name, str) else ""))
     return out
 
