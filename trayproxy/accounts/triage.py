@@ -72,6 +72,7 @@ class Verdict:
     refresh_catalog: bool = False
     strip_thinking: bool = False
     explicit: bool = False  # the delay came from the upstream
+    group_quota: bool = False  # QUOTA_EXHAUSTED: the quota of the model's group (its 5-hour / weekly window)
 
     @property
     def limit(self) -> bool:
@@ -128,7 +129,8 @@ def classify_error(e: UpstreamError, *, repeats: int = 0, now: float | None = No
                                                            or "exhausted your capacity" in low)):
             d, explicit = bounded(e.reset_delay if e.reset_delay is not None else e.hint, 60.0,
                                   MAX_QUOTA_COOLDOWN, repeats)
-            return Verdict("quota", msg, f"out of quota{on}", cooldown=d, failover=True, explicit=explicit)
+            return Verdict("quota", msg, f"out of quota{on}", cooldown=d, failover=True, explicit=explicit,
+                           group_quota=True)
         if reason == "RATE_LIMIT_EXCEEDED" or (not reason and e.has_hint):
             hint = e.hint
             if hint is not None and hint <= RETRY_SAME_MAX:

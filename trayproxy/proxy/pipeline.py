@@ -278,7 +278,7 @@ async def _open_on(ctx: ProxyContext, job: Job, acc: Account, retry: Retry) -> O
         if v.cooldown is not None:
             ctx.pool.cool_down(acc.id, model if v.model_scoped else None, v.cooldown,
                                f"{v.summary}: {v.message[:200]}", kind=v.kind)
-            if v.kind == "quota":
+            if v.group_quota:  # a reset days away: the group's weekly window is spent
                 ctx.accounts.quota_spent(acc, model, v.cooldown)
         if v.refresh_catalog:  # a model-not-found
             # The account's catalog listed it but the upstream says no: the catalog moved. Take
