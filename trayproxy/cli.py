@@ -221,7 +221,7 @@ def _doctor_client(paths: Any, cfg: Any) -> int:
         read_state,
         user_agent_for,
     )
-    from trayproxy.upstream.version_words import doctor_lines as client_lines
+    from trayproxy.upstream.words import doctor_lines as client_lines
 
     saved = read_state(paths.client_version_file)
     learned = saved.get("learned") if isinstance(saved.get("learned"), str) else None

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from trayproxy.accounts.state import clock_time, short_left
+from trayproxy.upstream.words import windows_line
 
 __all__ = ["format_accounts", "add_retry_parser"]
 
@@ -39,11 +40,7 @@ def format_accounts(rows: list[dict[str, Any]]) -> str:
         whole = next((c for c in r.get("cooldowns", []) if c["model"] == "*"), None)
         if whole is not None and r.get("status") != "cooling":
             lines.append(f"    whole account cooling down until {clock_time(whole['until'])}: {whole['reason']}")
-        for w in r.get("windows") or []:
-            lines.append(f"    {(w['group'] or w['family']) + ':':<32} " + "  ".join(
-                f"{label} {_window(w.get(key))}" for key, label in (("five_hour", "5 h"), ("weekly", "weekly")))
-                + (f"  (spent: none of its models until {_fmt_time(w['spent_until'])})" if w.get("spent_until")
-                   else ""))
+        lines.extend(windows_line(w) for w in r.get("windows") or [])
         if not r["models"] and r.get("status") in ("active", "cooling"):
             lines.append("    quota: unknown (not reported yet; `trayproxy accounts refresh`)")
         for name, m in r["models"].items():
@@ -54,13 +51,6 @@ def format_accounts(rows: list[dict[str, Any]]) -> str:
                           f" ({short_left(m['cooldown_until'] - now)}): {m['cooldown_reason']}")
             lines.append(f"    {name:<32} {rem:>7}{extra}")
     return "\n".join(lines)
-
-
-def _window(w: dict[str, Any] | None) -> str:
-    if not w:
-        return "unknown"
-    rem = "unknown" if w.get("remaining") is None else f"{round(w['remaining'] * 100)}%"
-    return rem + (f" (resets {_fmt_time(w['reset_time'])})" if w.get("reset_time") else "")
 
 
 def add_retry_parser(asub: Any) -> None:

@@ -42,7 +42,7 @@ from trayproxy.proxy.server import ProxyServer, StartError
 from trayproxy.secrets import ZAI_KEY, SecretStore
 from trayproxy.upstream.client_version import REFRESH_INTERVAL, ClientIdentity, install_candidates
 from trayproxy.upstream.transport import AiohttpTransport, Transport
-from trayproxy.upstream.version_words import banner_text
+from trayproxy.upstream.words import banner_text
 
 __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 

@@ -68,7 +68,7 @@ from trayproxy.proxy.retry import MAX_ATTEMPTS, Failure, Retry
 from trayproxy.upstream.cloudcode import CloudCodeClient, UpstreamStreamError, parse_event, session_id_for
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError
-from trayproxy.upstream.version_words import client_error
+from trayproxy.upstream.words import client_error
 
 __all__ = ["Replan", "stream", "collect", "count", "record"]
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from trayproxy.upstream.words import tray_line, weekly_suffix
+
 __all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "clock", "version_line"]
 
 
@@ -123,12 +125,10 @@ def model_line(last: dict[str, Any] | None, rows: list[dict[str, Any]], now: flo
     family = "gemini" if "gemini" in model.lower() else "3p"
     row = next((r for r in rows if r.get("id") == last.get("account_id")), None)
     group = next((w for w in (row or {}).get("windows") or [] if w.get("family") == family), None)
-    weekly = (group or {}).get("weekly") or {}
-    week = f", weekly {round(float(weekly['remaining']) * 100)}%" if weekly.get("remaining") is not None else ""
+    weekly = ((group or {}).get("weekly") or {}).get("remaining")
     if not q or q.get("remaining") is None:
-        return f"Model in use: {model}" + (f" \u00b7 5 h unknown{week}" if week else "")
-    text = f"Model in use: {model} \u00b7 {round(float(q['remaining']) * 100)}% left" + (
-        f" (5 h){week}" if week else "")
+        return f"Model in use: {model}" + weekly_suffix(False, weekly)
+    text = f"Model in use: {model} \u00b7 {round(float(q['remaining']) * 100)}% left" + weekly_suffix(True, weekly)
     until = q.get("cooldown_until")
     if until and until > now:
         return text + f", rate-limited until {clock(until)}"
@@ -140,8 +140,6 @@ def model_line(last: dict[str, Any] | None, rows: list[dict[str, Any]], now: flo
 
 def version_line(status: Any) -> str | None:
     """The line for a client version Google refuses (None while it accepts it)."""
-    from trayproxy.upstream.version_words import tray_line
-
     alarm = (getattr(status, "client_version", None) or {}).get("alarm")
     return tray_line(alarm) if alarm else None
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trayproxy.accounts.state import clock_time
+from trayproxy.upstream.words import spent_line
 
 __all__ = ["attention_lines", "view_key"]
 
@@ -32,22 +33,13 @@ def attention_lines(rows: list[dict[str, Any]]) -> list[Line]:
         elif status == "not_onboarded":
             out.append((f"\u26a0 {email}: not onboarded", None))
         elif spent := [w for w in r.get("windows") or [] if w.get("spent_until")]:
-            w = spent[0]
-            which = "weekly" if (w.get("weekly") or {}).get("remaining") == 0 else "5-hour"
-            out.append((f"\u23f3 {email}: {w['group'] or w['family']} {which} quota spent, back "
-                        f"{_when(w['spent_until'])}", None))
+            out.append((spent_line(email, spent[0]), None))
         elif r.get("cooldowns"):
             soonest = min(r["cooldowns"], key=lambda c: c["until"])
             what = "all models" if soonest["model"] == "*" else soonest["model"]
             more = f" +{len(r['cooldowns']) - 1}" if len(r["cooldowns"]) > 1 else ""
             out.append((f"\u23f3 {email}: {what}{more} back at {clock_time(soonest['until'])}", None))
     return out
-
-
-def _when(ts: float) -> str:
-    import time
-
-    return clock_time(ts) if ts - time.time() < 20 * 3600 else time.strftime("%a %d %b %H:%M", time.localtime(ts))
 
 
 def view_key(rows: list[dict[str, Any]]) -> tuple[Any, ...]:

@@ -1,13 +1,17 @@
-"""What trayproxy says about the client version Google refused, in one place: the error a client
-gets in its own protocol, the line the tray shows, the page's banner text and `doctor`'s lines
-(the page adds only its title). Built from the alarm and the identity's state
-(upstream/client_version.py: `ClientIdentity.to_dict()`)."""
+"""What trayproxy says about Google's upstream, in one place (the page's own words are in
+ui/web/upstream.js): the client version Google refused (the error a client gets in its own
+protocol, the tray's line, the page's banner text, `doctor`'s lines; built from the alarm and
+`ClientIdentity.to_dict()`, upstream/client_version.py) and the quota windows (the tray's line for
+a spent window, the weekly number beside the model in use, `accounts list`'s line per group;
+built from the account view, accounts/state.py)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-__all__ = ["client_error", "tray_line", "banner_text", "doctor_lines", "what_to_do"]
+__all__ = ["client_error", "tray_line", "banner_text", "doctor_lines", "what_to_do", "spent_line",
+           "weekly_suffix", "windows_line"]
 
 
 def what_to_do(state: dict[str, Any]) -> str:
@@ -57,3 +61,43 @@ def doctor_lines(state: dict[str, Any]) -> list[str]:
         lines.append(f"client:       PROBLEM: {_what(alarm)}")
         lines.append(f"              -> {what_to_do(state)}")
     return lines
+
+
+# -- quota windows -----------------------------------------------------------------------------------
+
+
+def _when(ts: float) -> str:
+    soon = ts - time.time() < 20 * 3600
+    return time.strftime("%H:%M:%S" if soon else "%a %d %b %H:%M", time.localtime(ts))
+
+
+def spent_line(email: str, group: dict[str, Any]) -> str:
+    """The tray's line for a model group whose window is spent on an account."""
+    which = "weekly" if (group.get("weekly") or {}).get("remaining") == 0 else "5-hour"
+    return f"\u23f3 {email}: {group.get('group') or group.get('family')} {which} quota spent, back " \
+           f"{_when(group['spent_until'])}"
+
+
+def weekly_suffix(five_hour_known: bool, weekly: float | None) -> str:
+    """What the tray's model line adds for the weekly window ("" when nobody reported it)."""
+    if weekly is None:
+        return ""
+    week = f", weekly {round(weekly * 100)}%"
+    return f" (5 h){week}" if five_hour_known else f" \u00b7 5 h unknown{week}"
+
+
+def _pct(w: dict[str, Any] | None) -> str:
+    if not w:
+        return "unknown"
+    rem = "unknown" if w.get("remaining") is None else f"{round(w['remaining'] * 100)}%"
+    return rem + (f" (resets {time.strftime('%Y-%m-%d %H:%M', time.localtime(w['reset_time']))})"
+                  if w.get("reset_time") else "")
+
+
+def windows_line(group: dict[str, Any]) -> str:
+    """`accounts list`'s line for one model group: both windows, and until when it is spent."""
+    spent = group.get("spent_until")
+    return (f"    {(group.get('group') or group.get('family') or '') + ':':<32} 5 h {_pct(group.get('five_hour'))}  "
+            f"weekly {_pct(group.get('weekly'))}"
+            + (f"  (spent: none of its models until {time.strftime('%Y-%m-%d %H:%M', time.localtime(spent))})"
+               if spent else ""))
