@@ -89,20 +89,25 @@ def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
 
 @pytest.fixture(autouse=True)
 def checked(stack: tuple[FakeCloudCode, Controller]) -> Iterator[None]:
-    """After every test: no generation reached the weekly-spent account, none sent both thinking
-    fields or a level to a model without levels, every Claude call with tools was VALIDATED."""
+    """After every test: no generation reached the weekly-spent account (unless AI credits were
+    to pay for it), none sent both thinking fields or a level to a model without levels, every
+    Claude call with tools was VALIDATED, and Google answered each with 200 (capacity answers,
+    which move to the next host, and paid tries refused for want of credits aside)."""
     fake, ctl = stack
     before = len(fake.calls_to(GENERATE))
     yield
     for rec in fake.calls_to(GENERATE)[before:]:
-        assert rec.account != SPENT, rec.body["model"]
+        paid = rec.body.get("enabledCreditTypes") == ["GOOGLE_ONE_AI"]
+        assert rec.account != SPENT or paid, rec.body["model"]
         req = rec.body["request"]
         tc = (req.get("generationConfig") or {}).get("thinkingConfig") or {}
         assert not ("thinkingLevel" in tc and "thinkingBudget" in tc), tc
         assert "thinkingLevel" not in tc or rec.body["model"].endswith("-tiered"), (rec.body["model"], tc)
         if rec.body["model"].startswith("claude") and req.get("tools"):
             assert req["toolConfig"]["functionCallingConfig"]["mode"] in ("VALIDATED", "ANY", "NONE")
-        assert rec.status == 200, (rec.body["model"], rec.status)
+        # (a stream's status is noted once the fake's handler has returned: None while it finishes)
+        assert rec.status in (None, 200) or (rec.status == 429 and (paid or rec.host == "daily")), (
+            rec.body["model"], rec.status)
 
 
 # -- the SDKs ----------------------------------------------------------------------------------------
@@ -166,6 +171,49 @@ def test_claude_with_tools_is_validated_and_count_tokens_names_models_id(stack) 
     n = an.messages.count_tokens(model="claude-sonnet-4-6", messages=[{"role": "user", "content": "count"}])
     assert n.input_tokens > 0
     assert fake.last("countTokens").body["request"]["model"] == "models/claude-sonnet-4-6"
+
+
+def test_daily_first_and_no_capacity_moves_to_the_next_host_for_the_sdks(stack) -> None:
+    fake, ctl = stack
+    oa = openai.OpenAI(base_url=ctl.status().openai_base_url, api_key=ctl.api_key(), max_retries=0)
+    raw = oa.chat.completions.with_raw_response.create(model="gemini-3.8-flash-high",
+                                                       messages=[{"role": "user", "content": "daily"}])
+    assert raw.status_code == 200 and fake.last().host == "daily"  # the new id lives on daily first
+    pro = ctl.store.by_email("pro@example.com")
+    assert pro is not None and pro.catalog_host is not None and pro.catalog_host.endswith("/daily/v1internal")
+    fake.account("pro@example.com").script(Reply.error(429, reason="MODEL_CAPACITY_EXCEEDED"))
+    an = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
+    msg = an.messages.create(model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": "cap"}])
+    assert msg.content[-1].text == "Echo: cap"  # type: ignore[union-attr]
+    last_two = fake.calls_to(GENERATE)[-2:]
+    assert [(r.host, r.status) for r in last_two] == [("daily", 429), ("prod", 200)]
+    assert ctl.pool.cooldowns(pro.id) == {}  # Google's capacity, not the account: no rest
+
+
+def test_google_one_ai_credits_pay_for_an_sdk_only_when_allowed(stack) -> None:
+    fake, ctl = stack
+    pro = fake.account("pro@example.com")
+    pro.credits = 3
+    pro.set_window("3p", "5h", 0.0, reset_in=2 * 3600)
+    ctl.refresh_accounts()
+    an = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
+    body: dict[str, Any] = {"model": "claude-sonnet-4-6", "max_tokens": 50,
+                            "messages": [{"role": "user", "content": "pay"}]}
+    try:
+        n = len(fake.calls_to(GENERATE))
+        with pytest.raises(anthropic.RateLimitError):
+            an.messages.create(**body)
+        assert len(fake.calls_to(GENERATE)) == n  # off by default: nothing sent, a 429
+        ctl.set_config("use_ai_credits", True)
+        msg = an.messages.create(**body)
+        assert msg.content[-1].text == "Echo: pay"  # type: ignore[union-attr]
+        assert fake.last().body["enabledCreditTypes"] == ["GOOGLE_ONE_AI"] and fake.last().account == "pro@example.com"
+        assert pro.credits == 2
+    finally:
+        ctl.set_config("use_ai_credits", False)
+        pro.credits = 0
+        pro.set_window("3p", "5h", 1.0)
+        ctl.refresh_accounts()
 
 
 def test_a_refused_client_version_is_an_error_in_each_sdks_shape_and_one_alarm(stack) -> None:
