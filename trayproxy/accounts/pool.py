@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from trayproxy.accounts.cooldown import VERIFY_PAUSE
-from trayproxy.accounts.quota_windows import spent_until, windows_of
+from trayproxy.accounts.quota_windows import family_of, spent_until, windows_of
 from trayproxy.accounts.store import Account, AccountStore
 
 __all__ = ["AccountPool", "Unavailable", "Cooldown", "TIER_RANK"]
@@ -177,8 +177,10 @@ class AccountPool:
         cooling = {m for m, c in rt.cooldowns.items() if m and c.until > now} if rt else set()
         empty = {m for m, q in acc.models.items()
                  if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None and q.reset_time > now}
-        if acc.quota_windows:
-            empty |= {m for m in acc.models if spent_until(acc.quota_windows, m, now) is not None}
+        spent = {w.family for w in acc.quota_windows if w.remaining is not None and w.remaining <= 0
+                 and w.reset_time is not None and w.reset_time > now}
+        if spent:  # a group's window is spent: none of its ids answers on this account
+            empty |= {m for m in acc.models if family_of(m) in spent}
         return frozenset(cooling | empty)
 
     # -- selection ---------------------------------------------------------------------------

@@ -198,19 +198,34 @@ class ClientIdentity:
         self.on_change: Callable[[], None] | None = None
         self._last_alarm_refresh = -1e9
         self._refreshing: asyncio.Task[None] | None = None
+        self._chosen: tuple[tuple[str, str | None, str | None], tuple[str, str]] | None = None  # memo
+        self._ua: tuple[str, str] | None = None
 
     # -- what is in use ----------------------------------------------------------------------
+    def _choice(self) -> tuple[str, str]:
+        """(version, source), worked out again only when what it is chosen from changed (every
+        request asks for the User-Agent)."""
+        key = (self._override(), self.learned, self.installed)
+        memo = self._chosen
+        if memo is None or memo[0] != key:
+            memo = self._chosen = (key, choose_version(*key))
+        return memo[1]
+
     @property
     def version(self) -> str:
-        return choose_version(self._override(), self.learned, self.installed)[0]
+        return self._choice()[0]
 
     @property
     def source(self) -> str:
         """Where the version in use came from: override, installation, updater or floor."""
-        return choose_version(self._override(), self.learned, self.installed)[1]
+        return self._choice()[1]
 
     def user_agent(self) -> str:
-        return user_agent_for(self.version)
+        key = self._choice()
+        ua = self._ua
+        if ua is None or ua[0] != key[0]:
+            ua = self._ua = (key[0], user_agent_for(key[0]))
+        return ua[1]
 
     @property
     def alarm(self) -> VersionAlarm | None:

@@ -116,13 +116,17 @@ def for_model(request: JSON, model: str, level: str | None = None) -> JSON:
     out = request
     gc = request.get("generationConfig")
     tc_key = next((k for k in _TC_KEYS if isinstance(gc, dict) and k in gc), None)
-    if isinstance(gc, dict) and tc_key is not None and isinstance(gc[tc_key], dict):
-        fixed = _thinking(gc[tc_key], model, level if takes_level(model) else None, gc.get("maxOutputTokens"))
+    tiered = takes_level(model)
+    if tc_key == "thinkingConfig" and not tiered and isinstance(gc, dict) and isinstance(gc[tc_key], dict) \
+            and not any(k in gc[tc_key] for k in _LEVEL_KEYS + ("include_thoughts", "thinking_budget")):
+        pass  # already as a budget model takes it (what every converter writes): nothing to do
+    elif isinstance(gc, dict) and tc_key is not None and isinstance(gc[tc_key], dict):
+        fixed = _thinking(gc[tc_key], model, level if tiered else None, gc.get("maxOutputTokens"))
         if fixed != gc[tc_key] or tc_key != "thinkingConfig":
             gc = {k: v for k, v in gc.items() if k != tc_key}
             gc["thinkingConfig"] = fixed
             out = {**out, "generationConfig": gc}
-    elif level is not None and takes_level(model):
+    elif level is not None and tiered and not (isinstance(gc, dict) and tc_key is not None):
         base = gc if isinstance(gc, dict) else {}
         out = {**out, "generationConfig": {**base, "thinkingConfig": {"thinkingLevel": level}}}
     if is_claude(model):
