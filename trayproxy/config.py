@@ -103,6 +103,9 @@ class Config:
     client_version: str = ""  # the Antigravity version to report; "" learns it (upstream/client_version.py)
     client_version_url: str = DEFAULT_CLIENT_VERSION_URL  # the updater manifest it is learned from ("": none)
     use_ai_credits: bool = False  # Google One AI credits pay when every account's quota is spent
+    # where Google's grounding redirect links are resolved (web search results); tests point it
+    # at the fake upstream
+    grounding_redirect_url: str = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
     oauth: OAuthConfig = field(default_factory=OAuthConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
@@ -143,6 +146,8 @@ class Config:
             c.client_version = env["TRAYPROXY_CLIENT_VERSION"].strip()
         if "TRAYPROXY_CLIENT_VERSION_URL" in env:
             c.client_version_url = env["TRAYPROXY_CLIENT_VERSION_URL"].strip()
+        if env.get("TRAYPROXY_GROUNDING_REDIRECT_URL"):
+            c.grounding_redirect_url = env["TRAYPROXY_GROUNDING_REDIRECT_URL"]
         return c
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,6 +226,7 @@ _VALIDATORS: dict[str, Any] = {
     "client_version": _check_version,
     "client_version_url": lambda k, v: _check_url(k, v, allow_empty=True),
     "use_ai_credits": _check_bool,
+    "grounding_redirect_url": _check_url,
     "oauth.client_id": _check_str,
     "oauth.client_secret": _check_str,
     "oauth.auth_url": _check_url,

@@ -21,7 +21,8 @@ __all__ = ["GENERATE", "DEFAULT_HOSTS", "THINKING_MARKERS", "TIERS", "ALLOWED_TI
            "CATALOG_2025", "CATALOG_2026", "DEPRECATED_2026", "DEFAULT_AGENT_MODEL_2026", "AGENT_SORTS_2026",
            "FREE_TIER_2026", "CATALOG_2026_09", "DEPRECATED_2026_09", "DEFAULT_AGENT_MODEL_2026_09",
            "AGENT_SORTS_2026_09", "FREE_TIER_2026_09", "RETIRED_2026_09", "GATE_VERSION", "provider_of",
-           "quota_group"]
+           "quota_group", "DEFAULT_WEB_SEARCH", "WEB_SEARCH_2025", "WEB_SEARCH_2026", "WEB_SEARCH_2026_09",
+           "GROUNDING_REDIRECT"]
 
 GENERATE = ("streamGenerateContent", "generateContent")
 DEFAULT_HOSTS = ("daily", "prod", "sandbox")
@@ -128,6 +129,13 @@ AGENT_SORTS_2026: list[dict[str, Any]] = [
         {"modelIds": ["gpt-oss-120b-medium", "gemini-3.1-pro-low", "gemini-3.5-flash-lite"]},
     ]},
 ]
+# webSearchModelIds (reference §7): the ids that may run Google Search grounding; a googleSearch
+# tool on any other id is refused with 400. Small Gemini models in every catalog, never Claude.
+WEB_SEARCH_2025: tuple[str, ...] = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-3-flash")
+WEB_SEARCH_2026: tuple[str, ...] = ("gemini-3.1-flash-lite", "gemini-3.5-flash-lite", "gemini-3.8-flash-low")
+# Grounding chunks link to the sources through Google's redirector (reference §7).
+GROUNDING_REDIRECT = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
+
 # What a free account lists in the 2026 catalog: no Claude, no pro agent, no image model.
 FREE_TIER_2026: tuple[str, ...] = ("gemini-3.8-flash-low", "gemini-3.5-flash-lite", "gemini-3.1-pro-low",
                                    "gpt-oss-120b-medium")
@@ -180,6 +188,8 @@ AGENT_SORTS_2026_09: list[dict[str, Any]] = [
     ]},
 ]
 # A free account in September 2026: no pro agent, no Opus, no image model.
+WEB_SEARCH_2026_09: tuple[str, ...] = ("gemini-3.1-flash-lite", "gemini-3.5-flash-lite", "gemini-3-flash")
 FREE_TIER_2026_09: tuple[str, ...] = ("gemini-3.7-flash-tiered", "gemini-3-flash", "gemini-3.5-flash-lite",
                                       "gemini-3.1-pro-low", "claude-sonnet-4-6", "gpt-oss-120b-medium")
 DEFAULT_MODELS: dict[str, ModelSpec] = CATALOG_2026_09
+DEFAULT_WEB_SEARCH: tuple[str, ...] = WEB_SEARCH_2026_09

@@ -17,12 +17,13 @@ tested: `http://127.0.0.1:PORT/<host>/v1internal:<method>` (any host name works)
     assert a.calls == 2 and fake.last().host == "prod"
 
 Catalog: `fetchAvailableModels` lists the account's ids (`account.models`, default: every id of
-`fake.models`) with limits and quota, plus `deprecatedModelIds`, `defaultAgentModelId` and
-`agentModelSorts`; generation with an id the account does not list answers 404 "Requested
-entity was not found." (unless `strict_models` is off). `fake.retire(old, new)` retires an id;
-`fake.retired_texts` are ids still listed that answer a 200 whose only text says they are no longer
-available and what to switch to. Each host serves its own catalog (`ModelSpec.hosts`: new ids on
-the daily host first; `host.hide()`), the others answer 404 for them.
+`fake.models`) with limits and quota, plus `deprecatedModelIds`, `defaultAgentModelId`,
+`agentModelSorts` and `webSearchModelIds` (`fake.web_search_models`, or `account.web_search_models`);
+generation with an id the account does not list answers 404 "Requested entity was not found."
+(unless `strict_models` is off). `fake.retire(old, new)` retires an id; `fake.retired_texts` are ids
+still listed that answer a 200 whose only text says they are no longer available and what to
+switch to. Each host serves its own catalog (`ModelSpec.hosts`: new ids on the daily host first;
+`host.hide()`), the others answer 404 for them.
 
 Client version (upstream-as-it-is §7): the User-Agent `antigravity/hub/<x.y.z> <os>/<arch>` is
 the version Google gates on; ids with a `min_version` are left out of the catalog and answer 404
@@ -45,6 +46,13 @@ windows apply: an empty weekly bucket answers 429 QUOTA_EXHAUSTED with a reset d
 the 5-hour window says. With `enabledCreditTypes: ["GOOGLE_ONE_AI"]` in the envelope a spent
 quota is paid from `account.credits` (loadCodeAssist lists the balance), else 429
 INSUFFICIENT_G1_CREDITS_BALANCE.
+
+Search (reference §7): a `googleSearch` tool on an id the account does not list in
+webSearchModelIds answers 400; a grounded answer (`Reply.grounded`, and the default reply to a
+search request: `fake.search_results(query)`) carries `groundingMetadata` whose chunk URIs are
+Google's `vertexaisearch.cloud.google.com/grounding-api-redirect/<token>` links; the fake serves
+them too (`HEAD|GET /<any host>/grounding-api-redirect/<token>` -> 302 to the real URL;
+`TRAYPROXY_GROUNDING_REDIRECT_URL` in `fake.env()` points trayproxy's resolver at it).
 
 Scripting: `FakeAccount.script(*replies, method="generate")` queues `Reply`s (consumed in
 order; `fake.default_reply(call)` answers when the queue is empty, by default an echo of the
@@ -90,8 +98,10 @@ from .catalog import (
     DEFAULT_AGENT_MODEL_2026_09,
     DEFAULT_HOSTS,
     DEFAULT_MODELS,
+    DEFAULT_WEB_SEARCH,
     DEPRECATED_2026_09,
     GENERATE,
+    GROUNDING_REDIRECT,
     RETIRED_2026_09,
     THINKING_MARKERS,
     TIERS,
@@ -195,6 +205,7 @@ class FakeAccount:
             g: {w: [1.0, now + span] for w, (span, _, _) in _WINDOWS.items()} for g in _GROUPS}
         self.credits = 0  # Google One AI credits (GOOGLE_ONE_AI), spent one per paid request
         self.models: list[str] | None = models  # the ids this account lists; None: all of the fake's
+        self.web_search_models: list[str] | None = None  # its webSearchModelIds; None: the fake's
         self.load_code_assist_extra: dict[str, Any] = {}
         self.onboard_pending = 1  # onboardUser answers `done: false` this many times first
         self.onboarded_project: str | None = None  # the project onboarding creates (default derived)
@@ -261,6 +272,12 @@ class FakeAccount:
         """The ids this account can use right now (what fetchAvailableModels lists)."""
         ids = self.fake.models if self.models is None else self.models
         return [m for m in ids if m in self.fake.models]
+
+    def search_ids(self) -> list[str]:
+        """The ids this account may run Google Search on (webSearchModelIds), among those it serves."""
+        ids = self.fake.web_search_models if self.web_search_models is None else self.web_search_models
+        served = set(self.served())
+        return [m for m in ids if m in served]
 
     def set_quota(self, model: str, remaining: float, reset_in: float = 3600.0) -> None:
         """Remaining fraction for a model; 0 makes generation answer 429 QUOTA_EXHAUSTED."""
@@ -356,6 +373,9 @@ class FakeCloudCode(OAuthMixin):
         self.summary_style = "window"  # "window" (5h/weekly), "upper" (FIVE_HOUR/WEEKLY), "none" (no field)
         self.summary_wrapper: str | None = None  # "response" (the IDE's language server) or "quotaSummary"
         self.summary_enabled = True  # False: retrieveUserQuotaSummary answers 404 (gated)
+        self.web_search_models: list[str] = list(DEFAULT_WEB_SEARCH)
+        self.search_results: Callable[[str], list[tuple[str, str]]] = _search_results
+        self._redirects: dict[str, str] = {}  # grounding-api-redirect token -> real URL
         self.thinking_markers: list[str] = list(THINKING_MARKERS)
         self.default_reply: Callable[[Call], Reply] = lambda call: Reply.echo()
         self.quota_per_call = 0.0  # remaining fraction each successful generation uses up
@@ -388,9 +408,13 @@ class FakeCloudCode(OAuthMixin):
 
     def use_catalog(self, models: dict[str, ModelSpec], deprecated: dict[str, str] | None = None, *,
                     default_model: str | None = None, sorts: list[dict[str, Any]] | None = None,
+                    web_search: tuple[str, ...] | list[str] | None = None,
                     retired: dict[str, str] | None = None) -> None:
-        """Serve another catalog (e.g. catalog.CATALOG_2025, or CATALOG_2026 with DEPRECATED_2026)."""
+        """Serve another catalog (e.g. catalog.CATALOG_2025, or CATALOG_2026 with DEPRECATED_2026 and
+        WEB_SEARCH_2026)."""
         self.models = dict(models)
+        if web_search is not None:
+            self.web_search_models = list(web_search)
         self.deprecated = dict(deprecated or {})
         self.default_agent_model = default_model
         self.agent_sorts = list(sorts or [])
@@ -534,7 +558,19 @@ class FakeCloudCode(OAuthMixin):
             "TRAYPROXY_OAUTH_USERINFO_URL": self.userinfo_url,
             "TRAYPROXY_OAUTH_AUTH_URL": self.auth_url,
             "TRAYPROXY_CLIENT_VERSION_URL": self.manifest_url,
+            "TRAYPROXY_GROUNDING_REDIRECT_URL": self.redirect_base,
         }
+
+    @property
+    def redirect_base(self) -> str:
+        """Where the fake serves Google's grounding redirect links (stands for GROUNDING_REDIRECT)."""
+        return f"{self.url}/vertexaisearch/grounding-api-redirect/"
+
+    def grounding_link(self, url: str) -> str:
+        """Google's redirect link to `url`, as a grounding chunk carries it."""
+        token = base64.urlsafe_b64encode(hashlib.sha256(url.encode()).digest()[:24]).decode().rstrip("=")
+        self._redirects[token] = url
+        return GROUNDING_REDIRECT + token
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -590,6 +626,8 @@ class FakeCloudCode(OAuthMixin):
         host = request.match_info["host"]
         tail = request.match_info["tail"]
         rpc = tail.split(":", 1)[1] if tail.startswith("v1internal:") else tail
+        if tail.startswith("grounding-api-redirect/"):
+            return await self._redirect(request, host, tail)
         raw = await request.read()
         try:
             body: Any = orjson.loads(raw) if raw else None
@@ -611,6 +649,15 @@ class FakeCloudCode(OAuthMixin):
             return self.json_response(e.status, google_error(e.status, e.message, e.details))
         rec.status = resp.status
         return resp
+
+    async def _redirect(self, request: web.Request, host: str, tail: str) -> web.StreamResponse:
+        """Google's grounding redirector: 302 to the real page (no body needed, HEAD or GET)."""
+        rec = await self.record(request, "grounding-redirect", host, None)
+        target = self._redirects.get(tail.removeprefix("grounding-api-redirect/"))
+        rec.status = 302 if target else 404
+        if target is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(status=302, headers={"Location": target})
 
     def authenticate(self, request: web.Request) -> FakeAccount:
         auth = request.headers.get("Authorization", "")
@@ -748,6 +795,8 @@ class FakeCloudCode(OAuthMixin):
             out["deprecatedModelIds"] = {old: {"newModelId": new} for old, new in self.deprecated.items()}
         if self.default_agent_model:
             out["defaultAgentModelId"] = self.default_agent_model
+        if account.search_ids():
+            out["webSearchModelIds"] = account.search_ids()
         if self.agent_sorts:
             listed = set(models)
             out["agentModelSorts"] = [
@@ -814,6 +863,10 @@ class FakeCloudCode(OAuthMixin):
         tc = first(gen, "thinkingConfig") or {}
         level = self._thinking_level(model, spec, tc)
         contents = req.get("contents") or []
+        searching = any(isinstance(t, dict) and (first(t, "googleSearch") is not None) for t in req.get("tools") or [])
+        if searching and model not in account.search_ids():
+            raise GoogleError(400, f"Google Search grounding is not supported for model {model}; "
+                                   "use a model listed in webSearchModelIds.")
         if is_image_model(model):
             check_image_request(env, req)
         if model_family(model) == "claude":
@@ -828,7 +881,8 @@ class FakeCloudCode(OAuthMixin):
                     include_thoughts=bool(first(tc, "includeThoughts", False)),
                     sign=lambda: self.issue_signature(model),
                     response_id=hashlib.sha256(f"{next(self._ids)}".encode()).hexdigest()[:22], now=self.clock(),
-                    level=level, shows_thoughts=spec.shows_thoughts if spec is not None else True)
+                    level=level, shows_thoughts=spec.shows_thoughts if spec is not None else True,
+                    redirect=self.grounding_link)
         reply = account.next_reply(rpc)
         if reply is None and (text := self.version_refusal(model, ua)) is not None:
             reply = Reply.refusal(text)
@@ -838,6 +892,11 @@ class FakeCloudCode(OAuthMixin):
             reply = Reply.error(403, reason="VALIDATION_REQUIRED", validation_url=account.verification_url)
         if reply is None:
             reply = self._quota_reply(account, model, call, env)
+        if reply is None and call.searches:
+            query = call.last_user_text()
+            sources = self.search_results(query)
+            reply = Reply.grounded(" ".join(f"{title} has a page about {query[:40]}." for _, title in sources), sources,
+                                   queries=[query[:80]])
         if reply is None:
             reply = self.default_reply(call)
         if self.quota_per_call and not reply.is_error and call.credits is None:
@@ -945,6 +1004,13 @@ class FakeCloudCode(OAuthMixin):
         })
         await resp.prepare(request)
         return resp
+
+
+def _search_results(query: str) -> list[tuple[str, str]]:
+    """What the fake's Google Search finds for a query: three pages on three sites."""
+    slug = "-".join(re.findall(r"[a-z0-9]+", query.lower()))[:40] or "search"
+    return [(f"https://example.com/{slug}", "example.com"), (f"https://docs.example.org/{slug}", "docs.example.org"),
+            (f"https://news.example.net/{slug}", "news.example.net")]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -90,6 +90,7 @@ class Account:
     quota_windows: list[QuotaWindow] = field(default_factory=list)  # retrieveUserQuotaSummary
     windows_updated: float | None = None  # when `quota_windows` was last read
     credits: int | None = None  # Google One AI credits (loadCodeAssist), None: not reported
+    web_search_models: list[str] = field(default_factory=list)  # webSearchModelIds: may run Google Search
     disabled: bool = False
     disabled_reason: str | None = None
     disabled_at: float | None = None
@@ -149,6 +150,7 @@ class Account:
                            and isinstance(w.get("family"), str) and isinstance(w.get("window"), str)],
             windows_updated=d.get("windows_updated"),
             credits=d.get("credits") if isinstance(d.get("credits"), int) else None,
+            web_search_models=[str(m) for m in (d.get("web_search_models") or []) if isinstance(m, str)],
             disabled=bool(d.get("disabled", False)),
             disabled_reason=d.get("disabled_reason"),
             disabled_at=d.get("disabled_at"),
