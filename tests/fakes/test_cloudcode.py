@@ -777,7 +777,7 @@ def test_search_runs_only_on_web_search_model_ids_and_links_through_the_redirect
     async def go(s: aiohttp.ClientSession) -> tuple[Any, ...]:
         models = await post(s, fake, "fetchAvailableModels", token, {"project": "proj-a"})
         refused = await post(s, fake, "generateContent", token,
-                             {**envelope("proj-a", "gemini-2.5-flash", [user("latest python")], tools=search),
+                             {**envelope("proj-a", "gemini-3.1-flash-lite", [user("latest python")], tools=search),
                               "requestType": "web_search"})
         grounded = await post(s, fake, "generateContent", token,
                               {**envelope("proj-a", "gemini-3-flash", [user("latest python")], tools=search),

@@ -3,13 +3,12 @@ September 2026 (the fake's default catalog, issue #26): tiered Flash ids with th
 account the quota summary shows weekly-spent (no request ever reaches it: checked after every
 test from the fake's log), a retired model's notice answered by its replacement, a refused client
 version as an error in each SDK's own shape, Claude's VALIDATED calling. The CLIs run as
-`trayproxy connect` set them up (their own default models), in a fresh untrusted folder, doing a
-two-step tool task (read a file, then answer with what it says)."""
+`trayproxy connect` set them up (their own default models), in a new project folder nobody trusted, doing a
+multi-step tool task (tests/connect/scenario.py) whose answer quotes a word only the tools saw."""
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,47 +19,30 @@ import openai
 import pytest
 
 from tests.clients import CLIENT_SETS, find_cli
-from tests.connect.test_clients_after_connect import clean_env
+from tests.connect.scenario import WORD, prompt
+from tests.connect.scenario import responses as task_responses
+from tests.connect.scenario import scenario as task_scenario
+from tests.connect.test_clients_after_connect import RUN, clean_env, project, user_dir  # noqa: F401 (a fixture)
+from tests.connect.test_service import OPTIONS
 from tests.fakes.cloudcode import GENERATE, FakeCloudCode
 from tests.fakes.replies import Call, Reply
 from tests.helpers import make_controller
 from trayproxy.connect import connect
 from trayproxy.controller import Controller
 
-SECRET = "periwinkle-42"
 SPENT = "spent@example.com"
-BINARIES = {"claude-code": "claude", "codex": "codex", "gemini-cli": "gemini"}
-_PATH = re.compile(r"(/[^\s\"'\\]*/untrusted-work/notes\.txt)")
+BINARIES = {"claude-code": "claude", "codex": "codex", "gemini-cli": "gemini", "opencode": "opencode", "kilo": "kilo"}
 
 
-def _path_arg(decl: dict[str, Any]) -> str:
-    params = decl.get("parameters") or {}
-    required = params.get("required") or []
-    props = list(params.get("properties") or {})
-    return str(required[0] if required else props[0] if props else "file_path")
-
-
-def scenario(call: Call) -> Reply:
-    """A file-reading task: read notes.txt with the client's own tool, then answer with its text."""
-    contents = call.request.get("contents", [])
-    last = contents[-1] if contents else {}
-    results = [p["functionResponse"] for p in last.get("parts", []) if "functionResponse" in p]
-    if results:
-        return Reply.text(f"The notes say: {json.dumps(results[0].get('response'))[:400]}")
-    found = _PATH.search(json.dumps(contents))
-    if found is None:
-        return Reply.echo()
-    path = found.group(1)
-    decls = {d["name"]: d for t in call.request.get("tools", []) for d in t.get("functionDeclarations", [])}
-    thoughts = "Read it." if call.thinking else None
-    for name in ("Read", "read_file"):
-        if name in decls:
-            return Reply.tool_call(name, {_path_arg(decls[name]): path}, thoughts=thoughts)
-    if "exec_command" in decls:
-        return Reply.tool_call("exec_command", {"cmd": f"cat {path}"}, thoughts=thoughts)
-    if "shell" in decls:
-        return Reply.tool_call("shell", {"command": ["bash", "-lc", f"cat {path}"]}, thoughts=thoughts)
+def reply(call: Call) -> Reply:
+    """A client's task (tests/connect/scenario.py) when its prompt names one, else an echo."""
+    if "TASK-" in json.dumps(call.request.get("contents") or []):
+        return task_scenario(call)
     return Reply.echo()
+
+
+def responses_of(rec: Any) -> list[dict[str, Any]]:
+    return task_responses(Call(rec.body["model"], rec.body["request"], False, False, lambda: "", "", 0.0))
 
 
 def september_fake() -> FakeCloudCode:
@@ -69,7 +51,7 @@ def september_fake() -> FakeCloudCode:
     spent = fake.add_account(SPENT, tier="ULTRA")  # the best tier: it would be picked first
     for group in ("gemini", "3p"):
         spent.set_window(group, "weekly", 0.0, reset_in=150 * 3600)  # while the 5-hour numbers read 100 %
-    fake.default_reply = scenario
+    fake.default_reply = reply
     return fake
 
 
@@ -249,85 +231,70 @@ def test_a_refused_client_version_is_an_error_in_each_sdks_shape_and_one_alarm(s
 
 
 # -- the client CLIs, as `trayproxy connect` sets them up -------------------------------------------
+# Each client (pinned and newest npm release) with nothing set but what connect writes, in a new
+# project folder nobody trusted, does the multi-step tool task of tests/connect/scenario.py.
 
 
-def _run(client: str, clients: str, ctl: Controller, tmp_path: Path, prompt: str) -> subprocess.CompletedProcess[str]:
+def _task(stack: tuple[FakeCloudCode, Controller], home: Path, client: str, clients: str) -> tuple[Any, list[Any]]:
     binary = find_cli(BINARIES[client], clients)
-    env = clean_env(tmp_path, binary)
-    res = connect(client, base_url=ctl.status().base_url, api_key=ctl.api_key(), backup_root=tmp_path / "bk",
-                  env=env, run_client=False)
-    assert res.ok, res.to_dict()
-    work = tmp_path / "untrusted-work"
-    work.mkdir()
-    (work / "notes.txt").write_text(f"The code word is {SECRET}.\n")
-    full = f"{prompt} The file is {work / 'notes.txt'}"
-    if client == "claude-code":
-        argv = [binary, "-p", full]
-    elif client == "codex":
-        argv = [binary, "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", full]
-    else:  # Gemini CLI reads connect's ~/.gemini/.env only in a folder the user trusts (connect's own
-        argv = [binary, "-p", full]  # check trusts it the same way: GEMINI_CLI_TRUST_WORKSPACE)
-        env["GEMINI_CLI_TRUST_WORKSPACE"] = "true"
-    return subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
-
-
-@pytest.mark.npm
-@pytest.mark.parametrize("clients", CLIENT_SETS)
-@pytest.mark.parametrize("client", list(BINARIES))
-def test_each_cli_does_a_tool_task_on_the_september_catalog(stack, tmp_path: Path, client: str, clients: str) -> None:
     fake, ctl = stack
+    env = clean_env(home, binary)
+    res = connect(client, base_url=ctl.status().base_url, api_key=ctl.api_key(), backup_root=home / "bk", env=env,
+                  options=OPTIONS.get(client), run_client=False)
+    assert res.ok, res.to_dict()
+    work = project(env)
     before = len(fake.calls_to(GENERATE))
-    p = _run(client, clients, ctl, tmp_path, "Read notes.txt and tell me the code word.")
-    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
-    declared = [d for r in fake.calls_to(GENERATE)[before:] for t in r.body["request"].get("tools", [])
-                for d in t.get("functionDeclarations", [])]
-    if client == "codex" and not declared:  # its tools come in `additional_tools` items: issue #25
-        pytest.xfail("Codex declares its tools in additional_tools, which issue #25 converts")
-    assert SECRET in p.stdout, (p.stdout[-2000:], p.stderr[-1500:])
-    later = fake.calls_to(GENERATE)[before:]
-    assert any(any("functionResponse" in part for c in r.body["request"]["contents"] for part in c["parts"])
-               for r in later)  # the tool ran and its result went back up: two steps
-    assert {r.account for r in later} == {"pro@example.com"}
+    p = subprocess.run(RUN[client](binary, prompt(client, str(work / "notes.txt"))), cwd=work,
+                       env={**env, "PWD": str(work)}, capture_output=True, text=True, timeout=420,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
+    return p, fake.calls_to(GENERATE)[before:]
 
 
 @pytest.mark.npm
 @pytest.mark.parametrize("clients", CLIENT_SETS)
 @pytest.mark.parametrize("client", list(BINARIES))
-def test_each_cli_gets_the_replacements_answer_when_its_model_is_retired(tmp_path: Path, client: str,
+def test_each_cli_does_a_tool_task_on_the_september_catalog(stack, user_dir: Path, client: str,  # noqa: F811
+                                                            clients: str) -> None:
+    p, calls = _task(stack, user_dir, client, clients)
+    assert WORD in p.stdout, (p.stdout[-2000:], p.stderr[-2000:])
+    assert any(responses_of(c) for c in calls)  # the tools ran and their results went back up
+    assert {c.account for c in calls} == {"pro@example.com"}  # never the weekly-spent (and better-tier) one
+
+
+@pytest.mark.npm
+@pytest.mark.parametrize("clients", CLIENT_SETS)
+@pytest.mark.parametrize("client", list(BINARIES))
+def test_each_cli_gets_the_replacements_answer_when_its_model_is_retired(user_dir: Path, client: str,  # noqa: F811
                                                                          clients: str) -> None:
-    """Whatever id the CLI's own default model resolves to answers with Google's retirement
-    notice: the CLI still gets a real answer (the replacement's), never the notice."""
+    """The id the CLI's own default model resolves to answers its first request with Google's
+    retirement notice: the CLI still does its task (the replacement answers), never sees the notice."""
     find_cli(BINARIES[client], clients)
     fake = september_fake()
+    retired: dict[str, str] = {}
+
+    def first_call_retires(call: Call) -> Reply:
+        if not retired and "TASK-" in json.dumps(call.request.get("contents") or []):
+            pairs = {"claude-opus-4-6-thinking": ("Claude Sonnet 4.6", "claude-sonnet-4-6"),
+                     "gemini-pro-agent": ("Gemini 3.7 Flash", "gemini-3.7-flash-tiered")}
+            new = pairs.get(call.model) or (("Claude Opus 4.6 (Thinking)", "claude-opus-4-6-thinking")
+                                            if call.model.startswith("claude") else ("Gemini Pro Agent", "gemini-pro-agent"))
+            retired[call.model] = new[1]
+            return Reply.refusal(f"{fake.models[call.model].display_name} is no longer available. Please switch "
+                                 f"to {new[0]} in the latest version of Antigravity.")
+        return reply(call)
+
+    fake.default_reply = first_call_retires
     with fake:
         ctl = make_controller(env=fake.env(), auth_mode="strict")
         try:
             ctl.add_refresh_token("rt-pro@example.com")
             ctl.start()
-            original = scenario
-            retired: dict[str, str] = {}
-
-            def first_call_retires(call: Call) -> Reply:
-                if not retired and call.model != "gemini-3.7-flash-tiered" and not call.model.startswith("claude"):
-                    retired[call.model] = "gemini-3.7-flash-tiered"
-                    return Reply.refusal(f"{fake.models[call.model].display_name} is no longer available. Please "
-                                         "switch to Gemini 3.7 Flash in the latest version of Antigravity.")
-                if not retired and call.model.startswith("claude"):
-                    retired[call.model] = "claude-opus-4-6-thinking"
-                    return Reply.refusal(f"{fake.models[call.model].display_name} is no longer available. Please "
-                                         "switch to Claude Opus 4.6 (Thinking) in the latest version of Antigravity.")
-                return original(call)
-
-            fake.default_reply = first_call_retires
-            p = _run(client, clients, ctl, tmp_path, "Read notes.txt and tell me the code word.")
-            assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
-            assert "no longer available" not in p.stdout, p.stdout[-2000:]
-            # the answer came from the replacement (with Codex's tools still to come, issue #25,
-            # the replacement's answer is its echo of the task)
-            assert SECRET in p.stdout or (client == "codex" and "Echo:" in p.stdout), p.stdout[-2000:]
+            p, calls = _task((fake, ctl), user_dir, client, clients)
+            assert WORD in p.stdout and "no longer available" not in p.stdout, p.stdout[-2000:]
             old = next(iter(retired))
             acc = ctl.store.by_email("pro@example.com")
             assert acc is not None and acc.retired.get(old) == retired[old]
+            assert [c.body["model"] for c in calls].count(old) == 1  # the notice once; then the replacement
         finally:
             ctl.close()
