@@ -6,13 +6,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import keyring.backends.null
 import pytest
 
 from tests.conftest import free_port
+from tests.helpers import wait_for_health
 from trayproxy import __version__
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.cli import main
@@ -100,15 +100,7 @@ def test_serve_prints_urls_answers_and_stops_gracefully(tmp_path: Path) -> None:
     port = free_port()
     p = _serve(home, "--port", str(port))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert json.loads(r.read())["status"] == "ok"
-                break
-            except OSError:
-                assert time.monotonic() < deadline and p.poll() is None, p.stderr.read() if p.stderr else ""
-                time.sleep(0.05)
+        wait_for_health(port, p)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=20)
     finally:

@@ -300,7 +300,8 @@ def test_port_in_use_says_what_to_do(serve: Serve) -> None:
         blocker.listen()
         p = serve.cli("serve", "--port", str(serve.port))
     assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert "--port" in p.stderr and "trayproxy config set port" in p.stderr and "is free now" in p.stderr
+    assert "--port" in p.stderr and "trayproxy config set port" in p.stderr and " is free: " in p.stderr
+    assert "No available account" not in p.stderr
 
 
 def test_lan_prints_addresses_and_warns_without_auth(serve: Serve) -> None:

@@ -40,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("accounts", help="manage Google accounts")
     asub = a.add_subparsers(dest="acmd", required=True)
-    asub.add_parser("login", help="add an account by signing in with the browser")
+    login = asub.add_parser("login", help="add an account by signing in with Google in a browser")
+    login.add_argument("--no-browser", action="store_true",
+                       help="open no browser here: print the sign-in address for a browser anywhere, then "
+                            "paste the address it ends on (SSH, containers; chosen by itself without a display)")
     add = asub.add_parser("add", help="add an account from a refresh token (asked for when not given)")
     add.add_argument("--refresh-token", metavar="TOKEN",
                      help="visible to other local users; leave it out to paste it at a prompt or pipe it on stdin")
@@ -53,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("account", metavar="ID_OR_EMAIL")
     asub.add_parser("refresh", help="refresh project, tier and quota of every account")
     add_retry_parser(asub)
+    from trayproxy import cli_import
+
+    cli_import.add_parser(asub)
 
     c = sub.add_parser("config", help="show or change settings")
     csub = c.add_subparsers(dest="ccmd", required=True)
@@ -110,6 +116,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_accounts(args: argparse.Namespace) -> int:
     _setup_logging()
+    if args.acmd == "import":  # through the running instance too (cli_import.py)
+        from trayproxy.cli_import import import_command
+
+        return import_command(args)
     if args.acmd in STATE_ACCOUNT_COMMANDS:  # changes go to the running instance, if one runs
         return accounts_command(args, format_accounts)
     from trayproxy.cli_state import state_target
@@ -152,6 +162,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.control.local import running_instance
     from trayproxy.paths import app_paths
     from trayproxy.ports import port_is_free
+    from trayproxy.problems import port_advice, port_problem
     from trayproxy.secrets import API_KEY, SecretStore, SecretStoreError
 
     paths = app_paths().ensure()
@@ -181,9 +192,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         what = "trayproxy serve" if inst.kind == "serve" else "the tray app"
         print(f"instance:     {what} (pid {inst.pid}) owns this data dir; CLI changes go to it and apply at once")
     cfg = loaded.config.with_env()
-    free, why = port_is_free(cfg.bind_host, cfg.port)
-    in_use = "in use by the running trayproxy" if inst is not None else f"IN USE ({why})"
-    print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else in_use))
+    taken = None if inst is not None else port_problem(cfg.bind_host, cfg.port)
+    if inst is not None:
+        free = port_is_free(cfg.bind_host, cfg.port)[0]
+        print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else "in use by the running trayproxy"))
+    elif taken is None:
+        print(f"port:         {cfg.bind_host}:{cfg.port} free")
+    else:
+        problems += 1
+        print(f"port:         {cfg.bind_host}:{cfg.port} PROBLEM: {port_advice(taken.to_dict())}")
     try:
         accounts = AccountStore(paths.accounts_file, store).all()
     except AccountStoreError as e:
@@ -201,7 +218,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                   f" (then `trayproxy accounts retry {a.label}`)")
     if not usable and not (cfg.zai.enabled and cfg.zai.dispatch_mode != "off"):
         problems += 1
-        print("              -> add an account: trayproxy accounts login")
+        print("              -> add an account: trayproxy accounts login (--no-browser over SSH)")
+        from trayproxy.accounts.import_sources import scan
+
+        for src in scan():  # the other tools' accounts: read, not checked (no network here)
+            n = sum(1 for f in src.found if not f.skip)
+            if n:
+                print(f"              -> {src.name} has {n} account{'' if n == 1 else 's'} in "
+                      f"{src.describe()['shown_root']}: trayproxy accounts import")
     from trayproxy.cli_models import doctor_lines
 
     print("\n".join(doctor_lines(accounts, cfg.model_mapping)))

@@ -36,7 +36,7 @@ from trayproxy.config import Config, LoadResult, load_config, save_config, set_v
 from trayproxy.control.api import ControllerAPI, Status
 from trayproxy.engine import Engine
 from trayproxy.paths import AppPaths
-from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem
+from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem, port_problem
 from trayproxy.proxy.context import assemble
 from trayproxy.proxy.server import ProxyServer, StartError
 from trayproxy.secrets import ZAI_KEY, SecretStore
@@ -328,31 +328,59 @@ class Controller:
         return {**state, "banner": banner_text(alarm, state) if alarm else None}
 
     # -- start / stop ------------------------------------------------------------------------
-    async def a_start(self, port: int | None = None) -> Status:
+    async def a_start(self, port: int | None = None, *, without_account: bool = False) -> Status:
+        """Bind the proxy. A port that cannot be bound is found first, with or without an account
+        (Antigravity-Manager on 8045 is the common case); then, unless `without_account` (`serve`
+        waiting for a first account, answering /healthz meanwhile), an account or z.ai must be
+        able to answer."""
         cfg = self.config
         zai_on = cfg.zai.enabled and cfg.zai.dispatch_mode != "off"
         if self.server.running:
             return self._status()
-        if self.pool.active_count() == 0 and not zai_on:
+        bind_port = port if port is not None else cfg.port
+        taken = await asyncio.to_thread(port_problem, cfg.bind_host, bind_port)
+        if taken is not None:
+            self._port_problem(taken, watch=bind_port == cfg.port)
+            raise StartError(taken.message)
+        if self.pool.active_count() == 0 and not zai_on and not without_account:
             self.start_problem = StartProblem(NO_ACCOUNT, NO_ACCOUNT_ERROR)
             self._notify()
             raise StartError(NO_ACCOUNT_ERROR)
-        bind_port = port if port is not None else cfg.port
         try:
             await self.server.start(cfg.bind_host, bind_port)
         except StartError as e:
             if isinstance(e.__cause__, OSError):
-                self.start_problem = bind_problem(str(e), e.__cause__, cfg.bind_host, bind_port)
-                if bind_port == cfg.port:
-                    self._watch_port(self.start_problem)
+                problem = await asyncio.to_thread(bind_problem, str(e), e.__cause__, cfg.bind_host, bind_port)
+                self._port_problem(problem, watch=bind_port == cfg.port)
             else:
                 self.start_problem = StartProblem(OTHER, str(e))
-            self._notify()
+                self._notify()
             raise
         self.start_problem = None
         self._start_background()
         self._notify()
         return self._status()
+
+    def _port_problem(self, problem: StartProblem, *, watch: bool) -> None:
+        self.start_problem = problem
+        if watch:
+            self._watch_port(problem)
+        self._notify()
+
+    async def a_check_port(self) -> StartProblem | None:
+        """Whether the configured port can be bound now; a taken one becomes the start problem
+        (holder and free port included) before anyone signs in or presses Start. The tray asks
+        at launch."""
+        if self.server.running:
+            return None
+        cfg = self.config
+        problem = await asyncio.to_thread(port_problem, cfg.bind_host, cfg.port)
+        if problem is not None:
+            self._port_problem(problem, watch=True)
+        return problem
+
+    def check_port(self) -> StartProblem | None:
+        return self.engine.call(self.a_check_port())
 
     async def a_stop(self) -> Status:
         for t in self._bg:
@@ -362,8 +390,8 @@ class Controller:
         self._notify()
         return self._status()
 
-    def start(self, port: int | None = None) -> Status:
-        return self.engine.call(self.a_start(port))
+    def start(self, port: int | None = None, *, without_account: bool = False) -> Status:
+        return self.engine.call(self.a_start(port, without_account=without_account))
 
     def stop(self) -> Status:
         return self.engine.call(self.a_stop())
@@ -517,6 +545,33 @@ class Controller:
 
     def refresh_accounts(self) -> list[tuple[Account, str | None]]:
         return self.engine.call(self.a_refresh_accounts(), timeout=300)
+
+    # -- importing accounts from Antigravity-Manager / CLIProxyAPI (accounts/importer.py) ------
+    async def a_scan_imports(self, path: str | None = None) -> dict[str, Any]:
+        """What the other tools' folders (or `path`) hold, each account checked with a refresh."""
+        from trayproxy.accounts.import_sources import scan
+        from trayproxy.accounts.importer import check
+
+        sources = await asyncio.to_thread(scan, Path(path) if path else None)
+        candidates = await check(sources, self.accounts.oauth, self.store)
+        return {"sources": [s.describe() for s in sources], "candidates": [c.to_dict() for c in candidates]}
+
+    def scan_imports(self, path: str | None = None) -> dict[str, Any]:
+        return self.engine.call(self.a_scan_imports(path), timeout=300)
+
+    async def a_import_accounts(self, keys: list[str], path: str | None = None) -> list[dict[str, Any]]:
+        """Import the chosen accounts (keys from a scan of the same `path`); a result for each."""
+        from trayproxy.accounts.import_sources import scan
+        from trayproxy.accounts.importer import import_chosen
+
+        sources = await asyncio.to_thread(scan, Path(path) if path else None)
+        try:
+            return await import_chosen(sources, keys, self.accounts)
+        finally:
+            self._notify()
+
+    def import_accounts(self, keys: list[str], path: str | None = None) -> list[dict[str, Any]]:
+        return self.engine.call(self.a_import_accounts(keys, path), timeout=600)
 
     # -- z.ai --------------------------------------------------------------------------------
     async def a_set_zai_key(self, key: str | None) -> None:

@@ -6,7 +6,15 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from trayproxy.ui.glance import accounts_line, clock, header, model_line, problem_words, tooltip
+from trayproxy.ui.glance import (
+    accounts_line,
+    clock,
+    header,
+    model_line,
+    problem_notice,
+    problem_words,
+    tooltip,
+)
 
 NOW = time.time()
 
@@ -32,6 +40,16 @@ def test_problem_words() -> None:
     assert problem_words({"kind": "no_account"}) == "add a Google account first"
     assert problem_words({"kind": "port", "port": 80, "reason": "denied"}) == "port 80 needs administrator rights"
     assert problem_words({"kind": "other", "message": "boom"}) == "boom"
+
+
+def test_a_port_problem_names_the_holder_and_the_free_port() -> None:
+    p = {"kind": "port", "port": 8045, "reason": "in_use", "suggested_port": 8046,
+         "holder": "Antigravity-Manager (antigravity_tools, pid 4242)", "holder_app": "Antigravity-Manager"}
+    assert problem_words(p) == "port 8045 is in use by Antigravity-Manager (antigravity_tools, pid 4242)"
+    assert problem_notice(p) == ("Port 8045 is in use by Antigravity-Manager (antigravity_tools, pid 4242). "
+                                 "Port 8046 is free: use it from the menu. "
+                                 "(Antigravity-Manager listens on 8045 by default too.)")
+    assert problem_notice(None) is None
 
 
 def test_accounts_line_with_the_account_view_shape() -> None:

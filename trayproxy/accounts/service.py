@@ -39,7 +39,7 @@ from trayproxy.upstream.cloudcode import CloudCodeClient
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError
 
-__all__ = ["AccountService", "AccountError", "TokenUnavailable"]
+__all__ = ["AccountService", "AccountError", "AccountExists", "TokenUnavailable"]
 
 log = logging.getLogger("trayproxy.accounts")
 REFRESH_SKEW = 300.0
@@ -47,6 +47,14 @@ REFRESH_SKEW = 300.0
 
 class AccountError(Exception):
     """An account operation failed; the message is for the user."""
+
+
+class AccountExists(AccountError):
+    """An import found the account already here (it is left as it is)."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"{email} is already in trayproxy")
+        self.email = email
 
 
 class TokenUnavailable(Exception):
@@ -139,6 +147,10 @@ class AccountService:
 
     # -- adding accounts ---------------------------------------------------------------------
     async def add_refresh_token(self, refresh_token: str) -> Account:
+        return await self._add(await self._checked(refresh_token))
+
+    async def _checked(self, refresh_token: str) -> Tokens:
+        """The tokens a refresh gives, with the refresh token to keep; AccountError says why not."""
         refresh_token = refresh_token.strip()
         if not refresh_token:
             raise AccountError("The refresh token is empty")
@@ -150,7 +162,31 @@ class AccountService:
                                    "reached.") from e
             raise AccountError(f"Google rejected this refresh token ({e}). Copy it again or sign in with the browser.") from e
         tokens.refresh_token = tokens.refresh_token or refresh_token
-        return await self._add(tokens)
+        return tokens
+
+    async def import_account(self, refresh_token: str, *, project: str | None = None,
+                             disabled_reason: str | None = None) -> tuple[Account, str | None]:
+        """An account another tool signed in (accounts/importer.py): checked with a refresh and
+        added under the e-mail Google gives, never replacing one already here (AccountExists).
+        `disabled_reason`: the tool had it off, so it is added disabled, with that reason.
+        Returns the account and what setting it up could not do (not onboarded, Cloud Code
+        unreachable): the account is added all the same, as `accounts add` leaves it."""
+        tokens = await self._checked(refresh_token)
+        email = await self._email(tokens)
+        if self.store.by_email(email) is not None:
+            raise AccountExists(email)
+        acc = Account.new(email, now=self.clock())
+        acc.project = project
+        assert tokens.refresh_token
+        await self.store.a_put(acc, refresh_token=tokens.refresh_token)
+        self._tokens[acc.id] = _Token(tokens.access_token, tokens.expires_at)
+        if disabled_reason:
+            self.pool.disable(acc.id, disabled_reason, by="user")
+        try:
+            await self.refresh_account(acc, resume=False)
+        except AccountError as e:
+            return acc, str(e)
+        return acc, None
 
     async def login(self, open_url: Callable[[str], object], timeout: float = 300.0) -> Account:
         flow = LoginFlow(self.oauth)
@@ -162,12 +198,15 @@ class AccountService:
             raise AccountError(str(e)) from e
         return await self._add(tokens)
 
-    async def _add(self, tokens: Tokens) -> Account:
+    async def _email(self, tokens: Tokens) -> str:
         try:
             info = await self.oauth.userinfo(tokens.access_token)
         except OAuthError as e:
             raise AccountError(f"Could not read the account's e-mail address: {e}") from e
-        email = str(info["email"])
+        return str(info["email"])
+
+    async def _add(self, tokens: Tokens) -> Account:
+        email = await self._email(tokens)
         existing = self.store.by_email(email)
         acc = existing or Account.new(email, now=self.clock())
         if existing is not None:  # signed in again: whatever stopped it is worth another try

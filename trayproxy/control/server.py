@@ -42,7 +42,7 @@ from aiohttp import web
 
 from trayproxy.control._http import ApiError, guarded, read_json, user_message
 from trayproxy.control.api import ControllerAPI
-from trayproxy.control.cli_routes import add_cli_routes
+from trayproxy.control.cli_routes import add_cli_routes, import_keys, import_path
 from trayproxy.control.clipboard import Copier, copy_text
 from trayproxy.control.events import EventHub
 from trayproxy.control.login import LoginRunner
@@ -228,6 +228,8 @@ class ControlServer:
         r.add_post("/api/accounts/token", self.post_refresh_token)
         r.add_post("/api/accounts/refresh", self.post_refresh_accounts)
         r.add_post("/api/accounts/remove", self.post_remove_account)
+        r.add_post("/api/accounts/import/scan", self.post_import_scan)  # "Import accounts" (import.js)
+        r.add_post("/api/accounts/import", self.post_import)
         self._account_action_routes(r)
         r.add_post("/api/copy", self.post_copy)
         r.add_post("/api/show", self.post_show)
@@ -400,6 +402,17 @@ class ControlServer:
             raise ApiError("Which account? (id missing)")
         await guarded(self.controller.a_remove_account(account_id))
         return web.json_response(self.state())
+
+    async def post_import_scan(self, request: web.Request) -> web.StreamResponse:
+        """What Antigravity-Manager's and CLIProxyAPI's folders (or a path) hold, each account
+        checked with Google; no token reaches the page."""
+        path = import_path(await read_json(request))
+        return web.json_response(await guarded(self.controller.a_scan_imports(path)))
+
+    async def post_import(self, request: web.Request) -> web.StreamResponse:
+        data = await read_json(request)
+        results = await guarded(self.controller.a_import_accounts(import_keys(data), import_path(data)))
+        return web.json_response({**self.state(), "results": results})
 
     # -- account actions (#15): retry now, enable/disable, open Google's link --------------------
     def _account_action_routes(self, r: web.UrlDispatcher) -> None:

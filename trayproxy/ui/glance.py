@@ -14,7 +14,7 @@ from typing import Any
 
 from trayproxy.upstream.words import tray_line, weekly_suffix
 
-__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "clock", "version_line"]
+__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "problem_notice", "clock", "version_line"]
 
 
 def clock(ts: float) -> str:
@@ -36,13 +36,25 @@ def problem_words(p: dict[str, Any] | None) -> str | None:
         return None
     if p.get("kind") == "port":
         if p.get("reason") == "in_use":
-            return f"port {p.get('port')} is in use by another program"
+            return f"port {p.get('port')} is in use by {p.get('holder') or 'another program'}"
         if p.get("reason") == "denied":
             return f"port {p.get('port')} needs administrator rights"
         return f"port {p.get('port')} could not be opened"
     if p.get("kind") == "no_account":
         return "add a Google account first"
     return str(p.get("message") or "")
+
+
+def problem_notice(p: dict[str, Any] | None) -> str | None:
+    """The notification for a start problem: why, and the free port the menu offers."""
+    why = problem_words(p)
+    if not why or p is None:
+        return None
+    free = p.get("suggested_port")
+    text = why[0].upper() + why[1:] + "." + (f" Port {free} is free: use it from the menu." if free else "")
+    if p.get("holder_app") == "Antigravity-Manager":
+        text += " (Antigravity-Manager listens on 8045 by default too.)"
+    return text
 
 
 def header(status: Any, starting: bool = False) -> str:

@@ -237,12 +237,7 @@ class TrayApp:
             self.status = self.controller.start()
         except StartError as e:
             st = self.controller.status()
-            why = glance.problem_words(st.problem)
-            free = (st.problem or {}).get("suggested_port")
-            if why:  # the page's words; the OS text is in the log
-                msg = why[0].upper() + why[1:] + "." + (f" Port {free} is free: use it from the menu." if free else "")
-            else:
-                msg = str(e)
+            msg = glance.problem_notice(st.problem) or str(e)  # the page's words; the OS text is in the log
             self._error_noted = True
             self.notify("trayproxy could not start", msg)
         except Exception as e:
