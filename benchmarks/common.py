@@ -166,7 +166,7 @@ def make_home(fake: Fake) -> Path:
 
 
 def trayproxy_env(home: Path, fake: Fake | None) -> dict[str, str]:
-    env = dict(os.environ, TRAYPROXY_HOME=str(home))
+    env = dict(os.environ, TRAYPROXY_HOME=str(home), TRAYPROXY_CLIENT_VERSION_URL="")  # no updater: no internet
     env.pop("DISPLAY", None)
     if fake is not None:
         env.update(fake.env)

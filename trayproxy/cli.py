@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
 from trayproxy import __version__
 from trayproxy.cli_accounts import add_retry_parser, format_accounts
@@ -229,9 +230,33 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.cli_models import doctor_lines
 
     print("\n".join(doctor_lines(accounts, cfg.model_mapping)))
+    problems += _doctor_client(paths, cfg)
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
     print(f"display:      {'yes' if display else 'none (use `trayproxy serve`)'}")
     return 1 if problems else 0
+
+
+def _doctor_client(paths: Any, cfg: Any) -> int:
+    """The client version Google is told and, when it refused it, what to do (the running
+    instance's view when one runs, else what was saved). Returns 1 for a refusal."""
+    from trayproxy.upstream.client_version import (
+        choose_version,
+        install_candidates,
+        read_install_version,
+        read_state,
+        user_agent_for,
+    )
+    from trayproxy.upstream.words import doctor_lines as client_lines
+
+    saved = read_state(paths.client_version_file)
+    learned = saved.get("learned") if isinstance(saved.get("learned"), str) else None
+    version, source = choose_version(cfg.client_version, learned, read_install_version(install_candidates()))
+    alarm = saved.get("alarm") if isinstance(saved.get("alarm"), dict) else None
+    if alarm and alarm.get("version") != version:
+        alarm = None  # about a version no longer in use
+    state = {"user_agent": user_agent_for(version), "source": source, "alarm": alarm}
+    print("\n".join(client_lines(state)))
+    return 1 if alarm else 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

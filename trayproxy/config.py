@@ -29,6 +29,7 @@ __all__ = [
     "SCHEDULING_MODES",
     "ZAI_DISPATCH_MODES",
     "DEFAULT_CLOUDCODE_BASE_URLS",
+    "DEFAULT_CLIENT_VERSION_URL",
     "Config",
     "ZaiConfig",
     "MonitorConfig",
@@ -45,11 +46,15 @@ CONFIG_VERSION = 1
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
 SCHEDULING_MODES = ("cache_first", "balance", "performance_first")
 ZAI_DISPATCH_MODES = ("off", "exclusive", "pooled", "fallback")
+# The daily host first: Google serves new ids there before prod and sandbox (upstream-as-it-is §7).
 DEFAULT_CLOUDCODE_BASE_URLS = (
-    "https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal",
     "https://daily-cloudcode-pa.googleapis.com/v1internal",
     "https://cloudcode-pa.googleapis.com/v1internal",
+    "https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal",
 )
+# Antigravity's updater manifest: where the client version Google accepts is learned (CPA reads it).
+DEFAULT_CLIENT_VERSION_URL = (
+    "https://antigravity-hub-auto-updater-974169037036.us-central1.run.app/manifest/latest-arm64-mac.yml")
 
 
 class ConfigError(ValueError):
@@ -97,9 +102,12 @@ class Config:
     auto_start: bool = False
     max_body_mb: int = 100
     quota_refresh_minutes: int = 15
-    background_model: str = "gemini-2.5-flash"
+    background_model: str = "gemini-3.5-flash-lite"
     upstream_proxy: str = ""
     cloudcode_base_urls: list[str] = field(default_factory=lambda: list(DEFAULT_CLOUDCODE_BASE_URLS))
+    client_version: str = ""  # the Antigravity version to report; "" learns it (upstream/client_version.py)
+    client_version_url: str = DEFAULT_CLIENT_VERSION_URL  # the updater manifest it is learned from ("": none)
+    use_ai_credits: bool = False  # Google One AI credits pay when every account's quota is spent
     # where Google's grounding redirect links are resolved (web search results); tests point it
     # at the fake upstream
     grounding_redirect_url: str = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
@@ -142,6 +150,10 @@ class Config:
             c.oauth.auth_url = env["TRAYPROXY_OAUTH_AUTH_URL"]
         if env.get("TRAYPROXY_ZAI_BASE_URL"):
             c.zai.base_url = env["TRAYPROXY_ZAI_BASE_URL"]
+        if env.get("TRAYPROXY_CLIENT_VERSION"):
+            c.client_version = env["TRAYPROXY_CLIENT_VERSION"].strip()
+        if "TRAYPROXY_CLIENT_VERSION_URL" in env:
+            c.client_version_url = env["TRAYPROXY_CLIENT_VERSION_URL"].strip()
         if env.get("TRAYPROXY_GROUNDING_REDIRECT_URL"):
             c.grounding_redirect_url = env["TRAYPROXY_GROUNDING_REDIRECT_URL"]
         return c
@@ -188,6 +200,14 @@ def _check_url(key: str, v: Any, *, allow_empty: bool = False) -> str:
     return s.rstrip("/")
 
 
+def _check_version(key: str, v: Any) -> str:
+    s = _check_str(key, v).strip()
+    parts = s.split(".")
+    if s and not (len(parts) == 3 and all(p.isdigit() and len(p) <= 6 for p in parts)):
+        raise ConfigError(f"{key} must be a version like 2.9.1, or empty to learn it (got {v!r})")
+    return s
+
+
 def _check_str_map(key: str, v: Any) -> dict[str, str]:
     if not isinstance(v, dict) or not all(isinstance(a, str) and isinstance(b, str) for a, b in v.items()):
         raise ConfigError(f'{key} must be an object of text to text, like {{"gpt-4o": "gemini-3-flash"}}')
@@ -212,6 +232,9 @@ _VALIDATORS: dict[str, Any] = {
     "background_model": _check_str,
     "upstream_proxy": lambda k, v: _check_url(k, v, allow_empty=True),
     "cloudcode_base_urls": lambda k, v: _check_url_list(k, v),
+    "client_version": _check_version,
+    "client_version_url": lambda k, v: _check_url(k, v, allow_empty=True),
+    "use_ai_credits": _check_bool,
     "grounding_redirect_url": _check_url,
     "oauth.client_id": _check_str,
     "oauth.client_secret": _check_str,

@@ -41,7 +41,9 @@ from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem, po
 from trayproxy.proxy.context import assemble
 from trayproxy.proxy.server import ProxyServer, StartError
 from trayproxy.secrets import ZAI_KEY, SecretStore
+from trayproxy.upstream.client_version import REFRESH_INTERVAL, ClientIdentity, install_candidates
 from trayproxy.upstream.transport import AiohttpTransport, Transport
+from trayproxy.upstream.words import banner_text
 
 __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 
@@ -85,8 +87,13 @@ class Controller:
         eff = self.config
         self.transport = transport or AiohttpTransport(proxy=eff.upstream_proxy or None)
         self.monitor: Monitor | None = self._make_monitor()
+        # What trayproxy says it is to Google: learned, refreshed in the background (upstream/client_version.py).
+        self.identity = ClientIdentity(
+            self.transport, override=lambda: self.config.client_version,
+            manifest_url=lambda: self.config.client_version_url, state_file=paths.client_version_file,
+            install_files=lambda: install_candidates(self.env), clock=clock)
         self.ctx = assemble(config=lambda: self.config, secrets=self.secrets, store=self.store,
-                            transport=self.transport, clock=clock, monitor=self.monitor)
+                            transport=self.transport, clock=clock, monitor=self.monitor, identity=self.identity)
         self.pool, self.accounts, self.upstream = self.ctx.pool, self.ctx.accounts, self.ctx.upstream
         self.pool.on_change = lambda: self._notify()  # paused / disabled / resumed: tray and page
         self.server = ProxyServer(self.ctx)
@@ -101,6 +108,8 @@ class Controller:
         self._owns_engine = engine is None
         self.engine = engine or Engine()
         self.store.bind(self.engine.loop)  # its saves on the loop go to a worker thread
+        self.engine.call(self.identity.load(), timeout=10)  # the version learned last time, before any request
+        self.identity.on_change = lambda: self._notify()  # a new version, or Google refusing it
         if self.monitor is not None:
             self.monitor.start()
         self._config_stamp = _stamp(paths.config_file)
@@ -311,7 +320,13 @@ class Controller:
             secrets_fallback=self.secrets.fallback_reason,
             upstreams=upstreams,
             restart_note=self._bound_note("port") or self._bound_note("allow_lan_access"),
+            client_version=self._client_version(),
         )
+
+    def _client_version(self) -> dict[str, Any]:
+        state = self.identity.to_dict()
+        alarm = state.get("alarm")
+        return {**state, "banner": banner_text(alarm, state) if alarm else None}
 
     # -- start / stop ------------------------------------------------------------------------
     async def a_start(self, port: int | None = None, *, without_account: bool = False) -> Status:
@@ -405,6 +420,17 @@ class Controller:
     def _start_background(self) -> None:
         self._bg.append(asyncio.ensure_future(self._quota_loop()))
         self._bg.append(asyncio.ensure_future(self._quota_recheck_loop()))
+        self._bg.append(asyncio.ensure_future(self._version_loop()))
+
+    async def _version_loop(self) -> None:
+        """The client version Google accepts: learned at start and every few hours (requests
+        never wait for it; they read the version in use from memory)."""
+        while True:
+            try:
+                await self.identity.refresh()
+            except Exception:
+                log.exception("client version refresh failed")
+            await asyncio.sleep(REFRESH_INTERVAL)
 
     async def _quota_recheck_loop(self) -> None:
         """Accounts cooling down for quota: re-read their live quota, so an early reset frees them."""

@@ -128,6 +128,7 @@ def test_state_shape(control: Any, controller: Any) -> None:
     assert s["config"] == {
         "port": port, "allow_lan_access": False, "auth_mode": "auto", "auto_start": False,
         "effective_auth_mode": "all_except_health", "overrides": [],  # auto asks for the key (issue #27)
+        "client_version": "", "use_ai_credits": False,
         "monitor": {"enabled": True, "retention_days": 30, "store_bodies": False},
         "zai": {"enabled": False, "base_url": "https://api.z.ai/api/anthropic",
                 "effective_base_url": "https://api.z.ai/api/anthropic", "dispatch_mode": "off",

@@ -49,6 +49,9 @@ class Status:
     upstreams: list[str] = field(default_factory=list)
     restart_note: str | None = None  # a saved port / LAN setting that waits for a restart
     problem: dict[str, Any] | None = None  # StartProblem.to_dict() while its cause stands
+    # the client version reported to Google (upstream/client_version.py), with `alarm` and `banner`
+    # while Google refuses it
+    client_version: dict[str, Any] | None = None
 
     @property
     def openai_base_url(self) -> str:

@@ -73,6 +73,7 @@ PAGE_SETTINGS = {
     "port", "allow_lan_access", "auth_mode", "auto_start",
     "monitor.enabled", "monitor.retention_days", "monitor.store_bodies",
     "zai.enabled", "zai.base_url", "zai.dispatch_mode", "zai.models",
+    "client_version", "use_ai_credits",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
@@ -309,6 +310,8 @@ class ControlServer:
                 "auth_mode": cfg.auth_mode,
                 "auto_start": cfg.auto_start,
                 "effective_auth_mode": cfg.effective_auth_mode,
+                "client_version": cfg.client_version,
+                "use_ai_credits": cfg.use_ai_credits,
                 "overrides": sorted(ctl.overrides),
                 "monitor": {
                     "enabled": cfg.monitor.enabled,

@@ -145,7 +145,8 @@ async def _count(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, 
     while True:
         p = adapter.plan(ctx, call, retry)
         ex.upstream_model, ex.upstream = p.target, "google"
-        job = Job(p, {"model": p.target, **adapter.count_request(call, p)}, call, kind="count")
+        # the model inside the request, as `models/<id>` (gemini-cli; a top-level model is refused)
+        job = Job(p, {"model": f"models/{p.target}", **adapter.count_request(call, p)}, call, kind="count")
         try:
             total = await pipeline.count(ctx, ex, job, retry)
             return sink.whole(orjson.dumps(adapter.count_answer(total)), {"X-Trayproxy-Model": p.target})
