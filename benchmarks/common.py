@@ -166,7 +166,7 @@ def make_home(fake: Fake) -> Path:
 
 
 def trayproxy_env(home: Path, fake: Fake | None) -> dict[str, str]:
-    env = dict(os.environ, TRAYPROXY_HOME=str(home))
+    env = dict(os.environ, TRAYPROXY_HOME=str(home), TRAYPROXY_CLIENT_VERSION_URL="")  # no updater: no internet
     env.pop("DISPLAY", None)
     if fake is not None:
         env.update(fake.env)
@@ -175,7 +175,8 @@ def trayproxy_env(home: Path, fake: Fake | None) -> dict[str, str]:
 
 def start_trayproxy(home: Path, fake: Fake, port: int, cpu: str = PROXY_CPU,
                     argv: list[str] | None = None) -> subprocess.Popen[str]:
-    cmd = argv or [sys.executable, "-m", "trayproxy.cli", "serve", "--port", str(port)]
+    # auth off: the load generators send no key (auth_mode auto asks for one since #27)
+    cmd = argv or [sys.executable, "-m", "trayproxy.cli", "serve", "--port", str(port), "--auth-mode", "off"]
     proc = subprocess.Popen(pinned(cpu, cmd), env=trayproxy_env(home, fake), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     wait_http(f"http://127.0.0.1:{port}/healthz")

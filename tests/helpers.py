@@ -6,6 +6,7 @@ import asyncio
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from .conftest import MemoryKeyring, free_port
 def make_controller(*, transport: Any = None, env: dict[str, str] | None = None, clock: Any = None,
                     **overrides: Any) -> Controller:
     overrides.setdefault("port", free_port())
+    overrides.setdefault("auth_mode", "off")  # as app_stack: tests about the key set it (config set clears it)
     extra = {"clock": clock} if clock is not None else {}
     return Controller(app_paths(), secrets_backend=MemoryKeyring(), transport=transport, env=env,
                       overrides=overrides, **extra)
@@ -85,6 +87,17 @@ def request(port: int, method: str, path: str, *, headers: dict[str, str] | None
     out = r.read()
     conn.close()
     return r.status, {k.lower(): v for k, v in r.getheaders()}, out
+
+
+def raw_exchange(port: int, data: bytes) -> bytes:
+    """Send `data` as is (what an HTTP library would refuse to send goes out too) to 127.0.0.1
+    and return everything the server answers until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
 
 
 # -- processes (serve, the tray app, a built bundle) ----------------------------------------------

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
 from trayproxy import __version__
 from trayproxy.cli_accounts import add_retry_parser, format_accounts
@@ -93,11 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    """stderr, through applog's formatter: client text escaped, secrets redacted."""
+    from trayproxy import applog
+
+    applog.setup(console_level=logging.INFO if verbose else logging.WARNING, datefmt="%H:%M:%S")
 
 
 # -- serve -----------------------------------------------------------------------------------
@@ -234,9 +234,33 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         lines, bad = doctor_shared(cfg.shared, paths, inst)
         print("\n".join(lines))
         problems += bad
+    problems += _doctor_client(paths, cfg)
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
     print(f"display:      {'yes' if display else 'none (use `trayproxy serve`)'}")
     return 1 if problems else 0
+
+
+def _doctor_client(paths: Any, cfg: Any) -> int:
+    """The client version Google is told and, when it refused it, what to do (the running
+    instance's view when one runs, else what was saved). Returns 1 for a refusal."""
+    from trayproxy.upstream.client_version import (
+        choose_version,
+        install_candidates,
+        read_install_version,
+        read_state,
+        user_agent_for,
+    )
+    from trayproxy.upstream.words import doctor_lines as client_lines
+
+    saved = read_state(paths.client_version_file)
+    learned = saved.get("learned") if isinstance(saved.get("learned"), str) else None
+    version, source = choose_version(cfg.client_version, learned, read_install_version(install_candidates()))
+    alarm = saved.get("alarm") if isinstance(saved.get("alarm"), dict) else None
+    if alarm and alarm.get("version") != version:
+        alarm = None  # about a version no longer in use
+    state = {"user_agent": user_agent_for(version), "source": source, "alarm": alarm}
+    print("\n".join(client_lines(state)))
+    return 1 if alarm else 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

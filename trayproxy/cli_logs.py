@@ -5,6 +5,9 @@
    machine's SQLite log, with a note on stderr saying so. Embedded: the SQLite log.
 2. `--keys`: requests, errors and tokens per client key (names from keys.json), today and in
    all; `--key ID_OR_NAME`: only that key's requests.
+3. `--refused`: the guards' refusals (no or wrong API key, a web page, a foreign Host), counted
+   per kind, origin and status; they are this machine's (never rows, so never in PostgreSQL).
+   Every field's control characters are escaped by the monitor.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ def add_parser(sub: Any) -> None:
     lg = sub.add_parser("logs", help="recent requests from the monitor")
     lg.add_argument("-n", type=int, default=30, help="how many (default 30)")
     lg.add_argument("--errors", action="store_true", help="only failed requests")
+    lg.add_argument("--refused", action="store_true",
+                    help="requests the guards refused (no or wrong API key, a web page, a foreign Host), counted")
     lg.add_argument("--json", action="store_true", help="JSON instead of a table")
     lg.add_argument("--key", metavar="ID_OR_NAME", help="only the requests of this client key")
     lg.add_argument("--keys", action="store_true", help="usage per client key instead of requests")
@@ -123,11 +128,21 @@ def _by_key(reader: LogReader) -> str:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from trayproxy.monitor.report import format_table
+    import shutil
+
+    from trayproxy.monitor.report import format_refused, format_table
 
     reader = open_log()
     if reader.local is None and not reader.url:
-        print("No requests recorded yet.")
+        print("[]" if args.json else "No requests recorded yet.")
+        return 0
+    width = shutil.get_terminal_size((120, 24)).columns
+    if args.refused:
+        refused = reader.local.refused(limit=args.n) if reader.local is not None else []
+        if args.json:
+            print(json.dumps(refused, indent=1))
+        else:
+            print(format_refused(refused, width=width) if refused else "No request was refused.")
         return 0
     if args.keys:
         text = _by_key(reader)
@@ -146,9 +161,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
         print(f"trayproxy: note: {reader.note}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=1, default=str))
-    else:
-        import shutil
-
-        width = shutil.get_terminal_size((120, 24)).columns
-        print(format_table(list(reversed(rows)), width=width) if rows else "No requests recorded yet.")
+        return 0
+    print(format_table(list(reversed(rows)), width=width) if rows else "No requests recorded yet.")
+    total = sum(int(r["count"]) for r in reader.local.refused(limit=1000)) if reader.local is not None else 0
+    if total:
+        print(f"\n{total} request{'s' if total != 1 else ''} refused by the guards (no or wrong API key, web "
+              "pages, foreign Host): trayproxy logs --refused")
     return 0

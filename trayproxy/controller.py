@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from trayproxy import applog
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.clientkeys.limits import DAY, LocalLimiter
 from trayproxy.clientkeys.store import KeyStore
@@ -42,7 +43,9 @@ from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem, po
 from trayproxy.proxy.context import assemble
 from trayproxy.proxy.server import ProxyServer, StartError
 from trayproxy.secrets import ZAI_KEY, SecretStore
+from trayproxy.upstream.client_version import REFRESH_INTERVAL, ClientIdentity, install_candidates
 from trayproxy.upstream.transport import AiohttpTransport, Transport
+from trayproxy.upstream.words import banner_text
 
 __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 
@@ -82,14 +85,21 @@ class Controller:
         self.secrets = SecretStore(paths.secrets_file, backend=secrets_backend)
         self.secrets.api_key()  # generated and stored on first run
         self.secrets.cached(ZAI_KEY)  # requests read both from memory from now on
+        applog.known_secrets(self._known_secrets)  # no log line shows them
         self.store = AccountStore(paths.accounts_file, self.secrets)
         eff = self.config
         self.transport = transport or AiohttpTransport(proxy=eff.upstream_proxy or None)
         self.keys = KeyStore(paths.keys_file)
         self.limiter = LocalLimiter()
         self.monitor: Monitor | None = self._make_monitor()
+        # What trayproxy says it is to Google: learned, refreshed in the background (upstream/client_version.py).
+        self.identity = ClientIdentity(
+            self.transport, override=lambda: self.config.client_version,
+            manifest_url=lambda: self.config.client_version_url, state_file=paths.client_version_file,
+            install_files=lambda: install_candidates(self.env), clock=clock)
         self.ctx = assemble(config=lambda: self.config, secrets=self.secrets, store=self.store,
-                            transport=self.transport, clock=clock, monitor=self.monitor, keys=self.keys)
+                            transport=self.transport, clock=clock, monitor=self.monitor, keys=self.keys,
+                            identity=self.identity)
         self.ctx.limiter = self.limiter
         self.pool, self.accounts, self.upstream = self.ctx.pool, self.ctx.accounts, self.ctx.upstream
         self.pool.on_change = lambda: self._notify()  # paused / disabled / resumed: tray and page
@@ -105,6 +115,8 @@ class Controller:
         self._owns_engine = engine is None
         self.engine = engine or Engine()
         self.store.bind(self.engine.loop)  # its saves on the loop go to a worker thread
+        self.engine.call(self.identity.load(), timeout=10)  # the version learned last time, before any request
+        self.identity.on_change = lambda: self._notify()  # a new version, or Google refusing it
         if self.monitor is not None:
             self.monitor.start()
             now = clock()
@@ -267,9 +279,8 @@ class Controller:
                     f"{self.restart_hint} to move it to port {cfg.port}.")
         if key == "allow_lan_access" and cfg.bind_host != srv.host:
             if cfg.allow_lan_access:
-                auto = " auth_mode auto asks for the API key from now on." if cfg.auth_mode == "auto" else ""
                 return (f"Saved, but the proxy listens on {where} (this machine only) until it restarts; "
-                        f"{self.restart_hint} to let other machines in.{auto}")
+                        f"{self.restart_hint} to let other machines in.")
             return (f"LAN access is off now: requests from other machines are refused from this moment. "
                     f"The socket stays bound to {where} until the proxy restarts ({self.restart_hint}).")
         return None
@@ -362,7 +373,13 @@ class Controller:
             upstreams=upstreams,
             restart_note=self._bound_note("port") or self._bound_note("allow_lan_access"),
             shared_problem=self.shared.problem() if self.shared is not None else None,
+            client_version=self._client_version(),
         )
+
+    def _client_version(self) -> dict[str, Any]:
+        state = self.identity.to_dict()
+        alarm = state.get("alarm")
+        return {**state, "banner": banner_text(alarm, state) if alarm else None}
 
     # -- start / stop ------------------------------------------------------------------------
     async def a_start(self, port: int | None = None, *, without_account: bool = False) -> Status:
@@ -456,6 +473,17 @@ class Controller:
     def _start_background(self) -> None:
         self._bg.append(asyncio.ensure_future(self._quota_loop()))
         self._bg.append(asyncio.ensure_future(self._quota_recheck_loop()))
+        self._bg.append(asyncio.ensure_future(self._version_loop()))
+
+    async def _version_loop(self) -> None:
+        """The client version Google accepts: learned at start and every few hours (requests
+        never wait for it; they read the version in use from memory)."""
+        while True:
+            try:
+                await self.identity.refresh()
+            except Exception:
+                log.exception("client version refresh failed")
+            await asyncio.sleep(REFRESH_INTERVAL)
 
     async def _quota_recheck_loop(self) -> None:
         """Accounts cooling down for quota: re-read their live quota, so an early reset frees them."""

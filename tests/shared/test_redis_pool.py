@@ -17,6 +17,7 @@ from tests.shared.engines import RedisServer
 from tests.shared.nodes import Node, account, two, until
 from trayproxy.accounts.catalog import Catalog, apply_catalog
 from trayproxy.accounts.pool import Unavailable
+from trayproxy.accounts.quota_windows import learn_spent
 from trayproxy.accounts.store import Account, ModelQuota
 from trayproxy.shared.redis_pool import RESTS, account_key
 
@@ -141,3 +142,27 @@ async def test_a_restarted_redis_gets_the_state_back_and_misses_nothing(
             await r.aclose()
         ak = account_key("x@example.com")
         assert {f"{ak}|{MODEL}", f"{ak}|claude-sonnet-4-5"} <= fields
+
+
+async def test_a_weekly_window_learned_by_one_rests_the_group_on_the_other(tmp_path: Path, redis_url: str) -> None:
+    async with two(tmp_path, (account("x@example.com"),), redis_url=redis_url) as (a, b):
+        await synced(a, b)
+        ax, bx = acc_of(a, "x@example.com"), acc_of(b, "x@example.com")
+        apply_catalog(ax, Catalog(models={"gemini-3-pro-high": ModelQuota(remaining=1.0)}), time.time())
+        a.store.save()
+        await until(lambda: b.pool.ready(bx, "gemini-3-pro-high"))
+        # a met a 429 with a reset days away: the weekly bucket of the Gemini group is spent
+        ax.quota_windows = learn_spent(ax.quota_windows, MODEL, time.time() + 3 * 86400)
+        a.store.save()
+        await until(lambda: not b.pool.ready(bx, "gemini-3-pro-high"))  # a sibling id: no request spent on it
+        assert "gemini-3-pro-high" in b.pool.resting(bx)
+
+
+async def test_no_ai_credits_learned_by_one_is_known_by_the_other(tmp_path: Path, redis_url: str) -> None:
+    async with two(tmp_path, (account("x@example.com"),), redis_url=redis_url) as (a, b):
+        await synced(a, b)
+        ax, bx = acc_of(a, "x@example.com"), acc_of(b, "x@example.com")
+        assert b.pool.may_pay(bx)
+        a.pool.no_credits(ax.id, 3600)
+        await until(lambda: not b.pool.may_pay(bx))
+        assert b.pool.cooldowns(bx.id) == {}  # not a model's rest: only the credits are out

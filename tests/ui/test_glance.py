@@ -100,3 +100,18 @@ def test_tooltip_has_state_url_and_reason() -> None:
     p = {"kind": "no_account"}
     assert tooltip(status(error="e", problem=p, active_accounts=0)) == (
         "trayproxy: stopped (error)\nAdd a Google account first\n0 active accounts")
+
+
+def test_the_model_line_shows_the_weekly_window_and_the_version_alarm_has_a_line() -> None:
+    from trayproxy.ui.glance import version_line
+
+    rows = [{"id": "a", "models": {"gemini-3-flash": {"remaining": 0.65, "reset_time": None}},
+             "windows": [{"family": "gemini", "group": "Gemini Models", "five_hour": {"remaining": 0.65},
+                          "weekly": {"remaining": 0.12}, "spent_until": None}]}]
+    last = {"upstream_model": "gemini-3-flash", "upstream": "google", "account_id": "a"}
+    assert model_line(last, rows, NOW) == "Model in use: gemini-3-flash \u00b7 65% left (5 h), weekly 12%"
+    assert version_line(status()) is None
+    alarm = {"kind": "refused", "version": "2.9.1", "text": "no longer supported", "model": None, "at": NOW}
+    st = status(client_version={"alarm": alarm})
+    assert version_line(st) == "\u26a0 Google refuses client version 2.9.1: see Settings"
+    assert "Google refuses client version 2.9.1" in tooltip(st)

@@ -1,6 +1,12 @@
 """Account operations on the engine loop: access tokens, adding accounts (with onboarding),
 quota refresh, and the person's actions on an account (retry, enable, disable).
 
+The quota is read in two calls, always together: the catalog (`fetchAvailableModels`, whose
+per-model number is the 5-hour window, from the first host that answers: daily by default) and
+`retrieveUserQuotaSummary` (both windows per model group). A quota rest ends early only when both
+windows have quota again (accounts/quota_windows.py). When the summary cannot be read, the windows
+stay as last known and the 5-hour numbers alone speak for short rests.
+
 Access tokens live in memory only. They are refreshed ahead of expiry (5 minutes early) with
 at most one refresh in flight per account; concurrent requests wait for that one. A refresh that
 fails with `invalid_grant` disables the account with the reason, so it leaves the rotation and
@@ -25,11 +31,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from trayproxy.accounts import onboarding
-from trayproxy.accounts.catalog import apply_catalog, parse_catalog
+from trayproxy.accounts.catalog import apply_catalog, id_for_display, learn_retired, parse_catalog
 from trayproxy.accounts.cooldown import QUOTA_RECHECK
 from trayproxy.accounts.oauth import LoginFlow, OAuthClient, OAuthError, Tokens
 from trayproxy.accounts.pool import AccountPool
-from trayproxy.accounts.quota import parse_load_code_assist
+from trayproxy.accounts.quota import parse_credits, parse_load_code_assist
+from trayproxy.accounts.quota_windows import FIVE_HOURS, learn_spent, may_end_rest, parse_quota_summary
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.accounts.triage import classify
 from trayproxy.upstream.cloudcode import CloudCodeClient
@@ -260,6 +267,7 @@ class AccountService:
                 project, tier = parse_load_code_assist(data)
                 acc.project = project or acc.project
                 acc.tier = tier or acc.tier
+                acc.credits = parse_credits(data)
                 bad = [i for i in onboarding.ineligible_tiers(data) if i.url]
                 if bad and not acc.project:
                     self.pool.pause_for_verification(acc.id, link=bad[0].url, link_text=bad[0].url_text,
@@ -271,12 +279,10 @@ class AccountService:
             self._triage_account_answer(acc, status, raw)
         if acc.project:
             try:
-                status, data, raw = await self.upstream.fetch_available_models(token, acc.project)
+                status, raw = await self._read_quota(acc, token)
             except TransportError as e:
                 raise AccountError(f"Cloud Code could not be reached: {describe_network_error(e)}") from e
-            if status == 200:
-                self._apply_models(acc, data)
-            else:
+            if status != 200:
                 ok = False
                 self._triage_account_answer(acc, status, raw)
         if ok and resume and acc.verify_at is not None:
@@ -290,11 +296,62 @@ class AccountService:
             )
         return acc
 
-    def _apply_models(self, acc: Account, data: Any) -> None:
-        apply_catalog(acc, parse_catalog(data), self.clock())
+    async def _read_quota(self, acc: Account, token: str) -> tuple[int, bytes]:
+        """The catalog (with the 5-hour numbers) and both quota windows, then the quota rests
+        that may end. Returns the catalog call's status and body."""
+        status, data, raw, host = await self.upstream.fetch_available_models(token, acc.project)
+        if status != 200:
+            return status, raw
+        apply_catalog(acc, parse_catalog(data), self.clock(), host)
+        try:
+            s_status, s_data, _ = await self.upstream.quota_summary(token, acc.project)
+        except TransportError as e:
+            log.info("quota summary of %s could not be read: %s", acc.email, e)
+        else:
+            windows = parse_quota_summary(s_data) if s_status == 200 else []
+            if windows:
+                acc.quota_windows, acc.windows_updated = windows, self.clock()
+            else:  # gated or failing: the 5-hour numbers alone, the windows as last known
+                log.info("quota summary of %s: HTTP %s", acc.email, s_status)
+        self._end_quota_rests(acc)
+        return status, raw
+
+    def _end_quota_rests(self, acc: Account) -> None:
+        """Quota rests that end early: the model's own number shows quota again and both windows
+        of its group do (not a 404's rest, nor another kind)."""
+        cooling = self.pool.cooldowns(acc.id)
+        now = self.clock()
         for name, q in acc.models.items():
-            if q.remaining:  # the quota is back (early reset): a quota rest ends (not a 404's)
+            c = cooling.get(name)
+            if c is None or c.kind != "quota" or not q.remaining:
+                continue
+            if may_end_rest(acc.quota_windows, name, c.until - now):
                 self.pool.clear_cooldowns(acc.id, name, kinds=frozenset({"quota"}))
+
+    def quota_spent(self, acc: Account, model: str, seconds: float) -> None:
+        """A 429 QUOTA_EXHAUSTED whose reset is longer than a 5-hour window: the model's group
+        has spent its weekly quota on this account, so none of its ids is tried there until then
+        (saved with the record)."""
+        if seconds > FIVE_HOURS + 60:
+            acc.quota_windows = learn_spent(acc.quota_windows, model, self.clock() + seconds)
+            self.store.save()
+
+    def retire(self, model: str, replacement: str, mapping: dict[str, str]) -> str | None:
+        """Google answered that `model` is no longer available and to switch to `replacement` (a
+        display name): every account listing it forwards it to the id it serves under that name
+        from now on. Returns the id on the first such account (None: no account serves one)."""
+        first: str | None = None
+        for acc in self.store.all():
+            if model not in acc.models and model not in acc.retired:
+                continue
+            new = id_for_display(acc, replacement, mapping)
+            if new is None or new == model:
+                acc.models = {m: q for m, q in acc.models.items() if m != model}
+                continue
+            learn_retired(acc, model, new)
+            first = first or new
+        self.store.save()
+        return first
 
     def _triage_account_answer(self, acc: Account, status: int, raw: bytes) -> None:
         """A 403 on an account call means the same as on generation (verification, API off,
@@ -339,12 +396,11 @@ class AccountService:
             self._last_probe[acc.id] = now
             try:
                 token = await self.access_token(acc)
-                status, data, _ = await self.upstream.fetch_available_models(token, acc.project)
+                status, _ = await self._read_quota(acc, token)
             except (TokenUnavailable, TransportError) as e:
                 log.info("quota re-check of %s failed: %s", acc.email, e)
                 continue
             if status == 200:
-                self._apply_models(acc, data)
                 await self.store.a_put(acc)
                 n += 1
         return n

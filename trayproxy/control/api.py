@@ -50,6 +50,9 @@ class Status:
     restart_note: str | None = None  # a saved port / LAN setting that waits for a restart
     problem: dict[str, Any] | None = None  # StartProblem.to_dict() while its cause stands
     shared_problem: str | None = None  # "shared state unreachable since …" (shared mode, #30)
+    # the client version reported to Google (upstream/client_version.py), with `alarm` and `banner`
+    # while Google refuses it
+    client_version: dict[str, Any] | None = None
 
     @property
     def openai_base_url(self) -> str:

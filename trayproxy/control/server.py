@@ -74,6 +74,7 @@ PAGE_SETTINGS = {
     "port", "allow_lan_access", "auth_mode", "auto_start",
     "monitor.enabled", "monitor.retention_days", "monitor.store_bodies",
     "zai.enabled", "zai.base_url", "zai.dispatch_mode", "zai.models",
+    "client_version", "use_ai_credits",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
@@ -124,6 +125,9 @@ class ControlServer:
 
     # -- lifecycle (on the engine loop) ---------------------------------------------------
     async def start(self) -> str:
+        from trayproxy.proxy.aiohttp_private import install_safe_expect_handler
+
+        install_safe_expect_handler()  # an Expect header that is not UTF-8: a 417, not a 500
         app = web.Application(middlewares=[self._guard], client_max_size=1024 * 1024)
         self._routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -308,6 +312,8 @@ class ControlServer:
                 "auth_mode": cfg.auth_mode,
                 "auto_start": cfg.auto_start,
                 "effective_auth_mode": cfg.effective_auth_mode,
+                "client_version": cfg.client_version,
+                "use_ai_credits": cfg.use_ai_credits,
                 "overrides": sorted(ctl.overrides),
                 "monitor": {
                     "enabled": cfg.monitor.enabled,

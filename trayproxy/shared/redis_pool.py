@@ -3,7 +3,8 @@
 1. What is shared, keyed by the account's e-mail hashed (`account_key`: instances that each
    signed the same Google account in give it different ids, and Redis holds no e-mail):
    - rests (`pool:rests`, field `<account>|<model>`, "" for the whole account): until, reason,
-     kind; a rest only grows (a Lua max), ends early only by an explicit end;
+     kind; a rest only grows (a Lua max), ends early only by an explicit end; "no AI credits
+     left" is kept there too, as `<account>|#credits` (`CREDITS`);
    - account states (`pool:acct:<account>` field `state`): paused for verification, disabled,
      resumed, with when;
    - quota snapshots and catalogs (same hash, field `snap`): every field of the record the
@@ -40,6 +41,7 @@ __all__ = ["RedisPool", "account_key", "snapshot"]
 RESTS = PREFIX + "pool:rests"
 INFLIGHT = PREFIX + "pool:inflight"
 SESSION = PREFIX + "sess:"
+CREDITS = "#credits"  # the rests hash's model for "Google said no AI credits left" (no model id has a #)
 INFLIGHT_EVERY = 0.5
 INFLIGHT_STALE = 3.0
 # A rest grows, never shrinks, whoever writes last. KEYS[1] the hash; ARGV: field, until, value.
@@ -130,6 +132,9 @@ class RedisPool:
         self.bus.write(lambda p: p.eval(_MAX_REST, 1, RESTS, f"{ak}|{model}", cooldown.until, value))
         self.bus.publish("rest", a=ak, m=model, u=cooldown.until, r=cooldown.reason[:500], kd=cooldown.kind)
 
+    def no_credits(self, account_id: str, until: float) -> None:
+        self.rested(account_id, CREDITS, Cooldown(until, "no Google One AI credits left", "no_credits"))
+
     def rests_ended(self, account_id: str, models: list[str]) -> None:
         ak = self.key_of(account_id)
         if ak is None:
@@ -189,9 +194,14 @@ class RedisPool:
     # -- in: other instances' events -----------------------------------------------------------
     def _on_rest(self, m: dict[str, Any]) -> None:
         acc = self.local(str(m["a"]))
-        if acc is not None and self.pool.apply_rest(acc.id, str(m["m"]),
-                                                     Cooldown(float(m["u"]), str(m["r"]), str(m["kd"]))):
+        if acc is not None and self._apply_rest(acc.id, str(m["m"]),
+                                                Cooldown(float(m["u"]), str(m["r"]), str(m["kd"]))):
             self.on_change()
+
+    def _apply_rest(self, account_id: str, model: str, c: Cooldown) -> bool:
+        if model == CREDITS:
+            return self.pool.apply_no_credits(account_id, c.until)
+        return self.pool.apply_rest(account_id, model, c)
 
     def _on_rest_end(self, m: dict[str, Any]) -> None:
         acc = self.local(str(m["a"]))
@@ -296,7 +306,7 @@ class RedisPool:
                 continue
             acc = self.local(ak)
             if acc is not None:
-                changed |= self.pool.apply_rest(acc.id, model, Cooldown(float(r["u"]), str(r["r"]), str(r["k"])))
+                changed |= self._apply_rest(acc.id, model, Cooldown(float(r["u"]), str(r["r"]), str(r["k"])))
         for (_acc, ak), h in zip(accounts, replies[1:], strict=False):
             h = {_s(k): json.loads(v) for k, v in (h or {}).items()}
             if "state" in h:
@@ -312,12 +322,16 @@ class RedisPool:
     async def _write_back(self, accounts: list[tuple[Account, str]], remote_rests: dict[str, Any],
                           remote: dict[str, dict[str, Any]], expired: list[str], now: float) -> None:
         events: list[tuple[str, dict[str, Any]]] = []  # what Redis lacked goes to the others too
+        credits = self.pool.credits_out()
 
         def write(p: Any) -> None:
             if expired:
                 p.hdel(RESTS, *expired)
             for acc, ak in accounts:
-                for model, c in self.pool.cooldowns(acc.id).items():
+                held = dict(self.pool.cooldowns(acc.id))
+                if acc.id in credits:
+                    held[CREDITS] = Cooldown(credits[acc.id], "no Google One AI credits left", "no_credits")
+                for model, c in held.items():
                     r = remote_rests.get(f"{ak}|{model}")
                     if r is None or float(r["u"]) < c.until:
                         p.eval(_MAX_REST, 1, RESTS, f"{ak}|{model}", c.until,

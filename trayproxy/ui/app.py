@@ -28,16 +28,10 @@ log = logging.getLogger("trayproxy.ui.app")
 
 
 def _setup_logging(paths: AppPaths) -> None:
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.WARNING)
-    logfile = logging.FileHandler(paths.log_file, encoding="utf-8")
-    logfile.setLevel(logging.INFO)
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    for handler in (console, logfile):
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
+    """Warnings on stderr, everything from INFO in trayproxy.log (0600, rotating; applog.py)."""
+    from trayproxy import applog
+
+    applog.setup(log_file=paths.log_file)
 
 
 class TrayRuntime:

@@ -1,4 +1,5 @@
-"""What the tray shows at a glance (pure): header, accounts summary, model in use, tooltip.
+"""What the tray shows at a glance (pure): header, accounts summary, model in use (with both quota
+windows of its group), the client version Google refuses, tooltip.
 
 Built from the Controller's Status, its account list and the last request the monitor recorded,
 so the tray does no I/O. Account rows may carry `status` (active / cooling / verify / disabled /
@@ -11,7 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "problem_notice", "clock"]
+from trayproxy.upstream.words import tray_line, weekly_suffix
+
+__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "problem_notice", "clock", "version_line"]
 
 
 def clock(ts: float) -> str:
@@ -131,9 +134,13 @@ def model_line(last: dict[str, Any] | None, rows: list[dict[str, Any]], now: flo
         q = mine[0]
     elif quotas:
         q = max((q for _, q in quotas), key=lambda x: x.get("remaining") or 0.0)
+    family = "gemini" if "gemini" in model.lower() else "3p"
+    row = next((r for r in rows if r.get("id") == last.get("account_id")), None)
+    group = next((w for w in (row or {}).get("windows") or [] if w.get("family") == family), None)
+    weekly = ((group or {}).get("weekly") or {}).get("remaining")
     if not q or q.get("remaining") is None:
-        return f"Model in use: {model}"
-    text = f"Model in use: {model} \u00b7 {round(float(q['remaining']) * 100)}% left"
+        return f"Model in use: {model}" + weekly_suffix(False, weekly)
+    text = f"Model in use: {model} \u00b7 {round(float(q['remaining']) * 100)}% left" + weekly_suffix(True, weekly)
     until = q.get("cooldown_until")
     if until and until > now:
         return text + f", rate-limited until {clock(until)}"
@@ -141,6 +148,12 @@ def model_line(last: dict[str, Any] | None, rows: list[dict[str, Any]], now: flo
     if reset and reset > now:
         text += f", resets {_in(reset - now)}"
     return text
+
+
+def version_line(status: Any) -> str | None:
+    """The line for a client version Google refuses (None while it accepts it)."""
+    alarm = (getattr(status, "client_version", None) or {}).get("alarm")
+    return tray_line(alarm) if alarm else None
 
 
 def tooltip(status: Any, starting: bool = False, accounts: str | None = None) -> str:
@@ -168,4 +181,6 @@ def tooltip(status: Any, starting: bool = False, accounts: str | None = None) ->
     shared = getattr(status, "shared_problem", None)
     if shared:  # "shared state unreachable since …": the sentence, without its details
         lines.append(shared.split(" (", 1)[0][:1].upper() + shared.split(" (", 1)[0][1:])
+    if (version := version_line(status)) is not None:
+        lines.append(version.lstrip("\u26a0 "))
     return "\n".join(lines)

@@ -158,7 +158,7 @@ class TrayApp:
         self._rows = self._accounts()
         return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts, self._glance(),
                 (st.problem or {}).get("suggested_port"), getattr(st, "config_problem", None),
-                getattr(st, "shared_problem", None), view_key(self._rows))
+                getattr(st, "shared_problem", None), view_key(self._rows), glance.version_line(st))
 
     def refresh(self) -> None:
         """Push state to the icon; skipped when nothing visible changed (an appindicator menu
@@ -200,10 +200,12 @@ class TrayApp:
         free = (st.problem or {}).get("suggested_port") if not st.running else None
         use_port = (Item(f"Use port {free} and start", self._act(lambda: self.do_use_port(free))),) if free else ()
         attention = menu_items(self._rows, Item, lambda url: self._act(lambda: self.do_open_url(url)))
+        version = glance.version_line(st)  # Google refuses the client version: the settings say what to do
         return (
             Item(header, None, enabled=False),
             Item(accounts, None, enabled=False),
             *((Item(model, None, enabled=False),) if model else ()),
+            *((Item(version, self._act(self.do_open_settings)),) if version else ()),
             *attention,
             Sep,
             toggle,
