@@ -49,6 +49,7 @@ class Bus:
         self._stopped = False
         self.synced = asyncio.Event()  # set after the first full sync (tests and /readyz wait on it)
         self.applied = 0  # events applied from other instances (metrics, tests)
+        self._loop = asyncio.get_running_loop()  # the engine loop: the bus is made and runs there
         engine.on_back.append(self.resync)
 
     # -- out ---------------------------------------------------------------------------------
@@ -69,7 +70,14 @@ class Bus:
     def _kick(self) -> None:
         if not self._flushing:
             self._flushing = True
-            asyncio.get_running_loop().call_soon(self._start_flush)
+            try:
+                on_loop = asyncio.get_running_loop() is self._loop
+            except RuntimeError:
+                on_loop = False
+            if on_loop:
+                self._loop.call_soon(self._start_flush)
+            else:  # a change made from another thread (a test's, the Controller's sync twins)
+                self._loop.call_soon_threadsafe(self._start_flush)
 
     def _start_flush(self) -> None:
         task = asyncio.ensure_future(self._flush())
