@@ -62,6 +62,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", f"/v1beta/models/{MODEL}:countTokens", GEMINI),
     ("POST", f"/v1/models/{MODEL}:generateContent", GEMINI),
     ("POST", "/api/event_logging/batch", {"events": []}), ("POST", "/v1/api/event_logging/batch", {"events": []}),
+    ("GET", "/metrics", None), ("GET", "/readyz", None),  # #30: Prometheus (protected like the API) and readiness
     ("GET", "/nowhere", None), ("POST", "/v1/nowhere", CHAT),
 ]
 
