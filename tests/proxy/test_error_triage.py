@@ -309,7 +309,7 @@ async def test_never_onboarded_account_is_onboarded_at_add_and_serves_with_its_n
     st, h, b = await gen(s, "first words")
     assert st == 200 and email_of(s, h) == "new@example.com", b
     assert fake.last().body["project"] == project
-    assert "disabled by you" in format_accounts(s.account_views())
+    assert "Disabled by you" in format_accounts(s.account_views())
 
 
 async def test_unreachable_token_endpoint_is_reported_as_network_trouble(world) -> None:
