@@ -94,6 +94,7 @@ class Controller:
         self.start_problem: StartProblem | None = None
         self._port_watch: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[Status], None]] = []
+        self._clients: list[dict[str, Any]] = []  # connected clients, as a_refresh_clients read them
         self._bg: list[asyncio.Task[Any]] = []
         self._config_turn = asyncio.Lock()  # one config change (or reload) at a time, on the loop
         self._owns_engine = engine is None
@@ -172,6 +173,12 @@ class Controller:
         return self._config
 
     @property
+    def language(self) -> str:
+        from trayproxy.i18n.detect import effective_language
+
+        return effective_language(self.config.language)
+
+    @property
     def bound_host(self) -> str | None:
         return self.server.host
 
@@ -190,6 +197,8 @@ class Controller:
                 self.config_problem = None
             self._apply_live()
         self._notify()
+        if key == "port":
+            self._clients_later()
         return new
 
     def set_config(self, key: str, value: Any) -> Config:
@@ -296,11 +305,12 @@ class Controller:
             upstreams.append("google")
         if cfg.zai.enabled and cfg.zai.dispatch_mode != "off":
             upstreams.append(f"zai ({cfg.zai.dispatch_mode})")
+        views = self._list_accounts()
         return Status(
             running=running,
             port=port,
             base_url=f"http://127.0.0.1:{port}",
-            active_accounts=self.pool.active_count(),
+            active_accounts=sum(1 for v in views if v["status"] == "active"),
             accounts_total=len(self.store.all()),
             lan=cfg.allow_lan_access,
             auth_mode=cfg.effective_auth_mode,
@@ -310,6 +320,9 @@ class Controller:
             secrets_fallback=self.secrets.fallback_reason,
             upstreams=upstreams,
             restart_note=self._bound_note("port") or self._bound_note("allow_lan_access"),
+            accounts=views,
+            clients=list(self._clients),
+            language=self.language,
         )
 
     # -- start / stop ------------------------------------------------------------------------
@@ -337,6 +350,7 @@ class Controller:
         self.start_problem = None
         self._start_background()
         self._notify()
+        self._clients_later()
         return self._status()
 
     async def a_stop(self) -> Status:
@@ -345,6 +359,7 @@ class Controller:
         self._bg.clear()
         await self.server.stop()
         self._notify()
+        self._clients_later()
         return self._status()
 
     def start(self, port: int | None = None) -> Status:
@@ -483,6 +498,30 @@ class Controller:
 
     def set_account_enabled(self, id_or_email: str, enabled: bool) -> Account:
         return self.engine.call(self.a_set_account_enabled(id_or_email, enabled))
+
+    async def a_refresh_clients(self) -> list[dict[str, Any]]:
+        from trayproxy.connect.command import backup_root
+        from trayproxy.connect.service import status as client_status
+
+        base, root = self._status_base_url(), backup_root(self.paths.data_dir)
+        rows = await asyncio.to_thread(lambda: client_status(base_url=base, backup_root=root, versions=False))
+        clients = [{"client": r["client"], "title": r["title"], "connected": r["connected"]} for r in rows]
+        if clients != self._clients:
+            self._clients = clients
+            self._notify()
+        return clients
+
+    def _clients_later(self) -> None:
+        """(On the loop.) The base URL may have moved: read the clients again, in the background."""
+        task = asyncio.ensure_future(self.a_refresh_clients())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a read error is not news
+
+    def refresh_clients(self) -> list[dict[str, Any]]:
+        return self.engine.call(self.a_refresh_clients(), timeout=60)
+
+    def _status_base_url(self) -> str:
+        port = self.server.port if self.server.running and self.server.port else self.config.port
+        return f"http://127.0.0.1:{port}"
 
     async def a_refresh_accounts(self) -> list[tuple[Account, str | None]]:
         res = await self.accounts.refresh_all()

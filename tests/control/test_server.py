@@ -124,8 +124,10 @@ def test_state_shape(control: Any, controller: Any) -> None:
     assert status == 200
     port = controller.config.port
     assert s["status"]["running"] is False and s["status"]["active_accounts"] == 1
+    assert s["summary"]["line"] == "1 account ready" and s["accounts"][0]["words"]["badge"] == "Ready"
+    assert "accounts" not in s["status"] and s["language"] == {"setting": "auto", "lang": "en"}
     assert s["config"] == {
-        "port": port, "allow_lan_access": False, "auth_mode": "auto", "auto_start": False,
+        "language": "auto", "port": port, "allow_lan_access": False, "auth_mode": "auto", "auto_start": False,
         "effective_auth_mode": "off", "overrides": [],
         "monitor": {"enabled": True, "retention_days": 30, "store_bodies": False},
         "zai": {"enabled": False, "base_url": "https://api.z.ai/api/anthropic",

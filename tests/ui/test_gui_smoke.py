@@ -231,7 +231,7 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         time.sleep(0.5)
         app.open_menu()
         app.screenshot(artifacts / f"tray-menu-running-{backend}.png")
-        app.choose(4)  # Stop, Copy base URL, Connect, Open Settings...
+        app.choose(4)  # Stop, Copy base URL, Connect, Open Settings…
         wid = wait_for(lambda: app.xdotool("search", "--name", "trayproxy settings"), 30, "the settings window")
         assert _window_processes(home)
         time.sleep(4)  # page load + first /api/state
@@ -239,7 +239,7 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         assert wid
 
         app.open_menu()
-        app.choose(6)  # Stop, Copy base URL, Connect, Open Settings..., Add Account..., Quit
+        app.choose(6)  # Stop, Copy base URL, Connect, Open Settings…, Add Account…, Quit
         assert proc.wait(30) == 0
         assert not (home / "instance.json").exists()
         assert not _port_open(port)

@@ -32,7 +32,7 @@ def test_verification_link_in_the_tray_opens_googles_page(tray: Any, controller:
     controller.pool.pause_for_verification(acc.id, link=VERIFY_URL, link_text="Verify your account",
                                            message="To continue, verify your account in a browser.")
     items = menu_items(app.icon.menu)
-    line = items["\u26a0 v@example.com: verify the account\u2026"]
+    line = items["\u26a0 v@example.com: Google asks you to verify this account"]
     assert line.enabled
     line(app.icon)
     assert opened == [VERIFY_URL]
@@ -50,7 +50,7 @@ def test_disabled_and_cooling_lines(controller: Any) -> None:
     disabled = next(t for t in lines if t.startswith("\u26d4 d@example.com"))
     assert lines[disabled] == "https://console.developers.google.com/apis/x" and len(disabled) < 80
     cooling = next(t for t in lines if "c@example.com" in t)
-    assert "gemini-3-flash +1 back at" in cooling and lines[cooling] is None
+    assert "gemini-3-flash and 1 more back at" in cooling and lines[cooling] is None
 
 
 def test_menu_follows_account_state_changes(tray: Any, controller: Any) -> None:

@@ -16,6 +16,8 @@ from aiohttp import web
 
 from trayproxy.connect.command import ACTIONS, backup_root, run_for
 from trayproxy.connect.service import CLIENTS, ConnectError, status, summary
+from trayproxy.connect.words import notice
+from trayproxy.i18n import translator
 
 if TYPE_CHECKING:
     from trayproxy.control.api import ControllerAPI
@@ -34,6 +36,7 @@ def add_connect_routes(router: web.UrlDispatcher, controller: ControllerAPI) -> 
     async def get_connect(request: web.Request) -> web.StreamResponse:
         base_url, root = controller.status().base_url, backup_root(controller.paths.data_dir)
         rows = await in_thread(lambda: status(base_url=base_url, backup_root=root))
+        await controller.a_refresh_clients()  # what the page sees, every view sees
         return web.json_response({"clients": rows})
 
     async def post_connect(request: web.Request) -> web.StreamResponse:
@@ -50,7 +53,8 @@ def add_connect_routes(router: web.UrlDispatcher, controller: ControllerAPI) -> 
             res = await in_thread(lambda: run_for(controller, client, str(action)))
         except ConnectError as e:
             return web.json_response({"error": str(e)}, status=400)
-        return web.json_response({**res.to_dict(), "summary": summary(res)})
+        title, body = notice(res, translator(controller.language))
+        return web.json_response({**res.to_dict(), "summary": summary(res), "notice": {"title": title, "body": body}})
 
     router.add_get("/api/connect", get_connect)
     router.add_post("/api/connect", post_connect)

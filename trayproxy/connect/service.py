@@ -40,6 +40,7 @@ class Result:
     action: str
     ok: bool = False
     problem: str | None = None
+    code: str | None = None  # what kind of problem, for the window's words: not_connected, no_backup
     files: list[str] = field(default_factory=list)
     backup: str | None = None
     unchanged: bool = False
@@ -55,7 +56,7 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         return {
             "client": self.client, "title": self.title, "action": self.action, "ok": self.ok,
-            "problem": self.problem, "files": self.files, "backup": self.backup, "unchanged": self.unchanged,
+            "problem": self.problem, "code": self.code, "files": self.files, "backup": self.backup, "unchanged": self.unchanged,
             "model": self.model, "installed": self.installed.to_dict() if self.installed else None,
             "round_trip": self.round_trip.to_dict() if self.round_trip else None,
             "client_run": self.client_run.to_dict() if self.client_run else None, "notes": self.notes,
@@ -90,6 +91,7 @@ def _verify(c: Connector, res: Result, env: Mapping[str, str], base_url: str | N
         return
     if ep is None:
         res.problem = f"{c.title} is not connected (run `trayproxy connect {c.id}`)"
+        res.code = "not_connected"
         return
     res.notes.extend(ep.notes)
     for var in c.shell_overrides(env):
@@ -144,6 +146,7 @@ def undo(client: str, *, backup_root: Path, env: Mapping[str, str] | None = None
     b = backups.newest(backup_root, c.id)
     if b is None:
         res.problem = f"no backup of {c.title}'s settings to restore (connect was not run, or was undone)"
+        res.code = "no_backup"
         return res
     try:
         res.files = [str(p) for p in backups.restore(b)]

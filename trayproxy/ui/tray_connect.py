@@ -13,7 +13,8 @@ import pystray
 
 from trayproxy.connect import backup
 from trayproxy.connect.command import backup_root, run_for
-from trayproxy.connect.service import CLIENTS, status, summary
+from trayproxy.connect.service import CLIENTS
+from trayproxy.connect.words import ACTION_WORDS, notice
 
 if TYPE_CHECKING:
     from trayproxy.ui.tray import TrayApp
@@ -24,14 +25,9 @@ log = logging.getLogger("trayproxy.connect")
 
 
 def _connected(app: TrayApp, client: str) -> bool:
-    """From the Status the tray was last given (the menu is built on the GUI thread, which never
-    waits for the engine loop)."""
-    try:
-        rows = status(base_url=app.status.base_url, backup_root=backup_root(app.controller.paths.data_dir),
-                      versions=False)
-    except Exception:
-        return False
-    return any(r["client"] == client and r["connected"] for r in rows)
+    """From the Status the tray was last given: the page's Connect card shows the same (the menu
+    is built on the GUI thread, which reads no files and never waits for the engine loop)."""
+    return any(r["client"] == client and r["connected"] for r in getattr(app.status, "clients", None) or [])
 
 
 def _can_undo(app: TrayApp, client: str) -> bool:
@@ -46,13 +42,13 @@ def tray_menu(app: TrayApp) -> pystray.MenuItem:
         def work() -> None:
             try:
                 res = run_for(ctl, client, action)
-                lines = [ln.strip() for ln in summary(res)]
-                # the title says it all; the body: what proved it, and notes (paths are in the CLI)
-                body = [ln for ln in lines[1:] if not ln.startswith(("wrote ", "backup in ", "restored ", "installed: "))]
-                app.notify(lines[0], "\n".join(body[:3]))
+                title, body = notice(res, app.tr)
+                app.notify(title, body)
             except Exception as e:
                 log.exception("connect %s %s failed", client, action)
-                app.notify(f"Could not {action} {CLIENTS[client].title}", str(e))
+                app.notify(app.tr._("Could not connect {client}", client=CLIENTS[client].title) if action == "connect"
+                           else app.tr._("{client}: {action} failed", client=CLIENTS[client].title,
+                                         action=ACTION_WORDS[action](app.tr)), str(e))
             try:
                 app.icon.update_menu()
             except Exception:
@@ -60,15 +56,17 @@ def tray_menu(app: TrayApp) -> pystray.MenuItem:
 
         return work
 
+    _ = app.tr._
+
     def client_menu(cid: str) -> pystray.Menu:
         return pystray.Menu(
-            Item("Connect", app._act(run(cid, "connect"))),
-            Item("Check", app._act(run(cid, "check"))),
-            Item("Undo", app._act(run(cid, "undo")), enabled=lambda item: _can_undo(app, cid)),
+            Item(_("Connect"), app._act(run(cid, "connect"))),
+            Item(_("Check"), app._act(run(cid, "check"))),
+            Item(_("Undo"), app._act(run(cid, "undo")), enabled=lambda item: _can_undo(app, cid)),
         )
 
     def label(cid: str, title: str) -> Callable[[Any], str]:
         # a text mark rather than `checked`: GTK draws no check on an item that has a submenu
         return lambda item: f"{title}  ✓" if _connected(app, cid) else title
 
-    return Item("Connect", pystray.Menu(*(Item(label(cid, c.title), client_menu(cid)) for cid, c in CLIENTS.items())))
+    return Item(_("Connect"), pystray.Menu(*(Item(label(cid, c.title), client_menu(cid)) for cid, c in CLIENTS.items())))
