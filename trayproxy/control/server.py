@@ -221,7 +221,7 @@ class ControlServer:
         r = app.router
         r.add_get("/", self.index)
         r.add_post("/", self.index_post)
-        r.add_get("/{name:[a-z][a-z_-]*\\.(css|js)}", self.static)
+        r.add_get("/{name:[a-z][a-z0-9_-]*\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
         r.add_get("/api/i18n", self.get_i18n)
@@ -280,7 +280,7 @@ class ControlServer:
         return self._page(self.token)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]  # the route allows [a-z_-]+.(css|js) only: no path parts
+        name = request.match_info["name"]  # the route allows [a-z0-9_-]+.(css|js) only: no path parts
         path = self.web_dir / name
         if not path.is_file():
             raise web.HTTPNotFound()

@@ -1,84 +1,78 @@
-// "Connect a client" card: one row per client (installed version, connected or not) with
-// Connect / Check / Undo buttons; results (✓ with the model that answered, or what is wrong)
-// appear under the row. API: GET/POST /api/connect (trayproxy/connect/routes.py).
+/* "Connect a client" card: one row per client (installed version, connected or not) with
+ * Connect / Check / Undo buttons; results (✓ with the model that answered, or what is wrong, in the
+ * page's language: connect/words.py) appear under the row. API: GET/POST /api/connect
+ * (trayproxy/connect/routes.py).
+ *
+ * Connected or not is the pushed status's (`status.clients`, the tray's Connect menu shows the
+ * same): a connect from the tray or the CLI reaches this card within a moment, without a reload.
+ * The versions and undo backups are read again (GET /api/connect) only when that changes.
+ */
+"use strict";
+
 (function () {
-  "use strict";
-  const TOKEN = document.querySelector('meta[name="trayproxy-token"]').content;
-  const list = document.getElementById("connect-list");
-  if (!list) return;
+  const tp = window.trayproxy;
+  const { h, t } = tp;
+  const list = () => document.getElementById("connect-list");
   const results = {};
   let busy = null;
+  let rows = [];
+  let lastClients = null;
 
-  async function call(body) {
-    const opts = { method: body ? "POST" : "GET", headers: { "X-Trayproxy-Token": TOKEN } };
-    if (body) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    const resp = await fetch("/api/connect", opts);
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) throw new Error(data.error || "HTTP " + resp.status);
-    return data;
-  }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-
-  function button(label, client, action, enabled) {
-    const b = el("button", "btn small" + (action === "connect" ? " primary" : " ghost"), label);
-    b.type = "button";
-    b.dataset.connectClient = client;
-    b.dataset.connectAction = action;
+  function button(label, row, action, enabled) {
+    const b = h("button", {
+      type: "button", class: "btn small" + (action === "connect" && !row.connected ? " primary" : " ghost"),
+      "data-connect-client": row.client, "data-connect-action": action,
+      "aria-label": t("{action}: {client}", { action: label, client: row.title }),
+      text: busy && busy.client === row.client && busy.action === action ? label + "…" : label,
+    });
     b.disabled = !enabled || busy !== null;
-    if (busy && busy.client === client && busy.action === action) b.textContent = label + "…";
-    b.addEventListener("click", () => run(client, action));
+    b.addEventListener("click", () => run(row.client, action));
     return b;
   }
 
-  function render(rows) {
-    list.replaceChildren();
-    for (const row of rows) {
-      const li = el("li", "connect-row");
-      li.dataset.client = row.client;
-      const name = el("div", "connect-name", row.title);
-      const inst = row.installed || {};
-      name.append(el("span", "connect-version", inst.binary ? "v" + (inst.version || "?") : "not installed"));
-      const badge = el("span", "connect-badge" + (row.connected ? " on" : ""), row.connected ? "✓ Connected" : "Not connected");
-      name.append(badge);
-      if (inst.newer_than_tested) name.append(el("span", "connect-badge warn", "newer than tested (" + inst.newest_tested + ")"));
-      const actions = el("div", "connect-actions");
-      actions.append(button("Connect", row.client, "connect", true),
-                     button("Check", row.client, "check", row.connected),
-                     button("Undo", row.client, "undo", row.can_undo));
-      li.append(name, actions);
-      const res = results[row.client];
-      if (res) {
-        const p = el("p", "connect-result " + (res.ok ? "ok" : "err"), res.head);
-        if (res.detail) p.append(el("span", "connect-detail", res.detail));
-        li.append(p);
-      }
-      list.append(li);
-    }
+  function connectedNow(row) {
+    const st = tp.state && tp.state.status.clients;
+    const live = st && st.find((c) => c.client === row.client);
+    return live ? live.connected : row.connected;
   }
 
-  let rows = [];
+  function render() {
+    const el = list();
+    if (!el) return;
+    el.replaceChildren(...rows.map((r) => {
+      const row = { ...r, connected: connectedNow(r) };
+      const inst = row.installed || {};
+      const name = h("div", { class: "connect-name" }, row.title,
+        h("span", { class: "connect-version", text: inst.binary ? "v" + (inst.version || "?") : t("not installed") }),
+        h("span", { class: "connect-badge" + (row.connected ? " on" : ""), text: row.connected ? "✓ " + t("Connected") : t("Not connected") }),
+        inst.newer_than_tested ? h("span", { class: "connect-badge warn",
+          text: t("newer than tested ({version})", { version: inst.newest_tested }) }) : null);
+      const actions = h("div", { class: "connect-actions" },
+        button(t("Connect"), row, "connect", true), button(t("Check"), row, "check", row.connected),
+        button(t("Undo"), row, "undo", row.can_undo));
+      const res = results[row.client];
+      return h("li", { class: "connect-row", "data-client": row.client }, name, actions,
+        res ? h("p", { class: "connect-result " + (res.ok ? "ok" : "err"), role: "status" }, res.head,
+          res.detail ? h("span", { class: "connect-detail", text: res.detail }) : null) : null);
+    }));
+  }
+
   async function refresh() {
     try {
-      rows = (await call()).clients;
-      render(rows);
+      rows = (await tp.api("connect")).clients;
+      render();
     } catch (e) {
-      list.replaceChildren(el("li", "connect-result err", "Could not read the clients: " + e.message));
+      const el = list();
+      if (el) el.replaceChildren(h("li", { class: "connect-result err", text: t("Could not read the clients: {error}", { error: e.message }) }));
     }
   }
 
   async function run(client, action) {
     busy = { client, action };
-    render(rows);
+    render();
     try {
-      const r = await call({ client, action });
-      const lines = (r.summary || []).slice(1).map((s) => s.trim()).filter((s) => !s.startsWith("backup in"));
-      results[client] = { ok: r.ok, head: r.summary ? r.summary[0] : (r.ok ? "✓" : "✗"), detail: lines.join("\n") };
+      const r = await tp.api("connect", { client, action });
+      results[client] = { ok: r.ok, head: r.notice.title, detail: r.notice.body };
     } catch (e) {
       results[client] = { ok: false, head: "✗ " + e.message, detail: "" };
     }
@@ -86,6 +80,12 @@
     await refresh();
   }
 
-  document.addEventListener("DOMContentLoaded", refresh);
-  if (document.readyState !== "loading") refresh();
+  tp.onState((s) => {
+    const clients = JSON.stringify(s.status.clients || []);
+    if (lastClients === null) { lastClients = clients; refresh(); return; }
+    if (clients === lastClients) return;
+    lastClients = clients;
+    render(); // connected or not, at once (a tray action); versions and backups follow
+    if (busy === null) refresh();
+  });
 })();
