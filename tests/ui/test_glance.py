@@ -81,7 +81,7 @@ def test_model_line_uses_the_serving_account_quota() -> None:
     assert model_line({"upstream_model": "unknown-model", "upstream": "google"}, rows, NOW) == "Model in use: unknown-model"
     assert model_line(None, rows, NOW) is None and model_line({"upstream_model": None}, rows, NOW) is None
     assert model_line(last, rows, NOW, DE) == (
-        f"Modell in Verwendung: gemini-2.5-flash \u00b7 35 % übrig \u00b7 setzt um {DE.clock(reset_a)} zurück")
+        f"Modell in Verwendung: gemini-2.5-flash \u00b7 {DE.percent(0.35)} übrig \u00b7 wird um {DE.clock(reset_a)} zurückgesetzt")
 
 
 def test_tooltip_has_state_url_and_reason() -> None:

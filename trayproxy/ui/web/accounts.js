@@ -163,6 +163,12 @@
     return a.tier ? a.tier.replace(/[-_]tier$/i, "").replace(/[-_]/g, " ") : t("tier unknown");
   }
 
+  function onboarded(a) {
+    const tier = a.tier || t("the default tier");
+    return h("p", { class: "muted small acct-onboarded", text: t("Onboarded by trayproxy to {tier} on {date} (project {project}).",
+      { tier, date: fmt.datetime(a.onboarded_at), project: a.project }) });
+  }
+
   function card(a) {
     const w = a.words;
     const attention = ["verify", "disabled", "not_eligible", "not_onboarded", "cooling"].includes(a.status)
@@ -178,9 +184,7 @@
         h("span", { class: "badge tier", title: a.tier || "", text: tierName(a) }),
         h("span", { class: "acct-id", title: t("Account id (what API clients see)"), text: a.label })),
       h("div", { class: "acct-body" },
-        a.onboarded_at && now() - a.onboarded_at < 24 * 3600
-          ? h("p", { class: "muted small acct-onboarded", text: t("Onboarded by trayproxy to {tier} on {date} (project {project}).",
-            { tier: a.tier || t("the default tier"), date: fmt.datetime(a.onboarded_at), project: a.project }) }) : null,
+        a.onboarded_at && now() - a.onboarded_at < 24 * 3600 ? onboarded(a) : null,
         stateBox(a),
         h("div", { class: "acct-actions" }, w.actions.map((x) => actionButton(a, x))),
         cooldownList(a),

@@ -307,8 +307,9 @@
     if (st.config_problem) items.push(["warning", t("Settings file:"), st.config_problem, "config", null]);
     if (st.restart_note) items.push(["warning", t("Waiting for a restart:"), st.restart_note, "restart", null]);
     if (st.secrets_fallback) {
+      const path = state.secrets.path || t("in the data folder");
       items.push(["warning", t("No system keychain:"), t("{why}. Secrets are kept in a private file instead ({path}, readable only by you).",
-        { why: st.secrets_fallback, path: state.secrets.path || t("in the data folder") }), "keychain", null]);
+        { why: st.secrets_fallback, path }), "keychain", null]);
     }
     if (!changed("banners", items)) return;
     $("banners").replaceChildren(...items.map(([kind, title, text, cause, port]) => {

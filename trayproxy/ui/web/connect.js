@@ -20,7 +20,7 @@
 
   function button(label, row, action, enabled) {
     const b = h("button", {
-      type: "button", class: "btn small" + (action === "connect" && !row.connected ? " primary" : " ghost"),
+      type: "button", class: "btn small" + (action === "connect" ? "" : " ghost"), // the page's primary action is elsewhere
       "data-connect-client": row.client, "data-connect-action": action,
       "aria-label": t("{action}: {client}", { action: label, client: row.title }),
       text: busy && busy.client === row.client && busy.action === action ? label + "…" : label,

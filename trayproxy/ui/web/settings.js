@@ -117,8 +117,9 @@
     $("auto-start").checked = cfg.auto_start;
     const auth = $("auth-mode");
     if (document.activeElement !== auth) auth.value = cfg.auth_mode;
-    $("auth-hint").textContent = t("In effect now: {mode}.", { mode: { off: t("no key needed"), strict: t("key needed on every route"),
-      all_except_health: t("key needed except on /health") }[cfg.effective_auth_mode] || cfg.effective_auth_mode });
+    const modes = { off: t("no key needed"), strict: t("key needed on every route"), all_except_health: t("key needed except on /health") };
+    const mode = modes[cfg.effective_auth_mode] || cfg.effective_auth_mode;
+    $("auth-hint").textContent = t("In effect now: {mode}.", { mode });
     if (!editingKey) $("api-key").value = s.api_key;
   }
 
