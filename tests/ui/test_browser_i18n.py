@@ -135,7 +135,7 @@ def test_every_tab_in_every_language_width_and_scheme(lang: str, running: Any, a
             ctx = browser.new_context(viewport={"width": 1200, "height": 900}, color_scheme=scheme, bypass_csp=True)
             page = ctx.new_page()
             errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))  # type: ignore[misc]
             page.goto(srv.url)
             page.wait_for_selector("#status-text:not(:empty)")
             assert page.evaluate("document.documentElement.lang") == lang.replace("_", "-")
