@@ -47,7 +47,7 @@ def test_disabled_and_cooling_lines(controller: Any) -> None:
     controller.pool.cool_down(b.id, "gemini-3-flash", 30, "rate-limited", kind="rate_limit")
     controller.pool.cool_down(b.id, "claude-sonnet-4-6", 300, "out of quota", kind="quota")
     lines = dict(attention_lines(controller.list_accounts()))
-    disabled = next(t for t in lines if t.startswith("\u26d4 d@example.com"))
+    disabled = next(t for t in lines if t.startswith("\u2298 d@example.com"))
     assert lines[disabled] == "https://console.developers.google.com/apis/x" and len(disabled) < 80
     cooling = next(t for t in lines if "c@example.com" in t)
     assert "gemini-3-flash and 1 more back at" in cooling and lines[cooling] is None

@@ -14,8 +14,9 @@ from trayproxy.i18n import ENGLISH, Translator
 __all__ = ["attention_lines", "view_key", "menu_items"]
 
 Line = tuple[str, str | None]  # menu text, link to open on click (None: open the settings window)
-MARK = {"verify": "\u26a0", "disabled": "\u26d4", "not_eligible": "\u26d4", "not_onboarded": "\u26a0",
-        "cooling": "\u23f3"}
+# marks the menu fonts have everywhere (DejaVu, Segoe UI, SF): no emoji, which GTK may draw as a box
+MARK = {"verify": "\u26a0", "disabled": "\u2298", "not_eligible": "\u2298", "not_onboarded": "\u26a0",
+        "cooling": "\u25f7"}
 
 
 def _short(text: str, n: int = 60) -> str:
@@ -36,7 +37,7 @@ def attention_lines(rows: list[dict[str, Any]], tr: Translator = ENGLISH) -> lis
             n = len(r["cooldowns"])
             what = soonest["model"] if n == 1 else tr.n_("{model} and {n} more", "{model} and {n} more", n - 1,
                                                           model=soonest["model"])
-            out.append((f"\u23f3 {email}: " + tr._("{what} back at {time}", what=what, time=tr.clock(soonest["until"])),
+            out.append((f"{MARK['cooling']} {email}: " + tr._("{what} back at {time}", what=what, time=tr.clock(soonest["until"])),
                         None))
     return out
 
