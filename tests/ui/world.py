@@ -68,3 +68,12 @@ def run_axe(page: Any, source: str) -> list[dict[str, Any]]:
             nodes: v.nodes.slice(0, 5).map((n) => ({ target: n.target.join(" "), summary: n.failureSummary })) }));
     }""")
     return list(result)
+
+
+def small_png(path: Path, colors: int = 256) -> None:
+    """A screenshot kept small for docs/: the same pixels in a palette of `colors` (UI colours fit)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+            path, optimize=True)
