@@ -82,7 +82,9 @@ class LoginRunner:
                 msg = _("Sign-in timed out; try again")
             log.warning("sign-in failed: %s", msg)
             added = getattr(e, "account", None)  # saved, but Google will not serve it yet
-            self._state = {"state": "error", "message": msg, "email": added.email if added else None}
+            self._state = {"state": "error", "message": msg}
+            if added is not None:
+                self._state["email"] = added.email
             self._done(_("Account added, but not usable yet") if added else _("Sign-in failed"), msg)
             return
         self._state = {"state": "done", "email": acc.email}
