@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -256,18 +257,14 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         # the settings window process went away with the app
         wait_for(lambda: not _window_processes(home), 15, "the window process to exit")
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        with _stopped_at_end(proc):
+            pass
         log.close()
 
 
 def test_tray_menu_in_german(xserver: dict[str, str], tmp_path: Path, artifacts: Path) -> None:
     """The tray menu as a German user sees it (language set to de): a screenshot to look at, and
-    the app says it speaks German."""
+    the app says it speaks German, with the same summary the page shows."""
     home = tmp_path / "home"
     _seed_account(home, language="de", more=True)
     env = dict(xserver)
@@ -278,24 +275,30 @@ def test_tray_menu_in_german(xserver: dict[str, str], tmp_path: Path, artifacts:
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
         "NO_AT_BRIDGE": "1",
     })
-    log = open(artifacts / "gui-tray-de.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(["dbus-run-session", "--", sys.executable, "-m", "trayproxy"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    app = App(home, env)
-    try:
-        wait_for(app.instance, 30, "the instance file")
-        time.sleep(2.5)
-        st = app.state()
-        assert st["language"]["lang"] == "de"
-        assert st["summary"]["line"] == "1 bereit \u00b7 1 muss bestätigt werden \u00b7 1 nicht berechtigt"
-        app.open_menu()
-        shot = artifacts / "tray-menu-de.png"
-        app.screenshot(shot)
-        _crop_menu(shot)
-        from tests.ui.test_browser import docs_copy
+    with open(artifacts / "gui-tray-de.log", "w") as log:
+        proc = subprocess.Popen(["dbus-run-session", "--", sys.executable, "-m", "trayproxy"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        app = App(home, env)
+        with _stopped_at_end(proc):
+            wait_for(app.instance, 30, "the instance file")
+            time.sleep(2.5)
+            st = app.state()
+            assert st["language"]["lang"] == "de"
+            assert st["summary"]["line"] == "1 bereit \u00b7 1 muss bestätigt werden \u00b7 1 nicht berechtigt"
+            app.open_menu()
+            shot = artifacts / "tray-menu-de.png"
+            app.screenshot(shot)
+            _crop_menu(shot)
+            from tests.ui.test_browser import docs_copy
 
-        docs_copy(shot)
-        app.xdotool("key", "Escape")
+            docs_copy(shot)
+            app.xdotool("key", "Escape")
+
+
+@contextmanager
+def _stopped_at_end(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    try:
+        yield
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -303,7 +306,6 @@ def test_tray_menu_in_german(xserver: dict[str, str], tmp_path: Path, artifacts:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        log.close()
 
 
 def _crop_menu(path: Path) -> None:
