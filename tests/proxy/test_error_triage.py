@@ -184,7 +184,7 @@ async def test_verification_403_pauses_one_account_others_serve_and_the_link_is_
     assert s.pool.active_count() == 3  # paused, not disabled
     from trayproxy.ui.tray_accounts import attention_lines
 
-    assert (f"\u26a0 {a}: verify the account\u2026", VERIFY_URL) in attention_lines(s.account_views())
+    assert (f"\u26a0 {a}: Google asks you to verify this account", VERIFY_URL) in attention_lines(s.account_views())
     calls = fake.account(a).calls
     for i in range(3):
         await gen(s, f"more {i}")
