@@ -97,6 +97,9 @@ class Config:
     background_model: str = "gemini-2.5-flash"
     upstream_proxy: str = ""
     cloudcode_base_urls: list[str] = field(default_factory=lambda: list(DEFAULT_CLOUDCODE_BASE_URLS))
+    # where Google's grounding redirect links are resolved (web search results); tests point it
+    # at the fake upstream
+    grounding_redirect_url: str = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
     oauth: OAuthConfig = field(default_factory=OAuthConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
@@ -133,6 +136,8 @@ class Config:
             c.oauth.auth_url = env["TRAYPROXY_OAUTH_AUTH_URL"]
         if env.get("TRAYPROXY_ZAI_BASE_URL"):
             c.zai.base_url = env["TRAYPROXY_ZAI_BASE_URL"]
+        if env.get("TRAYPROXY_GROUNDING_REDIRECT_URL"):
+            c.grounding_redirect_url = env["TRAYPROXY_GROUNDING_REDIRECT_URL"]
         return c
 
     def to_dict(self) -> dict[str, Any]:
@@ -201,6 +206,7 @@ _VALIDATORS: dict[str, Any] = {
     "background_model": _check_str,
     "upstream_proxy": lambda k, v: _check_url(k, v, allow_empty=True),
     "cloudcode_base_urls": lambda k, v: _check_url_list(k, v),
+    "grounding_redirect_url": _check_url,
     "oauth.client_id": _check_str,
     "oauth.client_secret": _check_str,
     "oauth.auth_url": _check_url,

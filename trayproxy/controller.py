@@ -503,9 +503,10 @@ class Controller:
         from trayproxy.connect.command import backup_root
         from trayproxy.connect.service import status as client_status
 
-        base, root = self._status_base_url(), backup_root(self.paths.data_dir)
-        rows = await asyncio.to_thread(lambda: client_status(base_url=base, backup_root=root, versions=False))
-        clients = [{"client": r["client"], "title": r["title"], "connected": r["connected"]} for r in rows]
+        base, root, key = self._status_base_url(), backup_root(self.paths.data_dir), self.api_key()
+        rows = await asyncio.to_thread(lambda: client_status(base_url=base, backup_root=root, versions=False,
+                                                             api_key=key))
+        clients = [{k: r[k] for k in ("client", "title", "connected", "stale", "points_at", "can_undo")} for r in rows]
         if clients != self._clients:
             self._clients = clients
             self._notify()

@@ -75,9 +75,15 @@ def test_uses_the_running_tray_apps_port_and_key(stack, home: Path, capsys: pyte
     ctl.engine.call(srv.start())
     try:
         write_instance(app_paths().ensure().instance_file, srv.url, pid=os.getppid())  # "another process"
-        assert main(["connect", "gemini-cli"]) == 0, capsys.readouterr().err
+        # without trusted folders Gemini CLI would not read the files: no ✓, and the step is named
+        assert main(["connect", "gemini-cli"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("✗ Gemini CLI: Gemini CLI reads these settings only in folders you trust")
+        assert "--trust home" in err and ctl.api_key() not in err
+        assert main(["connect", "gemini-cli", "--trust", "home"]) == 0, capsys.readouterr().err
         out = capsys.readouterr().out
         assert out.startswith("✓ Gemini CLI is connected") and ctl.api_key() not in out
+        assert "now trusts every folder under" in out
         env = (home / ".gemini" / ".env").read_text()
         assert f"GOOGLE_GEMINI_BASE_URL={ctl.status().base_url}" in env
     finally:

@@ -63,7 +63,8 @@ def test_control_api(control: Any, stack, home: Path) -> None:  # noqa: F811
     _, ctl = stack
     assert api(control, "GET", token=False)[0] == 401
     status, data = api(control, "GET")
-    assert status == 200 and [c["client"] for c in data["clients"]] == ["claude-code", "codex", "gemini-cli"]
+    assert status == 200 and [c["client"] for c in data["clients"]] == ["claude-code", "codex", "gemini-cli", "opencode",
+                                                                         "kilo"]
     assert not any(c["connected"] for c in data["clients"])
     status, res = api(control, "POST", {"client": "codex", "action": "connect"})
     assert status == 200 and res["ok"] and res["model"] and res["summary"][0].startswith("✓ Codex is connected")
@@ -76,6 +77,10 @@ def test_control_api(control: Any, stack, home: Path) -> None:  # noqa: F811
     assert not (home / ".codex" / "config.toml").exists()
     status, err = api(control, "POST", {"client": "vim", "action": "connect"})
     assert status == 400 and "claude-code" in err["error"]
+    status, res = api(control, "POST", {"client": "gemini-cli", "action": "connect", "options": {"trust": "home"}})
+    assert status == 200 and res["ok"], res
+    assert json.loads((home / ".gemini" / "trustedFolders.json").read_text()) == {os.path.realpath(home): "TRUST_FOLDER"}
+    assert api(control, "POST", {"client": "gemini-cli", "action": "connect", "options": ["x"]})[0] == 400
 
 
 @pytest.mark.browser
@@ -111,7 +116,11 @@ def test_page_buttons_connect_and_undo(control: Any, stack, home: Path,  # noqa:
         row.locator('[data-connect-action="undo"]').click()
         row.locator(".connect-result.ok:has-text('restored')").wait_for(timeout=30000)
         row.locator("text=Not connected").wait_for()
-        assert (home / ".claude" / "settings.json").read_text() == CLAUDE_SETTINGS
+        # Claude Code rewrites its own settings.json when it runs (keys reordered, layout, `model`
+        # moved out), so undo takes back connect's keys and leaves the client's own changes
+        after = json.loads((home / ".claude" / "settings.json").read_text())
+        assert after["env"] == json.loads(CLAUDE_SETTINGS)["env"]
+        assert after["permissions"] == json.loads(CLAUDE_SETTINGS)["permissions"]
         pg.locator("#connect-card").screenshot(path=str(ARTIFACTS / "settings-connect-undone.png"))
         browser.close()
     assert errors == []
@@ -119,3 +128,36 @@ def test_page_buttons_connect_and_undo(control: Any, stack, home: Path,  # noqa:
 
 def ctl_key(stack: Any) -> str:  # noqa: F811
     return str(stack[1].api_key())
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_page_names_a_client_on_an_old_port_and_fixes_it_in_one_click(control: Any, stack, home: Path,  # noqa: F811
+                                                                       scheme: str) -> None:
+    """After a port change: the row says the client points at an old port, its button says Fix,
+    and one click connects it again. Gemini CLI's row asks about folder trust."""
+    from tests.conftest import free_port
+    from trayproxy.connect import connect
+    from trayproxy.connect.command import backup_root
+
+    _, ctl = stack
+    old = f"http://127.0.0.1:{free_port()}"
+    connect("claude-code", base_url=old, api_key=ctl.api_key(), backup_root=backup_root(ctl.paths.data_dir),
+            run_client=False)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium() as browser:
+        pg = browser.new_context(viewport={"width": 760, "height": 900}, color_scheme=scheme).new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(control.url)
+        row = pg.locator('.connect-row[data-client="claude-code"]')
+        row.locator("text=⚠ Points at an old port").wait_for()
+        assert pg.locator('.connect-row[data-client="gemini-cli"] input[data-connect-option="trust"]').count() == 1
+        pg.locator("#connect-card").screenshot(path=str(ARTIFACTS / f"settings-connect-stale-{scheme}.png"))
+        row.locator('[data-connect-action="connect"]:has-text("Fix")').click()
+        row.locator(".connect-result.ok, .connect-result.err").wait_for(timeout=120000)
+        row.locator("text=✓ Connected").wait_for()
+        assert json.loads((home / ".claude" / "settings.json").read_text())["env"]["ANTHROPIC_BASE_URL"] == \
+            ctl.status().base_url
+        browser.close()
+    assert errors == []

@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = ["GENERATE", "DEFAULT_HOSTS", "THINKING_MARKERS", "TIERS", "ALLOWED_TIERS", "ModelSpec", "DEFAULT_MODELS",
            "CATALOG_2026", "DEPRECATED_2026", "DEFAULT_AGENT_MODEL_2026", "AGENT_SORTS_2026", "FREE_TIER_2026",
-           "provider_of"]
+           "provider_of", "DEFAULT_WEB_SEARCH", "WEB_SEARCH_2026", "GROUNDING_REDIRECT"]
 
 GENERATE = ("streamGenerateContent", "generateContent")
 DEFAULT_HOSTS = ("sandbox", "daily", "prod")
@@ -111,6 +111,13 @@ AGENT_SORTS_2026: list[dict[str, Any]] = [
         {"modelIds": ["gpt-oss-120b-medium", "gemini-3.1-pro-low", "gemini-3.5-flash-lite"]},
     ]},
 ]
+# webSearchModelIds (reference §7): the ids that may run Google Search grounding; a googleSearch
+# tool on any other id is refused with 400. Small Gemini models in both catalogs, never Claude.
+DEFAULT_WEB_SEARCH: tuple[str, ...] = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-3-flash")
+WEB_SEARCH_2026: tuple[str, ...] = ("gemini-3.1-flash-lite", "gemini-3.5-flash-lite", "gemini-3.8-flash-low")
+# Grounding chunks link to the sources through Google's redirector (reference §7).
+GROUNDING_REDIRECT = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
+
 # What a free account lists in the 2026 catalog: no Claude, no pro agent, no image model.
 FREE_TIER_2026: tuple[str, ...] = ("gemini-3.8-flash-low", "gemini-3.5-flash-lite", "gemini-3.1-pro-low",
                                    "gpt-oss-120b-medium")

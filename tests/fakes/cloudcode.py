@@ -17,9 +17,17 @@ tested: `http://127.0.0.1:PORT/<host>/v1internal:<method>` (any host name works)
     assert a.calls == 2 and fake.last().host == "daily"
 
 Catalog: `fetchAvailableModels` lists the account's ids (`account.models`, default: every id of
-`fake.models`) with limits and quota, plus `deprecatedModelIds`, `defaultAgentModelId` and
-`agentModelSorts`; generation with an id the account does not list answers 404 "Requested
-entity was not found." (unless `strict_models` is off). `fake.retire(old, new)` retires an id.
+`fake.models`) with limits and quota, plus `deprecatedModelIds`, `defaultAgentModelId`,
+`agentModelSorts` and `webSearchModelIds` (`fake.web_search_models`, or `account.web_search_models`);
+generation with an id the account does not list answers 404 "Requested entity was not found."
+(unless `strict_models` is off). `fake.retire(old, new)` retires an id.
+
+Search (reference §7): a `googleSearch` tool on an id the account does not list in
+webSearchModelIds answers 400; a grounded answer (`Reply.grounded`, and the default reply to a
+search request: `fake.search_results(query)`) carries `groundingMetadata` whose chunk URIs are
+Google's `vertexaisearch.cloud.google.com/grounding-api-redirect/<token>` links; the fake serves
+them too (`HEAD|GET /<any host>/grounding-api-redirect/<token>` -> 302 to the real URL;
+`TRAYPROXY_GROUNDING_REDIRECT_URL` in `fake.env()` points trayproxy's resolver at it).
 
 Scripting: `FakeAccount.script(*replies, method="generate")` queues `Reply`s (consumed in
 order; `fake.default_reply(call)` answers when the queue is empty, by default an echo of the
@@ -45,6 +53,7 @@ import asyncio
 import base64
 import hashlib
 import itertools
+import re
 import threading
 import time
 from collections import deque
@@ -60,7 +69,9 @@ from .catalog import (
     ALLOWED_TIERS,
     DEFAULT_HOSTS,
     DEFAULT_MODELS,
+    DEFAULT_WEB_SEARCH,
     GENERATE,
+    GROUNDING_REDIRECT,
     THINKING_MARKERS,
     TIERS,
     ModelSpec,
@@ -128,6 +139,7 @@ class FakeAccount:
         self.quota_reset: dict[str, float] = {}
         self.quota_unreported: set[str] = set()  # models listed without quotaInfo
         self.models: list[str] | None = models  # the ids this account lists; None: all of the fake's
+        self.web_search_models: list[str] | None = None  # its webSearchModelIds; None: the fake's
         self.load_code_assist_extra: dict[str, Any] = {}
         self.onboard_pending = 1  # onboardUser answers `done: false` this many times first
         self.onboarded_project: str | None = None  # the project onboarding creates (default derived)
@@ -195,6 +207,12 @@ class FakeAccount:
         ids = self.fake.models if self.models is None else self.models
         return [m for m in ids if m in self.fake.models]
 
+    def search_ids(self) -> list[str]:
+        """The ids this account may run Google Search on (webSearchModelIds), among those it serves."""
+        ids = self.fake.web_search_models if self.web_search_models is None else self.web_search_models
+        served = set(self.served())
+        return [m for m in ids if m in served]
+
     def set_quota(self, model: str, remaining: float, reset_in: float = 3600.0) -> None:
         """Remaining fraction for a model; 0 makes generation answer 429 QUOTA_EXHAUSTED."""
         self.quota[model] = remaining
@@ -261,6 +279,9 @@ class FakeCloudCode(OAuthMixin):
         self.deprecated: dict[str, str] = {}  # deprecatedModelIds: retired id -> replacement
         self.default_agent_model: str | None = None
         self.agent_sorts: list[dict[str, Any]] = []
+        self.web_search_models: list[str] = list(DEFAULT_WEB_SEARCH)
+        self.search_results: Callable[[str], list[tuple[str, str]]] = _search_results
+        self._redirects: dict[str, str] = {}  # grounding-api-redirect token -> real URL
         self.thinking_markers: list[str] = list(THINKING_MARKERS)
         self.default_reply: Callable[[Call], Reply] = lambda call: Reply.echo()
         self.quota_per_call = 0.0  # remaining fraction each successful generation uses up
@@ -292,9 +313,12 @@ class FakeCloudCode(OAuthMixin):
         return acc
 
     def use_catalog(self, models: dict[str, ModelSpec], deprecated: dict[str, str] | None = None, *,
-                    default_model: str | None = None, sorts: list[dict[str, Any]] | None = None) -> None:
-        """Serve another catalog (e.g. catalog.CATALOG_2026 with DEPRECATED_2026)."""
+                    default_model: str | None = None, sorts: list[dict[str, Any]] | None = None,
+                    web_search: tuple[str, ...] | list[str] | None = None) -> None:
+        """Serve another catalog (e.g. catalog.CATALOG_2026 with DEPRECATED_2026, WEB_SEARCH_2026)."""
         self.models = dict(models)
+        if web_search is not None:
+            self.web_search_models = list(web_search)
         self.deprecated = dict(deprecated or {})
         self.default_agent_model = default_model
         self.agent_sorts = list(sorts or [])
@@ -399,7 +423,19 @@ class FakeCloudCode(OAuthMixin):
             "TRAYPROXY_OAUTH_TOKEN_URL": self.token_url,
             "TRAYPROXY_OAUTH_USERINFO_URL": self.userinfo_url,
             "TRAYPROXY_OAUTH_AUTH_URL": self.auth_url,
+            "TRAYPROXY_GROUNDING_REDIRECT_URL": self.redirect_base,
         }
+
+    @property
+    def redirect_base(self) -> str:
+        """Where the fake serves Google's grounding redirect links (stands for GROUNDING_REDIRECT)."""
+        return f"{self.url}/vertexaisearch/grounding-api-redirect/"
+
+    def grounding_link(self, url: str) -> str:
+        """Google's redirect link to `url`, as a grounding chunk carries it."""
+        token = base64.urlsafe_b64encode(hashlib.sha256(url.encode()).digest()[:24]).decode().rstrip("=")
+        self._redirects[token] = url
+        return GROUNDING_REDIRECT + token
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -445,6 +481,8 @@ class FakeCloudCode(OAuthMixin):
         host = request.match_info["host"]
         tail = request.match_info["tail"]
         rpc = tail.split(":", 1)[1] if tail.startswith("v1internal:") else tail
+        if tail.startswith("grounding-api-redirect/"):
+            return await self._redirect(request, host, tail)
         raw = await request.read()
         try:
             body: Any = orjson.loads(raw) if raw else None
@@ -466,6 +504,15 @@ class FakeCloudCode(OAuthMixin):
             return self.json_response(e.status, google_error(e.status, e.message, e.details))
         rec.status = resp.status
         return resp
+
+    async def _redirect(self, request: web.Request, host: str, tail: str) -> web.StreamResponse:
+        """Google's grounding redirector: 302 to the real page (no body needed, HEAD or GET)."""
+        rec = await self.record(request, "grounding-redirect", host, None)
+        target = self._redirects.get(tail.removeprefix("grounding-api-redirect/"))
+        rec.status = 302 if target else 404
+        if target is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(status=302, headers={"Location": target})
 
     def authenticate(self, request: web.Request) -> FakeAccount:
         auth = request.headers.get("Authorization", "")
@@ -592,6 +639,8 @@ class FakeCloudCode(OAuthMixin):
             out["deprecatedModelIds"] = {old: {"newModelId": new} for old, new in self.deprecated.items()}
         if self.default_agent_model:
             out["defaultAgentModelId"] = self.default_agent_model
+        if account.search_ids():
+            out["webSearchModelIds"] = account.search_ids()
         if self.agent_sorts:
             listed = set(models)
             out["agentModelSorts"] = [
@@ -623,6 +672,10 @@ class FakeCloudCode(OAuthMixin):
                                    "value and try again.")
         tc = first(gen, "thinkingConfig") or {}
         contents = req.get("contents") or []
+        searching = any(isinstance(t, dict) and (first(t, "googleSearch") is not None) for t in req.get("tools") or [])
+        if searching and model not in account.search_ids():
+            raise GoogleError(400, f"Google Search grounding is not supported for model {model}; "
+                                   "use a model listed in webSearchModelIds.")
         if is_image_model(model):
             check_image_request(env, req)
         if model_family(model) == "claude":
@@ -636,13 +689,19 @@ class FakeCloudCode(OAuthMixin):
         call = Call(model=model, request=req, thinking=thinking,
                     include_thoughts=bool(first(tc, "includeThoughts", False)),
                     sign=lambda: self.issue_signature(model),
-                    response_id=hashlib.sha256(f"{next(self._ids)}".encode()).hexdigest()[:22], now=self.clock())
+                    response_id=hashlib.sha256(f"{next(self._ids)}".encode()).hexdigest()[:22], now=self.clock(),
+                    redirect=self.grounding_link)
         reply = account.next_reply(rpc)
         if reply is None and account.verification_url:
             reply = Reply.error(403, reason="VALIDATION_REQUIRED", validation_url=account.verification_url)
         if reply is None and account.quota.get(model, 1.0) <= 0:
             delay = max(1.0, account.quota_reset.get(model, call.now) - call.now)
             reply = Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay=round(delay))
+        if reply is None and call.searches:
+            query = call.last_user_text()
+            sources = self.search_results(query)
+            reply = Reply.grounded(" ".join(f"{title} has a page about {query[:40]}." for _, title in sources), sources,
+                                   queries=[query[:80]])
         if reply is None:
             reply = self.default_reply(call)
         if self.quota_per_call and not reply.is_error:
@@ -705,6 +764,13 @@ class FakeCloudCode(OAuthMixin):
         })
         await resp.prepare(request)
         return resp
+
+
+def _search_results(query: str) -> list[tuple[str, str]]:
+    """What the fake's Google Search finds for a query: three pages on three sites."""
+    slug = "-".join(re.findall(r"[a-z0-9]+", query.lower()))[:40] or "search"
+    return [(f"https://example.com/{slug}", "example.com"), (f"https://docs.example.org/{slug}", "docs.example.org"),
+            (f"https://news.example.net/{slug}", "news.example.net")]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -186,6 +186,13 @@ class Call:
     sign: Callable[[], str]  # issues a new thought signature for this model family
     response_id: str
     now: float
+    redirect: Callable[[str], str] = lambda url: url  # a real URL -> Google's grounding redirect link to it
+
+    @property
+    def searches(self) -> bool:
+        """The request carries Google Search grounding (a googleSearch tool)."""
+        return any(isinstance(t, dict) and ("googleSearch" in t or "google_search" in t)
+                   for t in self.request.get("tools") or [])
 
     def last_user_text(self) -> str:
         for content in reversed(self.request.get("contents") or []):
@@ -281,6 +288,8 @@ class Reply:
     error_reason: str | None = None
     reset_delay: float | None = None
     error_message: str | None = None
+    sources: list[tuple[str, str]] | None = None  # grounded answer: (real URL, title) per search result
+    queries: list[str] | None = None  # the search queries Google says it ran
 
     # -- constructors ------------------------------------------------------------------------
     @classmethod
@@ -288,6 +297,15 @@ class Reply:
                    finish_reason: str = "STOP", cached_tokens: int | None = None) -> Reply:
         return cls(body_text=text, chunks=chunks, thoughts=thoughts, finish_reason=finish_reason,
                    cached_tokens=cached_tokens)
+
+    @classmethod
+    def grounded(cls, text: str, sources: list[tuple[str, str]], *, queries: list[str] | None = None,
+                 chunks: int = 2) -> Reply:
+        """A Google Search grounded answer: `text`, and on its last chunk `groundingMetadata` with
+        the queries, one grounding chunk per source (its URI a grounding-api-redirect link to the
+        real URL, its title the site's domain), and a support per sentence of `text` (UTF-8 byte
+        offsets) citing the sources in turn."""
+        return cls(body_text=text, chunks=chunks, sources=list(sources), queries=queries)
 
     @classmethod
     def echo(cls, *, describe: bool = False, chunks: int = 3) -> Reply:
@@ -504,7 +522,26 @@ class Reply:
         if self.finish_reason:
             last["finishReason"] = self.finish_reason
         chunks[-1]["usageMetadata"] = usage
+        if self.sources is not None:
+            last["groundingMetadata"] = self._grounding(call, text)
         return chunks
+
+    def _grounding(self, call: Call, text: str) -> dict[str, Any]:
+        queries = self.queries if self.queries is not None else [call.last_user_text()[:80]]
+        chunks = [{"web": {"uri": call.redirect(url), "title": title, "domain": title}} for url, title in self.sources or []]
+        supports = []
+        data = text.encode()
+        for i, m in enumerate(re.finditer(rb"[^.!?]+[.!?]?\s*", data)):
+            seg = m.group(0).rstrip()
+            if not seg.strip() or not chunks:
+                continue
+            begin = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+            supports.append({"segment": {"startIndex": begin, "endIndex": m.start() + len(seg),
+                                         "text": data[begin:m.start() + len(seg)].decode()},
+                             "groundingChunkIndices": [i % len(chunks)]})
+        entry = "".join(f'<a class="chip" href="https://www.google.com/search?q={q}">{q}</a>' for q in queries)
+        return {"webSearchQueries": queries, "searchEntryPoint": {"renderedContent": f"<div>{entry}</div>"},
+                "groundingChunks": chunks, "groundingSupports": supports, "retrievalMetadata": {}}
 
 
     def _render_images(self, call: Call) -> list[dict[str, Any]]:

@@ -761,3 +761,44 @@ def test_raw_replies_and_account_rpc_scripts(fake: FakeCloudCode) -> None:
     assert (s1, raw) == (200, b"data: {not json\r\n\r\n")
     assert s2 == 403 and b2["error"] == {"code": 403, "message": "Forbidden project", "status": "PERMISSION_DENIED"}
     assert s3 == 200 and "models" in b3
+
+
+def test_search_runs_only_on_web_search_model_ids_and_links_through_the_redirector(fake: FakeCloudCode) -> None:
+    """Reference §7: fetchAvailableModels lists webSearchModelIds; a googleSearch tool on another id
+    is refused with 400; the grounded answer's chunks link through grounding-api-redirect, which
+    answers with the real page in Location."""
+    a, token = account(fake, project="proj-a")
+    a.web_search_models = ["gemini-3-flash"]
+    search = [{"googleSearch": {}}]
+
+    async def go(s: aiohttp.ClientSession) -> tuple[Any, ...]:
+        models = await post(s, fake, "fetchAvailableModels", token, {"project": "proj-a"})
+        refused = await post(s, fake, "generateContent", token,
+                             {**envelope("proj-a", "gemini-2.5-flash", [user("latest python")], tools=search),
+                              "requestType": "web_search"})
+        grounded = await post(s, fake, "generateContent", token,
+                              {**envelope("proj-a", "gemini-3-flash", [user("latest python")], tools=search),
+                               "requestType": "web_search"})
+        link = grounded[1]["response"]["candidates"][0]["groundingMetadata"]["groundingChunks"][0]["web"]["uri"]
+        local = fake.redirect_base + link.rsplit("/", 1)[1]
+        async with s.head(local, allow_redirects=False) as r:
+            redirected = (r.status, r.headers.get("Location"))
+        async with s.head(fake.redirect_base + "unknown", allow_redirects=False) as r:
+            unknown = r.status
+        return models, refused, grounded, link, redirected, unknown
+
+    (_, models), refused, (status, grounded), link, redirected, unknown = run(go)
+    assert models["webSearchModelIds"] == ["gemini-3-flash"]
+    assert refused[0] == 400 and "webSearchModelIds" in refused[1]["error"]["message"]
+    assert status == 200
+    cand = grounded["response"]["candidates"][0]
+    meta = cand["groundingMetadata"]
+    text = cand["content"]["parts"][0]["text"]
+    assert meta["webSearchQueries"] == ["latest python"]
+    assert link.startswith("https://vertexaisearch.cloud.google.com/grounding-api-redirect/")
+    assert [c["web"]["title"] for c in meta["groundingChunks"]] == ["example.com", "docs.example.org", "news.example.net"]
+    for sup in meta["groundingSupports"]:  # UTF-8 byte offsets into the answer
+        seg = sup["segment"]
+        assert text.encode()[seg["startIndex"]:seg["endIndex"]].decode() == seg["text"]
+    assert redirected == (302, "https://example.com/latest-python")
+    assert unknown == 404

@@ -30,6 +30,10 @@ STATE = {"tools": 0}
 
 def scenario(call: Call) -> Reply:
     contents = call.request.get("contents", [])
+    if "code-mode" in json.dumps(contents):  # Codex's default model: the exec tool of additional_tools
+        if not any("functionResponse" in p for c in contents for p in c.get("parts", [])):
+            return Reply.tool_call("exec", {"input": 'text("hi")'})
+        return Reply.text("ran it")
     text = json.dumps(contents)
     last = contents[-1] if contents else {}
     last_text = " ".join(p.get("text", "") for p in last.get("parts", []))
@@ -117,6 +121,49 @@ async def test_events_warm_up_and_follow_up_on_one_socket(app) -> None:
     assert answer(first) == "turns=1"
     assert answer(second) == "turns=3"  # one, its answer, two
     assert "one" in json.dumps(fake.last().body) and "two" in json.dumps(fake.last().body)
+
+
+ADDITIONAL_TOOLS = {"type": "additional_tools", "id": "at_1", "role": "developer", "tools": [
+    {"type": "namespace", "name": "functions", "tools": [
+        {"type": "custom", "name": "exec", "description": "Run JavaScript",
+         "format": {"type": "grammar", "syntax": "lark", "definition": "start: /[\\s\\S]+/"}}]},
+    {"type": "namespace", "name": "clock", "tools": [
+        {"type": "function", "name": "sleep", "parameters": {"type": "object", "properties": {}}}]}]}
+
+
+async def test_codex_default_models_tools_over_the_socket_and_its_compaction(app) -> None:
+    """Codex 0.171's default model declares its tools in an additional_tools item, sent once with
+    the full input; the follow-up names the previous response and sends only the exec output:
+    the declarations come from the socket's history, and the call goes back as a custom_tool_call.
+    /v1/responses/compact reads the same items."""
+    fake, ctl = app
+    first = {"type": "response.create", "model": "gpt-6.2-sol", "store": False,
+             "input": [ADDITIONAL_TOOLS, user("code-mode: say hi")]}
+    async with ctl.client.ws_connect("/v1/responses", headers={"Authorization": f"Bearer {ctl.api_key()}"}) as ws:
+        await ws.send_str(json.dumps(first))
+        events: list[dict[str, Any]] = []
+        while not events or events[-1]["type"] not in ("response.completed", "error"):
+            events.append(json.loads((await ws.receive(timeout=60)).data))
+        done = events[-1]["response"]
+        [call] = done["output"][-1:]
+        assert (call["type"], call["name"], call["namespace"], call["input"]) == ("custom_tool_call", "exec",
+                                                                                  "functions", 'text("hi")')
+        out = {"type": "custom_tool_call_output", "call_id": call["call_id"],
+               "output": [{"type": "input_text", "text": "hi"}]}
+        await ws.send_str(json.dumps({"type": "response.create", "model": "gpt-6.2-sol", "store": False,
+                                      "previous_response_id": done["id"], "input": [out]}))
+        events = []
+        while not events or events[-1]["type"] not in ("response.completed", "error"):
+            events.append(json.loads((await ws.receive(timeout=60)).data))
+    assert events[-1]["type"] == "response.completed"
+    req = fake.last().body["request"]
+    assert [d["name"] for t in req["tools"] for d in t["functionDeclarations"]] == ["exec", "sleep"]
+    assert req["contents"][-1]["parts"][0]["functionResponse"]["name"] == "exec"
+    status, _, raw = await ctl.post("/v1/responses/compact", {"model": "gpt-6.2-sol", "input": [
+        ADDITIONAL_TOOLS, user("code-mode: say hi"), call, out]}, headers={"Authorization": f"Bearer {ctl.api_key()}"})
+    assert status == 200, raw
+    assert [i["type"] for i in json.loads(raw)["output"]] == ["compaction"]
+    assert "tools" not in fake.last().body["request"]  # a compaction offers no tool
 
 
 async def test_compaction_trigger_gives_one_compaction_item_that_comes_back_as_the_summary(app) -> None:

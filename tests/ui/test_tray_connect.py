@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pystray
 import pytest
 
 from tests.connect.samples import CLAUDE_SETTINGS
@@ -28,18 +29,28 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def submenu(item: Any) -> dict[str, Any]:
-    return {str(i.text).replace("  ✓", ""): i for i in item.submenu.items if str(i.text)}
+    """The items a person sees (separators and hidden items left out), by their text without ✓."""
+    return {str(i.text).replace("  ✓", ""): i for i in item.submenu.items
+            if str(i.text) and i.visible and i is not pystray.Menu.SEPARATOR and not str(i.text).startswith("- -")}
 
 
 def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None:  # noqa: F811
+    import shutil
+
+    from trayproxy.connect.command import backup_root
+
     _, ctl = stack
+    # module-scoped stacks share the session's data dir: backups other modules' connects left
+    # behind would make Undo available here
+    shutil.rmtree(backup_root(ctl.paths.data_dir), ignore_errors=True)
     notes: list[tuple[str, str]] = []
     tray = TrayApp(ctl, open_settings=lambda: None, begin_login=lambda: None, copy=lambda t: True,
                    notify=lambda t, m: notes.append((t, m)), spawn=lambda fn: fn(),
                    icon_factory=make_fake_icon_class())
     top = {str(i.text): i for i in tray.icon.menu.items if str(i.text)}
     clients = submenu(top["Connect"])
-    assert list(clients) == ["Claude Code", "Codex", "Gemini CLI"]
+    assert list(clients) == ["Claude Code", "Codex", "Gemini CLI", "OpenCode", "Kilo Code"]
+    assert list(submenu(clients["Gemini CLI"])) == ["Connect", "Connect and trust folders under home", "Check", "Undo"]
     claude = clients["Claude Code"]
     actions = submenu(claude)
     assert list(actions) == ["Connect", "Check", "Undo"]
@@ -60,3 +71,25 @@ def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None
     assert notes[-1][0].startswith("✓ Claude Code: settings restored")
     assert (home / ".claude" / "settings.json").read_text() == CLAUDE_SETTINGS
     assert claude.text == "Claude Code"
+
+
+def test_tray_names_a_client_on_an_old_port_and_updates_it(stack, home: Path) -> None:  # noqa: F811
+    from tests.conftest import free_port
+    from trayproxy.connect import connect
+    from trayproxy.connect.command import backup_root
+
+    _, ctl = stack
+    connect("claude-code", base_url=f"http://127.0.0.1:{free_port()}", api_key=ctl.api_key(),
+            backup_root=backup_root(ctl.paths.data_dir), run_client=False)
+    notes: list[tuple[str, str]] = []
+    tray = TrayApp(ctl, open_settings=lambda: None, begin_login=lambda: None, copy=lambda t: True,
+                   notify=lambda t, m: notes.append((t, m)), spawn=lambda fn: fn(),
+                   icon_factory=make_fake_icon_class())
+    top = {str(i.text): i for i in tray.icon.menu.items if str(i.text)}
+    clients = submenu(top["Connect"])
+    assert "Claude Code  ⚠ old port" in clients and "Update 1 client to this proxy" in clients
+    assert list(submenu(clients["Claude Code  ⚠ old port"]))[0] == "Fix: connect again"
+    clients["Update 1 client to this proxy"](tray.icon)
+    assert notes[-1][0].startswith("✓ Claude Code is connected"), notes
+    after = submenu(top["Connect"])
+    assert "Claude Code" in after and not any(k.startswith("Update") for k in after)

@@ -2,7 +2,8 @@
 
 The upstream says per account which ids it serves right now (with display name, provider, token
 limits and quota), which retired ids forward to which new ones (`deprecatedModelIds`), its
-default model and its recommended order (`agentModelSorts`). This module turns that answer into
+default model, its recommended order (`agentModelSorts`) and which ids may run Google Search
+grounding (`webSearchModelIds`: a search on any other id is refused with 400). This module turns that answer into
 the fields of an Account record, so resolution, account choice and the model lists all read one
 source, and a restart serves from the saved copy at once.
 """
@@ -17,7 +18,8 @@ from typing import Any
 from trayproxy.accounts.models import Resolution, resolve
 from trayproxy.accounts.store import Account, ModelQuota
 
-__all__ = ["Catalog", "parse_catalog", "apply_catalog", "served_ids", "pool_models", "resolve_for", "resolve_pool"]
+__all__ = ["Catalog", "parse_catalog", "apply_catalog", "served_ids", "pool_models", "resolve_for", "resolve_pool",
+           "search_models"]
 
 # Ids the catalog lists that are not models a client can ask for (internal tab/chat ids) are
 # left out; everything a client could name starts with one of these.
@@ -30,6 +32,7 @@ class Catalog:
     deprecated: dict[str, str] = field(default_factory=dict)
     default_model: str | None = None
     order: list[str] = field(default_factory=list)
+    web_search: list[str] = field(default_factory=list)
 
 
 def _ts(value: Any) -> float | None:
@@ -91,6 +94,9 @@ def parse_catalog(data: Any) -> Catalog:
     default = data.get("defaultAgentModelId")
     if isinstance(default, str) and default:
         cat.default_model = default
+    search = data.get("webSearchModelIds")
+    if isinstance(search, list):
+        cat.web_search = list(dict.fromkeys(m.strip() for m in search if isinstance(m, str) and m.strip()))
     sorts = data.get("agentModelSorts")
     seen: set[str] = set()
     if isinstance(sorts, list):
@@ -111,6 +117,7 @@ def apply_catalog(acc: Account, cat: Catalog, now: float) -> None:
     acc.deprecated_models = cat.deprecated
     acc.default_model = cat.default_model
     acc.model_order = cat.order
+    acc.web_search_models = cat.web_search
     acc.quota_updated = now
 
 
@@ -168,3 +175,8 @@ def resolve_pool(accounts: Iterable[Account], name: str, mapping: Mapping[str, s
         if r is not None:
             out[acc.id] = r
     return out
+
+
+def search_models(acc: Account) -> list[str]:
+    """The ids this account may run a Google Search on: listed in webSearchModelIds and served."""
+    return [m for m in acc.web_search_models if m in acc.models]

@@ -65,6 +65,7 @@ class Account:
     deprecated_models: dict[str, str] = field(default_factory=dict)  # Google's rules: retired id -> new id
     default_model: str | None = None  # defaultAgentModelId
     model_order: list[str] = field(default_factory=list)  # agentModelSorts, flattened: recommended first
+    web_search_models: list[str] = field(default_factory=list)  # webSearchModelIds: may run Google Search
     disabled: bool = False
     disabled_reason: str | None = None
     disabled_at: float | None = None
@@ -122,6 +123,7 @@ class Account:
                                if isinstance(v, str)},
             default_model=d.get("default_model") if isinstance(d.get("default_model"), str) else None,
             model_order=[str(m) for m in (d.get("model_order") or []) if isinstance(m, str)],
+            web_search_models=[str(m) for m in (d.get("web_search_models") or []) if isinstance(m, str)],
             disabled=bool(d.get("disabled", False)),
             disabled_reason=d.get("disabled_reason"),
             disabled_at=d.get("disabled_at"),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from trayproxy.proxy.memory import ResponseStore, SignatureStore
     from trayproxy.secrets import SecretStore
     from trayproxy.upstream.cloudcode import CloudCodeClient
+    from trayproxy.upstream.links import LinkResolver
     from trayproxy.upstream.transport import Transport
     from trayproxy.upstream.zai import ZaiClient
 
@@ -52,6 +53,7 @@ class ProxyContext:
     monitor: Monitor | None = None
     zai: ZaiClient | None = None
     zai_key: Callable[[], str | None] = lambda: None
+    links: LinkResolver | None = None  # web search: Google's redirect links -> the pages
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], float] = time.time
     new_id: Callable[[str], str] = new_id
@@ -76,6 +78,7 @@ def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: Accou
     from trayproxy.proxy.memory import ResponseStore, SignatureStore
     from trayproxy.secrets import ZAI_KEY
     from trayproxy.upstream.cloudcode import CloudCodeClient
+    from trayproxy.upstream.links import LinkResolver
     from trayproxy.upstream.transport import Timeouts
     from trayproxy.upstream.zai import ZaiClient
 
@@ -99,5 +102,6 @@ def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: Accou
         monitor=monitor,
         zai=ZaiClient(transport, lambda: config().zai, zai_key, timeouts),
         zai_key=zai_key,
+        links=LinkResolver(transport, lambda: config().grounding_redirect_url),
         clock=clock,
     )

@@ -11,7 +11,8 @@ and every message of the Responses WebSocket. What differs per protocol is asked
 5. Convert: the adapter builds the Gemini request for the plan's target (in a worker thread
    for a big body).
 6. Run it (proxy/pipeline.py): count tokens, or generate, streamed to the sink as it arrives or
-   collected whole (image requests: n copies side by side, merged). When the pipeline asks for
+   collected whole (image requests: n copies side by side, merged); a web search runs as Google
+   runs it (proxy/search.py). When the pipeline asks for
    a new plan (`Replan`), back to 4 with what was learned; nothing is read or parsed again.
 7. The answer goes out in the client's shape; errors are raised as ProxyError / RequestError and
    rendered in the client's shape by the front middleware (proxy/front.py) or the socket.
@@ -31,7 +32,7 @@ from trayproxy.accounts.store import Account
 from trayproxy.json_types import JSON
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import Usage
-from trayproxy.proxy import pipeline
+from trayproxy.proxy import pipeline, search
 from trayproxy.proxy.adapters import Adapter
 from trayproxy.proxy.body import read_chunks
 from trayproxy.proxy.context import CONTEXT, ProxyContext
@@ -77,6 +78,8 @@ async def serve(ctx: ProxyContext, ex: Exchange, adapter: Adapter, body: JSON, r
             return await relay_to_zai(sink.request, ex, call.body, adapter.zai_path, call.name)
     if call.count:
         return await _count(ctx, ex, adapter, call, sink)
+    if call.search is not None:
+        return await search.serve(ctx, ex, adapter, call, sink)
     if call.stream and not call.collect:
         return await _stream(ctx, ex, adapter, call, sink)
     return await _whole(ctx, ex, adapter, call, sink)

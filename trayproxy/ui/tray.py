@@ -92,6 +92,7 @@ class TrayApp:
         self._shown: tuple[Any, ...] | None = None
         self._rows: list[dict[str, Any]] = list(getattr(self.status, "accounts", None) or [])  # as last drawn
         self._ui = _ui_dispatch()
+        self._clients_read = 0.0  # when the menu last asked for the clients to be read again
         self.icon = icon_factory("trayproxy", self.image(), self._tooltip(), menu=pystray.Menu(self._items))
         self._shown = self._view_key()
         controller.subscribe(self._on_status)
@@ -183,7 +184,20 @@ class TrayApp:
         self._ui(apply)
 
     # -- menu ----------------------------------------------------------------------------
+    def _read_clients(self) -> None:
+        try:
+            self.controller.refresh_clients()  # a change comes back as a pushed Status
+        except Exception:
+            log.debug("reading the clients' settings failed", exc_info=True)
+
     def _items(self) -> tuple[pystray.MenuItem, ...]:
+        import time
+
+        # A client connected from the CLI shows on the next drawing: its files are read on a worker
+        # thread (never on this GUI thread), at most every few seconds.
+        if time.monotonic() - self._clients_read > 5.0:
+            self._clients_read = time.monotonic()
+            self.spawn(self._read_clients)
         st, _ = self.status, self.tr._
         urls = client_urls(st.base_url)
         Item, Sep = pystray.MenuItem, pystray.Menu.SEPARATOR
