@@ -86,10 +86,41 @@ VISIBLE_TEXT = """() => {
 }"""
 
 
+# Words that only an English sentence has (none is a German or Chinese word): a visible text
+# with two of them is English that never went through the catalogs (a string the code did not
+# wrap in t() / _()), unless it is quoted from elsewhere and marked so (lang="en": Google's own
+# messages, what a client sent) or is code.
+ENGLISH_WORDS = frozenset("the and of is are not for your you this with from when has have which there only "
+                          "than been should could would here its it's does doesn't can't cannot isn't yet".split())
+
+ENGLISH_TEXT = """() => {
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement;
+        const text = n.nodeValue.replace(/\\s+/g, " ").trim();
+        if (!text || !el.getClientRects().length || getComputedStyle(el).visibility === "hidden") continue;
+        if (el.closest("script, style, code, pre, [lang]:not(html)")) continue;
+        out.push(text);
+    }
+    for (const el of document.querySelectorAll("[placeholder], [aria-label], [title]")) {
+        if (!el.getClientRects().length || el.closest("[lang]:not(html)")) continue;
+        for (const a of ["placeholder", "aria-label", "title"]) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+    }
+    return out;
+}"""
+
+
 def untranslated(page: Any, patterns: list[re.Pattern[str]]) -> list[str]:
     seen = page.evaluate(VISIBLE_TEXT)
     texts = set(seen["parts"]) | {t for t in seen["full"] if len(t) < 400}
-    return sorted(t for t in texts if any(p.match(t) for p in patterns))
+    found = {t for t in texts if any(p.match(t) for p in patterns)}
+    if patterns:  # not English: also English the catalogs never saw
+        for text in page.evaluate(ENGLISH_TEXT):
+            words = set(re.findall(r"[a-z']+", text.lower()))
+            if len(words & ENGLISH_WORDS) >= 2:
+                found.add(text)
+    return sorted(found)
 
 
 @pytest.fixture(scope="module")

@@ -35,9 +35,10 @@ __all__ = ["extract", "template", "update", "compile_all", "check", "main"]
 
 PACKAGE = Path(__file__).resolve().parents[1]
 POT = LOCALES / f"{DOMAIN}.pot"
-# (method map, keywords): Python's `_` / `n_`, the page scripts' `t` / `tn`, index.html's data-i18n
+# (method map, keywords): Python's `_` / `n_` / `N_` (a deferred Message, i18n/message.py), the page
+# scripts' `t` / `tn`, index.html's data-i18n
 SOURCES = [
-    ([("i18n/build.py", "ignore"), ("i18n/extract.py", "ignore"), ("**.py", "python")], {"_": None, "n_": (1, 2)}),
+    ([("i18n/build.py", "ignore"), ("i18n/extract.py", "ignore"), ("**.py", "python")], {"_": None, "n_": (1, 2), "N_": None}),
     ([("ui/web/**.js", "javascript"), ("ui/web/**.html", "trayproxy.i18n.extract:extract_html")],
      {"t": None, "tn": (1, 2)}),
 ]
@@ -119,7 +120,7 @@ def _fields(texts: Iterable[str]) -> set[str]:
     return {f for t in texts for f in _FIELD.findall(t)}
 
 
-_LITERAL_CALL = re.compile(r'\b(?:t|tn|_|n_)\(\s*"((?:[^"\\]|\\.)*)"')
+_LITERAL_CALL = re.compile(r'\b(?:t|tn|_|n_|N_)\(\s*"((?:[^"\\]|\\.)*)"')
 
 
 def unextracted(cat: Catalog) -> list[str]:

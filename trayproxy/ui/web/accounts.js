@@ -110,7 +110,9 @@
     const whole = (a.cooldowns || []).find((c) => c.model === "*");
     const verifyAgain = a.status === "verify" && a.verify && a.verify.retry_at;
     return h("div", { class: "acct-state " + w.tone, role: "note" },
-      w.reason ? h("p", { class: "acct-reason", text: w.reason }) : null,
+      // the reason as Google (and the code that met it) said it: English, marked so (a screen
+      // reader reads it as English); the line above and the to-do below are the page's words
+      w.reason ? h("p", { class: "acct-reason", lang: "en", text: w.reason }) : null,
       w.todo ? h("p", { class: "acct-todo", text: w.todo }) : null,
       whole ? h("p", { class: "muted small" }, t("Back by itself:"), " ", countdown(whole.until)) : null,
       verifyAgain ? h("p", { class: "muted small" }, t("Paused; tried again by itself:"), " ", countdown(a.verify.retry_at)) : null,
@@ -127,7 +129,7 @@
         h("span", { class: "model", text: c.model }),
         h("span", { class: "kind badge " + (c.kind === "quota" || c.kind === "rate_limit" ? "warn" : ""),
           text: kinds[c.kind] || c.kind.replace(/_/g, " ") }),
-        h("span", { class: "why", text: c.reason }),
+        h("span", { class: "why", lang: "en", text: c.reason }),
         h("span", { class: "back" }, t("back:"), " ", countdown(c.until)))));
   }
 

@@ -23,7 +23,7 @@
 (function () {
   const TOKEN = document.querySelector('meta[name="trayproxy-token"]').content;
   const I18N = window.tpI18n;
-  const { t, tn, fmt } = I18N;
+  const { t, tn, say, fmt } = I18N;
   const $ = (id) => document.getElementById(id);
   const panels = {};
   const listeners = [];
@@ -505,7 +505,7 @@
 
   window.trayproxy = {
     api, download, copyText, toast, h, addTab, selectTab, refresh, act, confirmFirst, validate, tieError, mask, keepAnchor,
-    changed, t, tn, fmt,
+    changed, t, tn, say, fmt,
     registerPanel(name, hooks) { panels[name] = hooks; if (state && hooks.render) hooks.render(state); },
     onState(fn) { listeners.push(fn); },
     on(kind, fn) { (handlers[kind] = handlers[kind] || []).push(fn); },

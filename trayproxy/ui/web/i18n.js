@@ -5,7 +5,8 @@
  *
  * - t(msgid, fields) and tn(singular, plural, n, fields): "{name}" fields; tn picks the form with
  *   the catalog's own plural rule (a gettext C expression, read by a small parser: the page's
- *   CSP allows no eval), and "{n}" is n formatted for the locale.
+ *   CSP allows no eval), and "{n}" is n formatted for the locale. say(message) says a message
+ *   the server composed in words of the catalog (i18n/message.py: { msgid, fields }).
  * - index.html: an element with data-i18n is one message (its text, whitespace collapsed, child
  *   elements written {0}, {1}, ... and kept where the translation puts them); data-i18n-attr
  *   lists attributes (title, aria-label, placeholder) whose values are messages. The same rules
@@ -77,6 +78,15 @@
   function t(msgid, fields) {
     const tr = catalog.messages[msgid];
     return fill(typeof tr === "string" && tr ? tr : msgid, fields);
+  }
+
+  /* A message the server composed but did not say (i18n/message.py's Message.to_dict():
+     { msgid, fields }, a field may be such a message in turn), said in the page's language. */
+  function say(m) {
+    if (!m || typeof m !== "object") return m === undefined || m === null ? "" : String(m);
+    const fields = {};
+    for (const [k, v] of Object.entries(m.fields || {})) fields[k] = typeof v === "object" && v ? say(v) : v;
+    return t(m.msgid, fields);
   }
 
   function tn(singular, plural, n, fields) {
@@ -199,7 +209,7 @@
   });
 
   window.tpI18n = {
-    t, tn, fmt, ready, translateDom, compilePlural,
+    t, tn, say, fmt, ready, translateDom, compilePlural,
     get lang() { return catalog.lang; },
     get languages() { return catalog.languages; },
   };

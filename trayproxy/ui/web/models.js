@@ -33,6 +33,8 @@
   }
 
   function short(email) { return email.split("@")[0]; }
+  /* why a name lands where it does, in the page's words (the server's Message; `why` is its English) */
+  function why(p) { return p.why_words ? tp.say(p.why_words) : p.why; }
 
   // -- test a name -------------------------------------------------------------------------
   function renderRow(row) {
@@ -41,7 +43,7 @@
       h("span", { class: "who", text: p.email }),
       h("code", { class: "target", text: p.target || t("not served") }),
       howBadge(p.how),
-      h("span", { class: "why", text: p.why }))));
+      h("span", { class: "why", text: why(p) }))));
   }
 
   async function testName(ev) {
@@ -155,7 +157,7 @@
       accounts.map((a) => h("th", { scope: "col", title: a.email, text: short(a.email) })));
     const rows = data.names.map((r) => h("tr", { class: r.served ? "" : "unplaced" },
       h("th", { scope: "row" }, h("code", { text: r.name })),
-      r.accounts.map((p) => h("td", { title: p.why },
+      r.accounts.map((p) => h("td", { title: why(p) },
         h("code", { class: "target", text: p.target || "404" }), " ", howBadge(p.how)))));
     table.replaceChildren(h("thead", {}, head), h("tbody", {}, rows));
   }
