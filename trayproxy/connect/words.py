@@ -48,7 +48,7 @@ def notice(res: Result, tr: Translator) -> tuple[str, str]:
     cr = res.client_run
     if cr is not None and cr.ok:
         body.append(_("{client} itself answered: {output}", client=res.title, output=(cr.output or "").strip()[:80]))
-    body.extend(res.notes[:2])
+    body.extend(res.said[i].text(tr) if i in res.said else n for i, n in enumerate(res.notes[:2]))
     if res.ok:
         title = _("✓ {client} is connected: {model} answered", client=res.title, model=res.model or "?")
     else:
