@@ -1,8 +1,9 @@
 """`trayproxy accounts ...` output and the person's account actions: `accounts list` shows each
 account's state in the words of the tray and the page (accounts/words.py: ready, resting,
 needs verification with the link, disabled, not eligible, each with Google's reason and the
-command that resolves it), per-model rests and quota as reported ("unknown" where Google reports
-nothing); the `accounts retry` parser (cli_state runs it with the other changes).
+command that resolves it), both quota windows per model group (upstream/words.py), per-model rests
+and quota as reported ("unknown" where Google reports nothing); the `accounts retry` parser
+(cli_state runs it with the other changes).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from trayproxy.accounts.state import clock_time, short_left
 from trayproxy.accounts.words import describe, summary
+from trayproxy.upstream.words import windows_line
 
 __all__ = ["format_accounts", "add_retry_parser"]
 
@@ -38,6 +40,7 @@ def format_accounts(rows: list[dict[str, Any]]) -> str:
         if w["todo"]:
             lines.append(f"    what to do: {w['todo']}")
         now = r.get("now") or time.time()
+        lines.extend(windows_line(g) for g in r.get("windows") or [])
         if not r["models"] and r.get("status") in ("active", "cooling"):
             lines.append("    quota: unknown (not reported yet; `trayproxy accounts refresh`)")
         for name, m in r["models"].items():

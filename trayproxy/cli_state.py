@@ -12,13 +12,10 @@ key set/regenerate, the z.ai key.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import sys
-import threading
 import time
-import webbrowser
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +85,12 @@ class Target(ABC):
 
     @abstractmethod
     def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
+
+    @abstractmethod
+    def scan_imports(self, path: str | None) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def import_accounts(self, keys: list[str], path: str | None) -> list[dict[str, Any]]: ...
 
     def oauth_config(self) -> Any:
         from trayproxy.config import load_config
@@ -167,6 +170,12 @@ class LocalTarget(Target):
         res = [{"email": a.email, "error": err} for a, err in self.ctl.refresh_accounts()]
         return res, self.ctl.list_accounts()
 
+    def scan_imports(self, path: str | None) -> dict[str, Any]:
+        return self.ctl.scan_imports(path)
+
+    def import_accounts(self, keys: list[str], path: str | None) -> list[dict[str, Any]]:
+        return self.ctl.import_accounts(keys, path)
+
 
 class RemoteTarget(Target):
     """An instance runs: ask it (its ControlServer's /api/cli routes)."""
@@ -207,6 +216,12 @@ class RemoteTarget(Target):
         out = self.client.call("cli/accounts/refresh", {})
         return list(out["results"]), list(out["accounts"])
 
+    def scan_imports(self, path: str | None) -> dict[str, Any]:
+        return dict(self.client.call("cli/accounts/import/scan", {"path": path}))
+
+    def import_accounts(self, keys: list[str], path: str | None) -> list[dict[str, Any]]:
+        return list(self.client.call("cli/accounts/import", {"keys": keys, "path": path})["results"])
+
 
 @contextmanager
 def state_target(paths: AppPaths | None = None) -> Iterator[Target]:
@@ -236,33 +251,15 @@ def _done(target: Target, text: str) -> None:
 # -- commands --------------------------------------------------------------------------------
 
 
-def _login_tokens(target: Target) -> str:
-    """Browser sign-in in this process; the refresh token then goes to the target."""
-    from trayproxy.accounts.oauth import LoginFlow, OAuthClient, OAuthError
-    from trayproxy.accounts.service import AccountError
-    from trayproxy.upstream.transport import AiohttpTransport
+def _login(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    """Sign in from this terminal (cli_login.py), then hand the refresh token to the target."""
+    from trayproxy.cli_login import login_refresh_token, no_browser_reason
 
-    oauth_cfg = target.oauth_config()
-
-    async def run() -> str:
-        transport = AiohttpTransport()
-        try:
-            flow = LoginFlow(OAuthClient(transport, lambda: oauth_cfg, time.time))
-            url = await flow.start()
-            print("Opening your browser to sign in with Google. If it does not open, visit:\n" + url, flush=True)
-            # off the loop: some browser launchers wait, and the loop must answer the sign-in callback
-            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
-            try:
-                tokens = await flow.wait(300.0)
-            except OAuthError as e:
-                raise AccountError(str(e)) from e
-            if not tokens.refresh_token:
-                raise AccountError("Google sent no refresh token; sign in again")
-            return tokens.refresh_token
-        finally:
-            await transport.aclose()
-
-    return asyncio.run(run())
+    no_browser = bool(getattr(args, "no_browser", False))
+    if not no_browser and (why := no_browser_reason()):
+        print(f"trayproxy: {why}, so no browser is opened here (as with --no-browser).", file=sys.stderr)
+        no_browser = True
+    return target.add_refresh_token(login_refresh_token(target.oauth_config(), no_browser=no_browser))
 
 
 def accounts_command(args: argparse.Namespace, format_accounts: Any) -> int:
@@ -277,15 +274,7 @@ def accounts_command(args: argparse.Namespace, format_accounts: Any) -> int:
             _done(target, f"Added {acc['email']} (tier {acc['tier'] or 'unknown'}{_onboarded(acc)}, "
                           f"project {acc['project']}).")
         elif args.acmd == "login":
-            if isinstance(target, LocalTarget):
-                def show(url: str) -> None:
-                    print("Opening your browser to sign in with Google. If it does not open, visit:\n" + url,
-                          flush=True)
-                    webbrowser.open(url)
-
-                acc = _account(target.ctl.login(show))
-            else:
-                acc = target.add_refresh_token(_login_tokens(target))
+            acc = _login(target, args)
             _done(target, f"Signed in as {acc['email']} (tier {acc['tier'] or 'unknown'}{_onboarded(acc)}, "
                           f"project {acc['project']}).")
         elif args.acmd == "retry":

@@ -31,16 +31,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from trayproxy import applog
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.config import Config, LoadResult, load_config, save_config, set_value
 from trayproxy.control.api import ControllerAPI, Status
 from trayproxy.engine import Engine
+from trayproxy.i18n import translator
 from trayproxy.paths import AppPaths
-from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem
+from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem, port_problem
 from trayproxy.proxy.context import assemble
 from trayproxy.proxy.server import ProxyServer, StartError
 from trayproxy.secrets import ZAI_KEY, SecretStore
+from trayproxy.upstream.client_version import REFRESH_INTERVAL, ClientIdentity, install_candidates
 from trayproxy.upstream.transport import AiohttpTransport, Transport
+from trayproxy.upstream.words import banner_text
 
 __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 
@@ -79,12 +83,18 @@ class Controller:
         self.secrets = SecretStore(paths.secrets_file, backend=secrets_backend)
         self.secrets.api_key()  # generated and stored on first run
         self.secrets.cached(ZAI_KEY)  # requests read both from memory from now on
+        applog.known_secrets(self._known_secrets)  # no log line shows them
         self.store = AccountStore(paths.accounts_file, self.secrets)
         eff = self.config
         self.transport = transport or AiohttpTransport(proxy=eff.upstream_proxy or None)
         self.monitor: Monitor | None = self._make_monitor()
+        # What trayproxy says it is to Google: learned, refreshed in the background (upstream/client_version.py).
+        self.identity = ClientIdentity(
+            self.transport, override=lambda: self.config.client_version,
+            manifest_url=lambda: self.config.client_version_url, state_file=paths.client_version_file,
+            install_files=lambda: install_candidates(self.env), clock=clock)
         self.ctx = assemble(config=lambda: self.config, secrets=self.secrets, store=self.store,
-                            transport=self.transport, clock=clock, monitor=self.monitor)
+                            transport=self.transport, clock=clock, monitor=self.monitor, identity=self.identity)
         self.pool, self.accounts, self.upstream = self.ctx.pool, self.ctx.accounts, self.ctx.upstream
         self.pool.on_change = lambda: self._notify()  # paused / disabled / resumed: tray and page
         self.server = ProxyServer(self.ctx)
@@ -100,6 +110,8 @@ class Controller:
         self._owns_engine = engine is None
         self.engine = engine or Engine()
         self.store.bind(self.engine.loop)  # its saves on the loop go to a worker thread
+        self.engine.call(self.identity.load(), timeout=10)  # the version learned last time, before any request
+        self.identity.on_change = lambda: self._notify()  # a new version, or Google refusing it
         if self.monitor is not None:
             self.monitor.start()
         self._config_stamp = _stamp(paths.config_file)
@@ -225,9 +237,8 @@ class Controller:
                     f"{self.restart_hint} to move it to port {cfg.port}.")
         if key == "allow_lan_access" and cfg.bind_host != srv.host:
             if cfg.allow_lan_access:
-                auto = " auth_mode auto asks for the API key from now on." if cfg.auth_mode == "auto" else ""
                 return (f"Saved, but the proxy listens on {where} (this machine only) until it restarts; "
-                        f"{self.restart_hint} to let other machines in.{auto}")
+                        f"{self.restart_hint} to let other machines in.")
             return (f"LAN access is off now: requests from other machines are refused from this moment. "
                     f"The socket stays bound to {where} until the proxy restarts ({self.restart_hint}).")
         return None
@@ -323,35 +334,70 @@ class Controller:
             accounts=views,
             clients=list(self._clients),
             language=self.language,
+            client_version=self._client_version(),
         )
 
+    def _client_version(self) -> dict[str, Any]:
+        state = self.identity.to_dict()
+        alarm = state.get("alarm")
+        # the banner in the language the page and the tray speak (the API client's error stays English)
+        return {**state, "banner": banner_text(alarm, state, translator(self.language)) if alarm else None}
+
     # -- start / stop ------------------------------------------------------------------------
-    async def a_start(self, port: int | None = None) -> Status:
+    async def a_start(self, port: int | None = None, *, without_account: bool = False) -> Status:
+        """Bind the proxy. A port that cannot be bound is found first, with or without an account
+        (Antigravity-Manager on 8045 is the common case); then, unless `without_account` (`serve`
+        waiting for a first account, answering /healthz meanwhile), an account or z.ai must be
+        able to answer."""
         cfg = self.config
         zai_on = cfg.zai.enabled and cfg.zai.dispatch_mode != "off"
         if self.server.running:
             return self._status()
-        if self.pool.active_count() == 0 and not zai_on:
+        bind_port = port if port is not None else cfg.port
+        taken = await asyncio.to_thread(port_problem, cfg.bind_host, bind_port)
+        if taken is not None:
+            self._port_problem(taken, watch=bind_port == cfg.port)
+            raise StartError(taken.message)
+        if self.pool.active_count() == 0 and not zai_on and not without_account:
             self.start_problem = StartProblem(NO_ACCOUNT, NO_ACCOUNT_ERROR)
             self._notify()
             raise StartError(NO_ACCOUNT_ERROR)
-        bind_port = port if port is not None else cfg.port
         try:
             await self.server.start(cfg.bind_host, bind_port)
         except StartError as e:
             if isinstance(e.__cause__, OSError):
-                self.start_problem = bind_problem(str(e), e.__cause__, cfg.bind_host, bind_port)
-                if bind_port == cfg.port:
-                    self._watch_port(self.start_problem)
+                problem = await asyncio.to_thread(bind_problem, str(e), e.__cause__, cfg.bind_host, bind_port)
+                self._port_problem(problem, watch=bind_port == cfg.port)
             else:
                 self.start_problem = StartProblem(OTHER, str(e))
-            self._notify()
+                self._notify()
             raise
         self.start_problem = None
         self._start_background()
         self._notify()
         self._clients_later()
         return self._status()
+
+    def _port_problem(self, problem: StartProblem, *, watch: bool) -> None:
+        self.start_problem = problem
+        if watch:
+            self._watch_port(problem)
+        self._notify()
+
+    async def a_check_port(self) -> StartProblem | None:
+        """Whether the configured port can be bound now; a taken one becomes the start problem
+        (holder and free port included) before anyone signs in or presses Start. The tray asks
+        at launch."""
+        if self.server.running:
+            return None
+        cfg = self.config
+        problem = await asyncio.to_thread(port_problem, cfg.bind_host, cfg.port)
+        if problem is not None:
+            self._port_problem(problem, watch=True)
+        return problem
+
+    def check_port(self) -> StartProblem | None:
+        return self.engine.call(self.a_check_port())
 
     async def a_stop(self) -> Status:
         for t in self._bg:
@@ -362,8 +408,8 @@ class Controller:
         self._clients_later()
         return self._status()
 
-    def start(self, port: int | None = None) -> Status:
-        return self.engine.call(self.a_start(port))
+    def start(self, port: int | None = None, *, without_account: bool = False) -> Status:
+        return self.engine.call(self.a_start(port, without_account=without_account))
 
     def stop(self) -> Status:
         return self.engine.call(self.a_stop())
@@ -391,6 +437,17 @@ class Controller:
     def _start_background(self) -> None:
         self._bg.append(asyncio.ensure_future(self._quota_loop()))
         self._bg.append(asyncio.ensure_future(self._quota_recheck_loop()))
+        self._bg.append(asyncio.ensure_future(self._version_loop()))
+
+    async def _version_loop(self) -> None:
+        """The client version Google accepts: learned at start and every few hours (requests
+        never wait for it; they read the version in use from memory)."""
+        while True:
+            try:
+                await self.identity.refresh()
+            except Exception:
+                log.exception("client version refresh failed")
+            await asyncio.sleep(REFRESH_INTERVAL)
 
     async def _quota_recheck_loop(self) -> None:
         """Accounts cooling down for quota: re-read their live quota, so an early reset frees them."""
@@ -531,6 +588,33 @@ class Controller:
 
     def refresh_accounts(self) -> list[tuple[Account, str | None]]:
         return self.engine.call(self.a_refresh_accounts(), timeout=300)
+
+    # -- importing accounts from Antigravity-Manager / CLIProxyAPI (accounts/importer.py) ------
+    async def a_scan_imports(self, path: str | None = None) -> dict[str, Any]:
+        """What the other tools' folders (or `path`) hold, each account checked with a refresh."""
+        from trayproxy.accounts.import_sources import scan
+        from trayproxy.accounts.importer import check
+
+        sources = await asyncio.to_thread(scan, Path(path) if path else None)
+        candidates = await check(sources, self.accounts.oauth, self.store)
+        return {"sources": [s.describe() for s in sources], "candidates": [c.to_dict() for c in candidates]}
+
+    def scan_imports(self, path: str | None = None) -> dict[str, Any]:
+        return self.engine.call(self.a_scan_imports(path), timeout=300)
+
+    async def a_import_accounts(self, keys: list[str], path: str | None = None) -> list[dict[str, Any]]:
+        """Import the chosen accounts (keys from a scan of the same `path`); a result for each."""
+        from trayproxy.accounts.import_sources import scan
+        from trayproxy.accounts.importer import import_chosen
+
+        sources = await asyncio.to_thread(scan, Path(path) if path else None)
+        try:
+            return await import_chosen(sources, keys, self.accounts)
+        finally:
+            self._notify()
+
+    def import_accounts(self, keys: list[str], path: str | None = None) -> list[dict[str, Any]]:
+        return self.engine.call(self.a_import_accounts(keys, path), timeout=600)
 
     # -- z.ai --------------------------------------------------------------------------------
     async def a_set_zai_key(self, key: str | None) -> None:

@@ -40,6 +40,11 @@ class AppPaths:
         return self.data_dir / "monitor.db"
 
     @property
+    def client_version_file(self) -> Path:
+        """The client version learned from Antigravity's updater, and Google's last refusal of it."""
+        return self.data_dir / "client_version.json"
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "trayproxy.log"
 

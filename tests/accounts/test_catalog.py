@@ -43,7 +43,7 @@ def test_parse_reads_ids_limits_quota_forwarding_default_and_order() -> None:
     assert flash.max_tokens == 1048576 and flash.max_output_tokens == 65536 and flash.remaining == 0.75
     assert flash.reset_time is not None
     opus = cat.models["claude-opus-4-6-thinking"]
-    assert opus.remaining == 0.0 and opus.max_tokens == 200000  # int64 as a string
+    assert opus.remaining is None and opus.max_tokens == 200000  # no fraction: unknown (§7), int64 as a string
     assert cat.models["gpt-oss-120b-medium"].remaining is None
     assert cat.deprecated == {"gemini-3.1-pro-high": "gemini-pro-agent", "gemini-2.5-flash": "gemini-3.8-flash-high"}
     assert cat.default_model == "gemini-3.8-flash-high"

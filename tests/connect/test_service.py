@@ -43,9 +43,13 @@ OPTIONS = {"gemini-cli": {"trust": "home"}}
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
-    with running_stack(QUOTA, reply=lambda call: Reply.text("OK")) as s:
-        yield s
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeCloudCode, Controller]]:
+    # A home of its own: module fixtures are made before the per-test TRAYPROXY_HOME, and connect's
+    # backups live in the data dir, so two modules sharing the session's home saw each other's.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRAYPROXY_HOME", str(tmp_path_factory.mktemp("connect-home")))
+        with running_stack(QUOTA, reply=lambda call: Reply.text("OK")) as s:
+            yield s
 
 
 def user_home(tmp_path: Path, client: str) -> dict[str, str]:

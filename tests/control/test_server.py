@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.control.helpers import add_account, feed_monitor, free_port, new_account
+from tests.helpers import raw_exchange
 from trayproxy.control.server import COOKIE, TOKEN_HEADER
 
 
@@ -128,7 +129,8 @@ def test_state_shape(control: Any, controller: Any) -> None:
     assert "accounts" not in s["status"] and s["language"] == {"setting": "auto", "lang": "en"}
     assert s["config"] == {
         "language": "auto", "port": port, "allow_lan_access": False, "auth_mode": "auto", "auto_start": False,
-        "effective_auth_mode": "off", "overrides": [],
+        "effective_auth_mode": "all_except_health", "overrides": [],  # auto asks for the key (issue #27)
+        "client_version": "", "use_ai_credits": False,
         "monitor": {"enabled": True, "retention_days": 30, "store_bodies": False},
         "zai": {"enabled": False, "base_url": "https://api.z.ai/api/anthropic",
                 "effective_base_url": "https://api.z.ai/api/anthropic", "dispatch_mode": "off",
@@ -490,17 +492,6 @@ def test_autostart_error_is_reported(control: Any, login_home: Any, monkeypatch:
     assert status == 500 and body["error"].startswith(f"cannot write {blocker}/autostart/trayproxy.desktop")
 
 
-def _raw(port: int, head: bytes) -> bytes:
-    import socket
-
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(head)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out
-
-
 @pytest.mark.parametrize("header", [b"X-Note: caf\xe9\r\n", b"User-Agent: \xff\xfe\r\n",
                                     b"X-Trayproxy-Token: \xff\xfe\r\n", b"Origin: http://\xff\r\n"])
 def test_non_utf8_header_bytes_get_a_clean_400(control: Any, header: bytes,
@@ -509,7 +500,7 @@ def test_non_utf8_header_bytes_get_a_clean_400(control: Any, header: bytes,
     token = b"" if header.startswith(b"X-Trayproxy-Token") else f"{TOKEN_HEADER}: {control.token}\r\n".encode()
     head = f"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:{control.port}\r\n".encode() + token + header
     head += b"Connection: close\r\n\r\n"
-    answer = _raw(control.port, head)
+    answer = raw_exchange(control.port, head)
     assert answer.startswith(b"HTTP/1.1 400") and b"UTF-8" in answer
     assert "Traceback" not in caplog.text and "failed" not in caplog.text
 

@@ -129,7 +129,8 @@ async def app_stack(tmp_path: Path, *, transport: Transport | None = None, fake:
                     **settings: Any) -> AsyncIterator[AppStack]:
     """The app over `transport`, or over `fake` served in this loop (at `hosts`, default all of
     the fake's; its accounts in `emails` signed in with their refresh tokens). `settings` are
-    config values (`set_value` keys), `env` more environment settings. `instant_sleep` (default:
+    config values (`set_value` keys; `auth_mode` is `off` unless given: the request path's tests
+    are not about the key, the guards' tests set it), `env` more environment settings. `instant_sleep` (default:
     when `clock` is a FakeClock) makes the request path's waits move the clock instead. With
     `monitor`, requests are recorded in a monitor database under `tmp_path`."""
     if instant_sleep is None:
@@ -145,6 +146,7 @@ async def app_stack(tmp_path: Path, *, transport: Transport | None = None, fake:
         environ = fake.env(*hosts)
     environ.update(env or {})
     cfg = Config()
+    settings.setdefault("auth_mode", "off")
     for key, value in settings.items():
         cfg = set_value(cfg, key, value)
     state = {"config": cfg.with_env(environ)}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import raw_exchange
 from tests.proxy.app_stack import AppStack, app_stack
 
 MODES = ("off", "strict", "all_except_health", "auto")
@@ -59,7 +60,7 @@ async def request(s: AppStack, method: str, path: str, *, headers: dict[str, str
 
 
 def _required(mode: str, lan: bool, health: bool) -> bool:
-    eff = mode if mode != "auto" else ("all_except_health" if lan else "off")
+    eff = mode if mode != "auto" else "all_except_health"
     return eff == "strict" or (eff == "all_except_health" and not health)
 
 
@@ -181,17 +182,6 @@ async def test_refused_requests_are_counted_per_kind_and_origin_not_one_row_each
         assert auth == [("-", 401, 50)]
 
 
-def _raw(port: int, head: bytes) -> bytes:
-    import socket
-
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(head)
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
-    return answer
-
-
 @pytest.mark.parametrize("mode", ["off", "strict"])
 async def test_non_utf8_origin_is_a_clean_403(tmp_path: Path, mode: str) -> None:
     """Regression: an Origin with bytes that are not UTF-8 gave a 500 (the message quoted it)."""
@@ -199,7 +189,7 @@ async def test_non_utf8_origin_is_a_clean_403(tmp_path: Path, mode: str) -> None
         port = ctl.port
         head = (f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
                 f"Authorization: Bearer {ctl.api_key()}\r\n").encode() + b"Origin: http://\xff.example\r\n\r\n"
-        answer = await asyncio.to_thread(_raw, port, head)
+        answer = await asyncio.to_thread(raw_exchange, port, head)
         assert answer.startswith(b"HTTP/1.1 403") and b"not a valid origin" in answer
         assert b"Access-Control-Allow-Origin" not in answer
 
@@ -210,9 +200,30 @@ async def test_non_utf8_header_bytes_keep_the_monitor_row(tmp_path: Path) -> Non
         port = ctl.port
         head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
                 "Content-Length: 9\r\nConnection: close\r\n").encode() + b"User-Agent: caf\xe9 \xff\r\n\r\n{not json"
-        answer = await asyncio.to_thread(_raw, port, head)
+        answer = await asyncio.to_thread(raw_exchange, port, head)
         assert answer.startswith(b"HTTP/1.1 400")
         ctl.monitor.flush()
         (row,) = ctl.monitor.recent(limit=10)
         assert row["status"] == 400 and row["user_agent"] == "caf\ufffd \ufffd"
         assert ctl.monitor.dropped == 0
+
+
+async def test_auto_mode_asks_other_local_users_and_pages_for_the_key(tmp_path: Path) -> None:
+    """Regression (issue #27): in `auto` with LAN access off no key was asked for, so every other
+    local user (loopback TCP is open to all of them) and every page served on any loopback port
+    (a dev server previewing a hostile repo, another user's server) had full use of the
+    accounts. THREAT_MODEL counts both as untrusted: `auto` now asks for the key on every route
+    but the health check, as `connect` and the copied snippets already send it."""
+    async with guarded(tmp_path, auth_mode="auto") as ctl:
+        key = ctl.api_key()
+        for headers in ({}, {"Origin": "http://127.0.0.1:3000"}, {"Origin": "http://localhost:5173"}):
+            status, _, body = await request(ctl, "GET", "/v1/models", headers=headers)
+            assert status == 401, (headers, body)
+            assert b"trayproxy key show" in body
+        status, _, _ = await request(ctl, "GET", "/v1/models", headers={"Authorization": f"Bearer {key}"})
+        assert status == 200
+        status, headers, _ = await request(ctl, "GET", "/v1/models", headers={
+            "Authorization": f"Bearer {key}", "Origin": "http://localhost:5173"})
+        assert status == 200 and headers.get("access-control-allow-origin") == "http://localhost:5173"
+        status, _, _ = await request(ctl, "GET", "/healthz")
+        assert status == 200

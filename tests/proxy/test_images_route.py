@@ -56,7 +56,7 @@ def test_images_generate_url_is_a_data_url_and_openai_names_reach_the_image_mode
     res = client.images.generate(model="dall-e-3", prompt="a red fox")
     assert res.data and (res.data[0].url or "").startswith("data:image/png;base64,")
     assert _is_png(base64.b64decode(res.data[0].url.split(",", 1)[1]))
-    assert fake.last().body["model"] == "gemini-3-pro-image"
+    assert fake.last().body["model"] == "gemini-3.1-flash-image"  # the built-in default: no retired id
 
 
 def test_bad_input_is_an_openai_400(client: openai.OpenAI) -> None:

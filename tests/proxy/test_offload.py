@@ -75,7 +75,7 @@ async def test_big_openai_body_is_parsed_and_converted_in_a_worker_thread(env: t
     status, answer = await _post(s, "/v1/chat/completions", body)
     assert status == 200, answer
     assert answer["choices"][0]["message"]["role"] == "assistant"
-    assert threads == ["join", "loads_sliced", "convert", "dumps_parts"]
+    assert threads == ["join", "loads_sliced", "deeper_than", "convert", "dumps_parts"]
     req = fake.last().body["request"]
     assert req["systemInstruction"]["parts"][0]["text"].endswith("Be brief.")
     calls = [p["functionCall"] for c in req["contents"] for p in c["parts"] if "functionCall" in p]
@@ -99,8 +99,8 @@ async def test_big_anthropic_and_gemini_bodies_take_the_thread_path(env: tuple[F
     assert status == 200, answer
     assert answer["candidates"][0]["content"]["parts"]
     assert _upstream_texts(fake)[-1] == BIG_TEXT + "And this?"
-    assert threads == ["join", "loads_sliced", "convert", "dumps_parts", "join", "loads_sliced", "convert",
-                       "dumps_parts"]
+    assert threads == ["join", "loads_sliced", "deeper_than", "convert", "dumps_parts", "join", "loads_sliced",
+                       "deeper_than", "convert", "dumps_parts"]
 
 
 async def test_small_bodies_stay_inline(env: tuple[FakeCloudCode, AppStack], threads: list[str]) -> None:
@@ -159,9 +159,11 @@ async def test_the_upstream_gets_the_same_envelope_whichever_path_the_body_takes
     status, _ = await _post(s, "/v1/chat/completions", body)
     assert status == 200 and "dumps_parts" in threads  # read, parsed, converted, written in slices
     sliced = fake.last().body
+    from trayproxy.proxy import body as body_mod
     from trayproxy.proxy import handler
 
     monkeypatch.setattr(handler, "BIG_BODY", 1 << 30)  # the same body through the inline path
+    monkeypatch.setattr(body_mod, "BIG_BODY", 1 << 30)
     monkeypatch.setattr(offload, "BIG_BODY", 1 << 30)
     threads.clear()
     status, _ = await _post(s, "/v1/chat/completions", body)
@@ -227,3 +229,33 @@ def test_bad_bodies_split_across_windows_are_refused(tiny_window: None, bad: byt
         orjson.loads(bad)
     with pytest.raises(ValueError):
         offload.loads_sliced(bad)
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" + b",".join([b"1"] * 500_000) + b"]",  # 1 MiB of small integers: 2.2 s of CPU before
+    b'{"a": [' + b",".join([b"[0]"] * 250_000) + b"]}",
+    b'{"messages": [' + b",".join([b'{"r":"u","c":"x"}'] * 60_000) + b"]}",
+], ids=["ints", "tiny-arrays", "tiny-messages"])
+def test_loads_sliced_does_bounded_python_work_on_a_body_of_tiny_values(raw: bytes,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a 1 MiB array of small integers took ~2.2 s of CPU (orjson: 27 ms), one
+    Python-level step per element: a CPU-exhaustion vector. Python-level steps are bounded by
+    the body's size (one per `SLICE_BYTES`), past that orjson parses the body whole."""
+    scans = 0
+    real = offload._scan
+
+    def counting(s: str, i: int) -> tuple[Any, int]:
+        nonlocal scans
+        scans += 1
+        return real(s, i)
+
+    monkeypatch.setattr(offload, "_scan", counting)
+    assert offload.loads_sliced(raw) == orjson.loads(raw)
+    assert scans <= offload.MIN_STEPS + len(raw) // offload.SLICE_BYTES + 1, scans
+
+
+def test_loads_sliced_still_slices_a_body_of_big_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": BIG_TEXT} for _ in range(8)]})
+    whole: list[int] = []
+    monkeypatch.setattr(offload, "_whole", lambda b: whole.append(len(b)) or orjson.loads(b))
+    assert offload.loads_sliced(raw) == orjson.loads(raw) and whole == []

@@ -179,7 +179,7 @@ async def test_streaming_events_and_store_false(stack: AppStack, up: Upstream, c
             "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]}
     s, h, b = await post(stack, body, path="/responses")
     assert s == 200 and h["content-type"].startswith("text/event-stream")
-    assert h["x-trayproxy-model"] == "gemini-3.8-flash-high"  # no catalog read yet: the built-in default flash
+    assert h["x-trayproxy-model"] == "gemini-3-flash"  # no catalog read yet: the built-in defaults list it
     evs = events(b)
     assert [e["type"] for e in evs][:2] == ["response.created", "response.in_progress"]
     assert evs[-1]["type"] == "response.completed"

@@ -11,6 +11,7 @@ import os
 import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,20 @@ def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
         yield s
 
 
-@pytest.fixture()
-async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
+@asynccontextmanager
+async def _served(tmp_path: Path, **settings: Any) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
     fake = FakeCloudCode()
     fake.strict_models = False
     fake.add_account("a@example.com", quota=QUOTA)
     fake.default_reply = scenario
-    async with app_stack(tmp_path, fake=fake, emails=("a@example.com",), auth_mode="strict") as s:
+    async with app_stack(tmp_path, fake=fake, emails=("a@example.com",), auth_mode="strict", **settings) as s:
         yield fake, s
+
+
+@pytest.fixture()
+async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
+    async with _served(tmp_path) as served:
+        yield served
 
 
 async def exchange(ctl: AppStack, messages: list[Any], *, key: str | None = None) -> list[list[dict[str, Any]]]:
@@ -234,3 +241,66 @@ def test_codex_with_its_openai_provider_uses_the_socket_and_compacts(stack, tmp_
     assert any("handoff summary" in json.dumps(c.body) for c in later), "no server-side compaction happened"
     # after it, the turns carry the summary in place of the compacted history
     assert any("SUMMARY: the user asked for colours" in json.dumps(c.body) for c in later)
+
+
+# -- issue #27 --------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+async def recorded(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
+    async with _served(tmp_path, monitor=True) as served:
+        yield served
+
+
+async def test_a_session_the_client_closes_leaves_one_row_per_message_and_no_error(recorded) -> None:
+    """Regression: every Codex WebSocket session left a false 499 error row when Codex closed
+    it. The socket is no row; each message is one, and a client closing an idle socket is the
+    normal end of a session."""
+    _, ctl = recorded
+    await exchange(ctl, [{"type": "response.create", "model": MODEL, "input": [user("one")]},
+                         {"type": "response.create", "model": MODEL, "input": [user("two")]}])
+    async with ctl.client.ws_connect("/v1/responses", headers={"Authorization": f"Bearer {ctl.api_key()}"}):
+        pass  # opened and closed without a message
+    await ctl.close_server()  # waits for the socket handlers to end
+    ctl.monitor.flush()
+    rows = ctl.monitor.recent(limit=10)
+    assert [(r["method"], r["status"], r["outcome"]) for r in rows] == [("WS", 200, "ok"), ("WS", 200, "ok")]
+    assert ctl.monitor.recent(limit=10, status="error") == []
+
+
+async def test_an_event_bigger_than_512_kib_goes_out_as_one_message(app) -> None:
+    """Regression: an SSE line over 512 KiB broke the socket (the loopback client's line limit;
+    a 500 written onto the upgraded socket). The socket now runs in process: re-tested."""
+    fake, ctl = app
+    big = "0123456789abcdef" * (1 << 16)  # 1 MiB of answer in one upstream event
+    fake.default_reply = lambda call: Reply.text(big, chunks=1)
+    (events,) = await exchange(ctl, [{"type": "response.create", "model": MODEL, "input": [user("go")]}])
+    assert events[-1]["type"] == "response.completed", str(events[-1])[:300]
+    assert answer(events) == big
+    assert max(len(e.get("delta", "")) for e in events) == len(big)
+
+
+async def test_a_message_nested_too_deep_is_an_error_event_not_a_500(app) -> None:
+    """Regression: JSON nested past orjson's limit was a RecursionError / 500 on the socket."""
+    _, ctl = app
+    args = json.dumps({"a": json.loads("[" * 300 + "]" * 300)})
+    (deep,) = await exchange(ctl, [{"type": "response.create", "model": MODEL, "input": [
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": args},
+        {"type": "function_call_output", "call_id": "c", "output": "ok"}]}])
+    assert deep[0]["type"] == "error" and deep[0]["status"] == 400 and "nested" in deep[0]["error"]["message"]
+    (whole,) = await exchange(ctl, ['{"type": "response.create", "x": ' + "[" * 2000 + "]" * 2000 + "}"])
+    assert whole[0]["type"] == "error" and whole[0]["status"] == 400
+
+
+async def test_the_socket_does_not_take_compressed_messages(app) -> None:
+    """permessage-deflate would inflate a small frame into a message of max_msg_size (100 MiB),
+    a bomb six sockets wide; on loopback compression buys nothing, so it is not offered."""
+    _, ctl = app
+    async with ctl.client.ws_connect("/v1/responses", compress=15,
+                                     headers={"Authorization": f"Bearer {ctl.api_key()}"}) as ws:
+        assert ws.compress == 0
+        await ws.send_str(json.dumps({"type": "response.create", "model": MODEL, "input": [user("hi")]}))
+        events = []
+        while not events or events[-1]["type"] not in ("response.completed", "error"):
+            events.append(json.loads((await ws.receive(timeout=60)).data))
+        assert events[-1]["type"] == "response.completed"

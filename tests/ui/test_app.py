@@ -117,6 +117,34 @@ def test_first_run_without_accounts_opens_settings(tmp_path: Path) -> None:
     assert win.shown == 1
 
 
+def test_port_taken_at_launch_is_said_before_any_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """First run, no account, another program on the port: the tray says so at once (the
+    page's banner and the menu's "Use port N and start" follow the same problem)."""
+    import socket
+
+    rt, ctl, win = _runtime(tmp_path, with_account=False)
+    notes: list[tuple[str, str]] = []
+    monkeypatch.setattr(rt, "_notify", lambda title, message: notes.append((title, message)))
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        ctl.set_config("port", blocker.getsockname()[1])
+
+        def launch(icon: Any) -> None:
+            rt._setup(icon)
+            icon.stop()
+
+        rt.tray.icon.run(setup=launch)
+        problem = ctl.status().problem
+        free = problem["suggested_port"]
+        assert notes == [("trayproxy cannot use its port",
+                          f"Port {problem['port']} is in use by {problem['holder']}. Port {free} is free: use it "
+                          "from the menu.")]
+        assert f"(pid {os.getpid()})" in problem["holder"] and win.shown == 1
+        assert f"Use port {free} and start" in menu_items(rt.tray.icon.menu)
+    rt.shutdown()
+
+
 def test_auto_start_setting_starts_the_proxy(tmp_path: Path) -> None:
     rt, ctl, win = _runtime(tmp_path, with_account=True)
     ctl.set_config("auto_start", True)

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.control.helpers import free_port
+from tests.helpers import stop_process
 
 pytestmark = pytest.mark.gui
 
@@ -257,8 +258,7 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         # the settings window process went away with the app
         wait_for(lambda: not _window_processes(home), 15, "the window process to exit")
     finally:
-        with _stopped_at_end(proc):
-            pass
+        stop_process(proc)
         log.close()
 
 
@@ -300,12 +300,7 @@ def _stopped_at_end(proc: subprocess.Popen[bytes]) -> Iterator[None]:
     try:
         yield
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
 
 
 def _crop_menu(path: Path) -> None:

@@ -6,9 +6,15 @@
   snapshot does not say it is used up. An account absent from `models` is never picked for that request.
 - Conversations stick to their account while it is healthy (session key -> account), so the
   upstream's prompt cache keeps hitting. New conversations go to the best tier, then to the
-  account with most remaining quota for the model (in 10 % steps), then to the least loaded.
+  account with most remaining quota for the model (in 10 % steps; the lower of the model's own
+  number and its group's windows), then to the least loaded.
   `performance_first` ignores stickiness and round-robins; `cache_first` keeps new
   conversations on the most recently used account while it can serve.
+- Quota comes in two windows (accounts/quota_windows.py): an account whose 5-hour or weekly
+  bucket for the model's group is known to be empty is not picked until that bucket resets, and
+  no request is spent to find out.
+- With Google One AI credits allowed (`paying`), accounts resting only for quota are candidates
+  again, except those Google said have no credits left (`no_credits`).
 - Cooldowns are per account+model (quota, rate limit, 5xx, 404) or per account (auth, 403),
   each with the kind of error that caused it (accounts.triage), so "why can nobody serve" is
   answered truly: 429 only when every account is really limited, 503 naming an outage, 403 with
@@ -29,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from trayproxy.accounts.cooldown import VERIFY_PAUSE
+from trayproxy.accounts.quota_windows import family_of, spent_until, windows_of
 from trayproxy.accounts.store import Account, AccountStore
 
 __all__ = ["AccountPool", "Unavailable", "Cooldown", "TIER_RANK"]
@@ -89,6 +96,7 @@ class AccountPool:
         self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._rr = 0
         self._last_used: str | None = None
+        self._no_credits: dict[str, float] = {}  # account id -> until when Google said it has none
         # called after an account's state changed: paused, disabled, resumed
         self.on_change: Callable[[], None] | None = None
 
@@ -144,14 +152,18 @@ class AccountPool:
         return {m: c for m, c in list(rt.cooldowns.items()) if c.until > now}
 
     def _quota_exhausted(self, acc: Account, model: str) -> float | None:
-        """If the last quota snapshot says the model is used up, seconds until its reset."""
-        q = acc.models.get(model)
-        if q is None or q.remaining is None or q.remaining > 0:
-            return None
+        """If the last quota snapshot says the model is used up (its own number, or a window of
+        its group), seconds until the reset."""
         now = self.clock()
-        if q.reset_time is None or q.reset_time <= now:
-            return None  # reset has passed (or unknown): worth trying again
-        return q.reset_time - now
+        ends: list[float] = []
+        q = acc.models.get(model)
+        if q is not None and q.remaining is not None and q.remaining <= 0 and q.reset_time is not None \
+                and q.reset_time > now:  # a reset that has passed (or is unknown): worth trying again
+            ends.append(q.reset_time)
+        spent = spent_until(acc.quota_windows, model, now) if acc.quota_windows else None
+        if spent is not None:
+            ends.append(spent)
+        return max(ends) - now if ends else None
 
     def ready(self, acc: Account, model: str) -> bool:
         """Whether the account could take a request for `model` now (no cooldown, quota left)."""
@@ -165,12 +177,18 @@ class AccountPool:
         cooling = {m for m, c in rt.cooldowns.items() if m and c.until > now} if rt else set()
         empty = {m for m, q in acc.models.items()
                  if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None and q.reset_time > now}
+        spent = {w.family for w in acc.quota_windows if w.remaining is not None and w.remaining <= 0
+                 and w.reset_time is not None and w.reset_time > now}
+        if spent:  # a group's window is spent: none of its ids answers on this account
+            empty |= {m for m in acc.models if family_of(m) in spent}
         return frozenset(cooling | empty)
 
     # -- selection ---------------------------------------------------------------------------
     def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset(),
-               models: Mapping[str, str] | None = None) -> Account | Unavailable:
-        """An account for `model`; with `models`, only those accounts, each for its own id."""
+               models: Mapping[str, str] | None = None, paying: bool = False) -> Account | Unavailable:
+        """An account for `model`; with `models`, only those accounts, each for its own id. With
+        `paying`, Google One AI credits pay for the request: a spent quota does not count, an
+        account without credits does."""
         now = self.clock()
         all_accounts = self.store.all()
         if models is not None:
@@ -181,8 +199,13 @@ class AccountPool:
             if a.disabled or not a.onboarded or self.paused(a):
                 continue
             own = models[a.id] if models is not None else model
-            left = self.cooldown_left(a.id, own)
-            exhausted = self._quota_exhausted(a, own)
+            if paying:
+                if not self.may_pay(a):
+                    continue
+                left, exhausted = self._left_besides_quota(a.id, own), None
+            else:
+                left = self.cooldown_left(a.id, own)
+                exhausted = self._quota_exhausted(a, own)
             if left > 0 or exhausted is not None:
                 waits.append(max(left, exhausted or 0.0))
                 continue
@@ -225,8 +248,11 @@ class AccountPool:
                 bound_counts[acc_id] = bound_counts.get(acc_id, 0) + 1
 
         def score(a: Account) -> tuple[int, int, int, int, str]:
-            q = a.models.get(models[a.id] if models is not None else model)
-            remaining = 10 if q is None or q.remaining is None else int(q.remaining * 10)
+            own = models[a.id] if models is not None else model
+            q = a.models.get(own)
+            known = [x for x in [q.remaining if q is not None else None,
+                                 *(w.remaining for w in windows_of(a.quota_windows, own))] if x is not None]
+            remaining = int(min(known) * 10) if known else 10
             rt = self._runtime(a.id)
             return (-tier_rank(a.tier), -remaining, rt.inflight + bound_counts.get(a.id, 0), rt.served, a.id)
 
@@ -306,6 +332,25 @@ class AccountPool:
             return Unavailable(f"Every account failed for this request ({len(exclude)} tried).")
         return Unavailable("No usable account: " + ", ".join(parts)
                            + ". See trayproxy's Accounts tab or `trayproxy accounts list` for what to do.")
+
+    def _left_besides_quota(self, account_id: str, model: str) -> float:
+        """Seconds the account rests for `model` for reasons other than its quota."""
+        rt = self._rt.get(account_id)
+        if rt is None:
+            return 0.0
+        now = self.clock()
+        rests = [c.until - now for key, c in rt.cooldowns.items()
+                 if key in ("", model) and c.until > now and c.kind != "quota"]
+        return max(rests, default=0.0)
+
+    def may_pay(self, acc: Account) -> bool:
+        """Whether Google One AI credits may be tried on this account (none reported as zero, and
+        Google has not answered INSUFFICIENT_G1_CREDITS_BALANCE lately)."""
+        return acc.credits != 0 and self._no_credits.get(acc.id, 0.0) <= self.clock()
+
+    def no_credits(self, account_id: str, seconds: float) -> None:
+        """Google said this account has no AI credits: not tried with credits for `seconds`."""
+        self._no_credits[account_id] = self.clock() + seconds
 
     def release(self, account_id: str) -> None:
         rt = self._runtime(account_id)

@@ -7,6 +7,8 @@ to do), `not_eligible` (Google would not set it up for Code Assist: `setup_probl
 `not_onboarded` (no project yet, no reason known). The words for each (badge, line, reason, what
 to do) are accounts/words.py's; `state` and `todo` here are its English, for logs and old readers. Per-model cooldowns (with kind, reason and the time they end) are
 listed whatever the status. Quota is what the upstream reported: `remaining` None is "unknown".
+`windows` are both quota windows per model group (5 hours and weekly, retrieveUserQuotaSummary),
+with `spent_until` set while an empty one keeps the group's models from this account.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any
 
 from trayproxy.accounts.cooldown import VERIFY_PAUSE
 from trayproxy.accounts.pool import Cooldown
+from trayproxy.accounts.quota_windows import spent_until
 from trayproxy.accounts.store import Account
 from trayproxy.accounts.words import describe
 from trayproxy.i18n import ENGLISH
 
-__all__ = ["account_view", "clock_time", "short_left"]
+__all__ = ["account_view", "clock_time", "short_left", "windows_view"]
 
 
 def clock_time(ts: float) -> str:
@@ -38,6 +41,20 @@ def short_left(seconds: float) -> str:
     return f"{s // 86400} d {(s % 86400) // 3600} h"
 
 
+def windows_view(acc: Account, now: float) -> list[dict[str, Any]]:
+    """One entry per model group: its name, and its 5-hour and weekly windows (remaining None:
+    "unknown"), `spent_until` while an empty window keeps its models from this account."""
+    out: list[dict[str, Any]] = []
+    for family in ("gemini", "3p"):
+        mine = [w for w in acc.quota_windows if w.family == family]
+        if not mine:
+            continue
+        by = {w.window: {"remaining": w.remaining, "reset_time": w.reset_time} for w in mine}
+        probe = "gemini" if family == "gemini" else "claude"
+        out.append({"family": family, "group": next((w.group for w in mine if w.group), ""),
+                    "five_hour": by.get("5h"), "weekly": by.get("weekly"),
+                    "spent_until": spent_until(acc.quota_windows, probe, now)})
+    return out
 def account_view(acc: Account, cooldowns: dict[str, Cooldown], now: float) -> dict[str, Any]:
     whole = cooldowns.get("")
     if acc.disabled:
@@ -87,6 +104,9 @@ def account_view(acc: Account, cooldowns: dict[str, Cooldown], now: float) -> di
         "onboarded_at": acc.onboarded_at,
         "quota_updated": acc.quota_updated,
         "models": models,
+        "windows": windows_view(acc, now),
+        "windows_updated": acc.windows_updated,
+        "credits": acc.credits,
         "cooldowns": cds,
         "last_used": acc.last_used,
         "now": now,

@@ -1,8 +1,9 @@
 """Account records: JSON next to the config (accounts.json); refresh tokens in the SecretStore.
 
 A record holds what the UI shows and the pool needs (e-mail, project, tier, the account's model
-catalog with per-model limits and quota, Google's forwarding rules for retired ids, disabled
-reason). It never holds a token. Saves are atomic, so a crash mid-save loses nothing, and the
+catalog with per-model limits and quota and the host it was read from, both quota windows per
+model group, Google's forwarding rules for retired ids and the ones learned from refusal texts,
+the AI credit balance, disabled reason). It never holds a token. Saves are atomic, so a crash mid-save loses nothing, and the
 catalog is there at once after a restart.
 
 In the running app the store belongs to the engine loop (controller.py binds it): records change
@@ -26,7 +27,7 @@ from typing import Any
 from trayproxy.fileio import atomic_write
 from trayproxy.secrets import SecretStore, refresh_token_name
 
-__all__ = ["ModelQuota", "Account", "AccountStore", "AccountStoreError"]
+__all__ = ["ModelQuota", "QuotaWindow", "Account", "AccountStore", "AccountStoreError"]
 
 log = logging.getLogger("trayproxy.accounts")
 
@@ -55,6 +56,25 @@ _QUOTA_FIELDS = ("remaining", "reset_time", "display_name", "max_output_tokens",
 
 
 @dataclass
+class QuotaWindow:
+    """One bucket of retrieveUserQuotaSummary: a model group's 5-hour or weekly window."""
+
+    family: str  # "gemini" (Gemini models) or "3p" (Claude and GPT models)
+    window: str  # "5h" or "weekly"
+    remaining: float | None = None  # 0.0 .. 1.0, None when Google did not say ("unknown")
+    reset_time: float | None = None  # epoch seconds
+    group: str = ""  # the group's display name, e.g. "Gemini Models"
+
+
+def _window(d: dict[str, Any]) -> QuotaWindow:
+    def num(v: Any) -> float | None:
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    return QuotaWindow(str(d["family"]), str(d["window"]), num(d.get("remaining")), num(d.get("reset_time")),
+                       str(d.get("group") or ""))
+
+
+@dataclass
 class Account:
     id: str
     email: str
@@ -65,6 +85,11 @@ class Account:
     deprecated_models: dict[str, str] = field(default_factory=dict)  # Google's rules: retired id -> new id
     default_model: str | None = None  # defaultAgentModelId
     model_order: list[str] = field(default_factory=list)  # agentModelSorts, flattened: recommended first
+    catalog_host: str | None = None  # the base URL whose catalog `models` is (each host keeps its own)
+    retired: dict[str, str] = field(default_factory=dict)  # learned from refusal texts: old id -> new id
+    quota_windows: list[QuotaWindow] = field(default_factory=list)  # retrieveUserQuotaSummary
+    windows_updated: float | None = None  # when `quota_windows` was last read
+    credits: int | None = None  # Google One AI credits (loadCodeAssist), None: not reported
     web_search_models: list[str] = field(default_factory=list)  # webSearchModelIds: may run Google Search
     disabled: bool = False
     disabled_reason: str | None = None
@@ -123,6 +148,12 @@ class Account:
                                if isinstance(v, str)},
             default_model=d.get("default_model") if isinstance(d.get("default_model"), str) else None,
             model_order=[str(m) for m in (d.get("model_order") or []) if isinstance(m, str)],
+            catalog_host=d.get("catalog_host") if isinstance(d.get("catalog_host"), str) else None,
+            retired={str(k): str(v) for k, v in (d.get("retired") or {}).items() if isinstance(v, str)},
+            quota_windows=[_window(w) for w in (d.get("quota_windows") or []) if isinstance(w, dict)
+                           and isinstance(w.get("family"), str) and isinstance(w.get("window"), str)],
+            windows_updated=d.get("windows_updated"),
+            credits=d.get("credits") if isinstance(d.get("credits"), int) else None,
             web_search_models=[str(m) for m in (d.get("web_search_models") or []) if isinstance(m, str)],
             disabled=bool(d.get("disabled", False)),
             disabled_reason=d.get("disabled_reason"),

@@ -21,7 +21,7 @@ __all__ = ["RoundTrip", "ClientRun", "round_trip", "run_client", "PROMPT"]
 PROMPT = "Reply with the single word OK."
 # what each protocol asks for when the client's files name no model (the proxy maps the name)
 DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai-responses": "gpt-5-codex", "openai-chat": "gpt-5",
-                  "gemini": "gemini-2.5-flash"}
+                  "gemini": "gemini-3-flash"}
 
 
 @dataclass

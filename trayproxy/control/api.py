@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from trayproxy.engine import Engine
     from trayproxy.monitor import Monitor
     from trayproxy.paths import AppPaths
+    from trayproxy.problems import StartProblem
 
 __all__ = ["ControllerAPI", "Status"]
 
@@ -54,6 +55,9 @@ class Status:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     clients: list[dict[str, Any]] = field(default_factory=list)
     language: str = "en"
+    # the client version reported to Google (upstream/client_version.py), with `alarm` and `banner`
+    # while Google refuses it
+    client_version: dict[str, Any] | None = None
 
     @property
     def openai_base_url(self) -> str:
@@ -133,9 +137,20 @@ class ControllerAPI(Protocol):
         ...
 
     # -- the proxy --------------------------------------------------------------------------
-    async def a_start(self, port: int | None = None) -> Status: ...
+    async def a_start(self, port: int | None = None, *, without_account: bool = False) -> Status:
+        """Bind the proxy. A port that cannot be bound is refused first (no account needed to
+        know); `without_account`: bind even with no usable account (`serve` waiting for its
+        first one keeps answering /healthz)."""
+        ...
 
-    def start(self, port: int | None = None) -> Status: ...
+    def start(self, port: int | None = None, *, without_account: bool = False) -> Status: ...
+
+    async def a_check_port(self) -> StartProblem | None:
+        """The configured port's problem now (in use: by whom, and a free port), set as the start
+        problem; None when it is free or the proxy runs."""
+        ...
+
+    def check_port(self) -> StartProblem | None: ...
 
     async def a_stop(self) -> Status: ...
 
@@ -190,3 +205,17 @@ class ControllerAPI(Protocol):
     async def a_refresh_accounts(self) -> list[tuple[Account, str | None]]: ...
 
     def refresh_accounts(self) -> list[tuple[Account, str | None]]: ...
+
+    async def a_scan_imports(self, path: str | None = None) -> dict[str, Any]:
+        """Accounts in Antigravity-Manager's and CLIProxyAPI's folders (or at `path`), each
+        checked with a refresh: `{"sources": [...], "candidates": [...]}` (no tokens in it)."""
+        ...
+
+    def scan_imports(self, path: str | None = None) -> dict[str, Any]: ...
+
+    async def a_import_accounts(self, keys: list[str], path: str | None = None) -> list[dict[str, Any]]:
+        """Import the candidates chosen by key (from a scan of the same `path`); one result each.
+        The source files are only read."""
+        ...
+
+    def import_accounts(self, keys: list[str], path: str | None = None) -> list[dict[str, Any]]: ...

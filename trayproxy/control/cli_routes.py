@@ -18,7 +18,7 @@ from trayproxy.accounts.store import Account
 from trayproxy.control._http import ApiError, guarded, read_json
 from trayproxy.control.api import ControllerAPI
 
-__all__ = ["add_cli_routes", "account_json"]
+__all__ = ["add_cli_routes", "account_json", "import_path", "import_keys"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,6 +34,26 @@ def _text(data: dict[str, Any], name: str) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ApiError(f"{name} is missing")
     return v.strip()
+
+
+def import_path(data: dict[str, Any]) -> str | None:
+    """The folder or file to import from ("" or missing: the tools' own folders); absolute,
+    since the instance's working directory is not the caller's."""
+    v = data.get("path")
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    if not isinstance(v, str) or "\0" in v:
+        raise ApiError("path must be text")
+    if not v.strip().startswith(("/", "~")) and not (len(v) > 2 and v[1] == ":"):
+        raise ApiError("path must be absolute (or start with ~)")
+    return v.strip()
+
+
+def import_keys(data: dict[str, Any]) -> list[str]:
+    keys = data.get("keys")
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ApiError("Choose at least one account to import (keys from a scan)")
+    return keys
 
 
 def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> None:
@@ -91,6 +111,14 @@ def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> 
         return web.json_response({"results": [{"email": a.email, "error": err} for a, err in results],
                                   "accounts": ctl.list_accounts()})
 
+    async def import_scan(request: web.Request) -> web.StreamResponse:
+        return web.json_response(await guarded(ctl.a_scan_imports(import_path(await read_json(request)))))
+
+    async def import_accounts(request: web.Request) -> web.StreamResponse:
+        data = await read_json(request)
+        results = await guarded(ctl.a_import_accounts(import_keys(data), import_path(data)))
+        return web.json_response({"results": results, "accounts": ctl.list_accounts()})
+
     async def zai_key(request: web.Request) -> web.StreamResponse:
         value = (await read_json(request)).get("key")
         if value is not None and (not isinstance(value, str) or any(c.isspace() for c in value.strip())):
@@ -110,4 +138,6 @@ def add_cli_routes(router: web.UrlDispatcher, ctl: ControllerAPI, kind: str) -> 
     r.add_post("/api/cli/accounts/disable", one_account(lambda who: ctl.a_set_account_enabled(who, False)))
     r.add_post("/api/cli/accounts/retry", retry)
     r.add_post("/api/cli/accounts/refresh", refresh)
+    r.add_post("/api/cli/accounts/import/scan", import_scan)
+    r.add_post("/api/cli/accounts/import", import_accounts)
     r.add_post("/api/cli/zai/key", zai_key)

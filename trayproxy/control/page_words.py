@@ -13,7 +13,8 @@ SETTING_LABELS = {
     "auto_start": "Start with the app", "language": "The language", "monitor.enabled": "Record requests",
     "monitor.retention_days": "The number of days to keep requests", "monitor.store_bodies": "Store bodies",
     "zai.enabled": "The z.ai switch", "zai.base_url": "The z.ai base URL", "zai.dispatch_mode": "The z.ai mode",
-    "zai.models": "The z.ai model map",
+    "zai.models": "The z.ai model map", "client_version": "The client version",
+    "use_ai_credits": "Use Google One AI credits",
 }
 
 

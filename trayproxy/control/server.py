@@ -43,7 +43,7 @@ from aiohttp import web
 from trayproxy.accounts.words import describe, summary
 from trayproxy.control._http import ApiError, guarded, read_json, user_message
 from trayproxy.control.api import ControllerAPI
-from trayproxy.control.cli_routes import add_cli_routes
+from trayproxy.control.cli_routes import add_cli_routes, import_keys, import_path
 from trayproxy.control.clipboard import Copier, copy_text
 from trayproxy.control.events import EventHub
 from trayproxy.control.login import LoginRunner
@@ -75,6 +75,7 @@ PAGE_SETTINGS = {
     "port", "allow_lan_access", "auth_mode", "auto_start", "language",
     "monitor.enabled", "monitor.retention_days", "monitor.store_bodies",
     "zai.enabled", "zai.base_url", "zai.dispatch_mode", "zai.models",
+    "client_version", "use_ai_credits",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
@@ -125,6 +126,9 @@ class ControlServer:
 
     # -- lifecycle (on the engine loop) ---------------------------------------------------
     async def start(self) -> str:
+        from trayproxy.proxy.aiohttp_private import install_safe_expect_handler
+
+        install_safe_expect_handler()  # an Expect header that is not UTF-8: a 417, not a 500
         app = web.Application(middlewares=[self._guard], client_max_size=1024 * 1024)
         self._routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -235,6 +239,8 @@ class ControlServer:
         r.add_post("/api/accounts/token", self.post_refresh_token)
         r.add_post("/api/accounts/refresh", self.post_refresh_accounts)
         r.add_post("/api/accounts/remove", self.post_remove_account)
+        r.add_post("/api/accounts/import/scan", self.post_import_scan)  # "Import accounts" (import.js)
+        r.add_post("/api/accounts/import", self.post_import)
         self._account_action_routes(r)
         r.add_post("/api/copy", self.post_copy)
         r.add_post("/api/show", self.post_show)
@@ -324,6 +330,8 @@ class ControlServer:
                 "auth_mode": cfg.auth_mode,
                 "auto_start": cfg.auto_start,
                 "effective_auth_mode": cfg.effective_auth_mode,
+                "client_version": cfg.client_version,
+                "use_ai_credits": cfg.use_ai_credits,
                 "overrides": sorted(ctl.overrides),
                 "monitor": {
                     "enabled": cfg.monitor.enabled,
@@ -421,6 +429,17 @@ class ControlServer:
             raise ApiError("Which account? (id missing)")
         await guarded(self.controller.a_remove_account(account_id))
         return web.json_response(self.state())
+
+    async def post_import_scan(self, request: web.Request) -> web.StreamResponse:
+        """What Antigravity-Manager's and CLIProxyAPI's folders (or a path) hold, each account
+        checked with Google; no token reaches the page."""
+        path = import_path(await read_json(request))
+        return web.json_response(await guarded(self.controller.a_scan_imports(path)))
+
+    async def post_import(self, request: web.Request) -> web.StreamResponse:
+        data = await read_json(request)
+        results = await guarded(self.controller.a_import_accounts(import_keys(data), import_path(data)))
+        return web.json_response({**self.state(), "results": results})
 
     # -- account actions (#15): retry now, enable/disable, open Google's link --------------------
     def _account_action_routes(self, r: web.UrlDispatcher) -> None:

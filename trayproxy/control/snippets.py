@@ -39,7 +39,7 @@ def snippets(base_url: str, api_key: str) -> list[Snippet]:
             "from openai import OpenAI\n\n"
             f'client = OpenAI(base_url="{urls["openai"]}", api_key="{api_key}")\n'
             "reply = client.chat.completions.create(\n"
-            '    model="gemini-2.5-flash",\n'
+            '    model="gemini-3-flash",\n'
             '    messages=[{"role": "user", "content": "Hello!"}],\n'
             ")\n"
             "print(reply.choices[0].message.content)\n",
@@ -66,7 +66,7 @@ def snippets(base_url: str, api_key: str) -> list[Snippet]:
             f'    api_key="{api_key}",\n'
             f'    http_options=types.HttpOptions(base_url="{urls["gemini"]}"),\n'
             ")\n"
-            'reply = client.models.generate_content(model="gemini-2.5-flash", contents="Hello!")\n'
+            'reply = client.models.generate_content(model="gemini-3-flash", contents="Hello!")\n'
             "print(reply.text)\n",
         ),
         Snippet(

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from trayproxy.json_types import JSON
+from trayproxy.json_types import JSON, MAX_DEPTH, deeper_than
 from trayproxy.protocols import openai_shapes
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.openai_responses_stream import ResponsesStream
@@ -208,6 +208,8 @@ def _call(item: JSON, kind: str, where: str, tools: ToolSet) -> JSON:
                 raise RequestError("arguments is not valid JSON", field=f"{where}.arguments") from None
             if not isinstance(parsed, dict):
                 raise RequestError("arguments must encode a JSON object", field=f"{where}.arguments")
+            if deeper_than(parsed):
+                raise RequestError(f"arguments is nested more than {MAX_DEPTH} levels deep", field=f"{where}.arguments")
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 

@@ -43,6 +43,7 @@ class Plan:
     others: bool = False  # other accounts would send a different id for this name
     cap: int | None = None  # the smallest output limit the group's catalogs give for target (the
     # converters' default; the chosen account's own limit is applied when the envelope is built)
+    level: str | None = None  # the thinking level the name asked for, when the target takes levels
 
 
 def recommended(accounts: list[Account]) -> list[str]:
@@ -109,8 +110,9 @@ def plan(ctx: ProxyContext, name: str, tried: Set[str] = frozenset()) -> Plan:
     caps = [c for acc in usable if acc.id in group and (c := output_cap(acc, target))]
     if not group:  # z.ai, or no catalog places it: the converters' default cap comes from any account
         caps = [c for acc in usable if (c := output_cap(acc, target))]
+    level = next((r.level for r in res.values() if r.target == target and r.level), None)
     return Plan(name, target, group, res, others=any(r.target != target for r in res.values()),
-                cap=min(caps) if caps else None)
+                cap=min(caps) if caps else None, level=level)
 
 
 _refreshing: dict[str, asyncio.Future[None]] = {}

@@ -86,7 +86,7 @@ async def _reread(ctx: ProxyContext, accounts: list[Account]) -> None:
 
 async def serve(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, sink: Sink) -> web.StreamResponse:
     ask: SearchAsk = call.search
-    retry = Retry()
+    retry = pipeline.new_retry(ctx)
     reread = refused = False
     while True:
         plan = search_plan(ctx, call, retry)

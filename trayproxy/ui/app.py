@@ -19,6 +19,7 @@ from trayproxy.control.clipboard import copy_text
 from trayproxy.control.instance import ask_to_show, read_instance, remove_instance, write_instance
 from trayproxy.i18n import translator
 from trayproxy.paths import AppPaths, app_paths
+from trayproxy.ui import glance
 from trayproxy.ui.notify import notify
 from trayproxy.ui.window import SettingsWindow
 
@@ -28,16 +29,10 @@ log = logging.getLogger("trayproxy.ui.app")
 
 
 def _setup_logging(paths: AppPaths) -> None:
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.WARNING)
-    logfile = logging.FileHandler(paths.log_file, encoding="utf-8")
-    logfile.setLevel(logging.INFO)
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    for handler in (console, logfile):
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
+    """Warnings on stderr, everything from INFO in trayproxy.log (0600, rotating; applog.py)."""
+    from trayproxy import applog
+
+    applog.setup(log_file=paths.log_file)
 
 
 class TrayRuntime:
@@ -87,6 +82,7 @@ class TrayRuntime:
         if st.config_problem:
             self._notify(translator(st.language)._("trayproxy settings problem"), st.config_problem)
         zai_on = cfg.zai.enabled and cfg.zai.dispatch_mode != "off"
+        self._check_port(auto_start=bool(cfg.auto_start and (st.accounts_total or zai_on)))
         if not getattr(icon, "HAS_MENU", True):
             # pystray's xorg backend (no PyGObject) has no menu: the settings window is the UI
             log.warning("this tray backend has no menu; install PyGObject for one (see the README)")
@@ -95,6 +91,21 @@ class TrayRuntime:
             self.window.show()  # first run: the settings page explains how to add an account
         elif cfg.auto_start:
             self.tray.do_start()
+
+    def _check_port(self, *, auto_start: bool) -> None:
+        """A taken port (Antigravity-Manager also listens on 8045) is said at launch, before
+        anyone signs in or presses Start: tray header and notification, the page's banner, and
+        the menu's "Use port N and start". An auto-start says it itself."""
+        if auto_start or not self.controller.engine.running:  # (Quit already came)
+            return
+        try:
+            problem = self.controller.check_port()
+        except Exception:
+            log.exception("port check failed")
+            return
+        notice = glance.problem_notice(problem.to_dict()) if problem is not None else None
+        if notice:
+            self._notify("trayproxy cannot use its port", notice)
 
     def run(self) -> None:
         try:

@@ -1,4 +1,5 @@
-"""What the tray shows at a glance (pure): header, accounts summary, model in use, tooltip.
+"""What the tray shows at a glance (pure): header, accounts summary, model in use (with both quota
+windows of its group), the client version Google refuses, tooltip.
 
 Built from the Status the Controller pushes (its account views are the page's and `accounts
 list`'s: the summary line and each account's words come from accounts/words.py) and the last
@@ -12,8 +13,9 @@ from typing import Any
 
 from trayproxy.accounts.words import model_words, summary
 from trayproxy.i18n import ENGLISH, Translator
+from trayproxy.upstream.words import tray_line, weekly_suffix
 
-__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words"]
+__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "problem_notice", "version_line"]
 
 
 def problem_words(p: dict[str, Any] | None, tr: Translator = ENGLISH) -> str | None:
@@ -23,6 +25,9 @@ def problem_words(p: dict[str, Any] | None, tr: Translator = ENGLISH) -> str | N
     _ = tr._
     if p.get("kind") == "port":
         if p.get("reason") == "in_use":
+            holder = p.get("holder")
+            if holder:
+                return _("Port {port} is in use by {holder}", port=p.get("port"), holder=holder)
             return _("Port {port} is in use by another program", port=p.get("port"))
         if p.get("reason") == "denied":
             return _("Port {port} needs administrator rights", port=p.get("port"))
@@ -30,6 +35,21 @@ def problem_words(p: dict[str, Any] | None, tr: Translator = ENGLISH) -> str | N
     if p.get("kind") == "no_account":
         return _("Add a Google account first")
     return str(p.get("message") or "")
+
+
+def problem_notice(p: dict[str, Any] | None, tr: Translator = ENGLISH) -> str | None:
+    """The notification for a start problem: why, and the free port the menu offers."""
+    why = problem_words(p, tr)
+    if not why or p is None:
+        return None
+    _ = tr._
+    sentences = [_("{why}.", why=why)]
+    free = p.get("suggested_port")
+    if free:
+        sentences.append(_("Port {port} is free: use it from the menu.", port=free))
+    if p.get("holder_app") == "Antigravity-Manager":
+        sentences.append(_("(Antigravity-Manager listens on 8045 by default too.)"))
+    return " ".join(sentences)
 
 
 def header(status: Any, starting: bool = False, tr: Translator = ENGLISH) -> str:
@@ -70,9 +90,20 @@ def model_line(last: dict[str, Any] | None, rows: list[dict[str, Any]], now: flo
         q = mine[0]
     elif quotas:
         q = max((q for _i, q in quotas), key=lambda x: x.get("remaining") or 0.0)
+    family = "gemini" if "gemini" in model.lower() else "3p"
+    row = next((r for r in rows if r.get("id") == last.get("account_id")), None)
+    group = next((w for w in (row or {}).get("windows") or [] if w.get("family") == family), None)
+    weekly = ((group or {}).get("weekly") or {}).get("remaining")
     if not q or (q.get("remaining") is None and not q.get("cooldown_until")):
-        return _("Model in use: {model}", model=model)
-    return _("Model in use: {model} · {quota}", model=model, quota=model_words(q, tr, now))
+        return _("Model in use: {model}", model=model) + weekly_suffix(False, weekly, tr)
+    return (_("Model in use: {model} · {quota}", model=model, quota=model_words(q, tr, now))
+            + weekly_suffix(q.get("remaining") is not None, weekly, tr))
+
+
+def version_line(status: Any, tr: Translator = ENGLISH) -> str | None:
+    """The line for a client version Google refuses (None while it accepts it)."""
+    alarm = (getattr(status, "client_version", None) or {}).get("alarm")
+    return tray_line(alarm, tr) if alarm else None
 
 
 def tooltip(status: Any, starting: bool = False, accounts: str | None = None, tr: Translator = ENGLISH) -> str:
@@ -95,4 +126,6 @@ def tooltip(status: Any, starting: bool = False, accounts: str | None = None, tr
     lines.append(accounts if accounts is not None else accounts_line(getattr(status, "accounts", []) or [], tr))
     if getattr(status, "config_problem", None):
         lines.append(_("Settings file cannot be read: API key required, LAN off until fixed"))
+    if (version := version_line(status, tr)) is not None:
+        lines.append(version.lstrip("\u26a0 "))
     return "\n".join(lines)

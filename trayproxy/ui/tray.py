@@ -161,7 +161,8 @@ class TrayApp:
         self._rows = list(getattr(st, "accounts", None) or [])
         return (self.state, st.running, st.port, st.base_url, st.error, self._glance(), self.tr.lang,
                 (st.problem or {}).get("suggested_port"), getattr(st, "config_problem", None),
-                view_key(self._rows), tuple((c["client"], c["connected"]) for c in getattr(st, "clients", [])))
+                view_key(self._rows), tuple((c["client"], c["connected"]) for c in getattr(st, "clients", [])),
+                glance.version_line(st, self.tr))
 
     def refresh(self) -> None:
         """Push state to the icon; skipped when nothing visible changed (an appindicator menu
@@ -220,10 +221,12 @@ class TrayApp:
                     ) if free else ()
         attention = menu_items(self._rows, Item, lambda url: self._act(lambda: self.do_open_url(url)),
                                lambda: self._act(self.do_open_settings), self.tr)
+        version = glance.version_line(st, self.tr)  # Google refuses the client version: the settings say what to do
         return (
             Item(header, None, enabled=False),
             Item(accounts, None, enabled=False),
             *((Item(model, None, enabled=False),) if model else ()),
+            *((Item(version, self._act(self.do_open_settings)),) if version else ()),
             *attention,
             Sep,
             toggle,
@@ -256,13 +259,7 @@ class TrayApp:
         except StartError as e:
             st = self.controller.status()
             tr = translator(st.language)
-            why = glance.problem_words(st.problem, tr)
-            free = (st.problem or {}).get("suggested_port")
-            if why:  # the page's words; the OS text is in the log
-                msg = tr._("{why}.", why=why) + (
-                    " " + tr._("Port {port} is free: use it from the menu.", port=free) if free else "")
-            else:
-                msg = str(e)
+            msg = glance.problem_notice(st.problem, tr) or str(e)  # the page's words; the OS text is in the log
             self._error_noted = True
             self.notify(tr._("trayproxy could not start"), msg)
         except Exception as e:

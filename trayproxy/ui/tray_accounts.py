@@ -1,7 +1,8 @@
 """Tray menu lines for accounts that need the person, in the words of the page and `accounts
-list` (accounts/words.py): needs verification (click: Google's link), disabled or not eligible
-(click: Google's fix-it link when it gave one, else the settings window, where the reason is shown
-in full with its buttons), resting (until when). Built from the account views of the Status."""
+list` (accounts/words.py, upstream/words.py): needs verification (click: Google's link), disabled
+or not eligible (click: Google's fix-it link when it gave one, else the settings window, where the
+reason is shown in full with its buttons), a model group's quota window spent (which one, back
+when), resting (until when). Built from the account views of the Status."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from trayproxy.accounts.words import describe
 from trayproxy.i18n import ENGLISH, Translator
+from trayproxy.upstream.words import spent_line
 
 __all__ = ["attention_lines", "view_key", "menu_items"]
 
@@ -27,11 +29,14 @@ def attention_lines(rows: list[dict[str, Any]], tr: Translator = ENGLISH) -> lis
     out: list[Line] = []
     for r in rows:
         status, email = r["status"], r["email"]
-        w = describe(r, tr)
-        if status in MARK:
+        spent = [w for w in r.get("windows") or [] if w.get("spent_until")]
+        if status in MARK and (status != "cooling" or not spent):
             if status == "disabled" and r.get("disabled_by") == "user":
                 continue  # the person did it: nothing to tell them
+            w = describe(r, tr)
             out.append((f"{MARK[status]} {email}: {_short(w['line'], 56)}", w["link"]))
+        elif spent:
+            out.append((f"{MARK['cooling']} " + spent_line(email, spent[0], tr), None))
         elif r.get("cooldowns"):
             soonest = min(r["cooldowns"], key=lambda c: c["until"])
             n = len(r["cooldowns"])
@@ -46,7 +51,7 @@ def view_key(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
     """What of the accounts the menu shows, to tell whether it must be rebuilt."""
     return tuple((r["id"], r["status"], (r.get("verify") or {}).get("url"), len(r.get("cooldowns") or ()),
                   min((c["until"] for c in r.get("cooldowns") or ()), default=None), r.get("disabled_reason"),
-                  r.get("setup_problem"))
+                  r.get("setup_problem"), tuple(w.get("spent_until") for w in r.get("windows") or ()))
                  for r in rows)
 
 

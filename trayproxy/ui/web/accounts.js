@@ -190,6 +190,7 @@
         stateBox(a),
         h("div", { class: "acct-actions" }, w.actions.map((x) => actionButton(a, x))),
         cooldownList(a),
+        a.status === "disabled" || !tp.quotaWindows ? null : tp.quotaWindows(a), // upstream.js: 5 h + weekly
         a.status === "disabled" || a.status === "not_eligible" ? null : quotaRows(a)));
     details.addEventListener("toggle", () => { open.set(a.id, details.open); tick(); });
     return details;

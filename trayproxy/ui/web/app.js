@@ -286,7 +286,8 @@
   /* Why Start failed, in the page's words, with what to do about it. */
   function problemText(p) {
     if (p.kind === "port") {
-      const what = p.reason === "in_use" ? t("Port {port} is already in use by another program.", { port: p.port })
+      const what = p.reason === "in_use" ? (p.holder ? t("Port {port} is already in use by {holder}.", { port: p.port, holder: p.holder })
+        : t("Port {port} is already in use by another program.", { port: p.port }))
         : p.reason === "denied" ? t("trayproxy may not listen on port {port} (ports below 1024 need administrator rights).", { port: p.port })
           : t("Port {port} could not be opened ({why}).", { port: p.port, why: p.message.replace(/^.*could not be bound: /, "") });
       return what + " " + (p.suggested_port ? t("Port {port} is free.", { port: p.suggested_port }) : t("Pick another port in Settings."));

@@ -308,6 +308,32 @@
   }
 
   // -- stats and chart ---------------------------------------------------------------------
+  // Refused requests: the words for each kind the guards count (proxy/guards.py), from the catalog.
+  function refusedKind(kind) {
+    if (kind === "auth") return t("No or wrong API key");
+    if (kind === "origin") return t("A web page");
+    if (kind === "host") return t("Host not this computer");
+    return kind;
+  }
+
+  function refusedTable(list) {
+    const body = $("mon-refused").tBodies[0];
+    if (!list.length) {
+      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "sub", text: t("Nothing refused") })));
+      return;
+    }
+    body.replaceChildren(...list.map((r) => {
+      const kind = refusedKind(r.kind);
+      const from = r.origin && r.origin !== "-" ? r.origin : t("(no origin sent)");
+      return h("tr", { "data-kind": r.kind },
+        h("td", { class: "key", title: kind, text: kind }),
+        h("td", { title: from, text: from }),
+        h("td", { class: "num", text: String(r.status) }),
+        h("td", { class: "num", text: nf.format(r.count || 0) }),
+        h("td", { class: "num", title: fmtTime(r.last_ts), text: fmtAgo(r.last_ts) }));
+    }));
+  }
+
   function totalsTable(table, list, label) {
     const body = table.tBodies[0];
     if (!list.length) {
@@ -350,6 +376,7 @@
       (days ? " " + tn("Kept for {n} day.", "Kept for {n} days.", days) : "");
     totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : t("not sent upstream")));
     totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || t("not sent upstream"));
+    refusedTable(stats.refused || []);
     renderFilters();
   }
 
