@@ -49,7 +49,7 @@ def banner_text(alarm: dict[str, Any], state: dict[str, Any], tr: Translator = E
         said = tr._("it serves its newest models ({model}) only to clients newer than {version}.",
                     model=alarm.get("model"), version=alarm.get("version"))
     else:
-        said = tr._("version {version} was answered \"{text}\"", version=alarm.get("version"), text=alarm.get("text"))
+        said = tr._("version {version} was answered \"{text}\".", version=alarm.get("version"), text=alarm.get("text"))
     return tr._("{said} {todo}", said=said, todo=what_to_do(state, tr))
 
 
