@@ -44,7 +44,7 @@ from trayproxy.proxy.server import ProxyServer, StartError
 from trayproxy.secrets import ZAI_KEY, SecretStore
 from trayproxy.upstream.client_version import REFRESH_INTERVAL, ClientIdentity, install_candidates
 from trayproxy.upstream.transport import AiohttpTransport, Transport
-from trayproxy.upstream.words import banner_text
+from trayproxy.upstream.words import banner
 
 __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 
@@ -341,7 +341,7 @@ class Controller:
         state = self.identity.to_dict()
         alarm = state.get("alarm")
         # the banner in the language the page and the tray speak (the API client's error stays English)
-        return {**state, "banner": banner_text(alarm, state, translator(self.language)) if alarm else None}
+        return {**state, "banner": banner(alarm, state, translator(self.language)) if alarm else None}
 
     # -- start / stop ------------------------------------------------------------------------
     async def a_start(self, port: int | None = None, *, without_account: bool = False) -> Status:

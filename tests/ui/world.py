@@ -1,9 +1,12 @@
 """A settings page with something in every state, for the page tests in several languages, the
 screenshots and the idle-CPU benchmark: four accounts (ready with a resting model, resting as a
-whole, needing verification, not eligible), a fed request log, a running proxy, and axe-core.
+whole with its Gemini group's weekly window spent, needing verification, not eligible), a fed
+request log with refused requests of every kind, Google refusing the client version, a running
+proxy, and axe-core.
 
-`four_accounts(ctl)` sets the accounts up on a Controller (no Google needed: the pool and the
-records are set as triage and onboarding would leave them). `axe_source()` finds axe-core (the
+`four_accounts(ctl)` sets the accounts up on a Controller (no Google needed: the pool, the
+records and the client version's alarm are set as triage, onboarding and a refusal inside a 200
+would leave them). `axe_source()` finds axe-core (the
 npm package; .ci/run installs it in ~/.cache/trayproxy-axe), `run_axe(page)` injects it and
 returns the serious and critical violations.
 """
@@ -11,10 +14,12 @@ returns the serious and critical violations.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from tests.control.helpers import add_account, feed_monitor, new_account
+from trayproxy.accounts.store import QuotaWindow
 
 VERIFY_URL = "https://accounts.google.com/signin/continue?sarp=1&scc=1&plt=AKgnsbtX"
 AXE_PATHS = (
@@ -35,6 +40,16 @@ def four_accounts(ctl: Any, *, log: int = 30) -> dict[str, Any]:
                           "individuals: Your current account is not eligible for Gemini Code Assist for individuals "
                           "because it is not currently available in your location.")
     ctl.store.put(alan, refresh_token="rt-alan")
+    day = time.time()
+    grace = resting  # its Gemini group's weekly window is spent: back in 150 hours
+    grace.quota_windows = [
+        QuotaWindow("gemini", "5h", 0.6, day + 2 * 3600, "Gemini Models"),
+        QuotaWindow("gemini", "weekly", 0.0, day + 150 * 3600, "Gemini Models"),
+        QuotaWindow("3p", "5h", 0.35, day + 3 * 3600, "Claude and GPT Models"),
+        QuotaWindow("3p", "weekly", 0.8, day + 100 * 3600, "Claude and GPT Models"),
+    ]
+    grace.windows_updated = day
+    ctl.store.put(grace)
     ctl.reload()
     ctl.pool.cool_down(ready.id, "gemini-3-pro-high", 2 * 3600 + 25 * 60,
                        "out of quota for gemini-3-pro-high: You have exhausted your capacity on this model. "
@@ -45,7 +60,26 @@ def four_accounts(ctl: Any, *, log: int = 30) -> dict[str, Any]:
                                     message="To continue, verify your account in a browser: Google noticed "
                                             "unusual activity and needs to confirm it is you.")
     feed_monitor(ctl, ctl.store.all(), log)
+    for kind, origin, status, ago in (("auth", None, 401, 30), ("auth", None, 401, 90),
+                                      ("origin", "https://pages.example", 403, 600),
+                                      ("host", "rebind.example:8045", 403, 7200)):
+        ctl.monitor.count_refused(kind, origin, status, day - ago)
+    ctl.monitor.flush()
+    refuse_client_version(ctl)
     return {"ready": ready, "resting": resting, "verify": verify, "not_eligible": ctl.store.by_email("alan@example.com")}
+
+
+def refuse_client_version(ctl: Any) -> None:
+    """Google answers the version trayproxy reports with a refusal inside a 200 (what
+    upstream/notices.py hands the ClientIdentity); the refresh it starts finds nothing newer."""
+
+    async def refuse() -> None:
+        ctl.identity.refused("This version of Antigravity is no longer supported. Please update to receive "
+                             "the latest features!", None)
+        await ctl.identity.settled()
+
+    ctl.engine.call(refuse())
+    assert ctl.status().client_version["alarm"] is not None
 
 
 def axe_source() -> str | None:

@@ -56,7 +56,7 @@ class Status:
     clients: list[dict[str, Any]] = field(default_factory=list)
     language: str = "en"
     # the client version reported to Google (upstream/client_version.py), with `alarm` and `banner`
-    # while Google refuses it
+    # (upstream/words.py: what happened, Google's words, what to do) while Google refuses it
     client_version: dict[str, Any] | None = None
 
     @property

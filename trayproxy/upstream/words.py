@@ -17,7 +17,7 @@ from typing import Any
 
 from trayproxy.i18n import ENGLISH, Translator
 
-__all__ = ["client_error", "tray_line", "banner_text", "doctor_lines", "what_to_do", "spent_line",
+__all__ = ["client_error", "tray_line", "banner", "doctor_lines", "what_to_do", "spent_line",
            "weekly_suffix", "windows_line"]
 
 
@@ -43,14 +43,16 @@ def client_error(alarm: dict[str, Any], state: dict[str, Any]) -> str:
     return f"{_what(alarm)} {what_to_do(state)}"
 
 
-def banner_text(alarm: dict[str, Any], state: dict[str, Any], tr: Translator = ENGLISH) -> str:
-    """The page's banner under its title ("Google refuses trayproxy's client version:")."""
+def banner(alarm: dict[str, Any], state: dict[str, Any], tr: Translator = ENGLISH) -> dict[str, str | None]:
+    """The page's banner under its title ("Google refuses trayproxy's client version:"): what
+    happened, Google's own words (None for a gate; the page shows them as quoted English) and
+    what to do."""
     if alarm.get("kind") == "gated":
         said = tr._("it serves its newest models ({model}) only to clients newer than {version}.",
                     model=alarm.get("model"), version=alarm.get("version"))
-    else:
-        said = tr._("version {version} was answered \"{text}\".", version=alarm.get("version"), text=alarm.get("text"))
-    return tr._("{said} {todo}", said=said, todo=what_to_do(state, tr))
+        return {"said": said, "quote": None, "todo": what_to_do(state, tr)}
+    said = tr._("Google answered version {version} with:", version=alarm.get("version"))
+    return {"said": said, "quote": str(alarm.get("text") or "") or None, "todo": what_to_do(state, tr)}
 
 
 def tray_line(alarm: dict[str, Any], tr: Translator = ENGLISH) -> str:

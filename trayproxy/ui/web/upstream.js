@@ -2,9 +2,10 @@
  * words are the app's catalogs (t(), the same message ids as the tray's Python code: no second
  * dictionary), its times and numbers the page's Intl formats (i18n.js fmt).
  *
- * - The banner while Google refuses the client version trayproxy reports (the text and what to
- *   do come from the server in the app's language: status.client_version.banner, the same words
- *   as the tray; `trayproxy doctor` says them in English).
+ * - The banner while Google refuses the client version trayproxy reports (what happened and what
+ *   to do come from the server in the app's language: status.client_version.banner, the same
+ *   words as the tray; Google's own words quoted, marked English; `trayproxy doctor` says it all
+ *   in English).
  * - Settings, card "Google upstream" (its fixed words are in index.html): the version reported
  *   now and where it came from, an override (config `client_version`, empty = learn it), and the
  *   opt-in "use Google One AI credits when the quota is spent" (config `use_ai_credits`, off by
@@ -59,10 +60,12 @@
 
   function renderBanner(st) {
     const cv = st.client_version || {};
-    const items = cv.alarm ? [[cv.banner, cv.alarm.version, cv.alarm.at]] : [];
+    const b = cv.alarm && cv.banner ? cv.banner : null;
+    const items = b ? [[b.said, b.quote, b.todo, cv.alarm.version, cv.alarm.at]] : [];
     if (!tp.changed("upstream-banner", items)) return;
-    $("upstream-banner").replaceChildren(...items.map(([text]) => h("div", { class: "banner error", "data-cause": "client_version" },
-      h("span", { class: "text" }, h("b", { text: t("Google refuses trayproxy's client version:") }), " ", text),
+    $("upstream-banner").replaceChildren(...items.map(([said, quote, todo]) => h("div", { class: "banner error", "data-cause": "client_version" },
+      h("span", { class: "text" }, h("b", { text: t("Google refuses trayproxy's client version:") }), " ", said,
+        quote ? [" ", h("q", { lang: "en", text: quote })] : null, " ", todo),
       h("div", { class: "actions" }, h("button", { type: "button", class: "btn small ghost", text: t("Open the version setting"),
         onclick: () => { tp.selectTab("settings"); $("client-version").focus(); } })))));
   }
