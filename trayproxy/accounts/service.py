@@ -35,6 +35,7 @@ from trayproxy.accounts.quota import parse_credits, parse_load_code_assist
 from trayproxy.accounts.quota_windows import FIVE_HOURS, learn_spent, may_end_rest, parse_quota_summary
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.accounts.triage import classify
+from trayproxy.accounts.words import DISABLED_BY_YOU
 from trayproxy.upstream.cloudcode import CloudCodeClient
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError
@@ -408,7 +409,7 @@ class AccountService:
         if enabled:
             self.pool.resume(acc.id, enable=True)
         else:
-            self.pool.disable(acc.id, "disabled by you (enable it to use it again)", by="user")
+            self.pool.disable(acc.id, DISABLED_BY_YOU, by="user")
         return acc
 
     async def refresh_all(self, *, resume: bool = True) -> list[tuple[Account, str | None]]:

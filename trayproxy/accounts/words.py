@@ -19,8 +19,11 @@ from typing import Any
 
 from trayproxy.i18n import ENGLISH, Translator
 
-__all__ = ["describe", "summary", "model_words", "STATUSES"]
+__all__ = ["describe", "summary", "model_words", "STATUSES", "DISABLED_BY_YOU"]
 
+# the record's reason when the person disabled the account (the line says it; an import's own
+# reason, "off in CLIProxyAPI ...", is shown as the reason)
+DISABLED_BY_YOU = "disabled by you (enable it to use it again)"
 # every account status (accounts/state.py), in the order the summary counts them
 STATUSES = ("active", "cooling", "verify", "disabled", "not_eligible", "not_onboarded")
 
@@ -63,7 +66,9 @@ def describe(view: dict[str, Any], tr: Translator = ENGLISH, where: str = "windo
         by = view.get("disabled_by")
         reason = view.get("disabled_reason")
         if by == "user":
-            out.update(badge=_("Disabled"), tone="off", line=_("Disabled by you"), actions=["enable", "remove"],
+            out.update(badge=_("Disabled"), tone="off", line=_("Disabled by you"),
+                       reason=reason if reason != DISABLED_BY_YOU else None,
+                       actions=["enable", "remove"],
                        todo=f"Run `trayproxy accounts enable {short}` to use it again." if cli
                        else _("Enable it to use it again."))
         elif by == "sign-in" or (reason or "").startswith(("invalid_grant", "no refresh")):
