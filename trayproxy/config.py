@@ -111,6 +111,7 @@ class Config:
     model_mapping: dict[str, str] = field(default_factory=dict)
     scheduling: str = "balance"
     auto_start: bool = False
+    language: str = "auto"  # the tray's and the page's language: "auto" (the OS's) or "de", "zh_CN", ...
     max_body_mb: int = 100
     quota_refresh_minutes: int = 15
     background_model: str = "gemini-3.5-flash-lite"
@@ -244,6 +245,7 @@ _VALIDATORS: dict[str, Any] = {
     "model_mapping": _check_str_map,
     "scheduling": lambda k, v: _check_choice(k, v, SCHEDULING_MODES),
     "auto_start": _check_bool,
+    "language": lambda k, v: _check_language(k, v),
     "max_body_mb": lambda k, v: _check_int(k, v, 1, 1024),
     "quota_refresh_minutes": lambda k, v: _check_int(k, v, 1, 1440),
     "background_model": _check_str,
@@ -290,6 +292,13 @@ def _check_engine_url(key: str, v: Any, schemes: tuple[str, ...], env: str) -> s
     if password:
         raise ConfigError(f"{key} holds a password, and config.json holds no secret: set the whole URL in the "
                           f"environment variable {env} instead")
+    return s
+
+
+def _check_language(key: str, v: Any) -> str:
+    s = _check_str(key, v).strip()
+    if s != "auto" and not re.fullmatch(r"[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*", s):
+        raise ConfigError(f"{key} must be auto or a language like de or zh_CN (got {v!r})")
     return s
 
 
