@@ -384,6 +384,7 @@ class Controller:
             upstreams=upstreams,
             restart_note=self._bound_note("port") or self._bound_note("allow_lan_access"),
             shared_problem=self.shared.problem() if self.shared is not None else None,
+            shared_down=self.shared.down() if self.shared is not None else None,
             accounts=views,
             clients=list(self._clients),
             language=self.language,

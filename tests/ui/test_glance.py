@@ -121,3 +121,17 @@ def test_the_model_line_shows_the_weekly_window_and_the_version_alarm_has_a_line
     assert version_line(st) == "\u26a0 Google refuses client version 2.9.1: see Settings"
     assert "Google refuses client version 2.9.1" in tooltip(st)
     assert "2.9.1" in (version_line(st, DE) or "") and "refuses" not in (version_line(st, DE) or "")
+
+
+def test_shared_modes_trouble_has_a_tooltip_line_in_the_trays_language() -> None:
+    since = NOW - 420
+    down = {"kind": "unreachable", "since": since, "detail": "Redis: ConnectionRefusedError: refused"}
+    assert tooltip(status(running=True, shared_down=down), accounts="2 ready").splitlines()[-1] == (
+        f"Shared state unreachable since {clock(since)}")
+    assert tooltip(status(running=True, shared_down=down), accounts="2 bereit", tr=DE).splitlines()[-1] == (
+        f"Gemeinsamer Zustand nicht erreichbar seit {DE.clock(since)}")
+    assert "Redis" not in tooltip(status(running=True, shared_down=down))  # the details are the page's and doctor's
+    fatal = {"kind": "problem", "since": None, "detail": "the secret key does not match"}
+    assert tooltip(status(running=True, shared_down=fatal), tr=DE).splitlines()[-1] == (
+        "Gemeinsamer Zustand nicht in Betrieb: siehe Einstellungsseite")
+    assert "Shared" not in tooltip(status(running=True, shared_down=None))

@@ -53,7 +53,7 @@ def test_keys_tab_creates_shows_once_lists_and_revokes(page: Any, controller: An
     assert stored.rpm == 30 and stored.daily_tokens == 200000 and stored.models == ["gemini-*", "claude-sonnet-*"]
     assert secret not in (controller.paths.keys_file).read_text()
     row = page.locator("#keys-table tbody tr", has_text="alice")
-    expect(row).to_contain_text("30 req/min")
+    expect(row).to_contain_text("30 requests/min")
     expect(row).to_contain_text("only gemini-* claude-sonnet-*")
     expect(row.locator(".badge")).to_have_text("active")
     for scheme in ("light", "dark"):

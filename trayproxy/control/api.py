@@ -49,7 +49,8 @@ class Status:
     upstreams: list[str] = field(default_factory=list)
     restart_note: str | None = None  # a saved port / LAN setting that waits for a restart
     problem: dict[str, Any] | None = None  # StartProblem.to_dict() while its cause stands
-    shared_problem: str | None = None  # "shared state unreachable since …" (shared mode, #30)
+    shared_problem: str | None = None  # "shared state unreachable since …" (shared mode, #30; English: doctor)
+    shared_down: dict[str, Any] | None = None  # the same as data for the tray and the page (shared/state.py down())
     # The one status model every view draws (tray, page, notifications, `accounts list`): each
     # account's view (accounts/state.py; its words are accounts/words.py's), the clients whose
     # settings point at this proxy, and the language the tray and the page speak.

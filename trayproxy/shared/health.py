@@ -2,8 +2,9 @@
 
 Each engine (Redis, PostgreSQL) has one `EngineHealth`, changed only on the engine loop by the
 code that talks to it: `ok()` after a successful call, `failed(error)` after a failed one.
-`SharedHealth.problem()` is the one sentence every surface shows: "shared state unreachable
-since 14:02:11 (PostgreSQL: connection refused)". Listeners hear of each change of state (not of
+`SharedHealth.problem()` is the sentence `doctor`, `/readyz` and the log say (English, as the CLI
+speaks): "shared state unreachable since 14:02:11 (PostgreSQL: connection refused)"; `down()` is
+the same as data, which the tray and the page say in their own language. Listeners hear of each change of state (not of
 each call), so the page and the tray are told once.
 """
 
@@ -88,6 +89,16 @@ class SharedHealth:
         why = "; ".join(f"{e.name}: {e.error}" for e in down)
         return (f"shared state unreachable since {clock_time(since)} ({why}); requests are answered from this "
                 "instance's own state and its log rows wait on disk until it is back")
+
+    def down(self) -> dict[str, Any] | None:
+        """The same as data the tray and the page say in their language (ui/glance.py
+        `shared_line`, app.js): {"kind": "unreachable", "since", "detail"}; the detail (which
+        engine, the driver's error) stays English, quoted as such."""
+        down = [e for e in self.engines if not e.up]
+        since = self.down_since()
+        if not down or since is None:
+            return None
+        return {"kind": "unreachable", "since": since, "detail": "; ".join(f"{e.name}: {e.error}" for e in down)}
 
     def to_dict(self) -> dict[str, Any]:
         return {"up": self.up, "problem": self.problem(), "down_since": self.down_since(),

@@ -186,6 +186,15 @@ class SharedState:
             return f"shared state: {self.accounts.problem}"
         return self.health.problem()
 
+    def down(self) -> dict[str, Any] | None:
+        """`problem()` as data for the tray and the page (they say it in their language): a
+        problem that no reconnection fixes is {"kind": "problem", "since": None, "detail"}."""
+        if self.pg is not None and self.pg.fatal:
+            return {"kind": "problem", "since": None, "detail": self.pg.fatal}
+        if self.accounts is not None and self.accounts.problem:
+            return {"kind": "problem", "since": None, "detail": self.accounts.problem}
+        return self.health.down()
+
     def status(self) -> dict[str, Any]:
         return {
             **self.health.to_dict(),

@@ -1,5 +1,5 @@
 """What the tray shows at a glance (pure): header, accounts summary, model in use (with both quota
-windows of its group), the client version Google refuses, tooltip.
+windows of its group), the client version Google refuses, shared mode's trouble, tooltip.
 
 Built from the Status the Controller pushes (its account views are the page's and `accounts
 list`'s: the summary line and each account's words come from accounts/words.py) and the last
@@ -15,7 +15,8 @@ from trayproxy.accounts.words import model_words, summary
 from trayproxy.i18n import ENGLISH, Translator
 from trayproxy.upstream.words import tray_line, weekly_suffix
 
-__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "problem_notice", "version_line"]
+__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "problem_notice", "version_line",
+           "shared_line"]
 
 
 def problem_words(p: dict[str, Any] | None, tr: Translator = ENGLISH) -> str | None:
@@ -35,6 +36,16 @@ def problem_words(p: dict[str, Any] | None, tr: Translator = ENGLISH) -> str | N
     if p.get("kind") == "no_account":
         return _("Add a Google account first")
     return str(p.get("message") or "")
+
+
+def shared_line(down: dict[str, Any] | None, tr: Translator = ENGLISH) -> str | None:
+    """Shared mode's trouble (Status.shared_down, shared/state.py), short, without the driver's
+    details (the page quotes them, `doctor` says them)."""
+    if not down:
+        return None
+    if down.get("since") is not None:
+        return tr._("Shared state unreachable since {time}", time=tr.clock(down["since"]))
+    return tr._("Shared state not in use: see the settings page")
 
 
 def problem_notice(p: dict[str, Any] | None, tr: Translator = ENGLISH) -> str | None:
@@ -126,9 +137,8 @@ def tooltip(status: Any, starting: bool = False, accounts: str | None = None, tr
     lines.append(accounts if accounts is not None else accounts_line(getattr(status, "accounts", []) or [], tr))
     if getattr(status, "config_problem", None):
         lines.append(_("Settings file cannot be read: API key required, LAN off until fixed"))
-    shared = getattr(status, "shared_problem", None)
-    if shared:  # "shared state unreachable since …": the sentence, without its details
-        lines.append(shared.split(" (", 1)[0][:1].upper() + shared.split(" (", 1)[0][1:])
+    if (shared := shared_line(getattr(status, "shared_down", None), tr)) is not None:
+        lines.append(shared)
     if (version := version_line(status, tr)) is not None:
         lines.append(version.lstrip("\u26a0 "))
     return "\n".join(lines)

@@ -161,7 +161,7 @@ class TrayApp:
         self._rows = list(getattr(st, "accounts", None) or [])
         return (self.state, st.running, st.port, st.base_url, st.error, self._glance(), self.tr.lang,
                 (st.problem or {}).get("suggested_port"), getattr(st, "config_problem", None),
-                getattr(st, "shared_problem", None), view_key(self._rows),
+                getattr(st, "shared_down", None) and glance.shared_line(st.shared_down, self.tr), view_key(self._rows),
                 tuple((c["client"], c["connected"]) for c in getattr(st, "clients", [])),
                 glance.version_line(st, self.tr))
 

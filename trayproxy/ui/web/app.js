@@ -307,14 +307,20 @@
     }
     if (st.config_problem) items.push(["warning", t("Settings file:"), st.config_problem, "config", null]);
     if (st.restart_note) items.push(["warning", t("Waiting for a restart:"), st.restart_note, "restart", null]);
-    if (st.shared_problem) items.push(["warning", t("Shared state:"), st.shared_problem, "shared", null]);
+    const sd = st.shared_down;  // shared mode's trouble (shared/state.py down()); its detail is the driver's English
+    if (sd && sd.since) {
+      items.push(["warning", t("Shared state unreachable since {time}:", { time: fmt.clock(sd.since) }),
+        t("requests are answered from this instance's own state, and its log rows wait on disk until it is back."), "shared", null, sd.detail]);
+    } else if (sd) {
+      items.push(["warning", t("Shared state not in use:"), t("this instance answers from its own state until this is fixed:"), "shared", null, sd.detail]);
+    }
     if (st.secrets_fallback) {
       const path = state.secrets.path || t("in the data folder");
       items.push(["warning", t("No system keychain:"), t("{why}. Secrets are kept in a private file instead ({path}, readable only by you).",
         { why: st.secrets_fallback, path }), "keychain", null]);
     }
     if (!changed("banners", items)) return;
-    $("banners").replaceChildren(...items.map(([kind, title, text, cause, port]) => {
+    $("banners").replaceChildren(...items.map(([kind, title, text, cause, port, quote]) => {
       const actions = [];
       if (cause === "port") {
         if (port) actions.push(h("button", { type: "button", class: "btn small primary", "data-use-port": port, text: t("Use port {port} and start", { port }) }));
@@ -325,7 +331,7 @@
         actions.push(h("button", { type: "button", class: "btn small ghost", text: t("Open Settings"), onclick: () => { selectTab("settings"); $("auth-mode").focus(); } }));
       }
       return h("div", { class: "banner " + kind, "data-cause": cause },
-        h("span", { class: "text" }, h("b", { text: title }), " ", text),
+        h("span", { class: "text" }, h("b", { text: title }), " ", text, quote ? [" ", h("q", { lang: "en", text: quote })] : null),
         actions.length ? h("div", { class: "actions" }, actions) : null);
     }));
   }
