@@ -1,6 +1,7 @@
 """The settings page in English, German and Simplified Chinese, as a person sees it, in headless
 Chromium: every tab at 1200, 800 and 420 px, light and dark, with four accounts in four states and
-a running proxy.
+a running proxy, three client keys (the Keys tab, Monitor's totals by key) and shared mode
+with Redis unreachable (its banner on every tab).
 
 - no horizontal overflow (the page is never wider than the window);
 - in German and Chinese no visible text (or label, placeholder, title) is still an English
@@ -24,12 +25,12 @@ import pytest
 
 from tests.ui.conftest import chromium
 from tests.ui.test_browser import docs_copy
-from tests.ui.world import axe_source, four_accounts, run_axe, small_png
+from tests.ui.world import axe_source, client_keys, four_accounts, run_axe, shared_unreachable, small_png
 
 pytestmark = pytest.mark.browser
 
 LANGS = ("en", "de", "zh_CN")
-TABS = ("overview", "accounts", "monitor", "models", "settings")
+TABS = ("overview", "accounts", "monitor", "models", "settings", "keys")
 WIDTHS = (1200, 800, 420)
 AXE_WIDTHS = (1200, 420)
 
@@ -131,6 +132,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     ctl = make_controller(tmp_path_factory.mktemp("i18n-app"))
     four_accounts(ctl)
+    client_keys(ctl)  # the Keys tab and Monitor's totals by key (#30)
+    shared_unreachable(ctl)  # shared mode's banner on every tab
     srv = ControlServer(ctl, copy=lambda text: True, open_url=lambda url: True,
                         autostart=_NoAutostart())
     ctl.engine.call(srv.start())
@@ -181,6 +184,9 @@ def test_every_tab_in_every_language_width_and_scheme(lang: str, running: Any, a
                         page.wait_for_selector("#models-table tbody tr")
                     if tab == "accounts":
                         page.wait_for_selector(".acct[data-status=not_eligible]")
+                    if tab == "keys":
+                        page.wait_for_selector("#keys-table tbody tr")
+                    page.wait_for_selector(".banner[data-cause=shared]")
                     where = f"{lang} {scheme} {width} {tab}"
                     over = int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
                     if over > 0:
@@ -196,6 +202,12 @@ def test_every_tab_in_every_language_width_and_scheme(lang: str, running: Any, a
                         page.screenshot(path=str(shot))  # what the window shows when the tab opens
                         small_png(shot)
                         docs_copy(shot)
+                        if tab == "keys":  # its list is below the form: that screen too
+                            shot = artifacts / f"keys-list-{lang.replace('_', '-').lower()}.png"
+                            page.locator("#keys-table").scroll_into_view_if_needed()
+                            page.screenshot(path=str(shot))
+                            small_png(shot)
+                            docs_copy(shot)
             assert errors == [], errors
             ctx.close()
     if axe is None and not problems:

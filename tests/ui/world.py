@@ -2,7 +2,8 @@
 screenshots and the idle-CPU benchmark: four accounts (ready with a resting model, resting as a
 whole with its Gemini group's weekly window spent, needing verification, not eligible), a fed
 request log with refused requests of every kind, Google refusing the client version, a running
-proxy, and axe-core.
+proxy, and axe-core; with `client_keys(ctl)` and `shared_unreachable(ctl)` also the team side (#30):
+client keys in each state with their usage, and shared mode with Redis gone.
 
 `four_accounts(ctl)` sets the accounts up on a Controller (no Google needed: the pool, the
 records and the client version's alarm are set as triage, onboarding and a refusal inside a 200
@@ -67,6 +68,63 @@ def four_accounts(ctl: Any, *, log: int = 30) -> dict[str, Any]:
     ctl.monitor.flush()
     refuse_client_version(ctl)
     return {"ready": ready, "resting": resting, "verify": verify, "not_eligible": ctl.store.by_email("alan@example.com")}
+
+
+def client_keys(ctl: Any) -> None:
+    """Three client keys (limited, unlimited with an end date, revoked) and requests sent with
+    them, so the Keys tab lists them and the Monitor totals them by key."""
+    import dataclasses
+
+    from tests.shared.nodes import row
+
+    alice, _ = ctl.engine.call(ctl.a_create_key("alice", models=["gemini-*", "claude-sonnet-*"], rpm=30, tpm=60000,
+                                                daily_tokens=2_000_000))
+    ci, _ = ctl.engine.call(ctl.a_create_key("ci", expires_at=time.time() + 40 * 86400))
+    bob, _ = ctl.engine.call(ctl.a_create_key("bob", rpm=5))
+    ctl.engine.call(ctl.a_revoke_key(bob["id"]))
+    account = ctl.store.all()[0].id
+    for i, key in enumerate([alice["id"]] * 7 + [ci["id"]] * 3 + [bob["id"]]):
+        ctl.monitor.record(dataclasses.replace(row(900 + i, key_id=key), account_id=account, ts=time.time() - 60 * i))
+    ctl.monitor.flush()
+
+
+class SharedUnreachable:
+    """Shared mode as the Controller sees it (`ctl.shared`: problem, down, status) with Redis
+    gone for 7 minutes and PostgreSQL up, on shared/health.py's own health record, so the page
+    and the tray show the "unreachable since" banner without a Redis to kill."""
+
+    def __init__(self) -> None:
+        from trayproxy.shared.health import SharedHealth
+
+        self.health = SharedHealth()
+        self.health.engine("PostgreSQL").ok()
+        redis = self.health.engine("Redis")
+        redis.ok()
+        redis.failed(ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 6390)"))
+        redis.down_since = time.time() - 7 * 60
+
+    def problem(self) -> str | None:
+        return self.health.problem()
+
+    def down(self) -> dict[str, Any] | None:
+        return self.health.down()
+
+    def status(self) -> dict[str, Any]:
+        return {**self.health.to_dict(), "instance": "laptop", "redis_url": "redis://127.0.0.1:6390/0",
+                "database_url": "postgresql://trayproxy:***@127.0.0.1:5433/trayproxy", "log_rows_waiting": 12,
+                "secret_key": "keychain", "events_applied": 40}
+
+    def mapping_changed(self, mapping: dict[str, str]) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+def shared_unreachable(ctl: Any) -> None:
+    ctl.shared = SharedUnreachable()
+    ctl.reload()
+    assert ctl.status().shared_down is not None
 
 
 def refuse_client_version(ctl: Any) -> None:
