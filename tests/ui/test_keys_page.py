@@ -64,6 +64,15 @@ def test_keys_tab_creates_shows_once_lists_and_revokes(page: Any, controller: An
         assert axe_violations(page) == [], scheme
     page.click("#keys-created button:has-text('Done')")
     expect(page.locator(".keys-secret")).to_have_count(0)  # shown once: gone from the page
+    page.fill("#keys-name", "alice")  # a name in use, and one the server refuses: said by the page
+    page.click("#keys-create")
+    expect(page.locator("#keys-error")).to_have_text(
+        "A key named alice exists already: revoke it first or choose another name.")
+    page.fill("#keys-name", "alice/2")
+    page.click("#keys-create")
+    expect(page.locator("#keys-error")).to_have_text("A key's name is 1 to 64 letters, digits, spaces or . _ - @ +")
+    assert [k["name"] for k in controller.list_keys()] == ["alice"]
+    page.fill("#keys-name", "")
     page.set_viewport_size({"width": 420, "height": 900})
     page.screenshot(path=str(artifacts / "keys-tab-narrow.png"), full_page=True)
     revoke = row.locator("button:has-text('Revoke')")

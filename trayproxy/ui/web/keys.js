@@ -15,6 +15,7 @@
   const $ = (id) => document.getElementById(id);
   let visible = false;
   let section = null;
+  let listed = [];  // the keys the list shows: a name in use is said here, in the page's language
 
   function field(id, label, input, hint) {
     return h("div", { class: "field" }, h("label", { for: id, text: label }), input,
@@ -72,6 +73,7 @@
   function render(data) {
     $("keys-shared").hidden = !data.shared || !data.shared.database_url;
     const keys = data.keys || [];
+    listed = keys;
     $("keys-empty").hidden = keys.length > 0;
     const table = $("keys-table");
     if (!keys.length) { table.replaceChildren(); return; }
@@ -130,7 +132,15 @@
     ev.preventDefault();
     const err = $("keys-error");
     const name = $("keys-name").value.trim();
-    if (!name) { err.textContent = t("Give the key a name first."); err.hidden = false; return; }
+    const refuse = (text) => { err.textContent = text; err.hidden = false; };
+    if (!name) return refuse(t("Give the key a name first."));
+    // the server's own rules (clientkeys/record.py check_name, store.py), said before it is asked
+    if (!/^[\p{L}\p{M}\p{N}_.@+\- ]{1,64}$/u.test(name)) {
+      return refuse(t("A key's name is 1 to 64 letters, digits, spaces or . _ - @ +"));
+    }
+    if (listed.some((k) => k.name === name && k.state !== "revoked")) {
+      return refuse(t("A key named {name} exists already: revoke it first or choose another name.", { name }));
+    }
     const body = { name };
     const models = $("keys-models").value.trim();
     if (models) body.models = models.split(/[\s,]+/).filter(Boolean);
