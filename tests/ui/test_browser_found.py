@@ -41,7 +41,7 @@ def test_headings_tabs_and_panels(world: Any) -> None:
         return { tab: t.id, role: panel && panel.getAttribute('role'),
                  labelledby: panel && panel.getAttribute('aria-labelledby') };
     })""")
-    assert len(tabs) == 5
+    assert len(tabs) == 6  # Overview, Accounts, Monitor, Models, Settings and Keys (#30)
     for t in tabs:
         assert t["role"] == "tabpanel" and t["labelledby"] == t["tab"], t
     page.click("[data-tab=accounts]")
