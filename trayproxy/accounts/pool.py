@@ -89,6 +89,10 @@ class AccountPool:
         self._lock = threading.RLock()
         self._rr = 0
         self._last_used: str | None = None
+        # bumped at every change of what `resting` and `ready` read besides the clock and the
+        # Account records (cooldowns; pauses and disables change the records too): a plan
+        # remembered at one version holds until the next (proxy/resolve.py)
+        self.version = 0
         # called (outside the lock) after an account's state changed: paused, disabled, resumed
         self.on_change: Callable[[], None] | None = None
 
@@ -169,6 +173,25 @@ class AccountPool:
             empty = {m for m, q in acc.models.items()
                      if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None and q.reset_time > now}
             return frozenset(cooling | empty)
+
+    def next_change(self, accounts: list[Account]) -> float:
+        """When `resting` or `ready` may next answer differently for these accounts with nothing
+        else changing: the earliest end of a cooldown, or reset of a used-up quota, still ahead
+        (inf: none)."""
+        with self._lock:
+            now = self.clock()
+            soonest = float("inf")
+            for acc in accounts:
+                rt = self._rt.get(acc.id)
+                if rt is not None:
+                    for c in rt.cooldowns.values():
+                        if now < c.until < soonest:
+                            soonest = c.until
+                for q in acc.models.values():
+                    if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None \
+                            and now < q.reset_time < soonest:
+                        soonest = q.reset_time
+            return soonest
 
     # -- selection ---------------------------------------------------------------------------
     def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset(),
@@ -342,6 +365,7 @@ class AccountPool:
                 rt.cooldowns[key] = Cooldown(until, reason, kind)
             rt.failures[key] = rt.failures.get(key, 0) + 1
             self._unbind(account_id)
+            self.version += 1
 
     def _unbind(self, account_id: str) -> None:
         # Conversations bound to it move on; they come back only by chance.
@@ -354,6 +378,7 @@ class AccountPool:
         """End cooldowns (of one account / one model; with `kinds`, only cooldowns of those kinds,
         e.g. a quota that came back early ends a quota rest but not a model-not-found one)."""
         with self._lock:
+            self.version += 1
             for aid, rt in self._rt.items():
                 if account_id is not None and aid != account_id:
                     continue
@@ -389,6 +414,7 @@ class AccountPool:
             acc.disabled_link = link
             self.store.save()
             self._unbind(account_id)
+            self.version += 1
         self._changed()
 
     def pause_for_verification(self, account_id: str, *, link: str | None, link_text: str | None,
@@ -405,6 +431,7 @@ class AccountPool:
             acc.verify_at = self.clock()
             self.store.save()
             self._unbind(account_id)
+            self.version += 1
         self._changed()
 
     def resume(self, account_id: str, *, enable: bool = False) -> Account | None:
@@ -422,7 +449,7 @@ class AccountPool:
                 changed = True
             if changed:
                 self.store.save()
-            self.clear_cooldowns(account_id)
+            self.clear_cooldowns(account_id)  # a new version
         if changed:
             self._changed()
         return acc

@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -57,6 +57,8 @@ class ProxyContext:
     new_id: Callable[[str], str] = new_id
     # how the request path waits before retrying the same account (tests make it instant)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # plans remembered per pool state (proxy/resolve.py), by name and tried targets
+    plans: dict[tuple[str, frozenset[str]], Any] = field(default_factory=dict)
 
     def active_accounts(self) -> int:
         return self.pool.active_count()
