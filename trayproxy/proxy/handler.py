@@ -69,6 +69,8 @@ async def serve(ctx: ProxyContext, ex: Exchange, adapter: Adapter, body: JSON, r
     """Steps 2-7 for one parsed body (the WebSocket calls this for each message)."""
     call = adapter.parse(ctx, ex, body, route)
     del body
+    if not ex.big:
+        call.raw = ex.raw
     ex.client_model = call.name
     if adapter.zai_path is not None and isinstance(sink, HttpSink) and _zai_on(ctx):
         from trayproxy.proxy.zai_dispatch import relay_to_zai, use_zai

@@ -59,6 +59,8 @@ class Call:
     collect: bool = False  # answer whole, even when the client asked for a stream (then sent as
     # the stream's frames by `Adapter.whole_frames`)
     state: Any = None  # the adapter's own (Responses history, Gemini stream mode, ...)
+    raw: bytes | None = None  # the body as sent, when small enough to convert on the loop: the
+    # converters remember a conversation's beginning by its bytes (protocols/core/prefix_memo.py)
 
 
 @dataclass(slots=True, eq=False)
@@ -90,6 +92,7 @@ class Job:
         should not keep it (or the client's parsed body) alive."""
         self.request = {}
         self.call.body = {}
+        self.call.raw = None
 
 
 @dataclass
