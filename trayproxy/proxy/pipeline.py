@@ -28,7 +28,6 @@ import logging
 import random
 import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -178,9 +177,20 @@ def _envelope(ctx: ProxyContext, job: Job, acc: Account, request: JSON, kind: st
         model=job.upstream_model,
         request=inner,
         request_id=envelope_rules.request_id(kind, int(ctx.clock() * 1000),
-                                             str(uuid.UUID(int=random.getrandbits(128), version=4))),
+                                             _uuid4()),
         request_type=kind,
     )
+
+
+_UUID_CLEAR = 0xC000 << 48 | 0xF000 << 64  # the variant and version bits of a UUID's int
+_UUID_SET = 0x8000 << 48 | 0x4000 << 64  # RFC 4122 variant, version 4
+
+
+def _uuid4() -> str:
+    """str(uuid.UUID(int=random.getrandbits(128), version=4)), without building a UUID object
+    (its checked constructor cost more than the rest of the envelope's ids, every request)."""
+    h = f"{random.getrandbits(128) & ~_UUID_CLEAR | _UUID_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 async def _token(ctx: ProxyContext, acc: Account, *, force: bool) -> str:
