@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate every icon file in assets/ from the one drawing in `trayproxy.ui.icons`.
+"""Generate every icon file in assets/ from the one drawing in `trayproxy.icons`.
 
     python assets/make_icons.py           # (re)write the files
     python assets/make_icons.py --check   # exit 1 if a committed file differs from a fresh render
@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
-from trayproxy.ui import icons  # noqa: E402
+from trayproxy import icons  # noqa: E402
 
 APP_SIZES = (16, 32, 48, 64, 128, 256, 512, 1024)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,9 +23,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--conns", type=int, default=16)
     args = ap.parse_args()
-    if not shutil.which("wrk"):
-        print("wrk is needed: apt-get install wrk", file=sys.stderr)
-        return 2
+    C.require(["wrk"], "benchmarks/bench_monitor.py")
     fake = C.start_fake()
     work = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
     procs = []

@@ -25,6 +25,36 @@ PROXY_CPU = "0"
 OTHER_CPU = "1" if NCPU > 1 else "0"
 
 
+# The tools the benchmarks run, what for, and how to get them: a missing one is named up front,
+# never found out from output that is not there ("wrk output not understood").
+TOOLS = {
+    "wrk": ("the HTTP load generator", "Debian/Ubuntu: sudo apt-get install wrk; macOS: brew install wrk"),
+    "valgrind": ("callgrind, which counts instructions", "Debian/Ubuntu: sudo apt-get install valgrind (Linux)"),
+    "callgrind_control": ("valgrind's callgrind control tool", "It comes with valgrind: sudo apt-get install valgrind"),
+    "Xvfb": ("a virtual display for the tray app", "Debian/Ubuntu: sudo apt-get install xvfb"),
+}
+
+
+def missing_tools(tools: list[str], needed_for: str) -> str | None:
+    """None when every tool is on PATH, else what is missing, what for and how to install it."""
+    gone = [t for t in tools if shutil.which(t) is None]
+    if not gone:
+        return None
+    lines = [f"{needed_for} needs {', '.join(gone)}, which {'is' if len(gone) == 1 else 'are'} not installed:"]
+    for t in gone:
+        what, how = TOOLS.get(t, ("", ""))
+        lines.append(f"  {t}: {what}. {how}".rstrip(". ") + ".")
+    return "\n".join(lines)
+
+
+def require(tools: list[str], needed_for: str) -> None:
+    """Exit 2 with missing_tools' message when a tool is missing."""
+    msg = missing_tools(tools, needed_for)
+    if msg:
+        print(msg, file=sys.stderr)
+        raise SystemExit(2)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -136,7 +166,7 @@ def make_home(fake: Fake) -> Path:
 
 
 def trayproxy_env(home: Path, fake: Fake | None) -> dict[str, str]:
-    env = dict(os.environ, TRAYPROXY_HOME=str(home))
+    env = dict(os.environ, TRAYPROXY_HOME=str(home), TRAYPROXY_CLIENT_VERSION_URL="")  # no updater: no internet
     env.pop("DISPLAY", None)
     if fake is not None:
         env.update(fake.env)
@@ -145,7 +175,8 @@ def trayproxy_env(home: Path, fake: Fake | None) -> dict[str, str]:
 
 def start_trayproxy(home: Path, fake: Fake, port: int, cpu: str = PROXY_CPU,
                     argv: list[str] | None = None) -> subprocess.Popen[str]:
-    cmd = argv or [sys.executable, "-m", "trayproxy.cli", "serve", "--port", str(port)]
+    # auth off: the load generators send no key (auth_mode auto asks for one since #27)
+    cmd = argv or [sys.executable, "-m", "trayproxy.cli", "serve", "--port", str(port), "--auth-mode", "off"]
     proc = subprocess.Popen(pinned(cpu, cmd), env=trayproxy_env(home, fake), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     wait_http(f"http://127.0.0.1:{port}/healthz")
@@ -204,8 +235,10 @@ def wrk_script(body: bytes, headers: dict[str, str], workdir: Path, name: str) -
 
 
 def run_wrk(url: str, script: Path, conns: int, seconds: float, cpu: str) -> dict[str, Any]:
+    require(["wrk"], "this benchmark")
     cmd = pinned(cpu, ["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--latency", "-s", str(script), url])
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    out = done.stdout
     res: dict[str, Any] = {"raw_requests": 0, "non2xx": 0, "socket_errors": 0}
     for line in out.splitlines():
         s = line.strip()
@@ -221,7 +254,7 @@ def run_wrk(url: str, script: Path, conns: int, seconds: float, cpu: str) -> dic
         elif s.startswith("Socket errors:"):
             res["socket_errors"] = sum(int(x) for x in re.findall(r"\d+", s))
     if "rps" not in res:
-        raise RuntimeError(f"wrk output not understood:\n{out}")
+        raise RuntimeError(f"wrk output not understood (exit {done.returncode}):\n{out}\n{done.stderr}")
     return res
 
 

@@ -112,9 +112,7 @@ def main() -> int:
     p.add_argument("--proto", action="append", choices=sorted(PATHS), help="default: all three")
     p.add_argument("-n", type=int, default=60, help="requests counted per process (default 60)")
     a = p.parse_args()
-    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
-        print("valgrind is not installed (Debian: apt install valgrind)", file=sys.stderr)
-        return 2
+    C.require(["valgrind", "callgrind_control"], "benchmarks/instructions.py")
     fake = C.start_fake()
     try:
         print("| protocol | minimal relay, instructions/request | trayproxy | ratio |")

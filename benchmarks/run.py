@@ -48,6 +48,9 @@ PROTOCOLS = {  # name: (trayproxy / minimal relay path, non-streaming body key, 
     "gemini": (f"{MODEL_PATH}:generateContent", "gemini_json", f"{MODEL_PATH}:streamGenerateContent?alt=sse",
                "gemini_stream"),
 }
+# external tools per section (benchmarks/common.py TOOLS says what each is and how to install it)
+SECTION_TOOLS = {"http": ["wrk"]}
+OPTIONAL_TOOLS = {"idle": ["Xvfb"]}
 # issue #18: ratios to the minimal converting relay measured in the same run (benchmarks/min_relay.py)
 TARGETS = {
     "added_p50_ratio": 1.3,
@@ -583,6 +586,19 @@ def main() -> int:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "latest.json"))
     a = p.parse_args()
     sections = [s.strip() for s in a.only.split(",") if s.strip()]
+    unknown = [s for s in sections if not callable(getattr(Bench, s, None))]
+    if unknown:
+        p.error(f"no such section: {', '.join(unknown)} (sections: {p.get_default('only')})")
+    if not sys.platform.startswith("linux"):
+        print("benchmarks/run.py reads CPU time, memory and wake-ups from /proc: it runs on Linux only.",
+              file=sys.stderr)
+        return 2
+    needs = sorted({t for s in sections for t in SECTION_TOOLS.get(s, [])})
+    C.require(needs, f"benchmarks/run.py --only {','.join(s for s in sections if SECTION_TOOLS.get(s))}")
+    for s in sections:  # optional tools: the part that needs one is skipped, and says so
+        note = C.missing_tools(OPTIONAL_TOOLS.get(s, []), f"the {s} section's tray part")
+        if note:
+            print(note + " It is skipped.", file=sys.stderr)
     with open("/proc/loadavg") as f:
         load_before = f.read().split()[:3]
     res: dict[str, Any] = {

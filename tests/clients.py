@@ -1,4 +1,5 @@
-"""Where the npm-installed client CLIs (Claude Code, Codex, Gemini CLI) are, if anywhere.
+"""Where the npm-installed client CLIs (Claude Code, Codex, Gemini CLI, OpenCode, Kilo Code) are, if
+anywhere.
 
 Two sets: "pinned" (the versions .ci/run pins, in ~/.cache/trayproxy-clients, or
 $TRAYPROXY_NPM_CLIENTS) and "newest" (whatever npm had as latest when .ci/run ran, in
@@ -6,8 +7,9 @@ $TRAYPROXY_NPM_CLIENTS) and "newest" (whatever npm had as latest when .ci/run ra
 parametrized over CLIENT_SETS. A test skips when its client is missing, and the "newest" run skips
 when the newest is the pinned version (it would only repeat the pinned run). `pytest -m
 newest_clients` runs only the newest.
-`gemini_cli_env`, `claude_code_env` and `codex_env` give each run its own home and work
-directory pointed at the proxy."""
+`gemini_cli_env`, `claude_code_env`, `codex_env`, `opencode_env` and `kilo_env` give each run its
+own home and work directory pointed at the proxy (OpenCode and Kilo take their folder from $PWD:
+it is set to the work directory)."""
 
 from __future__ import annotations
 
@@ -19,13 +21,14 @@ from pathlib import Path
 import pytest
 
 __all__ = ["CLIENT_SETS", "PACKAGES", "find_cli", "client_dirs", "package_version", "gemini_cli_env",
-           "claude_code_env", "codex_env"]
+           "claude_code_env", "codex_env", "opencode_env", "kilo_env"]
 
 # "newest" tests carry the `newest_clients` mark. A new client release can break them at any hour,
 # so .ci/run runs them in a second pytest run of their own whose failures it reports loudly
 # without blocking the pinned suite (TRAYPROXY_NEWEST_CLIENTS=separate skips them in the first).
 CLIENT_SETS = ("pinned", pytest.param("newest", marks=pytest.mark.newest_clients))
-PACKAGES = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex", "gemini": "@google/gemini-cli"}
+PACKAGES = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex", "gemini": "@google/gemini-cli",
+            "opencode": "opencode-ai", "kilo": "@kilocode/cli"}
 
 
 _CACHE = Path.home() / ".cache"  # at import: tests that point HOME elsewhere still find the clients
@@ -110,3 +113,27 @@ def codex_env(tmp: Path, openai_base_url: str, key: str, model: str) -> tuple[di
     env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex"), "TRAYPROXY_API_KEY": key,
            "NO_COLOR": "1"}
     return env, work
+
+
+def _opencode_like(tmp: Path, folder: str, schema: str, config: str, base_url: str, key: str,
+                   model: str) -> tuple[dict[str, str], Path]:
+    home, work = _dirs(tmp, ".config", folder)
+    provider = {"npm": "@ai-sdk/openai-compatible", "name": "trayproxy", "options": {"baseURL": f"{base_url}/v1"},
+                "models": {model: {"name": model}}}
+    (home / ".config" / folder / config).write_text(json.dumps(
+        {"$schema": schema, "provider": {"trayproxy": provider}, "model": f"trayproxy/{model}"}, indent=2))
+    (home / ".local" / "share" / folder).mkdir(parents=True)
+    (home / ".local" / "share" / folder / "auth.json").write_text(json.dumps({"trayproxy": {"type": "api", "key": key}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCODE_", "KILO_", "XDG_"))}
+    env.update({"HOME": str(home), "PWD": str(work), "NO_COLOR": "1"})
+    return env, work
+
+
+def opencode_env(tmp: Path, base_url: str, key: str, model: str) -> tuple[dict[str, str], Path]:
+    """(env, cwd) for OpenCode with a `trayproxy` provider (chat completions) and `model`."""
+    return _opencode_like(tmp, "opencode", "https://opencode.ai/config.json", "opencode.json", base_url, key, model)
+
+
+def kilo_env(tmp: Path, base_url: str, key: str, model: str) -> tuple[dict[str, str], Path]:
+    """(env, cwd) for Kilo Code's CLI, likewise."""
+    return _opencode_like(tmp, "kilo", "https://app.kilo.ai/config.json", "kilo.jsonc", base_url, key, model)

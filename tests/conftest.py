@@ -12,6 +12,10 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
 import tempfile  # noqa: E402
 
 os.environ["TRAYPROXY_HOME"] = tempfile.mkdtemp(prefix="trayproxy-tests-")
+# No test talks to the internet: Antigravity's updater is never asked (a test that wants an
+# updater points TRAYPROXY_CLIENT_VERSION_URL at the fake's, `FakeCloudCode.env()`), and the
+# guard below refuses any other host for a controller built with an environment of its own.
+os.environ["TRAYPROXY_CLIENT_VERSION_URL"] = ""
 
 import socket  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -21,6 +25,9 @@ import keyring  # noqa: E402
 import keyring.backend  # noqa: E402
 import keyring.errors  # noqa: E402
 import pytest  # noqa: E402
+
+# controller / control / clipboard / login_home: the control-plane tests and the page tests share them
+pytest_plugins = ("tests.control.fixtures",)
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -76,3 +83,20 @@ def cli_notices_unrouted() -> Iterator[None]:
     from trayproxy.cli_notes import unroute_notices
 
     unroute_notices()
+
+
+@pytest.fixture(autouse=True)
+def _updater_stays_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client version's updater manifest may only come from a local fake."""
+    from urllib.parse import urlsplit
+
+    from trayproxy.upstream.client_version import ClientIdentity
+
+    real = ClientIdentity._fetch
+
+    async def local_only(self: ClientIdentity, url: str) -> str:
+        if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"tests do not talk to the internet ({url})")
+        return await real(self, url)
+
+    monkeypatch.setattr(ClientIdentity, "_fetch", local_only)

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import keyring.backends.null
 import pytest
 
 from tests.conftest import free_port
+from tests.helpers import wait_for_health
 from trayproxy import __version__
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.cli import main
@@ -100,15 +101,7 @@ def test_serve_prints_urls_answers_and_stops_gracefully(tmp_path: Path) -> None:
     port = free_port()
     p = _serve(home, "--port", str(port))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert json.loads(r.read())["status"] == "ok"
-                break
-            except OSError:
-                assert time.monotonic() < deadline and p.poll() is None, p.stderr.read() if p.stderr else ""
-                time.sleep(0.05)
+        wait_for_health(port, p)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=20)
     finally:
@@ -141,17 +134,17 @@ def test_headless_path_imports_no_display_library(tmp_path: Path) -> None:
         "import sys, time, keyring.backends.null\n"
         "from trayproxy import cli, cli_state, serve\n"
         "from trayproxy.controller import Controller\n"
-        "from trayproxy.local_control import ControlClient\n"
+        "from trayproxy.control.local import ControlClient\n"
         "from trayproxy.paths import app_paths\n"
-        "from trayproxy.ui.control import ControlServer\n"
-        "from trayproxy.ui.instance import Instance\n"
+        "from trayproxy.control.server import ControlServer\n"
+        "from trayproxy.control.instance import Instance\n"
         f"c = Controller(app_paths(), secrets_backend=keyring.backends.null.Keyring(), overrides={{'port': {free_port()}}})\n"
         "c.set_config('zai.enabled', True); c.set_config('zai.dispatch_mode', 'exclusive')\n"
         "cs = ControlServer(c, kind='serve')\n"  # serve runs the ControlServer too (the CLI's way in)
         "c.engine.call(cs.start())\n"
         "assert ControlClient(Instance(1, cs.url, 'serve', cs.cli_token)).call('cli/status')['kind'] == 'serve'\n"
         "c.start(); c.engine.call(cs.stop()); c.close()\n"
-        "bad = [m for m in ('pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
+        "bad = [m for m in ('trayproxy.ui', 'pystray', 'webview', 'gi', 'PIL', 'tkinter', 'Xlib', 'PyQt6') if m in sys.modules]\n"
         "print(bad)\n"
     )
     env = {**os.environ, "TRAYPROXY_HOME": str(tmp_path / "h")}
@@ -174,7 +167,7 @@ def test_accounts_enable_disable_without_a_running_instance(trayproxy_home: Path
     assert run("accounts", "enable", "a@example.com") == 0 and not disabled()
     assert run("accounts", "enable", "nobody@example.com") == 2
     assert "No account matches 'nobody@example.com'" in capsys.readouterr().err
-    from trayproxy.local_control import OwnerLock
+    from trayproxy.control.local import OwnerLock
 
     assert OwnerLock(paths.lock_file).try_acquire()  # each command let go of the lock
 
@@ -193,3 +186,52 @@ def test_secret_from_stdin_and_argument_warning(trayproxy_home: Path, monkeypatc
     assert run("config", "set", "zai.api_key") == 2
     assert run("config", "set", "port") == 2 and "needs a value" in capsys.readouterr().err
 
+
+
+async def test_logs_shows_a_planted_escape_sequence_escaped(trayproxy_home: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (issue #27, finding 5): a page's `<img src="http://127.0.0.1:8045/%1B]0;...">`
+    is a GET the proxy logs; `trayproxy logs` printed its route to the terminal raw: ESC ] 0
+    retitles the window, ESC [ 2J clears the screen, OSC 52 writes the clipboard."""
+    from tests.proxy.app_stack import app_stack
+
+    trayproxy_home.mkdir(parents=True, exist_ok=True)
+    async with app_stack(trayproxy_home, monitor=True) as s:
+        status, _, _ = await s.get("/v1/%1B]0;pwned%07%1B[2J%1B]52;c;cm0gLXJmIH4K%07")
+        assert status == 404
+    assert run("logs") == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;pwned" in out.replace("\n", "").replace(" ", "")
+    assert run("logs", "--json") == 0
+    assert "\x1b" not in capsys.readouterr().out
+
+
+async def test_logs_refused_shows_the_guards_refusals_per_kind_origin_and_status(
+        trayproxy_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #27: 401/403 answers were counted but nowhere to be seen. `logs --refused` lists
+    them per kind, origin and status; `logs` says how many there were."""
+    from tests.proxy.app_stack import app_stack
+
+    trayproxy_home.mkdir(parents=True, exist_ok=True)
+    async with app_stack(trayproxy_home, monitor=True, auth_mode="strict") as s:
+        for _ in range(3):
+            assert (await s.get("/v1/models"))[0] == 401
+        assert (await s.get("/v1/models", headers={"Authorization": "Bearer sk-wrong-000000000000"}))[0] == 401
+        assert (await s.get("/v1/models", headers={"Host": "attacker.example"}))[0] == 403
+        s.configure("auth_mode", "off")
+        assert (await s.get("/v1/models", headers={"Origin": "https://evil.example"}))[0] == 403
+        await asyncio.to_thread(s.monitor.flush)
+    assert run("logs", "--refused") == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    auth = next(ln for ln in lines if ln.split()[:1] == ["auth"])
+    assert "401" in auth and " 4 " in f" {auth} "  # four refusals of one kind, origin and status
+    assert any(ln.split()[:1] == ["host"] and "attacker.example" in ln and "403" in ln for ln in lines), out
+    assert any(ln.split()[:1] == ["origin"] and "https://evil.example" in ln for ln in lines), out
+    assert run("logs", "--refused", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["kind"], r["status"], r["count"]) for r in rows} >= {("auth", 401, 4), ("host", 403, 1), ("origin", 403, 1)}
+    assert run("logs") == 0
+    summary = capsys.readouterr().out
+    assert "6 requests refused" in summary and "trayproxy logs --refused" in summary

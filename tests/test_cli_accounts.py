@@ -68,3 +68,42 @@ def test_disable_enable_and_retry(fake: FakeCloudCode, capsys: pytest.CaptureFix
     assert "old@example.com: active" in capsys.readouterr().out
     assert run("accounts", "retry", "nobody@example.com") == 2
     assert "No account matches" in capsys.readouterr().err
+
+
+def test_list_shows_both_quota_windows_per_group(fake: FakeCloudCode, capsys: pytest.CaptureFixture[str]) -> None:
+    old = fake.account("old@example.com")
+    old.set_window("gemini", "weekly", 0.0, reset_in=150 * 3600)
+    old.set_window("3p", "5h", None)
+    assert run("accounts", "add", "--refresh-token", "rt-old@example.com") == 0
+    capsys.readouterr()
+    assert run("accounts", "list") == 0
+    out = capsys.readouterr().out
+    gemini = next(line for line in out.splitlines() if "Gemini Models:" in line)
+    assert "5 h 100%" in gemini and "weekly 0%" in gemini and "spent: none of its models until" in gemini
+    third = next(line for line in out.splitlines() if "Claude and GPT models:" in line)
+    assert "5 h unknown" in third and "weekly 100%" in third
+
+
+def test_doctor_says_which_client_version_and_what_to_do_when_refused(
+        fake: FakeCloudCode, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from trayproxy.paths import app_paths
+
+    assert run("accounts", "add", "--refresh-token", "rt-old@example.com") == 0
+    capsys.readouterr()
+    assert run("doctor") == 0
+    out = capsys.readouterr().out
+    assert "client:       antigravity/hub/2.9.1 darwin/arm64 (from trayproxy's built-in minimum)" in out
+    state = app_paths().client_version_file
+    state.write_text(json.dumps({"learned": "2.9.4", "alarm": {
+        "kind": "refused", "version": "2.9.4", "text": "This version of Antigravity is no longer supported.",
+        "model": "gemini-3-flash", "at": 1.0}}))
+    assert run("doctor") == 1
+    out = capsys.readouterr().out
+    assert "antigravity/hub/2.9.4 darwin/arm64 (from Antigravity's updater)" in out
+    assert "PROBLEM: Google refused the client version trayproxy reports (2.9.4)" in out
+    assert "set the version Antigravity reports in Settings" in out
+    monkeypatch.setenv("TRAYPROXY_CLIENT_VERSION", "3.0.0")  # the version in use moved on: that refusal is over
+    assert run("doctor") == 0
+    assert "(from your setting)" in capsys.readouterr().out

@@ -95,7 +95,15 @@ class Serve:
             if self.proc.poll() is None:
                 self.proc.kill()
 
+    def key(self) -> str:
+        """The instance's API key (auth_mode auto asks for it)."""
+        if not getattr(self, "_key", None):
+            self._key = self.ok("key", "show").strip()
+        return self._key
+
     def chat(self, key: str | None = None) -> int:
+        """A chat request with `key`, by default the instance's own; "" sends none."""
+        key = self.key() if key is None else key
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
         try:
@@ -198,10 +206,12 @@ def test_login_goes_to_the_running_instance(serve: Serve, fake: FakeCloudCode, t
 def test_config_set_auth_and_key_are_live(serve: Serve) -> None:
     serve.cli("accounts", "add", stdin="rt-c@example.com\n")  # no instance yet: straight to the files
     serve.start()
-    assert serve.chat() == 200  # auto + local-only: no key needed
+    assert serve.chat("") == 401 and serve.chat() == 200  # auto asks for the key, local-only too (issue #27)
+    serve.ok("config", "set", "auth_mode", "off")
+    until(lambda: serve.chat("") == 200, "a keyless request is served after `config set auth_mode off`")
     out = serve.ok("config", "set", "auth_mode", "strict")
     assert "auth_mode = \"strict\"" in out and "Applied by the running trayproxy serve" in out
-    until(lambda: serve.chat() == 401, "a keyless request is refused after `config set auth_mode strict`")
+    until(lambda: serve.chat("") == 401, "a keyless request is refused after `config set auth_mode strict`")
     key = serve.ok("key", "show").strip()
     assert serve.chat(key) == 200
 
@@ -227,7 +237,8 @@ def test_zai_key_change_is_live(serve: Serve, zai: str) -> None:
 
     def ask() -> int:
         body = {"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
-        return request(serve.port, "POST", "/v1/messages", body=body, headers={"anthropic-version": "2023-06-01"})[0]
+        return request(serve.port, "POST", "/v1/messages", body=body,
+                       headers={"anthropic-version": "2023-06-01", "x-api-key": serve.key()})[0]
 
     until(lambda: serve.cli("accounts", "list").returncode == 0 and _listening(serve.port), "the proxy started")
     assert ask() == 400  # no z.ai key yet: the proxy says how to set one
@@ -254,13 +265,13 @@ def test_corrupt_config_keeps_strict_auth_until_fixed(serve: Serve) -> None:
     until(lambda: "line 3" in "".join(serve.err) and "until the file is fixed" in "".join(serve.err),
           "the settings-file warning on stderr")
     assert "Auth: strict" in "".join(serve.out)
-    assert serve.chat() == 401
+    assert serve.chat("") == 401
     assert (serve.home / "config.json").read_text() == broken  # left for the user to fix
     doctor = serve.cli("doctor")
     assert "config:       PROBLEM" in doctor.stdout and "line 3" in doctor.stdout
     # fixed by hand: the running instance picks it up
     (serve.home / "config.json").write_text('{"auth_mode": "off"}\n')
-    until(lambda: serve.chat() == 200, "the fixed config is loaded by the running proxy")
+    until(lambda: serve.chat("") == 200, "the fixed config is loaded by the running proxy")
     assert "config:       ok" in serve.cli("doctor").stdout
 
 
@@ -300,7 +311,8 @@ def test_port_in_use_says_what_to_do(serve: Serve) -> None:
         blocker.listen()
         p = serve.cli("serve", "--port", str(serve.port))
     assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert "--port" in p.stderr and "trayproxy config set port" in p.stderr and "is free now" in p.stderr
+    assert "--port" in p.stderr and "trayproxy config set port" in p.stderr and " is free: " in p.stderr
+    assert "No available account" not in p.stderr
 
 
 def test_lan_prints_addresses_and_warns_without_auth(serve: Serve) -> None:

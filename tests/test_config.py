@@ -108,3 +108,27 @@ def test_save_is_atomic_and_private(tmp_path: Path) -> None:
     assert (p.stat().st_mode & 0o777) == 0o600
     assert not [f for f in tmp_path.iterdir() if f.name.endswith(".tmp")]
     assert load_config(p).config.port == 1234
+
+
+@pytest.mark.parametrize("data", [
+    {"auth-mode": "strict"},  # the attack run's misspelling: it ran with auth off
+    {"authMode": "strict", "port": 9000},
+    {"auth_mode": "off", "allow_lan_access": False, "nope": 1},  # an unknown key: the file is not understood
+    {"monitor": {"enabeld": False}},
+])
+def test_an_unknown_setting_fails_closed_like_an_unreadable_file(tmp_path: Path, data: dict) -> None:
+    """Regression (issue #27): a misspelled auth key was ignored and the proxy ran with auth off.
+    A file with a setting trayproxy does not know is not what the user meant: its security
+    settings fail closed until it is fixed; the rest of what it says still applies."""
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(data))
+    res = load_config(p)
+    assert res.config.effective_auth_mode == "strict" and res.config.allow_lan_access is False
+    assert "until the file is fixed" in (res.message or "")
+    if "port" in data:
+        assert res.config.port == 9000
+    if "auth-mode" in data:
+        assert "did you mean 'auth_mode'" in (res.message or "")
+    p.write_text(json.dumps({"auth_mode": "off", "port": 9000}))  # fixed by hand
+    fixed = load_config(p)
+    assert fixed.problems == [] and fixed.config.effective_auth_mode == "off"

@@ -126,3 +126,128 @@ def test_secrets_never_reach_config_or_logs(trayproxy_home, caplog: pytest.LogCa
                 assert secret not in data, f"{secret!r} leaked into {f}"
     for secret in (key, "sk-my-own-secret-key", "sk-wrong-but-secretish", "rt-a@example.com"):
         assert secret not in caplog.text
+
+
+# -- which thread does what (controller.py's module comment) ----------------------------------
+
+
+class ThreadKeyring:
+    """An in-memory keychain that notes the thread of every call."""
+
+    def __init__(self) -> None:
+        self.store: dict[tuple[str, str], str] = {}
+        self.threads: list[str] = []
+
+    def get_password(self, service: str, name: str) -> str | None:
+        self.threads.append(threading.current_thread().name)
+        return self.store.get((service, name))
+
+    def set_password(self, service: str, name: str, value: str) -> None:
+        self.threads.append(threading.current_thread().name)
+        self.store[(service, name)] = value
+
+    def delete_password(self, service: str, name: str) -> None:
+        self.threads.append(threading.current_thread().name)
+        self.store.pop((service, name), None)
+
+
+def test_changes_write_in_worker_threads_and_apply_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.json, accounts.json and the keychain are written off the engine loop (which the
+    proxy streams on), from the tray's thread or from the loop's own handlers alike; the
+    listeners hear each change on the engine thread."""
+    import trayproxy.controller as controller_module
+    from trayproxy.controller import Controller
+    from trayproxy.fileio import atomic_write
+    from trayproxy.paths import app_paths
+
+    keyring = ThreadKeyring()
+    ctl = Controller(app_paths(), secrets_backend=keyring, overrides={"port": free_port()})
+    writes: list[tuple[str, str]] = []
+    heard: list[str] = []
+
+    def save_config(path, cfg):  # type: ignore[no-untyped-def]
+        writes.append(("config", threading.current_thread().name))
+        return real_save(path, cfg)
+
+    def write(self, data):  # type: ignore[no-untyped-def]
+        writes.append(("accounts", threading.current_thread().name))
+        atomic_write(self.path, data)
+
+    real_save = controller_module.save_config
+    monkeypatch.setattr(controller_module, "save_config", save_config)
+    monkeypatch.setattr(type(ctl.store), "_write", write)
+    ctl.subscribe(lambda st: heard.append(threading.current_thread().name))
+    try:
+        acc = add_fake_account(ctl)  # the test's own thread, no loop: written at once
+        keyring.threads.clear()
+        writes.clear()
+        ctl.set_config("monitor.retention_days", 9)
+        ctl.set_api_key("sk-from-another-thread")
+        ctl.set_zai_key("zai-key")
+        ctl.set_account_enabled(acc.id, False)
+        ctl.engine.call(ctl.a_set_config("monitor.retention_days", 10))  # as a ControlServer handler does
+        ctl.remove_account(acc.id)
+        assert ctl.raw_config.monitor.retention_days == 10 and ctl.api_key() == "sk-from-another-thread"
+        assert ctl.has_zai_key() and ctl.find_account(acc.id) is None
+        assert [w[0] for w in writes] == ["config", "accounts", "config", "accounts"]
+        assert keyring.threads, "the keychain was written"
+        engine = "trayproxy-engine"
+        assert all(name != engine for _, name in writes), writes
+        assert all(name != engine for name in keyring.threads), keyring.threads
+        assert heard and set(heard) == {engine}
+    finally:
+        ctl.close()
+
+
+def test_sync_changes_refuse_on_the_loop() -> None:
+    ctl = make_controller()
+    try:
+        async def on_the_loop() -> str:
+            try:
+                ctl.set_config("monitor.retention_days", 3)
+            except RuntimeError as e:
+                return str(e)
+            return "accepted"
+
+        assert "await the a_* method" in ctl.engine.call(on_the_loop())
+        assert ctl.raw_config.monitor.retention_days != 3
+    finally:
+        ctl.close()
+
+
+def test_reads_from_another_thread_are_answered_by_the_loop() -> None:
+    ctl = make_controller()
+    acc = add_fake_account(ctl)
+    try:
+        seen: list[str] = []
+        real = ctl._list_accounts
+
+        def list_accounts() -> list[dict[str, object]]:
+            seen.append(threading.current_thread().name)
+            return real()
+
+        ctl._list_accounts = list_accounts  # type: ignore[method-assign]
+        assert [r["id"] for r in ctl.list_accounts()] == [acc.id]
+        assert seen == ["trayproxy-engine"]
+    finally:
+        ctl.close()
+    assert [r["id"] for r in ctl.list_accounts()] == [acc.id]  # the loop is gone: read here
+
+
+def test_config_changes_take_turns() -> None:
+    """Two changes at once on the loop: each builds on the other, neither is lost."""
+    import asyncio
+
+    ctl = make_controller()
+    try:
+        async def both() -> None:
+            await asyncio.gather(ctl.a_set_config("monitor.retention_days", 11),
+                                 ctl.a_set_config("auth_mode", "strict"))
+
+        ctl.engine.call(both())
+        from trayproxy.config import load_config
+
+        saved = load_config(ctl.paths.config_file).config
+        assert saved.monitor.retention_days == 11 and saved.auth_mode == "strict"
+    finally:
+        ctl.close()

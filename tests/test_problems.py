@@ -92,6 +92,31 @@ def test_port_in_use_offers_the_next_free_port_and_clears_when_the_port_changes(
         blocker.close()
 
 
+def test_a_taken_port_is_found_before_any_account(ctl: Controller) -> None:
+    """Antigravity-Manager on the port and no account yet: the port is what Start and the
+    launch check say (with the program holding it), not "add an account"."""
+    import os
+
+    blocker = listening_socket()
+    port = blocker.getsockname()[1]
+    try:
+        ctl.set_config("port", port)
+        problem = ctl.check_port()  # the tray asks at launch
+        assert problem is not None and problem.kind == PORT and problem.holder
+        assert problem.holder.endswith(f"(pid {os.getpid()})") and problem.suggested_port
+        assert ctl.status().problem == problem.to_dict()
+        with pytest.raises(StartError, match="is listening there"):
+            ctl.start()
+        assert ctl.status().problem["kind"] == PORT
+        with pytest.raises(StartError, match="is listening there"):
+            ctl.start(without_account=True)  # `serve` binds without an account: not here
+    finally:
+        blocker.close()
+    assert ctl.check_port() is None
+    st = ctl.start(without_account=True)  # `serve` waiting for its first account: bound all the same
+    assert st.running and st.active_accounts == 0
+
+
 def test_port_error_clears_when_the_port_is_freed(ctl: Controller) -> None:
     add_fake_account(ctl)
     blocker = listening_socket()

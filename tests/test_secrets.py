@@ -70,3 +70,20 @@ def test_file_fallback_parses_once_and_sees_other_processes_writes(tmp_path: Pat
     got = s._read_file()
     got["zai_key"] = "mutated"  # a caller's copy, not the cache
     assert s.get("zai_key") is None
+
+
+def test_cached_reads_once_and_follows_its_own_writes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import MemoryKeyring
+    from trayproxy.secrets import ZAI_KEY, SecretStore
+
+    kr = MemoryKeyring()
+    s = SecretStore(tmp_path / "s.json", backend=kr)
+    assert s.cached(ZAI_KEY) is None
+    kr.set_password("trayproxy", ZAI_KEY, "set-elsewhere")
+    assert s.cached(ZAI_KEY) is None  # remembered: requests never wait for the keychain
+    s.reread_cached()
+    assert s.cached(ZAI_KEY) == "set-elsewhere"
+    s.set(ZAI_KEY, "mine")
+    assert s.cached(ZAI_KEY) == "mine"
+    s.delete(ZAI_KEY)
+    assert s.cached(ZAI_KEY) is None

@@ -40,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("accounts", help="manage Google accounts")
     asub = a.add_subparsers(dest="acmd", required=True)
-    asub.add_parser("login", help="add an account by signing in with the browser")
+    login = asub.add_parser("login", help="add an account by signing in with Google in a browser")
+    login.add_argument("--no-browser", action="store_true",
+                       help="open no browser here: print the sign-in address for a browser anywhere, then "
+                            "paste the address it ends on (SSH, containers; chosen by itself without a display)")
     add = asub.add_parser("add", help="add an account from a refresh token (asked for when not given)")
     add.add_argument("--refresh-token", metavar="TOKEN",
                      help="visible to other local users; leave it out to paste it at a prompt or pipe it on stdin")
@@ -53,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("account", metavar="ID_OR_EMAIL")
     asub.add_parser("refresh", help="refresh project, tier and quota of every account")
     add_retry_parser(asub)
+    from trayproxy import cli_import
+
+    cli_import.add_parser(asub)
 
     c = sub.add_parser("config", help="show or change settings")
     csub = c.add_subparsers(dest="ccmd", required=True)
@@ -76,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("logs", help="recent requests from the monitor")
     lg.add_argument("-n", type=int, default=30, help="how many (default 30)")
     lg.add_argument("--errors", action="store_true", help="only failed requests")
+    lg.add_argument("--refused", action="store_true",
+                    help="requests the guards refused (no or wrong API key, a web page, a foreign Host), counted")
     lg.add_argument("--json", action="store_true", help="JSON instead of a table")
 
     au = sub.add_parser("autostart", help="start trayproxy at login")
@@ -87,19 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _controller(**overrides: Any) -> Any:
-    from trayproxy.controller import Controller
-    from trayproxy.paths import app_paths
-
-    return Controller(app_paths(), overrides={k: v for k, v in overrides.items() if v is not None})
-
-
 def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    """stderr, through applog's formatter: client text escaped, secrets redacted."""
+    from trayproxy import applog
+
+    applog.setup(console_level=logging.INFO if verbose else logging.WARNING, datefmt="%H:%M:%S")
 
 
 # -- serve -----------------------------------------------------------------------------------
@@ -117,6 +117,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_accounts(args: argparse.Namespace) -> int:
     _setup_logging()
+    if args.acmd == "import":  # through the running instance too (cli_import.py)
+        from trayproxy.cli_import import import_command
+
+        return import_command(args)
     if args.acmd in STATE_ACCOUNT_COMMANDS:  # changes go to the running instance, if one runs
         return accounts_command(args, format_accounts)
     from trayproxy.cli_state import state_target
@@ -156,9 +160,10 @@ def cmd_key(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from trayproxy.accounts.store import AccountStore, AccountStoreError
     from trayproxy.config import load_config
-    from trayproxy.local_control import running_instance
+    from trayproxy.control.local import running_instance
     from trayproxy.paths import app_paths
-    from trayproxy.proxy.server import port_is_free
+    from trayproxy.ports import port_is_free
+    from trayproxy.problems import port_advice, port_problem
     from trayproxy.secrets import API_KEY, SecretStore, SecretStoreError
 
     paths = app_paths().ensure()
@@ -188,9 +193,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         what = "trayproxy serve" if inst.kind == "serve" else "the tray app"
         print(f"instance:     {what} (pid {inst.pid}) owns this data dir; CLI changes go to it and apply at once")
     cfg = loaded.config.with_env()
-    free, why = port_is_free(cfg.bind_host, cfg.port)
-    in_use = "in use by the running trayproxy" if inst is not None else f"IN USE ({why})"
-    print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else in_use))
+    taken = None if inst is not None else port_problem(cfg.bind_host, cfg.port)
+    if inst is not None:
+        free = port_is_free(cfg.bind_host, cfg.port)[0]
+        print(f"port:         {cfg.bind_host}:{cfg.port} " + ("free" if free else "in use by the running trayproxy"))
+    elif taken is None:
+        print(f"port:         {cfg.bind_host}:{cfg.port} free")
+    else:
+        problems += 1
+        print(f"port:         {cfg.bind_host}:{cfg.port} PROBLEM: {port_advice(taken.to_dict())}")
     try:
         accounts = AccountStore(paths.accounts_file, store).all()
     except AccountStoreError as e:
@@ -208,33 +219,77 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                   f" (then `trayproxy accounts retry {a.label}`)")
     if not usable and not (cfg.zai.enabled and cfg.zai.dispatch_mode != "off"):
         problems += 1
-        print("              -> add an account: trayproxy accounts login")
+        print("              -> add an account: trayproxy accounts login (--no-browser over SSH)")
+        from trayproxy.accounts.import_sources import scan
+
+        for src in scan():  # the other tools' accounts: read, not checked (no network here)
+            n = sum(1 for f in src.found if not f.skip)
+            if n:
+                print(f"              -> {src.name} has {n} account{'' if n == 1 else 's'} in "
+                      f"{src.describe()['shown_root']}: trayproxy accounts import")
     from trayproxy.cli_models import doctor_lines
 
     print("\n".join(doctor_lines(accounts, cfg.model_mapping)))
+    problems += _doctor_client(paths, cfg)
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
     print(f"display:      {'yes' if display else 'none (use `trayproxy serve`)'}")
     return 1 if problems else 0
 
 
+def _doctor_client(paths: Any, cfg: Any) -> int:
+    """The client version Google is told and, when it refused it, what to do (the running
+    instance's view when one runs, else what was saved). Returns 1 for a refusal."""
+    from trayproxy.upstream.client_version import (
+        choose_version,
+        install_candidates,
+        read_install_version,
+        read_state,
+        user_agent_for,
+    )
+    from trayproxy.upstream.words import doctor_lines as client_lines
+
+    saved = read_state(paths.client_version_file)
+    learned = saved.get("learned") if isinstance(saved.get("learned"), str) else None
+    version, source = choose_version(cfg.client_version, learned, read_install_version(install_candidates()))
+    alarm = saved.get("alarm") if isinstance(saved.get("alarm"), dict) else None
+    if alarm and alarm.get("version") != version:
+        alarm = None  # about a version no longer in use
+    state = {"user_agent": user_agent_for(version), "source": source, "alarm": alarm}
+    print("\n".join(client_lines(state)))
+    return 1 if alarm else 0
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
+    """The request log (every text field's control characters escaped by the monitor), or with
+    --refused the guards' refusals counted per kind, origin and status."""
+    import shutil
+
     from trayproxy.monitor import Monitor
-    from trayproxy.monitor.report import format_table
+    from trayproxy.monitor.report import format_refused, format_table
     from trayproxy.paths import app_paths
 
     paths = app_paths().ensure()
     if not paths.monitor_db.exists():
-        print("No requests recorded yet.")
+        print("[]" if args.json else "No requests recorded yet.")
         return 0
     mon = Monitor(paths.monitor_db)
+    width = shutil.get_terminal_size((120, 24)).columns
+    if args.refused:
+        refused = mon.refused(limit=args.n)
+        if args.json:
+            print(json.dumps(refused, indent=1))
+        else:
+            print(format_refused(refused, width=width) if refused else "No request was refused.")
+        return 0
     rows = mon.recent(limit=args.n, status="error" if args.errors else None)
     if args.json:
         print(json.dumps(rows, indent=1, default=str))
-    else:
-        import shutil
-
-        width = shutil.get_terminal_size((120, 24)).columns
-        print(format_table(list(reversed(rows)), width=width) if rows else "No requests recorded yet.")
+        return 0
+    print(format_table(list(reversed(rows)), width=width) if rows else "No requests recorded yet.")
+    total = sum(int(r["count"]) for r in mon.refused(limit=1000))
+    if total:
+        print(f"\n{total} request{'s' if total != 1 else ''} refused by the guards (no or wrong API key, web "
+              "pages, foreign Host): trayproxy logs --refused")
     return 0
 
 
@@ -293,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _user_error(e: BaseException) -> int:
-    from trayproxy.local_control import ControlError
+    from trayproxy.control.local import ControlError
     from trayproxy.secrets import SecretStoreError
 
     print(f"trayproxy: {e.args[0] if e.args else e}", file=sys.stderr)

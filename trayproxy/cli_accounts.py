@@ -1,7 +1,8 @@
 """`trayproxy accounts ...` output and the person's account actions: `accounts list` shows each
 account's state (active / cooling down per model with the time and reason / needs verification
-with the link / disabled with the reason and what to do) and quota as reported ("unknown" where
-Google reports nothing); the `accounts retry` parser (cli_state runs it with the other changes).
+with the link / disabled with the reason and what to do), both quota windows per model group and
+each model's quota as reported ("unknown" where Google reports nothing); the `accounts retry`
+parser (cli_state runs it with the other changes).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from typing import Any
 
 from trayproxy.accounts.state import clock_time, short_left
+from trayproxy.upstream.words import windows_line
 
 __all__ = ["format_accounts", "add_retry_parser"]
 
@@ -38,6 +40,7 @@ def format_accounts(rows: list[dict[str, Any]]) -> str:
         whole = next((c for c in r.get("cooldowns", []) if c["model"] == "*"), None)
         if whole is not None and r.get("status") != "cooling":
             lines.append(f"    whole account cooling down until {clock_time(whole['until'])}: {whole['reason']}")
+        lines.extend(windows_line(w) for w in r.get("windows") or [])
         if not r["models"] and r.get("status") in ("active", "cooling"):
             lines.append("    quota: unknown (not reported yet; `trayproxy accounts refresh`)")
         for name, m in r["models"].items():

@@ -61,16 +61,14 @@ def cmd_models(args: argparse.Namespace) -> int:
     from trayproxy.secrets import SecretStore
 
     paths = app_paths().ensure()
-    if args.refresh:
-        from trayproxy.cli import _controller
+    if args.refresh:  # a change of state: through the running instance when one runs (cli_state)
+        from trayproxy.cli_state import state_target
 
-        ctl = _controller()
-        try:
-            for acc, err in ctl.refresh_accounts():
-                if err:
-                    print(f"{acc.email}: {err}", file=sys.stderr)
-        finally:
-            ctl.close()
+        with state_target(paths) as target:
+            results, _ = target.refresh_accounts()
+        for r in results:
+            if r["error"]:
+                print(f"{r['email']}: {r['error']}", file=sys.stderr)
     cfg = load_config(paths.config_file).config.with_env()
     try:
         accounts = AccountStore(paths.accounts_file, SecretStore(paths.secrets_file)).all()

@@ -1,7 +1,7 @@
 """CLI commands that change state: accounts add/remove/enable/disable/login/refresh, config set,
 key set/regenerate, the z.ai key.
 
-1. `open_owner` (local_control.py) decides where the change goes: to the running instance (tray
+1. `open_owner` (control/local.py) decides where the change goes: to the running instance (tray
    app or `serve`) through its ControlServer, so it is live at once and the running proxy never
    writes over it; or, when none runs, straight into the files, holding the data dir's lock.
 2. Both ways go through one small `Target` interface, so each command is written once.
@@ -12,21 +12,22 @@ key set/regenerate, the z.ai key.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import sys
-import threading
 import time
-import webbrowser
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trayproxy.config import ConfigError, parse_cli_value
-from trayproxy.local_control import ControlClient, ControlError, open_owner
+from trayproxy.control.local import ControlClient, ControlError, open_owner
 from trayproxy.paths import AppPaths, app_paths
+
+if TYPE_CHECKING:
+    from trayproxy.accounts.store import Account
+    from trayproxy.control.api import ControllerAPI
 
 __all__ = ["Target", "LocalTarget", "RemoteTarget", "state_target", "read_secret",
            "accounts_command", "config_set_command", "key_command", "STATE_ACCOUNT_COMMANDS"]
@@ -85,14 +86,20 @@ class Target(ABC):
     @abstractmethod
     def refresh_accounts(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
 
+    @abstractmethod
+    def scan_imports(self, path: str | None) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def import_accounts(self, keys: list[str], path: str | None) -> list[dict[str, Any]]: ...
+
     def oauth_config(self) -> Any:
         from trayproxy.config import load_config
 
         return load_config(self.paths.config_file).config.with_env().oauth
 
 
-def _account(acc: Any) -> dict[str, Any]:
-    from trayproxy.ui.control_state import account_json
+def _account(acc: Account) -> dict[str, Any]:
+    from trayproxy.control.cli_routes import account_json
 
     return account_json(acc)
 
@@ -102,10 +109,10 @@ class LocalTarget(Target):
 
     def __init__(self, paths: AppPaths) -> None:
         self.paths = paths
-        self._ctl: Any = None
+        self._ctl: ControllerAPI | None = None
 
     @property
-    def ctl(self) -> Any:
+    def ctl(self) -> ControllerAPI:
         if self._ctl is None:
             from trayproxy.controller import Controller
 
@@ -163,6 +170,12 @@ class LocalTarget(Target):
         res = [{"email": a.email, "error": err} for a, err in self.ctl.refresh_accounts()]
         return res, self.ctl.list_accounts()
 
+    def scan_imports(self, path: str | None) -> dict[str, Any]:
+        return self.ctl.scan_imports(path)
+
+    def import_accounts(self, keys: list[str], path: str | None) -> list[dict[str, Any]]:
+        return self.ctl.import_accounts(keys, path)
+
 
 class RemoteTarget(Target):
     """An instance runs: ask it (its ControlServer's /api/cli routes)."""
@@ -203,6 +216,12 @@ class RemoteTarget(Target):
         out = self.client.call("cli/accounts/refresh", {})
         return list(out["results"]), list(out["accounts"])
 
+    def scan_imports(self, path: str | None) -> dict[str, Any]:
+        return dict(self.client.call("cli/accounts/import/scan", {"path": path}))
+
+    def import_accounts(self, keys: list[str], path: str | None) -> list[dict[str, Any]]:
+        return list(self.client.call("cli/accounts/import", {"keys": keys, "path": path})["results"])
+
 
 @contextmanager
 def state_target(paths: AppPaths | None = None) -> Iterator[Target]:
@@ -232,33 +251,15 @@ def _done(target: Target, text: str) -> None:
 # -- commands --------------------------------------------------------------------------------
 
 
-def _login_tokens(target: Target) -> str:
-    """Browser sign-in in this process; the refresh token then goes to the target."""
-    from trayproxy.accounts.oauth import LoginFlow, OAuthClient, OAuthError
-    from trayproxy.accounts.service import AccountError
-    from trayproxy.upstream.transport import AiohttpTransport
+def _login(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    """Sign in from this terminal (cli_login.py), then hand the refresh token to the target."""
+    from trayproxy.cli_login import login_refresh_token, no_browser_reason
 
-    oauth_cfg = target.oauth_config()
-
-    async def run() -> str:
-        transport = AiohttpTransport()
-        try:
-            flow = LoginFlow(OAuthClient(transport, lambda: oauth_cfg, time.time))
-            url = await flow.start()
-            print("Opening your browser to sign in with Google. If it does not open, visit:\n" + url, flush=True)
-            # off the loop: some browser launchers wait, and the loop must answer the sign-in callback
-            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
-            try:
-                tokens = await flow.wait(300.0)
-            except OAuthError as e:
-                raise AccountError(str(e)) from e
-            if not tokens.refresh_token:
-                raise AccountError("Google sent no refresh token; sign in again")
-            return tokens.refresh_token
-        finally:
-            await transport.aclose()
-
-    return asyncio.run(run())
+    no_browser = bool(getattr(args, "no_browser", False))
+    if not no_browser and (why := no_browser_reason()):
+        print(f"trayproxy: {why}, so no browser is opened here (as with --no-browser).", file=sys.stderr)
+        no_browser = True
+    return target.add_refresh_token(login_refresh_token(target.oauth_config(), no_browser=no_browser))
 
 
 def accounts_command(args: argparse.Namespace, format_accounts: Any) -> int:
@@ -273,15 +274,7 @@ def accounts_command(args: argparse.Namespace, format_accounts: Any) -> int:
             _done(target, f"Added {acc['email']} (tier {acc['tier'] or 'unknown'}{_onboarded(acc)}, "
                           f"project {acc['project']}).")
         elif args.acmd == "login":
-            if isinstance(target, LocalTarget):
-                def show(url: str) -> None:
-                    print("Opening your browser to sign in with Google. If it does not open, visit:\n" + url,
-                          flush=True)
-                    webbrowser.open(url)
-
-                acc = _account(target.ctl.login(show))
-            else:
-                acc = target.add_refresh_token(_login_tokens(target))
+            acc = _login(target, args)
             _done(target, f"Signed in as {acc['email']} (tier {acc['tier'] or 'unknown'}{_onboarded(acc)}, "
                           f"project {acc['project']}).")
         elif args.acmd == "retry":
@@ -347,7 +340,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message is for the user as is: printed without a traceback."""
     from trayproxy.accounts.service import AccountError
     from trayproxy.accounts.store import AccountStoreError
-    from trayproxy.local_control import LockHeld
+    from trayproxy.control.local import LockHeld
     from trayproxy.secrets import SecretStoreError
 
     return (ConfigError, ControlError, LockHeld, AccountError, AccountStoreError, SecretStoreError, KeyError)

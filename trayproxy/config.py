@@ -5,14 +5,18 @@ SecretStore). A file that is not valid JSON, or holds values that make no sense,
 silently reset and never rewritten behind the user's back: a copy is kept, the problem is
 reported with the file and line (every time it is loaded, until the file is fixed), and the app
 goes on failing closed: the security settings it could not read take their safest values
-(auth_mode strict, LAN access off), the rest their defaults.
+(auth_mode strict, LAN access off), the rest their defaults. A file with a setting trayproxy
+does not know fails closed the same way: `"auth-mode": "strict"` is a misspelled security
+setting, and running with the default (no key) would be the opposite of what it says.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ __all__ = [
     "SCHEDULING_MODES",
     "ZAI_DISPATCH_MODES",
     "DEFAULT_CLOUDCODE_BASE_URLS",
+    "DEFAULT_CLIENT_VERSION_URL",
     "Config",
     "ZaiConfig",
     "MonitorConfig",
@@ -41,11 +46,15 @@ CONFIG_VERSION = 1
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
 SCHEDULING_MODES = ("cache_first", "balance", "performance_first")
 ZAI_DISPATCH_MODES = ("off", "exclusive", "pooled", "fallback")
+# The daily host first: Google serves new ids there before prod and sandbox (upstream-as-it-is §7).
 DEFAULT_CLOUDCODE_BASE_URLS = (
-    "https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal",
     "https://daily-cloudcode-pa.googleapis.com/v1internal",
     "https://cloudcode-pa.googleapis.com/v1internal",
+    "https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal",
 )
+# Antigravity's updater manifest: where the client version Google accepts is learned (CPA reads it).
+DEFAULT_CLIENT_VERSION_URL = (
+    "https://antigravity-hub-auto-updater-974169037036.us-central1.run.app/manifest/latest-arm64-mac.yml")
 
 
 class ConfigError(ValueError):
@@ -86,15 +95,22 @@ class Config:
     port: int = 8045
     allow_lan_access: bool = False
     auth_mode: str = "auto"
-    request_timeout: int = 120
+    request_timeout: int = 120  # s: the first event, and any time without one (keep-alives do not count)
+    request_deadline: int = 1800  # s: a request's whole life, across accounts and hosts, streams included
     model_mapping: dict[str, str] = field(default_factory=dict)
     scheduling: str = "balance"
     auto_start: bool = False
     max_body_mb: int = 100
     quota_refresh_minutes: int = 15
-    background_model: str = "gemini-2.5-flash"
+    background_model: str = "gemini-3.5-flash-lite"
     upstream_proxy: str = ""
     cloudcode_base_urls: list[str] = field(default_factory=lambda: list(DEFAULT_CLOUDCODE_BASE_URLS))
+    client_version: str = ""  # the Antigravity version to report; "" learns it (upstream/client_version.py)
+    client_version_url: str = DEFAULT_CLIENT_VERSION_URL  # the updater manifest it is learned from ("": none)
+    use_ai_credits: bool = False  # Google One AI credits pay when every account's quota is spent
+    # where Google's grounding redirect links are resolved (web search results); tests point it
+    # at the fake upstream
+    grounding_redirect_url: str = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
     oauth: OAuthConfig = field(default_factory=OAuthConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
@@ -106,8 +122,11 @@ class Config:
 
     @property
     def effective_auth_mode(self) -> str:
+        """`auto` asks for the key on every route but the health check, local or LAN: other
+        local users and pages on any loopback port are not to be trusted (THREAT_MODEL.md
+        §5.1); `connect` and the copied snippets send the key."""
         if self.auth_mode == "auto":
-            return "all_except_health" if self.allow_lan_access else "off"
+            return "all_except_health"
         return self.auth_mode
 
     def with_env(self, env: dict[str, str] | None = None) -> Config:
@@ -131,6 +150,12 @@ class Config:
             c.oauth.auth_url = env["TRAYPROXY_OAUTH_AUTH_URL"]
         if env.get("TRAYPROXY_ZAI_BASE_URL"):
             c.zai.base_url = env["TRAYPROXY_ZAI_BASE_URL"]
+        if env.get("TRAYPROXY_CLIENT_VERSION"):
+            c.client_version = env["TRAYPROXY_CLIENT_VERSION"].strip()
+        if "TRAYPROXY_CLIENT_VERSION_URL" in env:
+            c.client_version_url = env["TRAYPROXY_CLIENT_VERSION_URL"].strip()
+        if env.get("TRAYPROXY_GROUNDING_REDIRECT_URL"):
+            c.grounding_redirect_url = env["TRAYPROXY_GROUNDING_REDIRECT_URL"]
         return c
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +200,14 @@ def _check_url(key: str, v: Any, *, allow_empty: bool = False) -> str:
     return s.rstrip("/")
 
 
+def _check_version(key: str, v: Any) -> str:
+    s = _check_str(key, v).strip()
+    parts = s.split(".")
+    if s and not (len(parts) == 3 and all(p.isdigit() and len(p) <= 6 for p in parts)):
+        raise ConfigError(f"{key} must be a version like 2.9.1, or empty to learn it (got {v!r})")
+    return s
+
+
 def _check_str_map(key: str, v: Any) -> dict[str, str]:
     if not isinstance(v, dict) or not all(isinstance(a, str) and isinstance(b, str) for a, b in v.items()):
         raise ConfigError(f'{key} must be an object of text to text, like {{"gpt-4o": "gemini-3-flash"}}')
@@ -190,6 +223,7 @@ _VALIDATORS: dict[str, Any] = {
     "allow_lan_access": _check_bool,
     "auth_mode": lambda k, v: _check_choice(k, v, AUTH_MODES),
     "request_timeout": lambda k, v: _check_int(k, v, 5, 7200),
+    "request_deadline": lambda k, v: _check_int(k, v, 5, 86400),
     "model_mapping": _check_str_map,
     "scheduling": lambda k, v: _check_choice(k, v, SCHEDULING_MODES),
     "auto_start": _check_bool,
@@ -198,6 +232,10 @@ _VALIDATORS: dict[str, Any] = {
     "background_model": _check_str,
     "upstream_proxy": lambda k, v: _check_url(k, v, allow_empty=True),
     "cloudcode_base_urls": lambda k, v: _check_url_list(k, v),
+    "client_version": _check_version,
+    "client_version_url": lambda k, v: _check_url(k, v, allow_empty=True),
+    "use_ai_credits": _check_bool,
+    "grounding_redirect_url": _check_url,
     "oauth.client_id": _check_str,
     "oauth.client_secret": _check_str,
     "oauth.auth_url": _check_url,
@@ -226,9 +264,19 @@ def _check_url_list(key: str, v: Any) -> list[str]:
 _FAIL_CLOSED: dict[str, Any] = {"auth_mode": "strict", "allow_lan_access": False}
 
 
+_UNTIL_FIXED = "trayproxy runs with safe settings (API key required, LAN access off) until the file is fixed"
+
+
 def fail_closed_config() -> Config:
     """The config used when config.json cannot be read at all."""
     return Config(**_FAIL_CLOSED)
+
+
+def _unknown(key: str) -> str:
+    """The problem for a setting trayproxy does not know, with the known one it may misspell."""
+    plain = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower().replace("-", "_").replace(" ", "_")
+    close = difflib.get_close_matches(plain, [k for k in _VALIDATORS if k != "version"], n=1, cutoff=0.7)
+    return f"unknown setting {key!r} ignored" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
 def from_dict(data: Any, problems: list[str]) -> Config:
@@ -238,6 +286,7 @@ def from_dict(data: Any, problems: list[str]) -> Config:
     if not isinstance(data, dict):
         problems.append("the file must hold a JSON object ({...}); using safe defaults")
         return fail_closed_config()
+    unknown = False
     for key, value in data.items():
         if key in _SECTIONS:
             if not isinstance(value, dict):
@@ -247,7 +296,8 @@ def from_dict(data: Any, problems: list[str]) -> Config:
             for sub, subval in value.items():
                 dotted = f"{key}.{sub}"
                 if dotted not in _VALIDATORS:
-                    problems.append(f"unknown setting {dotted!r} ignored")
+                    problems.append(_unknown(dotted))
+                    unknown = True
                     continue
                 try:
                     setattr(section, sub, _VALIDATORS[dotted](dotted, subval))
@@ -263,7 +313,12 @@ def from_dict(data: Any, problems: list[str]) -> Config:
                 else:
                     problems.append(f"{e}; using the default {getattr(cfg, key)!r}")
         else:
-            problems.append(f"unknown setting {key!r} ignored")
+            problems.append(_unknown(key))
+            unknown = True
+    if unknown:  # it may be a misspelled security setting: the file is not understood
+        for key, value in _FAIL_CLOSED.items():
+            setattr(cfg, key, value)
+        problems.append(f"a setting trayproxy does not know may be a misspelled security setting, so {_UNTIL_FIXED}")
     cfg.version = CONFIG_VERSION
     return cfg
 
@@ -372,9 +427,6 @@ def _backup(path: Path, raw: bytes, tag: str) -> Path | None:
     except OSError:
         return None
     return dest
-
-
-_UNTIL_FIXED = "trayproxy runs with safe settings (API key required, LAN access off) until the file is fixed"
 
 
 def load_config(path: Path) -> LoadResult:

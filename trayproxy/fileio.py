@@ -12,7 +12,9 @@ link); `follow_symlinks=False` replaces the link itself.
 
 Every writer in trayproxy goes through `atomic_write`: config.json, accounts.json, the secrets
 fallback, the instance file, client settings written by `connect` and their backups, autostart
-entries.
+entries. The one file appended to instead, the app's log, is opened by `open_private_append`:
+created 0600, and a file that was readable by others (an older version's log) is made private
+before a line is added.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TextIO
 
-__all__ = ["atomic_write", "write_target"]
+__all__ = ["atomic_write", "write_target", "open_private_append"]
 
 
 def write_target(path: Path) -> Path:
@@ -68,3 +71,16 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(dfd)
+
+
+def open_private_append(path: Path, encoding: str = "utf-8") -> TextIO:
+    """`path` opened for appending text, created with mode 0600 (tightened to it if it existed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "a", encoding=encoding)
+    except BaseException:
+        os.close(fd)
+        raise

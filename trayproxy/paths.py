@@ -40,6 +40,11 @@ class AppPaths:
         return self.data_dir / "monitor.db"
 
     @property
+    def client_version_file(self) -> Path:
+        """The client version learned from Antigravity's updater, and Google's last refusal of it."""
+        return self.data_dir / "client_version.json"
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "trayproxy.log"
 
@@ -50,7 +55,7 @@ class AppPaths:
 
     @property
     def lock_file(self) -> Path:
-        """Held (flock) by the one process that owns this data dir's state (see local_control)."""
+        """Held (flock) by the one process that owns this data dir's state (see control/local.py)."""
         return self.data_dir / "trayproxy.lock"
 
     def ensure(self) -> AppPaths:

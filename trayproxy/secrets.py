@@ -4,6 +4,12 @@ Where no keychain backend works (headless Linux raises NoKeyringError), secrets 
 in the data dir with mode 0600 instead, and the store says so (`fallback_reason`), so the log,
 the settings page and `trayproxy doctor` can tell the user. Nothing else in trayproxy touches
 keyring.
+
+Keychain calls block (D-Bus, a locked keychain, a file fsync), so the running app makes them in
+worker threads (asyncio.to_thread), never on the engine loop; what the proxy reads on every
+request (the API key, the z.ai key) is remembered after the first read (`api_key`, `cached`).
+Two worker threads may meet here (a key change while an account is added), and the file
+fallback is read-modify-write: one lock serialises every read and write of the store.
 """
 
 from __future__ import annotations
@@ -59,9 +65,11 @@ class SecretStoreError(RuntimeError):
 class SecretStore:
     def __init__(self, fallback_path: Path, backend: Any = None) -> None:
         self._path = fallback_path
+        # worker threads and the CLI's thread may meet here: see the module comment. Reentrant:
+        # api_key() reads and writes through get() and set().
         self._lock = threading.RLock()
         self._backend = backend if backend is not None else default_backend()
-        self._api_key: str | None = None
+        self._memo: dict[str, str | None] = {}  # what cached() / api_key() read, kept up to date
         self._file_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
         self.fallback_reason: str | None = self._probe()
         if self.fallback_reason:
@@ -146,13 +154,15 @@ class SecretStore:
                 data = self._read_file()
                 data[name] = value
                 self._write_file(data)
-                return
-            from keyring.errors import KeyringError
+            else:
+                from keyring.errors import KeyringError
 
-            try:
-                self._backend.set_password(SERVICE, name, value)
-            except KeyringError as e:
-                raise self._keychain_error("saving a secret", e) from e
+                try:
+                    self._backend.set_password(SERVICE, name, value)
+                except KeyringError as e:
+                    raise self._keychain_error("saving a secret", e) from e
+            if name in self._memo:
+                self._memo[name] = value
 
     def delete(self, name: str) -> None:
         with self._lock:
@@ -160,21 +170,35 @@ class SecretStore:
                 data = self._read_file()
                 if data.pop(name, None) is not None:
                     self._write_file(data)
-                return
-            from keyring.errors import KeyringError, PasswordDeleteError
+            else:
+                from keyring.errors import KeyringError, PasswordDeleteError
 
-            try:
-                self._backend.delete_password(SERVICE, name)
-            except PasswordDeleteError:
-                pass
-            except KeyringError as e:
-                raise self._keychain_error("deleting a secret", e) from e
+                try:
+                    self._backend.delete_password(SERVICE, name)
+                except PasswordDeleteError:
+                    pass
+                except KeyringError as e:
+                    raise self._keychain_error("deleting a secret", e) from e
+            if name in self._memo:
+                self._memo[name] = None
+
+    def cached(self, name: str) -> str | None:
+        """`get(name)`, read once and then from memory (kept up to date by set and delete, until
+        forget_cached): for what requests read, so that no request waits for the keychain."""
+        try:
+            return self._memo[name]
+        except KeyError:
+            pass
+        with self._lock:
+            if name not in self._memo:
+                self._memo[name] = self.get(name)
+            return self._memo[name]
 
     # -- the proxy API key -------------------------------------------------------------------
     def api_key(self) -> str:
         """The proxy's API key, generated (`sk-` + 32 hex) on first use. Kept in memory after
         the first read: every request checks it, and a keychain round trip each time is slow."""
-        key = self._api_key
+        key = self._memo.get(API_KEY)
         if key:
             return key
         with self._lock:
@@ -182,21 +206,31 @@ class SecretStore:
             if not key:
                 key = generate_api_key()
                 self.set(API_KEY, key)
-            self._api_key = key
+            self._memo[API_KEY] = key
             return key
 
+    def reread_cached(self) -> None:
+        """Read again what is remembered (another process may have changed it). Blocks on the
+        keychain; readers keep getting the old values, never a wait, until the new ones are in."""
+        with self._lock:
+            fresh = {name: self.get(name) for name in self._memo}
+            self._memo.update(fresh)
+
     def forget_cached(self) -> None:
-        """Re-read the API key on next use (another process, e.g. the CLI, may have changed it)."""
-        self._api_key = None
+        """Read the keychain again on next use (another process, e.g. the CLI, may have changed it)."""
+        with self._lock:
+            self._memo.clear()
 
     def set_api_key(self, key: str) -> str:
         key = validate_api_key(key)
-        self.set(API_KEY, key)
-        self._api_key = key
+        with self._lock:
+            self.set(API_KEY, key)
+            self._memo[API_KEY] = key
         return key
 
     def regenerate_api_key(self) -> str:
         key = generate_api_key()
-        self.set(API_KEY, key)
-        self._api_key = key
+        with self._lock:
+            self.set(API_KEY, key)
+            self._memo[API_KEY] = key
         return key

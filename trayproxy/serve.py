@@ -1,12 +1,17 @@
 """`trayproxy serve`: the headless instance (no tray, no window, no display library).
 
-1. Take the data dir's lock (local_control.py); when another instance holds it, say which one
+1. Take the data dir's lock (control/local.py); when another instance holds it, say which one
    runs and how to reach it, and exit.
 2. Start the Controller and a ControlServer (the CLI's way in, and the settings page for a
    browser on this machine), advertised in the 0600 instance file.
-3. Start the proxy, or wait for a first account and start as soon as one is added.
+3. Bind the proxy at once, account or not: a port in use is reported now (with the program
+   holding it and a free port to use), not after the first sign-in, and /healthz answers while
+   the first account is awaited, so a container is healthy, not restarted in a loop. Until an
+   account is added, API requests get a 503 that says so; the account serves as soon as it is
+   added (`trayproxy accounts login|add|import` go to this instance).
 4. Print what clients need: the base URLs, and with LAN access the addresses other machines
-   use (with a warning when no key is required). A port in use says what to do.
+   use (with a warning when no key is required); while no account exists, how to add one, in a
+   container with the `docker exec` way in.
 5. Ctrl-C / SIGTERM stop everything and remove the instance file.
 """
 
@@ -14,19 +19,26 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
+import re
 import signal
 import socket
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trayproxy import __version__
 from trayproxy.config import ConfigError
-from trayproxy.local_control import LockHeld, claim
+from trayproxy.control.instance import remove_instance, write_instance
+from trayproxy.control.local import LockHeld, claim
+from trayproxy.controller import NO_ACCOUNT_ERROR
 from trayproxy.paths import AppPaths, app_paths
-from trayproxy.ui.instance import remove_instance, write_instance
 
-__all__ = ["run_serve", "lan_addresses", "next_free_port"]
+if TYPE_CHECKING:
+    from trayproxy.control.api import ControllerAPI, Status
+    from trayproxy.control.server import ControlServer
+
+__all__ = ["run_serve", "lan_addresses", "in_container", "way_in", "waiting_message"]
 
 
 def lan_addresses() -> list[str]:
@@ -57,18 +69,9 @@ def lan_addresses() -> list[str]:
     return out
 
 
-def next_free_port(host: str, start: int, tries: int = 200) -> int | None:
-    from trayproxy.proxy.server import port_is_free
-
-    for port in range(start + 1, min(65536, start + 1 + tries)):
-        if port_is_free(host, port)[0]:
-            return port
-    return None
-
-
-def _print_banner(ctl: Any, st: Any) -> None:
+def _print_banner(ctl: ControllerAPI, st: Status) -> None:
     base = st.base_url
-    host = ctl.server.host or ctl.config.bind_host
+    host = ctl.bound_host or ctl.config.bind_host
     print(f"trayproxy {__version__} is listening on {host}:{st.port}", flush=True)
     print(f"  OpenAI clients:            {base}/v1")
     print(f"  Anthropic / Claude Code:   {base}")
@@ -88,48 +91,78 @@ def _print_banner(ctl: Any, st: Any) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
-def _start_when_possible(ctl: Any, stop: threading.Event) -> Any:
-    """Start the proxy; with no usable account yet, say how to add one and start as soon as
-    one is added (e.g. `trayproxy accounts login` in another terminal, which goes to us)."""
-    from trayproxy.controller import NO_ACCOUNT_ERROR, StartError
-
-    changed = threading.Event()
-    ctl.subscribe(lambda st: changed.set())
-    told = False
-    while not stop.is_set():
-        try:
-            return ctl.start()
-        except StartError as e:
-            if str(e) != NO_ACCOUNT_ERROR:
-                raise
-        if not told:
-            print(f"trayproxy: {NO_ACCOUNT_ERROR}.", file=sys.stderr)
-            print("  Add one in another terminal with `trayproxy accounts login` (browser sign-in) or\n"
-                  "  `trayproxy accounts add` (paste a refresh token); the proxy starts as soon as it is added.\n"
-                  "  Press Ctrl-C to quit.", file=sys.stderr, flush=True)
-            told = True
-        while not stop.is_set() and not changed.wait(0.5):
-            pass
-        changed.clear()
-    return None
+def in_container(env: dict[str, str] | None = None, *, interactive: bool | None = None) -> bool:
+    """Whether a person reaches this process from outside its container: TRAYPROXY_CONTAINER
+    says so when set (installer/Dockerfile sets 1; 0 says no); else the marker files Docker and
+    Podman leave, unless serve runs in a terminal (someone's shell inside the container, who
+    needs no `docker exec`)."""
+    env = dict(os.environ) if env is None else env
+    said = env.get("TRAYPROXY_CONTAINER")
+    if said is not None:
+        return said.strip().lower() not in ("", "0", "false", "no")
+    if interactive is None:
+        interactive = sys.stdin is not None and sys.stdin.isatty()
+    return not interactive and (os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"))
 
 
-def _port_hint(ctl: Any, args: argparse.Namespace) -> str:
-    from trayproxy.proxy.server import port_is_free
+def way_in(container: bool, hostname: str | None = None) -> str:
+    """How a person runs a trayproxy command against this instance: as is, or through
+    `docker exec` (Docker names a container's host after its id, which `docker exec` takes)."""
+    if not container:
+        return "trayproxy"
+    host = hostname if hostname is not None else socket.gethostname()
+    name = host if re.fullmatch(r"[0-9a-f]{12}", host) else "<container>"
+    return f"docker exec -it {name} trayproxy"
 
-    cfg = ctl.config
-    if port_is_free(cfg.bind_host, cfg.port)[0]:
-        return ""
-    nxt = next_free_port(cfg.bind_host, cfg.port)
-    alt = str(nxt) if nxt else "N"
-    return (f"\n  Port {cfg.port} is in use by another program. Use another port for this run with "
-            f"`trayproxy serve --port {alt}`, or keep one with `trayproxy config set port {alt}`"
-            + (f" ({nxt} is free now)." if nxt else "."))
+
+def waiting_message(container: bool, hostname: str | None = None) -> str:
+    """What `serve` says while it has no account: that it answers /healthz, and how to add one."""
+    cmd = way_in(container, hostname)
+    login = f"{cmd} accounts login --no-browser" if container else f"{cmd} accounts login"
+    rows = [
+        (login, "sign in with Google in any browser, then paste the address it ends on" if container
+         else "sign in with Google (over SSH or without a display: any browser, paste back where it ends)"),
+        (f"{cmd} accounts add", "paste a refresh token"),
+        (f"{cmd} accounts import" + (" /path" if container else ""),
+         "bring accounts over from Antigravity-Manager or CLIProxyAPI"
+         + (" (mount their folder into the container)" if container else "")),
+    ]
+    width = max(len(c) for c, _ in rows)
+    lines = [f"trayproxy: {NO_ACCOUNT_ERROR}. Waiting for one: /healthz answers, API requests get 503 until then.",
+             "  Add an account; the proxy uses it at once:"]
+    lines += [f"    {c:<{width}}  {what}" for c, what in rows]
+    return "\n".join(lines)
+
+
+def _wait_for_first_account(ctl: ControllerAPI, st: Status) -> None:
+    """While nothing can answer, say how to add an account, and say so once one is usable."""
+    if st.active_accounts or st.upstreams:
+        return
+    print(waiting_message(in_container()), file=sys.stderr, flush=True)
+    told = threading.Event()
+
+    def on_status(now: Status) -> None:
+        if (now.active_accounts or now.upstreams) and not told.is_set():
+            told.set()
+            print(f"trayproxy: an account is ready; serving with {now.active_accounts} active account"
+                  f"{'' if now.active_accounts == 1 else 's'}.", flush=True)
+
+    ctl.subscribe(on_status)
+
+
+def _port_hint(ctl: ControllerAPI, error: Exception) -> str:
+    """The port problem in full (who holds it, which port is free) or the error as it was."""
+    from trayproxy.problems import port_advice
+
+    p = ctl.status().problem
+    if p and p.get("kind") == "port":
+        return port_advice(p, serve=True)
+    return str(error)
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from trayproxy.control.server import ControlServer
     from trayproxy.controller import Controller, StartError
-    from trayproxy.ui.control import ControlServer
 
     paths = app_paths().ensure()
     try:
@@ -155,7 +188,8 @@ def run_serve(args: argparse.Namespace) -> int:
         lock.release()
 
 
-def _serve(ctl: Any, paths: AppPaths, args: argparse.Namespace, control_cls: Any, start_error: Any) -> int:
+def _serve(ctl: ControllerAPI, paths: AppPaths, args: argparse.Namespace, control_cls: type[ControlServer],
+           start_error: type[Exception]) -> int:
     ctl.restart_hint = "restart `trayproxy serve`"
     if ctl.config_problem:
         print(f"trayproxy: warning: {ctl.config_problem}", file=sys.stderr)
@@ -171,13 +205,12 @@ def _serve(ctl: Any, paths: AppPaths, args: argparse.Namespace, control_cls: Any
         ctl.engine.call(control.start())
         write_instance(paths.instance_file, control.url, kind="serve", cli_token=control.cli_token)
         try:
-            st = _start_when_possible(ctl, stop)
+            st = ctl.start(without_account=True)
         except start_error as e:
-            print(f"trayproxy: {e}{_port_hint(ctl, args)}", file=sys.stderr)
+            print(f"trayproxy: could not start: {_port_hint(ctl, e)}", file=sys.stderr, flush=True)
             return 1
-        if st is None:
-            return 0
         _print_banner(ctl, st)
+        _wait_for_first_account(ctl, st)
         while not stop.wait(3600):
             pass
         print("Stopping...", flush=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.accounts.test_pool import make_pool
 from tests.conftest import MemoryKeyring
-from trayproxy.accounts.catalog import apply_catalog, parse_catalog, pool_models, resolve_pool
+from trayproxy.accounts.catalog import apply_catalog, parse_catalog, pool_models, resolve_pool, search_models
 from trayproxy.accounts.pool import Unavailable
 from trayproxy.accounts.store import Account, AccountStore, ModelQuota
 from trayproxy.secrets import SecretStore
@@ -43,7 +43,7 @@ def test_parse_reads_ids_limits_quota_forwarding_default_and_order() -> None:
     assert flash.max_tokens == 1048576 and flash.max_output_tokens == 65536 and flash.remaining == 0.75
     assert flash.reset_time is not None
     opus = cat.models["claude-opus-4-6-thinking"]
-    assert opus.remaining == 0.0 and opus.max_tokens == 200000  # int64 as a string
+    assert opus.remaining is None and opus.max_tokens == 200000  # no fraction: unknown (§7), int64 as a string
     assert cat.models["gpt-oss-120b-medium"].remaining is None
     assert cat.deprecated == {"gemini-3.1-pro-high": "gemini-pro-agent", "gemini-2.5-flash": "gemini-3.8-flash-high"}
     assert cat.default_model == "gemini-3.8-flash-high"
@@ -122,3 +122,16 @@ def test_remembered_resolutions_follow_catalog_and_mapping_changes() -> None:
     acc.models["gemini-pro-agent"] = ModelQuota()
     r = resolve_for(acc, "gemini-3.1-pro-high", new_mapping)
     assert r is not None and r.target == "gemini-pro-agent" and r.how == "forwarded"
+
+
+def test_web_search_model_ids_are_kept_saved_and_read_back(tmp_path: Path) -> None:
+    cat = parse_catalog({"models": {"gemini-3.1-flash-lite": {}, "gemini-pro-agent": {}},
+                         "webSearchModelIds": [" gemini-3.1-flash-lite ", "gemini-3.1-flash-lite", 7, "unlisted-id"]})
+    assert cat.web_search == ["gemini-3.1-flash-lite", "unlisted-id"]
+    acc = Account.new("a@example.com", now=1.0)
+    apply_catalog(acc, cat, now=2.0)
+    assert search_models(acc) == ["gemini-3.1-flash-lite"]  # only what it serves
+    secrets = SecretStore(tmp_path / "s.json", backend=MemoryKeyring())
+    AccountStore(tmp_path / "accounts.json", secrets).put(acc)
+    back = AccountStore(tmp_path / "accounts.json", secrets).get(acc.id)
+    assert back is not None and back.web_search_models == ["gemini-3.1-flash-lite", "unlisted-id"]

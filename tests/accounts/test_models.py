@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from trayproxy.accounts.models import DEFAULT_CATALOG, VALID_MODEL_RE, mapping_entry, resolve, valid_pattern
+from trayproxy.accounts.models import (
+    DEFAULT_CATALOG,
+    VALID_MODEL_RE,
+    mapping_entry,
+    name_from_display,
+    newest_of_family,
+    resolve,
+    valid_pattern,
+)
 
 # A late-2026 catalog (the ids peers saw), and Google's forwarding rules for retired ids.
 SERVED = [
@@ -171,3 +179,52 @@ def test_a_family_rule_avoids_ids_that_cannot_answer_now_but_an_asked_id_stays()
 def test_a_resting_id_is_not_swapped_for_its_thinking_twin() -> None:
     r = resolve("claude-sonnet-4-5", SERVED, resting=frozenset({"claude-sonnet-4-6"}))
     assert r is not None and r.target == "claude-sonnet-4-6"  # it waits; thinking is another behaviour
+
+
+# -- tiered Flash ids (upstream-as-it-is §7) -------------------------------------------------------
+SEPT = ["gemini-3.8-flash-tiered", "gemini-3.7-flash-tiered", "gemini-3.6-flash-high", "gemini-3.5-flash-lite",
+        "gemini-3-flash", "gemini-pro-agent", "gemini-3.1-pro-low", "claude-sonnet-4-6"]
+
+
+@pytest.mark.parametrize("name,target,level", [
+    ("gemini-3.8-flash-high", "gemini-3.8-flash-tiered", "HIGH"),
+    ("gemini-3.8-flash-low", "gemini-3.8-flash-tiered", "LOW"),
+    ("gemini-3.8-flash-medium", "gemini-3.8-flash-tiered", "MEDIUM"),
+    ("gemini-3.7-flash-high", "gemini-3.7-flash-tiered", "HIGH"),  # its own tiered id, not the newest
+    ("gemini-3.8-flash-tiered", "gemini-3.8-flash-tiered", None),  # the id itself: its adaptive default
+    ("gemini-3.8-flash", "gemini-3.8-flash-tiered", None),
+    ("gemini-3.6-flash-high", "gemini-3.6-flash-high", None),  # listed as it is: exact
+    ("gemini-3.9-flash-high", "gemini-3.8-flash-tiered", "HIGH"),  # not served: the newest flash, level kept
+    ("gpt-5-mini", "gemini-3.8-flash-tiered", None),
+])
+def test_tiered_ids_take_the_effort_as_a_level(name: str, target: str, level: str | None) -> None:
+    r = resolve(name, SEPT)
+    assert r is not None and (r.target, r.level) == (target, level), r
+
+
+def test_a_suffixed_name_is_not_sent_to_an_older_flash_that_has_the_suffix() -> None:
+    r = resolve("gemini-3.8-flash-high", SEPT)
+    assert r is not None and r.target == "gemini-3.8-flash-tiered" and r.pinned and "tiered" in r.why
+    without = [m for m in SEPT if "3.8" not in m]  # no 3.8 at all: the newest flash, still by level
+    r2 = resolve("gemini-3.8-flash-high", without)
+    assert r2 is not None and r2.target == "gemini-3.7-flash-tiered" and r2.level == "HIGH"
+
+
+def test_a_mapping_target_with_a_suffix_gives_its_level() -> None:
+    r = resolve("gpt-4o", SEPT, mapping={"gpt-4o": "gemini-3.8-flash-low"})
+    assert r is not None and r.target == "gemini-3.8-flash-tiered" and r.level == "LOW" and r.how == "mapping"
+
+
+def test_the_built_in_defaults_hold_no_retired_ids() -> None:
+    retired = {"gemini-2.5-flash", "gemini-3-pro-high", "gemini-3-pro-low", "gemini-3.1-pro-high",
+               "claude-sonnet-4-6-thinking", "gemini-3-pro-image", "gemini-3.8-flash-high", "gemini-3.8-flash-low"}
+    assert not retired & set(DEFAULT_CATALOG)
+    r = resolve("gemini-3.8-flash-high", None)
+    assert r is not None and r.target == "gemini-3.8-flash-tiered" and r.level == "HIGH" and r.how == "exact default"
+
+
+def test_display_names_become_placeable_names() -> None:
+    assert name_from_display("Gemini 3.7 Flash") == "gemini-3.7-flash"
+    assert name_from_display("Claude Sonnet 4.6") == "claude-sonnet-4-6"
+    assert newest_of_family("gemini-3.8-flash-tiered", ["gemini-3.7-flash-tiered", "gemini-3-flash"])
+    assert not newest_of_family("gemini-3.5-flash-low", ["gemini-3.7-flash-tiered"])

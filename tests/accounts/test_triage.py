@@ -163,3 +163,68 @@ def test_server_errors_rest_briefly_and_fail_over(status: int, raw: bytes) -> No
 def test_unauthenticated_rests_the_whole_account() -> None:
     v = classify(401, {}, body(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"), now=0)
     assert v.kind == "auth" and not v.model_scoped and v.failover
+
+
+# -- the variants gemini-cli reads (googleQuotaErrors.ts; upstream-as-it-is §7) --------------------
+QF = "type.googleapis.com/google.rpc.QuotaFailure"
+NOW = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC, 06:13:20 Pacific (standard time)
+
+
+def test_insufficient_credits_moves_on_without_resting_the_account() -> None:
+    v = classify(429, {}, body(429, "Resource has been exhausted (e.g. check quota).", "RESOURCE_EXHAUSTED",
+                               {"@type": EI, "reason": "INSUFFICIENT_G1_CREDITS_BALANCE"}), now=NOW)
+    assert v.kind == "credits" and v.failover and v.cooldown is None
+
+
+def test_capacity_exceeded_on_a_429_is_capacity() -> None:
+    v = classify(429, {}, body(429, "No capacity available for model gemini-3.1-pro-preview on the server",
+                               "RESOURCE_EXHAUSTED", {"@type": EI, "reason": "MODEL_CAPACITY_EXCEEDED",
+                                                      "domain": DOMAIN, "metadata": {"model": "gemini-3.1-pro"}}),
+                 now=NOW)
+    assert v.kind == "capacity" and v.cooldown is None and v.failover
+
+
+def test_limit_zero_means_the_account_has_no_quota_for_the_model() -> None:
+    v = classify(429, {}, body(429, "Quota exceeded for metric: generativelanguage.googleapis.com/"
+                               "generate_content_free_tier_requests, limit: 0, model: gemini-3-pro\nPlease retry "
+                               "in 59.906331105s.", "RESOURCE_EXHAUSTED"), now=NOW)
+    assert v.kind == "not_found" and v.cooldown == 6 * 3600 and v.failover and not v.refresh_catalog
+    not_zero = classify(429, {}, body(429, "Quota exceeded, limit: 0.5 per second", "RESOURCE_EXHAUSTED"), now=NOW)
+    assert not_zero.kind != "not_found"
+
+
+def test_a_per_day_quota_failure_rests_until_pacific_midnight() -> None:
+    v = classify(429, {}, body(429, "Quota exceeded", "RESOURCE_EXHAUSTED",
+                               {"@type": QF, "violations": [{"quotaId": "RequestsPerDay-limit"}]}), now=NOW)
+    assert v.kind == "quota" and v.failover
+    assert v.cooldown == 17 * 3600 + 46 * 60 + 40  # 06:13:20 -> midnight
+
+
+def test_a_per_minute_quota_failure_rests_a_minute() -> None:
+    v = classify(429, {}, body(429, "Quota exceeded", "RESOURCE_EXHAUSTED", {"@type": QF, "violations": [
+        {"quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]}), now=NOW)
+    assert v.kind == "rate_limit" and v.cooldown == 60.0
+
+
+def test_499_is_retried_once_then_moves_on() -> None:
+    v = classify(499, {}, body(499, "Client Closed Request", "CANCELLED"), now=NOW)
+    assert v.kind == "server" and v.retry_same == 1.0 and v.failover
+
+
+def test_the_verification_link_may_come_in_a_help_detail() -> None:
+    v = classify(403, {}, body(403, "Validation required to continue.", "PERMISSION_DENIED",
+                               {"@type": EI, "reason": "VALIDATION_REQUIRED", "domain": DOMAIN, "metadata": {}},
+                               {"@type": "type.googleapis.com/google.rpc.Help", "links": [
+                                   {"description": "Verify", "url": "https://accounts.google.com/v?x=1"},
+                                   {"description": "Learn more", "url": "https://support.google.com/accounts?p=al"}]}),
+                 now=NOW)
+    assert v.kind == "verify" and v.link == "https://accounts.google.com/v?x=1"
+    meta = classify(403, {}, body(403, "Validation required", "PERMISSION_DENIED", {
+        "@type": EI, "reason": "VALIDATION_REQUIRED", "metadata": {"validation_link": "https://accounts.google.com/m"}}),
+        now=NOW)
+    assert meta.link == "https://accounts.google.com/m"
+
+
+def test_reasonless_exhausted_capacity_wording_is_a_quota() -> None:
+    v = classify(429, {}, body(429, "You have exhausted your capacity on this model.", "RESOURCE_EXHAUSTED"), now=NOW)
+    assert v.kind == "quota"

@@ -64,3 +64,33 @@ GEMINI_ENV = """# keys for my scripts
 OTHER_TOOL_TOKEN=abc123
 export GEMINI_API_KEY=AIza-old-key   # from AI Studio
 """
+
+OPENCODE_CONFIG = """{
+  "$schema": "https://opencode.ai/config.json",
+  // my providers
+  "provider": {
+    "anthropic": {
+      "options": {"apiKey": "{env:ANTHROPIC_API_KEY}"}
+    },
+  },
+  "model": "anthropic/claude-sonnet-4-5",
+  "share": "manual",
+  "permission": {"bash": {"rm -rf *": "deny", "git push*": "ask"}},
+}
+"""
+
+OPENCODE_AUTH = """{
+  "openrouter": {
+    "type": "api",
+    "key": "sk-or-users-own-key"
+  }
+}
+"""
+
+KILO_CONFIG = """{
+  "$schema": "https://app.kilo.ai/config.json",
+  /* set up by hand */
+  "autoupdate": true,
+  "mcp": {"docs": {"type": "local", "command": ["npx", "-y", "docs-mcp"]}}
+}
+"""

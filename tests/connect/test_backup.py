@@ -20,8 +20,7 @@ def test_restore_puts_bytes_and_modes_back_and_removes_new_files(tmp_path: Path)
     atomic_write(a, b"changed", mode=0o600)
     atomic_write(b, b"new file", mode=0o600)
     assert backup.newest(tmp_path / "bk", "c") == bk
-    touched = backup.restore(bk)
-    assert touched == [a, b]
+    assert backup.restore(bk).touched == [a, b]
     assert a.read_bytes() == b"{\r\n  \"x\": 1 // odd bytes \xc3\xa9\r\n}"
     assert a.stat().st_mode & 0o777 == 0o640
     assert not b.exists()

@@ -66,18 +66,24 @@ def test_connect_check_undo_and_list(stack, home: Path, capsys: pytest.CaptureFi
 def test_uses_the_running_tray_apps_port_and_key(stack, home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     """With a tray app on this data dir, its live base URL and key are used (the config's port and
     this keychain's key are not the proxy's here, so success proves it)."""
-    from trayproxy.ui.control import ControlServer
-    from trayproxy.ui.instance import write_instance
-    from trayproxy.ui.login import LoginRunner
+    from trayproxy.control.instance import write_instance
+    from trayproxy.control.login import LoginRunner
+    from trayproxy.control.server import ControlServer
 
     _, ctl = stack
     srv = ControlServer(ctl, login=LoginRunner(ctl, open_url=lambda u: None), copy=lambda t: True, on_show=lambda: None)
     ctl.engine.call(srv.start())
     try:
         write_instance(app_paths().ensure().instance_file, srv.url, pid=os.getppid())  # "another process"
-        assert main(["connect", "gemini-cli"]) == 0, capsys.readouterr().err
+        # without trusted folders Gemini CLI would not read the files: no ✓, and the step is named
+        assert main(["connect", "gemini-cli"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("✗ Gemini CLI: Gemini CLI reads these settings only in folders you trust")
+        assert "--trust home" in err and ctl.api_key() not in err
+        assert main(["connect", "gemini-cli", "--trust", "home"]) == 0, capsys.readouterr().err
         out = capsys.readouterr().out
         assert out.startswith("✓ Gemini CLI is connected") and ctl.api_key() not in out
+        assert "now trusts every folder under" in out
         env = (home / ".gemini" / ".env").read_text()
         assert f"GOOGLE_GEMINI_BASE_URL={ctl.status().base_url}" in env
     finally:

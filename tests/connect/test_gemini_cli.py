@@ -21,10 +21,11 @@ def test_edits_commented_settings_in_place_and_merges_the_env_file(tmp_path: Pat
     (g / ".env").write_text(GEMINI_ENV)
     c = GeminiCli()
     files = c.render(env, BASE, KEY).contents
-    assert set(files) == {g / "settings.json", g / ".env"}
+    assert set(files) == {g / "settings.json", g / ".env"}  # no trust chosen: trustedFolders.json untouched
     settings = files[g / "settings.json"].decode()
-    # one value changed; the comments and everything else are the same bytes
-    assert settings == GEMINI_SETTINGS.replace('"oauth-personal"', '"gemini-api-key"')
+    # the auth type changed and ignoreLocalEnv was added; the comments and everything else are the same bytes
+    assert settings == GEMINI_SETTINGS.replace('"oauth-personal"', '"gemini-api-key"').replace(
+        '    "vimMode": true\n  }\n}', '    "vimMode": true\n  },\n  "advanced": {\n    "ignoreLocalEnv": true\n  }\n}')
     assert jsonfile.load(settings, "s")["security"]["auth"]["selectedType"] == "gemini-api-key"
     envtext = files[g / ".env"].decode()
     assert envtext.splitlines()[:2] == GEMINI_ENV.splitlines()[:2]
@@ -47,9 +48,30 @@ def test_fresh_home_and_gemini_cli_home(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path / "home"), "GEMINI_CLI_HOME": str(tmp_path / "gh")}
     files = GeminiCli().render(env, BASE, KEY).contents
     g = tmp_path / "gh" / ".gemini"
-    assert json.loads(files[g / "settings.json"]) == {"security": {"auth": {"selectedType": "gemini-api-key"}}}
+    assert json.loads(files[g / "settings.json"]) == {"security": {"auth": {"selectedType": "gemini-api-key"}},
+                                                      "advanced": {"ignoreLocalEnv": True}}
     assert files[g / ".env"].decode() == f"GOOGLE_GEMINI_BASE_URL={BASE}\nGEMINI_API_KEY={KEY}\n"
 
 
 def test_shell_variables_that_win_over_the_file_are_named() -> None:
     assert GeminiCli().shell_overrides({"GEMINI_API_KEY": "x", "HOME": "/h"}) == ["GEMINI_API_KEY"]
+
+
+def test_trust_is_written_only_when_chosen_and_read_as_gemini_cli_reads_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"HOME": str(home)}
+    c = GeminiCli()
+    project, elsewhere = home / "src" / "app", tmp_path / "tmp-project"
+    assert c.trusted(env, project) is False and c.blocker(env, project)
+    assert c.trusted({**env, "GEMINI_CLI_TRUST_WORKSPACE": "true"}, project)  # the user's own shell choice
+    for p, data in c.render(env, BASE, KEY, {"trust": "home"}).contents.items():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    assert c.trusted(env, project) and c.blocker(env, project) is None
+    assert c.trusted(env, elsewhere) is False  # only under home
+    rules = home / ".gemini" / "trustedFolders.json"
+    rules.write_text(json.dumps({str(home): "TRUST_FOLDER", str(home / "src"): "DO_NOT_TRUST"}))
+    assert c.trusted(env, project) is None and "DO_NOT_TRUST" not in (c.blocker(env, project) or "x")
+    assert "not to trust" in (c.blocker(env, project) or "")
+    files = c.render({**env, "GEMINI_CLI_TRUSTED_FOLDERS_PATH": str(tmp_path / "t.json")}, BASE, KEY, {"trust": "all"})
+    assert json.loads(files.contents[tmp_path / "t.json"]) == {"/": "TRUST_FOLDER"}

@@ -1,10 +1,15 @@
 """The fake upstream's static data: model catalogs, tiers, default hosts.
 
-Google's catalog moves (shared/reference/upstream-as-it-is.md §1): DEFAULT_MODELS is the 2025
-catalog the v1 tests were written against; CATALOG_2026 is what peers saw in the second half of
-2026, with DEPRECATED_2026 (Google's `deprecatedModelIds` forwarding rules for the retired ids),
-DEFAULT_AGENT_MODEL_2026 and AGENT_SORTS_2026. `FakeCloudCode.use_catalog()` switches a fake to
-it; `add_account(models=[...])` gives one account a subset (tiers differ).
+Google's catalog moves (shared/reference/upstream-as-it-is.md §1 and §7): CATALOG_2025 is the
+catalog the v1 tests were written against; CATALOG_2026 is what peers saw in the summer of 2026,
+with DEPRECATED_2026 (Google's `deprecatedModelIds` forwarding rules for the retired ids),
+DEFAULT_AGENT_MODEL_2026 and AGENT_SORTS_2026. CATALOG_2026_09 (September 2026, the fake's
+default: DEFAULT_MODELS) has the tiered Flash ids (`gemini-3.x-flash-tiered`: one id whose effort
+is chosen with `thinkingLevel`, served on the daily host first and only to clients reporting at
+least version 2.9.0), 3.5 Flash-Lite, the pro agent and Claude 4.6, and still lists a retired
+Flash (`gemini-3.5-flash-low`) that answers with a refusal text inside a 200
+(RETIRED_2026_09). `FakeCloudCode.use_catalog()` switches a fake to another catalog;
+`add_account(models=[...])` gives one account a subset (tiers differ).
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["GENERATE", "DEFAULT_HOSTS", "THINKING_MARKERS", "TIERS", "ALLOWED_TIERS", "ModelSpec", "DEFAULT_MODELS",
-           "CATALOG_2026", "DEPRECATED_2026", "DEFAULT_AGENT_MODEL_2026", "AGENT_SORTS_2026", "FREE_TIER_2026",
-           "provider_of"]
+           "CATALOG_2025", "CATALOG_2026", "DEPRECATED_2026", "DEFAULT_AGENT_MODEL_2026", "AGENT_SORTS_2026",
+           "FREE_TIER_2026", "CATALOG_2026_09", "DEPRECATED_2026_09", "DEFAULT_AGENT_MODEL_2026_09",
+           "AGENT_SORTS_2026_09", "FREE_TIER_2026_09", "RETIRED_2026_09", "GATE_VERSION", "provider_of",
+           "quota_group", "DEFAULT_WEB_SEARCH", "WEB_SEARCH_2025", "WEB_SEARCH_2026", "WEB_SEARCH_2026_09",
+           "GROUNDING_REDIRECT"]
 
 GENERATE = ("streamGenerateContent", "generateContent")
-DEFAULT_HOSTS = ("sandbox", "daily", "prod")
+DEFAULT_HOSTS = ("daily", "prod", "sandbox")
 THINKING_MARKERS = ["thinking", "gemini-2.5", "gemini-3", "pro-agent"]
 TIERS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     "FREE": ({"id": "free-tier", "name": "Gemini Code Assist for individuals"}, None),
@@ -41,6 +49,10 @@ class ModelSpec:
     supports_images: bool = True
     recommended: bool = True
     provider: str | None = None  # apiProvider; derived from the id when None
+    levels: bool = False  # effort chosen with thinkingConfig.thinkingLevel (the tiered Flash ids)
+    min_version: str | None = None  # clients reporting a lower version (or not `antigravity/hub/`) never see it
+    hosts: tuple[str, ...] | None = None  # the hosts that serve it (None: every host)
+    shows_thoughts: bool = True  # tiered Flash thinks but returns no thought parts
 
 
 def provider_of(model: str, spec: ModelSpec) -> str:
@@ -53,7 +65,13 @@ def provider_of(model: str, spec: ModelSpec) -> str:
     return "API_PROVIDER_GOOGLE_GEMINI"
 
 
-DEFAULT_MODELS: dict[str, ModelSpec] = {
+def quota_group(model: str) -> str:
+    """The quota group a model counts against in retrieveUserQuotaSummary: Gemini models share
+    one, Claude and GPT-OSS ("3p") the other."""
+    return "gemini" if "gemini" in model.lower() else "3p"
+
+
+CATALOG_2025: dict[str, ModelSpec] = {
     "gemini-2.5-flash": ModelSpec("Gemini 2.5 Flash"),
     "gemini-2.5-flash-lite": ModelSpec("Gemini 2.5 Flash Lite"),
     "gemini-2.5-flash-thinking": ModelSpec("Gemini 2.5 Flash (Thinking)"),
@@ -111,6 +129,67 @@ AGENT_SORTS_2026: list[dict[str, Any]] = [
         {"modelIds": ["gpt-oss-120b-medium", "gemini-3.1-pro-low", "gemini-3.5-flash-lite"]},
     ]},
 ]
+# webSearchModelIds (reference §7): the ids that may run Google Search grounding; a googleSearch
+# tool on any other id is refused with 400. Small Gemini models in every catalog, never Claude.
+WEB_SEARCH_2025: tuple[str, ...] = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-3-flash")
+WEB_SEARCH_2026: tuple[str, ...] = ("gemini-3.1-flash-lite", "gemini-3.5-flash-lite", "gemini-3.8-flash-low")
+# Grounding chunks link to the sources through Google's redirector (reference §7).
+GROUNDING_REDIRECT = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
+
 # What a free account lists in the 2026 catalog: no Claude, no pro agent, no image model.
 FREE_TIER_2026: tuple[str, ...] = ("gemini-3.8-flash-low", "gemini-3.5-flash-lite", "gemini-3.1-pro-low",
                                    "gpt-oss-120b-medium")
+
+
+# The version Google's gate asks for before it serves the newest ids (CPA a834917e8: 2.9.0).
+GATE_VERSION = "2.9.0"
+_NEW = {"levels": True, "min_version": GATE_VERSION, "shows_thoughts": False}
+CATALOG_2026_09: dict[str, ModelSpec] = {
+    "gemini-3.8-flash-tiered": ModelSpec("Gemini 3.8 Flash", hosts=("daily",), **_NEW),  # type: ignore[arg-type]
+    "gemini-3.7-flash-tiered": ModelSpec("Gemini 3.7 Flash", hosts=("daily", "prod"), **_NEW),  # type: ignore[arg-type]
+    "gemini-3.6-flash-high": ModelSpec("Gemini 3.6 Flash (High)"),
+    "gemini-3.5-flash-low": ModelSpec("Gemini 3.5 Flash (Low)", recommended=False),
+    "gemini-3.5-flash-lite": ModelSpec("Gemini 3.5 Flash Lite", max_output_tokens=32768),
+    "gemini-3.1-flash-lite": ModelSpec("Gemini 3.1 Flash Lite", max_output_tokens=32768, recommended=False),
+    "gemini-3-flash": ModelSpec("Gemini 3 Flash"),
+    "gemini-3-flash-agent": ModelSpec("Gemini 3 Flash Agent", recommended=False),
+    "gemini-pro-agent": ModelSpec("Gemini Pro Agent"),
+    "gemini-3.1-pro-low": ModelSpec("Gemini 3.1 Pro (Low)"),
+    "gemini-3.1-flash-image": ModelSpec("Gemini 3.1 Flash Image", max_output_tokens=32768, max_tokens=65536),
+    "claude-sonnet-4-6": ModelSpec("Claude Sonnet 4.6", **_CLAUDE),  # type: ignore[arg-type]
+    "claude-opus-4-6-thinking": ModelSpec("Claude Opus 4.6 (Thinking)", **_CLAUDE),  # type: ignore[arg-type]
+    "gpt-oss-120b-medium": ModelSpec("GPT-OSS 120B (Medium)", max_output_tokens=32768, max_tokens=131072,
+                                     supports_images=False),
+}
+DEPRECATED_2026_09: dict[str, str] = {
+    "gemini-3.1-pro-high": "gemini-pro-agent",
+    "gemini-3-pro-high": "gemini-3.1-pro-high",
+    "gemini-3-pro-low": "gemini-3.1-pro-low",
+    "gemini-3-pro-preview": "gemini-pro-agent",
+    "gemini-3.1-pro-preview": "gemini-pro-agent",
+    "gemini-2.5-flash": "gemini-3-flash",
+    "gemini-2.5-flash-thinking": "gemini-3-flash",
+    "gemini-2.5-flash-lite": "gemini-3.5-flash-lite",
+    "gemini-2.5-pro": "gemini-pro-agent",
+    "gemini-3-pro-image": "gemini-3.1-flash-image",
+    "claude-sonnet-4-6-thinking": "claude-sonnet-4-6",
+}
+# Listed, but retired: generation answers 200 with this text (sub2api #6452), as the model's answer.
+RETIRED_2026_09: dict[str, str] = {
+    "gemini-3.5-flash-low": "Gemini 3.5 Flash is no longer available. Please switch to Gemini 3.7 Flash in the "
+                            "latest version of Antigravity.",
+}
+DEFAULT_AGENT_MODEL_2026_09 = "gemini-3.8-flash-tiered"
+AGENT_SORTS_2026_09: list[dict[str, Any]] = [
+    {"displayName": "Recommended", "groups": [
+        {"modelIds": ["gemini-pro-agent", "gemini-3.8-flash-tiered", "gemini-3.7-flash-tiered"]},
+        {"modelIds": ["claude-opus-4-6-thinking", "claude-sonnet-4-6"]},
+        {"modelIds": ["gpt-oss-120b-medium", "gemini-3.1-pro-low", "gemini-3.5-flash-lite", "gemini-3-flash"]},
+    ]},
+]
+# A free account in September 2026: no pro agent, no Opus, no image model.
+WEB_SEARCH_2026_09: tuple[str, ...] = ("gemini-3.1-flash-lite", "gemini-3.5-flash-lite", "gemini-3-flash")
+FREE_TIER_2026_09: tuple[str, ...] = ("gemini-3.7-flash-tiered", "gemini-3-flash", "gemini-3.5-flash-lite",
+                                      "gemini-3.1-pro-low", "claude-sonnet-4-6", "gpt-oss-120b-medium")
+DEFAULT_MODELS: dict[str, ModelSpec] = CATALOG_2026_09
+DEFAULT_WEB_SEARCH: tuple[str, ...] = WEB_SEARCH_2026_09

@@ -26,7 +26,7 @@ import orjson
 __all__ = [
     "Gate", "Reply", "Call", "google_error", "rfc3339", "estimate_tokens", "prompt_tokens", "parse_duration",
     "merge_chunks", "png", "is_image_model",
-    "STATUS_NAMES",
+    "STATUS_NAMES", "VERSION_REFUSAL", "LEVEL_THOUGHT_TOKENS",
 ]
 
 STATUS_NAMES = {
@@ -43,6 +43,7 @@ DEFAULT_MESSAGES = {
     404: "Requested entity was not found.",
     408: "Request timed out.",
     429: "Resource has been exhausted (e.g. check quota).",
+    499: "Client Closed Request",
     500: "Internal error encountered.",
     502: "Bad Gateway",
     503: "The service is currently unavailable.",
@@ -50,6 +51,13 @@ DEFAULT_MESSAGES = {
 }
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
+HELP = "type.googleapis.com/google.rpc.Help"
+# What a refused client version reads inside a 200 (AM #3193, CPA #4139: the Apr-Jul 2026 wording).
+VERSION_REFUSAL = "This version of Antigravity is no longer supported. Please upgrade to receive the latest features."
+# Reasoning tokens a tiered Flash spends per thinkingLevel (tuxevil-rotator PR #21: LOW none, MEDIUM ~1.8 k,
+# HIGH ~3.9 k); no level: the adaptive default (medium).
+LEVEL_THOUGHT_TOKENS = {"LOW": 0, "MEDIUM": 1800, "HIGH": 3900}
 DOMAIN = "cloudcode-pa.googleapis.com"
 
 
@@ -186,6 +194,16 @@ class Call:
     sign: Callable[[], str]  # issues a new thought signature for this model family
     response_id: str
     now: float
+    level: str | None = None  # thinkingLevel asked of a model that takes levels (upper case)
+    shows_thoughts: bool = True  # False: thinks, but returns no thought parts (tiered Flash)
+    credits: dict[str, Any] | None = None  # consumedCredits / remainingCredits, when AI credits paid
+    redirect: Callable[[str], str] = lambda url: url  # a real URL -> Google's grounding redirect link to it
+
+    @property
+    def searches(self) -> bool:
+        """The request carries Google Search grounding (a googleSearch tool)."""
+        return any(isinstance(t, dict) and ("googleSearch" in t or "google_search" in t)
+                   for t in self.request.get("tools") or [])
 
     def last_user_text(self) -> str:
         for content in reversed(self.request.get("contents") or []):
@@ -281,6 +299,8 @@ class Reply:
     error_reason: str | None = None
     reset_delay: float | None = None
     error_message: str | None = None
+    sources: list[tuple[str, str]] | None = None  # grounded answer: (real URL, title) per search result
+    queries: list[str] | None = None  # the search queries Google says it ran
 
     # -- constructors ------------------------------------------------------------------------
     @classmethod
@@ -288,6 +308,15 @@ class Reply:
                    finish_reason: str = "STOP", cached_tokens: int | None = None) -> Reply:
         return cls(body_text=text, chunks=chunks, thoughts=thoughts, finish_reason=finish_reason,
                    cached_tokens=cached_tokens)
+
+    @classmethod
+    def grounded(cls, text: str, sources: list[tuple[str, str]], *, queries: list[str] | None = None,
+                 chunks: int = 2) -> Reply:
+        """A Google Search grounded answer: `text`, and on its last chunk `groundingMetadata` with
+        the queries, one grounding chunk per source (its URI a grounding-api-redirect link to the
+        real URL, its title the site's domain), and a support per sentence of `text` (UTF-8 byte
+        offsets) citing the sources in turn."""
+        return cls(body_text=text, chunks=chunks, sources=list(sources), queries=queries)
 
     @classmethod
     def echo(cls, *, describe: bool = False, chunks: int = 3) -> Reply:
@@ -306,15 +335,47 @@ class Reply:
     @classmethod
     def error(cls, status: int, *, reason: str | None = None, message: str | None = None,
               reset_delay: str | float | None = None, retry_after: int | None = None,
-              validation_url: str | None = None) -> Reply:
+              validation_url: str | None = None, help_link: bool = False) -> Reply:
         """Google's error JSON for `status`. 429/503 take `reason` (QUOTA_EXHAUSTED,
-        RATE_LIMIT_EXCEEDED, MODEL_CAPACITY_EXHAUSTED) and `reset_delay` ("30s": quotaResetDelay
-        + RetryInfo for quota, RetryInfo alone for rate limits); 403 takes `reason` VALIDATION_REQUIRED
-        (+ `validation_url`), SERVICE_DISABLED, LICENSE or TOS. `retry_after` adds the header."""
+        RATE_LIMIT_EXCEEDED, MODEL_CAPACITY_EXHAUSTED, MODEL_CAPACITY_EXCEEDED,
+        INSUFFICIENT_G1_CREDITS_BALANCE) and `reset_delay` ("30s": quotaResetDelay + RetryInfo for
+        quota, RetryInfo alone for rate limits); 403 takes `reason` VALIDATION_REQUIRED (+
+        `validation_url`; `help_link`: the link in a google.rpc.Help detail instead of the metadata,
+        as gemini-cli reads it), SERVICE_DISABLED, LICENSE or TOS. `retry_after` adds the header.
+        499 is Google's "Client Closed Request"."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        body = {"validation_url": validation_url} if validation_url else None
+        body: dict[str, Any] | None = {"validation_url": validation_url} if validation_url else None
+        if help_link:
+            body = {**(body or {}), "help": True}
         return cls(status=status, headers=headers, error_reason=reason, error_message=message, body=body,
                    reset_delay=None if reset_delay is None else parse_duration(reset_delay))
+
+    @classmethod
+    def zero_limit(cls, model: str = "gemini-3-pro") -> Reply:
+        """429 whose message says "limit: 0": this account has a quota of zero for the model (it
+        is not available to it), with no details (gemini-cli googleQuotaErrors.ts)."""
+        return cls.raw(429, google_error(
+            429, "Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
+                 f"limit: 0, model: {model}\nPlease retry in 59.906331105s."))
+
+    @classmethod
+    def daily_quota(cls) -> Reply:
+        """429 with a per-day QuotaFailure violation: the day's quota is spent."""
+        return cls.raw(429, google_error(429, "Quota exceeded", [{"@type": QUOTA_FAILURE, "violations": [
+            {"subject": "user", "description": "daily limit", "quotaId": "RequestsPerDay-limit"}]}]))
+
+    @classmethod
+    def per_minute_quota(cls) -> Reply:
+        """429 with a per-minute QuotaFailure violation: retry after a minute."""
+        return cls.raw(429, google_error(429, "Quota exceeded", [{"@type": QUOTA_FAILURE, "violations": [
+            {"subject": "user", "description": "per minute",
+             "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]}]))
+
+    @classmethod
+    def refusal(cls, text: str = VERSION_REFUSAL) -> Reply:
+        """A refusal as Google sends it: an ordinary 200 stream with this text, a STOP and little
+        usage (a blocked client version, a retired model); none of the peers detects it."""
+        return cls(body_text=text, chunks=3, thoughts="")
 
     @classmethod
     def bare_429(cls) -> Reply:
@@ -397,7 +458,7 @@ class Reply:
             reason = "QUOTA_EXHAUSTED" if self.reset_delay is not None else "RATE_LIMIT_EXCEEDED"
         message = self.error_message
         details: list[dict[str, Any]] = []
-        if reason in ("QUOTA_EXHAUSTED", "RATE_LIMIT_EXCEEDED", "MODEL_CAPACITY_EXHAUSTED"):
+        if reason in ("QUOTA_EXHAUSTED", "RATE_LIMIT_EXCEEDED", "MODEL_CAPACITY_EXHAUSTED", "MODEL_CAPACITY_EXCEEDED"):
             meta: dict[str, Any] = {"model": model}
             if self.reset_delay is not None and reason != "RATE_LIMIT_EXCEEDED":
                 meta["quotaResetDelay"] = format_duration(self.reset_delay)
@@ -409,13 +470,20 @@ class Reply:
                 if reason == "QUOTA_EXHAUSTED":
                     after = format_duration(self.reset_delay) if self.reset_delay is not None else "a while"
                     message = f"You have exhausted your capacity on this model. Your quota will reset after {after}."
-                elif reason == "MODEL_CAPACITY_EXHAUSTED":
+                elif reason in ("MODEL_CAPACITY_EXHAUSTED", "MODEL_CAPACITY_EXCEEDED"):
                     message = f"No capacity available for model {model} on the server"
         elif reason == "VALIDATION_REQUIRED":
             url = (self.body or {}).get("validation_url") or "https://accounts.google.com/signin/continue"
-            details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN, "metadata": {
-                "validation_url": url, "validation_url_link_text": "Verify your account",
-                "validation_error_message": "To continue, verify your account in a browser."}})
+            if (self.body or {}).get("help"):  # the link in a google.rpc.Help detail (gemini-cli)
+                details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN, "metadata": {}})
+                details.append({"@type": HELP, "links": [
+                    {"description": "Verify your account to continue.", "url": url},
+                    {"description": "Learn more", "url": "https://support.google.com/accounts?p=al_alert"}]})
+                message = message or "Validation required to continue."
+            else:
+                details.append({"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN, "metadata": {
+                    "validation_url": url, "validation_url_link_text": "Verify your account",
+                    "validation_error_message": "To continue, verify your account in a browser."}})
             if message is None:
                 message = "Verify your account to continue."
         elif reason == "SERVICE_DISABLED":
@@ -456,7 +524,7 @@ class Reply:
         thoughts = self.thoughts
         if thoughts is None and call.thinking:
             thoughts = f"Thinking about: {call.last_user_text()[:60]}"
-        show_thoughts = bool(thoughts) and call.thinking and call.include_thoughts
+        show_thoughts = bool(thoughts) and call.thinking and call.include_thoughts and call.shows_thoughts
         signature = call.sign() if call.thinking else None
 
         chunk_parts: list[list[dict[str, Any]]] = []
@@ -487,7 +555,11 @@ class Reply:
             "promptTokenCount": prompt_tokens(call.request),
             "candidatesTokenCount": math.ceil(len(out_text) / 4),
         }
-        if call.thinking and thoughts:
+        if call.thinking and not call.shows_thoughts:  # tiered Flash: tokens by thinkingLevel, no text
+            spent = LEVEL_THOUGHT_TOKENS.get(call.level or "MEDIUM", 0)
+            if spent:
+                usage["thoughtsTokenCount"] = spent
+        elif call.thinking and thoughts:
             usage["thoughtsTokenCount"] = math.ceil(len(thoughts) / 4)
         usage["totalTokenCount"] = sum(usage.values())
         if self.cached_tokens is not None:
@@ -504,7 +576,26 @@ class Reply:
         if self.finish_reason:
             last["finishReason"] = self.finish_reason
         chunks[-1]["usageMetadata"] = usage
+        if self.sources is not None:
+            last["groundingMetadata"] = self._grounding(call, text)
         return chunks
+
+    def _grounding(self, call: Call, text: str) -> dict[str, Any]:
+        queries = self.queries if self.queries is not None else [call.last_user_text()[:80]]
+        chunks = [{"web": {"uri": call.redirect(url), "title": title, "domain": title}} for url, title in self.sources or []]
+        supports = []
+        data = text.encode()
+        for i, m in enumerate(re.finditer(rb"[^.!?]+[.!?]?\s*", data)):
+            seg = m.group(0).rstrip()
+            if not seg.strip() or not chunks:
+                continue
+            begin = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+            supports.append({"segment": {"startIndex": begin, "endIndex": m.start() + len(seg),
+                                         "text": data[begin:m.start() + len(seg)].decode()},
+                             "groundingChunkIndices": [i % len(chunks)]})
+        entry = "".join(f'<a class="chip" href="https://www.google.com/search?q={q}">{q}</a>' for q in queries)
+        return {"webSearchQueries": queries, "searchEntryPoint": {"renderedContent": f"<div>{entry}</div>"},
+                "groundingChunks": chunks, "groundingSupports": supports, "retrievalMetadata": {}}
 
 
     def _render_images(self, call: Call) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from tests.fakes import (
 )
 
 T = TypeVar("T")
-UA = "Antigravity/4.3.0 (X11; Linux x86_64) Chrome/132.0.6834.160 Electron/39.2.3"
+UA = "antigravity/hub/2.9.1 darwin/arm64"
 
 
 @pytest.fixture
@@ -218,8 +218,11 @@ def test_fetch_available_models_reports_scripted_quota(fake: FakeCloudCode) -> N
     flash = body["models"]["gemini-3-flash"]
     assert flash["quotaInfo"]["remainingFraction"] == 0.8 and flash["quotaInfo"]["resetTime"].endswith("Z")
     assert flash["displayName"] and flash["maxOutputTokens"] > 0 and flash["supportsThinking"] is True
-    assert "remainingFraction" not in body["models"]["claude-sonnet-4-6"]["quotaInfo"]  # zero is omitted
-    assert body["models"]["gemini-2.5-flash"]["quotaInfo"]["remainingFraction"] == 1.0
+    assert body["models"]["claude-sonnet-4-6"]["quotaInfo"]["remainingFraction"] == 0.0  # used up: said so
+    a.quota_unreported_fraction.add("claude-sonnet-4-6")  # a fresh free-tier Claude quota: a resetTime only
+    _, again = run(lambda s: post(s, fake, "fetchAvailableModels", token, {"project": "proj-a"}))
+    assert set(again["models"]["claude-sonnet-4-6"]["quotaInfo"]) == {"resetTime"}
+    assert body["models"]["gemini-pro-agent"]["quotaInfo"]["remainingFraction"] == 1.0
     assert status3 == 403 and err["error"]["status"] == "PERMISSION_DENIED"
 
 
@@ -359,7 +362,7 @@ def test_tool_call_reply_is_signed_for_thinking_models_only(fake: FakeCloudCode)
 
     async def go(s: aiohttp.ClientSession) -> list[Any]:
         return [await post(s, fake, "generateContent", token, envelope("proj-a", m))
-                for m in ("gemini-3-pro-high", "claude-sonnet-4-6")]
+                for m in ("gemini-pro-agent", "claude-sonnet-4-6")]
 
     (_, thinking), (_, plain) = run(go)
     fc = thinking["response"]["candidates"][0]["content"]["parts"][-1]
@@ -537,7 +540,7 @@ def test_signature_enforcement(fake: FakeCloudCode) -> None:
     claude_sig = fake.issue_signature("claude-opus-4-6-thinking")
 
     async def go(s: aiohttp.ClientSession) -> list[tuple[int, Any]]:
-        _, first = await post(s, fake, "generateContent", token, envelope("proj-a", "gemini-3-pro-high"))
+        _, first = await post(s, fake, "generateContent", token, envelope("proj-a", "gemini-pro-agent"))
         issued = first["response"]["candidates"][0]["content"]["parts"][-1]
         bodies = [
             _history(call),  # missing
@@ -546,7 +549,7 @@ def test_signature_enforcement(fake: FakeCloudCode) -> None:
             _history({**call, "thoughtSignature": BYPASS_SIGNATURE}),  # bypass
             _history({**call, "thought_signature": issued["thoughtSignature"]}),  # issued, snake_case spelling
         ]
-        out = [await post(s, fake, "generateContent", token, envelope("proj-a", "gemini-3-pro-high", c))
+        out = [await post(s, fake, "generateContent", token, envelope("proj-a", "gemini-pro-agent", c))
                for c in bodies]
         out.append(await post(s, fake, "generateContent", token, envelope("proj-a", "claude-sonnet-4-6",
                                                                           _history(call))))
@@ -710,7 +713,7 @@ def test_standalone_cli_prints_base_urls() -> None:
             proc.terminate()
             proc.wait(10)
     assert lines[0].startswith("fake Cloud Code listening on http://127.0.0.1:")
-    assert "/sandbox/v1internal" in lines[1] and "/daily/v1internal" in lines[2]
+    assert "/daily/v1internal" in lines[1] and "/prod/v1internal" in lines[2]
 
 
 def test_claude_thinking_rules(fake: FakeCloudCode) -> None:
@@ -761,3 +764,44 @@ def test_raw_replies_and_account_rpc_scripts(fake: FakeCloudCode) -> None:
     assert (s1, raw) == (200, b"data: {not json\r\n\r\n")
     assert s2 == 403 and b2["error"] == {"code": 403, "message": "Forbidden project", "status": "PERMISSION_DENIED"}
     assert s3 == 200 and "models" in b3
+
+
+def test_search_runs_only_on_web_search_model_ids_and_links_through_the_redirector(fake: FakeCloudCode) -> None:
+    """Reference §7: fetchAvailableModels lists webSearchModelIds; a googleSearch tool on another id
+    is refused with 400; the grounded answer's chunks link through grounding-api-redirect, which
+    answers with the real page in Location."""
+    a, token = account(fake, project="proj-a")
+    a.web_search_models = ["gemini-3-flash"]
+    search = [{"googleSearch": {}}]
+
+    async def go(s: aiohttp.ClientSession) -> tuple[Any, ...]:
+        models = await post(s, fake, "fetchAvailableModels", token, {"project": "proj-a"})
+        refused = await post(s, fake, "generateContent", token,
+                             {**envelope("proj-a", "gemini-3.1-flash-lite", [user("latest python")], tools=search),
+                              "requestType": "web_search"})
+        grounded = await post(s, fake, "generateContent", token,
+                              {**envelope("proj-a", "gemini-3-flash", [user("latest python")], tools=search),
+                               "requestType": "web_search"})
+        link = grounded[1]["response"]["candidates"][0]["groundingMetadata"]["groundingChunks"][0]["web"]["uri"]
+        local = fake.redirect_base + link.rsplit("/", 1)[1]
+        async with s.head(local, allow_redirects=False) as r:
+            redirected = (r.status, r.headers.get("Location"))
+        async with s.head(fake.redirect_base + "unknown", allow_redirects=False) as r:
+            unknown = r.status
+        return models, refused, grounded, link, redirected, unknown
+
+    (_, models), refused, (status, grounded), link, redirected, unknown = run(go)
+    assert models["webSearchModelIds"] == ["gemini-3-flash"]
+    assert refused[0] == 400 and "webSearchModelIds" in refused[1]["error"]["message"]
+    assert status == 200
+    cand = grounded["response"]["candidates"][0]
+    meta = cand["groundingMetadata"]
+    text = cand["content"]["parts"][0]["text"]
+    assert meta["webSearchQueries"] == ["latest python"]
+    assert link.startswith("https://vertexaisearch.cloud.google.com/grounding-api-redirect/")
+    assert [c["web"]["title"] for c in meta["groundingChunks"]] == ["example.com", "docs.example.org", "news.example.net"]
+    for sup in meta["groundingSupports"]:  # UTF-8 byte offsets into the answer
+        seg = sup["segment"]
+        assert text.encode()[seg["startIndex"]:seg["endIndex"]].decode() == seg["text"]
+    assert redirected == (302, "https://example.com/latest-python")
+    assert unknown == 404

@@ -527,3 +527,32 @@ def test_a_remembered_clean_row_text_is_looked_at_again_when_the_secrets_change(
     assert dict(zip(COLUMNS, row, strict=True))["user_agent"] == "client NEWSECRET-4242"
     again, _ = mon._prepare(rec(2, user_agent="client NEWSECRET-4242"), secret_forms(["NEWSECRET-4242"]), False)
     assert dict(zip(COLUMNS, again, strict=True))["user_agent"] == "client [REDACTED]"
+
+
+def test_client_text_is_stored_and_read_with_its_controls_escaped(tmp_path: Path) -> None:
+    """Regression (issue #27, finding 5): routes were stored and printed raw, so any web page
+    could plant terminal escape sequences in the request log with an `<img src>` GET. Every
+    text column is stored with its control characters escaped, and rows an older version stored
+    raw are escaped when read."""
+    m = Monitor(tmp_path / "monitor.db")
+    m.start()
+    try:
+        m.record(rec(route="/v1/\x1b]0;pwned\x07\x1b[2J", user_agent="curl\x9b31m\u202eevil", error="bad\nline",
+                     client_model="m\x1b[5m"))
+        m.flush()
+        conn = sqlite3.connect(tmp_path / "monitor.db")
+        (stored,) = conn.execute("SELECT route FROM requests").fetchone()
+        assert stored == "/v1/\\x1b]0;pwned\\x07\\x1b[2J"
+        conn.execute("INSERT INTO requests (id, ts, method, route, status, outcome) VALUES "
+                     "('old', ?, 'GET', ?, 404, 'error')", (NOW + 10, "/old/\x1b[31mred"))
+        conn.commit()
+        conn.close()
+        rows = m.recent(limit=5)
+        assert rows[0]["route"] == "/old/\\x1b[31mred"
+        assert rows[1]["user_agent"] == "curl\\x9b31m\\u202eevil" and rows[1]["error"] == "bad\\x0aline"
+        assert rows[1]["client_model"] == "m\\x1b[5m"
+        assert m.get("old")["route"] == "/old/\\x1b[31mred"  # type: ignore[index]
+        export = m.export("csv").decode() + m.export("json").decode()
+        assert "\x1b" not in export
+    finally:
+        m.close()

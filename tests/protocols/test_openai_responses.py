@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -11,7 +13,14 @@ import pytest
 
 from trayproxy.protocols import openai_chat
 from trayproxy.protocols.errors import RequestError
-from trayproxy.protocols.openai_responses import ResponsesStream, input_items, request_echo, to_chat
+from trayproxy.protocols.openai_responses import (
+    ResponsesStream,
+    input_items,
+    request_echo,
+    to_chat,
+    to_gemini,
+    tool_set,
+)
 
 JSON = dict[str, Any]
 
@@ -111,6 +120,8 @@ CODEX_CHAT: JSON = {
         },
         {"role": "tool", "tool_call_id": "call_c", "content": "/w"},
         {"role": "user", "content": "[Output of tool call call_zz]\nstray"},
+        # a hosted call of an earlier turn is a note in the assistant's turn, never dropped (#25)
+        {"role": "assistant", "content": "(web search)"},
         {"role": "user", "content": "thanks"},
     ],
     "tools": [
@@ -119,7 +130,9 @@ CODEX_CHAT: JSON = {
             "parameters": {"type": "object", "properties": {"command": {"type": "array"}}}, "strict": False}},
         {"type": "function", "function": {
             "name": "apply_patch",
-            "description": "Edit files\n\nPut the whole tool input, as raw text, in the `input` argument. "
+            # "no markdown fence": Codex runs a fenced `exec` input as JavaScript and fails (#25)
+            "description": "Edit files\n\nPut the whole tool input, as raw text (no JSON, no markdown fence), "
+                           "in the `input` argument. "
                            "It must follow this lark grammar:\nstart: patch",
             "parameters": {"type": "object",
                            "properties": {"input": {"type": "string", "description": "The raw tool input."}},
@@ -625,3 +638,60 @@ def test_a_call_to_a_namespace_function_names_its_namespace() -> None:
     (item,) = m.result()["output"]
     assert item["type"] == "function_call" and item["name"] == "close_agent"
     assert item["namespace"] == "multi_agent_v1" and orjson.loads(item["arguments"]) == {"target": "a1"}
+
+
+# -- goldens: tests/protocols/golden/openai_responses/{requests,responses} ------------------------------
+# requests: a Responses body (+ stored history) -> the exact Gemini request, which the fake's
+# Google-style validation must accept; responses: upstream frames -> the exact SSE events and the
+# collected response. TRAYPROXY_REGEN_GOLDEN=1 rewrites `expected` (review the diff).
+
+GOLDEN = Path(__file__).parent / "golden" / "openai_responses"
+REGEN = os.environ.get("TRAYPROXY_REGEN_GOLDEN") == "1"
+
+
+def _golden(kind: str) -> list[Path]:
+    return sorted((GOLDEN / kind).glob("*.json"))
+
+
+def _save(path: Path, case: JSON) -> None:
+    path.write_bytes(orjson.dumps(case, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+@pytest.mark.parametrize("path", _golden("requests"), ids=lambda p: p.stem)
+def test_request_golden(path: Path) -> None:
+    from tests.fakes.validation import Issues, validate_request
+
+    case = orjson.loads(path.read_bytes())
+    got = to_gemini(case["body"], history=case.get("history"), upstream_model=case["upstream_model"],
+                    signatures=case.get("signatures", {}))
+    if REGEN:
+        case["expected"] = got
+        _save(path, case)
+    assert got == case["expected"]
+    validate_request(got, Issues())
+
+
+@pytest.mark.parametrize("path", _golden("responses"), ids=lambda p: p.stem)
+def test_response_golden(path: Path) -> None:
+    case = orjson.loads(path.read_bytes())
+    body = case["body"]
+    m = ResponsesStream(model=body["model"], response_id="resp_1", created_at=1_700_000_000, stream=case["stream"],
+                        new_id=ids(), request_echo=request_echo(body), tools=tool_set(body, None))
+    frames: list[bytes] = []
+    for ev in case["events"]:
+        frames += m.feed(ev)
+    frames += m.finish()
+    got = {"events": parse(frames), "result": m.result(), "signatures": m.signatures}
+    if REGEN:
+        case["expected"] = got
+        _save(path, case)
+    assert got == case["expected"]
+
+
+@pytest.mark.parametrize("itype", ["other", "mcp_call", "context_compaction", "computer_call"])
+def test_an_input_item_type_not_understood_is_a_400_naming_it(itype: str) -> None:
+    body = {"model": "m", "input": [{"type": "message", "role": "user", "content": "hi"},
+                                    {"type": itype, "id": "x_1", "encrypted_content": "opaque"}]}
+    with pytest.raises(RequestError) as e:
+        to_chat(body, history=None)
+    assert itype in str(e.value) and e.value.field == "input[1].type"

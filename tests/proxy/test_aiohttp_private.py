@@ -9,6 +9,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.helpers import raw_exchange
 from trayproxy.proxy.aiohttp_private import PRIVATE_ATTRIBUTES, headers_with_first_frames
 
 
@@ -46,3 +47,25 @@ async def test_headers_go_out_with_the_first_frame_in_one_write() -> None:
     assert first_write_done.is_set()
     # nothing was written before the first frame: the status line and headers are in its write
     assert writes and writes[0].startswith(b"HTTP/1.1 200") and b"data: first" in writes[0]
+
+
+async def test_an_expect_header_that_is_not_utf8_is_a_417_not_a_500(tmp_path, caplog) -> None:
+    """Found by the header fuzzer (issue #27): aiohttp answers an unknown Expect with a 417 whose
+    text quotes the value; a value with bytes that are not UTF-8 could not be encoded, so the
+    request became a 500 with a traceback, on every route and on unknown ones (aiohttp handles
+    Expect before any middleware runs)."""
+    import logging
+
+    from tests.proxy.app_stack import app_stack
+
+    async with app_stack(tmp_path) as s:
+        for path in (b"/v1/chat/completions", b"/", b"/nowhere"):
+            with caplog.at_level(logging.ERROR):
+                out = await asyncio.to_thread(raw_exchange, s.port, b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                              b"Expect: \x80\xffx\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            assert out.split(b"\r\n", 1)[0].endswith(b"417 Expectation Failed"), out[:200]
+            assert b"\x1b" not in out
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text[:2000]
+        out = await asyncio.to_thread(raw_exchange, s.port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                      b"Expect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        assert out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400"), out[:200]

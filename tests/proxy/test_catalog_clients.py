@@ -194,14 +194,20 @@ def test_anthropic_sdk_gets_200_and_the_served_id_in_the_header(stack, name: str
 
 
 def test_claude_codes_background_calls_survive_a_retired_background_model(stack) -> None:
-    """background_model defaults to gemini-2.5-flash, which the 2026 catalog no longer lists:
-    it is resolved like any name (Google's forwarding rule), so background calls still work."""
+    """background_model defaults to an id the catalogs list (no retired id among the built-in
+    defaults); one the user set that Google since retired (gemini-2.5-flash) is resolved like any
+    name (Google's forwarding rule), so background calls still work."""
     fake, ctl = stack
-    assert ctl.config.background_model == "gemini-2.5-flash" and "gemini-2.5-flash" not in CATALOG_2026
+    assert ctl.config.background_model in CATALOG_2026
     client = anthropic.Anthropic(base_url=ctl.status().base_url, api_key=ctl.api_key(), max_retries=0)
-    raw = client.messages.with_raw_response.create(
-        model="claude-opus-4-8", max_tokens=50, system="Generate a concise, sentence-case title for this chat.",
-        messages=[{"role": "user", "content": "Warmup"}])
+    ctl.set_config("background_model", "gemini-2.5-flash")
+    try:
+        assert "gemini-2.5-flash" not in CATALOG_2026
+        raw = client.messages.with_raw_response.create(
+            model="claude-opus-4-8", max_tokens=50, system="Generate a concise, sentence-case title for this chat.",
+            messages=[{"role": "user", "content": "Warmup"}])
+    finally:
+        ctl.set_config("background_model", "gemini-3.5-flash-lite")
     assert raw.status_code == 200 and raw.headers["x-trayproxy-model"] == "gemini-3.8-flash-high"
     assert fake.last().body["model"] == "gemini-3.8-flash-high"
 

@@ -7,12 +7,14 @@ refuses, for Claude models, what Claude behind Cloud Code refuses: upstream-as-i
   pass through each client's own route to Claude and to Gemini;
 - Claude Code's billing header and the Agent SDK identity line never reach Claude (which would
   answer a bare 429);
-- a thought signature the upstream refuses is retried once without the earlier thinking."""
+- a thought signature the upstream refuses is retried once without the earlier thinking.
+
+The SDK tests use the running proxy; the raw requests go to the proxy's app in the test's loop."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,8 +25,8 @@ import pytest
 
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
-from tests.helpers import request
 from tests.protocols.core.test_tool_schema import UNION_TOOL
+from tests.proxy.app_stack import AppStack, app_stack
 from tests.proxy.stack import running_stack
 from trayproxy.controller import Controller
 
@@ -42,8 +44,20 @@ def scenario(call: Call) -> Reply:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[FakeCloudCode, Controller]]:
+    """The running proxy, for the SDKs."""
     with running_stack(QUOTA, reply=scenario) as s:
         yield s
+
+
+@pytest.fixture()
+async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
+    """The same upstream and account, the proxy's app in the test's loop."""
+    fake = FakeCloudCode()
+    fake.strict_models = False
+    fake.add_account("a@example.com", quota=QUOTA)
+    fake.default_reply = scenario
+    async with app_stack(tmp_path, fake=fake, emails=("a@example.com",), auth_mode="strict") as s:
+        yield fake, s
 
 
 def _declarations(fake: FakeCloudCode) -> list[dict[str, Any]]:
@@ -112,18 +126,17 @@ def _fixture(name: str) -> list[dict[str, Any]]:
     return tools
 
 
-def _post(ctl: Controller, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    status, _, raw = request(ctl.status().port, "POST", path, body=body,
-                             headers={"Authorization": f"Bearer {ctl.api_key()}"})
+async def _post(ctl: AppStack, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    status, _, raw = await ctl.post(path, body, headers={"Authorization": f"Bearer {ctl.api_key()}"})
     return status, json.loads(raw)
 
 
 @pytest.mark.parametrize("model", [CLAUDE, CLAUDE_THINKING, GEMINI])
-def test_claude_code_tools_through_messages(stack, model: str) -> None:
-    fake, ctl = stack
+async def test_claude_code_tools_through_messages(app, model: str) -> None:
+    fake, ctl = app
     tools = _fixture("claude_code.json")
     assert '"anyOf"' in json.dumps(tools)
-    status, body = _post(ctl, "/v1/messages", {"model": model, "max_tokens": 1000, "tools": tools,
+    status, body = await _post(ctl, "/v1/messages", {"model": model, "max_tokens": 1000, "tools": tools,
                                                "messages": [{"role": "user", "content": "hi"}]})
     assert status == 200, body
     decls = _declarations(fake)
@@ -131,16 +144,16 @@ def test_claude_code_tools_through_messages(stack, model: str) -> None:
 
 
 @pytest.mark.parametrize("model", [CLAUDE_THINKING, GEMINI])
-def test_remembered_tool_schemas_are_what_a_fresh_rewrite_gives(stack, model: str) -> None:
+async def test_remembered_tool_schemas_are_what_a_fresh_rewrite_gives(app, model: str) -> None:
     """Tool lists are remembered across requests: nothing along the way (the
     converter, output caps, request types, the thinking retry) may change a remembered one."""
     from trayproxy.protocols.core import tool_schema as ts
 
-    fake, ctl = stack
+    fake, ctl = app
     tools = _fixture("claude_code.json")
     sent = []
     for _ in range(3):
-        status, body = _post(ctl, "/v1/messages", {"model": model, "max_tokens": 1000, "tools": tools,
+        status, body = await _post(ctl, "/v1/messages", {"model": model, "max_tokens": 1000, "tools": tools,
                                                    "messages": [{"role": "user", "content": "hi"}]})
         assert status == 200, body
         sent.append(_declarations(fake))
@@ -150,10 +163,10 @@ def test_remembered_tool_schemas_are_what_a_fresh_rewrite_gives(stack, model: st
 
 
 @pytest.mark.parametrize("model", [CLAUDE, GEMINI])
-def test_codex_tools_through_responses(stack, model: str) -> None:
-    fake, ctl = stack
+async def test_codex_tools_through_responses(app, model: str) -> None:
+    fake, ctl = app
     tools = _fixture("codex.json")
-    status, body = _post(ctl, "/v1/responses", {"model": model, "input": "hi", "tools": tools})
+    status, body = await _post(ctl, "/v1/responses", {"model": model, "input": "hi", "tools": tools})
     assert status == 200, body
     names = {d["name"] for d in _declarations(fake)}
     namespaced = {f["name"] for t in tools if t["type"] == "namespace" for f in t["tools"]}
@@ -161,11 +174,11 @@ def test_codex_tools_through_responses(stack, model: str) -> None:
 
 
 @pytest.mark.parametrize("model", [CLAUDE, GEMINI])
-def test_gemini_cli_tools_through_generate_content(stack, model: str) -> None:
-    fake, ctl = stack
+async def test_gemini_cli_tools_through_generate_content(app, model: str) -> None:
+    fake, ctl = app
     tools = _fixture("gemini_cli.json")
     assert "parametersJsonSchema" in json.dumps(tools)
-    status, body = _post(ctl, f"/v1beta/models/{model}:generateContent",
+    status, body = await _post(ctl, f"/v1beta/models/{model}:generateContent",
                          {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "tools": tools})
     assert status == 200, body
     decls = _declarations(fake)
@@ -174,15 +187,15 @@ def test_gemini_cli_tools_through_generate_content(stack, model: str) -> None:
         assert all("parametersJsonSchema" not in d and not _has_union(d.get("parameters")) for d in decls)
 
 
-def test_the_fake_really_refuses_union_schemas_for_claude(stack) -> None:
+async def test_the_fake_really_refuses_union_schemas_for_claude(app) -> None:
     """The counterpart that makes the tests above mean something."""
-    _, ctl = stack
-    status, body = _post(ctl, f"/v1beta/models/{GEMINI}:generateContent", {
+    _, ctl = app
+    status, body = await _post(ctl, f"/v1beta/models/{GEMINI}:generateContent", {
         "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
         "tools": [{"functionDeclarations": [{"name": "t", "parameters": {
             "type": "OBJECT", "properties": {"x": {"anyOf": [{"type": "STRING"}, {"type": "NUMBER"}]}}}}]}]})
     assert status == 200, body  # Gemini takes it
-    fake, _ = stack
+    fake, _ = app
     from tests.fakes.validation import GoogleError, check_claude_tools
     with pytest.raises(GoogleError):
         check_claude_tools(fake.last().body["request"]["tools"])
@@ -230,10 +243,10 @@ def test_refused_signature_is_retried_once_without_earlier_thinking_anthropic(st
     assert "thinkingConfig" not in retried["generationConfig"]
 
 
-def test_refused_signature_is_retried_once_gemini_native(stack) -> None:
-    fake, ctl = stack
+async def test_refused_signature_is_retried_once_gemini_native(app) -> None:
+    fake, ctl = app
     before = len(fake.calls_to())
-    status, body = _post(ctl, f"/v1beta/models/{GEMINI}:generateContent", {"contents": [
+    status, body = await _post(ctl, f"/v1beta/models/{GEMINI}:generateContent", {"contents": [
         {"role": "user", "parts": [{"text": "Read main.py"}]},
         {"role": "model", "parts": [{"functionCall": {"name": "Read", "args": {"path": "main.py"}},
                                      "thoughtSignature": "Rk9SRUlHTi1TSUdOQVRVUkU="}]},
@@ -246,11 +259,11 @@ def test_refused_signature_is_retried_once_gemini_native(stack) -> None:
     assert part["thoughtSignature"] == "skip_thought_signature_validator"
 
 
-def test_no_retry_when_there_is_no_thinking_to_remove(stack) -> None:
-    fake, ctl = stack
+async def test_no_retry_when_there_is_no_thinking_to_remove(app) -> None:
+    fake, ctl = app
     fake.account("a@example.com").script(Reply.error(400, message="Corrupted thought signature."))
     before = len(fake.calls_to())
-    status, body = _post(ctl, f"/v1beta/models/{GEMINI}:generateContent",
+    status, body = await _post(ctl, f"/v1beta/models/{GEMINI}:generateContent",
                          {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
     assert status == 400 and "Corrupted thought signature" in json.dumps(body)
     assert len(fake.calls_to()) - before == 1

@@ -1,6 +1,7 @@
 """OpenAI clients against a running proxy and the fake upstream: the official SDK (chat,
 streaming with usage, a signed two-turn tool call, image input, JSON mode, Responses API with
-previous_response_id, error classes) and Codex CLI running one shell command."""
+previous_response_id, error classes), Codex CLI running one shell command, and OpenCode and Kilo
+Code (chat completions) running one with the model the user picks (`run -m`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.clients import CLIENT_SETS, codex_env, find_cli
+from tests.clients import CLIENT_SETS, codex_env, find_cli, kilo_env, opencode_env
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
 from tests.proxy.stack import running_stack
@@ -35,7 +36,8 @@ def scenario(call: Call) -> Reply:
         return Reply.text(f"Tool result: {json.dumps(responses[0].get('response'))}")
     tools = [d["name"] for t in req.get("tools", []) for d in t.get("functionDeclarations", [])]
     for name, args in (("get_weather", {"city": "Paris"}), ("shell", {"command": ["bash", "-lc", "echo hello-from-codex"]}),
-                       ("exec_command", {"cmd": "echo hello-from-codex"})):
+                       ("exec_command", {"cmd": "echo hello-from-codex"}),
+                       ("bash", {"command": "echo hello-from-opencode", "description": "Say hello"})):
         if name in tools:
             return Reply.tool_call(name, args, thoughts="Let me call the tool.")
     if req.get("generationConfig", {}).get("responseMimeType") == "application/json":
@@ -157,4 +159,22 @@ def test_codex_exec_runs_one_shell_command(stack, tmp_path: Path, clients: str) 
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
     later = fake.calls_to()[before:]
     assert any("functionResponse" in json.dumps(r.body) and "hello-from-codex" in json.dumps(r.body) for r in later), \
+        (p.stdout[-2000:], p.stderr[-2000:])
+
+
+@pytest.mark.npm
+@pytest.mark.parametrize("clients", CLIENT_SETS)
+@pytest.mark.parametrize("name", ["opencode", "kilo"])
+def test_opencode_and_kilo_run_one_shell_command_with_a_picked_model(stack, tmp_path: Path, name: str,
+                                                                     clients: str) -> None:
+    binary = find_cli(name, clients)
+    fake, ctl = stack
+    env, work = (opencode_env if name == "opencode" else kilo_env)(tmp_path, ctl.status().base_url, ctl.api_key(), MODEL)
+    before = len(fake.calls_to())
+    p = subprocess.run([binary, "run", "-m", f"trayproxy/{MODEL}", "Run `echo hello-from-opencode` in the shell"],
+                       cwd=work, env=env, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
+    later = fake.calls_to()[before:]
+    assert {r.body["model"] for r in later} == {MODEL}
+    assert any("functionResponse" in json.dumps(r.body) and "hello-from-opencode" in json.dumps(r.body) for r in later), \
         (p.stdout[-2000:], p.stderr[-2000:])

@@ -1,18 +1,23 @@
-"""Each triage verdict end to end: the running proxy, three real-flow accounts on the fake
-Cloud Code + OAuth, and Google's own error bodies scripted on the fake (issue #15)."""
+"""Each triage verdict end to end: the proxy's app in the test's loop, three real-flow accounts on
+the fake Cloud Code + OAuth (served in the same loop), and Google's own error bodies scripted on
+the fake (issue #15). The proxy's clock is a FakeClock: its waits before retrying the same
+account move that clock instead of taking real time. The SDK and Claude Code tests run against
+the real running proxy (they need a port)."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Reply
-from tests.helpers import FakeClock, make_controller, request
-from trayproxy.accounts.cooldown import BARE_COOLDOWN
+from tests.helpers import FakeClock, make_controller
+from tests.proxy.app_stack import AppStack, app_stack
+from trayproxy.accounts.cooldown import BARE_COOLDOWN, BARE_RETRY_DELAY
 from trayproxy.cli import format_accounts
 from trayproxy.controller import Controller
 
@@ -21,14 +26,28 @@ EMAILS = ("a@example.com", "b@example.com", "c@example.com")
 VERIFY_URL = "https://accounts.google.com/signin/continue?sarp=1&scc=1&plt=AKgnsbtX"
 
 
-@pytest.fixture()
-def world() -> Iterator[tuple[FakeCloudCode, Controller, FakeClock]]:
+def make_fake() -> FakeCloudCode:
     fake = FakeCloudCode()
     for email in EMAILS:
         fake.add_account(email, tier="PRO", quota={MODEL: 0.8, "claude-sonnet-4-6": 0.6})
+    return fake
+
+
+@pytest.fixture()
+async def world(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack, FakeClock]]:
+    fake, clock = make_fake(), FakeClock()
+    async with app_stack(tmp_path, fake=fake, clock=clock, emails=EMAILS) as s:
+        yield fake, s, clock
+
+
+@pytest.fixture()
+def running_world() -> Iterator[tuple[FakeCloudCode, Controller, FakeClock]]:
+    """The same world on a started Controller, for clients that need a port."""
+    fake = make_fake()
     with fake:
         clock = FakeClock()
         ctl = make_controller(env=fake.env(), clock=clock)
+        ctl.ctx.sleep = clock.sleep  # the waits before retrying an account move the clock
         try:
             for email in EMAILS:
                 ctl.add_refresh_token(f"rt-{email}")
@@ -38,221 +57,215 @@ def world() -> Iterator[tuple[FakeCloudCode, Controller, FakeClock]]:
             ctl.close()
 
 
-def gen(ctl: Controller, text: str = "hello", *, model: str = MODEL) -> tuple[int, dict[str, str], bytes]:
-    return request(ctl.status().port, "POST", f"/v1beta/models/{model}:generateContent",
-                   body={"contents": [{"role": "user", "parts": [{"text": text}]}]})
+async def gen(s: AppStack, text: str = "hello", *, model: str = MODEL) -> tuple[int, dict[str, str], bytes]:
+    return await s.post(f"/v1beta/models/{model}:generateContent",
+                        {"contents": [{"role": "user", "parts": [{"text": text}]}]})
 
 
-def anthropic(ctl: Controller, text: str = "hello") -> tuple[int, dict[str, str], bytes]:
-    return request(ctl.status().port, "POST", "/v1/messages", headers={"anthropic-version": "2023-06-01"},
-                   body={"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": text}]})
+async def anthropic(s: AppStack, text: str = "hello") -> tuple[int, dict[str, str], bytes]:
+    return await s.post("/v1/messages", {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": text}]},
+                        headers={"anthropic-version": "2023-06-01"})
 
 
-def email_of(ctl: Controller, headers: dict[str, str]) -> str:
-    acc = ctl.store.get(headers["x-trayproxy-account"])
+def email_of(s: AppStack, headers: dict[str, str]) -> str:
+    acc = s.store.get(headers["x-trayproxy-account"])
     assert acc is not None
     return acc.email
 
 
-def acc_id(ctl: Controller, email: str) -> str:
-    acc = ctl.store.by_email(email)
-    assert acc is not None
-    return acc.id
+def acc_id(s: AppStack, email: str) -> str:
+    return s.account(email).id
 
 
 def no_email(body: bytes) -> None:
     assert b"@example.com" not in body, body
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.02)
-
-
-def test_bare_429_storm_that_stops_is_served_again_within_seconds(world) -> None:
-    fake, ctl, clock = world
+async def test_bare_429_storm_that_stops_is_served_again_within_seconds(world) -> None:
+    fake, s, clock = world
     for email in EMAILS:
         fake.account(email).script(*[Reply.bare_429()] * 2)
     calls0 = len(fake.calls_to())
-    s, h, b = gen(ctl, "storm")
-    assert s == 503, b  # not a 429: nobody is really out of quota
+    st, h, b = await gen(s, "storm")
+    assert st == 503, b  # not a 429: nobody is really out of quota
     assert "no quota details" in json.loads(b)["error"]["message"] and int(h["retry-after"]) <= BARE_COOLDOWN
     no_email(b)
     # one quick retry on each account, and the fan-out stops at two accounts
     assert len(fake.calls_to()) - calls0 == 4
+    assert clock.slept == [BARE_RETRY_DELAY] * 2
     assert sum(fake.account(e).pending() == 0 for e in EMAILS) == 2
-    s, h, b = anthropic(ctl, "storm again")  # the third account takes its share of the storm
-    assert s == 503 and json.loads(b)["error"]["type"] == "overloaded_error", b
+    st, h, b = await anthropic(s, "storm again")  # the third account takes its share of the storm
+    assert st == 503 and json.loads(b)["error"]["type"] == "overloaded_error", b
     # rests are short and flat: nobody is benched for minutes
     for email in EMAILS:
-        assert 0 < ctl.pool.cooldown_left(acc_id(ctl, email), MODEL) <= BARE_COOLDOWN
-    listed = format_accounts(ctl.list_accounts())
+        assert 0 < s.pool.cooldown_left(acc_id(s, email), MODEL) <= BARE_COOLDOWN
+    listed = format_accounts(s.account_views())
     assert "without details" in listed
     clock.advance(BARE_COOLDOWN + 0.5)  # the storm has stopped: seconds later, served
-    s, h, b = gen(ctl, "after the storm")
-    assert s == 200, b
+    st, h, b = await gen(s, "after the storm")
+    assert st == 200, b
 
 
-def test_quota_exhausted_cools_until_reset_and_an_early_reset_frees_it(world) -> None:
-    fake, ctl, clock = world
-    s, h, _ = gen(ctl, "conv q")
-    a = email_of(ctl, h)
+async def test_quota_exhausted_cools_until_reset_and_an_early_reset_frees_it(world) -> None:
+    fake, s, clock = world
+    st, h, _ = await gen(s, "conv q")
+    a = email_of(s, h)
     fake.account(a).set_quota(MODEL, 0.0, reset_in=5 * 3600)  # generation answers QUOTA_EXHAUSTED
-    s, h, b = gen(ctl, "conv q")
-    assert s == 200 and email_of(ctl, h) != a
-    left = ctl.pool.cooldown_left(acc_id(ctl, a), MODEL)
+    st, h, b = await gen(s, "conv q")
+    assert st == 200 and email_of(s, h) != a
+    left = s.pool.cooldown_left(acc_id(s, a), MODEL)
     assert 5 * 3600 - 60 < left <= 5 * 3600  # until the reset Google gave, not an hour cap
-    row = {r["email"]: r for r in ctl.list_accounts()}[a]
+    row = {r["email"]: r for r in s.account_views()}[a]
     assert row["models"][MODEL]["cooldown_kind"] == "quota"
     fake.account(a).set_quota(MODEL, 0.6)  # Google reset the quota early
-    assert ctl.engine.call(ctl.accounts.recheck_quota()) >= 1
-    assert ctl.pool.cooldown_left(acc_id(ctl, a), MODEL) == 0
+    # what the Controller's re-check loop runs every minute
+    assert await s.accounts.recheck_quota() >= 1
+    assert s.pool.cooldown_left(acc_id(s, a), MODEL) == 0
     clock.advance(1)
-    assert ctl.engine.call(ctl.accounts.recheck_quota()) == 0  # nothing cooling: nothing re-read
+    assert await s.accounts.recheck_quota() == 0  # nothing cooling: nothing re-read
 
 
-def test_short_rate_limit_retries_the_same_account(world) -> None:
-    fake, ctl, _ = world
-    s, h, _ = gen(ctl, "conv r")
-    a = email_of(ctl, h)
+async def test_short_rate_limit_retries_the_same_account(world) -> None:
+    fake, s, clock = world
+    st, h, _ = await gen(s, "conv r")
+    a = email_of(s, h)
     before = fake.account(a).calls
     fake.account(a).script(Reply.error(429, reason="RATE_LIMIT_EXCEEDED", reset_delay="0.3s"))
-    s, h, b = gen(ctl, "conv r")
-    assert s == 200 and email_of(ctl, h) == a, b
+    st, h, b = await gen(s, "conv r")
+    assert st == 200 and email_of(s, h) == a, b
     assert fake.account(a).calls == before + 2
+    assert clock.slept == [0.3]  # after the delay Google asked for
 
 
-def test_all_accounts_really_limited_is_a_429_with_retry_after(world) -> None:
-    fake, ctl, _ = world
+async def test_all_accounts_really_limited_is_a_429_with_retry_after(world) -> None:
+    fake, s, _ = world
     for email, delay in zip(EMAILS, ("50s", "20s", "35s"), strict=True):
         fake.account(email).script(Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay=delay))
-    s, h, b = gen(ctl)
-    assert s == 429 and int(h["retry-after"]) == 20, b
+    st, h, b = await gen(s)
+    assert st == 429 and int(h["retry-after"]) == 20, b
     no_email(b)
-    s, h, b = gen(ctl)  # and while they cool down
-    assert s == 429 and 1 <= int(h["retry-after"]) <= 20
+    st, h, b = await gen(s)  # and while they cool down
+    assert st == 429 and 1 <= int(h["retry-after"]) <= 20
 
 
-def test_capacity_moves_to_the_next_base_url_without_a_cooldown(world) -> None:
-    fake, ctl, _ = world
-    s, h, _ = gen(ctl, "conv c")
-    a = email_of(ctl, h)
+async def test_capacity_moves_to_the_next_base_url_without_a_cooldown(world) -> None:
+    fake, s, _ = world
+    st, h, _ = await gen(s, "conv c")
+    a = email_of(s, h)
     fake.account(a).script(Reply.error(503, reason="MODEL_CAPACITY_EXHAUSTED"))
-    s, h, b = gen(ctl, "conv c")
-    assert s == 200 and email_of(ctl, h) == a, b
-    assert fake.last().host == "daily"
-    assert ctl.pool.cooldown_left(acc_id(ctl, a), MODEL) == 0
+    st, h, b = await gen(s, "conv c")
+    assert st == 200 and email_of(s, h) == a, b
+    assert fake.last().host == "prod"  # daily (first) had no capacity
+    assert s.pool.cooldown_left(acc_id(s, a), MODEL) == 0
 
 
-def test_capacity_everywhere_is_a_503_naming_capacity(world) -> None:
-    fake, ctl, _ = world
+async def test_capacity_everywhere_is_a_503_naming_capacity(world) -> None:
+    fake, s, _ = world
     for email in EMAILS:
         fake.account(email).script(*[Reply.error(503, reason="MODEL_CAPACITY_EXHAUSTED")] * 6)
-    s, h, b = gen(ctl)
-    assert s == 503 and "no capacity" in json.loads(b)["error"]["message"], b
-    assert all(ctl.pool.cooldown_left(acc_id(ctl, e), MODEL) == 0 for e in EMAILS)
+    st, h, b = await gen(s)
+    assert st == 503 and "no capacity" in json.loads(b)["error"]["message"], b
+    assert all(s.pool.cooldown_left(acc_id(s, e), MODEL) == 0 for e in EMAILS)
 
 
-def test_verification_403_pauses_one_account_others_serve_and_the_link_is_shown(world) -> None:
-    fake, ctl, clock = world
-    s, h, _ = gen(ctl, "conv v")
-    a = email_of(ctl, h)
+async def test_verification_403_pauses_one_account_others_serve_and_the_link_is_shown(world) -> None:
+    fake, s, clock = world
+    st, h, _ = await gen(s, "conv v")
+    a = email_of(s, h)
     fake.account(a).require_verification(VERIFY_URL)
     for i in range(6):
-        s, h, b = gen(ctl, "conv v" if i == 0 else f"q {i}")
-        assert s == 200 and email_of(ctl, h) != a, b
-    row = {r["email"]: r for r in ctl.list_accounts()}[a]
+        st, h, b = await gen(s, "conv v" if i == 0 else f"q {i}")
+        assert st == 200 and email_of(s, h) != a, b
+    row = {r["email"]: r for r in s.account_views()}[a]
     assert row["status"] == "verify" and row["verify"]["url"] == VERIFY_URL and not row["active"]
-    listed = format_accounts(ctl.list_accounts())
+    listed = format_accounts(s.account_views())
     assert f"verify: {VERIFY_URL}" in listed and "needs verification" in listed
-    assert f"trayproxy accounts retry {acc_id(ctl, a)[:8]}" in listed
-    assert ctl.status().active_accounts == 3  # paused, not disabled
+    assert f"trayproxy accounts retry {acc_id(s, a)[:8]}" in listed
+    assert s.pool.active_count() == 3  # paused, not disabled
     from trayproxy.ui.tray_accounts import attention_lines
 
-    assert (f"\u26a0 {a}: verify the account\u2026", VERIFY_URL) in attention_lines(ctl.list_accounts())
+    assert (f"\u26a0 {a}: verify the account\u2026", VERIFY_URL) in attention_lines(s.account_views())
     calls = fake.account(a).calls
     for i in range(3):
-        gen(ctl, f"more {i}")
+        await gen(s, f"more {i}")
     assert fake.account(a).calls == calls  # paused: not tried again meanwhile
     # the person verifies and presses Retry: the account serves again
     fake.account(a).verify()
-    acc = ctl.retry_account(a)
+    acc = await s.accounts.retry(s.account(a))
     assert acc.verify_at is None
-    assert {r["email"]: r["status"] for r in ctl.list_accounts()}[a] == "active"
-    used = {email_of(ctl, gen(ctl, f"after {i}")[1]) for i in range(9)}
+    assert {r["email"]: r["status"] for r in s.account_views()}[a] == "active"
+    used = {email_of(s, (await gen(s, f"after {i}"))[1]) for i in range(9)}
     assert a in used
 
 
-def test_only_accounts_needing_verification_left_is_a_403_with_the_link(world) -> None:
-    fake, ctl, _ = world
+async def test_only_accounts_needing_verification_left_is_a_403_with_the_link(world) -> None:
+    fake, s, _ = world
     for email in EMAILS:
         fake.account(email).require_verification(VERIFY_URL)
-    s, h, b = gen(ctl)
-    assert s == 403, b
+    st, h, b = await gen(s)
+    assert st == 403, b
     msg = json.loads(b)["error"]["message"]
     assert VERIFY_URL in msg and "verif" in msg
     no_email(b)
-    s, h, b = anthropic(ctl)  # and on the next request, from the pool's state alone
-    assert s == 403 and json.loads(b)["error"]["type"] == "permission_error" and VERIFY_URL.encode() in b
+    st, h, b = await anthropic(s)  # and on the next request, from the pool's state alone
+    assert st == 403 and json.loads(b)["error"]["type"] == "permission_error" and VERIFY_URL.encode() in b
 
 
-def test_service_disabled_disables_with_the_activation_link(world) -> None:
-    fake, ctl, _ = world
-    s, h, _ = gen(ctl, "conv d")
-    a = email_of(ctl, h)
+async def test_service_disabled_disables_with_the_activation_link(world) -> None:
+    fake, s, _ = world
+    st, h, _ = await gen(s, "conv d")
+    a = email_of(s, h)
     fake.account(a).script(Reply.error(403, reason="SERVICE_DISABLED"))
-    s, h, b = gen(ctl, "conv d")
-    assert s == 200 and email_of(ctl, h) != a
-    row = {r["email"]: r for r in ctl.list_accounts()}[a]
+    st, h, b = await gen(s, "conv d")
+    assert st == 200 and email_of(s, h) != a
+    row = {r["email"]: r for r in s.account_views()}[a]
     assert row["status"] == "disabled" and row["disabled_by"] == "google"
     assert row["disabled_link"].startswith("https://console.developers.google.com/apis/api/cloudaicompanion")
     assert "turned off" in row["state"] and "Retry" in row["todo"]
-    ctl.retry_account(a)  # the person turned it on: Retry lifts Google's disable after a check
-    assert {r["email"]: r["status"] for r in ctl.list_accounts()}[a] == "active"
+    await s.accounts.retry(s.account(a))  # the person turned it on: Retry lifts Google's disable after a check
+    assert {r["email"]: r["status"] for r in s.account_views()}[a] == "active"
 
 
-def test_licence_refusal_disables_and_other_403_only_rests(world) -> None:
-    fake, ctl, _ = world
-    s, h, _ = gen(ctl, "conv l")
-    a = email_of(ctl, h)
+async def test_licence_refusal_disables_and_other_403_only_rests(world) -> None:
+    fake, s, _ = world
+    st, h, _ = await gen(s, "conv l")
+    a = email_of(s, h)
     fake.account(a).script(Reply.error(403, reason="LICENSE"))
-    assert gen(ctl, "conv l")[0] == 200
-    assert "licence" in {r["email"]: r for r in ctl.list_accounts()}[a]["state"]
-    s, h, _ = gen(ctl, "conv m")
-    b_email = email_of(ctl, h)
+    assert (await gen(s, "conv l"))[0] == 200
+    assert "licence" in {r["email"]: r for r in s.account_views()}[a]["state"]
+    st, h, _ = await gen(s, "conv m")
+    b_email = email_of(s, h)
     fake.account(b_email).script(Reply.error(403))
-    assert gen(ctl, "conv m")[0] == 200
-    row = {r["email"]: r for r in ctl.list_accounts()}[b_email]
+    assert (await gen(s, "conv m"))[0] == 200
+    row = {r["email"]: r for r in s.account_views()}[b_email]
     assert row["status"] == "cooling" and "403" in row["state"]
 
 
-def test_404_on_one_account_fails_over_and_refreshes_its_catalog(world) -> None:
-    fake, ctl, _ = world
-    s, h, _ = gen(ctl, "conv n")
-    a = email_of(ctl, h)
+async def test_404_on_one_account_fails_over_and_refreshes_its_catalog(world) -> None:
+    fake, s, _ = world
+    st, h, _ = await gen(s, "conv n")
+    a = email_of(s, h)
     models_calls = len(fake.account(a).calls_to("fetchAvailableModels"))
     # this account's project lacks the model: every base URL says so
     fake.account(a).script(*[Reply.error(404, message="Requested entity was not found.")] * 3)
-    s, h, b = gen(ctl, "conv n")
-    assert s == 200 and email_of(ctl, h) != a, b
-    assert ctl.pool.cooldown_left(acc_id(ctl, a), MODEL) > 0
-    assert ctl.pool.cooldown_left(acc_id(ctl, a), "claude-sonnet-4-6") == 0  # only that model
-    wait_for(lambda: len(fake.account(a).calls_to("fetchAvailableModels")) > models_calls)
+    st, h, b = await gen(s, "conv n")
+    assert st == 200 and email_of(s, h) != a, b
+    assert s.pool.cooldown_left(acc_id(s, a), MODEL) > 0
+    assert s.pool.cooldown_left(acc_id(s, a), "claude-sonnet-4-6") == 0  # only that model
+    # the catalog was re-read before the request went on to the next account
+    assert len(fake.account(a).calls_to("fetchAvailableModels")) > models_calls
 
 
-def test_all_5xx_outage_never_answers_429(world) -> None:
-    fake, ctl, clock = world
+async def test_all_5xx_outage_never_answers_429(world) -> None:
+    fake, s, clock = world
     for host in ("sandbox", "daily", "prod"):
         fake.host(host).fail_with(503)
     seen = []
     for i in range(4):
-        s, h, b = gen(ctl, f"outage {i}") if i % 2 == 0 else anthropic(ctl, f"outage {i}")
-        seen.append(s)
+        st, h, b = await gen(s, f"outage {i}") if i % 2 == 0 else await anthropic(s, f"outage {i}")
+        seen.append(st)
         no_email(b)
-        assert s in (502, 503), (s, b)
+        assert st in (502, 503), (st, b)
         assert b"rate-limited" not in b and b"out of quota" not in b
         if i == 0:
             assert b"failing" in b or b"unavailable" in b.lower()
@@ -260,67 +273,66 @@ def test_all_5xx_outage_never_answers_429(world) -> None:
     for host in ("sandbox", "daily", "prod"):
         fake.host(host).heal()
     clock.advance(61)
-    assert gen(ctl, "healed")[0] == 200
+    assert (await gen(s, "healed"))[0] == 200
 
 
-def test_unreachable_upstream_is_a_network_error_not_a_429(world) -> None:
-    fake, ctl, _ = world
+async def test_unreachable_upstream_is_a_network_error_not_a_429(world) -> None:
+    fake, s, _ = world
     for host in ("sandbox", "daily", "prod"):
         fake.host(host).drop_connections()
     for _ in range(2):
-        s, h, b = gen(ctl)
-        assert s in (502, 503, 504) and (b"could not be reached" in b or b"failing" in b), (s, b)
+        st, h, b = await gen(s)
+        assert st in (502, 503, 504) and (b"could not be reached" in b or b"failing" in b), (st, b)
 
 
-def test_bad_signature_with_no_thinking_to_remove_goes_to_the_client(world) -> None:
+async def test_bad_signature_with_no_thinking_to_remove_goes_to_the_client(world) -> None:
     # The retry without earlier thinking (tests/proxy/test_claude_strict.py) only runs when there
     # is thinking to remove; otherwise the upstream's 400 reaches the client, once, unchanged.
-    fake, ctl, _ = world
-    s, h, _ = gen(ctl, "conv s")
-    a = email_of(ctl, h)
+    fake, s, _ = world
+    st, h, _ = await gen(s, "conv s")
+    a = email_of(s, h)
     fake.account(a).script(Reply.bad_signature())
     before = len(fake.calls_to("streamGenerateContent"))
-    s, h, b = gen(ctl, "conv s")
-    assert s == 400 and b"signature" in b
+    st, h, b = await gen(s, "conv s")
+    assert st == 400 and b"signature" in b
     assert len(fake.calls_to("streamGenerateContent")) - before == 1
 
 
-def test_never_onboarded_account_is_onboarded_at_add_and_serves_with_its_new_project(world, capsys) -> None:
-    fake, ctl, _ = world
+async def test_never_onboarded_account_is_onboarded_at_add_and_serves_with_its_new_project(world) -> None:
+    fake, s, clock = world
     fake.add_account("new@example.com", project=None, quota={MODEL: 0.9})
-    ctl.accounts.onboard_interval = 0.01
-    acc = ctl.add_refresh_token("rt-new@example.com")
+    acc = await s.accounts.add_refresh_token("rt-new@example.com")
     project = fake.account("new@example.com").project
     assert acc.project == project and project and acc.tier == "Gemini Code Assist for individuals"
     for email in EMAILS:
-        ctl.set_account_enabled(email, False)
-    s, h, b = gen(ctl, "first words")
-    assert s == 200 and email_of(ctl, h) == "new@example.com", b
+        s.accounts.set_enabled(s.account(email), False)
+    st, h, b = await gen(s, "first words")
+    assert st == 200 and email_of(s, h) == "new@example.com", b
     assert fake.last().body["project"] == project
-    assert "disabled by you" in format_accounts(ctl.list_accounts())
+    assert "disabled by you" in format_accounts(s.account_views())
 
 
-def test_unreachable_token_endpoint_is_reported_as_network_trouble(world) -> None:
-    fake, ctl, _ = world
+async def test_unreachable_token_endpoint_is_reported_as_network_trouble(world) -> None:
+    fake, s, _ = world
     fake.token_unreachable = True
-    for acc in ctl.store.all():
-        ctl.accounts.forget_token(acc.id)
-    s, h, b = gen(ctl, "no tokens")
-    assert s in (502, 503), b
+    for acc in s.store.all():
+        s.accounts.forget_token(acc.id)
+    st, h, b = await gen(s, "no tokens")
+    assert st in (502, 503), b
     msg = json.loads(b)["error"]["message"]
     assert "token endpoint could not be reached" in msg and "revoked" not in msg and "rejected" not in msg
     no_email(b)
-    assert all(not a.disabled for a in ctl.store.all())  # nothing is disabled for a network failure
+    assert all(not a.disabled for a in s.store.all())  # nothing is disabled for a network failure
     fake.token_unreachable = False
-    ctl.pool.clear_cooldowns()
-    assert gen(ctl, "tokens again")[0] == 200
+    s.pool.clear_cooldowns()
+    assert (await gen(s, "tokens again"))[0] == 200
 
 
-def test_sdks_get_the_right_error_classes(world) -> None:
+def test_sdks_get_the_right_error_classes(running_world) -> None:
     import anthropic
     import openai
 
-    fake, ctl, clock = world
+    fake, ctl, clock = running_world
     base = ctl.status().base_url
     ant = anthropic.Anthropic(base_url=base, api_key="sk-unused-local", max_retries=0)
     oai = openai.OpenAI(base_url=base + "/v1", api_key="sk-unused-local", max_retries=0)
@@ -350,11 +362,11 @@ def test_sdks_get_the_right_error_classes(world) -> None:
     assert VERIFY_URL in str(pd.value) and "@example.com" not in str(pd.value)
 
 
-def test_a_model_no_account_serves_stays_a_404(world) -> None:
-    fake, ctl, _ = world
+async def test_a_model_no_account_serves_stays_a_404(world) -> None:
+    fake, s, _ = world
     for _ in range(3):
-        s, h, b = gen(ctl, "x", model="gemini-9-missing")
-        assert s == 404 and json.loads(b)["error"]["status"] == "NOT_FOUND", b
+        st, h, b = await gen(s, "x", model="gemini-9-missing")
+        assert st == 404 and json.loads(b)["error"]["status"] == "NOT_FOUND", b
 
 
 @pytest.mark.npm

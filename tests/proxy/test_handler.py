@@ -101,3 +101,72 @@ async def test_a_body_the_front_decoded_is_not_read_again(stack: AppStack) -> No
     raw = gzip.compress(json.dumps({"model": "gemini-3-flash", "messages": [{"role": "user", "content": "hi"}]}).encode())
     s, _, b = await stack.post("/v1/chat/completions", raw, {"Content-Encoding": "gzip"})
     assert s == 200 and json.loads(b)["choices"][0]["message"]["content"] == "hi"
+
+
+# -- nesting (issue #27: JSON nested past ~125 levels was a 500 with a traceback) -------------------
+
+def _nested(levels: int) -> object:
+    """`levels` levels of containers: a list holding an object holding a list ... (1: `[]`)."""
+    value: object = []
+    for i in range(levels - 1):
+        value = [value] if i % 2 else {"a": value}
+    return value
+
+
+def _deep_bodies(levels: int) -> list[tuple[str, object]]:
+    """(route, body) where the client's own data nests `levels` levels below where it sits: a
+    tool call's input, a JSON schema, a Gemini function call's args, and arguments sent as a
+    JSON string (parsed by the converter, not at the door)."""
+    deep = _nested(levels)
+    as_text = json.dumps({"a": deep})
+    return [
+        ("/v1/messages", {"model": "gemini-2.5-flash", "max_tokens": 5, "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {"a": deep}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}]}),
+        ("/v1/chat/completions", {"model": "gemini-2.5-flash", "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                                  "function": {"name": "f", "arguments": as_text}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"}]}),
+        ("/v1/responses", {"model": "gemini-2.5-flash", "input": [
+            {"type": "function_call", "call_id": "c1", "name": "f", "arguments": as_text},
+            {"type": "function_call_output", "call_id": "c1", "output": "ok"}]}),
+        ("/v1beta/models/gemini-2.5-flash:generateContent", {
+            "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "tools": [{"functionDeclarations": [{"name": "f", "parameters": {
+                "type": "object", "properties": {"a": {"type": "object", "default": deep}}}}]}]}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["messages-input", "chat-arguments", "responses-arguments",
+                                                 "gemini-schema"])
+async def test_json_nested_past_the_limit_is_a_400_naming_it_and_at_the_limit_is_served(
+        stack: AppStack, index: int) -> None:
+    from trayproxy.json_types import MAX_DEPTH
+
+    path, body = _deep_bodies(MAX_DEPTH + 1)[index]
+    status, _, out = await stack.post(path, body)
+    assert status == 400, out[:300]
+    assert b"nested" in out and str(MAX_DEPTH).encode() in out, out[:300]
+    path, body = _deep_bodies(MAX_DEPTH - 12)[index]  # the client's data, within the limit with its frame
+    status, _, out = await stack.post(path, body)
+    assert status == 200, out[:300]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["messages-input", "chat-arguments", "responses-arguments",
+                                                 "gemini-schema"])
+async def test_json_nested_as_deep_as_the_attack_run_sent_is_no_500(stack: AppStack, index: int) -> None:
+    """Regression: 300 levels passed the door and broke orjson.dumps on the way up (a 500)."""
+    path, body = _deep_bodies(300)[index]
+    status, _, out = await stack.post(path, body)
+    assert status == 400 and b"nested" in out, out[:300]
+
+
+async def test_a_whole_body_nested_past_the_limit_is_a_400(stack: AppStack) -> None:
+    from trayproxy.json_types import MAX_DEPTH
+
+    status, _, out = await stack.post("/v1/chat/completions", {"model": "m", "x": _nested(MAX_DEPTH)})
+    assert status == 400 and b"nested" in out, out[:300]
+    status, _, out = await stack.post("/v1/chat/completions", b'{"a": ' + b"[" * 2000 + b"]" * 2000 + b"}")
+    assert status == 400, out[:300]

@@ -1,12 +1,14 @@
 """Big request bodies take the worker-thread path (trayproxy/proxy/offload.py) and come out
-converted exactly as small ones do; small bodies stay on the inline path."""
+converted exactly as small ones do; small bodies stay on the inline path. The proxy's app and
+the fake Cloud Code run in the test's loop."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,8 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fakes.cloudcode import FakeCloudCode
-from tests.helpers import make_controller, request
-from trayproxy.controller import Controller
+from tests.proxy.app_stack import AppStack, app_stack
 from trayproxy.proxy import offload
 from trayproxy.upstream import bigbody
 
@@ -24,19 +25,13 @@ MODEL = "gemini-2.5-flash"
 BIG_TEXT = "line of a very long file read\n" * 40_000  # 1.2 MB, above offload.BIG_BODY
 
 
-@pytest.fixture(scope="module")
-def env() -> Iterator[tuple[FakeCloudCode, Controller]]:
+@pytest.fixture()
+async def env(tmp_path: Path) -> AsyncIterator[tuple[FakeCloudCode, AppStack]]:
     fake = FakeCloudCode()
     fake.strict_models = False
     fake.add_account("a@example.com", quota={MODEL: 1.0})
-    with fake:
-        c = make_controller(env=fake.env())
-        c.add_refresh_token("rt-a@example.com")
-        c.start()
-        try:
-            yield fake, c
-        finally:
-            c.close()
+    async with app_stack(tmp_path, fake=fake, emails=("a@example.com",)) as s:
+        yield fake, s
 
 
 @pytest.fixture()
@@ -53,9 +48,9 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def _post(ctl: Controller, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    status, _, raw = request(ctl.status().port, "POST", path, body=json.dumps(body).encode(),
-                             headers={"Content-Type": "application/json", **(headers or {})})
+async def _post(s: AppStack, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    status, _, raw = await s.post(path, json.dumps(body).encode(),
+                                  headers={"Content-Type": "application/json", **(headers or {})})
     return status, json.loads(raw)
 
 
@@ -65,9 +60,9 @@ def _upstream_texts(fake: FakeCloudCode) -> list[str]:
             for c in req["contents"] for p in c["parts"]]
 
 
-def test_big_openai_body_is_parsed_and_converted_in_a_worker_thread(env: tuple[FakeCloudCode, Controller],
+async def test_big_openai_body_is_parsed_and_converted_in_a_worker_thread(env: tuple[FakeCloudCode, AppStack],
                                                                        threads: list[str]) -> None:
-    fake, ctl = env
+    fake, s = env
     body = {"model": MODEL, "max_tokens": 5, "messages": [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Read the file."},
@@ -77,10 +72,10 @@ def test_big_openai_body_is_parsed_and_converted_in_a_worker_thread(env: tuple[F
         {"role": "user", "content": "Summarise it."},
     ], "tools": [{"type": "function", "function": {"name": "read_file", "parameters": {
         "type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}}]}
-    status, answer = _post(ctl, "/v1/chat/completions", body)
+    status, answer = await _post(s, "/v1/chat/completions", body)
     assert status == 200, answer
     assert answer["choices"][0]["message"]["role"] == "assistant"
-    assert threads == ["join", "loads_sliced", "convert", "dumps_parts"]
+    assert threads == ["join", "loads_sliced", "deeper_than", "convert", "dumps_parts"]
     req = fake.last().body["request"]
     assert req["systemInstruction"]["parts"][0]["text"].endswith("Be brief.")
     calls = [p["functionCall"] for c in req["contents"] for p in c["parts"] if "functionCall" in p]
@@ -90,27 +85,27 @@ def test_big_openai_body_is_parsed_and_converted_in_a_worker_thread(env: tuple[F
     assert "Summarise it." in _upstream_texts(fake)[-1]
 
 
-def test_big_anthropic_and_gemini_bodies_take_the_thread_path(env: tuple[FakeCloudCode, Controller],
+async def test_big_anthropic_and_gemini_bodies_take_the_thread_path(env: tuple[FakeCloudCode, AppStack],
                                                               threads: list[str]) -> None:
-    fake, ctl = env
-    status, answer = _post(ctl, "/v1/messages", {"model": MODEL, "max_tokens": 5, "messages": [
+    fake, s = env
+    status, answer = await _post(s, "/v1/messages", {"model": MODEL, "max_tokens": 5, "messages": [
         {"role": "user", "content": [{"type": "text", "text": BIG_TEXT + "What is this?"}]}]},
         {"anthropic-version": "2023-06-01"})
     assert status == 200, answer
     assert answer["type"] == "message"
     assert _upstream_texts(fake)[-1] == BIG_TEXT + "What is this?"
-    status, answer = _post(ctl, f"/v1beta/models/{MODEL}:generateContent", {"contents": [
+    status, answer = await _post(s, f"/v1beta/models/{MODEL}:generateContent", {"contents": [
         {"role": "user", "parts": [{"text": BIG_TEXT + "And this?"}]}]})
     assert status == 200, answer
     assert answer["candidates"][0]["content"]["parts"]
     assert _upstream_texts(fake)[-1] == BIG_TEXT + "And this?"
-    assert threads == ["join", "loads_sliced", "convert", "dumps_parts", "join", "loads_sliced", "convert",
-                       "dumps_parts"]
+    assert threads == ["join", "loads_sliced", "deeper_than", "convert", "dumps_parts", "join", "loads_sliced",
+                       "deeper_than", "convert", "dumps_parts"]
 
 
-def test_small_bodies_stay_inline(env: tuple[FakeCloudCode, Controller], threads: list[str]) -> None:
-    fake, ctl = env
-    status, answer = _post(ctl, "/v1/chat/completions", {"model": MODEL, "max_tokens": 5,
+async def test_small_bodies_stay_inline(env: tuple[FakeCloudCode, AppStack], threads: list[str]) -> None:
+    fake, s = env
+    status, answer = await _post(s, "/v1/chat/completions", {"model": MODEL, "max_tokens": 5,
                                                          "messages": [{"role": "user", "content": "hi"}]})
     assert status == 200, answer
     assert threads == []
@@ -157,19 +152,21 @@ def _chat_with(text: str) -> dict[str, Any]:
         else {"role": "assistant", "content": f"Read {i}."} for i in range(61)]}
 
 
-def test_the_upstream_gets_the_same_envelope_whichever_path_the_body_takes(
-        env: tuple[FakeCloudCode, Controller], threads: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    fake, ctl = env
+async def test_the_upstream_gets_the_same_envelope_whichever_path_the_body_takes(
+        env: tuple[FakeCloudCode, AppStack], threads: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, s = env
     body = _chat_with(BIG_TEXT)
-    status, _ = _post(ctl, "/v1/chat/completions", body)
+    status, _ = await _post(s, "/v1/chat/completions", body)
     assert status == 200 and "dumps_parts" in threads  # read, parsed, converted, written in slices
     sliced = fake.last().body
+    from trayproxy.proxy import body as body_mod
     from trayproxy.proxy import handler
 
     monkeypatch.setattr(handler, "BIG_BODY", 1 << 30)  # the same body through the inline path
+    monkeypatch.setattr(body_mod, "BIG_BODY", 1 << 30)
     monkeypatch.setattr(offload, "BIG_BODY", 1 << 30)
     threads.clear()
-    status, _ = _post(ctl, "/v1/chat/completions", body)
+    status, _ = await _post(s, "/v1/chat/completions", body)
     assert status == 200 and threads == []
     inline = fake.last().body
     assert len(orjson.dumps(inline)) > 1 << 20
@@ -182,15 +179,14 @@ def test_the_upstream_gets_the_same_envelope_whichever_path_the_body_takes(
     (b" " * (1 << 20) + b"\n", "empty"),
     (b"[" + b"1," * (1 << 19) + b"2]", "must be a JSON object"),
 ], ids=["cut-off-array", "unterminated-string", "whitespace", "array-not-object"])
-def test_a_big_bad_body_is_the_protocols_400(env: tuple[FakeCloudCode, Controller], raw: bytes, message: str) -> None:
+async def test_a_big_bad_body_is_the_protocols_400(env: tuple[FakeCloudCode, AppStack], raw: bytes, message: str) -> None:
     assert len(raw) >= offload.BIG_BODY
-    _, ctl = env
-    status, _, answer = request(ctl.status().port, "POST", "/v1/chat/completions", body=raw,
-                                headers={"Content-Type": "application/json"})
+    _, s = env
+    status, _, answer = await s.post("/v1/chat/completions", raw, headers={"Content-Type": "application/json"})
     got = json.loads(answer)
     assert status == 400 and message in got["error"]["message"], got
-    status, _, answer = request(ctl.status().port, "POST", "/v1/messages", body=raw,
-                                headers={"Content-Type": "application/json", "anthropic-version": "2023-06-01"})
+    status, _, answer = await s.post("/v1/messages", raw,
+                                       headers={"Content-Type": "application/json", "anthropic-version": "2023-06-01"})
     got = json.loads(answer)
     assert status == 400 and got["type"] == "error" and message in got["error"]["message"], got
 
@@ -233,3 +229,33 @@ def test_bad_bodies_split_across_windows_are_refused(tiny_window: None, bad: byt
         orjson.loads(bad)
     with pytest.raises(ValueError):
         offload.loads_sliced(bad)
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" + b",".join([b"1"] * 500_000) + b"]",  # 1 MiB of small integers: 2.2 s of CPU before
+    b'{"a": [' + b",".join([b"[0]"] * 250_000) + b"]}",
+    b'{"messages": [' + b",".join([b'{"r":"u","c":"x"}'] * 60_000) + b"]}",
+], ids=["ints", "tiny-arrays", "tiny-messages"])
+def test_loads_sliced_does_bounded_python_work_on_a_body_of_tiny_values(raw: bytes,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a 1 MiB array of small integers took ~2.2 s of CPU (orjson: 27 ms), one
+    Python-level step per element: a CPU-exhaustion vector. Python-level steps are bounded by
+    the body's size (one per `SLICE_BYTES`), past that orjson parses the body whole."""
+    scans = 0
+    real = offload._scan
+
+    def counting(s: str, i: int) -> tuple[Any, int]:
+        nonlocal scans
+        scans += 1
+        return real(s, i)
+
+    monkeypatch.setattr(offload, "_scan", counting)
+    assert offload.loads_sliced(raw) == orjson.loads(raw)
+    assert scans <= offload.MIN_STEPS + len(raw) // offload.SLICE_BYTES + 1, scans
+
+
+def test_loads_sliced_still_slices_a_body_of_big_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": BIG_TEXT} for _ in range(8)]})
+    whole: list[int] = []
+    monkeypatch.setattr(offload, "_whole", lambda b: whole.append(len(b)) or orjson.loads(b))
+    assert offload.loads_sliced(raw) == orjson.loads(raw) and whole == []

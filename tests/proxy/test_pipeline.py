@@ -83,7 +83,7 @@ async def stack(up: Upstream, tmp_path: Path) -> AsyncIterator[AppStack]:
 
 
 async def call(stack: AppStack, *, stream: bool = False, text: str = "hello",
-               model: str = "gemini-3.8-flash-high") -> tuple[int, dict[str, str], bytes]:
+               model: str = "gemini-3.8-flash-tiered") -> tuple[int, dict[str, str], bytes]:
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
     return await stack.post(f"/v1beta/models/{model}:{method}",
                             {"contents": [{"role": "user", "parts": [{"text": text}]}]})
@@ -103,9 +103,9 @@ async def test_quota_429_fails_over_and_cools_the_account(stack: AppStack, up: U
     s, h, b = await call(stack, text="conv-1")
     assert s == 200 and account_email(stack, h) != first
     assert json.loads(b)["candidates"][0]["content"]["parts"][0]["text"].startswith("Hi from")
-    assert h["x-trayproxy-model"] == "gemini-3.8-flash-high"
+    assert h["x-trayproxy-model"] == "gemini-3.8-flash-tiered"
     acc = stack.store.by_email(first)
-    assert acc is not None and 25 < stack.pool.cooldown_left(acc.id, "gemini-3.8-flash-high") <= 30
+    assert acc is not None and 25 < stack.pool.cooldown_left(acc.id, "gemini-3.8-flash-tiered") <= 30
     # the cooled account is skipped for this model
     before = up.calls[first]
     for i in range(6):

@@ -1,6 +1,7 @@
 """proxy.resolve remembers plans per pool state: whatever happens to the pool (cooldowns that
-start, end or are cleared, accounts disabled, paused, resumed, catalogs re-read, quotas used up
-and reset, the config changed, time passing), a remembered plan is the plan made afresh."""
+start, end or are cleared, accounts disabled, paused, resumed, catalogs re-read, quotas and
+quota windows used up and reset, the config changed, time passing), a remembered plan is the
+plan made afresh."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import MemoryKeyring
 from trayproxy.accounts.catalog import apply_catalog
-from trayproxy.accounts.store import Account, AccountStore, ModelQuota
+from trayproxy.accounts.store import Account, AccountStore, ModelQuota, QuotaWindow
 from trayproxy.config import Config, set_value
 from trayproxy.proxy.context import ProxyContext, assemble
 from trayproxy.proxy.errors import ProxyError
@@ -49,6 +50,10 @@ def _context(tmp: Path, clock: Clock) -> tuple[ProxyContext, AccountStore, dict[
 quotas = st.builds(ModelQuota, remaining=st.sampled_from([None, 0.0, 0.05, 0.5, 1.0]),
                    reset_time=st.sampled_from([None, 1_800_000_010.0, 1_800_000_100.0]),
                    max_output_tokens=st.sampled_from([None, 8192, 65536]))
+windows = st.lists(st.builds(QuotaWindow, family=st.sampled_from(["gemini", "3p"]),
+                             window=st.sampled_from(["5h", "weekly"]),
+                             remaining=st.sampled_from([None, 0.0, 0.5]),
+                             reset_time=st.sampled_from([None, 1_800_000_020.0, 1_800_000_200.0])), max_size=3)
 catalogs = st.dictionaries(st.sampled_from(IDS), quotas, max_size=len(IDS))
 events = st.one_of(
     st.tuples(st.just("cool"), st.integers(0, 2), st.sampled_from([None, *IDS]), st.sampled_from([5.0, 60.0]),
@@ -61,6 +66,7 @@ events = st.one_of(
     st.tuples(st.just("catalog"), st.integers(0, 2), catalogs),
     st.tuples(st.just("requota"), st.integers(0, 2), st.lists(quotas, min_size=len(IDS), max_size=len(IDS))),
     st.tuples(st.just("tier"), st.integers(0, 2), st.sampled_from(TIERS)),
+    st.tuples(st.just("windows"), st.integers(0, 2), windows),
     st.tuples(st.just("mapping"), st.sampled_from(["gpt-4o", "opus"]), st.sampled_from(IDS)),
     st.tuples(st.just("add"), catalogs),
 )
@@ -123,6 +129,8 @@ def test_a_remembered_plan_is_the_plan_made_afresh(tmp_path_factory: Any, first:
             elif kind == "catalog":
                 clock.now += 0.5  # a re-read happens at some later moment
                 apply_catalog(acc, _catalog(ev[2]), clock.now)
+            elif kind == "windows":  # retrieveUserQuotaSummary re-read (the list is replaced whole)
+                acc.quota_windows = list(ev[2])
             elif kind == "requota":  # the same ids re-read with other quotas and limits
                 clock.now += 0.5
                 apply_catalog(acc, _catalog(dict(zip(acc.models, ev[2], strict=False))), clock.now)

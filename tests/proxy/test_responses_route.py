@@ -1,18 +1,21 @@
-"""`/v1/responses` through the real proxy with a scripted Cloud Code behind MockTransport:
-error shapes, streaming and non-streaming answers, previous_response_id chains (history, model,
-account stickiness, store:false), GET /v1/responses/{id}, and the openai SDK as the client."""
+"""`/v1/responses` through the proxy's app (in the test's loop) with a scripted Cloud Code behind
+MockTransport: error shapes, streaming and non-streaming answers, previous_response_id chains
+(history, model, account stickiness, store:false), GET /v1/responses/{id}; and the openai SDK as
+the client of the real running proxy."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 
-from tests.helpers import add_fake_account, make_controller, request
+from tests.helpers import add_fake_account, make_controller
+from tests.proxy.app_stack import AppStack, app_stack
 from trayproxy.controller import Controller
 from trayproxy.upstream.transport import MockTransport, UpstreamRequest
 
@@ -56,10 +59,22 @@ def up() -> Upstream:
     return Upstream()
 
 
+EMAILS = ("a@x.com", "b@x.com", "c@x.com")
+
+
+@pytest.fixture()
+async def stack(up: Upstream, tmp_path: Path) -> AsyncIterator[AppStack]:
+    async with app_stack(tmp_path, transport=up.transport) as s:
+        for email in EMAILS:
+            s.add_account(email, f"proj-{email[0]}")
+        yield s
+
+
 @pytest.fixture()
 def ctl(up: Upstream) -> Iterator[Controller]:
+    """The running proxy, for the SDK."""
     c = make_controller(transport=up.transport)
-    for email in ("a@x.com", "b@x.com", "c@x.com"):
+    for email in EMAILS:
         add_fake_account(c, email, f"proj-{email[0]}")
     c.start()
     yield c
@@ -71,8 +86,8 @@ def chat_converter() -> None:
     pytest.importorskip("trayproxy.protocols.openai_chat")
 
 
-def post(ctl: Controller, body: Any, path: str = "/v1/responses") -> tuple[int, dict[str, str], bytes]:
-    return request(ctl.status().port, "POST", path, body=body, headers={"Authorization": "Bearer sk-x"})
+async def post(s: AppStack, body: Any, path: str = "/v1/responses") -> tuple[int, dict[str, str], bytes]:
+    return await s.post(path, body, headers={"Authorization": "Bearer sk-x"})
 
 
 def events(raw: bytes) -> list[dict[str, Any]]:
@@ -96,8 +111,8 @@ def upstream_texts(envelope: dict[str, Any]) -> list[tuple[str, str]]:
 # -- no generation needed ---------------------------------------------------------------------------
 
 
-def test_unknown_previous_response_id_is_400_in_openai_shape(ctl: Controller, up: Upstream) -> None:
-    s, _, b = post(ctl, {"model": "gemini-3-flash", "input": "hi", "previous_response_id": "resp_gone"})
+async def test_unknown_previous_response_id_is_400_in_openai_shape(stack: AppStack, up: Upstream) -> None:
+    s, _, b = await post(stack, {"model": "gemini-3-flash", "input": "hi", "previous_response_id": "resp_gone"})
     assert s == 400
     err = json.loads(b)["error"]
     assert err["code"] == "previous_response_not_found" and "resp_gone" in err["message"]
@@ -106,21 +121,22 @@ def test_unknown_previous_response_id_is_400_in_openai_shape(ctl: Controller, up
 
 
 @pytest.mark.parametrize(("body", "word"), [({"input": "hi"}, "model"), ({"model": "gemini-3-flash"}, "input")])
-def test_missing_fields_are_400_naming_the_field(ctl: Controller, body: dict[str, Any], word: str) -> None:
-    s, _, b = post(ctl, body)
+async def test_missing_fields_are_400_naming_the_field(stack: AppStack, body: dict[str, Any], word: str) -> None:
+    s, _, b = await post(stack, body)
     assert s == 400 and json.loads(b)["error"]["message"].startswith(word)
 
 
-def test_get_unknown_response_is_404(ctl: Controller) -> None:
-    s, _, b = request(ctl.status().port, "GET", "/v1/responses/resp_nope", headers={"Authorization": "Bearer sk-x"})
+async def test_get_unknown_response_is_404(stack: AppStack) -> None:
+    s, _, b = await stack.get("/v1/responses/resp_nope", headers={"Authorization": "Bearer sk-x"})
     assert s == 404 and "resp_nope" in json.loads(b)["error"]["message"]
 
 
 # -- generation ---------------------------------------------------------------------------------------
 
 
-def test_non_streaming_then_previous_response_id_chain(ctl: Controller, up: Upstream, chat_converter: None) -> None:
-    s, h, b = post(ctl, {"model": "gemini-3-flash", "instructions": "Be nice.", "input": "first question"})
+async def test_non_streaming_then_previous_response_id_chain(stack: AppStack, up: Upstream,
+                                                             chat_converter: None) -> None:
+    s, h, b = await post(stack, {"model": "gemini-3-flash", "instructions": "Be nice.", "input": "first question"})
     assert s == 200 and h["content-type"].startswith("application/json")
     first = json.loads(b)
     assert first["object"] == "response" and first["status"] == "completed" and first["id"].startswith("resp_")
@@ -130,11 +146,11 @@ def test_non_streaming_then_previous_response_id_chain(ctl: Controller, up: Upst
     assert first["usage"]["total_tokens"] == 17 and first["usage"]["output_tokens_details"]["reasoning_tokens"] == 2
     email = up.generations[0][0]
 
-    s, _, b = request(ctl.status().port, "GET", f"/v1/responses/{first['id']}", headers={"Authorization": "Bearer x"})
+    s, _, b = await stack.get(f"/v1/responses/{first['id']}", headers={"Authorization": "Bearer x"})
     assert s == 200 and json.loads(b) == first
 
     # the follow-up names no model: it is inherited; the history goes upstream; same account
-    s, _, b = post(ctl, {"previous_response_id": first["id"], "input": "second question"})
+    s, _, b = await post(stack, {"previous_response_id": first["id"], "input": "second question"})
     assert s == 200, b
     second = json.loads(b)
     assert second["previous_response_id"] == first["id"] and second["model"] == "gemini-3-flash"
@@ -145,34 +161,34 @@ def test_non_streaming_then_previous_response_id_chain(ctl: Controller, up: Upst
     assert any(role == "model" and text.startswith("Hi from") for role, text in texts)
 
     # a third link sees the whole chain
-    s, _, b = post(ctl, {"previous_response_id": second["id"], "input": "third", "model": "gemini-3-flash"})
+    s, _, b = await post(stack, {"previous_response_id": second["id"], "input": "third", "model": "gemini-3-flash"})
     assert s == 200
     texts = upstream_texts(up.generations[2][1])
     assert [t for r, t in texts if r == "user"][-3:] == ["first question", "second question", "third"]
 
-    s, _, b = request(ctl.status().port, "GET", f"/v1/responses/{second['id']}/input_items?order=asc",
-                      headers={"Authorization": "Bearer x"})
+    s, _, b = await stack.get(f"/v1/responses/{second['id']}/input_items?order=asc",
+                              headers={"Authorization": "Bearer x"})
     items = json.loads(b)["data"]
     assert items[0]["content"] == "first question" and items[-1]["content"] == "second question"
 
 
-def test_streaming_events_and_store_false(ctl: Controller, up: Upstream, chat_converter: None) -> None:
+async def test_streaming_events_and_store_false(stack: AppStack, up: Upstream, chat_converter: None) -> None:
     up.script.append(answer({"text": "hmm", "thought": True},
                             {"functionCall": {"name": "lookup", "args": {"q": "x"}}, "thoughtSignature": "SIG"}))
     body = {"model": "gemini-3-flash", "input": "look it up", "stream": True, "store": False,
             "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]}
-    s, h, b = post(ctl, body, path="/responses")
+    s, h, b = await post(stack, body, path="/responses")
     assert s == 200 and h["content-type"].startswith("text/event-stream")
-    assert h["x-trayproxy-model"] == "gemini-3.8-flash-high"  # no catalog read yet: the built-in default flash
+    assert h["x-trayproxy-model"] == "gemini-3-flash"  # no catalog read yet: the built-in defaults list it
     evs = events(b)
     assert [e["type"] for e in evs][:2] == ["response.created", "response.in_progress"]
     assert evs[-1]["type"] == "response.completed"
     out = evs[-1]["response"]["output"]
     assert [o["type"] for o in out] == ["reasoning", "function_call"]
     call_id = out[1]["call_id"]
-    assert ctl.ctx.signatures.get(call_id) == "SIG"  # remembered for the next turn
+    assert stack.ctx.signatures.get(call_id) == "SIG"  # remembered for the next turn
     # store:false: nothing to continue from
-    s, _, b = post(ctl, {"model": "gemini-3-flash", "input": "x", "previous_response_id": evs[-1]["response"]["id"]})
+    s, _, b = await post(stack, {"model": "gemini-3-flash", "input": "x", "previous_response_id": evs[-1]["response"]["id"]})
     assert s == 400 and json.loads(b)["error"]["code"] == "previous_response_not_found"
 
 

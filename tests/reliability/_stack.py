@@ -1,5 +1,6 @@
 """Shared pieces for the reliability tests: the fake Cloud Code with a connection watcher, a
-running proxy in front of it, and a raw streaming HTTP client that can hang up at will.
+running proxy in front of it (or the proxy's app in the test's loop: `served`), and a raw
+streaming HTTP client that can hang up at will.
 
 The watcher lets a test *know* (no sleeps) that the proxy closed its upstream connection: a
 middleware added to the fake's app polls the generation request's transport while the fake's
@@ -13,8 +14,9 @@ import http.client
 import json
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +24,7 @@ from aiohttp import web
 from tests.fakes.cloudcode import FakeCloudCode
 from tests.fakes.replies import Call, Reply
 from tests.helpers import make_controller
+from tests.proxy.app_stack import AppStack, app_stack
 from trayproxy.controller import Controller
 
 MODEL = "gemini-2.5-flash"  # not a thinking model: no signatures needed
@@ -94,6 +97,17 @@ def stack(*, accounts: int = 1, **overrides: Any) -> Iterator[tuple[WatchedFake,
             ctl.close()
 
 
+@asynccontextmanager
+async def served(tmp_path: Path, *, accounts: int = 1, **settings: Any) -> AsyncIterator[tuple[WatchedFake, AppStack]]:
+    """The same, as the proxy's app in the test's loop (`app_stack`), the fake in the same loop."""
+    fake = WatchedFake()
+    emails = tuple(f"acc{i}@example.com" for i in range(accounts))
+    for email in emails:
+        fake.add_account(email, quota={MODEL: 0.9})
+    async with app_stack(tmp_path, fake=fake, hosts=("prod",), emails=emails, **settings) as s:
+        yield fake, s
+
+
 def always(reply_factory: Any) -> Any:
     """A default_reply that answers every call with a fresh reply."""
     return lambda call: reply_factory()
@@ -157,5 +171,5 @@ def data_events(lines: list[str]) -> list[str]:
     return [ln[len("data: "):] for ln in lines if ln.startswith("data: ")]
 
 
-__all__ = ["WatchedFake", "stack", "always", "Reply", "Call", "MODEL", "GUARD", "RawStream", "ROUTES", "BODIES",
+__all__ = ["WatchedFake", "stack", "served", "always", "Reply", "Call", "MODEL", "GUARD", "RawStream", "ROUTES", "BODIES",
            "openai_body", "anthropic_body", "data_events"]

@@ -1,10 +1,13 @@
-"""10,000 fuzzed request bodies across every generation route, driven in-process (aiohttp test
-client against `build_app(ctx)`, upstream behind MockTransport that always answers well).
+"""Fuzzed request bodies on every route that takes one, driven in-process (aiohttp test client
+against `build_app(ctx)`, upstream behind MockTransport that always answers well).
 
 Every answer is either a success or a 4xx in the caller's protocol shape: never a 5xx (the
-upstream is healthy, so a 5xx can only be trayproxy's own crash) and never a dropped connection.
-Bodies mix raw non-JSON bytes, arbitrary JSON, and route-shaped objects whose fields are
-sometimes right and sometimes junk, so the converters' deeper paths are reached too."""
+upstream is healthy, so a 5xx can only be trayproxy's own crash), never a dropped connection,
+and nothing at ERROR or with a traceback in the app's log. Bodies mix raw non-JSON bytes,
+arbitrary JSON, JSON nested deeper than the limit, and route-shaped objects whose fields are
+sometimes right and sometimes junk, so the converters' deeper paths are reached too. CI runs
+`CI_EXAMPLES` in all; `TRAYPROXY_FUZZ_SECONDS` makes it the long run (tests/reliability/_fuzz.py).
+Headers: test_fuzz_headers.py; WebSocket messages: test_fuzz_socket.py."""
 
 from __future__ import annotations
 
@@ -16,67 +19,48 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import add_fake_account, make_controller
-from trayproxy.proxy.app import build_app
-from trayproxy.upstream.transport import MockTransport, UpstreamRequest
+from tests.proxy.app_stack import AppStack
 
+from . import _fuzz
 from ._shapes import error_shape
 
-TOTAL_EXAMPLES = 10_000
+CI_EXAMPLES = 5_000
 ROUTES = [
     ("openai", "/v1/chat/completions", "chat"),
     ("openai", "/v1/completions", "completions"),
     ("openai", "/v1/responses", "responses"),
+    ("openai", "/v1/responses/compact", "responses"),
+    ("openai", "/v1/images/generations", "images"),
     ("anthropic", "/v1/messages", "messages"),
     ("anthropic", "/v1/messages/count_tokens", "messages"),
     ("gemini", "/v1beta/models/{model}:generateContent", "gemini"),
     ("gemini", "/v1beta/models/{model}:streamGenerateContent?alt=sse", "gemini"),
     ("gemini", "/v1beta/models/{model}:countTokens", "gemini"),
+    ("other", "/api/event_logging/batch", "telemetry"),
 ]
-PER_ROUTE = -(-TOTAL_EXAMPLES // len(ROUTES))
-
-
-# -- a healthy upstream ---------------------------------------------------------------------------
-
-_SSE = b"".join(
-    b"data: " + json.dumps({"response": e}).encode() + b"\r\n\r\n"
-    for e in (
-        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}}]},
-        {"candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]}, "finishReason": "STOP"}],
-         "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2, "totalTokenCount": 7}},
-    )
-)
-
-
-async def _upstream(req: UpstreamRequest) -> tuple[int, dict[str, str], bytes]:
-    if "token" in req.url.rsplit("/", 1)[-1]:
-        return 200, {}, b'{"access_token": "at-fuzz", "expires_in": 3600}'
-    if req.url.endswith(":countTokens"):
-        return 200, {}, b'{"totalTokens": 7}'
-    return 200, {"content-type": "text/event-stream"}, _SSE
+PER_ROUTE = -(-CI_EXAMPLES // len(ROUTES))
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.AbstractEventLoop, TestClient]]:
-    # Module scope runs before the per-test TRAYPROXY_HOME fixture: give this one its own home,
-    # or the Controller would write into the real user directories.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRAYPROXY_HOME", str(tmp_path_factory.mktemp("fuzz-home")))
-        ctl = make_controller(transport=MockTransport(_upstream))
-        add_fake_account(ctl)
-        loop = asyncio.new_event_loop()
-        c = TestClient(TestServer(build_app(ctl.ctx)), loop=loop)
-        loop.run_until_complete(c.start_server())
-        try:
-            yield loop, c
-        finally:
-            loop.run_until_complete(c.close())
-            loop.close()
-            ctl.close()
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.AbstractEventLoop, AppStack, _fuzz.LogWatch]]:
+    with _fuzz.served_app(tmp_path_factory.mktemp("fuzz")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def watch(served: tuple[asyncio.AbstractEventLoop, AppStack, _fuzz.LogWatch]) -> _fuzz.LogWatch:
+    return served[2]
+
+
+@pytest.fixture(scope="module")
+def client(served: tuple[asyncio.AbstractEventLoop, AppStack, _fuzz.LogWatch]) -> tuple[asyncio.AbstractEventLoop, TestClient]:
+    """The proxy's app (no Controller, no monitor) over the healthy upstream, on a loop of this
+    module's own: hypothesis drives it example by example with run_until_complete."""
+    return served[0], served[1].client
 
 
 # -- strategies -----------------------------------------------------------------------------------
@@ -200,7 +184,91 @@ gemini = st.fixed_dictionaries(
               "tools": maybe(st.lists(st.fixed_dictionaries({"functionDeclarations": st.lists(st.fixed_dictionaries(
                   {"name": tool_name}, optional={"parameters": schema}), max_size=2)}), max_size=2)),
               "safetySettings": json_any, "toolConfig": json_any, "cachedContent": text})
-SHAPED = {"chat": chat, "completions": completions, "responses": responses, "messages": messages, "gemini": gemini}
+images = st.fixed_dictionaries(
+    {"prompt": maybe(text)},
+    optional={"model": models, "n": maybe(st.integers(-1, 5)), "size": maybe(st.sampled_from(
+        ["1024x1024", "1792x1024", "1024x1792", "256x256", "x", ""])), "response_format": maybe(st.sampled_from(
+            ["b64_json", "url"])), "quality": maybe(st.sampled_from(["standard", "hd", "high"])), "style": json_any})
+telemetry = st.fixed_dictionaries({"events": st.lists(json_any, max_size=3)})
+SHAPED = {"chat": chat, "completions": completions, "responses": responses, "messages": messages, "gemini": gemini,
+          "images": images, "telemetry": telemetry}
+deep_json = st.integers(100, 400).map(lambda n: b'{"model": "gemini-2.5-flash", "x": ' + b"[" * n + b"]" * n + b"}")
+
+# Bodies that serve, to be mutated a little: the shaped strategies above are junk somewhere
+# nearly always (a 400 at the first field), these reach the converters and stream machines.
+_M = "gemini-2.5-flash"
+_TOOL = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+VALID: dict[str, list[dict[str, Any]]] = {
+    "chat": [
+        {"model": _M, "messages": [{"role": "user", "content": "hi"}]},
+        {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": True}, "messages": [
+            {"role": "system", "content": "be brief"}, {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
+                "name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"}],
+         "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": _TOOL}}]},
+    ],
+    "completions": [{"model": _M, "prompt": "hi", "max_tokens": 5}, {"model": _M, "prompt": ["a", "b"], "stream": True}],
+    "responses": [
+        {"model": _M, "input": "hi"},
+        {"model": "gpt-5.1-codex", "stream": True, "instructions": "be brief", "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "weather?"}]},
+            {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": '{"city": "Paris"}'},
+            {"type": "function_call_output", "call_id": "c1", "output": "sunny"}],
+         "tools": [{"type": "function", "name": "get_weather", "parameters": _TOOL}], "reasoning": {"effort": "low"}},
+    ],
+    "messages": [
+        {"model": _M, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+        {"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": True, "system": [{"type": "text", "text": "brief"}],
+         "messages": [{"role": "user", "content": "weather?"},
+                      {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "get_weather",
+                                                         "input": {"city": "Paris"}}]},
+                      {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "sunny"}]}],
+         "tools": [{"name": "get_weather", "input_schema": _TOOL}], "thinking": {"type": "enabled", "budget_tokens": 1024}},
+    ],
+    "gemini": [
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        {"contents": [{"role": "user", "parts": [{"text": "weather?"}]}],
+         "systemInstruction": {"parts": [{"text": "brief"}]}, "generationConfig": {"maxOutputTokens": 50},
+         "tools": [{"functionDeclarations": [{"name": "get_weather", "parameters": _TOOL}]}]},
+    ],
+    "images": [{"prompt": "a cat", "model": "gemini-3-pro-image"}, {"prompt": "a dog", "n": 2, "size": "1792x1024"}],
+    "telemetry": [{"events": [{"event_type": "x"}]}],
+}
+
+
+def _paths(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [at]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*at, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*at, i))
+    return out
+
+
+@st.composite
+def mutated(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    """A body that serves, with up to three of its values replaced, removed or joined by junk."""
+    body = json.loads(json.dumps(draw(st.sampled_from(VALID[kind]))))
+    for _ in range(draw(st.integers(0, 3))):
+        path = draw(st.sampled_from(_paths(body)))
+        if not path:
+            continue
+        parent = body
+        for p in path[:-1]:
+            parent = parent[p]
+        op = draw(st.sampled_from(["junk", "junk", "drop", "extra"]))
+        if op == "junk":
+            parent[path[-1]] = draw(junk)
+        elif op == "drop":
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(short_text)] = draw(junk)
+        else:
+            parent.append(draw(junk))
+    return body
 raw_bytes = st.one_of(st.binary(max_size=60), st.sampled_from([b"", b" ", b"null", b"[]", b"[1,2]", b'"x"', b"{", b"{}}",
                                                                b"\xff\xfe{}", b'{"model":"gemini-2.5-flash"']))
 url_model = st.one_of(st.sampled_from(["gemini-2.5-flash", "gemini-3-flash"]),
@@ -209,8 +277,9 @@ url_model = st.one_of(st.sampled_from(["gemini-2.5-flash", "gemini-3-flash"]),
 
 def body_strategy(kind: str) -> st.SearchStrategy[bytes]:
     shaped = SHAPED[kind].map(lambda d: json.dumps(d).encode())
+    near = mutated(kind).map(lambda d: json.dumps(d).encode())
     anyjson = json_any.map(lambda d: json.dumps(d).encode())
-    return st.one_of(shaped, shaped, shaped, shaped, shaped, shaped, anyjson, raw_bytes)
+    return st.one_of(shaped, shaped, shaped, near, near, near, anyjson, raw_bytes, deep_json)
 
 
 # -- crashes this fuzzer found (minimal bodies), kept as regressions -------------------------------
@@ -245,21 +314,32 @@ async def _post(c: TestClient, path: str, body: bytes) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize(("protocol", "path", "kind"), ROUTES, ids=[r[1] for r in ROUTES])
-def test_fuzzed_bodies_never_5xx(client: tuple[asyncio.AbstractEventLoop, TestClient], protocol: str, path: str,
-                                 kind: str) -> None:
+def test_fuzzed_bodies_never_5xx(client: tuple[asyncio.AbstractEventLoop, TestClient], watch: _fuzz.LogWatch,
+                                 protocol: str, path: str, kind: str) -> None:
     loop, c = client
+    seen = {"examples": 0}
+    statuses: dict[int, int] = {}
 
-    @settings(max_examples=PER_ROUTE, deadline=None, derandomize=False,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-    @given(body=body_strategy(kind), model=url_model)
-    def check(body: bytes, model: str) -> None:
-        url = path.replace("{model}", model)
-        status, out = loop.run_until_complete(_post(c, url, body))
-        assert status < 500, f"{url} -> {status}: {out[:400]!r}\nbody: {body[:600]!r}"
-        if status >= 400:
-            if status == 404 and protocol == "gemini" and "{model}" in path:
-                # a model segment that does not match the route at all is an unknown route
-                pass
-            error_shape(protocol, out)
+    def batch(n: int) -> None:
+        @settings(max_examples=n, deadline=None, derandomize=False, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                         HealthCheck.filter_too_much])
+        @given(body=body_strategy(kind), model=url_model)
+        def check(body: bytes, model: str) -> None:
+            url = path.replace("{model}", model)
+            status, out = loop.run_until_complete(_post(c, url, body))
+            seen["examples"] += 1
+            statuses[status] = statuses.get(status, 0) + 1
+            assert status < 500, f"{url} -> {status}: {out[:400]!r}\nbody: {body[:600]!r}"
+            if status >= 400 and protocol != "other":
+                if status == 404 and protocol == "gemini" and "{model}" in path:
+                    # a model segment that does not match the route at all is an unknown route
+                    pass
+                error_shape(protocol, out)
+            _fuzz.assert_clean_log(watch, f"{url} with {body[:300]!r}")
 
-    check()
+        check()
+
+    took = _fuzz.run_budget(batch, ci_examples=PER_ROUTE, seconds=_fuzz.share("bodies", len(ROUTES)))
+    _fuzz.record(f"bodies {path}", {"examples": seen["examples"], "statuses": statuses, "findings": 0,
+                                    "seconds": round(took, 1)})

@@ -8,7 +8,7 @@ import json
 import socket
 import time
 
-from trayproxy.proxy.server import port_is_free
+from trayproxy.ports import port_is_free
 
 from ._stack import BODIES, ROUTES, RawStream, Reply, always, data_events, stack
 

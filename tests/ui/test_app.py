@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import MemoryKeyring, add_account, free_port, make_fake_icon_class, menu_items
+from tests.control.helpers import MemoryKeyring, add_account, free_port, new_account
+from tests.ui.helpers import make_fake_icon_class, menu_items
+from trayproxy.control.instance import write_instance
 from trayproxy.paths import AppPaths
 from trayproxy.ui.app import TrayRuntime, run_tray_app
-from trayproxy.ui.instance import write_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +91,10 @@ def test_tray_add_account_runs_browser_sign_in(tmp_path: Path, monkeypatch: pyte
 
     async def fake_login(open_url: Any, timeout: float = 300.0) -> Any:
         open_url("https://accounts.example/o/auth")
-        return add_account(ctl, "tray@example.com")
+        acc = new_account("tray@example.com")  # on the loop, as the real sign-in adds it
+        await ctl.store.a_put(acc, refresh_token="rt-tray@example.com")
+        await ctl.a_reload()
+        return acc
 
     monkeypatch.setattr(ctl, "a_login", fake_login)
     rt.tray.spawn = lambda fn: fn()
@@ -111,6 +115,34 @@ def test_first_run_without_accounts_opens_settings(tmp_path: Path) -> None:
     rt.tray.icon.run(setup=quit_later)
     rt.shutdown()
     assert win.shown == 1
+
+
+def test_port_taken_at_launch_is_said_before_any_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """First run, no account, another program on the port: the tray says so at once (the
+    page's banner and the menu's "Use port N and start" follow the same problem)."""
+    import socket
+
+    rt, ctl, win = _runtime(tmp_path, with_account=False)
+    notes: list[tuple[str, str]] = []
+    monkeypatch.setattr(rt, "_notify", lambda title, message: notes.append((title, message)))
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        ctl.set_config("port", blocker.getsockname()[1])
+
+        def launch(icon: Any) -> None:
+            rt._setup(icon)
+            icon.stop()
+
+        rt.tray.icon.run(setup=launch)
+        problem = ctl.status().problem
+        free = problem["suggested_port"]
+        assert notes == [("trayproxy cannot use its port",
+                          f"Port {problem['port']} is in use by {problem['holder']}. Port {free} is free: use it "
+                          "from the menu.")]
+        assert f"(pid {os.getpid()})" in problem["holder"] and win.shown == 1
+        assert f"Use port {free} and start" in menu_items(rt.tray.icon.menu)
+    rt.shutdown()
 
 
 def test_auto_start_setting_starts_the_proxy(tmp_path: Path) -> None:
@@ -181,7 +213,7 @@ def test_no_display_points_to_serve(tmp_path: Path) -> None:
 
 def test_ui_package_imports_no_display_library() -> None:
     code = (
-        "import sys, trayproxy.ui, trayproxy.ui.control, trayproxy.ui.window, trayproxy.ui.app;"
+        "import sys, trayproxy.ui, trayproxy.control.server, trayproxy.ui.window, trayproxy.ui.app;"
         "bad = [m for m in ('pystray', 'webview', 'gi', 'tkinter') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -191,7 +223,7 @@ def test_ui_package_imports_no_display_library() -> None:
 
 def test_tray_launch_while_serve_owns_the_data_dir_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A tray launch on a data dir `trayproxy serve` owns does not start a second owner."""
-    from trayproxy.local_control import OwnerLock
+    from trayproxy.control.local import OwnerLock
 
     paths = AppPaths(tmp_path / "s", tmp_path / "s").ensure()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.control.helpers import feed_monitor, free_port
 from tests.ui.conftest import CHROMIUM, chromium  # noqa: F401  (other browser tests import CHROMIUM from here)
-from tests.ui.helpers import feed_monitor, free_port
 
 pytestmark = pytest.mark.browser
 # the `page` fixture (a real ControlServer, two accounts, headless Chromium) is in conftest.py
@@ -325,7 +325,7 @@ def test_zai_section(page: Any, controller: Any, artifacts: Path) -> None:
     assert page.locator("#zai-key-state").inner_text() == "not set"
 
     # Test connection first saves a base URL that was typed but not saved; a wrong one is
-    # told inline and not tested (the server checks it too: test_control)
+    # told inline and not tested (the server checks it too: tests/control/test_server.py)
     page.fill("#zai-base-url", "ftp://nowhere.example")
     page.wait_for_selector("#zai-url-error:has-text('must be a URL starting with http')")
     page.click("#zai-test")
@@ -380,3 +380,43 @@ def test_browser_fallback_launcher_opens_the_page_without_the_token_in_a_url(con
         assert not any(control.token in u for u in seen), seen
         assert pg.context.cookies() == []
         browser.close()
+
+
+AXE = Path.home() / ".cache" / "trayproxy-axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_monitor_shows_refused_requests_per_kind_origin_and_status(page: Any, controller: Any,
+                                                                   artifacts: Path) -> None:
+    """Issue #27: 401/403 answers were counted but nowhere to be seen. The Monitor tab lists
+    them per kind, origin and status; client text (an origin) is shown as text, its control
+    characters escaped by the monitor."""
+    now = time.time()
+    mon = controller.monitor
+    for _ in range(12):
+        mon.count_refused("auth", None, 401, now - 30)
+    mon.count_refused("auth", "http://localhost:5173", 401, now - 5)
+    mon.count_refused("origin", "https://evil.example\x1b[31m<b>x</b>", 403, now - 600)
+    mon.count_refused("host", "rebind.attacker.example:8045", 403, now - 7200)
+    mon.flush()
+    page.click("[data-tab=monitor]")
+    rows = page.locator("#mon-refused tbody tr")
+    expect(rows).to_have_count(4)
+    auth = page.locator("#mon-refused tr[data-kind=auth]", has_text="(no origin sent)")
+    assert "No or wrong API key" in auth.inner_text() and "12" in auth.inner_text() and "401" in auth.inner_text()
+    text = page.inner_text("#mon-refused")
+    assert "https://evil.example\\x1b[31m<b>x</b>" in text and page.locator("#mon-refused b").count() == 0
+    assert "rebind.attacker.example:8045" in text and "(no origin sent)" in text
+    card = page.locator("#mon-refused-card")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for width, height in ((1280, 860), (760, 900), (420, 900)):
+            page.set_viewport_size({"width": width, "height": height})
+            card.scroll_into_view_if_needed()
+            card.screenshot(path=str(artifacts / f"monitor-refused-{scheme}-{width}.png"))
+        if AXE.is_file():
+            page.evaluate(AXE.read_text() + "\n;0")  # through DevTools: the page's CSP allows no added script
+            found = page.evaluate("async () => (await axe.run('#mon-refused-card')).violations"
+                                  ".map(v => v.id + ': ' + v.nodes.length)")
+            assert found == [], found
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1000, "height": 760})

@@ -27,7 +27,7 @@ QUOTA = {"gemini-3-flash": 0.72, "claude-sonnet-4-6": 0.18, "gemini-3.1-pro-high
 
 @pytest.fixture
 def world(login_home: Path) -> Iterator[tuple[FakeCloudCode, Any, Any, list[str]]]:
-    from trayproxy.ui.control import ControlServer
+    from trayproxy.control.server import ControlServer
 
     fake = FakeCloudCode()
     fake.models = {k: v for k, v in fake.models.items() if k in QUOTA}

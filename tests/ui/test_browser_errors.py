@@ -3,12 +3,13 @@ does), the port-in-use offer, the first-run guide, and warnings that do not move
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account
+from tests.control.helpers import add_account
 from tests.ui.test_browser import docs_copy, expect
 
 pytestmark = pytest.mark.browser
@@ -41,7 +42,9 @@ def test_port_in_use_explains_itself_and_offers_a_free_port(page: Any, controlle
         controller.set_config("port", taken)
         page.click("#toggle")
         banner = page.locator(".banner.error[data-cause=port]")
-        expect(banner).to_contain_text(f"Port {taken} is already in use by another program.")
+        # the OS names the program holding it: here, this test's own process
+        expect(banner).to_contain_text(f"Port {taken} is already in use by ")
+        expect(banner).to_contain_text(f"(pid {os.getpid()}).")
         text = banner.inner_text()
         assert "Address already in use" not in text and "could not be bound" not in text  # not the OS text
         assert page.is_hidden("#toast")
@@ -138,7 +141,10 @@ def test_first_run_guide(page: Any, controller: Any, artifacts: Path) -> None:
         controller.remove_account(acc.id)
     page.wait_for_selector("#guide:visible #guide-account[data-step=current]")
     assert "None yet" in page.inner_text("#fact-accounts")
-    assert page.locator("#guide [data-step=current] .btn:visible").all_inner_texts() == ["Sign in with Google"]
+    # sign in, or bring the accounts over from Antigravity-Manager / CLIProxyAPI (import.js)
+    assert page.locator("#guide [data-step=current] .btn:visible").all_inner_texts() == [
+        "Sign in with Google", "Import accounts"]
+    assert page.locator("#guide [data-step=current] .btn.primary:visible").count() == 1
     page.screenshot(path=str(artifacts / "settings-first-run.png"))
     docs_copy(artifacts / "settings-first-run.png")
     page.set_viewport_size({"width": 420, "height": 800})

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import feed_monitor
+from tests.control.helpers import feed_monitor
 from tests.ui.test_browser import docs_copy, expect
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,15 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from trayproxy.ui.glance import accounts_line, clock, header, model_line, problem_words, tooltip
+from trayproxy.ui.glance import (
+    accounts_line,
+    clock,
+    header,
+    model_line,
+    problem_notice,
+    problem_words,
+    tooltip,
+)
 
 NOW = time.time()
 
@@ -32,6 +40,16 @@ def test_problem_words() -> None:
     assert problem_words({"kind": "no_account"}) == "add a Google account first"
     assert problem_words({"kind": "port", "port": 80, "reason": "denied"}) == "port 80 needs administrator rights"
     assert problem_words({"kind": "other", "message": "boom"}) == "boom"
+
+
+def test_a_port_problem_names_the_holder_and_the_free_port() -> None:
+    p = {"kind": "port", "port": 8045, "reason": "in_use", "suggested_port": 8046,
+         "holder": "Antigravity-Manager (antigravity_tools, pid 4242)", "holder_app": "Antigravity-Manager"}
+    assert problem_words(p) == "port 8045 is in use by Antigravity-Manager (antigravity_tools, pid 4242)"
+    assert problem_notice(p) == ("Port 8045 is in use by Antigravity-Manager (antigravity_tools, pid 4242). "
+                                 "Port 8046 is free: use it from the menu. "
+                                 "(Antigravity-Manager listens on 8045 by default too.)")
+    assert problem_notice(None) is None
 
 
 def test_accounts_line_with_the_account_view_shape() -> None:
@@ -82,3 +100,18 @@ def test_tooltip_has_state_url_and_reason() -> None:
     p = {"kind": "no_account"}
     assert tooltip(status(error="e", problem=p, active_accounts=0)) == (
         "trayproxy: stopped (error)\nAdd a Google account first\n0 active accounts")
+
+
+def test_the_model_line_shows_the_weekly_window_and_the_version_alarm_has_a_line() -> None:
+    from trayproxy.ui.glance import version_line
+
+    rows = [{"id": "a", "models": {"gemini-3-flash": {"remaining": 0.65, "reset_time": None}},
+             "windows": [{"family": "gemini", "group": "Gemini Models", "five_hour": {"remaining": 0.65},
+                          "weekly": {"remaining": 0.12}, "spent_until": None}]}]
+    last = {"upstream_model": "gemini-3-flash", "upstream": "google", "account_id": "a"}
+    assert model_line(last, rows, NOW) == "Model in use: gemini-3-flash \u00b7 65% left (5 h), weekly 12%"
+    assert version_line(status()) is None
+    alarm = {"kind": "refused", "version": "2.9.1", "text": "no longer supported", "model": None, "at": NOW}
+    st = status(client_version={"alarm": alarm})
+    assert version_line(st) == "\u26a0 Google refuses client version 2.9.1: see Settings"
+    assert "Google refuses client version 2.9.1" in tooltip(st)

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import free_port
+from tests.control.helpers import free_port
+from tests.helpers import stop_process
 
 pytestmark = pytest.mark.gui
 
@@ -246,10 +247,5 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         # the settings window process went away with the app
         wait_for(lambda: not _window_processes(home), 15, "the window process to exit")
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
         log.close()

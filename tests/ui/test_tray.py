@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account, make_fake_icon_class, menu_items
+from tests.control.helpers import add_account
+from tests.ui.helpers import make_fake_icon_class, menu_items
 from trayproxy.controller import NO_ACCOUNT_ERROR
 from trayproxy.ui.tray import TrayApp, tooltip
 
@@ -130,7 +132,9 @@ def test_port_taken_is_notified(tray: TrayApp, controller: Any, rec: Recorder) -
     port = controller.config.port
     free = controller.status().problem["suggested_port"]
     assert title == "trayproxy could not start"
-    assert message == f"Port {port} is in use by another program. Port {free} is free: use it from the menu."
+    holder = controller.status().problem["holder"]  # this test's own process holds it: the OS says so
+    assert holder.endswith(f"(pid {os.getpid()})")
+    assert message == f"Port {port} is in use by {holder}. Port {free} is free: use it from the menu."
     assert tray.state == "error"
     # the socket is closed now; the menu offers the free port, which starts there
     click(tray, f"Use port {free} and start")

@@ -3,11 +3,13 @@ disabled by Google (the reason; click opens the fix-it link), cooling down (unti
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
-from tests.ui.helpers import add_account, make_fake_icon_class, menu_items
+from tests.control.helpers import add_account
+from tests.ui.helpers import make_fake_icon_class, menu_items
 from trayproxy.ui.tray import TrayApp
 from trayproxy.ui.tray_accounts import attention_lines
 
@@ -59,3 +61,16 @@ def test_menu_follows_account_state_changes(tray: Any, controller: Any) -> None:
     controller.pool.pause_for_verification(acc.id, link=VERIFY_URL, link_text=None, message="verify")
     assert app._view_key() != key  # the menu is rebuilt (pool -> controller -> tray notification)
     assert app._shown == app._view_key()
+
+
+def test_a_spent_quota_window_has_a_line_saying_until_when() -> None:
+    from trayproxy.ui.tray_accounts import attention_lines, view_key
+
+    until = time.time() + 150 * 3600
+    rows = [{"id": "x", "email": "grace@example.com", "status": "active", "cooldowns": [],
+             "windows": [{"family": "gemini", "group": "Gemini Models", "five_hour": {"remaining": 1.0},
+                          "weekly": {"remaining": 0.0}, "spent_until": until}]}]
+    [(text, link)] = attention_lines(rows)
+    assert text.startswith("\u23f3 grace@example.com: Gemini Models weekly quota spent, back ") and link is None
+    assert time.strftime("%a", time.localtime(until)) in text  # days away: the day is named
+    assert view_key(rows) != view_key([{**rows[0], "windows": []}])

@@ -2,9 +2,13 @@
 
 The upstream says per account which ids it serves right now (with display name, provider, token
 limits and quota), which retired ids forward to which new ones (`deprecatedModelIds`), its
-default model and its recommended order (`agentModelSorts`). This module turns that answer into
+default model, its recommended order (`agentModelSorts`) and which ids may run Google Search
+grounding (`webSearchModelIds`: a search on any other id is refused with 400). This module turns that answer into
 the fields of an Account record, so resolution, account choice and the model lists all read one
-source, and a restart serves from the saved copy at once.
+source, and a restart serves from the saved copy at once. A `remainingFraction` Google left out
+is unknown (None), never "used up": fresh free-tier Claude quotas list only a reset time
+(upstream-as-it-is §7). Ids the account learned are retired (a refusal text inside a 200 naming
+a replacement: `learn_retired`) stay out of its catalog and forward to the replacement.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from trayproxy.accounts.models import Resolution, resolve
+from trayproxy.accounts.models import Resolution, name_from_display, resolve
 from trayproxy.accounts.store import Account, ModelQuota
 
-__all__ = ["Catalog", "parse_catalog", "apply_catalog", "served_ids", "pool_models", "resolve_for", "resolve_pool"]
+__all__ = ["Catalog", "parse_catalog", "apply_catalog", "served_ids", "pool_models", "resolve_for", "resolve_pool",
+           "learn_retired", "id_for_display", "parse_time", "search_models"]
 
 # Ids the catalog lists that are not models a client can ask for (internal tab/chat ids) are
 # left out; everything a client could name starts with one of these.
@@ -30,9 +35,11 @@ class Catalog:
     deprecated: dict[str, str] = field(default_factory=dict)
     default_model: str | None = None
     order: list[str] = field(default_factory=list)
+    web_search: list[str] = field(default_factory=list)
 
 
-def _ts(value: Any) -> float | None:
+def parse_time(value: Any) -> float | None:
+    """An RFC 3339 time Google wrote (`resetTime`) as epoch seconds; None for anything else."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -57,9 +64,9 @@ def _model(info: dict[str, Any]) -> ModelQuota:
     reset: float | None = None
     if isinstance(qi, dict):
         rf = qi.get("remainingFraction")
-        # proto3 JSON omits zero: a quotaInfo without a fraction means the quota is used up
-        remaining = float(rf) if isinstance(rf, (int, float)) and not isinstance(rf, bool) else 0.0
-        reset = _ts(qi.get("resetTime"))
+        # left out: unknown (a fresh free-tier Claude quota lists only its reset), never "used up"
+        remaining = float(rf) if isinstance(rf, (int, float)) and not isinstance(rf, bool) else None
+        reset = parse_time(qi.get("resetTime"))
     name = info.get("displayName")
     provider = info.get("apiProvider")
     return ModelQuota(
@@ -91,6 +98,9 @@ def parse_catalog(data: Any) -> Catalog:
     default = data.get("defaultAgentModelId")
     if isinstance(default, str) and default:
         cat.default_model = default
+    search = data.get("webSearchModelIds")
+    if isinstance(search, list):
+        cat.web_search = list(dict.fromkeys(m.strip() for m in search if isinstance(m, str) and m.strip()))
     sorts = data.get("agentModelSorts")
     seen: set[str] = set()
     if isinstance(sorts, list):
@@ -105,13 +115,39 @@ def parse_catalog(data: Any) -> Catalog:
     return cat
 
 
-def apply_catalog(acc: Account, cat: Catalog, now: float) -> None:
-    """Make `cat` the account's catalog (the record is saved by the caller)."""
-    acc.models = cat.models
-    acc.deprecated_models = cat.deprecated
+def apply_catalog(acc: Account, cat: Catalog, now: float, host: str | None = None) -> None:
+    """Make `cat` (read from `host`) the account's catalog (the record is saved by the caller).
+    Ids it learned are retired stay out, forwarding to their replacement (Google's own rules win)."""
+    acc.models = {m: q for m, q in cat.models.items() if m not in acc.retired}
+    acc.deprecated_models = {**acc.retired, **cat.deprecated} if acc.retired else cat.deprecated
     acc.default_model = cat.default_model
     acc.model_order = cat.order
+    acc.web_search_models = cat.web_search
     acc.quota_updated = now
+    acc.catalog_host = host
+
+
+def id_for_display(acc: Account, display: str, mapping: Mapping[str, str]) -> str | None:
+    """The id this account serves under a display name a refusal text used ("Gemini 3.7 Flash"):
+    the id so named, else one whose name starts with it, else where the name's words resolve."""
+    want = display.strip().rstrip(".!").lower()
+    named = [(m, (q.display_name or "").lower()) for m, q in acc.models.items()]
+    for m, name in named:
+        if name == want:
+            return m
+    for m, name in named:
+        if name.startswith(want + " ") or name.startswith(want + "("):
+            return m
+    r = resolve(name_from_display(display), served_ids(acc), deprecated=acc.deprecated_models, mapping=mapping)
+    return r.target if r is not None else None
+
+
+def learn_retired(acc: Account, old: str, new: str) -> None:
+    """Google said `old` is no longer available and to switch to `new` (an id this account
+    serves): `old` leaves the catalog and forwards to `new` from now on (saved by the caller)."""
+    acc.retired = {**acc.retired, old: new}
+    acc.models = {m: q for m, q in acc.models.items() if m != old}
+    acc.deprecated_models = {**acc.deprecated_models, old: new}
 
 
 def served_ids(acc: Account) -> list[str] | None:
@@ -168,3 +204,8 @@ def resolve_pool(accounts: Iterable[Account], name: str, mapping: Mapping[str, s
         if r is not None:
             out[acc.id] = r
     return out
+
+
+def search_models(acc: Account) -> list[str]:
+    """The ids this account may run a Google Search on: listed in webSearchModelIds and served."""
+    return [m for m in acc.web_search_models if m in acc.models]

@@ -41,7 +41,7 @@ def check_mapping_entry(pattern: str, target: str) -> str | None:
                 "(for example gpt-* or claude-*-thinking)")
     t = target.strip()
     if not t or not VALID_MODEL_RE.match(t) or ".." in t or "/" in t or "*" in t:
-        return f"{target!r} is not a model id: the target must be one name, such as gemini-3.8-flash-high"
+        return f"{target!r} is not a model id: the target must be one name, such as gemini-3-flash"
     return None
 
 

@@ -4,7 +4,9 @@ Per account, in this order (the first step that places the name wins):
 1. mapping    the user's `model_mapping`, exact entries first, then `*` wildcards (most literal
               characters, then longest pattern, then alphabetical); the target is then placed
               by steps 2-4 like any other name, so a retired target still lands somewhere real;
-2. exact      the name itself, when the account's catalog lists it;
+2. exact      the name itself, when the account's catalog lists it; a name with an effort
+              suffix whose tiered id the account lists (`gemini-3.8-flash-high` ->
+              `gemini-3.8-flash-tiered`, level HIGH: Google answers 404 for the suffixed id there);
 3. forwarded  Google's own rule for a retired id (`deprecatedModelIds`, followed up to 5 hops);
 4. family     a rule by family against what this account serves, never against a fixed list
               (ids out of quota or cooling down on the account come last):
@@ -12,7 +14,10 @@ Per account, in this order (the first step that places the name wins):
               opus / sonnet / haiku (haiku and other small names go to a fast model); OpenAI
               names by size (`gpt-*-mini`, `o*-mini` -> flash; `gpt-5*`, `*-codex`, `o1/o3/o4`
               -> the best pro; `gpt-oss*` -> a served gpt-oss). `-thinking` and effort suffixes
-              (`-high`, `-low`, ...) are kept where the family has such variants.
+              (`-high`, `-low`, ...) are kept where the family has such variants. A tiered id
+              (`gemini-3.8-flash-tiered`: one id, effort by thinkingLevel) has every effort, so
+              `gemini-3.8-flash-high` goes to it with the level HIGH (`Resolution.level`), not to
+              an older Flash whose id happens to end in `-high`.
 Nothing places it -> None: the caller answers 404 listing some served models.
 
 An account whose catalog has never been read resolves against DEFAULT_CATALOG (how ends in
@@ -26,9 +31,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from trayproxy.protocols.core.model_rules import level_for_effort, takes_level
+
 __all__ = [
     "VALID_MODEL_RE", "DEFAULT_CATALOG", "COMMON_NAMES", "Resolution", "resolve", "mapping_entry",
-    "model_family", "quota_key", "valid_pattern",
+    "model_family", "quota_key", "valid_pattern", "newest_of_family", "name_from_display",
 ]
 
 # Names that reach an upstream URL or envelope must look like model ids; nothing else passes.
@@ -36,11 +43,12 @@ VALID_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-:@/]{0,127}$")
 _PATTERN_RE = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9._\-:@/*]{0,127}$")
 
 # What an account is assumed to serve before its catalog has been read once (the ids Google's
-# catalogs listed in late 2026). Defaults only: the live catalog always wins.
+# catalogs listed in September 2026, upstream-as-it-is §7; no retired ids). Defaults only: the
+# live catalog always wins.
 DEFAULT_CATALOG: tuple[str, ...] = (
-    "gemini-3.8-flash-high", "gemini-3.8-flash-low", "gemini-3.5-flash-lite", "gemini-3-flash-agent",
-    "gemini-pro-agent", "gemini-3.1-pro-low", "gemini-3.1-flash-image", "claude-sonnet-4-6",
-    "claude-sonnet-4-6-thinking", "claude-opus-4-6-thinking", "gpt-oss-120b-medium",
+    "gemini-3.8-flash-tiered", "gemini-3.7-flash-tiered", "gemini-3-flash", "gemini-3.5-flash-lite",
+    "gemini-3.1-flash-lite", "gemini-3-flash-agent", "gemini-pro-agent", "gemini-3.1-pro-low",
+    "gemini-3.1-flash-image", "claude-sonnet-4-6", "claude-opus-4-6-thinking", "gpt-oss-120b-medium",
 )
 
 # Names clients commonly send that are not catalog ids; listed by /v1/models as aliases
@@ -63,13 +71,15 @@ class Resolution:
     " default" when placed against DEFAULT_CATALOG); `why` says it in words; `rank` orders
     resolutions of one name across accounts (0 the name or a rule for it, 1 a family match,
     2 another family because this account has none of the asked one); `pinned` when the id
-    itself was asked for, so a busy account means waiting, not a sibling id."""
+    itself was asked for, so a busy account means waiting, not a sibling id; `level` the
+    thinking level the name asked for, when the target takes levels (LOW / MEDIUM / HIGH)."""
 
     target: str
     how: str
     why: str
     rank: int = 0
     pinned: bool = False  # the id itself was asked for (or mapped to): no sibling may stand in
+    level: str | None = None
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -84,6 +94,7 @@ class _Name:
     thinking: bool
     preview: bool
     size: str | None = None  # gpt-oss size, e.g. 120b
+    tiered: bool = False  # one id for every effort (thinkingLevel)
 
 
 @lru_cache(maxsize=2048)
@@ -99,7 +110,7 @@ def _parse(name: str) -> _Name:
             version = tuple(int(x) for x in tokens[1].split("."))
         fam = ("image" if "image" in tokens else "lite" if "lite" in tokens else "flash" if "flash" in tokens
                else "pro" if "pro" in tokens or "ultra" in tokens else "")
-        return _Name("gemini", fam, version, effort, thinking, preview)
+        return _Name("gemini", fam, version, effort, thinking, preview, tiered="tiered" in tokens)
     if tokens[0] == "claude":
         fam = next((t for t in ("opus", "sonnet", "haiku") if t in tokens), "")
         nums = tuple(int(t) for t in tokens if t.isdigit() and not _DATE_RE.match(t))
@@ -128,7 +139,9 @@ def model_family(model: str) -> str:
 # -- the family rule -------------------------------------------------------------------------
 
 
-def _effort_score(asked: str | None, have: str | None) -> int:
+def _effort_score(asked: str | None, have: str | None, tiered: bool = False) -> int:
+    if tiered:  # takes any effort as a thinking level
+        return 0
     if asked is None:
         return {"high": 0, None: 0, "xhigh": 0, "medium": 1, "low": 2, "minimal": 3}.get(have, 1)
     if have == asked:
@@ -148,11 +161,11 @@ def _best(asked: _Name, family: str, vendor: str, served: Sequence[str], order: 
     def key(m: str) -> tuple[int, int, int, tuple[int, ...], int, int, str]:
         p = _parse(m)
         newest = tuple(-v for v in (p.version + (0, 0, 0))[:3]) if p.version else (-10_000,)
-        effort = _effort_score(asked.effort, p.effort)
+        effort = _effort_score(asked.effort, p.effort, p.tiered)
         # thinking or not as asked (a resting id is not swapped for its thinking twin); then an id
-        # that can answer now; the effort the client named, when a variant has exactly it; then
-        # the newest version; then the nearest effort
-        exact = int(bool(asked.effort) and p.effort != asked.effort)
+        # that can answer now; the effort the client named, when a variant has exactly it (a
+        # tiered id has every effort); then the newest version; then the nearest effort
+        exact = int(bool(asked.effort) and p.effort != asked.effort and not p.tiered)
         return (int(p.thinking != asked.thinking), int(m in resting), exact, (int(p.preview), *newest), effort,
                 pos.get(m, len(pos)), m)
 
@@ -239,6 +252,11 @@ def _place(name: str, served: Sequence[str], deprecated: Mapping[str, str], orde
            resting: Collection[str] = ()) -> Resolution | None:
     if name in served:
         return Resolution(name, "exact", "this account serves it", pinned=True)
+    p = _parse(name)
+    if p.effort is not None and p.vendor == "gemini" and name.lower().endswith("-" + p.effort):
+        tiered = name[: -len(p.effort)] + "tiered"
+        if tiered in served:
+            return Resolution(tiered, "exact", "this account serves it as one tiered id", pinned=True)
     hops, cur = [name], name
     while cur in deprecated and len(hops) <= _MAX_HOPS:
         cur = deprecated[cur]
@@ -296,10 +314,33 @@ def resolve(
         if placed is None:
             return None
         r = placed
+    asked = entry[1] if entry is not None else name
+    level = level_for_effort(_parse(asked).effort) if takes_level(r.target) and r.target != asked else None
+    if level is not None:
+        r = Resolution(r.target, r.how, f"{r.why}; thinking level {level} from the name", r.rank, r.pinned, level)
     if default:
         return Resolution(r.target, r.how + " default", r.why + " (built-in defaults: the account's catalog "
-                          "has not been read yet)", r.rank, r.pinned)
+                          "has not been read yet)", r.rank, r.pinned, r.level)
     return r
+
+
+def newest_of_family(model: str, served: Iterable[str]) -> bool:
+    """Whether `model` is newer than every id of its family in `served` (the newest ids are the
+    ones Google's version gate hides; a retired id is older than what replaced it)."""
+    p = _parse(model)
+    if not p.version or p.vendor != "gemini":
+        return False
+    same = [_parse(m).version for m in served if _parse(m).vendor == p.vendor and _parse(m).family == p.family]
+    return all(v < p.version for v in same if v)
+
+
+def name_from_display(display: str) -> str:
+    """A display name ("Gemini 3.7 Flash", "Claude Sonnet 4.6") as a model name the rules can
+    place ("gemini-3.7-flash", "claude-sonnet-4-6")."""
+    words = re.findall(r"[A-Za-z]+|\d+(?:\.\d+)*", display.lower())
+    if words and words[0] == "claude":
+        words = [w.replace(".", "-") for w in words]
+    return "-".join(words)
 
 
 def quota_key(model: str, available: Iterable[str]) -> str | None:

@@ -1,9 +1,17 @@
 """Google OAuth for installed apps: refresh, userinfo, and browser sign-in with PKCE.
 
 Network failures (DNS, TLS, refused, timeout) are `OAuthError(code="network")` with what to
-check, so callers never report them as a rejected token. Sign-in runs a one-shot loopback server on 127.0.0.1:<ephemeral port>, opens the consent page
-with `state` and an S256 code challenge, and exchanges the code it gets back. The page the
-browser lands on says plainly whether it worked.
+check, so callers never report them as a rejected token. Sign-in runs a one-shot loopback server
+on 127.0.0.1:<ephemeral port>, opens the consent page with `state` and an S256 code challenge,
+and exchanges the code it gets back. The page the browser lands on says plainly whether it
+worked.
+
+Without a browser on this machine (SSH, a container) the person opens the consent page anywhere;
+Google then sends that browser to the loopback address, which does not load there. They paste
+the address it ended on (or only its code) and `LoginFlow.complete` takes the code from it,
+checks `state` when it is there, and exchanges it with the same redirect URI and PKCE verifier.
+Google blocked the copy-the-code ("oob") redirect for every client in 2023, and gemini-cli's
+hosted code page belongs to its own OAuth client, so loopback plus paste is the way that works.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import orjson
 from aiohttp import web
@@ -25,7 +33,7 @@ from trayproxy.config import OAuthConfig
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import Timeouts, Transport, TransportError, UpstreamRequest
 
-__all__ = ["SCOPES", "Tokens", "OAuthError", "OAuthClient", "LoginFlow", "pkce_pair"]
+__all__ = ["SCOPES", "Tokens", "OAuthError", "OAuthClient", "LoginFlow", "pkce_pair", "parse_pasted"]
 
 SCOPES = (
     "openid",
@@ -213,6 +221,34 @@ class LoginFlow:
         )
         return web.Response(text=body, content_type="text/html")
 
+    @property
+    def finished(self) -> bool:
+        """The sign-in has its outcome (tokens, or Google's refusal)."""
+        return self._result is not None and self._result.done()
+
+    async def complete(self, pasted: str) -> Tokens:
+        """Finish the sign-in with what the person pasted: the address the browser ended on, its
+        query, or the code alone. A paste that is wrong (another sign-in's state, no code, a code
+        Google refuses) raises OAuthError and the flow keeps waiting for a better one; Google's
+        own refusal (`error=access_denied`) ends it."""
+        assert self._result is not None, "call start() first"
+        code, state, error = parse_pasted(pasted)
+        if state is not None and state != self.state:
+            raise OAuthError("That address belongs to another sign-in (its state does not match). Paste the "
+                             "address from the sign-in started here.", code="state_mismatch")
+        if error:
+            e = OAuthError(f"Google sign-in was not completed: {error}", code=error)
+            if not self._result.done():
+                self._result.set_exception(e)
+            raise e
+        if not code:
+            raise OAuthError("No authorization code in what was pasted: copy the whole address from the "
+                             "browser's address bar (it contains code=...).", code="no_code")
+        tokens = await self.client.exchange_code(code, self.verifier, self.redirect_uri)
+        if not self._result.done():
+            self._result.set_result(tokens)
+        return tokens
+
     async def wait(self, timeout: float = 300.0) -> Tokens:
         assert self._result is not None, "call start() first"
         try:
@@ -227,3 +263,30 @@ class LoginFlow:
             runner, self._runner = self._runner, None
             await asyncio.sleep(0.05)  # let the result page reach the browser
             await runner.cleanup()
+
+
+def parse_pasted(text: str) -> tuple[str | None, str | None, str | None]:
+    """(code, state, error) from a pasted redirect: a full URL (query or fragment), `?code=...`,
+    `code=...&state=...`, `host:port/path?...`, `code#state`, or the bare code."""
+    t = text.strip().strip("'\"<>")
+    if not t:
+        return None, None, None
+    if "://" in t:
+        parts = urlsplit(t)
+        query = parts.query or parts.fragment
+        if not query:  # an address without its query: no code in it
+            return None, None, None
+    elif t.startswith(("?", "#")):
+        query = t[1:]
+    elif "?" in t:  # host:port/path?code=...
+        query = t.split("?", 1)[1]
+    else:
+        query = t
+    if "=" in query:
+        q = parse_qs(query, keep_blank_values=False)
+        first = {k: v[0] for k, v in q.items() if v}
+        return first.get("code"), first.get("state"), first.get("error")
+    if "#" in t:  # code#state
+        code, _, state = t.partition("#")
+        return unquote(code) or None, state or None, None
+    return unquote(t), None, None

@@ -6,9 +6,15 @@
   snapshot does not say it is used up. An account absent from `models` is never picked for that request.
 - Conversations stick to their account while it is healthy (session key -> account), so the
   upstream's prompt cache keeps hitting. New conversations go to the best tier, then to the
-  account with most remaining quota for the model (in 10 % steps), then to the least loaded.
+  account with most remaining quota for the model (in 10 % steps; the lower of the model's own
+  number and its group's windows), then to the least loaded.
   `performance_first` ignores stickiness and round-robins; `cache_first` keeps new
   conversations on the most recently used account while it can serve.
+- Quota comes in two windows (accounts/quota_windows.py): an account whose 5-hour or weekly
+  bucket for the model's group is known to be empty is not picked until that bucket resets, and
+  no request is spent to find out.
+- With Google One AI credits allowed (`paying`), accounts resting only for quota are candidates
+  again, except those Google said have no credits left (`no_credits`).
 - Cooldowns are per account+model (quota, rate limit, 5xx, 404) or per account (auth, 403),
   each with the kind of error that caused it (accounts.triage), so "why can nobody serve" is
   answered truly: 429 only when every account is really limited, 503 naming an outage, 403 with
@@ -16,18 +22,20 @@
 - Account states a person sees and fixes (paused for verification, disabled by Google or by
   hand) live on the Account record and are saved through the AccountStore.
 
-No I/O here besides the store's save: the clock is injected, runtime state is in memory.
+No I/O here: the clock is injected, runtime state is in memory, and the store's save is written
+by a worker thread. Like the store, the pool belongs to the engine loop (the proxy's requests,
+the Controller's changes and reads all run there), so nothing here locks.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from trayproxy.accounts.cooldown import VERIFY_PAUSE
+from trayproxy.accounts.quota_windows import family_of, spent_until, windows_of
 from trayproxy.accounts.store import Account, AccountStore
 
 __all__ = ["AccountPool", "Unavailable", "Cooldown", "TIER_RANK"]
@@ -86,14 +94,14 @@ class AccountPool:
         self.scheduling = scheduling
         self._rt: dict[str, _Runtime] = {}
         self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._lock = threading.RLock()
         self._rr = 0
         self._last_used: str | None = None
         # bumped at every change of what `resting` and `ready` read besides the clock and the
         # Account records (cooldowns; pauses and disables change the records too): a plan
         # remembered at one version holds until the next (proxy/resolve.py)
         self.version = 0
-        # called (outside the lock) after an account's state changed: paused, disabled, resumed
+        self._no_credits: dict[str, float] = {}  # account id -> until when Google said it has none
+        # called after an account's state changed: paused, disabled, resumed
         self.on_change: Callable[[], None] | None = None
 
     def _changed(self) -> None:
@@ -141,101 +149,115 @@ class AccountPool:
 
     def cooldowns(self, account_id: str) -> dict[str, Cooldown]:
         """Active cooldowns of an account: model ('' for the whole account) -> Cooldown."""
-        with self._lock:
-            now = self.clock()
-            rt = self._rt.get(account_id)
-            if rt is None:
-                return {}
-            return {m: c for m, c in list(rt.cooldowns.items()) if c.until > now}
+        now = self.clock()
+        rt = self._rt.get(account_id)
+        if rt is None:
+            return {}
+        return {m: c for m, c in list(rt.cooldowns.items()) if c.until > now}
 
     def _quota_exhausted(self, acc: Account, model: str) -> float | None:
-        """If the last quota snapshot says the model is used up, seconds until its reset."""
-        q = acc.models.get(model)
-        if q is None or q.remaining is None or q.remaining > 0:
-            return None
+        """If the last quota snapshot says the model is used up (its own number, or a window of
+        its group), seconds until the reset."""
         now = self.clock()
-        if q.reset_time is None or q.reset_time <= now:
-            return None  # reset has passed (or unknown): worth trying again
-        return q.reset_time - now
+        ends: list[float] = []
+        q = acc.models.get(model)
+        if q is not None and q.remaining is not None and q.remaining <= 0 and q.reset_time is not None \
+                and q.reset_time > now:  # a reset that has passed (or is unknown): worth trying again
+            ends.append(q.reset_time)
+        spent = spent_until(acc.quota_windows, model, now) if acc.quota_windows else None
+        if spent is not None:
+            ends.append(spent)
+        return max(ends) - now if ends else None
 
     def ready(self, acc: Account, model: str) -> bool:
         """Whether the account could take a request for `model` now (no cooldown, quota left)."""
-        with self._lock:
-            return (not acc.disabled and acc.onboarded and self.cooldown_left(acc.id, model) <= 0
-                    and self._quota_exhausted(acc, model) is None)
+        return (not acc.disabled and acc.onboarded and self.cooldown_left(acc.id, model) <= 0
+                and self._quota_exhausted(acc, model) is None)
 
     def resting(self, acc: Account) -> frozenset[str]:
         """The account's ids that cannot answer now: cooling down, or out of quota until a reset."""
-        with self._lock:
-            now = self.clock()
-            rt = self._rt.get(acc.id)
-            cooling = {m for m, c in rt.cooldowns.items() if m and c.until > now} if rt else set()
-            empty = {m for m, q in acc.models.items()
-                     if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None and q.reset_time > now}
-            return frozenset(cooling | empty)
+        now = self.clock()
+        rt = self._rt.get(acc.id)
+        cooling = {m for m, c in rt.cooldowns.items() if m and c.until > now} if rt else set()
+        empty = {m for m, q in acc.models.items()
+                 if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None and q.reset_time > now}
+        spent = {w.family for w in acc.quota_windows if w.remaining is not None and w.remaining <= 0
+                 and w.reset_time is not None and w.reset_time > now}
+        if spent:  # a group's window is spent: none of its ids answers on this account
+            empty |= {m for m in acc.models if family_of(m) in spent}
+        return frozenset(cooling | empty)
 
     def next_change(self, accounts: list[Account]) -> float:
         """When `resting` or `ready` may next answer differently for these accounts with nothing
-        else changing: the earliest end of a cooldown, or reset of a used-up quota, still ahead
-        (inf: none)."""
-        with self._lock:
-            now = self.clock()
-            soonest = float("inf")
-            for acc in accounts:
-                rt = self._rt.get(acc.id)
-                if rt is not None:
-                    for c in rt.cooldowns.values():
-                        if now < c.until < soonest:
-                            soonest = c.until
-                for q in acc.models.values():
-                    if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None \
-                            and now < q.reset_time < soonest:
-                        soonest = q.reset_time
-            return soonest
+        else changing: the earliest end of a cooldown, or reset of a used-up quota or quota
+        window, still ahead (inf: none)."""
+        now = self.clock()
+        soonest = float("inf")
+        for acc in accounts:
+            rt = self._rt.get(acc.id)
+            if rt is not None:
+                for c in rt.cooldowns.values():
+                    if now < c.until < soonest:
+                        soonest = c.until
+            for q in acc.models.values():
+                if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None \
+                        and now < q.reset_time < soonest:
+                    soonest = q.reset_time
+            for w in acc.quota_windows:
+                if w.remaining is not None and w.remaining <= 0 and w.reset_time is not None \
+                        and now < w.reset_time < soonest:
+                    soonest = w.reset_time
+        return soonest
 
     # -- selection ---------------------------------------------------------------------------
     def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset(),
-               models: Mapping[str, str] | None = None) -> Account | Unavailable:
-        """An account for `model`; with `models`, only those accounts, each for its own id."""
-        with self._lock:
-            now = self.clock()
-            all_accounts = self.store.all()
-            if models is not None:
-                all_accounts = [a for a in all_accounts if a.id in models]
-            candidates: list[Account] = []
-            waits: list[float] = []
-            for a in all_accounts:
-                if a.disabled or not a.onboarded or self.paused(a):
+               models: Mapping[str, str] | None = None, paying: bool = False) -> Account | Unavailable:
+        """An account for `model`; with `models`, only those accounts, each for its own id. With
+        `paying`, Google One AI credits pay for the request: a spent quota does not count, an
+        account without credits does."""
+        now = self.clock()
+        all_accounts = self.store.all()
+        if models is not None:
+            all_accounts = [a for a in all_accounts if a.id in models]
+        candidates: list[Account] = []
+        waits: list[float] = []
+        for a in all_accounts:
+            if a.disabled or not a.onboarded or self.paused(a):
+                continue
+            own = models[a.id] if models is not None else model
+            if paying:
+                if not self.may_pay(a):
                     continue
-                own = models[a.id] if models is not None else model
+                left, exhausted = self._left_besides_quota(a.id, own), None
+            else:
                 left = self.cooldown_left(a.id, own)
                 exhausted = self._quota_exhausted(a, own)
-                if left > 0 or exhausted is not None:
-                    waits.append(max(left, exhausted or 0.0))
-                    continue
-                if a.id not in exclude:
-                    candidates.append(a)
-            if not candidates:
-                return self._why_none(all_accounts, model, waits, exclude, models)
+            if left > 0 or exhausted is not None:
+                waits.append(max(left, exhausted or 0.0))
+                continue
+            if a.id not in exclude:
+                candidates.append(a)
+        if not candidates:
+            return self._why_none(all_accounts, model, waits, exclude, models)
 
-            chosen: Account | None = None
-            if session and self.scheduling != "performance_first":
-                bound = self._sessions.get(session)
-                if bound is not None and bound[1] > now:
-                    chosen = next((a for a in candidates if a.id == bound[0]), None)
-            if chosen is None:
-                chosen = self._pick_new(candidates, model, models)
-            if session and self.scheduling != "performance_first":
-                self._sessions[session] = (chosen.id, now + _SESSION_TTL)
-                self._sessions.move_to_end(session)
-                while len(self._sessions) > _MAX_SESSIONS:
-                    self._sessions.popitem(last=False)
-            rt = self._runtime(chosen.id)
-            rt.inflight += 1
-            rt.served += 1
-            self._last_used = chosen.id
-            chosen.last_used = now
-            return chosen
+        chosen: Account | None = None
+        if session and self.scheduling != "performance_first":
+            bound = self._sessions.get(session)
+            if bound is not None and bound[1] > now:
+                chosen = next((a for a in candidates if a.id == bound[0]), None)
+        if chosen is None:
+            chosen = self._pick_new(candidates, model, models)
+        if session and self.scheduling != "performance_first":
+            self._sessions[session] = (chosen.id, now + _SESSION_TTL)
+            self._sessions.move_to_end(session)
+            while len(self._sessions) > _MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        rt = self._runtime(chosen.id)
+        rt.inflight += 1
+        rt.served += 1
+        self._last_used = chosen.id
+        chosen.last_used = now
+        return chosen
 
     def _pick_new(self, candidates: list[Account], model: str, models: Mapping[str, str] | None = None) -> Account:
         if self.scheduling == "performance_first":
@@ -252,8 +274,11 @@ class AccountPool:
                 bound_counts[acc_id] = bound_counts.get(acc_id, 0) + 1
 
         def score(a: Account) -> tuple[int, int, int, int, str]:
-            q = a.models.get(models[a.id] if models is not None else model)
-            remaining = 10 if q is None or q.remaining is None else int(q.remaining * 10)
+            own = models[a.id] if models is not None else model
+            q = a.models.get(own)
+            known = [x for x in [q.remaining if q is not None else None,
+                                 *(w.remaining for w in windows_of(a.quota_windows, own))] if x is not None]
+            remaining = int(min(known) * 10) if known else 10
             rt = self._runtime(a.id)
             return (-tier_rank(a.tier), -remaining, rt.inflight + bound_counts.get(a.id, 0), rt.served, a.id)
 
@@ -334,38 +359,53 @@ class AccountPool:
         return Unavailable("No usable account: " + ", ".join(parts)
                            + ". See trayproxy's Accounts tab or `trayproxy accounts list` for what to do.")
 
+    def _left_besides_quota(self, account_id: str, model: str) -> float:
+        """Seconds the account rests for `model` for reasons other than its quota."""
+        rt = self._rt.get(account_id)
+        if rt is None:
+            return 0.0
+        now = self.clock()
+        rests = [c.until - now for key, c in rt.cooldowns.items()
+                 if key in ("", model) and c.until > now and c.kind != "quota"]
+        return max(rests, default=0.0)
+
+    def may_pay(self, acc: Account) -> bool:
+        """Whether Google One AI credits may be tried on this account (none reported as zero, and
+        Google has not answered INSUFFICIENT_G1_CREDITS_BALANCE lately)."""
+        return acc.credits != 0 and self._no_credits.get(acc.id, 0.0) <= self.clock()
+
+    def no_credits(self, account_id: str, seconds: float) -> None:
+        """Google said this account has no AI credits: not tried with credits for `seconds`."""
+        self._no_credits[account_id] = self.clock() + seconds
+
     def release(self, account_id: str) -> None:
-        with self._lock:
-            rt = self._runtime(account_id)
-            rt.inflight = max(0, rt.inflight - 1)
+        rt = self._runtime(account_id)
+        rt.inflight = max(0, rt.inflight - 1)
 
     # -- feedback from the upstream ----------------------------------------------------------
     def report_success(self, account_id: str, model: str) -> None:
-        with self._lock:
-            rt = self._runtime(account_id)
-            rt.failures.pop(model, None)
-            rt.failures.pop("", None)
-            acc = self.store.get(account_id)
-            if acc is not None and acc.verify_at is not None:  # verified meanwhile: it served
-                self.resume(account_id)
+        rt = self._runtime(account_id)
+        rt.failures.pop(model, None)
+        rt.failures.pop("", None)
+        acc = self.store.get(account_id)
+        if acc is not None and acc.verify_at is not None:  # verified meanwhile: it served
+            self.resume(account_id)
 
     def failures(self, account_id: str, model: str) -> int:
-        with self._lock:
-            return self._runtime(account_id).failures.get(model, 0)
+        return self._runtime(account_id).failures.get(model, 0)
 
     def cool_down(self, account_id: str, model: str | None, seconds: float, reason: str,
                   kind: str = "rate_limit") -> None:
         """Keep the account (model=None: entirely) out of rotation for `seconds`."""
-        with self._lock:
-            rt = self._runtime(account_id)
-            key = model or ""
-            until = self.clock() + seconds
-            cur = rt.cooldowns.get(key)
-            if cur is None or until > cur.until or cur.until <= self.clock():
-                rt.cooldowns[key] = Cooldown(until, reason, kind)
-            rt.failures[key] = rt.failures.get(key, 0) + 1
-            self._unbind(account_id)
-            self.version += 1
+        rt = self._runtime(account_id)
+        key = model or ""
+        until = self.clock() + seconds
+        cur = rt.cooldowns.get(key)
+        if cur is None or until > cur.until or cur.until <= self.clock():
+            rt.cooldowns[key] = Cooldown(until, reason, kind)
+        rt.failures[key] = rt.failures.get(key, 0) + 1
+        self._unbind(account_id)
+        self.version += 1
 
     def _unbind(self, account_id: str) -> None:
         # Conversations bound to it move on; they come back only by chance.
@@ -377,84 +417,78 @@ class AccountPool:
                         kinds: frozenset[str] | None = None) -> None:
         """End cooldowns (of one account / one model; with `kinds`, only cooldowns of those kinds,
         e.g. a quota that came back early ends a quota rest but not a model-not-found one)."""
-        with self._lock:
-            self.version += 1
-            for aid, rt in self._rt.items():
-                if account_id is not None and aid != account_id:
+        self.version += 1
+        for aid, rt in self._rt.items():
+            if account_id is not None and aid != account_id:
+                continue
+            keys = list(rt.cooldowns) if model is None else [model]
+            for key in keys:
+                cur = rt.cooldowns.get(key)
+                if kinds is not None and (cur is None or cur.kind not in kinds):
                     continue
-                keys = list(rt.cooldowns) if model is None else [model]
-                for key in keys:
-                    cur = rt.cooldowns.get(key)
-                    if kinds is not None and (cur is None or cur.kind not in kinds):
-                        continue
-                    rt.cooldowns.pop(key, None)
-                    rt.failures.pop(key, None)
-                if model is None and kinds is None:
-                    rt.failures.clear()
+                rt.cooldowns.pop(key, None)
+                rt.failures.pop(key, None)
+            if model is None and kinds is None:
+                rt.failures.clear()
 
     def quota_cooldowns(self) -> dict[str, list[str]]:
         """account id -> models cooling down for quota (to re-check against the live quota)."""
-        with self._lock:
-            now = self.clock()
-            return {aid: [m for m, c in rt.cooldowns.items() if c.kind == "quota" and c.until > now and m]
-                    for aid, rt in self._rt.items()
-                    if any(c.kind == "quota" and c.until > now for c in rt.cooldowns.values())}
+        now = self.clock()
+        return {aid: [m for m, c in rt.cooldowns.items() if c.kind == "quota" and c.until > now and m]
+                for aid, rt in self._rt.items()
+                if any(c.kind == "quota" and c.until > now for c in rt.cooldowns.values())}
 
     def disable(self, account_id: str, reason: str, *, link: str | None = None, by: str = "google") -> None:
         """Take an account out of rotation until the person fixes it; saved to disk. `by`: who
         decided ("google" for an upstream refusal, "sign-in" for a revoked token, "user")."""
-        with self._lock:
-            acc = self.store.get(account_id)
-            if acc is None:
-                return
-            acc.disabled = True
-            acc.disabled_reason = reason[:800]
-            acc.disabled_at = self.clock()
-            acc.disabled_by = by
-            acc.disabled_link = link
-            self.store.save()
-            self._unbind(account_id)
-            self.version += 1
+        acc = self.store.get(account_id)
+        if acc is None:
+            return
+        acc.disabled = True
+        acc.disabled_reason = reason[:800]
+        acc.disabled_at = self.clock()
+        acc.disabled_by = by
+        acc.disabled_link = link
+        self.store.save()
+        self._unbind(account_id)
+        self.version += 1
         self._changed()
 
     def pause_for_verification(self, account_id: str, *, link: str | None, link_text: str | None,
                                message: str) -> None:
         """Google wants the person to verify the account: out of rotation (re-tried after
         VERIFY_PAUSE or on Retry), with Google's link kept to show; saved to disk."""
-        with self._lock:
-            acc = self.store.get(account_id)
-            if acc is None:
-                return
-            acc.verify_url = link or acc.verify_url
-            acc.verify_text = link_text
-            acc.verify_message = message[:500]
-            acc.verify_at = self.clock()
-            self.store.save()
-            self._unbind(account_id)
-            self.version += 1
+        acc = self.store.get(account_id)
+        if acc is None:
+            return
+        acc.verify_url = link or acc.verify_url
+        acc.verify_text = link_text
+        acc.verify_message = message[:500]
+        acc.verify_at = self.clock()
+        self.store.save()
+        self._unbind(account_id)
+        self.version += 1
         self._changed()
 
     def resume(self, account_id: str, *, enable: bool = False) -> Account | None:
         """The person acted (or an account answered fine): clear the verification pause and the
         cooldowns; `enable` also lifts a disable. Saved to disk."""
-        with self._lock:
-            acc = self.store.get(account_id)
-            if acc is None:
-                return None
-            changed = acc.verify_at is not None
-            acc.verify_at = acc.verify_url = acc.verify_text = acc.verify_message = None
-            if enable and acc.disabled:
-                acc.disabled, acc.disabled_reason, acc.disabled_at = False, None, None
-                acc.disabled_by = acc.disabled_link = None
-                changed = True
-            if changed:
-                self.store.save()
-            self.clear_cooldowns(account_id)  # a new version
+        acc = self.store.get(account_id)
+        if acc is None:
+            return None
+        changed = acc.verify_at is not None
+        acc.verify_at = acc.verify_url = acc.verify_text = acc.verify_message = None
+        if enable and acc.disabled:
+            acc.disabled, acc.disabled_reason, acc.disabled_at = False, None, None
+            acc.disabled_by = acc.disabled_link = None
+            changed = True
+        if changed:
+            self.store.save()
+        self.clear_cooldowns(account_id)  # a new version
         if changed:
             self._changed()
         return acc
 
     def session_account(self, session: str) -> str | None:
-        with self._lock:
-            b = self._sessions.get(session)
-            return b[0] if b and b[1] > self.clock() else None
+        b = self._sessions.get(session)
+        return b[0] if b and b[1] > self.clock() else None

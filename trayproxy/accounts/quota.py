@@ -1,5 +1,6 @@
-"""Reading the upstream's account answers (pure): project and tier from `loadCodeAssist`,
-per-model quota from `fetchAvailableModels` (the whole catalog is read in accounts.catalog)."""
+"""Reading the upstream's account answers (pure): project, tier and the Google One AI credit
+balance from `loadCodeAssist`, per-model quota from `fetchAvailableModels` (the whole catalog is
+read in accounts.catalog, both quota windows in accounts.quota_windows)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from trayproxy.accounts.store import ModelQuota
 
-__all__ = ["parse_load_code_assist", "parse_models", "format_tier"]
+__all__ = ["parse_load_code_assist", "parse_models", "format_tier", "parse_credits"]
 
 def _tier_name(t: Any) -> str | None:
     if isinstance(t, dict):
@@ -34,6 +35,22 @@ def parse_load_code_assist(data: Any) -> tuple[str | None, str | None]:
             name = _tier_name(default)
             tier = f"{name} (restricted)" if name else None
     return project, tier
+
+
+def parse_credits(data: Any) -> int | None:
+    """The GOOGLE_ONE_AI balance in `paidTier.availableCredits` (None: not reported)."""
+    paid = data.get("paidTier") if isinstance(data, dict) else None
+    credits = paid.get("availableCredits") if isinstance(paid, dict) else None
+    if not isinstance(credits, list):
+        return None
+    for c in credits:
+        if isinstance(c, dict) and c.get("creditType") == "GOOGLE_ONE_AI":
+            amount = c.get("creditAmount")
+            if isinstance(amount, int) and not isinstance(amount, bool):
+                return amount
+            if isinstance(amount, str) and amount.isdigit():
+                return int(amount)
+    return None
 
 
 def parse_models(data: Any) -> dict[str, ModelQuota]:

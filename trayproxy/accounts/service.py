@@ -1,12 +1,20 @@
 """Account operations on the engine loop: access tokens, adding accounts (with onboarding),
 quota refresh, and the person's actions on an account (retry, enable, disable).
 
+The quota is read in two calls, always together: the catalog (`fetchAvailableModels`, whose
+per-model number is the 5-hour window, from the first host that answers: daily by default) and
+`retrieveUserQuotaSummary` (both windows per model group). A quota rest ends early only when both
+windows have quota again (accounts/quota_windows.py). When the summary cannot be read, the windows
+stay as last known and the 5-hour numbers alone speak for short rests.
+
 Access tokens live in memory only. They are refreshed ahead of expiry (5 minutes early) with
 at most one refresh in flight per account; concurrent requests wait for that one. A refresh that
 fails with `invalid_grant` disables the account with the reason, so it leaves the rotation and
 shows up in `accounts list` and the settings page. A token endpoint that cannot be reached is
 a network problem, reported as one (never as a rejected token), and the account stays enabled.
 Messages that can reach API clients name the account by its short id, never its e-mail.
+Keychain reads and writes and the accounts.json writes happen in worker threads (the store's
+`a_*` methods); the records themselves change here, on the loop.
 """
 
 from __future__ import annotations
@@ -19,18 +27,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from trayproxy.accounts import onboarding
-from trayproxy.accounts.catalog import apply_catalog, parse_catalog
+from trayproxy.accounts.catalog import apply_catalog, id_for_display, learn_retired, parse_catalog
 from trayproxy.accounts.cooldown import QUOTA_RECHECK
 from trayproxy.accounts.oauth import LoginFlow, OAuthClient, OAuthError, Tokens
 from trayproxy.accounts.pool import AccountPool
-from trayproxy.accounts.quota import parse_load_code_assist
+from trayproxy.accounts.quota import parse_credits, parse_load_code_assist
+from trayproxy.accounts.quota_windows import FIVE_HOURS, learn_spent, may_end_rest, parse_quota_summary
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.accounts.triage import classify
 from trayproxy.upstream.cloudcode import CloudCodeClient
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError
 
-__all__ = ["AccountService", "AccountError", "TokenUnavailable"]
+__all__ = ["AccountService", "AccountError", "AccountExists", "TokenUnavailable"]
 
 log = logging.getLogger("trayproxy.accounts")
 REFRESH_SKEW = 300.0
@@ -38,6 +47,14 @@ REFRESH_SKEW = 300.0
 
 class AccountError(Exception):
     """An account operation failed; the message is for the user."""
+
+
+class AccountExists(AccountError):
+    """An import found the account already here (it is left as it is)."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"{email} is already in trayproxy")
+        self.email = email
 
 
 class TokenUnavailable(Exception):
@@ -105,7 +122,7 @@ class AccountService:
             raise TokenUnavailable(f"account {account.label}: token refresh failed: {e}") from e
 
     async def _do_refresh(self, account: Account) -> str:
-        rt = self.store.refresh_token(account.id)
+        rt = await asyncio.to_thread(self.store.refresh_token, account.id)  # the keychain: off the loop
         if not rt:
             self.pool.disable(account.id, "no refresh token stored: sign in again", by="sign-in")
             raise TokenUnavailable(f"account {account.label} has no refresh token", revoked=True)
@@ -121,7 +138,7 @@ class AccountService:
                 raise TokenUnavailable(f"account {account.label}: {e}", network=True) from e
             raise TokenUnavailable(f"account {account.label}: token refresh failed: {e}") from e
         if t.refresh_token and t.refresh_token != rt:
-            self.store.set_refresh_token(account.id, t.refresh_token)
+            await self.store.a_set_refresh_token(account.id, t.refresh_token)
         self._tokens[account.id] = _Token(t.access_token, t.expires_at)
         return t.access_token
 
@@ -130,6 +147,10 @@ class AccountService:
 
     # -- adding accounts ---------------------------------------------------------------------
     async def add_refresh_token(self, refresh_token: str) -> Account:
+        return await self._add(await self._checked(refresh_token))
+
+    async def _checked(self, refresh_token: str) -> Tokens:
+        """The tokens a refresh gives, with the refresh token to keep; AccountError says why not."""
         refresh_token = refresh_token.strip()
         if not refresh_token:
             raise AccountError("The refresh token is empty")
@@ -141,7 +162,31 @@ class AccountService:
                                    "reached.") from e
             raise AccountError(f"Google rejected this refresh token ({e}). Copy it again or sign in with the browser.") from e
         tokens.refresh_token = tokens.refresh_token or refresh_token
-        return await self._add(tokens)
+        return tokens
+
+    async def import_account(self, refresh_token: str, *, project: str | None = None,
+                             disabled_reason: str | None = None) -> tuple[Account, str | None]:
+        """An account another tool signed in (accounts/importer.py): checked with a refresh and
+        added under the e-mail Google gives, never replacing one already here (AccountExists).
+        `disabled_reason`: the tool had it off, so it is added disabled, with that reason.
+        Returns the account and what setting it up could not do (not onboarded, Cloud Code
+        unreachable): the account is added all the same, as `accounts add` leaves it."""
+        tokens = await self._checked(refresh_token)
+        email = await self._email(tokens)
+        if self.store.by_email(email) is not None:
+            raise AccountExists(email)
+        acc = Account.new(email, now=self.clock())
+        acc.project = project
+        assert tokens.refresh_token
+        await self.store.a_put(acc, refresh_token=tokens.refresh_token)
+        self._tokens[acc.id] = _Token(tokens.access_token, tokens.expires_at)
+        if disabled_reason:
+            self.pool.disable(acc.id, disabled_reason, by="user")
+        try:
+            await self.refresh_account(acc, resume=False)
+        except AccountError as e:
+            return acc, str(e)
+        return acc, None
 
     async def login(self, open_url: Callable[[str], object], timeout: float = 300.0) -> Account:
         flow = LoginFlow(self.oauth)
@@ -153,12 +198,15 @@ class AccountService:
             raise AccountError(str(e)) from e
         return await self._add(tokens)
 
-    async def _add(self, tokens: Tokens) -> Account:
+    async def _email(self, tokens: Tokens) -> str:
         try:
             info = await self.oauth.userinfo(tokens.access_token)
         except OAuthError as e:
             raise AccountError(f"Could not read the account's e-mail address: {e}") from e
-        email = str(info["email"])
+        return str(info["email"])
+
+    async def _add(self, tokens: Tokens) -> Account:
+        email = await self._email(tokens)
         existing = self.store.by_email(email)
         acc = existing or Account.new(email, now=self.clock())
         if existing is not None:  # signed in again: whatever stopped it is worth another try
@@ -167,7 +215,7 @@ class AccountService:
             acc.verify_at = acc.verify_url = acc.verify_text = acc.verify_message = None
             self.pool.clear_cooldowns(acc.id)
         assert tokens.refresh_token
-        self.store.put(acc, refresh_token=tokens.refresh_token)
+        await self.store.a_put(acc, refresh_token=tokens.refresh_token)
         self._tokens[acc.id] = _Token(tokens.access_token, tokens.expires_at)
         await self.refresh_account(acc)
         return acc
@@ -194,6 +242,7 @@ class AccountService:
                 project, tier = parse_load_code_assist(data)
                 acc.project = project or acc.project
                 acc.tier = tier or acc.tier
+                acc.credits = parse_credits(data)
                 bad = [i for i in onboarding.ineligible_tiers(data) if i.url]
                 if bad and not acc.project:
                     self.pool.pause_for_verification(acc.id, link=bad[0].url, link_text=bad[0].url_text,
@@ -205,17 +254,15 @@ class AccountService:
             self._triage_account_answer(acc, status, raw)
         if acc.project:
             try:
-                status, data, raw = await self.upstream.fetch_available_models(token, acc.project)
+                status, raw = await self._read_quota(acc, token)
             except TransportError as e:
                 raise AccountError(f"Cloud Code could not be reached: {describe_network_error(e)}") from e
-            if status == 200:
-                self._apply_models(acc, data)
-            else:
+            if status != 200:
                 ok = False
                 self._triage_account_answer(acc, status, raw)
         if ok and resume and acc.verify_at is not None:
             self.pool.resume(acc.id)
-        self.store.put(acc)
+        await self.store.a_put(acc)
         if not acc.project:
             raise AccountError(
                 f"{acc.email} is signed in but not onboarded for Gemini Code Assist / Antigravity "
@@ -224,11 +271,62 @@ class AccountService:
             )
         return acc
 
-    def _apply_models(self, acc: Account, data: Any) -> None:
-        apply_catalog(acc, parse_catalog(data), self.clock())
+    async def _read_quota(self, acc: Account, token: str) -> tuple[int, bytes]:
+        """The catalog (with the 5-hour numbers) and both quota windows, then the quota rests
+        that may end. Returns the catalog call's status and body."""
+        status, data, raw, host = await self.upstream.fetch_available_models(token, acc.project)
+        if status != 200:
+            return status, raw
+        apply_catalog(acc, parse_catalog(data), self.clock(), host)
+        try:
+            s_status, s_data, _ = await self.upstream.quota_summary(token, acc.project)
+        except TransportError as e:
+            log.info("quota summary of %s could not be read: %s", acc.email, e)
+        else:
+            windows = parse_quota_summary(s_data) if s_status == 200 else []
+            if windows:
+                acc.quota_windows, acc.windows_updated = windows, self.clock()
+            else:  # gated or failing: the 5-hour numbers alone, the windows as last known
+                log.info("quota summary of %s: HTTP %s", acc.email, s_status)
+        self._end_quota_rests(acc)
+        return status, raw
+
+    def _end_quota_rests(self, acc: Account) -> None:
+        """Quota rests that end early: the model's own number shows quota again and both windows
+        of its group do (not a 404's rest, nor another kind)."""
+        cooling = self.pool.cooldowns(acc.id)
+        now = self.clock()
         for name, q in acc.models.items():
-            if q.remaining:  # the quota is back (early reset): a quota rest ends (not a 404's)
+            c = cooling.get(name)
+            if c is None or c.kind != "quota" or not q.remaining:
+                continue
+            if may_end_rest(acc.quota_windows, name, c.until - now):
                 self.pool.clear_cooldowns(acc.id, name, kinds=frozenset({"quota"}))
+
+    def quota_spent(self, acc: Account, model: str, seconds: float) -> None:
+        """A 429 QUOTA_EXHAUSTED whose reset is longer than a 5-hour window: the model's group
+        has spent its weekly quota on this account, so none of its ids is tried there until then
+        (saved with the record)."""
+        if seconds > FIVE_HOURS + 60:
+            acc.quota_windows = learn_spent(acc.quota_windows, model, self.clock() + seconds)
+            self.store.save()
+
+    def retire(self, model: str, replacement: str, mapping: dict[str, str]) -> str | None:
+        """Google answered that `model` is no longer available and to switch to `replacement` (a
+        display name): every account listing it forwards it to the id it serves under that name
+        from now on. Returns the id on the first such account (None: no account serves one)."""
+        first: str | None = None
+        for acc in self.store.all():
+            if model not in acc.models and model not in acc.retired:
+                continue
+            new = id_for_display(acc, replacement, mapping)
+            if new is None or new == model:
+                acc.models = {m: q for m, q in acc.models.items() if m != model}
+                continue
+            learn_retired(acc, model, new)
+            first = first or new
+        self.store.save()
+        return first
 
     def _triage_account_answer(self, acc: Account, status: int, raw: bytes) -> None:
         """A 403 on an account call means the same as on generation (verification, API off,
@@ -251,7 +349,7 @@ class AccountService:
         except onboarding.OnboardingError as e:
             if e.link:
                 self.pool.pause_for_verification(acc.id, link=e.link, link_text=e.link_text, message=str(e))
-            self.store.put(acc)
+            await self.store.a_put(acc)
             raise AccountError(str(e)) from e
         except TransportError as e:
             raise AccountError(f"Cloud Code could not be reached while onboarding {acc.email}: "
@@ -273,13 +371,12 @@ class AccountService:
             self._last_probe[acc.id] = now
             try:
                 token = await self.access_token(acc)
-                status, data, _ = await self.upstream.fetch_available_models(token, acc.project)
+                status, _ = await self._read_quota(acc, token)
             except (TokenUnavailable, TransportError) as e:
                 log.info("quota re-check of %s failed: %s", acc.email, e)
                 continue
             if status == 200:
-                self._apply_models(acc, data)
-                self.store.put(acc)
+                await self.store.a_put(acc)
                 n += 1
         return n
 

@@ -5,6 +5,8 @@ menu and `trayproxy accounts list`, built from the record and the pool's cooldow
 person to verify it; `verify.url` is the link), `disabled` (with the reason, who did it and what
 to do) and `not_onboarded`. Per-model cooldowns (with kind, reason and the time they end) are
 listed whatever the status. Quota is what the upstream reported: `remaining` None is "unknown".
+`windows` are both quota windows per model group (5 hours and weekly, retrieveUserQuotaSummary),
+with `spent_until` set while an empty one keeps the group's models from this account.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 
 from trayproxy.accounts.cooldown import VERIFY_PAUSE
 from trayproxy.accounts.pool import Cooldown
+from trayproxy.accounts.quota_windows import spent_until
 from trayproxy.accounts.store import Account
 
-__all__ = ["account_view", "what_to_do", "clock_time", "short_left"]
+__all__ = ["account_view", "what_to_do", "clock_time", "short_left", "windows_view"]
 
 
 def clock_time(ts: float) -> str:
@@ -49,6 +52,22 @@ def what_to_do(acc: Account) -> str | None:
     if not acc.onboarded:
         return "Press Retry to onboard it, or open Antigravity / Gemini Code Assist once with this account."
     return None
+
+
+def windows_view(acc: Account, now: float) -> list[dict[str, Any]]:
+    """One entry per model group: its name, and its 5-hour and weekly windows (remaining None:
+    "unknown"), `spent_until` while an empty window keeps its models from this account."""
+    out: list[dict[str, Any]] = []
+    for family in ("gemini", "3p"):
+        mine = [w for w in acc.quota_windows if w.family == family]
+        if not mine:
+            continue
+        by = {w.window: {"remaining": w.remaining, "reset_time": w.reset_time} for w in mine}
+        probe = "gemini" if family == "gemini" else "claude"
+        out.append({"family": family, "group": next((w.group for w in mine if w.group), ""),
+                    "five_hour": by.get("5h"), "weekly": by.get("weekly"),
+                    "spent_until": spent_until(acc.quota_windows, probe, now)})
+    return out
 
 
 def account_view(acc: Account, cooldowns: dict[str, Cooldown], now: float) -> dict[str, Any]:
@@ -103,6 +122,9 @@ def account_view(acc: Account, cooldowns: dict[str, Cooldown], now: float) -> di
         "onboarded_at": acc.onboarded_at,
         "quota_updated": acc.quota_updated,
         "models": models,
+        "windows": windows_view(acc, now),
+        "windows_updated": acc.windows_updated,
+        "credits": acc.credits,
         "cooldowns": cds,
         "last_used": acc.last_used,
         "now": now,

@@ -7,7 +7,13 @@ the request (pure). Status + `ErrorInfo.reason` + retry hints + message in, a `V
 | 429 RATE_LIMIT_EXCEEDED, delay <= 3 s    | rate_limit: wait, retry the same account, then cool+move  |
 | 429 RATE_LIMIT_EXCEEDED, longer          | rate_limit: cool account+model for the delay, fail over   |
 | 429 no reason, no hint (bare)            | bare_429: one quick retry, short flat cooldown, bounded   |
-| 429/503 MODEL_CAPACITY_EXHAUSTED         | capacity: back off, retry; Google's capacity, no cooldown |
+| 429/503 MODEL_CAPACITY_EXHAUSTED/EXCEEDED| capacity: back off, retry; Google's capacity, no cooldown |
+|   or "No capacity available"             |   (upstream/cloudcode.py tried the other hosts first)     |
+| 429 INSUFFICIENT_G1_CREDITS_BALANCE      | credits: no Google One AI credits left, fail over         |
+| 429 "limit: 0"                           | not_found: the account has no quota at all for the model  |
+| 429 QuotaFailure per day (quotaId)       | quota: cool account+model until the next Pacific midnight |
+| 429 QuotaFailure per minute              | rate_limit: a minute's rest, fail over                    |
+| 499 Client Closed Request                | server: retry once, fail over (gemini-cli: retryable)     |
 | 5xx, 408                                 | server: brief rest of account+model, fail over            |
 | 401                                      | auth: (token refreshed first) short rest, fail over       |
 | 403 VALIDATION_REQUIRED                  | verify: pause the account, keep the link, fail over       |
@@ -17,12 +23,15 @@ the request (pure). Status + `ErrorInfo.reason` + retry hints + message in, a `V
 | 400 invalid thinking signature           | bad_signature: retry once without earlier thinking        |
 | other 4xx                                | client: the request's own fault, to the client            |
 
-Baseline: what the peers learned (see shared/reference/upstream-as-it-is.md §2).
+Baseline: what the peers learned (see shared/reference/upstream-as-it-is.md §2 and §7, and
+gemini-cli's googleQuotaErrors.ts for the order the 429 variants are read in).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from trayproxy.accounts.cooldown import (
@@ -39,8 +48,10 @@ __all__ = ["Verdict", "Kind", "classify", "classify_error", "LIMIT_KINDS", "OUTA
 
 Kind = Literal[
     "quota", "rate_limit", "bare_429", "capacity", "server", "auth", "verify", "disabled", "forbidden",
-    "not_found", "bad_signature", "client",
+    "not_found", "bad_signature", "client", "credits",
 ]
+_ZERO_LIMIT_RE = re.compile(r"limit:\s*0(?![.\d])")
+_PACIFIC_STANDARD = timezone(timedelta(hours=-8))
 LIMIT_KINDS = frozenset({"quota", "rate_limit"})  # "really rate-limited or out of quota"
 OUTAGE_KINDS = frozenset({"server", "capacity", "network"})
 
@@ -61,6 +72,7 @@ class Verdict:
     refresh_catalog: bool = False
     strip_thinking: bool = False
     explicit: bool = False  # the delay came from the upstream
+    group_quota: bool = False  # QUOTA_EXHAUSTED: the quota of the model's group (its 5-hour / weekly window)
 
     @property
     def limit(self) -> bool:
@@ -74,26 +86,51 @@ def _contains(text: str, *needles: str) -> bool:
 def classify(status: int, headers: dict[str, str], body: bytes, *, now: float, repeats: int = 0) -> Verdict:
     """Classify a non-2xx upstream answer. `repeats` counts earlier failures of this
     account+model, so defaults without a hint grow (bare 429s excepted)."""
-    return classify_error(parse_error(status, headers, body, now=now), repeats=repeats)
+    return classify_error(parse_error(status, headers, body, now=now), repeats=repeats, now=now)
 
 
-def classify_error(e: UpstreamError, *, repeats: int = 0) -> Verdict:
+def until_pacific_midnight(now: float) -> float:
+    """Seconds until Google's daily quotas reset (midnight Pacific time; standard time, so at most
+    an hour late in summer)."""
+    t = datetime.fromtimestamp(now, _PACIFIC_STANDARD)
+    midnight = (t + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - t).total_seconds()
+
+
+def classify_error(e: UpstreamError, *, repeats: int = 0, now: float | None = None) -> Verdict:
     status, msg, reason = e.status, e.message, e.reason.upper()
     low = msg.lower()
     model = e.meta("model")
     on = f" for {model}" if model else ""
 
-    capacity = reason == "MODEL_CAPACITY_EXHAUSTED" or _contains(low, "no capacity available", "capacity exhausted")
+    capacity = reason in ("MODEL_CAPACITY_EXHAUSTED", "MODEL_CAPACITY_EXCEEDED") or _contains(
+        low, "no capacity available", "capacity exhausted", "capacity exceeded")
     if capacity and status in (429, 503, 529):
         d, explicit = bounded(e.hint, 1.0, 10.0, repeats, floor=0.2)
         return Verdict("capacity", msg, f"Google has no capacity{on} right now", retry_same=d, failover=True,
                        explicit=explicit)
 
     if status == 429:
-        if reason == "QUOTA_EXHAUSTED" or (not reason and e.reset_delay is not None):
+        if reason == "INSUFFICIENT_G1_CREDITS_BALANCE":
+            return Verdict("credits", msg, "no Google One AI credits left on this account", failover=True)
+        if _ZERO_LIMIT_RE.search(low):  # a quota of zero: the model is not available to this account
+            return Verdict("not_found", msg, f"Google gives this account no quota{on} (\"limit: 0\")",
+                           cooldown=6 * 3600.0, failover=True)
+        if any("perday" in q.lower() or "daily" in q.lower() for q in e.quota_ids):
+            hint = until_pacific_midnight(now) if now is not None and e.hint is None else e.hint
+            d, explicit = bounded(hint, 3600.0, MAX_QUOTA_COOLDOWN, repeats)
+            return Verdict("quota", msg, f"the day's quota is spent{on}", cooldown=d, failover=True,
+                           explicit=explicit)
+        if e.hint is None and (any("perminute" in q.lower() for q in e.quota_ids)
+                               or "perminute" in (e.meta("quota_limit") or "").lower()):
+            return Verdict("rate_limit", msg, f"rate-limited{on} (per minute)", cooldown=60.0, failover=True,
+                           explicit=True)
+        if reason == "QUOTA_EXHAUSTED" or (not reason and (e.reset_delay is not None
+                                                           or "exhausted your capacity" in low)):
             d, explicit = bounded(e.reset_delay if e.reset_delay is not None else e.hint, 60.0,
                                   MAX_QUOTA_COOLDOWN, repeats)
-            return Verdict("quota", msg, f"out of quota{on}", cooldown=d, failover=True, explicit=explicit)
+            return Verdict("quota", msg, f"out of quota{on}", cooldown=d, failover=True, explicit=explicit,
+                           group_quota=True)
         if reason == "RATE_LIMIT_EXCEEDED" or (not reason and e.has_hint):
             hint = e.hint
             if hint is not None and hint <= RETRY_SAME_MAX:
@@ -121,6 +158,11 @@ def classify_error(e: UpstreamError, *, repeats: int = 0) -> Verdict:
         return Verdict("bad_signature", msg, "a thinking signature from another model or session",
                        strip_thinking=True)
 
+    if status == 499:  # "Client Closed Request": Google gave up on its side; worth one more try
+        d, explicit = bounded(e.hint, 5.0, 60.0, repeats)
+        return Verdict("server", msg, "Google cancelled the request (HTTP 499)", cooldown=d, retry_same=1.0,
+                       failover=True, explicit=explicit)
+
     if status == 408 or status >= 500:
         d, explicit = bounded(e.hint, 5.0, 60.0, repeats)
         return Verdict("server", msg, f"Google's server answered HTTP {status}", cooldown=d, failover=True,
@@ -132,7 +174,8 @@ def classify_error(e: UpstreamError, *, repeats: int = 0) -> Verdict:
 def _forbidden(e: UpstreamError, low: str, reason: str, repeats: int) -> Verdict:
     msg = e.message
     if reason == "VALIDATION_REQUIRED" or _contains(low, "validation_required", "verify your account"):
-        link = e.meta("validation_url", "validationUrl", "appeal_url") or (e.links[0] if e.links else None)
+        link = e.meta("validation_url", "validationUrl", "validation_link", "appeal_url") or (
+            e.links[0] if e.links else None)
         text = e.meta("validation_error_message", "validationErrorMessage") or "Google asks you to verify this account"
         return Verdict("verify", msg, text, pause=True, model_scoped=False, failover=True, link=link,
                        link_text=e.meta("validation_url_link_text", "validationUrlLinkText") or "Verify your account")

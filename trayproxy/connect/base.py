@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Endpoint", "Connector", "Installed", "detect", "home_dir", "parse_version", "newer_than"]
+from trayproxy.connect.edits import Change, Editor
+
+__all__ = ["Endpoint", "Connector", "Installed", "detect", "home_dir", "parse_version", "newer_than", "blocker",
+           "check_folder"]
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Endpoint:
     """What a client will use after reading its files: where it sends requests, with which key,
     in which protocol, asking for which model (None: the client's own default)."""
 
-    protocol: str  # "anthropic" | "openai-responses" | "gemini"
+    protocol: str  # "anthropic" | "openai-responses" | "openai-chat" | "gemini"
     base_url: str
     api_key: str
     model: str | None = None
@@ -45,10 +48,18 @@ class Installed:
 
 @dataclass
 class Files:
-    """New contents for each file a connect writes (bytes), in the order they are written."""
+    """New contents for each file a connect writes (bytes), in the order they are written, and
+    per file what changed in it (its format and the `edits.Change`s, for undo)."""
 
     contents: dict[Path, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    changes: dict[Path, tuple[str, list[Change]]] = field(default_factory=dict)
+
+    def add(self, path: Path, before: str, editor: Editor) -> None:
+        """The file's new text from `editor`, if it differs from `before`."""
+        if editor.text != before:
+            self.contents[path] = editor.text.encode("utf-8")
+            self.changes[path] = (editor.fmt, list(editor.changes))
 
 
 class Connector(Protocol):
@@ -60,8 +71,10 @@ class Connector(Protocol):
     def files(self, env: Mapping[str, str]) -> list[Path]:
         """The files this client reads that connect may write."""
 
-    def render(self, env: Mapping[str, str], base_url: str, api_key: str) -> Files:
-        """The new contents of those files: the user's own, with ours merged in."""
+    def render(self, env: Mapping[str, str], base_url: str, api_key: str,
+               options: Mapping[str, str] | None = None) -> Files:
+        """The new contents of those files: the user's own, with ours merged in (`options`: the
+        user's choices a client asks for, e.g. Gemini CLI's folder trust)."""
 
     def endpoint(self, env: Mapping[str, str]) -> Endpoint | None:
         """What the client will use, read back from its files (None: not configured for us)."""
@@ -77,8 +90,23 @@ class Connector(Protocol):
         """Variables in `env` that will override the files in the user's shell."""
 
 
+def blocker(connector: Connector, env: Mapping[str, str], folder: Path) -> str | None:
+    """A step left to the user before the client uses the proxy in `folder` (connectors that
+    have one define `blocker`, e.g. Gemini CLI's folder trust)."""
+    fn = getattr(connector, "blocker", None)
+    result = fn(env, folder) if callable(fn) else None
+    return result if isinstance(result, str) else None
+
+
 def home_dir(env: Mapping[str, str]) -> Path:
     return Path(env.get("HOME") or env.get("USERPROFILE") or str(Path.home()))
+
+
+def check_folder(env: Mapping[str, str]) -> Path:
+    """Where a client is run to prove it works: a new folder under the user's home, as the user
+    would start it in a project of theirs (nobody trusted it, it is not a git repository)."""
+    base = env.get("XDG_CACHE_HOME") or str(home_dir(env) / ".cache")
+    return Path(base) / "trayproxy" / "connect-check"
 
 
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")

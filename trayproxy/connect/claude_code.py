@@ -13,6 +13,7 @@ from pathlib import Path
 
 from trayproxy.connect import jsonfile
 from trayproxy.connect.base import Endpoint, Files, home_dir
+from trayproxy.connect.edits import MISSING, Editor
 
 __all__ = ["ClaudeCode"]
 
@@ -32,19 +33,19 @@ class ClaudeCode:
     def files(self, env: Mapping[str, str]) -> list[Path]:
         return [self.settings_file(env)]
 
-    def render(self, env: Mapping[str, str], base_url: str, api_key: str) -> Files:
+    def render(self, env: Mapping[str, str], base_url: str, api_key: str,
+               options: Mapping[str, str] | None = None) -> Files:
         path = self.settings_file(env)
         text = path.read_text(encoding="utf-8") if path.exists() else ""
-        new = text or "{}\n"
-        current = jsonfile.load(text, str(path)).get("env")
+        ed = Editor("json", text, str(path))
         values = {"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_AUTH_TOKEN": api_key}
-        if isinstance(current, dict) and "ANTHROPIC_API_KEY" in current:
+        if ed.get(("env", "ANTHROPIC_API_KEY")) is not MISSING:
             values["ANTHROPIC_API_KEY"] = api_key
         for k, v in values.items():
-            new = jsonfile.set_path(new, str(path), ("env", k), v)
-        if new == "{}\n" and not text:
-            new = text
-        return Files({path: new.encode("utf-8")} if new != text else {})
+            ed.set(("env", k), v)
+        out = Files()
+        out.add(path, text, ed)
+        return out
 
     def endpoint(self, env: Mapping[str, str]) -> Endpoint | None:
         path = self.settings_file(env)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trayproxy.connect.base import Endpoint, Files, home_dir
+from trayproxy.connect.edits import Editor
 
 if TYPE_CHECKING:
     import tomlkit
@@ -52,32 +53,23 @@ class Codex:
         except TOMLKitError as e:
             raise CodexConfigError(f"{path} is not valid TOML ({e}); fix it, then connect again") from e
 
-    def render(self, env: Mapping[str, str], base_url: str, api_key: str) -> Files:
-        import tomlkit
-
+    def render(self, env: Mapping[str, str], base_url: str, api_key: str,
+               options: Mapping[str, str] | None = None) -> Files:
         path = self.config_file(env)
         text = path.read_text(encoding="utf-8") if path.exists() else ""
         doc = self._parse(path)
-        if doc.get("model_provider") != PROVIDER:
-            doc["model_provider"] = PROVIDER
         providers: Any = doc.get("model_providers")
-        if providers is None:
-            providers = tomlkit.table(is_super_table=True)
-            doc["model_providers"] = providers
-        elif not isinstance(providers, dict):
+        if providers is not None and not isinstance(providers, dict):
             raise CodexConfigError(f"{path}: model_providers is not a table; fix it, then connect again")
-        mine: Any = providers.get(PROVIDER)
-        if mine is None:
-            mine = tomlkit.table()
-            providers[PROVIDER] = mine
+        ed = Editor("toml", text, str(path))
+        ed.set(("model_provider",), PROVIDER)
         for k, v in (("name", "trayproxy"), ("base_url", f"{base_url}/v1"), ("wire_api", "responses"),
                      ("experimental_bearer_token", api_key)):
-            if mine.get(k) != v:
-                mine[k] = v
-        if "env_key" in mine:  # an env var would win over the token, and it is not set by us
-            del mine["env_key"]
-        new = tomlkit.dumps(doc)
-        return Files({path: new.encode("utf-8")} if new != text else {})
+            ed.set(("model_providers", PROVIDER, k), v)
+        ed.delete(("model_providers", PROVIDER, "env_key"))  # an env var would win over the token
+        out = Files()
+        out.add(path, text, ed)
+        return out
 
     def endpoint(self, env: Mapping[str, str]) -> Endpoint | None:
         path = self.config_file(env)

@@ -1,11 +1,12 @@
 """Merging variables into a dotenv file (Gemini CLI's ~/.gemini/.env): our keys get their new
-value on the line where they are (or are appended), every other line and comment stays."""
+value on the line where they are (or are appended), every other line and comment stays; `remove`
+takes a variable's lines out again (undo)."""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["merge", "parse"]
+__all__ = ["merge", "parse", "remove"]
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 
@@ -43,3 +44,11 @@ def merge(text: str, values: dict[str, str]) -> str:
             out += "\n"
         out += "".join(f"{k}={values[k]}\n" for k in missing)
     return out
+
+
+def remove(text: str, key: str) -> str:
+    """`text` without the lines that set `key`."""
+    lines = text.splitlines(keepends=True)
+    kept = [ln for ln in lines
+            if not ((m := _LINE.match(ln)) and not ln.lstrip().startswith("#") and m.group(1) == key)]
+    return "".join(kept)

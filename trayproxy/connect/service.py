@@ -17,16 +17,18 @@ from typing import Any
 
 from trayproxy.connect import backup as backups
 from trayproxy.connect import verify
-from trayproxy.connect.base import Connector, Installed, detect
+from trayproxy.connect.base import Connector, Endpoint, Installed, blocker, check_folder, detect
 from trayproxy.connect.claude_code import ClaudeCode
 from trayproxy.connect.codex import Codex, CodexConfigError
 from trayproxy.connect.gemini_cli import GeminiCli
 from trayproxy.connect.jsonfile import JsonFileError
+from trayproxy.connect.kilo import Kilo
+from trayproxy.connect.opencode import OpenCode
 from trayproxy.fileio import atomic_write
 
-__all__ = ["CLIENTS", "Result", "connect", "undo", "check", "status", "ConnectError"]
+__all__ = ["CLIENTS", "Result", "connect", "undo", "check", "status", "stale", "pointing", "ConnectError"]
 
-CLIENTS: dict[str, Connector] = {c.id: c for c in (ClaudeCode(), Codex(), GeminiCli())}
+CLIENTS: dict[str, Connector] = {c.id: c for c in (ClaudeCode(), Codex(), GeminiCli(), OpenCode(), Kilo())}
 
 
 class ConnectError(Exception):
@@ -94,14 +96,21 @@ def _verify(c: Connector, res: Result, env: Mapping[str, str], base_url: str | N
     res.notes.extend(ep.notes)
     for var in c.shell_overrides(env):
         res.notes.append(f"{var} is set in this shell and wins over the file for {c.title}; unset it")
-    if base_url is not None and ep.base_url.rstrip("/") not in (base_url, f"{base_url}/v1"):
-        res.notes.append(f"{c.title} points at {ep.base_url}, not at this proxy ({base_url})")
-    if api_key is not None and ep.api_key != api_key:
-        res.notes.append(f"the key in {c.title}'s settings is not the proxy's current key; connect again")
+    wrong = pointing(ep, base_url, api_key) if base_url is not None else None
+    if wrong == "port":
+        res.notes.append(f"{c.title} points at {ep.base_url}, not at this proxy ({base_url}); "
+                         f"connect again: trayproxy connect {c.id}")
+    elif wrong == "key":
+        res.notes.append(f"the key in {c.title}'s settings is not the proxy's current key; "
+                         f"connect again: trayproxy connect {c.id}")
     res.round_trip = verify.round_trip(ep)
     res.round_trip.problem = _redact(res.round_trip.problem, ep.api_key)
     if not res.round_trip.ok:
         res.problem = res.round_trip.problem
+        return
+    step = blocker(c, env, check_folder(env) / "project")
+    if step is not None:  # the files are right, but the client will not use them yet: no ✓
+        res.problem = step
         return
     if run_client and res.installed.binary:
         res.client_run = verify.run_client(c, res.installed.binary, env)
@@ -114,18 +123,20 @@ def _verify(c: Connector, res: Result, env: Mapping[str, str], base_url: str | N
 
 
 def connect(client: str, *, base_url: str, api_key: str, backup_root: Path,
-            env: Mapping[str, str] | None = None, run_client: bool = True) -> Result:
+            env: Mapping[str, str] | None = None, run_client: bool = True,
+            options: Mapping[str, str] | None = None) -> Result:
+    """`options`: choices a client asks for (Gemini CLI: {"trust": "home" | "all"})."""
     c = _connector(client)
     env = os.environ if env is None else env
     res = Result(c.id, c.title, "connect")
     try:
-        files = c.render(env, base_url, api_key)
+        files = c.render(env, base_url, api_key, options)
     except (JsonFileError, CodexConfigError, OSError, UnicodeDecodeError) as e:
         res.problem = str(e)
         return res
     res.notes.extend(files.notes)
     if files.contents:
-        b = backups.take(backup_root, c.id, list(files.contents))
+        b = backups.take(backup_root, c.id, list(files.contents), written=files.contents, changes=files.changes)
         res.backup = str(b.folder)
         for path, data in files.contents.items():
             old_mode = path.stat().st_mode & 0o777 if path.exists() else None
@@ -146,10 +157,12 @@ def undo(client: str, *, backup_root: Path, env: Mapping[str, str] | None = None
         res.problem = f"no backup of {c.title}'s settings to restore (connect was not run, or was undone)"
         return res
     try:
-        res.files = [str(p) for p in backups.restore(b)]
+        done = backups.restore(b)
     except (backups.BackupError, OSError) as e:
         res.problem = str(e)
         return res
+    res.files = [str(p) for p in done.touched]
+    res.notes.extend(f"kept as you changed it after connect: {k}" for k in done.kept)
     res.backup = str(b.folder)
     res.ok = True
     return res
@@ -163,9 +176,23 @@ def check(client: str, *, base_url: str | None, api_key: str | None,
     return res
 
 
+def pointing(ep: Endpoint | None, base_url: str, api_key: str | None) -> str | None:
+    """What is wrong with a client's settings for this proxy: "port" (another address), "key"
+    (another key), or None (it points here, or nowhere)."""
+    if ep is None:
+        return None
+    if ep.base_url.rstrip("/") not in (base_url, f"{base_url}/v1"):
+        return "port"
+    if api_key is not None and ep.api_key != api_key:
+        return "key"
+    return None
+
+
 def status(*, base_url: str, backup_root: Path, env: Mapping[str, str] | None = None,
-           versions: bool = True) -> list[dict[str, Any]]:
-    """Per client: installed (and version), whether its files point at this proxy, whether undo can."""
+           versions: bool = True, api_key: str | None = None) -> list[dict[str, Any]]:
+    """Per client: installed (and version), whether its files point at this proxy, whether undo
+    can, and `stale`: a client connect wrote (its backup is there) that now points at another
+    port or carries another key ("port" / "key"), fixed by connecting it again."""
     env = os.environ if env is None else env
     out = []
     for c in CLIENTS.values():
@@ -173,12 +200,20 @@ def status(*, base_url: str, backup_root: Path, env: Mapping[str, str] | None = 
             ep = c.endpoint(env)
         except (JsonFileError, CodexConfigError):
             ep = None
-        connected = ep is not None and ep.base_url.rstrip("/") in (base_url, f"{base_url}/v1")
+        wrong = pointing(ep, base_url, api_key)
+        can_undo = backups.newest(backup_root, c.id) is not None
         inst = detect(c, env) if versions else None
-        out.append({"client": c.id, "title": c.title, "connected": connected,
-                    "can_undo": backups.newest(backup_root, c.id) is not None,
+        out.append({"client": c.id, "title": c.title, "connected": ep is not None and wrong in (None, "key"),
+                    "can_undo": can_undo, "stale": wrong if can_undo else None,
+                    "points_at": ep.base_url if ep is not None else None,
                     "installed": inst.to_dict() if inst else None})
     return out
+
+
+def stale(*, base_url: str, api_key: str, backup_root: Path, env: Mapping[str, str] | None = None) -> list[str]:
+    """The clients connect wrote that no longer point at this proxy (or carry an old key)."""
+    return [r["client"] for r in status(base_url=base_url, backup_root=backup_root, env=env, versions=False,
+                                        api_key=api_key) if r["stale"]]
 
 
 def _when(folder: str | None) -> str:

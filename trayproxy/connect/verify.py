@@ -1,6 +1,7 @@
 """Proof that a client is wired right: one real request through the proxy in the client's own
 protocol with exactly the base URL, key and model read back from the client's files, and, when
-the client is installed, the client itself answering one short prompt."""
+the client is installed, the client itself answering one short prompt where and as the user will
+run it (`run_client`)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trayproxy.connect.base import Connector, Endpoint
+from trayproxy.connect.base import Connector, Endpoint, check_folder
 
 __all__ = ["RoundTrip", "ClientRun", "round_trip", "run_client", "PROMPT"]
 
 PROMPT = "Reply with the single word OK."
 # what each protocol asks for when the client's files name no model (the proxy maps the name)
-DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai-responses": "gpt-5-codex", "gemini": "gemini-2.5-flash"}
+DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai-responses": "gpt-5-codex", "openai-chat": "gpt-5",
+                  "gemini": "gemini-3-flash"}
 
 
 @dataclass
@@ -54,6 +56,9 @@ def _request(ep: Endpoint, model: str) -> tuple[str, dict[str, str], dict[str, A
     if ep.protocol == "openai-responses":
         return (f"{base}/responses", {"Authorization": f"Bearer {ep.api_key}"},
                 {"model": model, "input": PROMPT, "max_output_tokens": 32})
+    if ep.protocol == "openai-chat":
+        return (f"{base}/chat/completions", {"Authorization": f"Bearer {ep.api_key}"},
+                {"model": model, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 32})
     return (f"{base}/v1beta/models/{model}:generateContent", {"x-goog-api-key": ep.api_key},
             {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}], "generationConfig": {"maxOutputTokens": 32}})
 
@@ -65,6 +70,8 @@ def _text(protocol: str, body: dict[str, Any]) -> str:
         if protocol == "openai-responses":
             return "".join(c.get("text", "") for item in body["output"] if item.get("type") == "message"
                            for c in item.get("content", []))
+        if protocol == "openai-chat":
+            return str(body["choices"][0]["message"].get("content") or "")
         return "".join(p.get("text", "") for p in body["candidates"][0]["content"]["parts"] if not p.get("thought"))
     except (KeyError, IndexError, TypeError, AttributeError):
         return ""
@@ -108,11 +115,17 @@ def round_trip(ep: Endpoint, *, timeout: float = 60.0) -> RoundTrip:
 
 
 def run_client(connector: Connector, binary: str, env: Mapping[str, str], *, timeout: float = 180.0) -> ClientRun:
-    """The installed client answers PROMPT with the files as written (variables that would
-    override them are left out of its environment; no key is on its command line)."""
-    with tempfile.TemporaryDirectory(prefix="trayproxy-connect-") as cwd:
+    """The installed client answers PROMPT as the user will run it: in a new folder under their
+    home that nobody trusted (`base.check_folder`), with $PWD that folder (OpenCode and Kilo take
+    their folder from it), stdin closed, the user's environment minus variables that would
+    override the files just written, nothing added that the user would not have; no key on its
+    command line."""
+    parent = check_folder(env)
+    parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="run-", dir=parent) as cwd:
+        run_env = {**connector.run_env(env), "PWD": cwd}
         try:
-            p = subprocess.run(connector.run_args(binary, PROMPT), cwd=cwd, env=connector.run_env(env),
+            p = subprocess.run(connector.run_args(binary, PROMPT), cwd=cwd, env=run_env,
                                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return ClientRun(True, problem=f"{connector.title} did not answer within {int(timeout)} s")

@@ -1,7 +1,8 @@
-"""Removing secrets from anything the monitor stores: exact known secrets (also in their
-JSON-escaped and URL-encoded spellings) and the shapes of keys and tokens (`sk-` keys, Google
-OAuth access / refresh tokens, Google API keys, bearer tokens, credential-named JSON fields and
-headers, `?key=` in URLs)."""
+"""Removing secrets from anything the monitor stores or the app logs: exact known secrets (also
+in their JSON-escaped and URL-encoded spellings) and the shapes of keys and tokens (`sk-` keys,
+Google OAuth access / refresh tokens, Google API keys, bearer tokens, credential-named JSON
+fields and headers, `?key=` in URLs); and making client text safe to show (`printable`):
+control characters a terminal would act on become visible escapes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import quote
 
-__all__ = ["redact_text", "redact_known", "redact_shapes", "secret_forms", "needs_redaction", "redact_bytes", "cap_bytes", "utf8_safe", "MARK"]
+__all__ = ["redact_text", "redact_known", "redact_shapes", "secret_forms", "needs_redaction", "redact_bytes", "cap_bytes",
+           "utf8_safe", "printable", "has_controls", "MARK"]
 
 MARK = "[REDACTED]"
 _FIELDS = (
@@ -123,3 +125,29 @@ def utf8_safe(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     except UnicodeEncodeError:
         return text.encode("utf-8", "replace").decode("utf-8")
+
+
+# What a terminal (or a log viewer) would act on instead of showing: C0 controls (ESC starts the
+# sequences that recolour, move the cursor, retitle the window or write to the clipboard), DEL,
+# C1 controls (0x9b is a one-byte CSI), line and paragraph separators, and the bidirectional
+# overrides that make text read differently from what it is.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def has_controls(text: str) -> bool:
+    """Whether `printable(text)` would change anything."""
+    return _CONTROLS.search(text) is not None
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """`text` with every control character shown as an escape (`\\x1b`, `\\u202e`), so that
+    nothing a client sent acts on the terminal or log viewer that shows it. With `lines`, line
+    feeds and tabs stay (a traceback's lines); without, a client cannot start a new log line."""
+    pattern = _CONTROLS_BUT_LINES if lines else _CONTROLS
+    return pattern.sub(_escape, text) if pattern.search(text) else text

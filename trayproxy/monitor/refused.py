@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from typing import Any
 
-from trayproxy.monitor.redact import utf8_safe
+from trayproxy.monitor.redact import printable, utf8_safe
 
 __all__ = ["RefusedCounter", "REFUSED_SCHEMA", "MAX_KEYS", "OTHER"]
 
@@ -32,10 +32,11 @@ Key = tuple[str, str, int]
 
 
 def _clean(text: str | None, cap: int = 200) -> str:
-    """Header text as stored: never lone surrogates (bytes that were not UTF-8), bounded."""
+    """Header text as stored: never lone surrogates (bytes that were not UTF-8), control
+    characters escaped, bounded."""
     if not text:
         return "-"
-    return utf8_safe(text)[:cap]
+    return printable(utf8_safe(text))[:cap]
 
 
 class RefusedCounter:

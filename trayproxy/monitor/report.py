@@ -1,4 +1,5 @@
-"""The request log for people and files: a terminal table (`trayproxy logs`), CSV and JSON."""
+"""The request log for people and files: a terminal table (`trayproxy logs`), CSV and JSON, and
+the guards' refusals counted per kind, origin and status (`trayproxy logs --refused`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from trayproxy.monitor.record import COLUMNS
 
-__all__ = ["format_table", "to_csv", "to_json"]
+__all__ = ["format_table", "format_refused", "to_csv", "to_json"]
 
 
 def _ms(v: Any) -> str:
@@ -101,6 +102,24 @@ def format_table(rows: list[dict[str, Any]], *, width: int = 120) -> str:
                 lines += [" " * _INDENT + _fit(route, wrap_w), " " * _INDENT + f"\u00b7 {acct[:8]}"]
         for part in textwrap.wrap(err, wrap_w, break_long_words=True, break_on_hyphens=False):
             lines.append(" " * _INDENT + part)
+    return "\n".join(lines)
+
+
+_KINDS = {"auth": "no or wrong API key", "origin": "a web page", "host": "a Host that is not this machine"}
+
+
+def format_refused(rows: list[dict[str, Any]], *, width: int = 120) -> str:
+    """One line per (kind, origin, status): the kind, the status, how many, the last and first
+    time, then the origin (or Host) that sent them, cut to `width`."""
+    head = f"{'kind':<7} {'st':>3} {'count':>7}  {'last':<8} {'first':<8}  origin"
+    lines = [head]
+    for r in rows:
+        line = (f"{str(r.get('kind') or '-'):<7} {r.get('status', ''):>3} {int(r.get('count') or 0):>7}  "
+                f"{_clock(r.get('last_ts')):<8} {_clock(r.get('first_ts')):<8}  ")
+        lines.append(line + _fit(str(r.get("origin") or "-"), max(10, width - len(line))))
+    kinds = sorted({str(r.get("kind")) for r in rows if r.get("kind") in _KINDS})
+    lines.append("")
+    lines += [f"{k}: {_KINDS[k]}" for k in kinds]
     return "\n".join(lines)
 
 

@@ -5,6 +5,10 @@ on and queues. The writer thread (writer.py) sleeps on the queue (no timers, so 
 stays idle), then redacts and writes up to 500 queued rows in one transaction. Retention (days and row count)
 runs at start and then at most once an hour, triggered by writes; the row limit also holds at
 every write. Requests the guards refuse are counted, not logged one by one (refused.py).
+Client text (routes, user agents, model names, error messages that quote them) is stored with
+its control characters escaped (redact.printable), and read that way too (rows an older version
+stored raw): an `<img src>` GET from any web page must not plant escape sequences that
+`trayproxy logs` would print to the user's terminal.
 Queries open their own short-lived read connection, which WAL lets run beside the writer.
 """
 
@@ -19,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from trayproxy.monitor.record import COLUMNS, RequestRecord
-from trayproxy.monitor.redact import needs_redaction, redact_bytes, redact_known, secret_forms, utf8_safe
+from trayproxy.monitor.redact import (
+    has_controls,
+    needs_redaction,
+    printable,
+    redact_bytes,
+    redact_known,
+    secret_forms,
+    utf8_safe,
+)
 from trayproxy.monitor.refused import REFUSED_SCHEMA, RefusedCounter
 from trayproxy.monitor.report import to_csv, to_json
 from trayproxy.monitor.writer import BatchWriter
@@ -79,13 +91,14 @@ def _int(v: Any) -> int:
 
 
 def _text(v: Any, name: str, forms: list[str]) -> str | None:
-    """A text column: stored as UTF-8 SQLite accepts, without secrets, within its length."""
+    """A text column: stored as UTF-8 SQLite accepts, its control characters escaped, without
+    secrets, within its length."""
     if v is None:
         return None
     s = v if type(v) is str else str(v)
     if not s.isascii():
         s = utf8_safe(s)
-    return redact_known(s, forms)[: _MAX_TEXT[name]]
+    return redact_known(printable(s), forms)[: _MAX_TEXT[name]]
 
 
 # The text columns, in the order `_prepare` reads them from a record.
@@ -95,15 +108,23 @@ _CAPS = tuple(_MAX_TEXT[name] for name in _TEXTS)
 
 
 def _clean_texts(texts: tuple[Any, ...], forms: list[str]) -> tuple[str | None, ...]:
-    """The text columns within their lengths when they are text with nothing to redact or mend
-    (one look at all of them: nearly every row), else () (each needs its own look)."""
+    """The text columns within their lengths when they are text with nothing to redact, escape or
+    mend (one look at all of them: nearly every row), else () (each needs its own look)."""
     for t in texts:
         if t is not None and type(t) is not str:
             return ()
-    joined = "\0".join([t for t in texts if t])
-    if not joined.isascii() or needs_redaction(joined, forms):
+    joined = " ".join([t for t in texts if t])
+    if not joined.isascii() or has_controls(joined) or needs_redaction(joined, forms):
         return ()
     return tuple([t if t is None else t[:cap] for t, cap in zip(texts, _CAPS, strict=True)])
+
+
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as read: text an older version stored raw gets its control characters escaped."""
+    for k, v in row.items():
+        if type(v) is str and has_controls(v):
+            row[k] = printable(v)
+    return row
 
 
 def _float(v: Any) -> float | None:
@@ -446,7 +467,7 @@ class Monitor:
             return []
         conn.row_factory = sqlite3.Row
         try:
-            return [dict(r) for r in conn.execute(sql, tuple(args))]
+            return [_shown(dict(r)) for r in conn.execute(sql, tuple(args))]
         except sqlite3.OperationalError as e:
             log.debug("request log query failed (%s)", e)
             return []

@@ -51,10 +51,11 @@ SAFETY_OFF: list[dict[str, str]] = [
 
 
 def unwrap(obj: Any) -> dict[str, Any]:
-    """Remove the `{"response": ...}` wrapper Cloud Code puts around Gemini responses."""
+    """Remove the `{"response": ...}` wrapper Cloud Code puts around Gemini responses (beside it:
+    `traceId`, `metadata`, and `consumedCredits` / `remainingCredits` when AI credits paid)."""
     if isinstance(obj, dict):
         inner = obj.get("response")
-        if isinstance(inner, dict) and len(obj) <= 3 and "candidates" not in obj:
+        if isinstance(inner, dict) and "candidates" not in obj:
             return inner
         return obj
     return {}

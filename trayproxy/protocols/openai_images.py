@@ -24,7 +24,7 @@ __all__ = ["to_gemini", "ImagesResult", "merge", "aspect_ratio", "DEFAULT_IMAGE_
 
 
 #: Used when the body names no model; resolved like any other name.
-DEFAULT_IMAGE_MODEL = "gemini-3-pro-image"
+DEFAULT_IMAGE_MODEL = "gemini-3.1-flash-image"
 #: Aspect ratios Gemini image models take.
 _RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _FORMATS = ("url", "b64_json")

@@ -14,11 +14,14 @@ Pure code. `to_chat` maps a Responses request (plus the stored history of a
 - `reasoning` items become the `reasoning_content` of the assistant turn they precede, replayed as
   a thought part only when a signature for exactly that text is remembered
   (`core.turns.reasoning_key`), so unsigned or foreign reasoning is safe;
-- function tools (flat Responses shape) -> chat tools; `custom` tools (e.g. Codex `apply_patch`)
-  -> a function with one string parameter `input`; `local_shell` -> a function `local_shell`;
-  `namespace` tools (Codex's multi_agent_v1) -> their functions (a call to one names its namespace);
-  hosted tools (web_search, file_search, ...) are dropped without an error; `item_reference`
-  items are resolved against the conversation's items by id;
+- tools: top-level `tools` and Codex's `additional_tools` items (`responses_tools`: function,
+  freeform `custom`, `local_shell`, `tool_search`, `namespace` members) -> chat function tools;
+  a replayed call names its tool (and namespace) and goes upstream under the offered name;
+- `web_search_call` / `image_generation_call` items (hosted calls of earlier turns) -> a note in
+  the assistant turn; `agent_message` (another agent's message) -> a user message;
+  `configuration_update` -> its reasoning effort; `tool_search_call` / `tool_search_output` ->
+  a `tool_search` call and its result; `item_reference` items are resolved against the
+  conversation's items by id. Any other item type is a 400 naming it (never dropped);
 - `tool_choice`, `reasoning.effort`, `max_output_tokens`, `text.format`, sampling parameters.
 
 The response side is `ResponsesStream` (in `openai_responses_stream`, re-exported here).
@@ -31,10 +34,11 @@ from typing import Any
 
 import orjson
 
-from trayproxy.json_types import JSON
+from trayproxy.json_types import JSON, MAX_DEPTH, deeper_than
 from trayproxy.protocols import openai_shapes
 from trayproxy.protocols.errors import RequestError
-from trayproxy.protocols.openai_responses_stream import LOCAL_SHELL_TOOL, ResponsesStream
+from trayproxy.protocols.openai_responses_stream import ResponsesStream
+from trayproxy.protocols.responses_tools import LOCAL_SHELL_TOOL, TOOL_SEARCH_TOOL, ToolSet, collect
 
 __all__ = [
     "to_gemini",
@@ -43,11 +47,14 @@ __all__ = [
     "request_echo",
     "ResponsesStream",
     "LOCAL_SHELL_TOOL",
+    "tool_set",
 ]
 
 
-_CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call")
-_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")
+_CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call", "tool_search_call")
+_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "local_shell_call_output", "tool_search_output")
+# items that are not turns of the conversation: declarations and controls, read elsewhere
+_CONTROL_TYPES = ("additional_tools", "configuration_update", "compaction_trigger")
 _ROLES = ("user", "assistant", "system", "developer")
 _EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
@@ -167,8 +174,8 @@ def _arguments(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _call(item: JSON, kind: str, where: str) -> JSON:
-    """A function / custom / local_shell call item -> a chat tool call."""
+def _call(item: JSON, kind: str, where: str, tools: ToolSet) -> JSON:
+    """A function / custom / local_shell / tool_search call item -> a chat tool call."""
     call_id = item.get("call_id") or item.get("id")
     if not isinstance(call_id, str) or not call_id:
         raise RequestError(f"a {kind} item needs a call_id", field=f"{where}.call_id")
@@ -181,10 +188,15 @@ def _call(item: JSON, kind: str, where: str) -> JSON:
             args["timeout_ms"] = action["timeout_ms"]
         name: Any = LOCAL_SHELL_TOOL
         arguments = orjson.dumps(args).decode()
+    elif kind == "tool_search_call":
+        name = TOOL_SEARCH_TOOL
+        raw_args = item.get("arguments")
+        arguments = raw_args if isinstance(raw_args, str) else orjson.dumps(_obj(raw_args)).decode()
     else:
         name = item.get("name")
         if not isinstance(name, str) or not name:
             raise RequestError(f"a {kind} item needs a name", field=f"{where}.name")
+        name = tools.offered(item.get("namespace"), name)
         if kind == "custom_tool_call":
             raw = item.get("input")
             arguments = orjson.dumps({"input": raw if isinstance(raw, str) else _arguments(raw)}).decode()
@@ -196,7 +208,39 @@ def _call(item: JSON, kind: str, where: str) -> JSON:
                 raise RequestError("arguments is not valid JSON", field=f"{where}.arguments") from None
             if not isinstance(parsed, dict):
                 raise RequestError("arguments must encode a JSON object", field=f"{where}.arguments")
+            if deeper_than(parsed):
+                raise RequestError(f"arguments is nested more than {MAX_DEPTH} levels deep", field=f"{where}.arguments")
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def _search_output(item: JSON) -> str:
+    """A tool_search_output as the function's result: the tools it loaded."""
+    found = []
+    for t in item.get("tools") or []:
+        if isinstance(t, dict):
+            subs = t.get("tools") if t.get("type") == "namespace" else [t]
+            for sub in subs or []:
+                if isinstance(sub, dict) and isinstance(sub.get("name"), str):
+                    found.append({"name": sub["name"], "description": str(sub.get("description") or "")[:300]})
+    return orjson.dumps({"tools": found}).decode()
+
+
+def _hosted_note(item: JSON) -> str:
+    """An earlier turn's hosted tool call, as the assistant's note of it."""
+    if item.get("type") == "web_search_call":
+        action = _obj(item.get("action"))
+        what = action.get("query") or action.get("url") or ""
+        sources = [str(s["url"]) for s in action.get("sources") or [] if isinstance(s, dict) and s.get("url")]
+        note = f"(web search: {what})" if what else "(web search)"
+        return note + (f" sources: {', '.join(sources[:8])}" if sources else "")
+    return "(generated an image)"
+
+
+def _agent_message(item: JSON, where: str) -> str:
+    parts = [p for p in item.get("content") or [] if isinstance(p, dict) and p.get("type") != "encrypted_content"]
+    text = _text_of(_parts(parts, f"{where}.content"))
+    author, recipient = item.get("author") or "another agent", item.get("recipient") or "you"
+    return f"[Message from {author} to {recipient}]\n{text}"
 
 
 def _output_content(output: Any, where: str) -> str | list[JSON]:
@@ -223,7 +267,7 @@ def _reasoning_text(item: JSON) -> str:
     return ""
 
 
-def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
+def _messages(items: list[JSON], prefix: str, offset: int, tools: ToolSet) -> list[JSON]:
     """Responses items -> chat messages. `prefix`/`offset` name items in errors."""
     messages: list[JSON] = []
     assistant: JSON | None = None  # the assistant message being built (text + tool calls)
@@ -276,7 +320,7 @@ def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
         elif itype in _CALL_TYPES:
             if itype == "custom_tool_call" and item.get("status") == "incomplete":
                 continue  # never finished: nothing was run, nothing to answer
-            tc = _call(item, itype, where)
+            tc = _call(item, itype, where, tools)
             turn = assistant if assistant is not None else open_assistant(None)
             turn.setdefault("tool_calls", []).append(tc)
             calls.add(tc["id"])
@@ -286,7 +330,10 @@ def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
                 raise RequestError(f"a {itype} item needs a call_id", field=f"{where}.call_id")
             flush()
             reasoning = None
-            content = _output_content(item.get("output"), f"{where}.output")
+            if itype == "tool_search_output":
+                content: str | list[JSON] = _search_output(item)
+            else:
+                content = _output_content(item.get("output"), f"{where}.output")
             if call_id in calls:
                 messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
             else:
@@ -297,82 +344,29 @@ def _messages(items: list[JSON], prefix: str, offset: int) -> list[JSON]:
             if text:
                 flush()  # reasoning opens the next assistant turn
                 reasoning = (reasoning or "") + text
-        # web_search_call and other hosted-tool items: dropped.
+        elif itype in ("web_search_call", "image_generation_call"):
+            note = _hosted_note(item)
+            if assistant is not None and not assistant.get("tool_calls"):
+                assistant["content"] = f"{assistant['content']}\n{note}" if assistant.get("content") else note
+            else:
+                flush()
+                open_assistant(note)
+        elif itype == "agent_message":
+            flush()
+            reasoning = None
+            messages.append({"role": "user", "content": _agent_message(item, where)})
+        elif itype in _CONTROL_TYPES:
+            continue
+        elif itype in ("compaction", "compaction_summary", "context_compaction"):
+            raise RequestError(f"a {itype} item that this proxy did not write cannot be read (its content is "
+                               "encrypted by another server); start a new conversation", field=f"{where}.type")
+        else:
+            raise RequestError(f"input item type {itype!r} is not supported", field=f"{where}.type")
     flush()
     return messages
 
 
-def _function_tool(name: Any, description: Any, parameters: Any, strict: Any, where: str) -> JSON:
-    if not isinstance(name, str) or not name:
-        raise RequestError("a function tool needs a name", field=f"{where}.name")
-    fn: JSON = {"name": name}
-    if isinstance(description, str) and description:
-        fn["description"] = description
-    if isinstance(parameters, dict):
-        fn["parameters"] = parameters
-    if isinstance(strict, bool):
-        fn["strict"] = strict
-    return {"type": "function", "function": fn}
-
-
-def _custom_description(tool: JSON) -> str:
-    desc = tool.get("description")
-    desc = desc if isinstance(desc, str) else ""
-    fmt = tool.get("format")
-    if isinstance(fmt, dict) and fmt.get("type") == "grammar" and isinstance(fmt.get("definition"), str):
-        syntax = fmt.get("syntax") or "grammar"
-        desc = (
-            f"{desc}\n\nPut the whole tool input, as raw text, in the `input` argument. "
-            f"It must follow this {syntax} grammar:\n{fmt['definition']}"
-        ).strip()
-    return desc
-
-
-def _tools(raw: Any) -> list[JSON]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise RequestError("tools must be a list", field="tools")
-    out: list[JSON] = []
-    for i, tool in enumerate(raw):
-        where = f"tools[{i}]"
-        if not isinstance(tool, dict):
-            raise RequestError("each tool must be an object", field=where)
-        ttype = tool.get("type")
-        if ttype == "function":
-            fn = _obj(tool.get("function")) or tool  # the chat shape is tolerated
-            out.append(_function_tool(fn.get("name"), fn.get("description"), fn.get("parameters"),
-                                      fn.get("strict"), where))
-        elif ttype == "custom":
-            params = {
-                "type": "object",
-                "properties": {"input": {"type": "string", "description": "The raw tool input."}},
-                "required": ["input"],
-            }
-            out.append(_function_tool(tool.get("name"), _custom_description(tool), params, None, where))
-        elif ttype == "local_shell":
-            params = {
-                "type": "object",
-                "properties": {
-                    "command": {"type": "array", "items": {"type": "string"},
-                                "description": "The command and its arguments, e.g. [\"bash\", \"-lc\", \"ls\"]."},
-                    "workdir": {"type": "string", "description": "The working directory."},
-                    "timeout_ms": {"type": "integer", "description": "Timeout in milliseconds."},
-                },
-                "required": ["command"],
-            }
-            out.append(_function_tool(LOCAL_SHELL_TOOL, "Run a command on the user's machine.", params, None, where))
-        elif ttype == "namespace":  # a group of function tools (Codex's multi_agent_v1)
-            for j, sub in enumerate(tool.get("tools") or []):
-                if isinstance(sub, dict) and sub.get("type") == "function":
-                    out.append(_function_tool(sub.get("name"), sub.get("description"), sub.get("parameters"),
-                                              sub.get("strict"), f"{where}.tools[{j}]"))
-        # web_search, file_search, computer_use, mcp, image_generation, ...: hosted tools the
-        # upstream does not run for us; dropped without an error.
-    return out
-
-
-def _tool_choice(raw: Any, names: set[str]) -> Any:
+def _tool_choice(raw: Any, tools: ToolSet) -> Any:
     if raw is None:
         return None
     if isinstance(raw, str):
@@ -381,6 +375,7 @@ def _tool_choice(raw: Any, names: set[str]) -> Any:
         raise RequestError("tool_choice must be none, auto, required or an object", field="tool_choice")
     if not isinstance(raw, dict):
         raise RequestError("tool_choice must be a string or an object", field="tool_choice")
+    names = tools.names
     ctype = raw.get("type")
     if ctype in ("function", "custom"):
         name = raw.get("name")
@@ -388,7 +383,7 @@ def _tool_choice(raw: Any, names: set[str]) -> Any:
             name = raw["function"].get("name")
         if not isinstance(name, str) or not name:
             raise RequestError("tool_choice needs the name of the tool", field="tool_choice.name")
-        return {"type": "function", "function": {"name": name}}
+        return {"type": "function", "function": {"name": tools.offered(raw.get("namespace"), name)}}
     if ctype == "local_shell" and LOCAL_SHELL_TOOL in names:
         return {"type": "function", "function": {"name": LOCAL_SHELL_TOOL}}
     if ctype == "allowed_tools":
@@ -398,6 +393,8 @@ def _tool_choice(raw: Any, names: set[str]) -> Any:
             if not isinstance(t, dict):
                 continue
             name = LOCAL_SHELL_TOOL if t.get("type") == "local_shell" else t.get("name")
+            if isinstance(name, str) and t.get("type") in ("function", "custom"):
+                name = tools.offered(t.get("namespace"), name)
             if t.get("type") in ("function", "custom", "local_shell") and name in names:
                 allowed.append({"type": "function", "function": {"name": name}})
         if not allowed:
@@ -440,15 +437,21 @@ def _instructions(raw: Any) -> list[JSON]:
     if isinstance(raw, str):
         return [{"role": "system", "content": raw}]
     if isinstance(raw, list):  # a list of input items (prompt templates resolve to this)
-        return _messages(input_items({"input": raw}), "instructions", 0)
+        return _messages(input_items({"input": raw}), "instructions", 0, ToolSet())
     raise RequestError("instructions must be a string", field="instructions")
 
 
-def to_chat(body: JSON, *, history: list[JSON] | None) -> JSON:
+def tool_set(body: JSON, history: list[JSON] | None) -> ToolSet:
+    """The tools a request declares (top-level and in its conversation's items)."""
+    return collect(body.get("tools"), list(history or []) + input_items(body))
+
+
+def to_chat(body: JSON, *, history: list[JSON] | None, tools: ToolSet | None = None) -> JSON:
     """A Responses request -> an OpenAI chat-completions body for `openai_shapes.to_gemini`.
 
     `history` is the stored conversation of `previous_response_id` (earlier input items and
-    output items, in order); it goes before this request's `input`.
+    output items, in order); it goes before this request's `input`. `tools`: `tool_set` of
+    the same request, when the caller has it already.
     """
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object", field="body")
@@ -460,20 +463,20 @@ def to_chat(body: JSON, *, history: list[JSON] | None) -> JSON:
     if not items and not past:
         raise RequestError("input must not be empty", field="input")
 
+    toolset = tools if tools is not None else collect(body.get("tools"), past + items)
     messages = _instructions(body.get("instructions"))
-    messages += _messages(past + items, "input", len(past))
+    messages += _messages(past + items, "input", len(past), toolset)
 
     chat: JSON = {"model": model, "messages": messages}
-    tools = _tools(body.get("tools"))
-    if tools:
-        chat["tools"] = tools
-        choice = _tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in tools})
+    if toolset.chat:
+        chat["tools"] = toolset.chat
+        choice = _tool_choice(body.get("tool_choice"), toolset)
         if choice is not None:
             chat["tool_choice"] = choice
         if isinstance(body.get("parallel_tool_calls"), bool):
             chat["parallel_tool_calls"] = body["parallel_tool_calls"]
     else:
-        _tool_choice(body.get("tool_choice"), set())  # still validated
+        _tool_choice(body.get("tool_choice"), ToolSet())  # still validated
     for key in ("temperature", "top_p"):
         v = _num(body, key, lo=0, hi=2 if key == "temperature" else 1)
         if v is not None:
@@ -492,6 +495,12 @@ def to_chat(body: JSON, *, history: list[JSON] | None) -> JSON:
             if effort not in _EFFORTS:
                 raise RequestError(f"reasoning.effort must be one of {', '.join(_EFFORTS)}", field="reasoning.effort")
             chat["reasoning_effort"] = effort
+    if "reasoning_effort" not in chat:  # a durable reasoning setting in the conversation (Codex)
+        for it in reversed(past + items):
+            effort = _obj(it.get("reasoning")).get("effort") if it.get("type") == "configuration_update" else None
+            if effort in _EFFORTS:
+                chat["reasoning_effort"] = effort
+                break
     rf = _response_format(body.get("text"))
     if rf is not None:
         chat["response_format"] = rf
@@ -508,9 +517,10 @@ def to_gemini(
     upstream_model: str,
     signatures: Mapping[str, str],
     cap: int | None = None,
+    tools: ToolSet | None = None,
 ) -> JSON:
     """A Responses request (after its `previous_response_id` history) -> the inner Gemini request."""
-    chat = to_chat(body, history=history)
+    chat = to_chat(body, history=history, tools=tools)
     return openai_shapes.to_gemini(chat, upstream_model=upstream_model, signatures=signatures, cap=cap)
 
 

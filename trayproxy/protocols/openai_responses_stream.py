@@ -4,7 +4,8 @@ them, every event carrying a `sequence_number` counted from 0, building the same
 for non-streaming callers. Nothing is emitted before there is real output, so the pipeline can retry
 an empty answer (`produced_output`). Thought parts become `reasoning` items with a summary; text
 becomes `message` items; function calls become `function_call` items (or `custom_tool_call` /
-`local_shell_call` items when the called name is a custom / local_shell tool of the request).
+`local_shell_call` / `tool_search_call` items when the called name stands for such a tool of the
+request, `responses_tools`; a call to a namespace member names its namespace).
 
 `ResponsesStream.signatures`: call_id -> the raw upstream thought signature of that call (on the
 call, else on the thought before it, else a signature-only part right after it), and
@@ -21,32 +22,19 @@ import orjson
 from trayproxy.json_types import JSON
 from trayproxy.protocols.core.reader import REFUSAL, CallSigner, Event, EventMachine, failure
 from trayproxy.protocols.core.turns import reasoning_key
+from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import IdFactory, part_as_text
+from trayproxy.protocols.responses_tools import LOCAL_SHELL_TOOL, ToolRef, ToolSet, collect
 from trayproxy.protocols.sse import encode_event
 
 __all__ = ["ResponsesStream", "LOCAL_SHELL_TOOL"]
 
 
-#: The function name a Responses `local_shell` tool is offered to the upstream model under.
-LOCAL_SHELL_TOOL = "local_shell"
-
-
-def _tool_kinds(tools: Any) -> dict[str, str]:
-    """Function name offered upstream -> the Responses tool type it stands for."""
-    kinds: dict[str, str] = {}
-    if isinstance(tools, list):
-        for t in tools:
-            if not isinstance(t, dict):
-                continue
-            if t.get("type") == "custom" and isinstance(t.get("name"), str):
-                kinds[t["name"]] = "custom"
-            elif t.get("type") == "local_shell":
-                kinds[LOCAL_SHELL_TOOL] = "local_shell"
-            elif t.get("type") == "namespace" and isinstance(t.get("name"), str):
-                for sub in t.get("tools") or []:
-                    if isinstance(sub, dict) and isinstance(sub.get("name"), str):
-                        kinds[sub["name"]] = "namespace:" + t["name"]
-    return kinds
+def _tool_set(tools: Any) -> ToolSet:
+    try:
+        return collect(tools, [])
+    except RequestError:  # the request side has refused such a list already
+        return ToolSet()
 
 
 class ResponsesStream(EventMachine):
@@ -68,6 +56,7 @@ class ResponsesStream(EventMachine):
         new_id: IdFactory,
         request_echo: JSON,
         on_complete: Callable[[JSON], None] | None = None,
+        tools: ToolSet | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -81,7 +70,7 @@ class ResponsesStream(EventMachine):
         self.status = "in_progress"
         self.error: JSON | None = None
         self.incomplete_reason: str | None = None
-        self._kinds = _tool_kinds(self.echo.get("tools"))
+        self._tools = tools if tools is not None else _tool_set(self.echo.get("tools"))
         self._seq = 0
         self._open: JSON | None = None  # the item being streamed (also in self.output)
         self._signer = CallSigner()
@@ -249,7 +238,8 @@ class ResponsesStream(EventMachine):
         sig = self._signer.call(call_id, ev.signature)
         if sig:
             self.signatures[call_id] = sig
-        kind = self._kinds.get(name, "function")
+        ref = self._tools.refs.get(name) or ToolRef("function", name)
+        kind, name = ref.kind, ref.name
         self._visible = True
         if kind == "custom":
             raw = args.get("input")
@@ -258,6 +248,8 @@ class ResponsesStream(EventMachine):
                 raw = values[0] if len(values) == 1 and isinstance(values[0], str) else orjson.dumps(args).decode()
             item: JSON = {"id": self.new_id("ctc_"), "type": "custom_tool_call", "status": "in_progress",
                           "call_id": call_id, "name": name, "input": ""}
+            if ref.namespace:
+                item["namespace"] = ref.namespace
             index = self._add(out, item)
             self._emit(out, "response.custom_tool_call_input.delta",
                        {"item_id": item["id"], "output_index": index, "delta": raw})
@@ -278,12 +270,16 @@ class ResponsesStream(EventMachine):
             item = {"id": self.new_id("lsh_"), "type": "local_shell_call", "status": "in_progress",
                     "call_id": call_id, "action": action}
             self._add(out, item)
+        elif kind == "tool_search":
+            item = {"id": self.new_id("fc_"), "type": "tool_search_call", "status": "in_progress", "call_id": call_id,
+                    "execution": "client", "arguments": dict(args)}
+            self._add(out, item)
         else:
             arguments = orjson.dumps(args).decode()
             item = {"id": self.new_id("fc_"), "type": "function_call", "status": "in_progress",
                     "arguments": "", "call_id": call_id, "name": name}
-            if kind.startswith("namespace:"):
-                item["namespace"] = kind.removeprefix("namespace:")
+            if ref.namespace:
+                item["namespace"] = ref.namespace
             index = self._add(out, item)
             self._emit(out, "response.function_call_arguments.delta",
                        {"item_id": item["id"], "output_index": index, "delta": arguments})

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from trayproxy.json_types import JSON
+from trayproxy.json_types import JSON, MAX_DEPTH, deeper_than
 from trayproxy.protocols.core import config as cfg
 from trayproxy.protocols.core import prefix_memo
 from trayproxy.protocols.core.media import data_url_part, file_part, guess_mime, inline_part
@@ -163,9 +163,11 @@ def _parse_args(raw: Any, where: str, k: int) -> JSON:
             val = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise RequestError("arguments is not valid JSON.", field=_args_field(where, k)) from None
-        if isinstance(val, dict):
-            return val
-        raise RequestError("arguments must encode a JSON object.", field=_args_field(where, k))
+        if not isinstance(val, dict):
+            raise RequestError("arguments must encode a JSON object.", field=_args_field(where, k))
+        if deeper_than(val):
+            raise RequestError(f"arguments is nested more than {MAX_DEPTH} levels deep.", field=_args_field(where, k))
+        return val
     raise RequestError("arguments must be a JSON string.", field=_args_field(where, k))
 
 

@@ -6,6 +6,7 @@ import orjson
 from aiohttp import web
 
 from trayproxy import __version__
+from trayproxy.proxy.aiohttp_private import install_safe_expect_handler
 from trayproxy.proxy.context import CONTEXT, ProxyContext
 from trayproxy.proxy.front import make_front
 from trayproxy.proxy.guards import GuardSettings
@@ -37,6 +38,7 @@ async def root(request: web.Request) -> web.Response:
 
 
 def build_app(ctx: ProxyContext) -> web.Application:
+    install_safe_expect_handler()  # before any route is made (proxy/aiohttp_private.py)
     cfg = ctx.config()
 
     made: list[tuple[object, str, GuardSettings]] = []

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from trayproxy.monitor import Monitor
     from trayproxy.proxy.memory import ResponseStore, SignatureStore
     from trayproxy.secrets import SecretStore
+    from trayproxy.upstream.client_version import ClientIdentity
     from trayproxy.upstream.cloudcode import CloudCodeClient
+    from trayproxy.upstream.links import LinkResolver
     from trayproxy.upstream.transport import Transport
     from trayproxy.upstream.zai import ZaiClient
 
@@ -39,8 +41,9 @@ _rand = random.Random()  # seeded from os.urandom once
 @dataclass
 class ProxyContext:
     """What the request path reads and changes: the live config and key, the account pool and the
-    service that signs accounts in and refreshes them, the upstream clients, the stores of thought
-    signatures and Responses, the monitor. Built once by the Controller (or a test)."""
+    service that signs accounts in and refreshes them, the upstream clients and the client
+    identity they report, the stores of thought signatures and Responses, the monitor. Built
+    once by the Controller (or a test)."""
 
     config: Callable[[], Config]
     api_key: Callable[[], str]
@@ -49,9 +52,11 @@ class ProxyContext:
     upstream: CloudCodeClient
     signatures: SignatureStore
     responses: ResponseStore
+    identity: ClientIdentity
     monitor: Monitor | None = None
     zai: ZaiClient | None = None
     zai_key: Callable[[], str | None] = lambda: None
+    links: LinkResolver | None = None  # web search: Google's redirect links -> the pages
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], float] = time.time
     new_id: Callable[[str], str] = new_id
@@ -68,8 +73,10 @@ CONTEXT = web.AppKey("trayproxy_context", ProxyContext)
 
 
 def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: AccountStore, transport: Transport,
-             clock: Callable[[], float] = time.time, monitor: Monitor | None = None) -> ProxyContext:
+             clock: Callable[[], float] = time.time, monitor: Monitor | None = None,
+             identity: ClientIdentity | None = None) -> ProxyContext:
     """The request path's parts wired together over one transport: the pool over the store, the
+    client identity (one reading the config's override and updater URL, when none is given), the
     Cloud Code, OAuth and z.ai clients, the account service. The Controller builds its context
     with this, and so do tests that run the aiohttp app without one."""
     from trayproxy.accounts.oauth import OAuthClient
@@ -77,7 +84,9 @@ def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: Accou
     from trayproxy.accounts.service import AccountService
     from trayproxy.proxy.memory import ResponseStore, SignatureStore
     from trayproxy.secrets import ZAI_KEY
+    from trayproxy.upstream.client_version import ClientIdentity
     from trayproxy.upstream.cloudcode import CloudCodeClient
+    from trayproxy.upstream.links import LinkResolver
     from trayproxy.upstream.transport import Timeouts
     from trayproxy.upstream.zai import ZaiClient
 
@@ -85,10 +94,14 @@ def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: Accou
         return Timeouts(connect=10.0, read=float(config().request_timeout))
 
     pool = AccountPool(store, clock=clock, scheduling=config().scheduling)
-    upstream = CloudCodeClient(transport, base_urls=lambda: config().cloudcode_base_urls, timeouts=timeouts)
+    if identity is None:
+        identity = ClientIdentity(transport, override=lambda: config().client_version,
+                                  manifest_url=lambda: config().client_version_url, clock=clock)
+    upstream = CloudCodeClient(transport, base_urls=lambda: config().cloudcode_base_urls, timeouts=timeouts,
+                               clock=clock, user_agent=identity.user_agent)
     oauth = OAuthClient(transport, lambda: config().oauth, clock)
-    def zai_key() -> str | None:
-        return secrets.get(ZAI_KEY)
+    def zai_key() -> str | None:  # remembered by the store: requests never wait for the keychain
+        return secrets.cached(ZAI_KEY)
 
     return ProxyContext(
         config=config,
@@ -98,8 +111,10 @@ def assemble(*, config: Callable[[], Config], secrets: SecretStore, store: Accou
         upstream=upstream,
         signatures=SignatureStore(),
         responses=ResponseStore(),
+        identity=identity,
         monitor=monitor,
         zai=ZaiClient(transport, lambda: config().zai, zai_key, timeouts),
         zai_key=zai_key,
+        links=LinkResolver(transport, lambda: config().grounding_redirect_url),
         clock=clock,
     )

@@ -5,7 +5,8 @@ after it, in one place (one coroutine layer, not four).
    goes on it.
 2. Guards (proxy/guards.py): Host, Origin and the API key; a refusal is answered at once and
    counted per kind and origin, not logged as a row.
-3. A body sent with a Content-Encoding is decoded within the body limit (proxy/body.py).
+3. The body, when the request has one, is read here for every route (proxy/body.py): within
+   the body limit and the read deadline, decoded from its Content-Encoding within bounds.
 4. The handler runs; a ProxyError, a RequestError or an aiohttp HTTP error becomes an answer in
    the caller's protocol (proxy/errors.py). An unexpected error is logged and answered with a
    500, unless the answer had already begun streaming.
@@ -23,7 +24,7 @@ import orjson
 from aiohttp import web
 
 from trayproxy.protocols.errors import RequestError
-from trayproxy.proxy.body import decoded_body
+from trayproxy.proxy.body import read_body
 from trayproxy.proxy.context import CONTEXT
 from trayproxy.proxy.errors import ProxyError, error_response, protocol_for
 from trayproxy.proxy.exchange import EXCHANGE, Exchange
@@ -99,8 +100,8 @@ def make_front(settings: Callable[[], GuardSettings]) -> Callable[..., Awaitable
                 resp = refusal
             else:
                 try:
-                    if "Content-Encoding" in headers:
-                        ex.raw = await decoded_body(request)
+                    if request.body_exists and request.match_info.http_exception is None:
+                        ex.raw = await read_body(request)
                     resp = await handler(request)
                 except (ProxyError, RequestError, web.HTTPRequestEntityTooLarge, web.HTTPNotFound,
                         web.HTTPMethodNotAllowed) as e:

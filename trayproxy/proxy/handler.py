@@ -11,7 +11,8 @@ and every message of the Responses WebSocket. What differs per protocol is asked
 5. Convert: the adapter builds the Gemini request for the plan's target (in a worker thread
    for a big body).
 6. Run it (proxy/pipeline.py): count tokens, or generate, streamed to the sink as it arrives or
-   collected whole (image requests: n copies side by side, merged). When the pipeline asks for
+   collected whole (image requests: n copies side by side, merged); a web search runs as Google
+   runs it (proxy/search.py). When the pipeline asks for
    a new plan (`Replan`), back to 4 with what was learned; nothing is read or parsed again.
 7. The answer goes out in the client's shape; errors are raised as ProxyError / RequestError and
    rendered in the client's shape by the front middleware (proxy/front.py) or the socket.
@@ -20,36 +21,29 @@ and every message of the Responses WebSocket. What differs per protocol is asked
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
 
 import orjson
 from aiohttp import web
 
 from trayproxy.accounts.store import Account
-from trayproxy.json_types import JSON
+from trayproxy.json_types import JSON, MAX_DEPTH, deeper_than
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import Usage
-from trayproxy.proxy import pipeline
+from trayproxy.proxy import pipeline, search
 from trayproxy.proxy.adapters import Adapter
-from trayproxy.proxy.body import read_chunks
+from trayproxy.proxy.body import read_body
 from trayproxy.proxy.context import CONTEXT, ProxyContext
-from trayproxy.proxy.errors import ProxyError
 from trayproxy.proxy.exchange import EXCHANGE, Exchange
 from trayproxy.proxy.job import Call, Job, Sink, StreamMachine, answer_headers
 from trayproxy.proxy.offload import BIG_BODY, EmptyBody, loads_sliced, off_loop
 from trayproxy.proxy.relay import HttpSink
 from trayproxy.proxy.resolve import Plan, plan
-from trayproxy.proxy.retry import Retry
 from trayproxy.upstream.bigbody import LARGE_BODY, in_worker
 
-__all__ = ["route", "serve", "read_json", "BODY_READ_TIMEOUT"]
+__all__ = ["route", "serve", "read_json", "parse_json"]
 
-T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-BODY_READ_TIMEOUT = 60.0
 
 
 def route(adapter: Adapter) -> Handler:
@@ -79,6 +73,8 @@ async def serve(ctx: ProxyContext, ex: Exchange, adapter: Adapter, body: JSON, r
             return await relay_to_zai(sink.request, ex, call.body, adapter.zai_path, call.name)
     if call.count:
         return await _count(ctx, ex, adapter, call, sink)
+    if call.search is not None:
+        return await search.serve(ctx, ex, adapter, call, sink)
     if call.stream and not call.collect:
         return await _stream(ctx, ex, adapter, call, sink)
     return await _whole(ctx, ex, adapter, call, sink)
@@ -99,7 +95,7 @@ async def _job(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, p:
 
 
 async def _stream(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, sink: Sink) -> web.StreamResponse:
-    retry = Retry()
+    retry = pipeline.new_retry(ctx)
     while True:
         job = await _job(ctx, ex, adapter, call, adapter.plan(ctx, call, retry))
         try:
@@ -110,7 +106,7 @@ async def _stream(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call,
 
 async def _collected(ctx: ProxyContext, ex: Exchange, adapter: Adapter,
                      call: Call) -> tuple[JSON, StreamMachine, Account, Job]:
-    retry = Retry()
+    retry = pipeline.new_retry(ctx)
     while True:
         job = await _job(ctx, ex, adapter, call, adapter.plan(ctx, call, retry))
         try:
@@ -147,11 +143,12 @@ async def _whole(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, 
 
 
 async def _count(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, sink: Sink) -> web.StreamResponse:
-    retry = Retry()
+    retry = pipeline.new_retry(ctx)
     while True:
         p = adapter.plan(ctx, call, retry)
         ex.upstream_model, ex.upstream = p.target, "google"
-        job = Job(p, {"model": p.target, **adapter.count_request(call, p)}, call, kind="count")
+        # the model inside the request, as `models/<id>` (gemini-cli; a top-level model is refused)
+        job = Job(p, {"model": f"models/{p.target}", **adapter.count_request(call, p)}, call, kind="count")
         try:
             total = await pipeline.count(ctx, ex, job, retry)
             return sink.whole(orjson.dumps(adapter.count_answer(total)), {"X-Trayproxy-Model": p.target})
@@ -163,22 +160,13 @@ async def _count(ctx: ProxyContext, ex: Exchange, adapter: Adapter, call: Call, 
 
 
 async def read_json(request: web.Request, ex: Exchange) -> JSON:
-    """The body as a JSON object. A big one (1 MiB or more) is read as its chunks, then joined
-    and parsed in worker threads, a slice at a time (proxy/offload.py), and marked so that the
-    upstream side serialises it off the loop too (`LARGE_BODY`). A small one is read and parsed
-    inline, as cheaply as aiohttp allows. A body the front middleware already decoded
-    (Content-Encoding) is taken from the exchange."""
-    raw = ex.raw
-    if raw is None:
-        length = request.content_length
-        if length is not None and length < BIG_BODY:
-            raw = await _in_time(request, request.content.read())
-        else:  # big, or of unknown length (chunked)
-            chunks = await _in_time(request, read_chunks(request))
-            size = sum(len(c) for c in chunks)
-            raw = await in_worker(b"".join, chunks) if size >= BIG_BODY else b"".join(chunks)
-        ex.raw = raw
-    return await parse_json(raw, ex)
+    """The body as a JSON object: read by the front middleware (proxy/body.py, within the limit
+    and the read deadline, decoded) and parsed here. A big one (1 MiB or more) is parsed in a
+    worker thread, a slice at a time (proxy/offload.py), and marked so that the upstream side
+    serialises it off the loop too (`LARGE_BODY`); a small one inline."""
+    if ex.raw is None:
+        ex.raw = await read_body(request)
+    return await parse_json(ex.raw, ex)
 
 
 async def parse_json(raw: bytes, ex: Exchange) -> JSON:
@@ -198,19 +186,6 @@ async def parse_json(raw: bytes, ex: Exchange) -> JSON:
         raise RequestError(f"The request body is not valid JSON: {e}", field="body") from None
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object", field="body")
+    if await off_loop(big, deeper_than, body):
+        raise RequestError(f"The request body is nested more than {MAX_DEPTH} levels deep", field="body")
     return body
-
-
-async def _in_time(request: web.Request, reading: Awaitable[T]) -> T:
-    """aiohttp bounds a body's size (client_max_size), not the time a slow one may take. A body
-    that has all arrived needs no timer."""
-    if request.content.is_eof():
-        return await reading
-    try:
-        if sys.version_info >= (3, 11):
-            async with asyncio.timeout(BODY_READ_TIMEOUT):  # no extra Task, unlike wait_for
-                return await reading
-        return await asyncio.wait_for(reading, BODY_READ_TIMEOUT)  # pragma: no cover - 3.10
-    except asyncio.TimeoutError:
-        raise ProxyError(408, f"The request body did not arrive within {BODY_READ_TIMEOUT:g} s") from None
-

@@ -59,6 +59,7 @@ class Call:
     collect: bool = False  # answer whole, even when the client asked for a stream (then sent as
     # the stream's frames by `Adapter.whole_frames`)
     state: Any = None  # the adapter's own (Responses history, Gemini stream mode, ...)
+    search: Any = None  # a protocols.search.SearchAsk: the request is a web search (proxy/search.py)
     raw: bytes | None = None  # the body as sent, when small enough to convert on the loop: the
     # converters remember a conversation's beginning by its bytes (protocols/core/prefix_memo.py)
 

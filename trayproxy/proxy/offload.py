@@ -3,7 +3,11 @@
 Below `BIG_BODY` bytes the work runs inline (a thread hop costs more than parsing an agent
 turn); above it, `asyncio.to_thread`, so one 30 MB request does not freeze every other client.
 A thread alone does not do it for one C call that holds the GIL throughout (orjson), so big
-bodies are parsed in slices (`loads_sliced`).
+bodies are parsed in slices (`loads_sliced`). Slicing pays a few microseconds of Python per
+element, worth it for the few big elements of a real body; a body of tiny values (1 MiB of
+small integers: 500,000 elements, 2.2 s of CPU against orjson's 27 ms) would make it a CPU
+sink. So the Python-level steps are bounded by the body's size (`MIN_STEPS` plus one per
+`SLICE_BYTES`); a body that needs more is parsed by orjson whole.
 The converters are pure, so they run unchanged in the worker thread; the one piece of shared
 state they read, the signature store, is handed over as a snapshot taken on the loop.
 """
@@ -41,6 +45,8 @@ async def off_loop(big: bool, fn: Callable[..., T], /, *args: Any, **kwargs: Any
 
 
 SLICE_DEPTH = 2  # levels walked in Python: the body object and its arrays (messages, contents, ...)
+MIN_STEPS = 1000  # Python-level steps (elements, keys) any body may take
+SLICE_BYTES = 4096  # one more step per this many bytes of body
 WINDOW = 1 << 20  # bytes decoded at a time
 SLACK = WINDOW // 4
 _WS = re.compile(r"[ \t\n\r]*")
@@ -75,6 +81,13 @@ class _Surrogates(Exception):
     pass
 
 
+class _TooGranular(Exception):
+    """More elements than the body's size pays Python-level steps for."""
+
+
+_whole = orjson.loads  # a body slicing does not suit
+
+
 class _Text:
     """The body decoded a window at a time: `s` holds the text from the position the parser
     still needs, never the whole 30 MB str (one allocation and copy of it holds the GIL too)."""
@@ -84,7 +97,13 @@ class _Text:
         self.done = 0  # bytes decoded so far
         self.eof = False
         self.s = ""
+        self.steps = MIN_STEPS + len(raw) // SLICE_BYTES
         self.more(0)
+
+    def step(self) -> None:
+        self.steps -= 1
+        if self.steps < 0:
+            raise _TooGranular()
 
     def more(self, keep: int, at_least: int = 0) -> int:
         """Drop s[:keep], decode at least max(WINDOW, at_least) more bytes onto it; the new
@@ -105,7 +124,7 @@ def loads_sliced(raw: bytes) -> Any:
     parsed one element at a time below the top `SLICE_DEPTH` levels, so a worker thread
     running it gives the GIL back between elements: a 30 MB body held the loop for 50-100 ms in
     one orjson call. Bodies with surrogate escapes go to orjson whole, for its exact rules on
-    them."""
+    them, and so do bodies of more tiny elements than their size pays for (module comment)."""
     try:
         t = _Text(raw)  # UnicodeDecodeError is a ValueError
         i = _skip(t, 0)
@@ -113,8 +132,8 @@ def loads_sliced(raw: bytes) -> Any:
             raise EmptyBody("the body is empty")
         value, i = _value(t, i, 0)
         i = _skip(t, i)
-    except _Surrogates:
-        return orjson.loads(raw)
+    except (_Surrogates, _TooGranular):
+        return _whole(raw)
     if i != len(t.s):
         raise ValueError("unexpected content after the JSON value")
     return value
@@ -133,6 +152,7 @@ def _scan_at(t: _Text, i: int) -> tuple[Any, int]:
     """One C scan of the value at i, with the window grown until the value lies inside it. The
     window is topped up before it runs low, so only values longer than SLACK are ever scanned
     twice (a failed scan costs its length, and the error's line count the window's)."""
+    t.step()
     if len(t.s) - i < SLACK and not t.eof:
         i = t.more(i)
     while True:
@@ -156,6 +176,7 @@ def _value(t: _Text, i: int, depth: int) -> tuple[Any, int]:
         raise ValueError("the body ends where a JSON value should be")
     if depth >= SLICE_DEPTH or s[i] not in "{[":
         return _scan_at(t, i)
+    t.step()
     if s[i] == "[":
         out: list[Any] = []
         i = _skip(t, i + 1)

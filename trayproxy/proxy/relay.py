@@ -6,8 +6,9 @@
 2. Pump: parse each upstream event, feed the stream machine, write the frames of events that
    arrived together in one write (at most `_COALESCE` bytes, so nothing waits long).
 3. Pings during long silences; on proxy stop (one shared waiter for every open stream), an
-   upstream break or an internal error, end with the protocol's own error event, never a silent
-   truncation. A client that goes away cancels the pump and the upstream request.
+   upstream break, the request's deadline (`Retry.deadline`) or an internal error, end with the
+   protocol's own error event, never a silent truncation. A client that goes away cancels the
+   pump and the upstream request.
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ from trayproxy.proxy.aiohttp_private import headers_with_first_frames
 from trayproxy.proxy.context import ProxyContext
 from trayproxy.proxy.exchange import Exchange
 from trayproxy.proxy.job import Job, Opened, Sink, StreamMachine, answer_headers, succeeded
+from trayproxy.proxy.retry import Retry
 from trayproxy.upstream.cloudcode import UpstreamStreamError, parse_event
 
 __all__ = ["relay", "HttpSink"]
 
 log = logging.getLogger("trayproxy.pipeline")
 _COALESCE = 4096  # bytes of frames that arrived together sent in one write (bounds the delay)
+
+
+class _PastDeadline(Exception):
+    """The request's deadline passed while its answer was streaming."""
 
 
 class HttpSink:
@@ -101,6 +107,7 @@ async def relay(
     first: list[bytes],
     ended: bool,
     sink: Sink,
+    retry: Retry | None = None,
 ) -> web.StreamResponse:
     headers = {"Content-Type": job.content_type, "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
                **answer_headers(job, opened.account)}
@@ -124,6 +131,8 @@ async def relay(
         return await sink.close()
     last_write = time.monotonic()
     finished = False
+    deadline = retry.deadline if retry is not None else float("inf")
+    clock = ctx.clock
 
     async def pump() -> None:
         # Frames of events that arrived together go out in one write, up to _COALESCE bytes.
@@ -155,13 +164,15 @@ async def relay(
                     await send()
             if frames:
                 await send()
+            if clock() >= deadline:
+                raise _PastDeadline()
 
         try:
             await relay(opened.rest)
             opened.rest = []
             async for batch in opened.batches:
                 await relay(batch)
-        except UpstreamStreamError:
+        except (UpstreamStreamError, _PastDeadline):
             if frames:  # what was read before the break goes out before the error event
                 await send()
             raise
@@ -172,10 +183,14 @@ async def relay(
     stopper = watch.waiter
     try:
         while True:
-            done, _ = await asyncio.wait((reader, stopper), timeout=job.ping_interval,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            wait = min(job.ping_interval, max(0.0, deadline - clock()))
+            done, _ = await asyncio.wait((reader, stopper), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             if reader in done:
                 break
+            if clock() >= deadline:  # a silent stream past the deadline
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+                return await _past_deadline(ctx, ex, machine, sink, retry)
             if stopper in done:
                 reader.cancel()
                 ex.outcome = "shutdown"
@@ -187,6 +202,8 @@ async def relay(
                 last_write = time.monotonic()
         try:
             reader.result()
+        except _PastDeadline:
+            return await _past_deadline(ctx, ex, machine, sink, retry)
         except UpstreamStreamError as e:
             ex.outcome = "error"
             ex.error = f"upstream stream broke: {e}"
@@ -217,3 +234,13 @@ async def relay(
         if not reader.done():
             reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
+
+
+async def _past_deadline(ctx: ProxyContext, ex: Exchange, machine: StreamMachine, sink: Sink,
+                         retry: Retry | None) -> web.StreamResponse:
+    budget = retry.budget if retry is not None else 0.0
+    ex.outcome = "error"
+    ex.error = f"the answer was still streaming at the request's deadline ({budget:g} s, request_deadline)"
+    await sink.write(b"".join(machine.fail(f"The answer took longer than the request's deadline of {budget:g} s "
+                                           "(setting request_deadline) and was cut short.")))
+    return await sink.close()

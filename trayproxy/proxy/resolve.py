@@ -48,6 +48,7 @@ class Plan:
     others: bool = False  # other accounts would send a different id for this name
     cap: int | None = None  # the smallest output limit the group's catalogs give for target (the
     # converters' default; the chosen account's own limit is applied when the envelope is built)
+    level: str | None = None  # the thinking level the name asked for, when the target takes levels
 
 
 def recommended(accounts: list[Account]) -> list[str]:
@@ -102,11 +103,12 @@ _PLANS = 256  # names (with tried targets) remembered per context
 def _state(ctx: ProxyContext, cfg: object, accounts: list[Account]) -> tuple[object, ...]:
     """Everything `plan` reads besides the clock: the config (a new object at every change), the
     z.ai client, the pool's cooldowns, and of each account what resolution and choice read
-    (a catalog is replaced whole when it is re-read, and `quota_updated` moves with it)."""
+    (a catalog is replaced whole when it is re-read, and `quota_updated` moves with it; the quota
+    windows are replaced whole too)."""
     state: list[object] = [cfg, ctx.zai, ctx.pool.version]
     for a in accounts:
         state += (a, a.disabled, a.project, a.tier, a.models, len(a.models), a.quota_updated,
-                  a.deprecated_models, a.model_order)
+                  a.deprecated_models, a.model_order, a.web_search_models, a.quota_windows)
     return tuple(state)
 
 
@@ -152,8 +154,9 @@ def _plan(ctx: ProxyContext, name: str, skip: frozenset[str]) -> Plan:
     caps = [c for acc in usable if acc.id in group and (c := output_cap(acc, target))]
     if not group:  # z.ai, or no catalog places it: the converters' default cap comes from any account
         caps = [c for acc in usable if (c := output_cap(acc, target))]
+    level = next((r.level for r in res.values() if r.target == target and r.level), None)
     return Plan(name, target, group, res, others=any(r.target != target for r in res.values()),
-                cap=min(caps) if caps else None)
+                cap=min(caps) if caps else None, level=level)
 
 
 _refreshing: dict[str, asyncio.Future[None]] = {}

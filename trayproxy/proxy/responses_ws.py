@@ -145,7 +145,9 @@ class _Connection:
 async def responses_socket(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     request[EXCHANGE].recorded = True  # the socket is no row; each message is one
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=ctx.config().max_body_mb * 1024 * 1024)
+    # No permessage-deflate: a small compressed frame would inflate to a message of max_msg_size
+    # (the body limit) in one step, a bomb per socket; on loopback compression buys nothing.
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=ctx.config().max_body_mb * 1024 * 1024, compress=False)
     if not ws.can_prepare(request).ok:
         return web.json_response(
             {"error": {"message": "GET /v1/responses is the Responses WebSocket; create a response with POST",

@@ -7,13 +7,18 @@
 3. `failures`: what each failed attempt ran into, for the final error the client hears.
 4. Budgets: `MAX_ATTEMPTS` accounts per plan, `MAX_REPLANS` plans, one retry without earlier
    thinking (`stripped`), one retry of an empty answer (`empty_retries`), `BARE_FANOUT` accounts
-   answering a bare 429.
+   answering a bare 429, one round with Google One AI credits paying (`paying`) after every
+   account's quota was spent (`quota_spent`).
+5. Time: `deadline`, the clock time (`ProxyContext.clock`) by which the whole request must be
+   done (`request_deadline` after it began, `budget` seconds): across every account, host and
+   plan, the answer's stream included. A new plan keeps it.
 
 Nothing here does I/O; the pipeline reads and updates it, the generic handler owns it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 __all__ = ["Retry", "Failure", "MAX_ATTEMPTS", "MAX_REPLANS"]
@@ -42,6 +47,18 @@ class Retry:
     bare: int = 0  # accounts that answered a bare 429
     stripped: bool = False  # the thinking-signature retry was used
     empty_retries: int = 0
+    paying: bool = False  # every account's quota was spent: Google One AI credits pay (use_ai_credits)
+    quota_spent: set[str] = field(default_factory=set)  # accounts that answered "quota spent"
+    deadline: float = math.inf
+    budget: float = math.inf  # seconds from the start to the deadline (for what the client hears)
+
+    @classmethod
+    def starting(cls, now: float, budget: float) -> Retry:
+        """A request's retry state as it begins, `budget` seconds before its deadline."""
+        return cls(deadline=now + budget, budget=budget)
+
+    def past(self, now: float) -> bool:
+        return now >= self.deadline
 
     def may_replan(self) -> bool:
         return self.replans < MAX_REPLANS
@@ -58,3 +75,5 @@ class Retry:
         self.bare = 0
         self.stripped = False
         self.empty_retries = 0
+        self.paying = False
+        self.quota_spent = set()

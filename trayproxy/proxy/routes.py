@@ -111,7 +111,8 @@ async def list_input_items(request: web.Request) -> web.Response:
 
 
 async def telemetry_sink(request: web.Request) -> web.Response:
-    await request.read()
+    """Claude Code's telemetry: taken (the front middleware read the body, within its deadline)
+    and dropped."""
     return web.Response(status=200)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import sys
 
 from aiohttp import web
@@ -74,16 +73,3 @@ class ProxyServer:
         await runner.cleanup()
         self.host = None
         self.port = None
-
-
-def port_is_free(host: str, port: int) -> tuple[bool, str | None]:
-    """Whether host:port can be bound now (for `trayproxy doctor`)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, port))
-        return True, None
-    except OSError as e:
-        return False, e.strerror or str(e)
-    finally:
-        s.close()

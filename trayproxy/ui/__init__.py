@@ -1,7 +1,8 @@
-"""The desktop UI: tray icon and menu, settings page (ControlServer + web/), settings window.
+"""The desktop UI: the tray icon and its menu, the settings window (a child process) and the
+settings page's files (web/, served by control/server.py).
 
-Importing this package imports no display library: pystray, GTK and pywebview are imported
-only inside the functions that need them, so `trayproxy serve` works on a headless machine.
+Only the tray app imports this package (`trayproxy` with no command, through cli.cmd_tray);
+pystray is imported by tray.py and pywebview only in the window's child process.
 """
 
 __all__: list[str] = []

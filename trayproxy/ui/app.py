@@ -2,7 +2,7 @@
 
 Startup: if another tray app is alive (`paths.instance_file`), ask it to show its settings and
 exit 0; if `trayproxy serve` owns the data dir, say so and exit. Otherwise take the data dir's
-lock (local_control.py), start the Controller and the ControlServer, advertise the control URL,
+lock (control/local.py), start the Controller and the ControlServer, advertise the control URL,
 and run the tray until Quit, which stops the proxy, closes the window and removes the instance
 file; the lock goes with the process.
 """
@@ -14,9 +14,11 @@ import os
 import sys
 from typing import Any
 
+from trayproxy.control.api import ControllerAPI
+from trayproxy.control.clipboard import copy_text
+from trayproxy.control.instance import ask_to_show, read_instance, remove_instance, write_instance
 from trayproxy.paths import AppPaths, app_paths
-from trayproxy.ui.clipboard import copy_text
-from trayproxy.ui.instance import ask_to_show, read_instance, remove_instance, write_instance
+from trayproxy.ui import glance
 from trayproxy.ui.notify import notify
 from trayproxy.ui.window import SettingsWindow
 
@@ -26,33 +28,28 @@ log = logging.getLogger("trayproxy.ui.app")
 
 
 def _setup_logging(paths: AppPaths) -> None:
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.WARNING)
-    logfile = logging.FileHandler(paths.log_file, encoding="utf-8")
-    logfile.setLevel(logging.INFO)
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    for handler in (console, logfile):
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
+    """Warnings on stderr, everything from INFO in trayproxy.log (0600, rotating; applog.py)."""
+    from trayproxy import applog
+
+    applog.setup(log_file=paths.log_file)
 
 
 class TrayRuntime:
     """Everything the tray app owns, wired together; `run()` blocks on the main thread."""
 
     def __init__(
-        self, paths: AppPaths, *, controller: Any = None, icon_factory: Any = None, window: Any = None
+        self, paths: AppPaths, *, controller: ControllerAPI | None = None, icon_factory: Any = None,
+        window: Any = None
     ) -> None:
+        from trayproxy.control.login import LoginRunner
+        from trayproxy.control.server import ControlServer
         from trayproxy.controller import Controller
-        from trayproxy.ui.control import ControlServer
-        from trayproxy.ui.login import LoginRunner
         # GTK's OpenGL set-up maps libLLVM (~45 MiB) that a tray icon never uses.
         os.environ.setdefault("GDK_GL", "disable")
         from trayproxy.ui.tray import TrayApp
 
         self.paths = paths
-        self.controller = controller or Controller(paths)
+        self.controller: ControllerAPI = controller or Controller(paths)
         self.login = LoginRunner(self.controller, on_done=self._notify)
         self.window = window or SettingsWindow(lambda: self.control.url)
         self.control = ControlServer(self.controller, login=self.login, copy=copy_text, on_show=self.window.show)
@@ -84,6 +81,7 @@ class TrayRuntime:
         if st.config_problem:
             self._notify("trayproxy settings problem", st.config_problem)
         zai_on = cfg.zai.enabled and cfg.zai.dispatch_mode != "off"
+        self._check_port(auto_start=bool(cfg.auto_start and (st.accounts_total or zai_on)))
         if not getattr(icon, "HAS_MENU", True):
             # pystray's xorg backend (no PyGObject) has no menu: the settings window is the UI
             log.warning("this tray backend has no menu; install PyGObject for one (see the README)")
@@ -92,6 +90,21 @@ class TrayRuntime:
             self.window.show()  # first run: the settings page explains how to add an account
         elif cfg.auto_start:
             self.tray.do_start()
+
+    def _check_port(self, *, auto_start: bool) -> None:
+        """A taken port (Antigravity-Manager also listens on 8045) is said at launch, before
+        anyone signs in or presses Start: tray header and notification, the page's banner, and
+        the menu's "Use port N and start". An auto-start says it itself."""
+        if auto_start or not self.controller.engine.running:  # (Quit already came)
+            return
+        try:
+            problem = self.controller.check_port()
+        except Exception:
+            log.exception("port check failed")
+            return
+        notice = glance.problem_notice(problem.to_dict()) if problem is not None else None
+        if notice:
+            self._notify("trayproxy cannot use its port", notice)
 
     def run(self) -> None:
         try:
@@ -114,7 +127,7 @@ class TrayRuntime:
 
 def run_tray_app(paths: AppPaths | None = None) -> int:
     from trayproxy.cli_state import user_errors
-    from trayproxy.local_control import LockHeld, claim
+    from trayproxy.control.local import LockHeld, claim
 
     paths = (paths or app_paths()).ensure()
     running = read_instance(paths.instance_file)

@@ -1,4 +1,5 @@
-"""What the tray shows at a glance (pure): header, accounts summary, model in use, tooltip.
+"""What the tray shows at a glance (pure): header, accounts summary, model in use (with both quota
+windows of its group), the client version Google refuses, tooltip.
 
 Built from the Controller's Status, its account list and the last request the monitor recorded,
 so the tray does no I/O. Account rows may carry `status` (active / cooling / verify / disabled /
@@ -11,7 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "clock"]
+from trayproxy.upstream.words import tray_line, weekly_suffix
+
+__all__ = ["header", "accounts_line", "model_line", "tooltip", "problem_words", "problem_notice", "clock", "version_line"]
 
 
 def clock(ts: float) -> str:
@@ -33,13 +36,25 @@ def problem_words(p: dict[str, Any] | None) -> str | None:
         return None
     if p.get("kind") == "port":
         if p.get("reason") == "in_use":
-            return f"port {p.get('port')} is in use by another program"
+            return f"port {p.get('port')} is in use by {p.get('holder') or 'another program'}"
         if p.get("reason") == "denied":
             return f"port {p.get('port')} needs administrator rights"
         return f"port {p.get('port')} could not be opened"
     if p.get("kind") == "no_account":
         return "add a Google account first"
     return str(p.get("message") or "")
+
+
+def problem_notice(p: dict[str, Any] | None) -> str | None:
+    """The notification for a start problem: why, and the free port the menu offers."""
+    why = problem_words(p)
+    if not why or p is None:
+        return None
+    free = p.get("suggested_port")
+    text = why[0].upper() + why[1:] + "." + (f" Port {free} is free: use it from the menu." if free else "")
+    if p.get("holder_app") == "Antigravity-Manager":
+        text += " (Antigravity-Manager listens on 8045 by default too.)"
+    return text
 
 
 def header(status: Any, starting: bool = False) -> str:
@@ -119,9 +134,13 @@ def model_line(last: dict[str, Any] | None, rows: list[dict[str, Any]], now: flo
         q = mine[0]
     elif quotas:
         q = max((q for _, q in quotas), key=lambda x: x.get("remaining") or 0.0)
+    family = "gemini" if "gemini" in model.lower() else "3p"
+    row = next((r for r in rows if r.get("id") == last.get("account_id")), None)
+    group = next((w for w in (row or {}).get("windows") or [] if w.get("family") == family), None)
+    weekly = ((group or {}).get("weekly") or {}).get("remaining")
     if not q or q.get("remaining") is None:
-        return f"Model in use: {model}"
-    text = f"Model in use: {model} \u00b7 {round(float(q['remaining']) * 100)}% left"
+        return f"Model in use: {model}" + weekly_suffix(False, weekly)
+    text = f"Model in use: {model} \u00b7 {round(float(q['remaining']) * 100)}% left" + weekly_suffix(True, weekly)
     until = q.get("cooldown_until")
     if until and until > now:
         return text + f", rate-limited until {clock(until)}"
@@ -129,6 +148,12 @@ def model_line(last: dict[str, Any] | None, rows: list[dict[str, Any]], now: flo
     if reset and reset > now:
         text += f", resets {_in(reset - now)}"
     return text
+
+
+def version_line(status: Any) -> str | None:
+    """The line for a client version Google refuses (None while it accepts it)."""
+    alarm = (getattr(status, "client_version", None) or {}).get("alarm")
+    return tray_line(alarm) if alarm else None
 
 
 def tooltip(status: Any, starting: bool = False, accounts: str | None = None) -> str:
@@ -153,4 +178,6 @@ def tooltip(status: Any, starting: bool = False, accounts: str | None = None) ->
     lines.append(accounts)
     if getattr(status, "config_problem", None):
         lines.append("Settings file cannot be read: API key required, LAN off until fixed")
+    if (version := version_line(status)) is not None:
+        lines.append(version.lstrip("\u26a0 "))
     return "\n".join(lines)

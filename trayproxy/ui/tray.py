@@ -6,10 +6,16 @@ URL. A Start that failed shows why only while the cause stands (trayproxy/proble
 notification is withdrawn when the cause goes; a port in use offers the next free port. Copy
 actions confirm with a notification (never with the copied text when it holds the key).
 
-The tray thread does no I/O: actions that may block (start, stop, copy, sign-in, quit) run on a
-worker thread, and the icon follows `controller.subscribe(...)` callbacks, which arrive on the
-engine thread. pystray's gtk/appindicator backends already marshal icon, title and menu updates
-to the GLib loop and win32 posts messages; on macOS updates go through AppHelper.callAfter.
+The tray only signals the engine and draws what it hears back:
+- Actions (start, stop, copy, sign-in, quit, connect) run on a worker thread: the Controller's
+  synchronous methods wait there for the engine loop, which makes every change.
+- The GUI thread (pystray's menu callbacks) never waits for the loop: the menu is built from
+  `self.status`, the Status pushed to `controller.subscribe` (on the engine thread), and
+  `self._rows`, the account rows `refresh` read last. `refresh` runs on the engine thread for a
+  status change (a direct read there), on the monitor's writer thread for a request batch and on
+  worker threads after an action (a read through the loop: Controller.list_accounts).
+- pystray's gtk/appindicator backends marshal icon, title and menu updates to the GLib loop and
+  win32 posts messages; on macOS updates go through AppHelper.callAfter.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ from typing import Any
 import pystray
 from PIL import Image
 
-from trayproxy.connect.ui import tray_menu as connect_tray_menu
+from trayproxy.control.api import ControllerAPI, Status
+from trayproxy.control.clipboard import Copier
+from trayproxy.control.snippets import claude_code_setup, client_urls
+from trayproxy.icons import render_icon, state_for
 from trayproxy.ui import glance
-from trayproxy.ui.clipboard import Copier
-from trayproxy.ui.icons import render_icon, state_for
-from trayproxy.ui.snippets import claude_code_setup, client_urls
 from trayproxy.ui.tray_accounts import menu_items, view_key
+from trayproxy.ui.tray_connect import tray_menu as connect_tray_menu
 
 __all__ = ["TrayApp", "run_in_thread", "tooltip"]
 
@@ -57,7 +64,7 @@ tooltip = glance.tooltip
 class TrayApp:
     def __init__(
         self,
-        controller: Any,
+        controller: ControllerAPI,
         *,
         open_settings: Callable[[], None],
         begin_login: Callable[[], None],
@@ -87,9 +94,8 @@ class TrayApp:
         self.icon = icon_factory("trayproxy", self.image(), self._tooltip(), menu=pystray.Menu(self._items))
         self._shown = self._view_key()
         controller.subscribe(self._on_status)
-        mon = getattr(controller, "monitor", None)
-        if mon is not None and hasattr(mon, "subscribe"):
-            mon.subscribe(self._on_requests)
+        if controller.monitor is not None:
+            controller.monitor.subscribe(self._on_requests)
 
     # -- state -> icon -------------------------------------------------------------------
     @property
@@ -102,7 +108,7 @@ class TrayApp:
             self._images[st] = render_icon(st, self.icon_size, template=self.template)
         return self._images[st]
 
-    def _on_status(self, status: Any) -> None:
+    def _on_status(self, status: Status) -> None:
         self.status = status
         if self._error_noted and not status.error:
             self._withdraw_notice()  # the cause is gone: so is the notice about it
@@ -152,7 +158,7 @@ class TrayApp:
         self._rows = self._accounts()
         return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts, self._glance(),
                 (st.problem or {}).get("suggested_port"), getattr(st, "config_problem", None),
-                view_key(self._rows))
+                view_key(self._rows), glance.version_line(st))
 
     def refresh(self) -> None:
         """Push state to the icon; skipped when nothing visible changed (an appindicator menu
@@ -194,16 +200,18 @@ class TrayApp:
         free = (st.problem or {}).get("suggested_port") if not st.running else None
         use_port = (Item(f"Use port {free} and start", self._act(lambda: self.do_use_port(free))),) if free else ()
         attention = menu_items(self._rows, Item, lambda url: self._act(lambda: self.do_open_url(url)))
+        version = glance.version_line(st)  # Google refuses the client version: the settings say what to do
         return (
             Item(header, None, enabled=False),
             Item(accounts, None, enabled=False),
             *((Item(model, None, enabled=False),) if model else ()),
+            *((Item(version, self._act(self.do_open_settings)),) if version else ()),
             *attention,
             Sep,
             toggle,
             *use_port,
             Item("Copy base URL", copy_menu),
-            connect_tray_menu(self),  # Connect ▸ client ▸ Connect / Check / Undo (trayproxy/connect/ui.py)
+            connect_tray_menu(self),  # Connect ▸ client ▸ Connect / Check / Undo (ui/tray_connect.py)
             Sep,
             Item("Open Settings...", self._act(self.do_open_settings)),
             Item("Add Account...", self._act(self.do_add_account)),
@@ -229,12 +237,7 @@ class TrayApp:
             self.status = self.controller.start()
         except StartError as e:
             st = self.controller.status()
-            why = glance.problem_words(st.problem)
-            free = (st.problem or {}).get("suggested_port")
-            if why:  # the page's words; the OS text is in the log
-                msg = why[0].upper() + why[1:] + "." + (f" Port {free} is free: use it from the menu." if free else "")
-            else:
-                msg = str(e)
+            msg = glance.problem_notice(st.problem) or str(e)  # the page's words; the OS text is in the log
             self._error_noted = True
             self.notify("trayproxy could not start", msg)
         except Exception as e:

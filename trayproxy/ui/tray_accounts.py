@@ -1,6 +1,7 @@
 """Tray menu lines for accounts that need the person: needs verification (click: open Google's
 link), disabled (the reason; click opens the fix-it link when Google gave one), cooling down
-(until when). Built from the same account view as the settings page and `accounts list`."""
+(until when), a model group's quota window spent (which one, back when). Built from the same
+account view as the settings page and `accounts list`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trayproxy.accounts.state import clock_time
+from trayproxy.upstream.words import spent_line
 
 __all__ = ["attention_lines", "view_key"]
 
@@ -30,6 +32,8 @@ def attention_lines(rows: list[dict[str, Any]]) -> list[Line]:
                         r.get("disabled_link")))
         elif status == "not_onboarded":
             out.append((f"\u26a0 {email}: not onboarded", None))
+        elif spent := [w for w in r.get("windows") or [] if w.get("spent_until")]:
+            out.append((spent_line(email, spent[0]), None))
         elif r.get("cooldowns"):
             soonest = min(r["cooldowns"], key=lambda c: c["until"])
             what = "all models" if soonest["model"] == "*" else soonest["model"]
@@ -41,7 +45,8 @@ def attention_lines(rows: list[dict[str, Any]]) -> list[Line]:
 def view_key(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
     """What of the accounts the menu shows, to tell whether it must be rebuilt."""
     return tuple((r["id"], r["status"], (r.get("verify") or {}).get("url"), len(r.get("cooldowns") or ()),
-                  min((c["until"] for c in r.get("cooldowns") or ()), default=None), r.get("disabled_reason"))
+                  min((c["until"] for c in r.get("cooldowns") or ()), default=None), r.get("disabled_reason"),
+                  tuple(w.get("spent_until") for w in r.get("windows") or ()))
                  for r in rows)
 
 

@@ -1,9 +1,12 @@
 """What a Google error answer says, read without judging it (pure).
 
 Google's errors are `{"error": {"code", "message", "status", "details": [...]}}`; the details
-carry `google.rpc.ErrorInfo` (`reason`, `domain`, `metadata`) and `google.rpc.RetryInfo`
-(`retryDelay`). Some paths wrap the object in a list, some send plain text. `parse_error` turns
-any of them into one `UpstreamError`; `accounts.triage` decides what it means.
+carry `google.rpc.ErrorInfo` (`reason`, `domain`, `metadata`), `google.rpc.RetryInfo`
+(`retryDelay`), `google.rpc.QuotaFailure` (`violations[].quotaId`, e.g. `RequestsPerDay-limit`)
+and `google.rpc.Help` (links). Some paths wrap the object in a list, some send plain text.
+`parse_error` turns any of them into one `UpstreamError`; `accounts.triage` decides what it
+means. `is_capacity` tells, from the body alone, an answer about Google's capacity (worth
+another host) from one about the account.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["UpstreamError", "parse_error", "parse_duration", "upstream_message"]
+__all__ = ["UpstreamError", "parse_error", "parse_duration", "upstream_message", "is_capacity"]
 
 _DUR_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _MSG_RESET_RE = re.compile(
@@ -58,7 +61,8 @@ class UpstreamError:
     reset_delay: float | None = None  # metadata quotaResetDelay / quotaResetTimeStamp
     retry_after: float | None = None  # the Retry-After header
     message_delay: float | None = None  # "reset after 1h2m" in the message
-    links: tuple[str, ...] = ()  # https links in the metadata or the message
+    links: tuple[str, ...] = ()  # https links in the metadata, Help details or the message
+    quota_ids: tuple[str, ...] = ()  # QuotaFailure violations' quotaId (RequestsPerDay-limit, ...)
 
     @property
     def hint(self) -> float | None:
@@ -149,8 +153,11 @@ def parse_error(status: int, headers: dict[str, str], body: bytes, *, now: float
         reset_delay = _ts(metadata["quotaResetTimeStamp"], now)
     m = _MSG_RESET_RE.search(message)
     message_delay = parse_duration(m.group(1)) if m else None
+    quota_ids = tuple(str(v["quotaId"]) for det in err.get("details") or [] if isinstance(det, dict)
+                      for v in det.get("violations") or [] if isinstance(v, dict) and v.get("quotaId"))
     links: list[str] = []
-    for k in ("validation_url", "validationUrl", "appeal_url", "activationUrl", "activation_url", "helpUrl"):
+    for k in ("validation_url", "validationUrl", "validation_link", "appeal_url", "activationUrl",
+              "activation_url", "helpUrl"):
         if metadata.get(k, "").startswith("https://"):
             links.append(metadata[k])
     for det in err.get("details") or []:  # google.rpc.Help
@@ -171,7 +178,20 @@ def parse_error(status: int, headers: dict[str, str], body: bytes, *, now: float
         retry_after=_retry_after(headers, now),
         message_delay=message_delay,
         links=tuple(dict.fromkeys(links)),
+        quota_ids=quota_ids,
     )
+
+
+_CAPACITY_REASONS = (b"MODEL_CAPACITY_EXHAUSTED", b"MODEL_CAPACITY_EXCEEDED")
+
+
+def is_capacity(status: int, body: bytes) -> bool:
+    """Whether an error answer is about Google's capacity for the model (no account is to blame:
+    another host or a moment later may have it): MODEL_CAPACITY_EXHAUSTED / _EXCEEDED or "No
+    capacity available" on a 429 or 503."""
+    if status not in (429, 503, 529):
+        return False
+    return any(r in body for r in _CAPACITY_REASONS) or b"o capacity available" in body.lower()
 
 
 def describe_network_error(exc: BaseException) -> str:

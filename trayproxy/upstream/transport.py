@@ -69,6 +69,7 @@ class UpstreamResponse:
     ) -> None:
         self.status = status
         self.headers = {k.lower(): v for k, v in headers.items()}
+        self.base: str | None = None  # the base URL that answered (set by the Cloud Code client)
         self._chunks = chunks
         self._close = close
         self._closed = False

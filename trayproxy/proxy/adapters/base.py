@@ -15,6 +15,8 @@ questions where protocols differ:
 - `answer`: the JSON a whole (non-streamed) answer sends, from each copy's result (one copy but
   for image requests with n > 1); `whole_frames`: that answer as stream frames, for a call
   answered whole that the client wanted streamed (Codex's compaction).
+- `search_answer` / `search_frames`: a web search's result (`Call.search`, proxy/search.py) in
+  the protocol's own shape, whole and as the stream's frames.
 
 Errors keep the client's own shape through `protocol` (proxy/errors.py).
 """
@@ -26,6 +28,8 @@ from typing import Any
 
 from trayproxy.json_types import JSON
 from trayproxy.protocols.errors import RequestError
+from trayproxy.protocols.gemini import Usage
+from trayproxy.protocols.search import Found
 from trayproxy.proxy.context import ProxyContext
 from trayproxy.proxy.errors import Protocol
 from trayproxy.proxy.exchange import Exchange
@@ -81,6 +85,15 @@ class Adapter:
 
     def answer(self, ctx: ProxyContext, call: Call, results: list[JSON]) -> JSON:
         return results[0]
+
+    def search_answer(self, ctx: ProxyContext, call: Call, found: Found, usage: Usage | None,
+                      resolved: dict[str, str]) -> JSON:
+        """A web search's result as this protocol's answer (`resolved`: Google's redirect links
+        -> the pages)."""
+        raise RequestError("This route does not run web searches")
+
+    def search_frames(self, call: Call, answer: JSON) -> list[bytes]:
+        raise NotImplementedError
 
     def whole_frames(self, call: Call, answer: JSON) -> list[bytes] | None:
         """For a call the adapter answers whole although the client asked for a stream

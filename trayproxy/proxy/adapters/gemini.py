@@ -1,14 +1,18 @@
 """Gemini's own API: `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent`
 (`?alt=sse`, else a JSON-array stream) and `:countTokens`. The request is already Gemini's; the
-stream machine relays the upstream's responses unwrapped."""
+stream machine relays the upstream's responses unwrapped. A request with a `googleSearch` tool
+(Gemini CLI's google_web_search) is a web search (proxy/search.py) on a model listed in
+webSearchModelIds; its answer keeps `groundingMetadata`, with the pages' own links."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
 from trayproxy.json_types import JSON
-from trayproxy.protocols import gemini_native
+from trayproxy.protocols import gemini_native, search, search_answers
 from trayproxy.protocols.errors import RequestError
+from trayproxy.protocols.gemini import Usage
+from trayproxy.protocols.search import Found
 from trayproxy.proxy.adapters.base import Adapter, Call, model_name
 from trayproxy.proxy.context import ProxyContext
 from trayproxy.proxy.exchange import Exchange
@@ -44,7 +48,15 @@ class Gemini(Adapter):
             raise RequestError(f"Unsupported method {method!r}; use generateContent, streamGenerateContent or countTokens")
         stream = method == "streamGenerateContent"
         mode = "json" if not stream else ("sse" if ex.query.get("alt") == "sse" else "array")
-        return Call(name, body, stream, session_key("gemini", body, ex.headers), state=mode)
+        return Call(name, body, stream, session_key("gemini", body, ex.headers), state=mode,
+                    search=search.gemini_ask(body))
+
+    def search_answer(self, ctx: ProxyContext, call: Call, found: Found, usage: Usage | None,
+                      resolved: dict[str, str]) -> JSON:
+        return search_answers.gemini_response(found, resolved)
+
+    def search_frames(self, call: Call, answer: JSON) -> list[bytes]:
+        return search_answers.gemini_frames(answer, str(call.state))
 
     def frames(self, call: Call) -> tuple[str, bytes | None]:
         if call.state == "sse":

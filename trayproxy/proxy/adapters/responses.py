@@ -17,13 +17,16 @@ events, and a `compaction` item a later request sends back becomes that summary 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trayproxy.json_types import JSON
 from trayproxy.protocols import openai_compaction as compaction
-from trayproxy.protocols import openai_responses
+from trayproxy.protocols import openai_responses, search, search_answers
 from trayproxy.protocols.errors import RequestError
+from trayproxy.protocols.gemini import Usage
+from trayproxy.protocols.responses_tools import ToolSet
+from trayproxy.protocols.search import Found
 from trayproxy.proxy.adapters.base import Adapter, Call, model_name
 from trayproxy.proxy.context import ProxyContext
 from trayproxy.proxy.errors import ProxyError
@@ -43,6 +46,7 @@ class _State:
     conversation: list[Any]
     echo: JSON
     compact: bool = False
+    tools: ToolSet = field(default_factory=ToolSet)  # declared tools and the names they are offered under
 
 
 class Responses(Adapter):
@@ -80,20 +84,39 @@ class Responses(Adapter):
             body = {**body, "input": items}
         conversation = (history or []) + items
         key = stored_key or session_key("openai", {**body, "input": conversation}, ex.headers)
-        state = _State(history, conversation, openai_responses.request_echo(body), compact)
-        return Call(name, body, stream, key, state=state, collect=compact)
+        # a compaction asks for a summary: no tool is offered for it
+        tools = ToolSet() if compact else openai_responses.tool_set(body, history)
+        state = _State(history, conversation, openai_responses.request_echo(body), compact, tools)
+        ask = None if compact else search.responses_ask(body, tools.search, bool(tools.chat), items)
+        return Call(name, body, stream, key, state=state, collect=compact, search=ask)
+
+    def search_answer(self, ctx: ProxyContext, call: Call, found: Found, usage: Usage | None,
+                      resolved: dict[str, str]) -> JSON:
+        state: _State = call.state
+        response_id = ctx.new_id("resp_")
+        final = search_answers.responses_object(found, query=call.search.query, model=call.name,
+                                                response_id=response_id, created_at=int(ctx.clock()),
+                                                new_id=ctx.new_id, echo=state.echo, usage=usage)
+        if state.echo["store"]:
+            ctx.responses.put(response_id, {"input_items": state.conversation, "output": final["output"],
+                                            "model": call.name, "instructions": call.body.get("instructions"),
+                                            "session_key": call.session_key, "response": final})
+        return final
+
+    def search_frames(self, call: Call, answer: JSON) -> list[bytes]:
+        return search_answers.responses_frames(answer)
 
     def compacts(self, items: list[Any]) -> bool:
         return compaction.is_trigger(items)
 
     def convert(self, call: Call, plan: Plan, signatures: Mapping[str, str]) -> JSON:
         return openai_responses.to_gemini(call.body, history=call.state.history, upstream_model=plan.target,
-                                          signatures=signatures, cap=plan.cap)
+                                          signatures=signatures, cap=plan.cap, tools=call.state.tools)
 
     def machine(self, ctx: ProxyContext, call: Call, plan: Plan) -> Callable[[], StreamMachine]:
         state: _State = call.state
         response_id, created_at = ctx.new_id("resp_"), int(ctx.clock())
-        name, stream, echo, new_id = call.name, call.stream and not call.collect, state.echo, ctx.new_id
+        name, stream, echo, new_id, tools = call.name, call.stream and not call.collect, state.echo, ctx.new_id, state.tools
         instructions = call.body.get("instructions")
 
         def on_complete(final: JSON) -> None:
@@ -109,7 +132,7 @@ class Responses(Adapter):
 
         return lambda: openai_responses.ResponsesStream(
             model=name, response_id=response_id, created_at=created_at, stream=stream, new_id=new_id,
-            request_echo=echo, on_complete=on_complete)
+            request_echo=echo, on_complete=on_complete, tools=tools)
 
     def answer(self, ctx: ProxyContext, call: Call, results: list[JSON]) -> JSON:
         result = results[0]

@@ -211,6 +211,7 @@
           + ` on ${new Date(a.onboarded_at * 1000).toLocaleString()} (project ${a.project}).` }) : null,
       stateBox(a),
       cooldownList(a),
+      a.status === "disabled" || !tp.quotaWindows ? null : tp.quotaWindows(a), // upstream.js: 5 h + weekly
       a.status === "disabled" ? null : quotaRows(a));
   }
 

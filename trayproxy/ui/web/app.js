@@ -260,7 +260,7 @@
   /* Why Start failed, in the page's words, with what to do about it. */
   function problemText(p) {
     if (p.kind === "port") {
-      const what = p.reason === "in_use" ? `Port ${p.port} is already in use by another program.`
+      const what = p.reason === "in_use" ? `Port ${p.port} is already in use by ${p.holder || "another program"}.`
         : p.reason === "denied" ? `trayproxy may not listen on port ${p.port} (ports below 1024 need administrator rights).`
           : `Port ${p.port} could not be opened (${p.message.replace(/^.*could not be bound: /, "")}).`;
       return what + (p.suggested_port ? ` Port ${p.suggested_port} is free.` : " Pick another port in Settings.");

@@ -1,6 +1,8 @@
-// "Connect a client" card: one row per client (installed version, connected or not) with
-// Connect / Check / Undo buttons; results (✓ with the model that answered, or what is wrong)
-// appear under the row. API: GET/POST /api/connect (trayproxy/connect/ui.py).
+// "Connect a client" card: one row per client (installed version, connected or not, or pointing
+// at an old port / key: then Connect reads "Fix") with Connect / Check / Undo buttons; Gemini CLI's
+// row also asks whether to trust the folders under home (Gemini CLI reads the proxy's settings only
+// in trusted folders). Results (✓ with the model that answered, or what is wrong) appear under
+// the row. API: GET/POST /api/connect (trayproxy/connect/routes.py).
 (function () {
   "use strict";
   const TOKEN = document.querySelector('meta[name="trayproxy-token"]').content;
@@ -8,6 +10,7 @@
   if (!list) return;
   const results = {};
   let busy = null;
+  let trustHome = false; // Gemini CLI: trust the folders under home on Connect
 
   async function call(body) {
     const opts = { method: body ? "POST" : "GET", headers: { "X-Trayproxy-Token": TOKEN } };
@@ -44,14 +47,31 @@
       const name = el("div", "connect-name", row.title);
       const inst = row.installed || {};
       name.append(el("span", "connect-version", inst.binary ? "v" + (inst.version || "?") : "not installed"));
-      const badge = el("span", "connect-badge" + (row.connected ? " on" : ""), row.connected ? "✓ Connected" : "Not connected");
+      let badge;
+      if (row.stale) {
+        badge = el("span", "connect-badge warn", row.stale === "port" ? "⚠ Points at an old port" : "⚠ Has an old key");
+        if (row.points_at) badge.title = row.points_at;
+      } else {
+        badge = el("span", "connect-badge" + (row.connected ? " on" : ""), row.connected ? "✓ Connected" : "Not connected");
+      }
       name.append(badge);
       if (inst.newer_than_tested) name.append(el("span", "connect-badge warn", "newer than tested (" + inst.newest_tested + ")"));
       const actions = el("div", "connect-actions");
-      actions.append(button("Connect", row.client, "connect", true),
+      actions.append(button(row.stale ? "Fix" : "Connect", row.client, "connect", true),
                      button("Check", row.client, "check", row.connected),
                      button("Undo", row.client, "undo", row.can_undo));
       li.append(name, actions);
+      if (row.client === "gemini-cli") {
+        const label = el("label", "connect-option");
+        const box = el("input");
+        box.type = "checkbox";
+        box.checked = trustHome;
+        box.dataset.connectOption = "trust";
+        box.addEventListener("change", () => { trustHome = box.checked; });
+        label.append(box, el("span", "", "Trust the folders under my home (Gemini CLI reads the proxy's settings only in "
+          + "trusted folders; it then also loads a project's own settings, MCP servers and .env there without asking)"));
+        li.append(label);
+      }
       const res = results[row.client];
       if (res) {
         const p = el("p", "connect-result " + (res.ok ? "ok" : "err"), res.head);
@@ -76,7 +96,9 @@
     busy = { client, action };
     render(rows);
     try {
-      const r = await call({ client, action });
+      const body = { client, action };
+      if (client === "gemini-cli" && action === "connect" && trustHome) body.options = { trust: "home" };
+      const r = await call(body);
       const lines = (r.summary || []).slice(1).map((s) => s.trim()).filter((s) => !s.startsWith("backup in"));
       results[client] = { ok: r.ok, head: r.summary ? r.summary[0] : (r.ok ? "✓" : "✗"), detail: lines.join("\n") };
     } catch (e) {

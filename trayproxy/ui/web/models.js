@@ -1,7 +1,7 @@
 /* Models tab: which upstream model each client name reaches on each account, the
  * model_mapping editor (add / edit / remove, with wildcards), and "test a name".
  *
- * Data comes from /api/models (ui/models_api.py), fetched when the tab opens, after every
+ * Data comes from /api/models (control/models_routes.py), fetched when the tab opens, after every
  * mapping change, and when an account's catalog was read again (seen in the polled state);
  * never on every poll, so nothing moves under the pointer.
  */

@@ -320,6 +320,31 @@
   }
 
   // -- stats and chart ---------------------------------------------------------------------
+  // Refused requests: the words for each kind the guards count (proxy/guards.py), one place.
+  const REFUSED = {
+    kinds: { auth: "No or wrong API key", origin: "A web page", host: "Host not this computer" },
+    none: "Nothing refused",
+    anyone: "(no origin sent)",
+  };
+
+  function refusedTable(list) {
+    const body = $("mon-refused").tBodies[0];
+    if (!list.length) {
+      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "sub", text: REFUSED.none })));
+      return;
+    }
+    body.replaceChildren(...list.map((r) => {
+      const kind = REFUSED.kinds[r.kind] || r.kind;
+      const from = r.origin && r.origin !== "-" ? r.origin : REFUSED.anyone;
+      return h("tr", { "data-kind": r.kind },
+        h("td", { class: "key", title: kind, text: kind }),
+        h("td", { title: from, text: from }),
+        h("td", { class: "num", text: String(r.status) }),
+        h("td", { class: "num", text: nf.format(r.count || 0) }),
+        h("td", { class: "num", title: fmtTime(r.last_ts), text: fmtAgo(r.last_ts) }));
+    }));
+  }
+
   function totalsTable(table, list, label) {
     const body = table.tBodies[0];
     if (!list.length) {
@@ -360,6 +385,7 @@
       (days ? `, kept for ${days} day${days === 1 ? "" : "s"}.` : ".");
     totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : "not sent upstream"));
     totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || "not sent upstream");
+    refusedTable(stats.refused || []);
     renderFilters();
   }
 
