@@ -52,8 +52,10 @@ def route(adapter: Adapter) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         ex = request[EXCHANGE]
         ctx = request.app[CONTEXT]
-        body = await read_json(request, ex)
-        return await serve(ctx, ex, adapter, body, request.match_info, HttpSink(request))
+        # The parsed body goes straight into serve(): a local here would keep it alive for as
+        # long as an answer streams (25 KB per open stream of an agent turn), after serve()
+        # and Job.release() have let go of it.
+        return await serve(ctx, ex, adapter, await read_json(request, ex), request.match_info, HttpSink(request))
 
     return handle
 
