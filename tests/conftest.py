@@ -7,6 +7,9 @@ import os
 # Must happen before anything imports pystray or resolves a keyring backend.
 os.environ["PYSTRAY_BACKEND"] = "dummy"
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+# The tray and the page speak the OS's language: English here, whatever the machine says (tests
+# of other languages set the `language` setting or pass their own environment).
+os.environ["LANGUAGE"] = "en"
 # Module-scoped fixtures build controllers before the per-test home below exists: give the
 # whole session a home of its own too, so no test ever touches the user's real data dir.
 import tempfile  # noqa: E402

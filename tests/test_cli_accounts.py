@@ -46,7 +46,8 @@ def test_list_shows_states_links_and_unknown_quota(fake: FakeCloudCode, capsys: 
     assert "Verify your account first." in err and VERIFY_URL in err
     assert run("accounts", "list") == 0
     out = capsys.readouterr().out
-    assert f"verify: {VERIFY_URL}" in out and "needs verification" in out
+    assert f"verify: {VERIFY_URL}" in out and "1 ready · 1 needs verification" in out
+    assert "Google asks you to verify this account" in out and "trayproxy accounts retry" in out
     old = out.split("old@example.com")[1]
     assert "gemini-3-flash" in old and " 50%" in old.split("gemini-3-flash")[1].splitlines()[0]
     sonnet = old.split("claude-sonnet-4-6 ")[1].splitlines()[0]
@@ -60,12 +61,12 @@ def test_disable_enable_and_retry(fake: FakeCloudCode, capsys: pytest.CaptureFix
     assert "accounts enable" in capsys.readouterr().out
     run("accounts", "list")
     out = capsys.readouterr().out
-    assert "disabled: disabled by you" in out and "Enable it" in out
+    assert "state: Disabled by you" in out and "trayproxy accounts enable" in out
     assert run("accounts", "enable", "old@example.com") == 0
     run("accounts", "list")
-    assert "state: active" in capsys.readouterr().out
+    assert "state: Ready" in capsys.readouterr().out
     assert run("accounts", "retry", "old@example.com") == 0
-    assert "old@example.com: active" in capsys.readouterr().out
+    assert "old@example.com: Ready" in capsys.readouterr().out
     assert run("accounts", "retry", "nobody@example.com") == 2
     assert "No account matches" in capsys.readouterr().err
 

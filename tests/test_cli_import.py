@@ -127,7 +127,7 @@ def test_import_through_the_running_serve(world: tuple[FakeCloudCode, Samples], 
         assert "Imported 1 of 1." in p.stdout and "Applied by the running trayproxy serve" in p.stdout
         st = subprocess.run([sys.executable, "-m", "trayproxy", "accounts", "list"], env=env, capture_output=True,
                             text=True, timeout=60)
-        assert "alice@example.com" in st.stdout and "state: active" in st.stdout
+        assert "alice@example.com" in st.stdout and "state: Ready" in st.stdout
     finally:
         stop_process(serve, 30)
     assert samples.current() == samples.before

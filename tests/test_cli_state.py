@@ -157,7 +157,7 @@ def test_accounts_add_remove_enable_disable_are_live(serve: Serve) -> None:
     # disable / enable: out of and back into rotation at once
     assert "Disabled b@example.com" in serve.ok("accounts", "disable", "b@example.com")
     until(lambda: serve.chat() == 503, "a request with every account disabled is refused")
-    assert "disabled by you" in serve.ok("accounts", "list")
+    assert "Disabled by you" in serve.ok("accounts", "list")
     assert "Enabled b@example.com" in serve.ok("accounts", "enable", "b@example.com")
     until(lambda: serve.chat() == 200, "the enabled account serves again")
 
@@ -182,9 +182,9 @@ def test_retry_clears_the_running_instances_cooldown(serve: Serve, fake: FakeClo
     until(lambda: serve.chat() == 200, "the proxy started on the first account")
     fake.account("a@example.com").script(Reply.error(429, reason="QUOTA_EXHAUSTED", reset_delay="2h"))
     assert serve.chat() == 429
-    assert "cooling down until" in serve.ok("accounts", "list")
+    assert "resting until" in serve.ok("accounts", "list")
     out = serve.ok("accounts", "retry", "a@example.com")
-    assert "a@example.com: active" in out and "Applied by the running trayproxy serve" in out
+    assert "a@example.com: Ready" in out and "Applied by the running trayproxy serve" in out
     assert serve.chat() == 200
 
 

@@ -19,8 +19,9 @@ def test_defaults_match_the_contract(tmp_path: Path) -> None:
     assert saved["version"] == 1 and saved["port"] == 8045
 
 
-def test_auto_auth_follows_lan() -> None:
-    assert Config(auth_mode="auto", allow_lan_access=False).effective_auth_mode == "off"
+def test_auto_auth_asks_for_the_key_on_loopback_too() -> None:
+    # #27: other local users and pages on any loopback port are untrusted (THREAT_MODEL, the `auto` stance)
+    assert Config(auth_mode="auto", allow_lan_access=False).effective_auth_mode == "all_except_health"
     assert Config(auth_mode="auto", allow_lan_access=True).effective_auth_mode == "all_except_health"
     assert Config(auth_mode="strict").effective_auth_mode == "strict"
     assert Config(allow_lan_access=True).bind_host == "0.0.0.0"

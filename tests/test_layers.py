@@ -171,7 +171,7 @@ class Layer:
     allowed: tuple[tuple[str, str], ...] = ()  # (importer, function) exceptions
 
 
-BASICS = ("json_types", "fileio", "paths", "ports", "config", "secrets", "keychain", "problems")
+BASICS = ("json_types", "fileio", "paths", "ports", "config", "secrets", "keychain", "problems", "i18n")
 ABOVE_BASICS = ("trayproxy.protocols", "trayproxy.upstream", "trayproxy.accounts", "trayproxy.monitor",
                 "trayproxy.proxy", "trayproxy.control", "trayproxy.controller", "trayproxy.connect", "trayproxy.ui")
 

@@ -88,8 +88,15 @@ def test_no_account_is_healthy_waits_and_serves_the_first_account_at_once(fake: 
         # healthy while waiting: what Docker's HEALTHCHECK runs exits 0
         check = subprocess.run([sys.executable, "-c", DOCKER_HEALTHCHECK.format(port=port)], timeout=30)
         assert check.returncode == 0
-        status, body = _get(f"http://127.0.0.1:{port}/v1/chat/completions", {"Content-Type": "application/json"},
-                            json.dumps({"model": "gemini-3-flash", "messages": [{"role": "user", "content": "hi"}]}).encode())
+        ask = json.dumps({"model": "gemini-3-flash", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        status, body = _get(f"http://127.0.0.1:{port}/v1/chat/completions", {"Content-Type": "application/json"}, ask)
+        assert status == 401  # auth `auto` asks for the key from this machine too (#27), account or not
+        shown = subprocess.run([sys.executable, "-m", "trayproxy", "key", "show"], env=env, capture_output=True,
+                               text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        key = shown.stdout.split()[-1]
+        authed = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+        status, body = _get(f"http://127.0.0.1:{port}/v1/chat/completions", authed, ask)
         assert status == 503 and "No account has been added" in json.dumps(body)
         assert p.poll() is None  # no exit, no restart loop
 
@@ -99,8 +106,7 @@ def test_no_account_is_healthy_waits_and_serves_the_first_account_at_once(fake: 
         assert "Applied by the running trayproxy serve" in add.stdout
         assert p.stdout is not None
         _read_until(p.stdout, "an account is ready")
-        status, body = _get(f"http://127.0.0.1:{port}/v1/chat/completions", {"Content-Type": "application/json"},
-                            json.dumps({"model": "gemini-3-flash", "messages": [{"role": "user", "content": "hi"}]}).encode())
+        status, body = _get(f"http://127.0.0.1:{port}/v1/chat/completions", authed, ask)
         assert status == 200, body
     finally:
         _stop(p)

@@ -100,6 +100,7 @@ class Config:
     model_mapping: dict[str, str] = field(default_factory=dict)
     scheduling: str = "balance"
     auto_start: bool = False
+    language: str = "auto"  # the tray's and the page's language: "auto" (the OS's) or "de", "zh_CN", ...
     max_body_mb: int = 100
     quota_refresh_minutes: int = 15
     background_model: str = "gemini-3.5-flash-lite"
@@ -227,6 +228,7 @@ _VALIDATORS: dict[str, Any] = {
     "model_mapping": _check_str_map,
     "scheduling": lambda k, v: _check_choice(k, v, SCHEDULING_MODES),
     "auto_start": _check_bool,
+    "language": lambda k, v: _check_language(k, v),
     "max_body_mb": lambda k, v: _check_int(k, v, 1, 1024),
     "quota_refresh_minutes": lambda k, v: _check_int(k, v, 1, 1440),
     "background_model": _check_str,
@@ -251,6 +253,13 @@ _VALIDATORS: dict[str, Any] = {
     "monitor.store_bodies": _check_bool,
 }
 _SECTIONS = {"oauth": OAuthConfig, "zai": ZaiConfig, "monitor": MonitorConfig}
+
+
+def _check_language(key: str, v: Any) -> str:
+    s = _check_str(key, v).strip()
+    if s != "auto" and not re.fullmatch(r"[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*", s):
+        raise ConfigError(f"{key} must be auto or a language like de or zh_CN (got {v!r})")
+    return s
 
 
 def _check_url_list(key: str, v: Any) -> list[str]:

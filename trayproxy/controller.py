@@ -36,6 +36,7 @@ from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.config import Config, LoadResult, load_config, save_config, set_value
 from trayproxy.control.api import ControllerAPI, Status
 from trayproxy.engine import Engine
+from trayproxy.i18n import translator
 from trayproxy.paths import AppPaths
 from trayproxy.problems import NO_ACCOUNT, OTHER, StartProblem, bind_problem, port_problem
 from trayproxy.proxy.context import assemble
@@ -43,7 +44,7 @@ from trayproxy.proxy.server import ProxyServer, StartError
 from trayproxy.secrets import ZAI_KEY, SecretStore
 from trayproxy.upstream.client_version import REFRESH_INTERVAL, ClientIdentity, install_candidates
 from trayproxy.upstream.transport import AiohttpTransport, Transport
-from trayproxy.upstream.words import banner_text
+from trayproxy.upstream.words import banner
 
 __all__ = ["Controller", "Engine", "Status", "StartError", "NO_ACCOUNT_ERROR"]
 
@@ -103,6 +104,7 @@ class Controller:
         self.start_problem: StartProblem | None = None
         self._port_watch: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[Status], None]] = []
+        self._clients: list[dict[str, Any]] = []  # connected clients, as a_refresh_clients read them
         self._bg: list[asyncio.Task[Any]] = []
         self._config_turn = asyncio.Lock()  # one config change (or reload) at a time, on the loop
         self._owns_engine = engine is None
@@ -183,6 +185,12 @@ class Controller:
         return self._config
 
     @property
+    def language(self) -> str:
+        from trayproxy.i18n.detect import effective_language
+
+        return effective_language(self.config.language)
+
+    @property
     def bound_host(self) -> str | None:
         return self.server.host
 
@@ -201,6 +209,8 @@ class Controller:
                 self.config_problem = None
             self._apply_live()
         self._notify()
+        if key == "port":
+            self._clients_later()
         return new
 
     def set_config(self, key: str, value: Any) -> Config:
@@ -306,11 +316,12 @@ class Controller:
             upstreams.append("google")
         if cfg.zai.enabled and cfg.zai.dispatch_mode != "off":
             upstreams.append(f"zai ({cfg.zai.dispatch_mode})")
+        views = self._list_accounts()
         return Status(
             running=running,
             port=port,
             base_url=f"http://127.0.0.1:{port}",
-            active_accounts=self.pool.active_count(),
+            active_accounts=sum(1 for v in views if v["status"] == "active"),
             accounts_total=len(self.store.all()),
             lan=cfg.allow_lan_access,
             auth_mode=cfg.effective_auth_mode,
@@ -320,13 +331,17 @@ class Controller:
             secrets_fallback=self.secrets.fallback_reason,
             upstreams=upstreams,
             restart_note=self._bound_note("port") or self._bound_note("allow_lan_access"),
+            accounts=views,
+            clients=list(self._clients),
+            language=self.language,
             client_version=self._client_version(),
         )
 
     def _client_version(self) -> dict[str, Any]:
         state = self.identity.to_dict()
         alarm = state.get("alarm")
-        return {**state, "banner": banner_text(alarm, state) if alarm else None}
+        # the banner in the language the page and the tray speak (the API client's error stays English)
+        return {**state, "banner": banner(alarm, state, translator(self.language)) if alarm else None}
 
     # -- start / stop ------------------------------------------------------------------------
     async def a_start(self, port: int | None = None, *, without_account: bool = False) -> Status:
@@ -360,6 +375,7 @@ class Controller:
         self.start_problem = None
         self._start_background()
         self._notify()
+        self._clients_later()
         return self._status()
 
     def _port_problem(self, problem: StartProblem, *, watch: bool) -> None:
@@ -389,6 +405,7 @@ class Controller:
         self._bg.clear()
         await self.server.stop()
         self._notify()
+        self._clients_later()
         return self._status()
 
     def start(self, port: int | None = None, *, without_account: bool = False) -> Status:
@@ -538,6 +555,31 @@ class Controller:
 
     def set_account_enabled(self, id_or_email: str, enabled: bool) -> Account:
         return self.engine.call(self.a_set_account_enabled(id_or_email, enabled))
+
+    async def a_refresh_clients(self) -> list[dict[str, Any]]:
+        from trayproxy.connect.command import backup_root
+        from trayproxy.connect.service import status as client_status
+
+        base, root, key = self._status_base_url(), backup_root(self.paths.data_dir), self.api_key()
+        rows = await asyncio.to_thread(lambda: client_status(base_url=base, backup_root=root, versions=False,
+                                                             api_key=key))
+        clients = [{k: r[k] for k in ("client", "title", "connected", "stale", "points_at", "can_undo")} for r in rows]
+        if clients != self._clients:
+            self._clients = clients
+            self._notify()
+        return clients
+
+    def _clients_later(self) -> None:
+        """(On the loop.) The base URL may have moved: read the clients again, in the background."""
+        task = asyncio.ensure_future(self.a_refresh_clients())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a read error is not news
+
+    def refresh_clients(self) -> list[dict[str, Any]]:
+        return self.engine.call(self.a_refresh_clients(), timeout=60)
+
+    def _status_base_url(self) -> str:
+        port = self.server.port if self.server.running and self.server.port else self.config.port
+        return f"http://127.0.0.1:{port}"
 
     async def a_refresh_accounts(self) -> list[tuple[Account, str | None]]:
         res = await self.accounts.refresh_all()

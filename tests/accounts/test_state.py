@@ -23,12 +23,16 @@ def test_statuses_and_what_to_do() -> None:
     assert v["status"] == "verify" and v["verify"]["url"] == "https://x.example/v" and "Retry" in v["todo"]
     assert v["verify"]["retry_at"] > NOW and not v["active"]
     d = account_view(acc(disabled=True, disabled_reason="invalid_grant: revoked", disabled_by="sign-in"), {}, NOW)
-    assert d["status"] == "disabled" and "Sign in again" in d["todo"] and d["state"].startswith("disabled: invalid_grant")
+    assert d["status"] == "disabled" and "Sign in again" in d["todo"] and d["state"].endswith(": invalid_grant: revoked")
     u = account_view(acc(disabled=True, disabled_reason="disabled by you", disabled_by="user"), {}, NOW)
     assert u["todo"] == "Enable it to use it again."
     assert account_view(acc(project=None), {}, NOW)["status"] == "not_onboarded"
+    ne = account_view(acc(project=None, setup_problem="Google offers a@example.com no tier: not eligible"), {}, NOW)
+    assert ne["status"] == "not_eligible" and ne["setup_problem"].endswith("not eligible")
+    assert "another Google account" in ne["todo"] and "not eligible" in ne["state"]
     c = account_view(acc(), {"": Cooldown(NOW + 30, "HTTP 403", "forbidden")}, NOW)
-    assert c["status"] == "cooling" and "30 s" in c["state"] and c["label"] == "01234567"
+    assert c["status"] == "cooling" and c["state"].startswith("Resting until ") and "HTTP 403" in c["state"]
+    assert c["label"] == "01234567"
 
 
 def test_cooldowns_and_unknown_quota() -> None:

@@ -86,7 +86,7 @@ def test_a_fresh_home_gets_a_config_with_its_schema_and_fallback_models(tmp_path
     cfg = tmp_path / "xdg/opencode/opencode.json"
     data = json.loads(files.contents[cfg])
     assert data["$schema"] == "https://opencode.ai/config.json"  # else OpenCode rewrites the file
-    assert data["provider"]["trayproxy"]["models"] and any("connect again" in n for n in files.notes)
+    assert data["provider"]["trayproxy"]["models"] and any("connect again" in str(n) for n in files.notes)
 
 
 def test_served_models_needs_the_key(proxy: str) -> None:

@@ -230,6 +230,12 @@ def test_a_port_or_key_change_names_the_clients_and_one_update_fixes_them(stack,
     assert rows["codex"]["stale"] == "key" and rows["gemini-cli"]["stale"] is None
     res = check("claude-code", base_url=base, api_key=key, env=env, run_client=False)
     assert any("trayproxy connect claude-code" in n for n in res.notes)
+    # the window says it with its own button, in its language (connect/words.py)
+    from trayproxy.connect.words import notice
+    from trayproxy.i18n import translator
+
+    _, body = notice(res, translator("de"))
+    assert "„Beheben“" in body and "trayproxy connect" not in body
     fixed = update_stale(base, key, root, run_client=False, env=env)
     assert [r.client for r in fixed] == ["claude-code", "codex"] and all(r.ok for r in fixed)
     assert not any(r["stale"] for r in status(base_url=base, backup_root=root, env=env, versions=False, api_key=key))

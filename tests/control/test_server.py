@@ -125,8 +125,10 @@ def test_state_shape(control: Any, controller: Any) -> None:
     assert status == 200
     port = controller.config.port
     assert s["status"]["running"] is False and s["status"]["active_accounts"] == 1
+    assert s["summary"]["line"] == "1 account ready" and s["accounts"][0]["words"]["badge"] == "Ready"
+    assert "accounts" not in s["status"] and s["language"] == {"setting": "auto", "lang": "en"}
     assert s["config"] == {
-        "port": port, "allow_lan_access": False, "auth_mode": "auto", "auto_start": False,
+        "language": "auto", "port": port, "allow_lan_access": False, "auth_mode": "auto", "auto_start": False,
         "effective_auth_mode": "all_except_health", "overrides": [],  # auto asks for the key (issue #27)
         "client_version": "", "use_ai_credits": False,
         "monitor": {"enabled": True, "retention_days": 30, "store_bodies": False},

@@ -28,6 +28,7 @@ import pytest
 
 from tests.fakes import validation as fake_validation
 from trayproxy.protocols import anthropic as ap
+from trayproxy.protocols import anthropic_tools as at
 from trayproxy.protocols.core.tool_schema import tool_schema
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import BYPASS_SIGNATURE, is_thinking_model
@@ -72,6 +73,9 @@ def _mark_schemas(req: dict[str, Any], body: dict[str, Any], model: str) -> dict
         for t in body.get("tools", [])
         if t.get("type") in (None, "custom")
     }
+    for i, t in enumerate(body.get("tools", [])):  # Anthropic's typed client tools, with their documented schema
+        if t.get("type") not in (None, "custom") and not at.is_search(t.get("type")):
+            schemas[t["name"]] = at.classify(t, f"tools[{i}]").schema
     req = orjson.loads(orjson.dumps(req))
     for tool in req.get("tools", []):
         for decl in tool.get("functionDeclarations", []):
@@ -285,6 +289,24 @@ BASE = {"model": "claude-sonnet-4-5", "max_tokens": 100}
         (
             {**BASE, "tools": [{"description": "no name"}], "messages": [{"role": "user", "content": "x"}]},
             "tools[0].name",
+        ),
+        # typed tools the upstream cannot serve: a 400 naming them, never left out without a word
+        (
+            {**BASE, "tools": [{"name": "a", "input_schema": {"type": "object"}},
+                               {"type": "web_fetch_20250910", "name": "web_fetch"}],
+             "messages": [{"role": "user", "content": "x"}]},
+            "tools[1].type",
+        ),
+        (
+            {**BASE, "tools": [{"type": "code_execution_20250825", "name": "code_execution"}],
+             "messages": [{"role": "user", "content": "x"}]},
+            "tools[0].type",
+        ),
+        (
+            {**BASE, "tools": [{"type": "computer_20250124", "name": "computer", "display_width_px": 1024,
+                                "display_height_px": 768}],
+             "messages": [{"role": "user", "content": "x"}]},
+            "tools[0].type",
         ),
         (
             {

@@ -19,6 +19,14 @@ def test_max_uses_and_domain_lists_are_checked() -> None:
     # a client tool beside the search tool: an ordinary request, not a search
     assert search.anthropic_ask({**body, "tools": [{"type": "web_search_20250305", "name": "web_search"},
                                                    {"name": "Bash", "input_schema": {"type": "object"}}]}) is None
+    # Anthropic's bash tool beside it: a client tool, so an ordinary request too
+    assert search.anthropic_ask({**body, "tools": [{"type": "web_search_20250305", "name": "web_search"},
+                                                   {"type": "bash_20250124", "name": "bash"}]}) is None
+    # a server tool the upstream cannot run beside it: a 400 naming it, not a search without it
+    with pytest.raises(RequestError) as e:
+        search.anthropic_ask({**body, "tools": [{"type": "web_search_20250305", "name": "web_search"},
+                                                {"type": "web_fetch_20250910", "name": "web_fetch"}]})
+    assert e.value.field == "tools[1].type" and "web_fetch_20250910" in e.value.message
     ask = search.anthropic_ask({**body, "tools": [{"type": "web_search_20250305", "name": "web_search",
                                                    "allowed_domains": ["https://Docs.Python.org/3/"]}]})
     assert ask is not None and ask.allowed == ("docs.python.org",)

@@ -221,7 +221,8 @@ def test_a_refused_client_version_is_an_error_in_each_sdks_shape_and_one_alarm(s
         assert e3.value.code == 503 and "client version" in str(e3.value)
         st = ctl.status().client_version
         assert st is not None and st["alarm"]["kind"] == "refused" and st["alarm"]["version"] == "2.9.1"
-        assert "Settings" in st["banner"]
+        banner = st["banner"]  # the page's banner: what happened, Google's words, what to do
+        assert "2.9.1" in banner["said"] and "no longer supported" in banner["quote"] and "Settings" in banner["todo"]
     finally:
         fake.version_refusals.clear()
         fake.updater_version = "3.0.1"  # the updater has a newer one: learning it ends the alarm

@@ -184,7 +184,7 @@ async def test_verification_403_pauses_one_account_others_serve_and_the_link_is_
     assert s.pool.active_count() == 3  # paused, not disabled
     from trayproxy.ui.tray_accounts import attention_lines
 
-    assert (f"\u26a0 {a}: verify the account\u2026", VERIFY_URL) in attention_lines(s.account_views())
+    assert (f"\u26a0 {a}: Google asks you to verify this account", VERIFY_URL) in attention_lines(s.account_views())
     calls = fake.account(a).calls
     for i in range(3):
         await gen(s, f"more {i}")
@@ -309,7 +309,7 @@ async def test_never_onboarded_account_is_onboarded_at_add_and_serves_with_its_n
     st, h, b = await gen(s, "first words")
     assert st == 200 and email_of(s, h) == "new@example.com", b
     assert fake.last().body["project"] == project
-    assert "disabled by you" in format_accounts(s.account_views())
+    assert "Disabled by you" in format_accounts(s.account_views())
 
 
 async def test_unreachable_token_endpoint_is_reported_as_network_trouble(world) -> None:

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ "${SKIP_APT:-0}" != 1 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    chromium xvfb trayer dunst dbus xdotool imagemagick xclip \
+    chromium xvfb trayer dunst dbus xdotool imagemagick xclip fonts-noto-cjk \
     gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 gir1.2-webkit2-4.1 \
     libgirepository1.0-dev libcairo2-dev pkg-config >/dev/null
 fi

@@ -68,7 +68,7 @@ def test_runtime_advertises_itself_and_quits_cleanly(tmp_path: Path) -> None:
         menu_items(icon.menu)["Start"](icon)
         rt.tray.icon.visible = True
         events.append("started" if _wait(lambda: ctl.status().running) else "not started")
-        menu_items(icon.menu)["Open Settings..."](icon)
+        menu_items(icon.menu)["Open Settings…"](icon)
         _wait(lambda: win.shown == 1)
         menu_items(icon.menu)["Quit"](icon)
 
@@ -98,10 +98,10 @@ def test_tray_add_account_runs_browser_sign_in(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(ctl, "a_login", fake_login)
     rt.tray.spawn = lambda fn: fn()
-    menu_items(rt.tray.icon.menu)["Add Account..."](rt.tray.icon)
+    menu_items(rt.tray.icon.menu)["Add Account…"](rt.tray.icon)
     assert opened == ["https://accounts.example/o/auth"]
     assert _wait(lambda: notes == [("Account added", "Signed in as tray@example.com")])
-    assert _wait(lambda: "1 active account" in menu_items(rt.tray.icon.menu))
+    assert _wait(lambda: "1 account ready" in menu_items(rt.tray.icon.menu))
     rt.shutdown()
 
 

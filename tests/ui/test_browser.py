@@ -100,6 +100,7 @@ def test_settings_page_flow(page: Any, control: Any, controller: Any, clipboard:
     # accounts with quota bars
     page.wait_for_selector("#toast", state="hidden")
     page.click("[data-tab=accounts]")
+    page.click(".account[data-email='a@example.com'] summary")  # folded to one line; it opens to its models
     page.wait_for_selector(".account[data-email='a@example.com'] .quota")
     assert page.locator(".account").count() == 2
     assert page.locator(".account .bar").count() == 6
@@ -113,7 +114,8 @@ def test_settings_page_flow(page: Any, control: Any, controller: Any, clipboard:
 
 def test_remove_account_needs_confirmation(page: Any, controller: Any) -> None:
     page.click("[data-tab=accounts]")
-    button = page.locator(".account[data-email='a@example.com'] [data-account]")
+    page.click(".account[data-email='a@example.com'] summary")  # the account opens to its buttons
+    button = page.locator(".account[data-email='a@example.com'] [data-action=remove]")
     button.click()
     assert "Remove a@example.com?" in button.inner_text()
     assert len(controller.store.all()) == 2
@@ -154,6 +156,9 @@ def test_monitor_tab(page: Any, control: Any, controller: Any, artifacts: Path) 
 
     page.click("[data-tab=monitor]")
     rows_count(page, 30)
+    # "Live" only while requests can arrive: the proxy is stopped here
+    expect(page.locator("#mon-live")).to_have_attribute("data-state", "stopped")
+    controller.start()
     expect(page.locator("#mon-live")).to_have_attribute("data-state", "on")
     first = page.locator("#mon-rows tr").first
     assert first.get_attribute("data-id") == "req-000"

@@ -85,7 +85,7 @@ def test_accounts_tab_states_and_actions(page: Any, world: Any, artifacts: Path)
     # margaret's project has the API turned off; linus's cooldowns are set on the pool directly
     fake.account("grace@example.com").require_verification(VERIFY_URL)
     fake.account("margaret@example.com").script(Reply.error(403, reason="SERVICE_DISABLED"))
-    ctl.pool.cool_down(ids["linus@example.com"], "gemini-3-flash", 95,
+    ctl.pool.cool_down(ids["linus@example.com"], "gemini-3-flash", 50,
                        "rate-limited for gemini-3-flash: Resource has been exhausted (e.g. check quota).",
                        kind="rate_limit")
     ctl.pool.cool_down(ids["linus@example.com"], "claude-sonnet-4-6", 5 * 3600 + 60,
@@ -105,6 +105,12 @@ def test_accounts_tab_states_and_actions(page: Any, world: Any, artifacts: Path)
     page.click("[data-tab=accounts]")
     expect(card(page, "grace@example.com")).to_have_attribute("data-status", "verify")
     expect(card(page, "margaret@example.com")).to_have_attribute("data-status", "disabled")
+    # an account that needs the person is open; the others are one line that opens to its models
+    assert card(page, "grace@example.com").get_attribute("open") is not None
+    assert card(page, "ada@example.com").get_attribute("open") is None
+    for el in page.locator(".acct summary").all():
+        if el.locator("xpath=..").get_attribute("open") is None:
+            el.click()
     expect(card(page, "ada@example.com")).to_have_attribute("data-status", "active")
     expect(card(page, "linus@example.com").locator(".acct-cd")).to_have_count(2)
     assert "(5)" in page.inner_text("#accounts-count")
@@ -127,9 +133,11 @@ def test_accounts_tab_states_and_actions(page: Any, world: Any, artifacts: Path)
     # cooling down per model, with the reason and a live countdown
     lin = card(page, "linus@example.com")
     cd = lin.locator(".acct-cd[data-model='gemini-3-flash'] .acct-countdown")
-    assert "rate-limited" in lin.inner_text() and "5 h" in lin.inner_text()
+    assert "rate-limited" in lin.inner_text() and "5 hr" in lin.inner_text()
     first = cd.inner_text()
-    expect(cd).not_to_have_text(first, timeout=5000)  # ticks between polls
+    expect(cd).not_to_have_text(first, timeout=5000)  # in its last minute a countdown ticks each second
+    hours = lin.locator(".acct-cd[data-model='claude-sonnet-4-6'] .acct-countdown")
+    assert "(in 5 hr" in hours.inner_text()  # hours away: a clock time and a coarse "in", no seconds
     page.screenshot(path=str(artifacts / "settings-accounts.png"), full_page=True)
     docs_copy(artifacts / "settings-accounts.png")
 
@@ -151,7 +159,7 @@ def test_accounts_tab_states_and_actions(page: Any, world: Any, artifacts: Path)
     # disable and enable by hand
     a.locator("[data-action=disable]").click()
     expect(a).to_have_attribute("data-status", "disabled")
-    assert "You disabled this account" in a.inner_text()
+    assert "Disabled by you" in a.inner_text()
     page.screenshot(path=str(artifacts / "settings-accounts-disabled.png"), full_page=True)
     a.locator("[data-action=enable]").click()
     expect(a).to_have_attribute("data-status", "active")

@@ -19,16 +19,17 @@ def test_no_account_error_clears_when_an_account_is_added(page: Any, controller:
     for acc in controller.store.all():
         controller.remove_account(acc.id)
     page.click("#toggle")
-    page.wait_for_selector(".banner.error[data-cause=no_account]")
-    assert "Add a Google account first" in page.inner_text(".banner.error")
-    assert page.get_attribute("#status-pill", "data-state") == "error"
-    assert page.get_attribute("#logo", "src") == "/icon/error.png"
+    # no account yet is the normal first run: said calmly (no error colour), with what to do
+    page.wait_for_selector(".banner.info[data-cause=no_account]")
+    assert "Add a Google account first" in page.inner_text(".banner.info")
+    assert page.locator(".banner.error").count() == 0
+    assert page.get_attribute("#status-pill", "data-state") == "stopped"
+    assert page.get_attribute("#logo", "src") == "/icon/stopped.png"
     assert page.is_hidden("#toast")  # said once, on the banner, not again in a toast
     add_account(controller)  # from elsewhere (the tray, the CLI): the page hears it
-    page.wait_for_selector(".banner.error", state="detached")
+    page.wait_for_selector(".banner[data-cause=no_account]", state="detached")
     expect(page.locator("#status-pill")).to_have_attribute("data-state", "stopped")
-    assert page.get_attribute("#logo", "src") == "/icon/stopped.png"
-    assert page.inner_text("#fact-accounts") == "1 of 1"
+    assert page.inner_text("#fact-accounts") == "1 account ready"
 
 
 def test_port_in_use_explains_itself_and_offers_a_free_port(page: Any, controller: Any, artifacts: Path) -> None:
@@ -127,11 +128,11 @@ def test_warnings_do_not_move_what_is_under_the_pointer(page: Any, controller: A
         controller.remove_account(acc.id)
     with pytest.raises(StartError):
         controller.start()  # from the tray: a banner appears at the top of the page
-    page.wait_for_selector(".banner.error")
+    page.wait_for_selector(".banner[data-cause=no_account]")
     after = target.bounding_box()
     assert before and after and abs(after["y"] - before["y"]) < 1.5, (before, after)
     add_account(controller)
-    page.wait_for_selector(".banner.error", state="detached")
+    page.wait_for_selector(".banner[data-cause=no_account]", state="detached")
     again = target.bounding_box()
     assert again and abs(again["y"] - before["y"]) < 1.5, (before, again)
 
@@ -152,7 +153,9 @@ def test_first_run_guide(page: Any, controller: Any, artifacts: Path) -> None:
     page.screenshot(path=str(artifacts / "settings-first-run-420.png"))
     page.set_viewport_size({"width": 1000, "height": 760})
     page.click("[data-tab=accounts]")
-    assert page.locator("#accounts-board .empty [data-login]").count() == 1
+    # one primary action: the empty list points at the sign-in below it, which is the one button
+    assert page.locator("#accounts-board .empty").count() == 1 and page.locator("#login.primary:visible").count() == 1
+    assert page.locator("[data-panel=accounts] .btn.primary:visible").count() == 1
     assert page.is_hidden("#token-form")  # the second way is folded away
     page.click("[data-tab=overview]")
 

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def xserver() -> Iterator[dict[str, str]]:
                 p.kill()
 
 
-def _seed_account(home: Path) -> None:
+def _seed_account(home: Path, language: str = "auto", more: bool = False) -> None:
     import keyring.backends.null
 
     from trayproxy.accounts.store import Account, AccountStore
@@ -112,6 +113,7 @@ def _seed_account(home: Path) -> None:
     paths = AppPaths(home, home).ensure()
     cfg = Config()
     cfg.port = free_port()
+    cfg.language = language
     save_config(paths.config_file, cfg)
     # the app runs with the null keyring backend, so secrets live in the 0600 fallback file
     store = AccountStore(paths.accounts_file, SecretStore(paths.secrets_file, backend=keyring.backends.null.Keyring()))
@@ -119,6 +121,15 @@ def _seed_account(home: Path) -> None:
     acc.project = "proj-smoke"
     acc.tier = "standard-tier"
     store.put(acc, refresh_token="rt-smoke")
+    if more:  # an account Google wants verified, and one it will not set up: the menu says so
+        v = Account.new("linus@example.com", now=time.time())
+        v.project, v.tier = "proj-linus", "standard-tier"
+        v.verify_at, v.verify_url = time.time(), "https://accounts.google.com/signin/continue?sarp=1"
+        v.verify_message = "To continue, verify your account in a browser."
+        store.put(v, refresh_token="rt-linus")
+        n = Account.new("alan@example.com", now=time.time())
+        n.setup_problem = "Google offers alan@example.com no Gemini Code Assist tier: not eligible in your location."
+        store.put(n, refresh_token="rt-alan")
 
 
 class App:
@@ -232,7 +243,7 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         time.sleep(0.5)
         app.open_menu()
         app.screenshot(artifacts / f"tray-menu-running-{backend}.png")
-        app.choose(4)  # Stop, Copy base URL, Connect, Open Settings...
+        app.choose(4)  # Stop, Copy base URL, Connect, Open Settings…
         wid = wait_for(lambda: app.xdotool("search", "--name", "trayproxy settings"), 30, "the settings window")
         assert _window_processes(home)
         time.sleep(4)  # page load + first /api/state
@@ -240,7 +251,7 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
         assert wid
 
         app.open_menu()
-        app.choose(6)  # Stop, Copy base URL, Connect, Open Settings..., Add Account..., Quit
+        app.choose(6)  # Stop, Copy base URL, Connect, Open Settings…, Add Account…, Quit
         assert proc.wait(30) == 0
         assert not (home / "instance.json").exists()
         assert not _port_open(port)
@@ -249,3 +260,58 @@ def test_tray_app_smoke(backend: str, xserver: dict[str, str], tmp_path: Path, a
     finally:
         stop_process(proc)
         log.close()
+
+
+def test_tray_menu_in_german(xserver: dict[str, str], tmp_path: Path, artifacts: Path) -> None:
+    """The tray menu as a German user sees it (language set to de): a screenshot to look at, and
+    the app says it speaks German, with the same summary the page shows."""
+    home = tmp_path / "home"
+    _seed_account(home, language="de", more=True)
+    env = dict(xserver)
+    env.update({
+        "TRAYPROXY_HOME": str(home),
+        "PYSTRAY_BACKEND": "gtk",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
+        "NO_AT_BRIDGE": "1",
+    })
+    with open(artifacts / "gui-tray-de.log", "w") as log:
+        proc = subprocess.Popen(["dbus-run-session", "--", sys.executable, "-m", "trayproxy"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        app = App(home, env)
+        with _stopped_at_end(proc):
+            wait_for(app.instance, 30, "the instance file")
+            time.sleep(2.5)
+            st = app.state()
+            assert st["language"]["lang"] == "de"
+            assert st["summary"]["line"] == "1 bereit \u00b7 1 muss bestätigt werden \u00b7 1 nicht berechtigt"
+            app.open_menu()
+            shot = artifacts / "tray-menu-de.png"
+            app.screenshot(shot)
+            _crop_menu(shot)
+            from tests.ui.test_browser import docs_copy
+
+            docs_copy(shot)
+            app.xdotool("key", "Escape")
+
+
+@contextmanager
+def _stopped_at_end(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        stop_process(proc)
+
+
+def _crop_menu(path: Path) -> None:
+    """Keep the part of the screen the menu is on (top left), so the picture stays small."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        bg = im.getpixel((im.width - 1, im.height - 1))
+        box = Image.new(im.mode, im.size, bg)
+        from PIL import ImageChops
+
+        bbox = ImageChops.difference(im, box).getbbox() or (0, 0, im.width, im.height)
+        im.crop((0, 0, min(im.width, bbox[2] + 16), min(im.height, bbox[3] + 16))).convert(
+            "P", palette=Image.Palette.ADAPTIVE, colors=128).save(path, optimize=True)

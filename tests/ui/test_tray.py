@@ -64,7 +64,7 @@ def test_menu_when_stopped(tray: TrayApp, controller: Any) -> None:
     assert f"OpenAI clients: http://127.0.0.1:{port}/v1" in items
     assert f"Anthropic / Claude Code: http://127.0.0.1:{port}" in items
     assert f"Gemini: http://127.0.0.1:{port}" in items
-    for text in ("Copy base URL", "Copy Claude Code setup", "Open Settings...", "Add Account...", "Quit"):
+    for text in ("Copy base URL", "Copy Claude Code setup", "Open Settings…", "Add Account…", "Quit"):
         assert text in items
     assert tray.state == "stopped"
 
@@ -73,10 +73,10 @@ def test_start_without_account_notifies_and_shows_error(tray: TrayApp, controlle
     click(tray, "Start")
     assert not controller.status().running and controller.status().error == NO_ACCOUNT_ERROR
     assert rec.notes == [("trayproxy could not start", "Add a Google account first.")]
-    assert tray.state == "error"
+    assert tray.state == "stopped"  # no account yet is the normal first run: no error colour
     items = menu_items(tray.icon.menu)
-    assert "Stopped: add a Google account first" in items and "No accounts yet" in items
-    assert "stopped (error)" in tray.icon.title and "Add a Google account first" in tray.icon.title
+    assert "Stopped: Add a Google account first" in items and "No account yet" in items
+    assert "trayproxy: stopped\n" in tray.icon.title and "Add a Google account first" in tray.icon.title
 
 
 def test_no_account_error_clears_everywhere_when_an_account_is_added(
@@ -85,12 +85,12 @@ def test_no_account_error_clears_everywhere_when_an_account_is_added(
     tray.icon.remove_notification = lambda: withdrawn.append(True)  # type: ignore[method-assign]
     tray.icon.HAS_NOTIFICATION = True  # type: ignore[misc]
     click(tray, "Start")
-    assert tray.state == "error"
+    assert "Add a Google account first" in tray.icon.title
     add_account(controller)  # from the page or the CLI: the tray hears it
     assert tray.state == "stopped"
     items = menu_items(tray.icon.menu)
     assert "Stopped" in items and not any(t.startswith("Stopped:") for t in items)
-    assert "1 active account" in items
+    assert "1 account ready" in items
     assert "error" not in tray.icon.title and "account first" not in tray.icon.title
     assert withdrawn == [True]  # the notification about it is taken back
 
@@ -104,8 +104,8 @@ def test_start_and_stop_through_menu(tray: TrayApp, controller: Any, rec: Record
     items = menu_items(tray.icon.menu)
     assert "Stop" in items and items["Stop"].default and "Start" not in items
     assert f"Running \u00b7 {st.base_url}" in items  # state and base URL at a glance
-    assert "1 active account" in items
-    assert tray.icon.title == f"trayproxy: running\n{st.base_url}\n1 active account"
+    assert "1 account ready" in items
+    assert tray.icon.title == f"trayproxy: running\n{st.base_url}\n1 account ready"
     click(tray, "Stop")
     assert not controller.status().running
     assert tray.state == "stopped" and "Start" in menu_items(tray.icon.menu)
@@ -173,8 +173,8 @@ def test_copy_failure_is_notified(controller: Any, rec: Recorder) -> None:
 
 
 def test_open_settings_and_add_account(tray: TrayApp, rec: Recorder) -> None:
-    click(tray, "Open Settings...")
-    click(tray, "Add Account...")
+    click(tray, "Open Settings…")
+    click(tray, "Add Account…")
     assert rec.settings == 1 and rec.logins == 1
 
 
@@ -224,9 +224,9 @@ def test_worker_thread_keeps_tray_thread_free(controller: Any, rec: Recorder, cl
 
 def test_tooltip_texts(controller: Any) -> None:
     st = controller.status()
-    assert tooltip(st) == "trayproxy: stopped\n0 active accounts"
-    assert tooltip(st, accounts="2 active \u00b7 1 cooling") == "trayproxy: stopped\n2 active \u00b7 1 cooling"
-    assert tooltip(st, starting=True).startswith("trayproxy: starting...")
+    assert tooltip(st) == "trayproxy: stopped\nNo account yet"
+    assert tooltip(st, accounts="2 ready \u00b7 1 resting") == "trayproxy: stopped\n2 ready \u00b7 1 resting"
+    assert tooltip(st, starting=True).startswith("trayproxy: starting\u2026")
 
 
 def test_menu_shows_accounts_and_the_model_in_use(tray: TrayApp, controller: Any) -> None:
@@ -236,13 +236,13 @@ def test_menu_shows_accounts_and_the_model_in_use(tray: TrayApp, controller: Any
 
     a = add_account(controller)
     b = add_account(controller, "b@example.com")
-    from trayproxy.ui.glance import clock
+    from trayproxy.i18n import ENGLISH
 
     controller.pool.cool_down(b.id, None, 3600, "rate limited")
     until = controller.pool.cooldowns(b.id)[""].until
     controller.reload()
     items = menu_items(tray.icon.menu)
-    assert f"1 active \u00b7 1 cooling, back {clock(until)}" in items, sorted(items)
+    assert f"1 ready \u00b7 1 resting until {ENGLISH.clock(until)}" in items, sorted(items)
     controller.monitor.record(RequestRecord(
         id="r1", ts=time.time(), method="POST", route="/v1/chat/completions", protocol="openai",
         client_model="gpt-4o", upstream_model="gemini-2.5-flash", account_id=a.id, upstream="google",
@@ -250,5 +250,5 @@ def test_menu_shows_accounts_and_the_model_in_use(tray: TrayApp, controller: Any
     controller.monitor.flush()
     items = menu_items(tray.icon.menu)
     line = [t for t in items if t.startswith("Model in use:")]
-    assert line and line[0].startswith("Model in use: gemini-2.5-flash \u00b7 35% left, resets in 40 min"), line
+    assert line and line[0].startswith("Model in use: gemini-2.5-flash \u00b7 35% left \u00b7 resets at "), line
     assert not items[line[0]].enabled  # information, not an action

@@ -10,6 +10,7 @@ import pytest
 
 from tests.control.helpers import add_account
 from tests.ui.helpers import make_fake_icon_class, menu_items
+from trayproxy.i18n import ENGLISH, translator
 from trayproxy.ui.tray import TrayApp
 from trayproxy.ui.tray_accounts import attention_lines
 
@@ -33,7 +34,7 @@ def test_verification_link_in_the_tray_opens_googles_page(tray: Any, controller:
     controller.pool.pause_for_verification(acc.id, link=VERIFY_URL, link_text="Verify your account",
                                            message="To continue, verify your account in a browser.")
     items = menu_items(app.icon.menu)
-    line = items["\u26a0 v@example.com: verify the account\u2026"]
+    line = items["\u26a0 v@example.com: Google asks you to verify this account"]
     assert line.enabled
     line(app.icon)
     assert opened == [VERIFY_URL]
@@ -48,10 +49,10 @@ def test_disabled_and_cooling_lines(controller: Any) -> None:
     controller.pool.cool_down(b.id, "gemini-3-flash", 30, "rate-limited", kind="rate_limit")
     controller.pool.cool_down(b.id, "claude-sonnet-4-6", 300, "out of quota", kind="quota")
     lines = dict(attention_lines(controller.list_accounts()))
-    disabled = next(t for t in lines if t.startswith("\u26d4 d@example.com"))
+    disabled = next(t for t in lines if t.startswith("\u2298 d@example.com"))
     assert lines[disabled] == "https://console.developers.google.com/apis/x" and len(disabled) < 80
     cooling = next(t for t in lines if "c@example.com" in t)
-    assert "gemini-3-flash +1 back at" in cooling and lines[cooling] is None
+    assert "gemini-3-flash and 1 more back at" in cooling and lines[cooling] is None
 
 
 def test_menu_follows_account_state_changes(tray: Any, controller: Any) -> None:
@@ -71,6 +72,8 @@ def test_a_spent_quota_window_has_a_line_saying_until_when() -> None:
              "windows": [{"family": "gemini", "group": "Gemini Models", "five_hour": {"remaining": 1.0},
                           "weekly": {"remaining": 0.0}, "spent_until": until}]}]
     [(text, link)] = attention_lines(rows)
-    assert text.startswith("\u23f3 grace@example.com: Gemini Models weekly quota spent, back ") and link is None
-    assert time.strftime("%a", time.localtime(until)) in text  # days away: the day is named
+    assert text.startswith("\u25f7 grace@example.com: Gemini Models weekly quota spent, back ") and link is None
+    assert ENGLISH.date(until) in text  # days away: the date is named
+    [(german, _link)] = attention_lines(rows, translator("de"))
+    assert "grace@example.com" in german and translator("de").date(until) in german and "spent" not in german
     assert view_key(rows) != view_key([{**rows[0], "windows": []}])

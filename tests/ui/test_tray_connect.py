@@ -35,7 +35,14 @@ def submenu(item: Any) -> dict[str, Any]:
 
 
 def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None:  # noqa: F811
+    import shutil
+
+    from trayproxy.connect.command import backup_root
+
     _, ctl = stack
+    # module-scoped stacks share the session's data dir: backups other modules' connects left
+    # behind would make Undo available here
+    shutil.rmtree(backup_root(ctl.paths.data_dir), ignore_errors=True)
     notes: list[tuple[str, str]] = []
     tray = TrayApp(ctl, open_settings=lambda: None, begin_login=lambda: None, copy=lambda t: True,
                    notify=lambda t, m: notes.append((t, m)), spawn=lambda fn: fn(),
@@ -51,11 +58,11 @@ def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None
 
     actions["Connect"](tray.icon)
     title, body = notes[-1]
-    assert title.startswith("✓ Claude Code is connected — ") and "answered" in title, notes
+    assert title.startswith("✓ Claude Code is connected: ") and "answered" in title, notes
     assert ctl.api_key() not in title + body
     assert json.loads((home / ".claude" / "settings.json").read_text())["env"]["ANTHROPIC_BASE_URL"] == ctl.status().base_url
     assert claude.text == "Claude Code  ✓" and actions["Undo"].enabled
-    assert body and "round trip through the proxy: ok" in body
+    assert body and "Round trip through the proxy: " in body
 
     actions["Check"](tray.icon)
     assert notes[-1][0].startswith("✓ Claude Code is connected")

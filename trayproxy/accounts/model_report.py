@@ -10,6 +10,7 @@ from typing import Any
 from trayproxy.accounts.catalog import pool_models, resolve_for
 from trayproxy.accounts.models import COMMON_NAMES, VALID_MODEL_RE, valid_pattern
 from trayproxy.accounts.store import Account
+from trayproxy.i18n.message import N_
 
 __all__ = ["default_names", "resolution_rows", "mapping_warnings", "check_mapping_entry"]
 
@@ -28,8 +29,9 @@ def resolution_rows(accounts: Sequence[Account], names: Iterable[str], mapping: 
         per: list[dict[str, Any]] = []
         for acc in usable:
             r = resolve_for(acc, name, mapping)
+            words = r.words if r else N_("no rule places it on this account")
             per.append({"account_id": acc.id, "email": acc.email, "target": r.target if r else None,
-                        "how": r.how if r else None, "why": r.why if r else "no rule places it on this account"})
+                        "how": r.how if r else None, "why": words.text(), "why_words": words.to_dict()})
         rows.append({"name": name, "accounts": per, "served": any(p["target"] for p in per)})
     return rows
 

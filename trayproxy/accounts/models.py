@@ -31,6 +31,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from trayproxy.i18n.message import N_, Message
 from trayproxy.protocols.core.model_rules import level_for_effort, takes_level
 
 __all__ = [
@@ -76,10 +77,14 @@ class Resolution:
 
     target: str
     how: str
-    why: str
+    words: Message  # `why`, in whichever language shows it (the page's, or English for the CLI)
     rank: int = 0
     pinned: bool = False  # the id itself was asked for (or mapped to): no sibling may stand in
     level: str | None = None
+
+    @property
+    def why(self) -> str:
+        return self.words.text()
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -193,7 +198,7 @@ _WORDS = {"flash": "flash", "lite": "flash-lite", "pro": "pro", "image": "image"
 
 
 def _family(name: str, served: Sequence[str], order: Sequence[str],
-            resting: Collection[str] = ()) -> tuple[str, str, int] | None:
+            resting: Collection[str] = ()) -> tuple[str, Message, int] | None:
     asked = _parse(name)
     chain = _CHAINS.get((asked.vendor, asked.family))
     if chain is None:
@@ -209,13 +214,15 @@ def _family(name: str, served: Sequence[str], order: Sequence[str],
             continue
         what = _WORDS.get(family, family)
         if asked.vendor == "claude" and asked.family == "haiku" or asked.family == "fast":
-            why = f"a small/fast model name: the best {what} this account serves"
+            why = N_("a small/fast model name: the best {what} this account serves", what=what)
         elif asked.vendor == "openai":
-            why = f"a large OpenAI model name: the best {what} this account serves"
+            why = N_("a large OpenAI model name: the best {what} this account serves", what=what)
         elif rank == 2:
-            why = f"this account serves no {_WORDS.get(asked.family, asked.family)}: its best {what}"
+            why = N_("this account serves no {family}: its best {what}",
+                     family=_WORDS.get(asked.family, asked.family), what=what)
         else:
-            why = f"{_WORDS.get(asked.family, asked.family)} family: the best {what} this account serves"
+            why = N_("{family} family: the best {what} this account serves",
+                     family=_WORDS.get(asked.family, asked.family), what=what)
         return found, why, rank
     return None
 
@@ -251,12 +258,12 @@ def mapping_entry(name: str, mapping: Mapping[str, str]) -> tuple[str, str] | No
 def _place(name: str, served: Sequence[str], deprecated: Mapping[str, str], order: Sequence[str],
            resting: Collection[str] = ()) -> Resolution | None:
     if name in served:
-        return Resolution(name, "exact", "this account serves it", pinned=True)
+        return Resolution(name, "exact", N_("this account serves it"), pinned=True)
     p = _parse(name)
     if p.effort is not None and p.vendor == "gemini" and name.lower().endswith("-" + p.effort):
         tiered = name[: -len(p.effort)] + "tiered"
         if tiered in served:
-            return Resolution(tiered, "exact", "this account serves it as one tiered id", pinned=True)
+            return Resolution(tiered, "exact", N_("this account serves it as one tiered id"), pinned=True)
     hops, cur = [name], name
     while cur in deprecated and len(hops) <= _MAX_HOPS:
         cur = deprecated[cur]
@@ -264,14 +271,15 @@ def _place(name: str, served: Sequence[str], deprecated: Mapping[str, str], orde
             break
         hops.append(cur)
         if cur in served:
-            forwarded = Resolution(cur, "forwarded", "Google forwards " + " -> ".join(hops))
+            forwarded = Resolution(cur, "forwarded", N_("Google forwards {hops}", hops=" -> ".join(hops)))
             if cur not in resting:
                 return forwarded
             sibling = _family(cur, served, order, resting)
             if sibling is None or sibling[0] in resting:
                 return forwarded
-            return Resolution(sibling[0], "family", f"Google forwards {' -> '.join(hops)}, which cannot answer "
-                              f"on this account now; {sibling[1]}", sibling[2])
+            return Resolution(sibling[0], "family", N_(
+                "Google forwards {hops}, which cannot answer on this account now; {why}",
+                hops=" -> ".join(hops), why=sibling[1]), sibling[2])
     fam = _family(cur, served, order, resting)
     if fam is None and cur != name:
         fam = _family(name, served, order, resting)
@@ -279,7 +287,7 @@ def _place(name: str, served: Sequence[str], deprecated: Mapping[str, str], orde
         return None
     target, why, rank = fam
     if cur != name:
-        why = "Google forwards " + " -> ".join(hops) + f", which this account does not serve; {why}"
+        why = N_("Google forwards {hops}, which this account does not serve; {why}", hops=" -> ".join(hops), why=why)
     return Resolution(target, "family", why, rank)
 
 
@@ -306,8 +314,8 @@ def resolve(
         placed = _place(target, ids, dep, order, resting)
         if placed is None:
             return None
-        rule = f"model_mapping {pattern!r} -> {target}"
-        why = rule if placed.target == target else f"{rule}; {placed.why}"
+        rule = N_("model_mapping {pattern} -> {target}", pattern=repr(pattern), target=target)
+        why = rule if placed.target == target else N_("{rule}; {why}", rule=rule, why=placed.words)
         r = Resolution(placed.target, "mapping", why, 0, placed.pinned)
     else:
         placed = _place(name, ids, dep, order, resting)
@@ -317,10 +325,12 @@ def resolve(
     asked = entry[1] if entry is not None else name
     level = level_for_effort(_parse(asked).effort) if takes_level(r.target) and r.target != asked else None
     if level is not None:
-        r = Resolution(r.target, r.how, f"{r.why}; thinking level {level} from the name", r.rank, r.pinned, level)
+        r = Resolution(r.target, r.how, N_("{why}; thinking level {level} from the name", why=r.words, level=level),
+                       r.rank, r.pinned, level)
     if default:
-        return Resolution(r.target, r.how + " default", r.why + " (built-in defaults: the account's catalog "
-                          "has not been read yet)", r.rank, r.pinned, r.level)
+        return Resolution(r.target, r.how + " default", N_(
+            "{why} (built-in defaults: the account's catalog has not been read yet)", why=r.words), r.rank, r.pinned,
+            r.level)
     return r
 
 

@@ -20,13 +20,16 @@ POLL_INTERVAL = 2.0
 
 
 class OnboardingError(Exception):
-    """Onboarding could not be done; the message says why and what to do. `link` when Google
-    gave one (verification)."""
+    """Onboarding could not be done; the message says why, in Google's words where it gave some
+    (what to do is accounts/words.py's, said for the window or the CLI). `link` when Google gave
+    one; `transient` when trying again later may well work (still setting up, no project yet)."""
 
-    def __init__(self, message: str, link: str | None = None, link_text: str | None = None) -> None:
+    def __init__(self, message: str, link: str | None = None, link_text: str | None = None,
+                 transient: bool = False) -> None:
         super().__init__(message)
         self.link = link
         self.link_text = link_text
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -90,15 +93,15 @@ async def onboard(data: Any, call: Call, sleep: Callable[[float], Awaitable[Any]
         raise OnboardingError(
             f"Google offers {email} no Gemini Code Assist tier"
             + (f": {describe_ineligible(bad)}" if bad else "")
-            + ". Open the link Google gives, or use another account.",
+            + ".",
             link.url if link else None, link.url_text if link else None)
     tier_id, tier_name = str(tier["id"]), str(tier.get("name") or tier["id"])
     if tier.get("userDefinedCloudaicompanionProject"):
         raise OnboardingError(
             f"{email} can only use the tier '{tier_name}', which needs a Google Cloud project of your own"
             + (f" ({describe_ineligible(bad)})" if bad else "")
-            + ". Set up Gemini Code Assist for that project in the Google Cloud console, then run "
-            "'trayproxy accounts refresh'.", link.url if link else None, link.url_text if link else None)
+            + ". Set up Gemini Code Assist for that project in the Google Cloud console first.",
+            link.url if link else None, link.url_text if link else None)
     for i in range(max(1, polls)):
         status, op, raw = await call(tier_id)
         if status != 200 or not isinstance(op, dict):
@@ -114,10 +117,10 @@ async def onboard(data: Any, call: Call, sleep: Callable[[float], Awaitable[Any]
             proj = resp.get("cloudaicompanionProject")
             project = proj.get("id") if isinstance(proj, dict) else proj
             if not isinstance(project, str) or not project:
-                raise OnboardingError(f"Google finished onboarding {email} to '{tier_name}' but gave no project; "
-                                      "run 'trayproxy accounts refresh' in a minute.")
+                raise OnboardingError(f"Google finished onboarding {email} to '{tier_name}' but gave no project yet; "
+                                      "try again in a minute.", transient=True)
             return OnboardResult(project, tier_id, tier_name)
         if i < polls - 1:
             await sleep(interval)
-    raise OnboardingError(f"Google is still setting up {email} for '{tier_name}'; run 'trayproxy accounts refresh' "
-                          "in a minute.")
+    raise OnboardingError(f"Google is still setting up {email} for '{tier_name}'; try again in a minute.",
+                          transient=True)

@@ -35,11 +35,12 @@ from trayproxy.accounts.quota import parse_credits, parse_load_code_assist
 from trayproxy.accounts.quota_windows import FIVE_HOURS, learn_spent, may_end_rest, parse_quota_summary
 from trayproxy.accounts.store import Account, AccountStore
 from trayproxy.accounts.triage import classify
+from trayproxy.accounts.words import DISABLED_BY_YOU
 from trayproxy.upstream.cloudcode import CloudCodeClient
 from trayproxy.upstream.errors import describe_network_error
 from trayproxy.upstream.transport import TransportError
 
-__all__ = ["AccountService", "AccountError", "AccountExists", "TokenUnavailable"]
+__all__ = ["AccountService", "AccountError", "AccountExists", "AddedButUnusable", "TokenUnavailable"]
 
 log = logging.getLogger("trayproxy.accounts")
 REFRESH_SKEW = 300.0
@@ -47,6 +48,14 @@ REFRESH_SKEW = 300.0
 
 class AccountError(Exception):
     """An account operation failed; the message is for the user."""
+
+
+class AddedButUnusable(AccountError):
+    """The account was saved, but Google will not serve it yet; the message says so and why."""
+
+    def __init__(self, account: Account, message: str) -> None:
+        super().__init__(message)
+        self.account = account
 
 
 class AccountExists(AccountError):
@@ -217,7 +226,10 @@ class AccountService:
         assert tokens.refresh_token
         await self.store.a_put(acc, refresh_token=tokens.refresh_token)
         self._tokens[acc.id] = _Token(tokens.access_token, tokens.expires_at)
-        await self.refresh_account(acc)
+        try:
+            await self.refresh_account(acc)
+        except AccountError as e:  # kept with what stops it (its card says what to do): never silently
+            raise AddedButUnusable(acc, f"{email} was added, but it cannot be used yet. {e}") from e
         return acc
 
     # -- project, tier, quota ----------------------------------------------------------------
@@ -241,6 +253,8 @@ class AccountService:
             else:
                 project, tier = parse_load_code_assist(data)
                 acc.project = project or acc.project
+                if acc.project:
+                    acc.setup_problem = acc.setup_link = None
                 acc.tier = tier or acc.tier
                 acc.credits = parse_credits(data)
                 bad = [i for i in onboarding.ineligible_tiers(data) if i.url]
@@ -265,9 +279,8 @@ class AccountService:
         await self.store.a_put(acc)
         if not acc.project:
             raise AccountError(
-                f"{acc.email} is signed in but not onboarded for Gemini Code Assist / Antigravity "
-                "(no Cloud Code project). Open Antigravity or Gemini Code Assist once with this "
-                "account, accept the terms, then run 'trayproxy accounts refresh'."
+                f"{acc.email} is signed in but not set up for Gemini Code Assist"
+                + (f": {acc.setup_problem}" if acc.setup_problem else " (no Cloud Code project yet)")
             )
         return acc
 
@@ -349,12 +362,15 @@ class AccountService:
         except onboarding.OnboardingError as e:
             if e.link:
                 self.pool.pause_for_verification(acc.id, link=e.link, link_text=e.link_text, message=str(e))
+            elif not e.transient:  # kept, shown as "not eligible" with Google's reason (accounts/words.py)
+                acc.setup_problem, acc.setup_link = str(e), None
             await self.store.a_put(acc)
             raise AccountError(str(e)) from e
         except TransportError as e:
             raise AccountError(f"Cloud Code could not be reached while onboarding {acc.email}: "
                                f"{describe_network_error(e)}") from e
         acc.project, acc.tier, acc.onboarded_at = res.project, res.tier_name, self.clock()
+        acc.setup_problem = acc.setup_link = None
         log.info("onboarded %s to %s (project %s)", acc.email, res.tier_name, res.project)
 
     async def recheck_quota(self) -> int:
@@ -393,7 +409,7 @@ class AccountService:
         if enabled:
             self.pool.resume(acc.id, enable=True)
         else:
-            self.pool.disable(acc.id, "disabled by you (enable it to use it again)", by="user")
+            self.pool.disable(acc.id, DISABLED_BY_YOU, by="user")
         return acc
 
     async def refresh_all(self, *, resume: bool = True) -> list[tuple[Account, str | None]]:

@@ -3,7 +3,9 @@ menu and `trayproxy accounts list`, built from the record and the pool's cooldow
 
 `status` is one of `active`, `cooling` (the whole account rests), `verify` (Google wants the
 person to verify it; `verify.url` is the link), `disabled` (with the reason, who did it and what
-to do) and `not_onboarded`. Per-model cooldowns (with kind, reason and the time they end) are
+to do), `not_eligible` (Google would not set it up for Code Assist: `setup_problem` says why) and
+`not_onboarded` (no project yet, no reason known). The words for each (badge, line, reason, what
+to do) are accounts/words.py's; `state` and `todo` here are its English, for logs and old readers. Per-model cooldowns (with kind, reason and the time they end) are
 listed whatever the status. Quota is what the upstream reported: `remaining` None is "unknown".
 `windows` are both quota windows per model group (5 hours and weekly, retrieveUserQuotaSummary),
 with `spent_until` set while an empty one keeps the group's models from this account.
@@ -18,8 +20,10 @@ from trayproxy.accounts.cooldown import VERIFY_PAUSE
 from trayproxy.accounts.pool import Cooldown
 from trayproxy.accounts.quota_windows import spent_until
 from trayproxy.accounts.store import Account
+from trayproxy.accounts.words import describe
+from trayproxy.i18n import ENGLISH
 
-__all__ = ["account_view", "what_to_do", "clock_time", "short_left", "windows_view"]
+__all__ = ["account_view", "clock_time", "short_left", "windows_view"]
 
 
 def clock_time(ts: float) -> str:
@@ -37,23 +41,6 @@ def short_left(seconds: float) -> str:
     return f"{s // 86400} d {(s % 86400) // 3600} h"
 
 
-def what_to_do(acc: Account) -> str | None:
-    if acc.disabled:
-        if acc.disabled_by == "user":
-            return "Enable it to use it again."
-        if acc.disabled_by == "sign-in" or (acc.disabled_reason or "").startswith(("invalid_grant", "no refresh")):
-            return "Sign in again with this account (Add account), which restores it."
-        if acc.disabled_link:
-            return "Open the link, fix it there, then press Retry."
-        return "Fix the cause, then press Retry (or Enable)."
-    if acc.verify_at is not None:
-        return ("Open the verification link, sign in with this account and follow Google's steps, "
-                "then press Retry.")
-    if not acc.onboarded:
-        return "Press Retry to onboard it, or open Antigravity / Gemini Code Assist once with this account."
-    return None
-
-
 def windows_view(acc: Account, now: float) -> list[dict[str, Any]]:
     """One entry per model group: its name, and its 5-hour and weekly windows (remaining None:
     "unknown"), `spent_until` while an empty window keeps its models from this account."""
@@ -68,23 +55,18 @@ def windows_view(acc: Account, now: float) -> list[dict[str, Any]]:
                     "five_hour": by.get("5h"), "weekly": by.get("weekly"),
                     "spent_until": spent_until(acc.quota_windows, probe, now)})
     return out
-
-
 def account_view(acc: Account, cooldowns: dict[str, Cooldown], now: float) -> dict[str, Any]:
     whole = cooldowns.get("")
     if acc.disabled:
-        status, text = "disabled", f"disabled: {acc.disabled_reason or 'disabled'}"
+        status = "disabled"
     elif acc.verify_at is not None:
         status = "verify"
-        text = "needs verification: " + (acc.verify_message or "Google asks you to verify this account") + (
-            f" ({acc.verify_url})" if acc.verify_url else "")
     elif not acc.onboarded:
-        status, text = "not_onboarded", "not onboarded (no Cloud Code project)"
+        status = "not_eligible" if acc.setup_problem else "not_onboarded"
     elif whole is not None:
         status = "cooling"
-        text = f"cooling down until {clock_time(whole.until)} ({short_left(whole.until - now)}): {whole.reason}"
     else:
-        status, text = "active", "active"
+        status = "active"
     cds = [{"model": m or "*", "until": c.until, "left": max(0.0, c.until - now), "reason": c.reason, "kind": c.kind}
            for m, c in sorted(cooldowns.items(), key=lambda kv: kv[1].until)]
     models: dict[str, dict[str, Any]] = {}
@@ -102,16 +84,16 @@ def account_view(acc: Account, cooldowns: dict[str, Cooldown], now: float) -> di
         if name and name not in models:
             models[name] = {"remaining": None, "reset_time": None, "display_name": None, "cooldown_until": c.until,
                             "cooldown_reason": c.reason, "cooldown_kind": c.kind}
-    return {
+    view: dict[str, Any] = {
         "id": acc.id,
         "label": acc.label,
         "email": acc.email,
         "tier": acc.tier,
         "project": acc.project,
         "status": status,
-        "state": text,
         "active": status == "active",
-        "todo": what_to_do(acc),
+        "setup_problem": acc.setup_problem if not acc.onboarded else None,
+        "setup_link": acc.setup_link if not acc.onboarded else None,
         "disabled_reason": acc.disabled_reason if acc.disabled else None,
         "disabled_by": acc.disabled_by if acc.disabled else None,
         "disabled_link": acc.disabled_link if acc.disabled else None,
@@ -129,3 +111,7 @@ def account_view(acc: Account, cooldowns: dict[str, Cooldown], now: float) -> di
         "last_used": acc.last_used,
         "now": now,
     }
+    words = describe(view, ENGLISH)
+    view["state"] = words["line"] + (f": {words['reason']}" if words["reason"] else "")
+    view["todo"] = words["todo"]
+    return view

@@ -33,7 +33,7 @@ log = logging.getLogger("trayproxy.accounts")
 
 
 _TRIAGE_FIELDS = ("disabled_by", "disabled_link", "verify_url", "verify_text", "verify_message", "verify_at",
-                  "onboarded_at")
+                  "onboarded_at", "setup_problem", "setup_link")
 
 
 class AccountStoreError(RuntimeError):
@@ -103,6 +103,10 @@ class Account:
     verify_message: str | None = None
     verify_at: float | None = None
     onboarded_at: float | None = None
+    # why Google would not set the account up for Code Assist (its words; accounts/words.py says
+    # what to do): the account is kept, shown as "not eligible", and never sent requests
+    setup_problem: str | None = None
+    setup_link: str | None = None
     created_at: float = 0.0
     last_used: float | None = None
 

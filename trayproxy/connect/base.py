@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from trayproxy.connect.edits import Change, Editor
+from trayproxy.i18n.message import Message
 
 __all__ = ["Endpoint", "Connector", "Installed", "detect", "home_dir", "parse_version", "newer_than", "blocker",
            "check_folder"]
@@ -52,7 +53,7 @@ class Files:
     per file what changed in it (its format and the `edits.Change`s, for undo)."""
 
     contents: dict[Path, bytes] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str | Message] = field(default_factory=list)  # a Message: said in the window's language too
     changes: dict[Path, tuple[str, list[Change]]] = field(default_factory=dict)
 
     def add(self, path: Path, before: str, editor: Editor) -> None:

@@ -51,16 +51,20 @@ def add_parser(sub: Any) -> None:
 
 def run_for(ctl: ControllerAPI, client: str, action: str, *, run_client: bool = True,
             options: dict[str, str] | None = None) -> Result:
-    """The tray's and the page's connect: the running instance's base URL and key."""
+    """The tray's and the page's connect: the running instance's base URL and key. Runs in a
+    worker thread; afterwards the Controller reads the clients again and pushes the news."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     root = backup_root(ctl.paths.data_dir)
-    if action == "undo":
-        return undo(client, backup_root=root)
-    base, key = ctl.status().base_url, ctl.api_key()
-    if action == "check":
-        return check(client, base_url=base, api_key=key, run_client=run_client)
-    return connect(client, base_url=base, api_key=key, backup_root=root, run_client=run_client, options=options)
+    try:
+        if action == "undo":
+            return undo(client, backup_root=root)
+        base, key = ctl.status().base_url, ctl.api_key()
+        if action == "check":
+            return check(client, base_url=base, api_key=key, run_client=run_client)
+        return connect(client, base_url=base, api_key=key, backup_root=root, run_client=run_client, options=options)
+    finally:  # every view (tray, page) hears which clients are connected now
+        ctl.refresh_clients()
 
 
 def update_stale(base_url: str, api_key: str, root: Path, *, run_client: bool = True,

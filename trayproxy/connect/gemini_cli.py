@@ -32,6 +32,7 @@ from pathlib import Path
 from trayproxy.connect import dotenv, jsonfile
 from trayproxy.connect.base import Endpoint, Files, home_dir
 from trayproxy.connect.edits import Editor
+from trayproxy.i18n.message import N_
 
 __all__ = ["GeminiCli", "TRUST_CHOICES"]
 
@@ -82,8 +83,11 @@ class GeminiCli:
             rule = "/" if choice == "all" else os.path.realpath(home_dir(env))
             ted.set((rule,), "TRUST_FOLDER")
             out.add(trust, ttext, ted)
-            out.notes.append(f"Gemini CLI now trusts {'every folder' if rule == '/' else 'every folder under ' + rule}: "
-                             "it loads a project's own .gemini settings, MCP servers and .env there without asking")
+            out.notes.append(
+                N_("Gemini CLI now trusts every folder: it loads a project's own .gemini settings, MCP servers "
+                   "and .env there without asking") if rule == "/" else
+                N_("Gemini CLI now trusts every folder under {folder}: it loads a project's own .gemini settings, "
+                   "MCP servers and .env there without asking", folder=rule))
         return out
 
     # -- what Gemini CLI will do --------------------------------------------------------------

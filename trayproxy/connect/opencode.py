@@ -33,6 +33,7 @@ from typing import Any
 from trayproxy.connect import jsonfile
 from trayproxy.connect.base import Endpoint, Files, home_dir
 from trayproxy.connect.edits import MISSING, Editor
+from trayproxy.i18n.message import N_
 
 __all__ = ["OpenCode", "PROVIDER", "served_models"]
 
@@ -110,8 +111,8 @@ class OpenCode:
         models = served_models(base_url, api_key)
         if models is None:
             models = dict(FALLBACK_MODELS)
-            out.notes.append("the proxy did not list its models (is it running?); wrote two defaults, "
-                             "connect again once it runs to list all of them")
+            out.notes.append(N_("the proxy did not list its models (is it running?); wrote two defaults, "
+                                "connect again once it runs to list all of them"))
         ids = sorted(models)
         main = _pick(ids, "pro", "sonnet", "opus", "flash") or ids[0]
         small = _pick(ids, "flash-lite", "flash", "haiku") or main

@@ -18,6 +18,8 @@ from aiohttp import web
 
 from trayproxy.connect.command import ACTIONS, backup_root, run_for
 from trayproxy.connect.service import CLIENTS, ConnectError, status, summary
+from trayproxy.connect.words import notice
+from trayproxy.i18n import translator
 
 if TYPE_CHECKING:
     from trayproxy.control.api import ControllerAPI
@@ -37,6 +39,7 @@ def add_connect_routes(router: web.UrlDispatcher, controller: ControllerAPI) -> 
         base_url, root = controller.status().base_url, backup_root(controller.paths.data_dir)
         key = controller.api_key()
         rows = await in_thread(lambda: status(base_url=base_url, backup_root=root, api_key=key))
+        await controller.a_refresh_clients()  # what the page sees, every view sees
         return web.json_response({"clients": rows})
 
     async def post_connect(request: web.Request) -> web.StreamResponse:
@@ -57,7 +60,8 @@ def add_connect_routes(router: web.UrlDispatcher, controller: ControllerAPI) -> 
             res = await in_thread(lambda: run_for(controller, client, str(action), options=options))
         except ConnectError as e:
             return web.json_response({"error": str(e)}, status=400)
-        return web.json_response({**res.to_dict(), "summary": summary(res)})
+        title, text = notice(res, translator(controller.language))
+        return web.json_response({**res.to_dict(), "summary": summary(res), "notice": {"title": title, "body": text}})
 
     router.add_get("/api/connect", get_connect)
     router.add_post("/api/connect", post_connect)

@@ -25,6 +25,7 @@ from trayproxy.connect.jsonfile import JsonFileError
 from trayproxy.connect.kilo import Kilo
 from trayproxy.connect.opencode import OpenCode
 from trayproxy.fileio import atomic_write
+from trayproxy.i18n.message import N_, Message
 
 __all__ = ["CLIENTS", "Result", "connect", "undo", "check", "status", "stale", "pointing", "ConnectError"]
 
@@ -42,13 +43,23 @@ class Result:
     action: str
     ok: bool = False
     problem: str | None = None
+    code: str | None = None  # what kind of problem, for the window's words: not_connected, no_backup
     files: list[str] = field(default_factory=list)
     backup: str | None = None
     unchanged: bool = False
     installed: Installed | None = None
     round_trip: verify.RoundTrip | None = None
     client_run: verify.ClientRun | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # English, as the CLI prints them
+    # the window's words for notes[i] (connect/words.py says them in the tray's and the page's
+    # language; a window user gets a button to press, not a command); a note without them is a
+    # client's own setting, said as its file says it
+    said: dict[int, Message] = field(default_factory=dict)
+
+    def note(self, text: str | Message, window: Message | None = None) -> None:
+        self.notes.append(str(text))
+        if window is not None or isinstance(text, Message):
+            self.said[len(self.notes) - 1] = window or text  # type: ignore[assignment]
 
     @property
     def model(self) -> str | None:
@@ -57,7 +68,7 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         return {
             "client": self.client, "title": self.title, "action": self.action, "ok": self.ok,
-            "problem": self.problem, "files": self.files, "backup": self.backup, "unchanged": self.unchanged,
+            "problem": self.problem, "code": self.code, "files": self.files, "backup": self.backup, "unchanged": self.unchanged,
             "model": self.model, "installed": self.installed.to_dict() if self.installed else None,
             "round_trip": self.round_trip.to_dict() if self.round_trip else None,
             "client_run": self.client_run.to_dict() if self.client_run else None, "notes": self.notes,
@@ -81,8 +92,9 @@ def _verify(c: Connector, res: Result, env: Mapping[str, str], base_url: str | N
             run_client: bool) -> None:
     res.installed = detect(c, env)
     if res.installed.newer_than_tested:
-        res.notes.append(f"{c.title} {res.installed.version} is newer than the newest version tested with "
-                         f"trayproxy ({c.newest_tested}); if something breaks, tell us")
+        res.note(N_("{client} {version} is newer than the newest version tested with trayproxy ({tested}); "
+                    "if something breaks, tell us", client=c.title, version=str(res.installed.version),
+                    tested=str(c.newest_tested)))
     if res.installed.problem:
         res.notes.append(res.installed.problem)
     try:
@@ -92,17 +104,23 @@ def _verify(c: Connector, res: Result, env: Mapping[str, str], base_url: str | N
         return
     if ep is None:
         res.problem = f"{c.title} is not connected (run `trayproxy connect {c.id}`)"
+        res.code = "not_connected"
         return
-    res.notes.extend(ep.notes)
+    for n in ep.notes:
+        res.note(n)
     for var in c.shell_overrides(env):
-        res.notes.append(f"{var} is set in this shell and wins over the file for {c.title}; unset it")
+        res.note(N_("{var} is set in this shell and wins over the file for {client}; unset it", var=var, client=c.title))
     wrong = pointing(ep, base_url, api_key) if base_url is not None else None
     if wrong == "port":
-        res.notes.append(f"{c.title} points at {ep.base_url}, not at this proxy ({base_url}); "
-                         f"connect again: trayproxy connect {c.id}")
+        res.note(f"{c.title} points at {ep.base_url}, not at this proxy ({base_url}); "
+                 f"connect again: trayproxy connect {c.id}",
+                 N_("{client} points at {url}, not at this proxy ({proxy}): press Fix to connect it again.",
+                    client=c.title, url=str(ep.base_url), proxy=str(base_url)))
     elif wrong == "key":
-        res.notes.append(f"the key in {c.title}'s settings is not the proxy's current key; "
-                         f"connect again: trayproxy connect {c.id}")
+        res.note(f"the key in {c.title}'s settings is not the proxy's current key; "
+                 f"connect again: trayproxy connect {c.id}",
+                 N_("The key in {client}'s settings is not the proxy's current key: press Fix to connect it again.",
+                    client=c.title))
     res.round_trip = verify.round_trip(ep)
     res.round_trip.problem = _redact(res.round_trip.problem, ep.api_key)
     if not res.round_trip.ok:
@@ -134,7 +152,8 @@ def connect(client: str, *, base_url: str, api_key: str, backup_root: Path,
     except (JsonFileError, CodexConfigError, OSError, UnicodeDecodeError) as e:
         res.problem = str(e)
         return res
-    res.notes.extend(files.notes)
+    for n in files.notes:
+        res.note(n)
     if files.contents:
         b = backups.take(backup_root, c.id, list(files.contents), written=files.contents, changes=files.changes)
         res.backup = str(b.folder)
@@ -155,6 +174,7 @@ def undo(client: str, *, backup_root: Path, env: Mapping[str, str] | None = None
     b = backups.newest(backup_root, c.id)
     if b is None:
         res.problem = f"no backup of {c.title}'s settings to restore (connect was not run, or was undone)"
+        res.code = "no_backup"
         return res
     try:
         done = backups.restore(b)
@@ -162,7 +182,8 @@ def undo(client: str, *, backup_root: Path, env: Mapping[str, str] | None = None
         res.problem = str(e)
         return res
     res.files = [str(p) for p in done.touched]
-    res.notes.extend(f"kept as you changed it after connect: {k}" for k in done.kept)
+    for k in done.kept:
+        res.note(N_("kept as you changed it after connect: {setting}", setting=k))
     res.backup = str(b.folder)
     res.ok = True
     return res

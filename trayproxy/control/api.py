@@ -49,8 +49,14 @@ class Status:
     upstreams: list[str] = field(default_factory=list)
     restart_note: str | None = None  # a saved port / LAN setting that waits for a restart
     problem: dict[str, Any] | None = None  # StartProblem.to_dict() while its cause stands
+    # The one status model every view draws (tray, page, notifications, `accounts list`): each
+    # account's view (accounts/state.py; its words are accounts/words.py's), the clients whose
+    # settings point at this proxy, and the language the tray and the page speak.
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    clients: list[dict[str, Any]] = field(default_factory=list)
+    language: str = "en"
     # the client version reported to Google (upstream/client_version.py), with `alarm` and `banner`
-    # while Google refuses it
+    # (upstream/words.py: what happened, Google's words, what to do) while Google refuses it
     client_version: dict[str, Any] | None = None
 
     @property
@@ -121,6 +127,11 @@ class ControllerAPI(Protocol):
         restarts (None when the saved value is in effect)."""
         ...
 
+    @property
+    def language(self) -> str:
+        """The language the tray and the page speak: the setting, or the OS's (trayproxy/i18n)."""
+        ...
+
     def subscribe(self, fn: Callable[[Status], None]) -> None:
         """fn(status) is called on the engine loop after every state change."""
         ...
@@ -184,6 +195,12 @@ class ControllerAPI(Protocol):
     async def a_set_account_enabled(self, id_or_email: str, enabled: bool) -> Account: ...
 
     def set_account_enabled(self, id_or_email: str, enabled: bool) -> Account: ...
+
+    async def a_refresh_clients(self) -> list[dict[str, Any]]:
+        """Read which clients' settings point at this proxy (their files, in a worker thread)."""
+        ...
+
+    def refresh_clients(self) -> list[dict[str, Any]]: ...
 
     async def a_refresh_accounts(self) -> list[tuple[Account, str | None]]: ...
 

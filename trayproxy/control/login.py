@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trayproxy.control.api import ControllerAPI
+from trayproxy.i18n import Translator, translator
 
 __all__ = ["LoginRunner", "open_in_browser"]
 
@@ -72,18 +73,26 @@ class LoginRunner:
         try:
             acc = await self.controller.a_login(open_url, self.timeout)
         except asyncio.CancelledError:
-            self._state = {"state": "error", "message": "Sign-in was cancelled"}
+            self._state = {"state": "error", "message": self.tr._("Sign-in was cancelled")}
             raise
         except Exception as e:
+            _ = self.tr._
             msg = str(e.args[0]) if getattr(e, "args", None) else str(e)
             if isinstance(e, (asyncio.TimeoutError, TimeoutError)):
-                msg = "Sign-in timed out; try again"
+                msg = _("Sign-in timed out; try again")
             log.warning("sign-in failed: %s", msg)
+            added = getattr(e, "account", None)  # saved, but Google will not serve it yet
             self._state = {"state": "error", "message": msg}
-            self._done("Sign-in failed", msg)
+            if added is not None:
+                self._state["email"] = added.email
+            self._done(_("Account added, but not usable yet") if added else _("Sign-in failed"), msg)
             return
         self._state = {"state": "done", "email": acc.email}
-        self._done("Account added", f"Signed in as {acc.email}")
+        self._done(self.tr._("Account added"), self.tr._("Signed in as {email}", email=acc.email))
+
+    @property
+    def tr(self) -> Translator:
+        return translator(self.controller.language)
 
     def _done(self, title: str, message: str) -> None:
         if self.on_done is not None:

@@ -10,7 +10,7 @@ __all__ = ["SETTING_LABELS", "page_words", "by_account"]
 # how the page names a setting in an error ("The port must be ..."), never by its config key
 SETTING_LABELS = {
     "port": "The port", "allow_lan_access": "LAN access", "auth_mode": "The API key requirement",
-    "auto_start": "Start with the app", "monitor.enabled": "Record requests",
+    "auto_start": "Start with the app", "language": "The language", "monitor.enabled": "Record requests",
     "monitor.retention_days": "The number of days to keep requests", "monitor.store_bodies": "Store bodies",
     "zai.enabled": "The z.ai switch", "zai.base_url": "The z.ai base URL", "zai.dispatch_mode": "The z.ai mode",
     "zai.models": "The z.ai model map", "client_version": "The client version",

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
+from trayproxy.accounts.words import describe, summary
 from trayproxy.control._http import ApiError, guarded, read_json, user_message
 from trayproxy.control.api import ControllerAPI
 from trayproxy.control.cli_routes import add_cli_routes, import_keys, import_path
@@ -49,6 +50,7 @@ from trayproxy.control.login import LoginRunner
 from trayproxy.control.models_routes import add_models_routes
 from trayproxy.control.page_words import by_account, page_words
 from trayproxy.control.snippets import client_urls, snippets
+from trayproxy.i18n import Translator, translator
 
 if TYPE_CHECKING:
     from trayproxy.monitor import Monitor
@@ -70,7 +72,7 @@ _CSP = (
 )
 # config keys the settings page may set (other tabs/sections add theirs here)
 PAGE_SETTINGS = {
-    "port", "allow_lan_access", "auth_mode", "auto_start",
+    "port", "allow_lan_access", "auth_mode", "auto_start", "language",
     "monitor.enabled", "monitor.retention_days", "monitor.store_bodies",
     "zai.enabled", "zai.base_url", "zai.dispatch_mode", "zai.models",
     "client_version", "use_ai_credits",
@@ -140,7 +142,12 @@ class ControlServer:
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         self._subscribe_events()
+        asyncio.get_running_loop().call_soon(self._read_clients)
         return self.url
+
+    def _read_clients(self) -> None:
+        task = asyncio.ensure_future(self.controller.a_refresh_clients())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def _subscribe_events(self) -> None:
         self.events.bind(asyncio.get_running_loop())
@@ -218,9 +225,10 @@ class ControlServer:
         r = app.router
         r.add_get("/", self.index)
         r.add_post("/", self.index_post)
-        r.add_get("/{name:[a-z][a-z_-]*\\.(css|js)}", self.static)
+        r.add_get("/{name:[a-z][a-z0-9_-]*\\.(css|js)}", self.static)
         r.add_get("/icon/{state:[a-z]+}.png", self.icon)
         r.add_get("/api/state", self.get_state)
+        r.add_get("/api/i18n", self.get_i18n)
         r.add_get("/api/events", self.events.stream)
         r.add_post("/api/start", self.post_start)
         r.add_post("/api/stop", self.post_stop)
@@ -278,7 +286,7 @@ class ControlServer:
         return self._page(self.token)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]  # the route allows [a-z_-]+.(css|js) only: no path parts
+        name = request.match_info["name"]  # the route allows [a-z0-9_-]+.(css|js) only: no path parts
         path = self.web_dir / name
         if not path.is_file():
             raise web.HTTPNotFound()
@@ -297,14 +305,26 @@ class ControlServer:
             self._icons[state] = buf.getvalue()
         return web.Response(body=self._icons[state], content_type="image/png")
 
+    @property
+    def tr(self) -> Translator:
+        """The page's language: the one the tray speaks (the setting, or the OS's)."""
+        return translator(self.controller.language)
+
     def state(self) -> dict[str, Any]:
         ctl = self.controller
         st = ctl.status()
         cfg = ctl.raw_config
         key = ctl.api_key()
+        tr = translator(st.language)
+        status = st.to_dict()
+        views = status.pop("accounts")  # once, with their words, under "accounts"
         return {
-            "status": st.to_dict(),
+            "status": status,
+            "summary": summary(views, tr),
+            "accounts": [{**v, "words": describe(v, tr)} for v in views],
+            "language": {"setting": cfg.language, "lang": st.language},
             "config": {
+                "language": cfg.language,
                 "port": cfg.port,
                 "allow_lan_access": cfg.allow_lan_access,
                 "auth_mode": cfg.auth_mode,
@@ -335,12 +355,16 @@ class ControlServer:
             },
             "urls": client_urls(st.base_url),
             "snippets": [s.to_dict() for s in snippets(st.base_url, key)],
-            "accounts": ctl.list_accounts(),
             "login": self.login.state(),
         }
 
     async def get_state(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(self.state())
+
+    async def get_i18n(self, request: web.Request) -> web.StreamResponse:
+        """The page's catalog: the compiled gettext catalog of the language the app speaks, as
+        JSON (trayproxy/i18n; the page keeps no dictionary of its own)."""
+        return web.json_response(self.tr.page_catalog())
 
     async def _thread(self, fn: Callable[[], T]) -> T:
         """Run blocking work (SQLite, files) off the engine loop."""

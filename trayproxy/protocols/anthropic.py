@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trayproxy.json_types import JSON
+from trayproxy.protocols import anthropic_tools
 from trayproxy.protocols.anthropic_stream import MessagesStream
 from trayproxy.protocols.claude_code import is_background_request, system_text
 from trayproxy.protocols.core import config as cfg
@@ -447,10 +448,13 @@ def _declarations(tools: Any, model: str) -> tuple[list[JSON], bool]:
         if not isinstance(tool, dict):
             raise RequestError("Each tool must be an object.", field=f"tools[{i}]")
         ttype = tool.get("type")
+        if anthropic_tools.is_search(ttype):
+            web = True  # googleSearch (protocols/search.py runs a search of its own)
+            continue
         if ttype not in (None, "custom"):
-            # Server tools (web_search_*, web_fetch_*, code_execution_*, ...) and Anthropic-
-            # schema'd client tools have no Gemini declaration; web search maps to googleSearch.
-            web = web or (isinstance(ttype, str) and ttype.startswith("web_search"))
+            # Anthropic's typed tools: bash / text editor as functions, the rest a 400 naming it
+            defined = anthropic_tools.classify(tool, f"tools[{i}]")
+            decls.add(defined.name, defined.description, defined.schema, f"tools[{i}]", schema_field="input_schema")
             continue
         schema = tool.get("input_schema")
         decls.add(tool.get("name"), tool.get("description"),

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from trayproxy.json_types import JSON
+from trayproxy.protocols import anthropic_tools
 from trayproxy.protocols.errors import RequestError
 from trayproxy.protocols.gemini import first_candidate, unwrap
 
@@ -134,6 +135,10 @@ def anthropic_ask(body: JSON) -> SearchAsk | None:
     search = [t for t in tools if isinstance(t, dict) and str(t.get("type", "")).startswith("web_search")]
     if not search or any(isinstance(t, dict) and t.get("type") in (None, "custom") for t in tools):
         return None  # client tools beside it: an ordinary request (the search is not offered)
+    for i, t in enumerate(tools):
+        if isinstance(t, dict) and not anthropic_tools.is_search(t.get("type")):
+            anthropic_tools.classify(t, f"tools[{i}]")  # a tool the upstream cannot serve: a 400 naming it
+            return None  # an Anthropic-defined client tool (bash, text editor) beside it
     choice = body.get("tool_choice")
     if isinstance(choice, dict) and (choice.get("type") == "none" or (
             choice.get("type") == "tool" and choice.get("name") != search[0].get("name", "web_search"))):

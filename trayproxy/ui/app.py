@@ -17,6 +17,7 @@ from typing import Any
 from trayproxy.control.api import ControllerAPI
 from trayproxy.control.clipboard import copy_text
 from trayproxy.control.instance import ask_to_show, read_instance, remove_instance, write_instance
+from trayproxy.i18n import translator
 from trayproxy.paths import AppPaths, app_paths
 from trayproxy.ui import glance
 from trayproxy.ui.notify import notify
@@ -79,7 +80,7 @@ class TrayRuntime:
         st = self.controller.status()
         cfg = self.controller.config
         if st.config_problem:
-            self._notify("trayproxy settings problem", st.config_problem)
+            self._notify(translator(st.language)._("trayproxy settings problem"), st.config_problem)
         zai_on = cfg.zai.enabled and cfg.zai.dispatch_mode != "off"
         self._check_port(auto_start=bool(cfg.auto_start and (st.accounts_total or zai_on)))
         if not getattr(icon, "HAS_MENU", True):

@@ -32,6 +32,7 @@ from PIL import Image
 from trayproxy.control.api import ControllerAPI, Status
 from trayproxy.control.clipboard import Copier
 from trayproxy.control.snippets import claude_code_setup, client_urls
+from trayproxy.i18n import Translator, translator
 from trayproxy.icons import render_icon, state_for
 from trayproxy.ui import glance
 from trayproxy.ui.tray_accounts import menu_items, view_key
@@ -89,8 +90,9 @@ class TrayApp:
         self._error_noted = False  # a "could not start" notification is up
         self._images: dict[str, Image.Image] = {}
         self._shown: tuple[Any, ...] | None = None
-        self._rows: list[dict[str, Any]] = []  # account rows as of the last _view_key
+        self._rows: list[dict[str, Any]] = list(getattr(self.status, "accounts", None) or [])  # as last drawn
         self._ui = _ui_dispatch()
+        self._clients_read = 0.0  # when the menu last asked for the clients to be read again
         self.icon = icon_factory("trayproxy", self.image(), self._tooltip(), menu=pystray.Menu(self._items))
         self._shown = self._view_key()
         controller.subscribe(self._on_status)
@@ -99,8 +101,16 @@ class TrayApp:
 
     # -- state -> icon -------------------------------------------------------------------
     @property
+    def tr(self) -> Translator:
+        """The tray's language: the one the Status says the app speaks."""
+        return translator(getattr(self.status, "language", None))
+
+    @property
     def state(self) -> str:
-        return state_for(self.status.running, self.starting, self.status.error)
+        st = self.status
+        # no account yet is the normal first run, not an error (no red icon for it)
+        error = st.error if (st.problem or {}).get("kind") != "no_account" else None
+        return state_for(st.running, self.starting, error)
 
     def image(self) -> Image.Image:
         st = self.state
@@ -133,32 +143,26 @@ class TrayApp:
         except Exception:
             log.debug("could not withdraw the notification", exc_info=True)
 
-    def _accounts(self) -> list[dict[str, Any]]:
-        try:
-            return list(self.controller.list_accounts())
-        except Exception:
-            log.debug("account list for the tray failed", exc_info=True)
-            return []
-
     def _glance(self) -> tuple[str, str, str | None]:
-        """(header, accounts line, model line) from the account rows `_view_key` last read."""
+        """(header, accounts line, model line) from the account views of the pushed Status."""
         import time
 
-        rows, now = self._rows, time.time()
-        return (glance.header(self.status, self.starting), glance.accounts_line(rows, now),
-                glance.model_line(self.last_served, rows, now))
+        rows, now, tr = self._rows, time.time(), self.tr
+        return (glance.header(self.status, self.starting, tr), glance.accounts_line(rows, tr),
+                glance.model_line(self.last_served, rows, now, tr))
 
     def _tooltip(self) -> str:
-        return tooltip(self.status, self.starting, self._glance()[1])
+        return tooltip(self.status, self.starting, self._glance()[1], self.tr)
 
     def _view_key(self) -> tuple[Any, ...]:
-        """What the icon, tooltip and menu show. Reads the account rows once; the tooltip and the
-        menu built after it use the same rows."""
+        """What the icon, tooltip and menu show, from the pushed Status (its account views and
+        connected clients: the page's)."""
         st = self.status
-        self._rows = self._accounts()
-        return (self.state, st.running, st.port, st.base_url, st.error, st.active_accounts, self._glance(),
+        self._rows = list(getattr(st, "accounts", None) or [])
+        return (self.state, st.running, st.port, st.base_url, st.error, self._glance(), self.tr.lang,
                 (st.problem or {}).get("suggested_port"), getattr(st, "config_problem", None),
-                view_key(self._rows), glance.version_line(st))
+                view_key(self._rows), tuple((c["client"], c["connected"]) for c in getattr(st, "clients", [])),
+                glance.version_line(st, self.tr))
 
     def refresh(self) -> None:
         """Push state to the icon; skipped when nothing visible changed (an appindicator menu
@@ -181,26 +185,43 @@ class TrayApp:
         self._ui(apply)
 
     # -- menu ----------------------------------------------------------------------------
+    def _read_clients(self) -> None:
+        try:
+            self.controller.refresh_clients()  # a change comes back as a pushed Status
+        except Exception:
+            log.debug("reading the clients' settings failed", exc_info=True)
+
     def _items(self) -> tuple[pystray.MenuItem, ...]:
-        st = self.status
+        import time
+
+        # A client connected from the CLI shows on the next drawing: its files are read on a worker
+        # thread (never on this GUI thread), at most every few seconds.
+        if time.monotonic() - self._clients_read > 5.0:
+            self._clients_read = time.monotonic()
+            self.spawn(self._read_clients)
+        st, _ = self.status, self.tr._
         urls = client_urls(st.base_url)
         Item, Sep = pystray.MenuItem, pystray.Menu.SEPARATOR
         header, accounts, model = self._glance()
-        toggle = Item("Stop", self._act(self.do_stop), default=True) if st.running else Item(
-            "Start", self._act(self.do_start), default=True, enabled=not self.starting
+        toggle = Item(_("Stop"), self._act(self.do_stop), default=True) if st.running else Item(
+            _("Start"), self._act(self.do_start), default=True, enabled=not self.starting
         )
         copy_menu = pystray.Menu(
-            Item(f"OpenAI clients: {urls['openai']}", self._act(lambda: self.do_copy(urls["openai"], "OpenAI base URL"))),
-            Item(f"Anthropic / Claude Code: {urls['anthropic']}",
-                 self._act(lambda: self.do_copy(urls["anthropic"], "Anthropic base URL"))),
-            Item(f"Gemini: {urls['gemini']}", self._act(lambda: self.do_copy(urls["gemini"], "Gemini base URL"))),
+            Item(_("OpenAI clients: {url}", url=urls["openai"]),
+                 self._act(lambda: self.do_copy(urls["openai"], _("OpenAI base URL")))),
+            Item(_("Anthropic / Claude Code: {url}", url=urls["anthropic"]),
+                 self._act(lambda: self.do_copy(urls["anthropic"], _("Anthropic base URL")))),
+            Item(_("Gemini: {url}", url=urls["gemini"]),
+                 self._act(lambda: self.do_copy(urls["gemini"], _("Gemini base URL")))),
             Sep,
-            Item("Copy Claude Code setup", self._act(self.do_copy_claude_setup)),
+            Item(_("Copy Claude Code setup"), self._act(self.do_copy_claude_setup)),
         )
         free = (st.problem or {}).get("suggested_port") if not st.running else None
-        use_port = (Item(f"Use port {free} and start", self._act(lambda: self.do_use_port(free))),) if free else ()
-        attention = menu_items(self._rows, Item, lambda url: self._act(lambda: self.do_open_url(url)))
-        version = glance.version_line(st)  # Google refuses the client version: the settings say what to do
+        use_port = (Item(_("Use port {port} and start", port=free), self._act(lambda: self.do_use_port(free))),
+                    ) if free else ()
+        attention = menu_items(self._rows, Item, lambda url: self._act(lambda: self.do_open_url(url)),
+                               lambda: self._act(self.do_open_settings), self.tr)
+        version = glance.version_line(st, self.tr)  # Google refuses the client version: the settings say what to do
         return (
             Item(header, None, enabled=False),
             Item(accounts, None, enabled=False),
@@ -210,13 +231,13 @@ class TrayApp:
             Sep,
             toggle,
             *use_port,
-            Item("Copy base URL", copy_menu),
+            Item(_("Copy base URL"), copy_menu),
             connect_tray_menu(self),  # Connect ▸ client ▸ Connect / Check / Undo (ui/tray_connect.py)
             Sep,
-            Item("Open Settings...", self._act(self.do_open_settings)),
-            Item("Add Account...", self._act(self.do_add_account)),
+            Item(_("Open Settings…"), self._act(self.do_open_settings)),
+            Item(_("Add Account…"), self._act(self.do_add_account)),
             Sep,
-            Item("Quit", self._act(self.do_quit)),
+            Item(_("Quit"), self._act(self.do_quit)),
         )
 
     def _act(self, fn: Callable[[], None]) -> Callable[[Any, Any], None]:
@@ -237,12 +258,13 @@ class TrayApp:
             self.status = self.controller.start()
         except StartError as e:
             st = self.controller.status()
-            msg = glance.problem_notice(st.problem) or str(e)  # the page's words; the OS text is in the log
+            tr = translator(st.language)
+            msg = glance.problem_notice(st.problem, tr) or str(e)  # the page's words; the OS text is in the log
             self._error_noted = True
-            self.notify("trayproxy could not start", msg)
+            self.notify(tr._("trayproxy could not start"), msg)
         except Exception as e:
             log.exception("start failed")
-            self.notify("trayproxy could not start", str(e))
+            self.notify(self.tr._("trayproxy could not start"), str(e))
         finally:
             self.starting = False
             self.status = self.controller.status()
@@ -253,7 +275,7 @@ class TrayApp:
         try:
             self.controller.set_config("port", port)
         except Exception as e:
-            self.notify("Could not change the port", str(e))
+            self.notify(self.tr._("Could not change the port"), str(e))
             return
         self.do_start()
 
@@ -262,40 +284,43 @@ class TrayApp:
             self.status = self.controller.stop()
         except Exception as e:
             log.exception("stop failed")
-            self.notify("trayproxy could not stop", str(e))
+            self.notify(self.tr._("trayproxy could not stop"), str(e))
         self.refresh()
 
-    def do_copy(self, text: str, what: str = "Text", shown: str | None = None) -> None:
+    def do_copy(self, text: str, what: str, shown: str | None = None) -> None:
         """Copy, then confirm with a notification naming what was copied (`shown`, or the text
         itself; never echo a text that holds the key: notices are logged)."""
+        _ = self.tr._
         if not self.copy(text):
-            self.notify("Could not copy", "No clipboard helper found: install xclip, xsel or wl-clipboard")
+            self.notify(_("Could not copy"), _("No clipboard helper found: install xclip, xsel or wl-clipboard"))
             return
-        self.notify(f"{what} copied", shown if shown is not None else text)
+        self.notify(_("{what} copied", what=what), shown if shown is not None else text)
 
     def do_copy_claude_setup(self) -> None:
-        self.do_copy(claude_code_setup(self.status.base_url, self.controller.api_key()), "Claude Code setup",
-                     f"ANTHROPIC_BASE_URL={self.status.base_url} and your API key, ready to paste in a terminal")
+        _ = self.tr._
+        self.do_copy(claude_code_setup(self.status.base_url, self.controller.api_key()), _("Claude Code setup"),
+                     _("ANTHROPIC_BASE_URL={url} and your API key, ready to paste in a terminal",
+                       url=self.status.base_url))
 
     def do_open_settings(self) -> None:
         try:
             self.open_settings()
         except Exception as e:
             log.exception("open settings failed")
-            self.notify("Could not open the settings", str(e))
+            self.notify(self.tr._("Could not open the settings"), str(e))
 
     def do_open_url(self, url: str) -> None:
         import webbrowser
 
         if not webbrowser.open(url):
-            self.notify("Could not open the browser", url)
+            self.notify(self.tr._("Could not open the browser"), url)
 
     def do_add_account(self) -> None:
         try:
             self.begin_login()
         except Exception as e:
             log.exception("sign-in failed to start")
-            self.notify("Could not start the sign-in", str(e))
+            self.notify(self.tr._("Could not start the sign-in"), str(e))
 
     def do_quit(self) -> None:
         try:

@@ -9,6 +9,9 @@
  * render(state)}) to get the live state, trayproxy.onState(fn) for every state, and
  * trayproxy.on("monitor" | "tick", fn) for request-log batches and the once-a-minute clock tick
  * (for "in 5 min" texts; it runs only while the page is visible).
+ * Words: trayproxy.t(msgid, fields) and trayproxy.tn(one, many, n, fields) from the app's
+ * catalogs (i18n.js), trayproxy.fmt for numbers, times and durations in the page's language; the
+ * page starts once its catalog is in (tpI18n.ready) and reloads when the language setting changes.
  * trayproxy.api(PATH, BODY) calls /api/PATH (POST when BODY is given); trayproxy.download(PATH)
  * saves what /api/PATH answers as a file; trayproxy.validate(input, errEl, check, button) gives
  * a field inline validation in the page's words; trayproxy.act(button, fn, errEl) runs an action.
@@ -19,6 +22,8 @@
 
 (function () {
   const TOKEN = document.querySelector('meta[name="trayproxy-token"]').content;
+  const I18N = window.tpI18n;
+  const { t, tn, say, fmt } = I18N;
   const $ = (id) => document.getElementById(id);
   const panels = {};
   const listeners = [];
@@ -66,10 +71,22 @@
   /* The API key as the page shows it until "Show": the prefix and dots. */
   function mask(key) { return key ? key.slice(0, 3) + "\u2022".repeat(12) : ""; }
 
+  /* An error shown under a field is tied to it: the field's aria-describedby names it (first,
+     before the hint) while it shows, and it is announced (aria-live). */
+  function tieError(input, errEl, msg) {
+    if (!errEl.id) errEl.id = (input.id || "field") + "-error";
+    errEl.setAttribute("aria-live", "polite");
+    const ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter((x) => x && x !== errEl.id);
+    if (msg) ids.unshift(errEl.id);
+    if (ids.length) input.setAttribute("aria-describedby", ids.join(" ")); else input.removeAttribute("aria-describedby");
+    if (msg) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+  }
+
   /* Inline validation: check(value) returns a message in the page's words, or "" when fine.
      The message shows under the field as the user types (after the first change), the field is
-     marked invalid and `button` (Save) is disabled while it is wrong. Returns a function that
-     checks now and tells whether the value is fine (call it on submit). */
+     marked invalid and described by the message (tieError), and `button` (Save) is disabled
+     while it is wrong. Returns a function that checks now and tells whether the value is fine
+     (call it on submit). */
   function validate(input, errEl, check, button) {
     let touched = false;
     const run = (show) => {
@@ -77,7 +94,7 @@
       if (show) {
         errEl.textContent = msg;
         errEl.hidden = !msg;
-        if (msg) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+        tieError(input, errEl, msg);
       }
       if (button) button.disabled = !!msg && touched;
       return !msg;
@@ -121,12 +138,12 @@
     try {
       resp = await fetch("/api/" + path, opts);
     } catch (e) {
-      throw new Error("trayproxy is not answering (was it closed?)");
+      throw new Error(t("trayproxy is not answering (was it closed?)"));
     }
     let data = {};
     try { data = await resp.json(); } catch (e) { /* not JSON */ }
     if (data && data.status && data.config) setState(data); // errors may carry the state too
-    if (!resp.ok) throw new Error(data.error || resp.statusText || "Request failed");
+    if (!resp.ok) throw new Error(data.error || resp.statusText || t("Request failed"));
     return data;
   }
 
@@ -137,12 +154,12 @@
     try {
       resp = await fetch("/api/" + path, { headers: { "X-Trayproxy-Token": TOKEN } });
     } catch (e) {
-      throw new Error("trayproxy is not answering (was it closed?)");
+      throw new Error(t("trayproxy is not answering (was it closed?)"));
     }
     if (!resp.ok) {
       let data = {};
       try { data = await resp.json(); } catch (e) { /* not JSON */ }
-      throw new Error(data.error || resp.statusText || "Download failed");
+      throw new Error(data.error || resp.statusText || t("Download failed"));
     }
     const blob = await resp.blob();
     const m = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
@@ -157,16 +174,16 @@
   }
 
   function toast(message, isError) {
-    const t = $("toast");
-    t.textContent = message;
-    t.classList.toggle("error", !!isError);
-    t.hidden = false;
+    const el = $("toast");
+    el.textContent = message;
+    el.classList.toggle("error", !!isError);
+    el.hidden = false;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { t.hidden = true; }, isError ? 5000 : 1800);
+    toastTimer = setTimeout(() => { el.hidden = true; }, isError ? 8000 : 2500);
   }
 
   async function copyText(text, what) {
-    const label = what ? what + " copied" : "Copied";
+    const label = what ? t("{what} copied", { what }) : t("Copied");
     try {
       await navigator.clipboard.writeText(text);
       toast(label);
@@ -177,7 +194,7 @@
       toast(label);
       return true;
     } catch (e) {
-      toast("Could not copy: " + e.message, true);
+      toast(t("Could not copy: {error}", { error: e.message }), true);
       return false;
     }
   }
@@ -221,23 +238,28 @@
   function tabs() { return Array.from(document.querySelectorAll("#tabs [role=tab]")); }
 
   function selectTab(name) {
-    if (!tabs().some((t) => t.dataset.tab === name)) name = "overview";
-    for (const t of tabs()) {
-      const on = t.dataset.tab === name;
-      t.setAttribute("aria-selected", on ? "true" : "false");
-      t.tabIndex = on ? 0 : -1;
+    if (!tabs().some((b) => b.dataset.tab === name)) name = "overview";
+    const changedTab = !tabs().some((b) => b.dataset.tab === name && b.getAttribute("aria-selected") === "true");
+    for (const b of tabs()) {
+      const on = b.dataset.tab === name;
+      b.setAttribute("aria-selected", on ? "true" : "false");
+      b.tabIndex = on ? 0 : -1;
     }
     for (const p of document.querySelectorAll("[data-panel]")) p.hidden = p.dataset.panel !== name;
+    if (changedTab) window.scrollTo(0, 0); // each tab opens at its top
     if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
     const hooks = panels[name];
     if (hooks && hooks.show && state) hooks.show(state);
   }
 
   function addTab(name, label, section) {
-    const button = h("button", { type: "button", role: "tab", "data-tab": name, text: label });
+    const button = h("button", { type: "button", role: "tab", "data-tab": name, text: label, id: "tab-" + name,
+      "aria-controls": "panel-" + name });
     button.addEventListener("click", () => selectTab(name));
     $("tabs").append(button);
     section.dataset.panel = name;
+    section.id = "panel-" + name;
+    section.setAttribute("aria-labelledby", "tab-" + name);
     section.classList.add("panel");
     section.setAttribute("role", "tabpanel");
     section.hidden = true;
@@ -247,6 +269,10 @@
 
   // -- rendering -------------------------------------------------------------------------
   function setState(s) {
+    if (s.language && s.language.lang && s.language.lang !== I18N.lang) {
+      location.reload(); // the language changed (here, in the tray's process or in config.json)
+      return;
+    }
     state = s;
     keepAnchor(render);
     for (const fn of listeners) {
@@ -260,37 +286,42 @@
   /* Why Start failed, in the page's words, with what to do about it. */
   function problemText(p) {
     if (p.kind === "port") {
-      const what = p.reason === "in_use" ? `Port ${p.port} is already in use by ${p.holder || "another program"}.`
-        : p.reason === "denied" ? `trayproxy may not listen on port ${p.port} (ports below 1024 need administrator rights).`
-          : `Port ${p.port} could not be opened (${p.message.replace(/^.*could not be bound: /, "")}).`;
-      return what + (p.suggested_port ? ` Port ${p.suggested_port} is free.` : " Pick another port in Settings.");
+      const what = p.reason === "in_use" ? (p.holder ? t("Port {port} is already in use by {holder}.", { port: p.port, holder: p.holder })
+        : t("Port {port} is already in use by another program.", { port: p.port }))
+        : p.reason === "denied" ? t("trayproxy may not listen on port {port} (ports below 1024 need administrator rights).", { port: p.port })
+          : t("Port {port} could not be opened ({why}).", { port: p.port, why: p.message.replace(/^.*could not be bound: /, "") });
+      return what + " " + (p.suggested_port ? t("Port {port} is free.", { port: p.suggested_port }) : t("Pick another port in Settings."));
     }
-    if (p.kind === "no_account") return "Add a Google account first (or turn on z.ai in Settings).";
+    if (p.kind === "no_account") return t("Add a Google account first (or turn on z.ai in Settings).");
     return p.message;
   }
 
   function renderBanners(st, cfg) {
     const items = [];
     const p = st.problem;
-    if (p && !st.running) items.push(["error", "Could not start:", problemText(p), p.kind, p.suggested_port || null]);
+    // no account yet is the normal first run: said calmly, with the one thing to do
+    if (p && !st.running && p.kind === "no_account") items.push(["info", t("Not started yet:"), problemText(p), p.kind, null]);
+    else if (p && !st.running) items.push(["error", t("Could not start:"), problemText(p), p.kind, p.suggested_port || null]);
     if (cfg.allow_lan_access && cfg.effective_auth_mode === "off") {
-      items.push(["warning", "LAN access without a key:", "anyone on your network can use your accounts. Turn on the API key in Settings.", "lan", null]);
+      items.push(["warning", t("LAN access without a key:"), t("anyone on your network can use your accounts. Turn on the API key in Settings."), "lan", null]);
     }
-    if (st.config_problem) items.push(["warning", "Settings file:", st.config_problem, "config", null]);
-    if (st.restart_note) items.push(["warning", "Waiting for a restart:", st.restart_note, "restart", null]);
+    if (st.config_problem) items.push(["warning", t("Settings file:"), st.config_problem, "config", null]);
+    if (st.restart_note) items.push(["warning", t("Waiting for a restart:"), st.restart_note, "restart", null]);
     if (st.secrets_fallback) {
-      items.push(["warning", "No system keychain:", `${st.secrets_fallback}. Secrets are kept in a private file instead (${state.secrets.path || "in the data folder"}, readable only by you).`, "keychain", null]);
+      const path = state.secrets.path || t("in the data folder");
+      items.push(["warning", t("No system keychain:"), t("{why}. Secrets are kept in a private file instead ({path}, readable only by you).",
+        { why: st.secrets_fallback, path }), "keychain", null]);
     }
     if (!changed("banners", items)) return;
     $("banners").replaceChildren(...items.map(([kind, title, text, cause, port]) => {
       const actions = [];
       if (cause === "port") {
-        if (port) actions.push(h("button", { type: "button", class: "btn small primary", "data-use-port": port, text: `Use port ${port} and start` }));
-        actions.push(h("button", { type: "button", class: "btn small ghost", text: "Change the port", onclick: () => { selectTab("settings"); $("port").focus(); } }));
+        if (port) actions.push(h("button", { type: "button", class: "btn small primary", "data-use-port": port, text: t("Use port {port} and start", { port }) }));
+        actions.push(h("button", { type: "button", class: "btn small ghost", text: t("Change the port"), onclick: () => { selectTab("settings"); $("port").focus(); } }));
       } else if (cause === "no_account") {
-        actions.push(h("button", { type: "button", class: "btn small primary", "data-login": "", text: "Sign in with Google" }));
+        actions.push(h("button", { type: "button", class: "btn small primary", "data-login": "", text: t("Sign in with Google") }));
       } else if (cause === "lan") {
-        actions.push(h("button", { type: "button", class: "btn small ghost", text: "Open Settings", onclick: () => { selectTab("settings"); $("auth-mode").focus(); } }));
+        actions.push(h("button", { type: "button", class: "btn small ghost", text: t("Open Settings"), onclick: () => { selectTab("settings"); $("auth-mode").focus(); } }));
       }
       return h("div", { class: "banner " + kind, "data-cause": cause },
         h("span", { class: "text" }, h("b", { text: title }), " ", text),
@@ -299,41 +330,49 @@
   }
 
   function renderStatus(st, cfg) {
-    const mode = pendingStart ? "starting" : st.running ? "running" : st.error ? "error" : "stopped";
+    const failed = st.error && !(st.problem && st.problem.kind === "no_account");
+    const mode = pendingStart ? "starting" : st.running ? "running" : failed ? "error" : "stopped";
     $("status-pill").dataset.state = mode;
     const logo = "/icon/" + mode + ".png";
     if ($("logo").getAttribute("src") !== logo) $("logo").setAttribute("src", logo);
-    $("status-text").textContent = { starting: "Starting...", running: `Running on port ${st.port}`, error: "Stopped (error)", stopped: "Stopped" }[mode];
+    $("status-text").textContent = { starting: t("Starting…"), running: t("Running on port {port}", { port: st.port }),
+      error: t("Stopped (error)"), stopped: t("Stopped") }[mode];
     const toggle = $("toggle");
-    toggle.textContent = st.running ? "Stop" : "Start";
-    toggle.classList.toggle("primary", !st.running);
+    toggle.textContent = st.running ? t("Stop") : t("Start");
+    // one primary action: Start is the top bar's only while no step of the guide leads
+    const guiding = !$("guide").hidden;
+    toggle.classList.toggle("primary", !st.running && !guiding);
     toggle.classList.toggle("stop", st.running);
-    $("fact-state").textContent = st.running ? "Running" : pendingStart ? "Starting..." : "Stopped";
+    $("fact-state").textContent = st.running ? t("Running") : pendingStart ? t("Starting…") : t("Stopped");
     $("fact-url").textContent = st.base_url;
     $("top-url").textContent = st.running ? st.base_url : "";
+    $("top-url").title = t("Base URL");
     const facts = $("fact-accounts");
-    if (st.accounts_total) facts.textContent = `${st.active_accounts} of ${st.accounts_total}`;
-    else if (changed("fact-accounts-empty", true)) {
-      facts.replaceChildren(h("span", { text: "None yet." }), h("a", { href: "#accounts", text: "Add an account" }));
+    if (st.accounts_total) {
+      delete lastRendered["fact-accounts-empty"];
+      facts.textContent = state.summary ? state.summary.line : "";
+    } else if (changed("fact-accounts-empty", I18N.lang)) {
+      facts.replaceChildren(h("span", { text: t("None yet.") }), h("a", { href: "#accounts", text: t("Add an account") }));
     }
-    if (st.accounts_total) delete lastRendered["fact-accounts-empty"];
-    $("fact-listen").textContent = cfg.allow_lan_access ? "Your network (0.0.0.0)" : "This computer only";
-    $("fact-auth").textContent = { off: "No", strict: "Yes, every route", all_except_health: "Yes, except /health" }[st.auth_mode] || st.auth_mode;
+    $("fact-listen").textContent = cfg.allow_lan_access ? t("Your network (0.0.0.0)") : t("This computer only");
+    $("fact-auth").textContent = { off: t("No"), strict: t("Yes, every route"), all_except_health: t("Yes, except /health") }[st.auth_mode] || st.auth_mode;
   }
 
   function renderLogin(login) {
     const el = $("login-status");
     el.classList.remove("error");
     if (login.state === "waiting") {
-      el.replaceChildren("Waiting for you to finish signing in... Browser did not open? ",
-        h("a", { href: login.url, target: "_blank", rel: "noreferrer", text: "Open the sign-in page" }));
+      el.replaceChildren(t("Waiting for you to finish signing in… Browser did not open?") + " ",
+        h("a", { href: login.url, target: "_blank", rel: "noreferrer", text: t("Open the sign-in page") }));
     } else if (login.state === "starting") {
-      el.textContent = "Starting the sign-in...";
+      el.textContent = t("Starting the sign-in…");
     } else if (login.state === "done") {
-      el.textContent = "Signed in as " + login.email + ".";
+      el.textContent = t("Signed in as {email}.", { email: login.email });
     } else if (login.state === "error") {
       el.textContent = login.message;
       el.classList.add("error");
+    } else {
+      el.textContent = t("Opens your browser; come back here when you are done.");
     }
   }
 
@@ -354,7 +393,7 @@
   }
 
   function disconnected() {
-    $("status-text").textContent = "Not connected";
+    $("status-text").textContent = t("Not connected");
     $("status-pill").dataset.state = "error";
     document.body.dataset.stream = "down";
   }
@@ -402,7 +441,9 @@
 
   // -- wiring ----------------------------------------------------------------------------
   function wire() {
-    for (const t of tabs()) t.addEventListener("click", () => selectTab(t.dataset.tab));
+    // a field's error is announced when it appears (validate also ties it to its field)
+    for (const el of document.querySelectorAll("p.error")) el.setAttribute("role", "alert");
+    for (const b of tabs()) b.addEventListener("click", () => selectTab(b.dataset.tab));
     $("tabs").addEventListener("keydown", (ev) => {
       if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
       const all = tabs(), i = all.indexOf(document.activeElement);
@@ -443,8 +484,8 @@
     });
 
     const tokenOk = validate($("refresh-token"), $("token-error"), (v) => {
-      if (!v) return "Paste a refresh token first.";
-      if (/\s/.test(v)) return "A refresh token has no spaces or line breaks.";
+      if (!v) return t("Paste a refresh token first.");
+      if (/\s/.test(v)) return t("A refresh token has no spaces or line breaks.");
       return "";
     }, $("token-add"));
     $("token-form").addEventListener("submit", (ev) => {
@@ -454,17 +495,18 @@
       act($("token-add"), async () => {
         await api("accounts/token", { refresh_token: input.value });
         input.value = "";
-        toast("Account added");
+        toast(t("Account added"));
       }, $("token-error"));
     });
     $("refresh-accounts").addEventListener("click", (ev) => act(ev.currentTarget, async () => {
       await api("accounts/refresh", {});
-      toast("Quota refreshed");
+      toast(t("Quota refreshed"));
     }));
   }
 
   window.trayproxy = {
-    api, download, copyText, toast, h, addTab, selectTab, refresh, act, confirmFirst, validate, mask, keepAnchor, changed,
+    api, download, copyText, toast, h, addTab, selectTab, refresh, act, confirmFirst, validate, tieError, mask, keepAnchor,
+    changed, t, tn, say, fmt,
     registerPanel(name, hooks) { panels[name] = hooks; if (state && hooks.render) hooks.render(state); },
     onState(fn) { listeners.push(fn); },
     on(kind, fn) { (handlers[kind] = handlers[kind] || []).push(fn); },
@@ -472,7 +514,8 @@
     get connected() { return !!source && source.readyState === EventSource.OPEN; },
   };
 
-  document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("DOMContentLoaded", async () => {
+    await I18N.ready;
     wire();
     selectTab(location.hash.slice(1) || "overview");
     connect();

@@ -1,106 +1,94 @@
-// "Connect a client" card: one row per client (installed version, connected or not, or pointing
-// at an old port / key: then Connect reads "Fix") with Connect / Check / Undo buttons; Gemini CLI's
-// row also asks whether to trust the folders under home (Gemini CLI reads the proxy's settings only
-// in trusted folders). Results (✓ with the model that answered, or what is wrong) appear under
-// the row. API: GET/POST /api/connect (trayproxy/connect/routes.py).
+/* "Connect a client" card: one row per client (installed version, connected or not, or pointing
+ * at an old port / key: then Connect reads "Fix") with Connect / Check / Undo buttons; Gemini CLI's
+ * row also asks whether to trust the folders under home (Gemini CLI reads the proxy's settings
+ * only in trusted folders). Results (✓ with the model that answered, or what is wrong, in the
+ * page's language: connect/words.py) appear under the row. API: GET/POST /api/connect
+ * (trayproxy/connect/routes.py).
+ *
+ * Connected or not is the pushed status's (`status.clients`, the tray's Connect menu shows the
+ * same): a connect from the tray or the CLI reaches this card within a moment, without a reload.
+ * The versions and undo backups are read again (GET /api/connect) only when that changes.
+ */
+"use strict";
+
 (function () {
-  "use strict";
-  const TOKEN = document.querySelector('meta[name="trayproxy-token"]').content;
-  const list = document.getElementById("connect-list");
-  if (!list) return;
+  const tp = window.trayproxy;
+  const { h, t } = tp;
+  const list = () => document.getElementById("connect-list");
   const results = {};
   let busy = null;
+  let rows = [];
+  let lastClients = null;
   let trustHome = false; // Gemini CLI: trust the folders under home on Connect
 
-  async function call(body) {
-    const opts = { method: body ? "POST" : "GET", headers: { "X-Trayproxy-Token": TOKEN } };
-    if (body) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    const resp = await fetch("/api/connect", opts);
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) throw new Error(data.error || "HTTP " + resp.status);
-    return data;
-  }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-
-  function button(label, client, action, enabled) {
-    const b = el("button", "btn small" + (action === "connect" ? " primary" : " ghost"), label);
-    b.type = "button";
-    b.dataset.connectClient = client;
-    b.dataset.connectAction = action;
+  function button(label, row, action, enabled) {
+    const b = h("button", {
+      type: "button", class: "btn small" + (action === "connect" ? "" : " ghost"), // the page's primary action is elsewhere
+      "data-connect-client": row.client, "data-connect-action": action,
+      "aria-label": t("{action}: {client}", { action: label, client: row.title }),
+      text: busy && busy.client === row.client && busy.action === action ? label + "…" : label,
+    });
     b.disabled = !enabled || busy !== null;
-    if (busy && busy.client === client && busy.action === action) b.textContent = label + "…";
-    b.addEventListener("click", () => run(client, action));
+    b.addEventListener("click", () => run(row.client, action));
     return b;
   }
 
-  function render(rows) {
-    list.replaceChildren();
-    for (const row of rows) {
-      const li = el("li", "connect-row");
-      li.dataset.client = row.client;
-      const name = el("div", "connect-name", row.title);
-      const inst = row.installed || {};
-      name.append(el("span", "connect-version", inst.binary ? "v" + (inst.version || "?") : "not installed"));
-      let badge;
-      if (row.stale) {
-        badge = el("span", "connect-badge warn", row.stale === "port" ? "⚠ Points at an old port" : "⚠ Has an old key");
-        if (row.points_at) badge.title = row.points_at;
-      } else {
-        badge = el("span", "connect-badge" + (row.connected ? " on" : ""), row.connected ? "✓ Connected" : "Not connected");
-      }
-      name.append(badge);
-      if (inst.newer_than_tested) name.append(el("span", "connect-badge warn", "newer than tested (" + inst.newest_tested + ")"));
-      const actions = el("div", "connect-actions");
-      actions.append(button(row.stale ? "Fix" : "Connect", row.client, "connect", true),
-                     button("Check", row.client, "check", row.connected),
-                     button("Undo", row.client, "undo", row.can_undo));
-      li.append(name, actions);
-      if (row.client === "gemini-cli") {
-        const label = el("label", "connect-option");
-        const box = el("input");
-        box.type = "checkbox";
-        box.checked = trustHome;
-        box.dataset.connectOption = "trust";
-        box.addEventListener("change", () => { trustHome = box.checked; });
-        label.append(box, el("span", "", "Trust the folders under my home (Gemini CLI reads the proxy's settings only in "
-          + "trusted folders; it then also loads a project's own settings, MCP servers and .env there without asking)"));
-        li.append(label);
-      }
-      const res = results[row.client];
-      if (res) {
-        const p = el("p", "connect-result " + (res.ok ? "ok" : "err"), res.head);
-        if (res.detail) p.append(el("span", "connect-detail", res.detail));
-        li.append(p);
-      }
-      list.append(li);
-    }
+  /* connected / stale as the pushed status says (what the tray shows too) */
+  function liveRow(row) {
+    const st = tp.state && tp.state.status.clients;
+    const live = st && st.find((c) => c.client === row.client);
+    return live ? { ...row, connected: live.connected, stale: live.stale, points_at: live.points_at, can_undo: live.can_undo } : row;
   }
 
-  let rows = [];
+  function render() {
+    const el = list();
+    if (!el) return;
+    el.replaceChildren(...rows.map((r) => {
+      const row = liveRow(r);
+      const inst = row.installed || {};
+      const badge = row.stale
+        ? h("span", { class: "connect-badge warn", title: row.points_at || null,
+          text: "⚠ " + (row.stale === "port" ? t("Points at an old port") : t("Has an old key")) })
+        : h("span", { class: "connect-badge" + (row.connected ? " on" : ""), text: row.connected ? "✓ " + t("Connected") : t("Not connected") });
+      const name = h("div", { class: "connect-name" }, row.title,
+        h("span", { class: "connect-version", text: inst.binary ? "v" + (inst.version || "?") : t("not installed") }),
+        badge,
+        inst.newer_than_tested ? h("span", { class: "connect-badge warn",
+          text: t("newer than tested ({version})", { version: inst.newest_tested }) }) : null);
+      const actions = h("div", { class: "connect-actions" },
+        button(row.stale ? t("Fix") : t("Connect"), row, "connect", true), button(t("Check"), row, "check", row.connected),
+        button(t("Undo"), row, "undo", row.can_undo));
+      let option = null;
+      if (row.client === "gemini-cli") {
+        const box = h("input", { type: "checkbox", "data-connect-option": "trust", checked: trustHome });
+        box.addEventListener("change", () => { trustHome = box.checked; });
+        option = h("label", { class: "connect-option" }, box, h("span", { text: t("Trust the folders under my home (Gemini CLI reads the proxy's settings only in trusted folders; it then also loads a project's own settings, MCP servers and .env there without asking)") }));
+      }
+      const res = results[row.client];
+      return h("li", { class: "connect-row", "data-client": row.client }, name, actions, option,
+        res ? h("p", { class: "connect-result " + (res.ok ? "ok" : "err"), role: "status" }, res.head,
+          res.detail ? h("span", { class: "connect-detail", text: res.detail }) : null) : null);
+    }));
+  }
+
   async function refresh() {
     try {
-      rows = (await call()).clients;
-      render(rows);
+      rows = (await tp.api("connect")).clients;
+      render();
     } catch (e) {
-      list.replaceChildren(el("li", "connect-result err", "Could not read the clients: " + e.message));
+      const el = list();
+      if (el) el.replaceChildren(h("li", { class: "connect-result err", text: t("Could not read the clients: {error}", { error: e.message }) }));
     }
   }
 
   async function run(client, action) {
     busy = { client, action };
-    render(rows);
+    render();
     try {
       const body = { client, action };
       if (client === "gemini-cli" && action === "connect" && trustHome) body.options = { trust: "home" };
-      const r = await call(body);
-      const lines = (r.summary || []).slice(1).map((s) => s.trim()).filter((s) => !s.startsWith("backup in"));
-      results[client] = { ok: r.ok, head: r.summary ? r.summary[0] : (r.ok ? "✓" : "✗"), detail: lines.join("\n") };
+      const r = await tp.api("connect", body);
+      results[client] = { ok: r.ok, head: r.notice.title, detail: r.notice.body };
     } catch (e) {
       results[client] = { ok: false, head: "✗ " + e.message, detail: "" };
     }
@@ -108,6 +96,12 @@
     await refresh();
   }
 
-  document.addEventListener("DOMContentLoaded", refresh);
-  if (document.readyState !== "loading") refresh();
+  tp.onState((s) => {
+    const clients = JSON.stringify(s.status.clients || []);
+    if (lastClients === null) { lastClients = clients; refresh(); return; }
+    if (clients === lastClients) return;
+    lastClients = clients;
+    render(); // connected or not, at once (a tray action); versions and backups follow
+    if (busy === null) refresh();
+  });
 })();

@@ -8,35 +8,15 @@
  * and one result line per account after the import. Disabled accounts stay disabled; the source
  * files are only read. No token ever reaches the page.
  *
- * Every string this feature shows is in WORDS below (one place to translate).
+ * Its words are the app's catalogs (t(), tn(): the page's language, no second dictionary); it
+ * builds once the catalog is in (tpI18n.ready). The lines the server composes about each file
+ * (why it cannot be imported, the result) come from accounts/importer.py as they are.
  */
 "use strict";
 
 (function () {
-  const WORDS = {
-    button: "Import accounts",
-    buttonHint: "From Antigravity-Manager or CLIProxyAPI on this computer.",
-    title: "Import accounts",
-    intro: "Accounts signed in with Antigravity-Manager or CLIProxyAPI on this computer. Each one is checked with Google; their files are only read, never changed.",
-    looking: "Looking in their folders and checking each account with Google...",
-    notFound: "not found",
-    files: (n) => `${n} file${n === 1 ? "" : "s"}`,
-    nothingFound: "No account files found. If they are somewhere else, give the folder below.",
-    nothingImportable: "Nothing here can be imported (see why on each line).",
-    otherLabel: "Another folder or file",
-    otherPlaceholder: "/path/to/.antigravity_tools or .cli-proxy-api",
-    lookThere: "Look there",
-    lookAgain: "Look again",
-    importSelected: (n) => `Import ${n} selected`,
-    importing: "Importing...",
-    close: "Close",
-    imported: (n) => `Imported ${n} account${n === 1 ? "" : "s"}`,
-    pathAbsolute: "Give the full path (starting with / or ~).",
-    file: "file",
-  };
-
   const tp = window.trayproxy;
-  const { h } = tp;
+  const { h, t, tn } = tp;
   const $ = (id) => document.getElementById(id);
   let card = null;
   let scan = null; // the last scan's answer
@@ -46,11 +26,11 @@
     const panel = document.querySelector('[data-panel="accounts"]');
     card = h("div", { class: "card import-card", id: "import-card", hidden: true, "aria-labelledby": "import-title" },
       h("div", { class: "card-head row" },
-        h("h2", { id: "import-title", tabindex: "-1", text: WORDS.title }),
+        h("h2", { id: "import-title", tabindex: "-1", text: t("Import accounts") }),
         h("div", { class: "spacer" }),
-        h("button", { type: "button", class: "btn small ghost", id: "import-close", text: WORDS.close,
+        h("button", { type: "button", class: "btn small ghost", id: "import-close", text: t("Close"),
           onclick: () => { card.hidden = true; } })),
-      h("p", { class: "muted", text: WORDS.intro }),
+      h("p", { class: "muted", text: t("Accounts signed in with Antigravity-Manager or CLIProxyAPI on this computer. Each one is checked with Google; their files are only read, never changed.") }),
       h("ul", { class: "import-sources", id: "import-sources" }),
       h("p", { class: "hint", id: "import-status", role: "status", "aria-live": "polite" }),
       h("ul", { class: "import-list", id: "import-list" }),
@@ -58,10 +38,10 @@
         h("button", { type: "button", class: "btn primary", id: "import-go", hidden: true, onclick: (ev) => doImport(ev.currentTarget) })),
       h("ul", { class: "import-results", id: "import-results", "aria-live": "polite" }),
       h("form", { class: "inline-form import-other", id: "import-other", autocomplete: "off", novalidate: true },
-        h("label", { for: "import-path", text: WORDS.otherLabel }),
+        h("label", { for: "import-path", text: t("Another folder or file") }),
         h("div", { class: "row" },
-          h("input", { id: "import-path", type: "text", spellcheck: "false", placeholder: WORDS.otherPlaceholder }),
-          h("button", { type: "submit", class: "btn", id: "import-look", text: WORDS.lookThere })),
+          h("input", { id: "import-path", type: "text", spellcheck: "false", placeholder: t("/path/to/.antigravity_tools or .cli-proxy-api") }),
+          h("button", { type: "submit", class: "btn", id: "import-look", text: t("Look there") })),
         h("p", { class: "error", id: "import-error", hidden: true })));
     // right after the "Add an account" card
     const add = $("token-details") ? $("token-details").closest(".card") : null;
@@ -70,7 +50,7 @@
       ev.preventDefault();
       const v = $("import-path").value.trim();
       if (v && !/^([/~]|[A-Za-z]:[\\/])/.test(v)) {
-        $("import-error").textContent = WORDS.pathAbsolute;
+        $("import-error").textContent = t("Give the full path (starting with / or ~).");
         $("import-error").hidden = false;
         return;
       }
@@ -83,11 +63,11 @@
     const places = [$("login"), document.querySelector("#guide-account [data-login]")];
     for (const login of places) {
       if (!login) continue;
-      const b = h("button", { type: "button", class: "btn", "data-import": "", text: WORDS.button });
+      const b = h("button", { type: "button", class: "btn", "data-import": "", text: t("Import accounts") });
       login.after(" ", b);
     }
     const hint = $("login-status");
-    if (hint) hint.after(h("p", { class: "muted small", text: WORDS.buttonHint }));
+    if (hint) hint.after(h("p", { class: "muted small", text: t("From Antigravity-Manager or CLIProxyAPI on this computer.") }));
     document.addEventListener("click", (ev) => {
       const b = ev.target.closest("[data-import]");
       if (!b) return;
@@ -101,9 +81,9 @@
 
   function renderSources(sources) {
     $("import-sources").replaceChildren(...sources.map((s) => h("li", {},
-      h("b", { text: s.name === "file" ? WORDS.file : s.name }), " ",
+      h("b", { text: s.name === "file" ? t("file") : s.name }), " ",
       h("code", { text: s.shown_root }), ": ",
-      s.exists ? WORDS.files(s.files) + (s.note ? ` (${s.note})` : "") : (s.note || WORDS.notFound))));
+      s.exists ? tn("{n} file", "{n} files", s.files) + (s.note ? ` (${s.note})` : "") : (s.note || t("not found")))));
   }
 
   function renderList(candidates) {
@@ -129,7 +109,7 @@
     const go = $("import-go");
     go.hidden = !scan || !scan.candidates.some((c) => c.importable);
     go.disabled = n === 0;
-    go.textContent = WORDS.importSelected(n);
+    go.textContent = t("Import {n} selected", { n: tp.fmt.number(n) });
   }
 
   async function look(button) {
@@ -137,15 +117,15 @@
     $("import-results").replaceChildren();
     $("import-list").replaceChildren();
     $("import-go").hidden = true;
-    $("import-status").textContent = WORDS.looking;
+    $("import-status").textContent = t("Looking in their folders and checking each account with Google…");
     card.setAttribute("aria-busy", "true");
     await tp.act(button, async () => {
       scan = await tp.api("accounts/import/scan", { path });
       renderSources(scan.sources);
       renderList(scan.candidates);
-      $("import-status").textContent = !scan.candidates.length ? WORDS.nothingFound
-        : scan.candidates.some((c) => c.importable) ? "" : WORDS.nothingImportable;
-      $("import-look").textContent = path ? WORDS.lookAgain : WORDS.lookThere;
+      $("import-status").textContent = !scan.candidates.length ? t("No account files found. If they are somewhere else, give the folder below.")
+        : scan.candidates.some((c) => c.importable) ? "" : t("Nothing here can be imported (see why on each line).");
+      $("import-look").textContent = path ? t("Look again") : t("Look there");
       updateGo();
     }, $("import-error"));
     card.removeAttribute("aria-busy");
@@ -155,7 +135,7 @@
   async function doImport(button) {
     const keys = chosen();
     if (!keys.length) return;
-    $("import-status").textContent = WORDS.importing;
+    $("import-status").textContent = t("Importing…");
     await tp.act(button, async () => {
       const data = await tp.api("accounts/import", { keys, path });
       const results = data.results || [];
@@ -166,7 +146,7 @@
       $("import-list").replaceChildren();
       $("import-go").hidden = true;
       scan = null;
-      tp.toast(WORDS.imported(n));
+      tp.toast(tn("Imported {n} account", "Imported {n} accounts", n));
     }, $("import-error"));
   }
 
@@ -175,6 +155,5 @@
     addButtons();
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
-  else wire();
+  window.tpI18n.ready.then(wire);  // built in the page's language
 })();

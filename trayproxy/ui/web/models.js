@@ -9,12 +9,12 @@
 
 (function () {
   const tp = window.trayproxy;
-  const { h, api } = tp;
+  const { h, api, t } = tp;
   const $ = (id) => document.getElementById(id);
   // a pattern: letters, digits, . _ - : @ / and * (same rule as the server's)
   const PATTERN = /^[A-Za-z0-9*][A-Za-z0-9._\-:@/*]{0,127}$/;
   const TARGET = /^[A-Za-z0-9][A-Za-z0-9._\-:@]{0,127}$/;
-  const HOW = { mapping: "your mapping", exact: "served as is", forwarded: "Google forwards it", family: "family rule" };
+  const HOW = () => ({ mapping: t("your mapping"), exact: t("served as is"), forwarded: t("Google forwards it"), family: t("family rule") });
   let data = null;
   let editing = null; // the pattern being edited, or null when adding
   let catalogStamp = null;
@@ -28,19 +28,22 @@
   function howBadge(how) {
     if (!how) return h("span", { class: "badge bad", text: "404" });
     const base = how.split(" ")[0];
-    return h("span", { class: "badge how-" + base, title: how, text: (HOW[base] || base) + (how.endsWith("default") ? " (defaults)" : "") });
+    const name = HOW()[base] || base;
+    return h("span", { class: "badge how-" + base, title: how, text: how.endsWith("default") ? t("{rule} (defaults)", { rule: name }) : name });
   }
 
   function short(email) { return email.split("@")[0]; }
+  /* why a name lands where it does, in the page's words (the server's Message; `why` is its English) */
+  function why(p) { return p.why_words ? tp.say(p.why_words) : p.why; }
 
   // -- test a name -------------------------------------------------------------------------
   function renderRow(row) {
-    if (!row.accounts.length) return h("p", { class: "empty", text: "No usable account: add one on the Accounts tab." });
+    if (!row.accounts.length) return h("p", { class: "empty", text: t("No usable account: add one on the Accounts tab.") });
     return h("ul", { class: "resolved" }, row.accounts.map((p) => h("li", { class: p.target ? "" : "unplaced" },
       h("span", { class: "who", text: p.email }),
-      h("code", { class: "target", text: p.target || "not served" }),
+      h("code", { class: "target", text: p.target || t("not served") }),
       howBadge(p.how),
-      h("span", { class: "why", text: p.why }))));
+      h("span", { class: "why", text: why(p) }))));
   }
 
   async function testName(ev) {
@@ -48,23 +51,23 @@
     const name = $("models-test-name").value.trim();
     const out = $("models-test-result");
     showError($("models-test-error"), "");
-    if (!name) { showError($("models-test-error"), "Type a model name first."); return; }
+    if (!name) { showError($("models-test-error"), t("Type a model name first.")); return; }
     await tp.act($("models-test-go"), async () => {
       const res = await api("models/test", { name });
       const served = res.row.served;
       out.replaceChildren(
         h("p", { class: served ? "verdict ok" : "verdict bad",
-          text: served ? `${name} is served:` : `${name} is not served by any account: clients get a 404 listing the served models.` }),
+          text: served ? t("{name} is served:", { name }) : t("{name} is not served by any account: clients get a 404 listing the served models.", { name }) }),
         renderRow(res.row));
     }, $("models-test-error"));
   }
 
   // -- mapping editor ----------------------------------------------------------------------
   function validate(pattern, target) {
-    if (!pattern) return "Type the client's model name (or a pattern with *).";
-    if (!PATTERN.test(pattern) || pattern.includes("..")) return `"${pattern}" is not a model name or pattern: use letters, digits, . _ - : @ / and *.`;
-    if (!target) return "Pick the model it should go to.";
-    if (!TARGET.test(target) || target.includes("..")) return `"${target}" is not a model id: the target is one name, without * or /.`;
+    if (!pattern) return t("Type the client's model name (or a pattern with *).");
+    if (!PATTERN.test(pattern) || pattern.includes("..")) return t("“{pattern}” is not a model name or pattern: use letters, digits, . _ - : @ / and *.", { pattern });
+    if (!target) return t("Pick the model it should go to.");
+    if (!TARGET.test(target) || target.includes("..")) return t("“{target}” is not a model id: the target is one name, without * or /.", { target });
     return "";
   }
 
@@ -78,16 +81,16 @@
     if (!target || !data) { hint.textContent = ""; return; }
     const served = data.served.find((m) => m.id === target);
     hint.textContent = served
-      ? `${target} (${served.display_name || target}) is served by ${served.accounts.map(short).join(", ")}.`
-      : `No account serves ${target}: it will be resolved like any name (Google's forwarding, then its family).`;
+      ? t("{target} ({name}) is served by {accounts}.", { target, name: served.display_name || target, accounts: served.accounts.map(short).join(", ") })
+      : t("No account serves {target}: it will be resolved like any name (Google's forwarding, then its family).", { target });
   }
 
   function startEdit(entry) {
     editing = entry ? entry.pattern : null;
     $("models-map-pattern").value = entry ? entry.pattern : "";
     $("models-map-target").value = entry ? entry.target : "";
-    $("models-map-label").textContent = entry ? `Edit the mapping for ${entry.pattern}` : "Add a mapping";
-    $("models-map-save").textContent = entry ? "Save" : "Add";
+    $("models-map-label").textContent = entry ? t("Edit the mapping for {pattern}", { pattern: entry.pattern }) : t("Add a mapping");
+    $("models-map-save").textContent = entry ? t("Save") : t("Add");
     $("models-map-cancel").hidden = !entry;
     showError($("models-map-error"), "");
     preview();
@@ -107,36 +110,36 @@
       data = await api("models/mapping", body);
       startEdit(null);
       renderAll();
-      tp.toast(wasEditing ? `Mapping for ${pattern} saved` : `${pattern} now goes to ${target}`);
+      tp.toast(wasEditing ? t("Mapping for {pattern} saved", { pattern }) : t("{pattern} now goes to {target}", { pattern, target }));
     }, $("models-map-error"));
   }
 
   function renderMapping() {
     const box = $("models-mapping-list");
     if (!data.mapping.length) {
-      box.replaceChildren(h("p", { class: "empty", text: "No mapping yet: every name is resolved by the rules above." }));
+      box.replaceChildren(h("p", { class: "empty", text: t("No mapping yet: every name is resolved by the rules above.") }));
       return;
     }
     const warned = new Set(data.warnings.map((w) => (/^model_mapping '(.*?)'/.exec(w) || [])[1]));
     box.replaceChildren(h("ul", { class: "mapping" }, data.mapping.map((m) => {
-      const remove = h("button", { type: "button", class: "btn small danger", text: "Remove", "aria-label": "Remove " + m.pattern });
+      const remove = h("button", { type: "button", class: "btn small danger", text: t("Remove"), "aria-label": t("Remove the mapping for {pattern}", { pattern: m.pattern }) });
       remove.addEventListener("click", () => {
-        if (!tp.confirmFirst(remove, "Remove?")) return;
+        if (!tp.confirmFirst(remove, t("Remove?"))) return;
         tp.act(remove, async () => {
           data = await api("models/mapping", { remove: m.pattern });
           if (editing === m.pattern) startEdit(null);
           renderAll();
-          tp.toast("Removed the mapping for " + m.pattern);
+          tp.toast(t("Removed the mapping for {pattern}", { pattern: m.pattern }));
         }, $("models-map-error"));
       });
       const warning = data.warnings.find((w) => w.startsWith(`model_mapping '${m.pattern}'`));
       return h("li", { "data-pattern": m.pattern, class: warned.has(m.pattern) ? "warned" : "" },
         h("code", { class: "pattern", text: m.pattern }),
-        m.pattern.includes("*") ? h("span", { class: "badge", text: "wildcard" }) : null,
+        m.pattern.includes("*") ? h("span", { class: "badge", text: t("wildcard") }) : null,
         h("span", { class: "arrow", "aria-hidden": "true", text: "\u2192" }),
         h("code", { class: "target", text: m.target }),
         h("span", { class: "spacer" }),
-        h("button", { type: "button", class: "btn small ghost", text: "Edit", "aria-label": "Edit " + m.pattern,
+        h("button", { type: "button", class: "btn small ghost", text: t("Edit"), "aria-label": t("Edit the mapping for {pattern}", { pattern: m.pattern }),
           onclick: () => startEdit(m) }),
         remove,
         warning ? h("p", { class: "warn-line", text: warning.replace(/^model_mapping /, "") }) : null);
@@ -148,13 +151,13 @@
     const table = $("models-table");
     const accounts = data.accounts;
     $("models-table-note").textContent = accounts.length
-      ? "Common client names and your mapped names. Hover a badge for the rule; accounts can differ when their catalogs do."
-      : "No usable account yet: add one on the Accounts tab.";
-    const head = h("tr", {}, h("th", { text: "Client name" }),
-      accounts.map((a) => h("th", { title: a.email, text: short(a.email) })));
+      ? t("Common client names and your mapped names. Hover a badge for the rule; accounts can differ when their catalogs do.")
+      : t("No usable account yet: add one on the Accounts tab.");
+    const head = h("tr", {}, h("th", { scope: "col", text: t("Client name") }),
+      accounts.map((a) => h("th", { scope: "col", title: a.email, text: short(a.email) })));
     const rows = data.names.map((r) => h("tr", { class: r.served ? "" : "unplaced" },
       h("th", { scope: "row" }, h("code", { text: r.name })),
-      r.accounts.map((p) => h("td", { title: p.why },
+      r.accounts.map((p) => h("td", { title: why(p) },
         h("code", { class: "target", text: p.target || "404" }), " ", howBadge(p.how)))));
     table.replaceChildren(h("thead", {}, head), h("tbody", {}, rows));
   }
@@ -168,13 +171,13 @@
   }
 
   function renderServed() {
-    const t = $("models-served");
+    const table = $("models-served");
     const rows = data.served.map((m) => h("tr", {},
       h("td", {}, h("code", { text: m.id })), h("td", { text: m.display_name || "" }),
       h("td", { class: "num", text: fmt(m.input_limit) }), h("td", { class: "num", text: fmt(m.output_limit) }),
       h("td", { text: m.accounts.map(short).join(", ") })));
-    t.replaceChildren(h("thead", {}, h("tr", {}, ["Id", "Name", "Context", "Max output", "Accounts"].map((x) => h("th", { text: x })))),
-      h("tbody", {}, rows.length ? rows : [h("tr", {}, h("td", { colspan: 5, class: "empty", text: "No catalog read yet." }))]));
+    table.replaceChildren(h("thead", {}, h("tr", {}, [t("Id"), t("Name"), t("Context"), t("Max output"), t("Accounts")].map((x) => h("th", { scope: "col", text: x })))),
+      h("tbody", {}, rows.length ? rows : [h("tr", {}, h("td", { colspan: 5, class: "empty", text: t("No catalog read yet.") }))]));
     $("models-served-ids").replaceChildren(...data.served.map((m) => h("option", { value: m.id, label: m.display_name || m.id })));
   }
 
@@ -191,7 +194,7 @@
       data = await api("models");
       renderAll();
     } catch (e) {
-      tp.toast("Could not read the models: " + e.message, true);
+      tp.toast(t("Could not read the models: {error}", { error: e.message }), true);
     }
   }
 
@@ -199,7 +202,9 @@
     return JSON.stringify((state.accounts || []).map((a) => [a.id, a.quota_updated, a.active]));
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("DOMContentLoaded", async () => {
+    await window.tpI18n.ready;
+    startEdit(null);
     $("models-test-form").addEventListener("submit", testName);
     $("models-mapping-form").addEventListener("submit", saveMapping);
     $("models-map-cancel").addEventListener("click", () => startEdit(null));

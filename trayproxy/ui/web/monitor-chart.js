@@ -6,7 +6,7 @@
 
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
-  const nf = new Intl.NumberFormat();
+  const { t, fmt } = window.tpI18n;
 
   function svgEl(tag, attrs, ...children) {
     const el = document.createElementNS(SVG, tag);
@@ -22,10 +22,11 @@
     return 10 * p;
   }
 
-  function hourLabel(ts) { return new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+  function hourLabel(ts) { return fmt.clock(ts); }
 
-  /* A stacked bar chart of hourly buckets. series: [{key, cls, label}]; fmt formats axis values. */
-  function draw(svg, hours, series, fmt, noun) {
+  /* A stacked bar chart of hourly buckets. series: [{key, cls, label}]; axis formats axis values;
+     none is what an empty chart says. */
+  function draw(svg, hours, series, axis, none) {
     const W = 420, H = 150, L = 38, R = 6, T = 10, B = 22;
     const plotW = W - L - R, plotH = H - T - B;
     const totals = hours.map((b) => series.reduce((s, x) => s + (b[x.key] || 0), 0));
@@ -37,7 +38,7 @@
       const yy = y(max * f);
       nodes.push(svgEl("line", { x1: L, x2: W - R, y1: yy, y2: yy, class: f === 0 ? "axis" : "grid" }));
       const label = svgEl("text", { x: L - 6, y: yy + 3.5, class: "ylabel", "text-anchor": "end" });
-      label.textContent = fmt(max * f);
+      label.textContent = axis(max * f);
       nodes.push(label);
     }
     const slot = plotW / hours.length, bw = Math.max(2, slot * 0.72);
@@ -45,7 +46,7 @@
       const x = L + i * slot + (slot - bw) / 2;
       const g = svgEl("g", { class: "hour" });
       const title = svgEl("title");
-      const parts = series.map((s) => `${nf.format(b[s.key] || 0)} ${s.label}`).join(", ");
+      const parts = series.map((s) => t("{label}: {count}", { label: s.label, count: fmt.number(b[s.key] || 0) })).join(", ");
       title.textContent = `${hourLabel(b.hour_ts)}–${hourLabel(b.hour_ts + 3600)}: ${parts}`;
       g.append(title, svgEl("rect", { x: L + i * slot, y: T, width: slot, height: plotH, class: "hit" }));
       let base = 0;
@@ -59,16 +60,16 @@
       }
       nodes.push(g);
       if (i % 6 === 0 || i === hours.length - 1) {
-        const t = svgEl("text", { x: L + i * slot + slot / 2, y: H - 6, class: "xlabel", "text-anchor": i === hours.length - 1 ? "end" : "middle" });
-        t.textContent = i === hours.length - 1 ? "now" : hourLabel(b.hour_ts);
-        if (i === hours.length - 1) t.setAttribute("x", W - R);
-        nodes.push(t);
+        const label = svgEl("text", { x: L + i * slot + slot / 2, y: H - 6, class: "xlabel", "text-anchor": i === hours.length - 1 ? "end" : "middle" });
+        label.textContent = i === hours.length - 1 ? t("now") : hourLabel(b.hour_ts);
+        if (i === hours.length - 1) label.setAttribute("x", W - R);
+        nodes.push(label);
       }
     });
     if (empty) {
-      const t = svgEl("text", { x: L + plotW / 2, y: T + plotH / 2, class: "nodata", "text-anchor": "middle" });
-      t.textContent = `No ${noun} in the last 24 hours`;
-      nodes.push(t);
+      const label = svgEl("text", { x: L + plotW / 2, y: T + plotH / 2, class: "nodata", "text-anchor": "middle" });
+      label.textContent = none;
+      nodes.push(label);
     }
     svg.replaceChildren(...nodes);
   }

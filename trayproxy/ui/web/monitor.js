@@ -12,7 +12,7 @@
 
 (function () {
   const tp = window.trayproxy;
-  const { h, api } = tp;
+  const { h, api, t, tn, fmt } = tp;
   const $ = (id) => document.getElementById(id);
   const STATS_MS = 5 * 60000; // hour buckets move on even when nothing new arrives (checked on the minute tick)
   const PAGE = 100;
@@ -35,37 +35,19 @@
   let lastRowsKey = "";
   const lastOptions = {};
 
-  // -- formatting ------------------------------------------------------------------------
-  const nf = new Intl.NumberFormat();
-
-  function fmtCount(n) {
-    n = Number(n) || 0;
-    if (n < 1000) return String(n);
-    if (n < 1e6) return (n / 1e3).toFixed(n < 1e4 ? 1 : 0).replace(/\.0$/, "") + "k";
-    if (n < 1e9) return (n / 1e6).toFixed(n < 1e7 ? 1 : 0).replace(/\.0$/, "") + "M";
-    return (n / 1e9).toFixed(1).replace(/\.0$/, "") + "B";
-  }
-
-  function fmtDuration(ms) {
-    if (ms === null || ms === undefined) return "";
-    if (ms < 1000) return Math.round(ms) + " ms";
-    if (ms < 10000) return (ms / 1000).toFixed(2) + " s";
-    if (ms < 60000) return (ms / 1000).toFixed(1) + " s";
-    const s = Math.round(ms / 1000);
-    return `${Math.floor(s / 60)} min ${s % 60} s`;
-  }
+  // -- formatting (the page's language: i18n.js) -------------------------------------------
+  const nf = { format: (n) => fmt.number(n) };
+  const fmtCount = (n) => fmt.compact(n);
+  const fmtDuration = (ms) => fmt.ms(ms);
 
   function fmtAgo(ts) {
     const s = Math.max(0, Math.round(Date.now() / 1000 - ts));
-    if (s < 60) return "just now"; // the clock ticks once a minute: no per-second texts
-    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-    const d = new Date(ts * 1000);
-    return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " +
-      d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (s < 60) return t("just now"); // the clock ticks once a minute: no per-second texts
+    if (s < 86400) return fmt.ago(s);
+    return fmt.shortDate(ts);
   }
 
-  function fmtTime(ts) { return new Date(ts * 1000).toLocaleString(); }
+  function fmtTime(ts) { return fmt.datetime(ts); }
 
   function statusKind(r) {
     if (r.status >= 500) return "bad";
@@ -78,15 +60,15 @@
     if (id === "zai") return "z.ai";
     const st = tp.state;
     const acc = st && st.accounts.find((a) => a.id === id);
-    return acc ? acc.email : "removed account " + id.slice(0, 8);
+    return acc ? acc.email : t("removed account {id}", { id: id.slice(0, 8) });
   }
 
   function outcomeName(o) {
-    return { client_disconnect: "client left", shutdown: "shut down", rejected: "refused" }[o] || o.replace(/_/g, " ");
+    return { client_disconnect: t("client left"), shutdown: t("shut down"), rejected: t("refused") }[o] || o.replace(/_/g, " ");
   }
 
   function protocolName(p) {
-    return { openai: "OpenAI", anthropic: "Anthropic", gemini: "Gemini" }[p] || p || "other";
+    return { openai: "OpenAI", anthropic: "Anthropic", gemini: "Gemini" }[p] || p || t("other");
   }
 
   function upstreamLabel(u) { return u === "zai" ? "z.ai" : u || ""; }
@@ -95,12 +77,16 @@
   function panel() { return document.querySelector('[data-panel="monitor"]'); }
   function onScreen() { return !panel().hidden && document.visibilityState === "visible"; }
 
+  /* "Live" only when requests can arrive and be recorded: the proxy runs and the log is on. */
   function setLive(on) {
     const live = $("mon-live");
-    const enabled = tp.state ? tp.state.config.monitor.enabled : true;
-    const mode = !on ? "off" : enabled ? "on" : "disabled";
+    const st = tp.state;
+    const enabled = st ? st.config.monitor.enabled : true;
+    const running = st ? st.status.running : false;
+    const mode = !on ? "off" : !enabled ? "disabled" : running ? "on" : "stopped";
     live.dataset.state = mode;
-    $("mon-live-text").textContent = { on: "Live", off: "Paused", disabled: "Log is off" }[mode];
+    $("mon-live-text").textContent = { on: t("Live"), off: t("Paused"), disabled: t("Log is off"),
+      stopped: t("Proxy stopped") }[mode];
   }
 
   /* Fetch what is new (called when rows were written, or the tab comes on screen). */
@@ -232,7 +218,7 @@
     return h("td", { class: "served" },
       r.upstream ? h("span", { class: "badge up-" + (r.upstream === "zai" ? "zai" : "google"), text: upstreamLabel(r.upstream) }) : null,
       who ? h("span", { class: "sub", title: who, text: who }) : null,
-      !r.upstream && !who ? h("span", { class: "sub", text: "not sent upstream" }) : null);
+      !r.upstream && !who ? h("span", { class: "sub", text: t("not sent upstream") }) : null);
   }
 
   function rowEl(r) {
@@ -244,12 +230,12 @@
         r.outcome && r.outcome !== "ok" && r.outcome !== "error" ? h("span", { class: "sub", title: r.outcome.replace(/_/g, " "), text: outcomeName(r.outcome) }) : null),
       h("td", { class: "client" },
         h("span", { class: "proto", text: protocolName(r.protocol) }),
-        r.stream ? h("span", { class: "tag", title: "streamed answer", text: "stream" }) : null,
+        r.stream ? h("span", { class: "tag", title: t("streamed answer"), text: t("stream") }) : null,
         h("span", { class: "sub", title: (r.method || "") + " " + (r.route || ""), text: r.route || "" })),
       modelCell(r),
       servedCell(r),
-      h("td", { class: "num dur", title: r.ttfb_ms !== null && r.ttfb_ms !== undefined ? "first byte after " + fmtDuration(r.ttfb_ms) : "", text: fmtDuration(r.duration_ms) }),
-      h("td", { class: "num tokens", title: `${nf.format(r.input_tokens)} in, ${nf.format(r.output_tokens)} out` },
+      h("td", { class: "num dur", title: r.ttfb_ms !== null && r.ttfb_ms !== undefined ? t("first byte after {duration}", { duration: fmtDuration(r.ttfb_ms) }) : "", text: fmtDuration(r.duration_ms) }),
+      h("td", { class: "num tokens", title: t("{input} in, {output} out", { input: nf.format(r.input_tokens), output: nf.format(r.output_tokens) }) },
         r.input_tokens || r.output_tokens
           ? [h("span", { text: fmtCount(r.input_tokens) }), h("span", { class: "sep", text: " / " }), h("span", { text: fmtCount(r.output_tokens) })]
           : h("span", { class: "sub", text: "—" })));
@@ -277,14 +263,16 @@
     if (rows.length || !loaded) return;
     const st = tp.state;
     if (hasFilters()) {
-      empty.replaceChildren("No requests match these filters. ",
-        h("button", { type: "button", class: "btn small ghost", text: "Show all", onclick: resetFilters }));
+      empty.replaceChildren(t("No requests match these filters.") + " ",
+        h("button", { type: "button", class: "btn small ghost", text: t("Show all"), onclick: resetFilters }));
     } else if (st && !st.config.monitor.enabled) {
-      empty.textContent = "The request log is off. Turn on Record requests below to see requests here.";
+      empty.textContent = t("The request log is off. Turn on Record requests below to see requests here.");
     } else {
-      const url = st ? st.status.base_url : "the base URL";
-      empty.replaceChildren(h("b", { text: "No requests yet." }), h("br"),
-        "Point a client at ", h("code", { text: url }), " and its requests show up here as they happen.");
+      const url = st ? st.status.base_url : "";
+      const text = st && !st.status.running ? t("Start the proxy, point a client at {url} and its requests show up here as they happen.")
+        : t("Point a client at {url} and its requests show up here as they happen.");
+      empty.replaceChildren(h("b", { text: t("No requests yet.") }), h("br"),
+        ...text.split(/(\{url\})/).map((part) => part === "{url}" ? h("code", { text: url }) : part));
     }
   }
 
@@ -308,10 +296,10 @@
     const accounts = new Map();
     for (const a of st ? st.accounts : []) accounts.set(a.id, a.email);
     for (const r of stats ? stats.by_account : []) if (r.key && r.key !== "zai" && !accounts.has(r.key)) accounts.set(r.key, accountName(r.key));
-    setOptions($("mon-account"), "account", "All accounts", [...accounts].sort((a, b) => a[1].localeCompare(b[1])));
-    setOptions($("mon-model"), "model", "All models", (stats ? stats.models : []).map((m) => [m, m]));
+    setOptions($("mon-account"), "account", t("All accounts"), [...accounts].sort((a, b) => a[1].localeCompare(b[1])));
+    setOptions($("mon-model"), "model", t("All models"), (stats ? stats.models : []).map((m) => [m, m]));
     const protocols = new Set(["openai", "anthropic", "gemini"].concat(stats ? stats.protocols : []));
-    setOptions($("mon-protocol"), "protocol", "All protocols", [...protocols].sort().map((p) => [p, protocolName(p)]));
+    setOptions($("mon-protocol"), "protocol", t("All protocols"), [...protocols].sort().map((p) => [p, protocolName(p)]));
   }
 
   function resetFilters() {
@@ -320,22 +308,23 @@
   }
 
   // -- stats and chart ---------------------------------------------------------------------
-  // Refused requests: the words for each kind the guards count (proxy/guards.py), one place.
-  const REFUSED = {
-    kinds: { auth: "No or wrong API key", origin: "A web page", host: "Host not this computer" },
-    none: "Nothing refused",
-    anyone: "(no origin sent)",
-  };
+  // Refused requests: the words for each kind the guards count (proxy/guards.py), from the catalog.
+  function refusedKind(kind) {
+    if (kind === "auth") return t("No or wrong API key");
+    if (kind === "origin") return t("A web page");
+    if (kind === "host") return t("Host not this computer");
+    return kind;
+  }
 
   function refusedTable(list) {
     const body = $("mon-refused").tBodies[0];
     if (!list.length) {
-      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "sub", text: REFUSED.none })));
+      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "sub", text: t("Nothing refused") })));
       return;
     }
     body.replaceChildren(...list.map((r) => {
-      const kind = REFUSED.kinds[r.kind] || r.kind;
-      const from = r.origin && r.origin !== "-" ? r.origin : REFUSED.anyone;
+      const kind = refusedKind(r.kind);
+      const from = r.origin && r.origin !== "-" ? r.origin : t("(no origin sent)");
       return h("tr", { "data-kind": r.kind },
         h("td", { class: "key", title: kind, text: kind }),
         h("td", { title: from, text: from }),
@@ -348,7 +337,7 @@
   function totalsTable(table, list, label) {
     const body = table.tBodies[0];
     if (!list.length) {
-      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "sub", text: "Nothing yet" })));
+      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "sub", text: t("Nothing yet") })));
       return;
     }
     body.replaceChildren(...list.map((r) => {
@@ -376,15 +365,17 @@
     $("mon-t-output").textContent = fmtCount(sum("output_tokens"));
     $("mon-t-output").title = nf.format(sum("output_tokens"));
     const okHours = hours.map((b) => ({ ...b, ok: b.requests - b.errors }));
-    tp.chart.draw($("chart-requests"), okHours, [{ key: "ok", cls: "s-ok", label: "ok" }, { key: "errors", cls: "s-err", label: "errors" }], fmtCount, "requests");
-    tp.chart.draw($("chart-tokens"), hours, [{ key: "input_tokens", cls: "s-in", label: "input" }, { key: "output_tokens", cls: "s-out", label: "output" }], fmtCount, "tokens");
+    tp.chart.draw($("chart-requests"), okHours, [{ key: "ok", cls: "s-ok", label: t("OK") }, { key: "errors", cls: "s-err", label: t("Errors") }],
+      fmtCount, t("No requests in the last 24 hours"));
+    tp.chart.draw($("chart-tokens"), hours, [{ key: "input_tokens", cls: "s-in", label: t("Input") }, { key: "output_tokens", cls: "s-out", label: t("Output") }],
+      fmtCount, t("No tokens in the last 24 hours"));
     const all = stats.summary;
     const st = tp.state;
     const days = st ? st.config.monitor.retention_days : null;
-    $("mon-log-note").textContent = `${nf.format(all.requests)} requests in the log` +
-      (days ? `, kept for ${days} day${days === 1 ? "" : "s"}.` : ".");
-    totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : "not sent upstream"));
-    totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || "not sent upstream");
+    $("mon-log-note").textContent = tn("{n} request in the log.", "{n} requests in the log.", all.requests) +
+      (days ? " " + tn("Kept for {n} day.", "Kept for {n} days.", days) : "");
+    totalsTable($("mon-by-account"), stats.by_account, (r) => (r.key ? accountName(r.key) : t("not sent upstream")));
+    totalsTable($("mon-by-model"), stats.by_model, (r) => r.key || t("not sent upstream"));
     refusedTable(stats.refused || []);
     renderFilters();
   }
@@ -399,33 +390,34 @@
 
   function detailFacts(r) {
     const facts = [
-      ["Time", `${fmtTime(r.ts)} (${fmtAgo(r.ts)})`, true],
-      ["Request", `${r.method || ""} ${r.route || ""}`],
-      ["Protocol", protocolName(r.protocol) + (r.stream ? ", streamed" : "")],
-      ["Status", `${r.status} (${(r.outcome || "").replace(/_/g, " ")})`],
-      ["Client model", r.client_model || "—"],
-      ["Upstream model", r.upstream_model || "—"],
-      ["Served by", upstreamLabel(r.upstream) || "not sent upstream"],
-      ["Account", !r.account_id ? "—" : r.account_id === "zai" ? "z.ai"
+      [t("Time"), `${fmtTime(r.ts)} (${fmtAgo(r.ts)})`, true],
+      [t("Request"), `${r.method || ""} ${r.route || ""}`],
+      [t("Protocol"), r.stream ? t("{protocol}, streamed", { protocol: protocolName(r.protocol) }) : protocolName(r.protocol)],
+      [t("Status"), `${r.status} (${outcomeName(r.outcome || "")})`],
+      [t("Client model"), r.client_model || "—"],
+      [t("Upstream model"), r.upstream_model || "—"],
+      [t("Served by"), upstreamLabel(r.upstream) || t("not sent upstream")],
+      [t("Account"), !r.account_id ? "—" : r.account_id === "zai" ? "z.ai"
         : [h("span", { text: accountName(r.account_id) }), h("span", { class: "sub", title: r.account_id, text: r.account_id })], true],
-      ["Duration", fmtDuration(r.duration_ms)],
-      ["First byte", r.ttfb_ms === null || r.ttfb_ms === undefined ? "—" : fmtDuration(r.ttfb_ms)],
-      ["Input tokens", nf.format(r.input_tokens || 0)],
-      ["Output tokens", nf.format(r.output_tokens || 0)],
-      ["Cached tokens", nf.format(r.cached_tokens || 0)],
-      ["Reasoning tokens", nf.format(r.reasoning_tokens || 0)],
-      ["User agent", r.user_agent || "—", true],
-      ["Request id", r.id],
+      [t("Duration"), fmtDuration(r.duration_ms)],
+      [t("First byte"), r.ttfb_ms === null || r.ttfb_ms === undefined ? "—" : fmtDuration(r.ttfb_ms)],
+      [t("Input tokens"), nf.format(r.input_tokens || 0)],
+      [t("Output tokens"), nf.format(r.output_tokens || 0)],
+      [t("Cached tokens"), nf.format(r.cached_tokens || 0)],
+      [t("Reasoning tokens"), nf.format(r.reasoning_tokens || 0)],
+      [t("User agent"), r.user_agent || "—", true],
+      [t("Request id"), r.id],
     ];
     return h("dl", { class: "facts detail-facts" }, facts.map(([k, v, wide]) => h("div", { class: wide ? "wide" : null }, h("dt", { text: k }), typeof v === "string" ? h("dd", { text: v }) : h("dd", { class: "stack" }, v))));
   }
 
   function bodyBlock(title, text) {
     const shown = pretty(text);
-    if (shown === null) return h("div", { class: "body-block" }, h("h3", { text: title }), h("p", { class: "hint", text: "Not recorded." }));
+    if (shown === null) return h("div", { class: "body-block" }, h("h3", { text: title }), h("p", { class: "hint", text: t("Not recorded.") }));
     return h("div", { class: "body-block" },
       h("div", { class: "row" }, h("h3", { text: title }), h("div", { class: "spacer" }),
-        h("button", { type: "button", class: "btn small ghost", text: "Copy", onclick: () => tp.copyText(String(text), title) })),
+        h("button", { type: "button", class: "btn small ghost", text: t("Copy"), "aria-label": t("Copy: {what}", { what: title }),
+          onclick: () => tp.copyText(String(text), title) })),
       h("pre", {}, h("code", { text: shown })));
   }
 
@@ -435,8 +427,8 @@
     renderRows();
     const drawer = $("mon-detail");
     const body = $("mon-detail-body");
-    $("mon-detail-title").textContent = "Request";
-    body.replaceChildren(h("p", { class: "hint", text: "Loading..." }));
+    $("mon-detail-title").textContent = t("Request");
+    body.replaceChildren(h("p", { class: "hint", text: t("Loading…") }));
     drawer.hidden = false;
     let r;
     try {
@@ -448,14 +440,14 @@
     if (selected !== id) return;
     $("mon-detail-title").replaceChildren(
       h("span", { class: "badge " + statusKind(r), text: String(r.status) }), " ",
-      h("span", { text: r.client_model || r.upstream_model || r.route || "Request" }));
+      h("span", { text: r.client_model || r.upstream_model || r.route || t("Request") }));
     const parts = [];
-    if (r.error) parts.push(h("div", { class: "detail-error" }, h("b", { text: "Error" }), h("p", { text: r.error })));
+    if (r.error) parts.push(h("div", { class: "detail-error" }, h("b", { text: t("Error") }), h("p", { text: r.error })));
     parts.push(detailFacts(r));
     if (r.bodies_stored) {
-      parts.push(bodyBlock("Request body", r.request_body), bodyBlock("Response body", r.response_body));
+      parts.push(bodyBlock(t("Request body"), r.request_body), bodyBlock(t("Response body"), r.response_body));
     } else {
-      parts.push(h("p", { class: "hint", text: "Bodies were not stored for this request. Turn on “Also store request and response bodies” in Request log settings to keep them for new requests." }));
+      parts.push(h("p", { class: "hint", text: t("Bodies were not stored for this request. Turn on “Also store request and response bodies” in Request log settings to keep them for new requests.") }));
     }
     body.replaceChildren(...parts);
     body.scrollTop = 0;
@@ -488,16 +480,16 @@
   }
 
   // -- wiring -----------------------------------------------------------------------------
-  async function exportLog(fmt, button) {
-    const q = query({ format: fmt });
+  async function exportLog(format, button) {
+    const q = query({ format });
     await tp.act(button, async () => {
       if ("pywebview" in window) { // the settings window cannot download files: the app saves it
-        const body = { format: fmt, ...filters };
+        const body = { format, ...filters };
         const res = await api("monitor/export/save", body);
-        tp.toast("Saved " + res.path);
+        tp.toast(t("Saved {path}", { path: res.path }));
       } else {
-        const name = await tp.download("monitor/export?" + q, "trayproxy-requests." + fmt);
-        tp.toast("Downloading " + name);
+        const name = await tp.download("monitor/export?" + q, "trayproxy-requests." + format);
+        tp.toast(t("Downloading {name}", { name }));
       }
     });
   }
@@ -529,33 +521,33 @@
     $("mon-export-json").addEventListener("click", (ev) => exportLog("json", ev.currentTarget));
     $("mon-clear").addEventListener("click", (ev) => {
       const b = ev.currentTarget;
-      if (!tp.confirmFirst(b, "Click again to delete every request")) return;
+      if (!tp.confirmFirst(b, t("Click again to delete every request"))) return;
       tp.act(b, async () => {
         const res = await api("monitor/clear", {});
         closeDetail();
         reset();
         stats = null;
         statsDirty = true;
-        tp.toast(`Cleared ${nf.format(res.cleared)} request${res.cleared === 1 ? "" : "s"}`);
+        tp.toast(tn("Cleared {n} request", "Cleared {n} requests", res.cleared));
         tick();
       });
     });
 
     $("mon-enabled").addEventListener("change", (ev) => {
       const on = ev.currentTarget.checked;
-      setting("monitor.enabled", on, on ? "Recording requests" : "Request log paused");
+      setting("monitor.enabled", on, on ? t("Recording requests") : t("Request log paused"));
     });
     $("mon-bodies").addEventListener("change", (ev) => {
       const on = ev.currentTarget.checked;
-      setting("monitor.store_bodies", on, on ? "Bodies of new requests will be stored" : "Bodies will not be stored");
+      setting("monitor.store_bodies", on, on ? t("Bodies of new requests will be stored") : t("Bodies will not be stored"));
     });
     const ret = $("mon-retention");
     ret.addEventListener("input", () => { ret.dataset.dirty = "1"; });
     const retOk = tp.validate(ret, $("mon-retention-error"), (v) => {
       const n = Number(v);
-      if (v === "" || !Number.isInteger(n)) return "Keep requests for a whole number of days, from 1 to 3650.";
-      if (n < 1) return "Keep requests for at least 1 day (turn off Record requests to keep none).";
-      if (n > 3650) return "Keep requests for at most 3650 days (ten years).";
+      if (v === "" || !Number.isInteger(n)) return t("Keep requests for a whole number of days, from 1 to 3650.");
+      if (n < 1) return t("Keep requests for at least 1 day (turn off Record requests to keep none).");
+      if (n > 3650) return t("Keep requests for at most 3650 days (ten years).");
       return "";
     }, $("mon-retention-save"));
     $("mon-retention-form").addEventListener("submit", (ev) => {
@@ -566,7 +558,7 @@
       tp.act($("mon-retention-save"), async () => {
         await api("config", { key: "monitor.retention_days", value: n });
         delete ret.dataset.dirty;
-        tp.toast("Retention saved");
+        tp.toast(t("Retention saved"));
       }, err);
     });
 

@@ -8,7 +8,7 @@
 
 (function () {
   const tp = window.trayproxy;
-  const { h } = tp;
+  const { h, t, tn } = tp;
   const $ = (id) => document.getElementById(id);
   let snippetId = null;
   let revealKey = false;
@@ -35,12 +35,12 @@
     for (const [id, step] of steps) $(id).dataset.step = step;
     $("guide-hide").hidden = !st.running;
     const login = s.login || {};
-    $("guide-account-text").textContent = hasAccount ? `${s.accounts.length} account${s.accounts.length === 1 ? "" : "s"} added.`
-      : login.state === "waiting" ? "Finish signing in in your browser, then come back here."
+    $("guide-account-text").textContent = hasAccount ? tn("{n} account added.", "{n} accounts added.", s.accounts.length)
+      : login.state === "waiting" ? t("Finish signing in in your browser, then come back here.")
         : login.state === "error" ? login.message
-          : "trayproxy answers with the quota of the Google accounts you add.";
-    $("guide-start-text").textContent = st.running ? `Running at ${st.base_url}.`
-      : hasAccount && !usable ? "No account can answer right now; see Accounts." : "Clients can connect once it runs.";
+          : t("trayproxy answers with the quota of the Google accounts you add.");
+    $("guide-start-text").textContent = st.running ? t("Running at {url}.", { url: st.base_url })
+      : hasAccount && !usable ? t("No account can answer right now; see Accounts.") : t("Clients can connect once it runs.");
   }
 
   function renderSnippets(s) {
@@ -48,31 +48,37 @@
     if (!snippetId || !s.snippets.some((x) => x.id === snippetId)) snippetId = s.snippets[0].id;
     if (bar.children.length !== s.snippets.length) {
       bar.replaceChildren(...s.snippets.map((sn) => h("button", {
-        type: "button", role: "tab", "data-snippet": sn.id, text: sn.title,
-        onclick: () => { snippetId = sn.id; renderSnippets(state); },
+        type: "button", role: "tab", "data-snippet": sn.id, text: sn.title, id: "snippet-tab-" + sn.id,
+        "aria-controls": "snippet-panel", onclick: () => { snippetId = sn.id; renderSnippets(state); },
       })));
     }
-    for (const b of bar.children) b.setAttribute("aria-selected", b.dataset.snippet === snippetId ? "true" : "false");
+    for (const b of bar.children) {
+      const on = b.dataset.snippet === snippetId;
+      b.setAttribute("aria-selected", on ? "true" : "false");
+      b.tabIndex = on ? 0 : -1;
+    }
+    $("snippet-panel").setAttribute("aria-labelledby", "snippet-tab-" + snippetId);
     const current = s.snippets.find((x) => x.id === snippetId);
     const key = s.api_key || "";
     $("snippet-code").textContent = revealKey || !key ? current.text : current.text.split(key).join(tp.mask(key));
     $("snippet-code").dataset.snippet = current.id;
     const reveal = $("snippet-reveal");
     reveal.hidden = !key || !current.text.includes(key);
-    reveal.textContent = revealKey ? "Hide key" : "Show key";
+    reveal.textContent = revealKey ? t("Hide key") : t("Show key");
     reveal.setAttribute("aria-pressed", revealKey ? "true" : "false");
-    const urls = [["OpenAI clients", s.urls.openai], ["Anthropic / Claude Code", s.urls.anthropic], ["Gemini", s.urls.gemini]];
+    const urls = [[t("OpenAI clients"), s.urls.openai], [t("Anthropic / Claude Code"), s.urls.anthropic], [t("Gemini"), s.urls.gemini]];
     if (!tp.changed("urls", urls)) return;
     $("client-urls").replaceChildren(...urls.map(([who, url]) => h("li", {},
       h("span", { class: "who", text: who }), h("code", { text: url }),
-      h("button", { type: "button", class: "btn small ghost", text: "Copy", onclick: () => tp.copyText(url, who + " URL") }))));
+      h("button", { type: "button", class: "btn small ghost", text: t("Copy"), "aria-label": t("Copy the URL for {who}", { who }),
+        onclick: () => tp.copyText(url, t("{who} URL", { who })) }))));
   }
 
   function render(s) {
     state = s;
     renderGuide(s);
     renderSnippets(s);
-    $("guide-start-btn").textContent = s.status.running ? "Stop" : "Start";
+    $("guide-start-btn").textContent = s.status.running ? t("Stop") : t("Start");
   }
 
   function wire() {
@@ -80,7 +86,7 @@
       firstRun = false;
       render(state);
       $("connect-card").scrollIntoView({ block: "start" });
-      const first = $("snippet-tabs").querySelector("[aria-selected=true]");
+      const first = $("connect-list").querySelector("button");
       if (first) first.focus({ preventScroll: true });
     });
     $("guide-hide").addEventListener("click", () => { firstRun = false; render(state); });
@@ -88,7 +94,7 @@
 
     $("snippet-copy").addEventListener("click", () => {
       const sn = state && state.snippets.find((x) => x.id === snippetId);
-      if (sn) tp.copyText(sn.text, sn.title + " setup");
+      if (sn) tp.copyText(sn.text, t("{client} setup", { client: sn.title }));
     });
   }
 

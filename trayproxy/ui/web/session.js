@@ -16,7 +16,7 @@
     if (meta.content) sessionStorage.setItem(KEY, meta.content);
     else meta.content = sessionStorage.getItem(KEY) || "";
   } catch (e) { /* storage disabled: the token lasts for this load only */ }
-  if (location.search || location.pathname !== "/") history.replaceState(null, "", "/");
+  if (location.search || location.pathname !== "/") history.replaceState(null, "", "/" + location.hash);
   if (!meta.content) {
     document.addEventListener("DOMContentLoaded", function () {
       const p = document.createElement("p");

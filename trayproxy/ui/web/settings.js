@@ -1,4 +1,6 @@
-/* Settings tab: the proxy (port, LAN, API key requirement), the API key, start at login, z.ai.
+/* Settings tab: the language, the proxy (port, LAN, API key requirement), the API key, start at
+ * login, z.ai. The language choice saves `language` ("auto" follows the OS); the page reloads in
+ * it when the pushed state says the app speaks another one (app.js), and the tray follows too.
  *
  * Every field checks itself as it is typed (trayproxy.validate), in the page's words.
  * Start at login is read from the OS (a desktop entry, a LaunchAgent, a registry value) when the
@@ -9,7 +11,7 @@
 
 (function () {
   const tp = window.trayproxy;
-  const { h, api } = tp;
+  const { h, api, t } = tp;
   const $ = (id) => document.getElementById(id);
   const FAMILIES = ["opus", "sonnet", "haiku"];
   let autostart = null; // last status from /api/autostart
@@ -30,12 +32,13 @@
     sw.disabled = false;
     sw.checked = autostart.enabled;
     const cmd = (autostart.command || []).join(" ");
-    const where = autostart.platform === "windows" ? "registry value" : "file";
-    hint.replaceChildren(
-      autostart.enabled ? `On: the ${where} ` : `Off. Turning it on writes the ${where} `,
-      h("code", { text: autostart.path_or_key }),
-      ", which starts ",
-      h("code", { text: cmd }), ".");
+    const windows = autostart.platform === "windows";
+    const text = autostart.enabled
+      ? (windows ? t("On: the registry value {where} starts {command}.") : t("On: the file {where} starts {command}."))
+      : (windows ? t("Off. Turning it on writes the registry value {where}, which starts {command}.")
+        : t("Off. Turning it on writes the file {where}, which starts {command}."));
+    hint.replaceChildren(...text.split(/(\{where\}|\{command\})/).map((part) => part === "{where}"
+      ? h("code", { text: autostart.path_or_key }) : part === "{command}" ? h("code", { text: cmd }) : part));
     const note = $("login-start-note");
     note.textContent = autostart.note ? autostart.note[0].toUpperCase() + autostart.note.slice(1) + "." : "";
     note.hidden = !autostart.note;
@@ -50,7 +53,7 @@
     } catch (e) {
       $("login-start-hint").textContent = "";
       $("login-start").disabled = false;
-      showError(err, "Could not read the start-at-login setting: " + e.message);
+      showError(err, t("Could not read the start-at-login setting: {error}", { error: e.message }));
     }
   }
 
@@ -61,14 +64,30 @@
     showError(err, "");
     api("autostart", { enabled: on }).then((st) => {
       autostart = st;
-      tp.toast(on ? "trayproxy will open when you log in" : "trayproxy will not open at login");
+      tp.toast(on ? t("trayproxy will open when you log in") : t("trayproxy will not open at login"));
     }, (e) => {
-      showError(err, (on ? "Could not turn on start at login: " : "Could not turn off start at login: ") + e.message);
+      showError(err, on ? t("Could not turn on start at login: {error}", { error: e.message })
+        : t("Could not turn off start at login: {error}", { error: e.message }));
     }).finally(() => {
       sw.disabled = false;
       if (autostart) renderAutostart(); else sw.checked = false;
       if (autostart && autostart.enabled !== on) sw.checked = autostart.enabled;
     });
+  }
+
+  // -- language ----------------------------------------------------------------------------
+  function renderLanguage(s) {
+    const select = $("language");
+    const langs = window.tpI18n.languages || [];
+    const options = [["auto", t("Automatic (the system's language)")], ...langs.map((l) => [l.code, l.name])];
+    if (tp.changed("language-options", options)) {
+      select.replaceChildren(...options.map(([v, label]) => h("option", { value: v, text: label, lang: v === "auto" ? null : v.replace("_", "-") })));
+    }
+    if (document.activeElement !== select) select.value = s.config.language || "auto";
+    const current = langs.find((l) => l.code === s.language.lang);
+    $("language-hint").textContent = s.config.language === "auto" && current
+      ? t("Now: {language}, as the system says. The command line stays in English.", { language: current.name })
+      : t("The command line (trayproxy …) stays in English.");
   }
 
   // -- proxy and API key -------------------------------------------------------------------
@@ -82,22 +101,25 @@
     $("port-save").disabled = st.running;
     const typed = Number(port.value);
     const shown = port.value && Number.isInteger(typed) && typed >= 1 && typed <= 65535 ? typed : cfg.port;
-    $("port-hint").textContent = st.running ? "Stop the proxy to change the port." : `Clients connect to http://127.0.0.1:${shown}.`;
+    $("port-hint").textContent = st.running ? t("Stop the proxy to change the port.")
+      : t("Clients connect to {url}.", { url: `http://127.0.0.1:${shown}` });
     const where = s.secrets || {};
     $("key-where").textContent = where.where === "file"
-      ? `It is kept in a private file on this computer (${where.path}, readable only by you) because there is no system keychain.`
-      : "It is kept in your system keychain.";
+      ? t("It is kept in a private file on this computer ({path}, readable only by you) because there is no system keychain.", { path: where.path })
+      : t("It is kept in your system keychain.");
     const lan = $("lan");
     lan.checked = cfg.allow_lan_access;
     lan.disabled = st.running;
     $("lan-hint").textContent = (cfg.allow_lan_access
-      ? "On: other devices can connect to this computer's network address."
-      : "Off: only programs on this computer can connect.") + (st.running ? " Stop the proxy to change this." : "");
+      ? t("On: other devices can connect to this computer's network address.")
+      : t("Off: only programs on this computer can connect.")) + (st.running ? " " + t("Stop the proxy to change this.") : "");
     $("lan-warning").hidden = !(cfg.allow_lan_access && cfg.effective_auth_mode === "off");
     $("auto-start").checked = cfg.auto_start;
     const auth = $("auth-mode");
     if (document.activeElement !== auth) auth.value = cfg.auth_mode;
-    $("auth-hint").textContent = "In effect now: " + ({ off: "no key needed", strict: "key needed on every route", all_except_health: "key needed except on /health" }[cfg.effective_auth_mode] || cfg.effective_auth_mode) + ".";
+    const modes = { off: t("no key needed"), strict: t("key needed on every route"), all_except_health: t("key needed except on /health") };
+    const mode = modes[cfg.effective_auth_mode] || cfg.effective_auth_mode;
+    $("auth-hint").textContent = t("In effect now: {mode}.", { mode });
     if (!editingKey) $("api-key").value = s.api_key;
   }
 
@@ -105,11 +127,11 @@
     const port = $("port");
     port.addEventListener("input", () => { port.dataset.dirty = "1"; if (tp.state) renderProxy(tp.state); });
     const portOk = tp.validate(port, $("port-error"), (v) => {
-      if (v === "") return "Enter a port number, from 1 to 65535.";
+      if (v === "") return t("Enter a port number, from 1 to 65535.");
       const n = Number(v);
-      if (!Number.isInteger(n)) return "The port is a whole number, from 1 to 65535.";
-      if (n < 1 || n > 65535) return `There is no port ${n}: ports go from 1 to 65535.`;
-      if (n < 1024) return `Ports below 1024 need administrator rights; pick one from 1024 to 65535.`;
+      if (!Number.isInteger(n)) return t("The port is a whole number, from 1 to 65535.");
+      if (n < 1 || n > 65535) return t("There is no port {port}: ports go from 1 to 65535.", { port: n });
+      if (n < 1024) return t("Ports below 1024 need administrator rights; pick one from 1024 to 65535.");
       return "";
     }, $("port-save"));
     $("port-form").addEventListener("submit", (ev) => {
@@ -120,7 +142,7 @@
       tp.act($("port-save"), async () => {
         await api("config", { key: "port", value: n });
         delete port.dataset.dirty;
-        tp.toast("Port saved");
+        tp.toast(t("Port saved"));
       }, err);
     });
 
@@ -134,31 +156,34 @@
     });
     $("auth-mode").addEventListener("change", (ev) => {
       const mode = ev.currentTarget.value;
-      tp.act(null, () => api("config", { key: "auth_mode", value: mode }).then(() => tp.toast("Auth mode saved")));
+      tp.act(null, () => api("config", { key: "auth_mode", value: mode }).then(() => tp.toast(t("Saved"))));
     });
 
     const key = $("api-key");
-    $("key-show").addEventListener("click", (ev) => {
-      const show = key.type === "password";
+    const showKey = (show) => {
       key.type = show ? "text" : "password";
-      ev.currentTarget.textContent = show ? "Hide" : "Show";
-    });
+      const b = $("key-show");
+      b.textContent = show ? t("Hide") : t("Show");
+      b.setAttribute("aria-label", show ? t("Hide the API key") : t("Show the API key"));
+      b.setAttribute("aria-pressed", show ? "true" : "false");
+    };
+    $("key-show").addEventListener("click", () => showKey(key.type === "password"));
     const setEditing = (on) => {
       editingKey = on;
       key.readOnly = !on;
       $("key-actions").hidden = on;
       $("key-edit-actions").hidden = !on;
       $("key-error").hidden = true;
-      key.removeAttribute("aria-invalid");
-      if (on) { key.type = "text"; $("key-show").textContent = "Hide"; key.focus(); key.select(); }
-      else { key.type = "password"; $("key-show").textContent = "Show"; } // masked again once saved
+      tp.tieError(key, $("key-error"), "");
+      showKey(on); // masked again once saved
+      if (on) { key.focus(); key.select(); }
       if (tp.state) renderProxy(tp.state);
     };
     const keyOk = tp.validate(key, $("key-error"), (v) => {
       if (!editingKey) return "";
-      if (!v.startsWith("sk-")) return "The key must start with sk-.";
-      if (/\s/.test(v)) return "The key cannot contain spaces.";
-      if (v.length < 10) return `The key needs at least 10 characters (this one has ${v.length}).`;
+      if (!v.startsWith("sk-")) return t("The key must start with sk-.");
+      if (/\s/.test(v)) return t("The key cannot contain spaces.");
+      if (v.length < 10) return t("The key needs at least 10 characters (this one has {count}).", { count: v.length });
       return "";
     }, $("key-save"));
     $("key-edit").addEventListener("click", () => setEditing(true));
@@ -172,13 +197,13 @@
       tp.act($("key-save"), async () => {
         await api("key", { key: value });
         setEditing(false);
-        tp.toast("API key saved");
+        tp.toast(t("API key saved"));
       }, err);
     });
     $("key-regenerate").addEventListener("click", (ev) => {
       const b = ev.currentTarget;
-      if (!tp.confirmFirst(b, "Click again: old key stops working")) return;
-      tp.act(b, () => api("key/regenerate", {}).then(() => tp.toast("New API key generated")));
+      if (!tp.confirmFirst(b, t("Click again: old key stops working"))) return;
+      tp.act(b, () => api("key/regenerate", {}).then(() => tp.toast(t("New API key generated"))));
     });
 
   }
@@ -192,11 +217,11 @@
     const on = switching === null ? zaiOn(z) : switching;
     $("zai-enabled").checked = on;
     const hint = $("zai-enabled-hint");
-    const names = { exclusive: "every Anthropic request goes to z.ai", pooled: "z.ai takes turns with your Google accounts",
-      fallback: "z.ai answers when no Google account can" };
-    if (!on) hint.textContent = "Off: your Google accounts answer everything.";
-    else if (!z.key_set) hint.textContent = "On, but no API key is set yet: paste it below, or requests sent to z.ai fail.";
-    else hint.textContent = `On: ${names[z.dispatch_mode] || z.dispatch_mode}.`;
+    const names = { exclusive: t("On: every Anthropic request goes to z.ai."), pooled: t("On: z.ai takes turns with your Google accounts."),
+      fallback: t("On: z.ai answers when no Google account can.") };
+    if (!on) hint.textContent = t("Off: your Google accounts answer everything.");
+    else if (!z.key_set) hint.textContent = t("On, but no API key is set yet: paste it below, or requests sent to z.ai fail.");
+    else hint.textContent = names[z.dispatch_mode] || z.dispatch_mode;
     hint.classList.toggle("warning-text", on && !z.key_set);
 
     $("zai-mode").disabled = !on;
@@ -206,14 +231,14 @@
     }
     const where = s.secrets || {};
     $("zai-key-where").textContent = where.where === "file"
-      ? `Kept in a private file on this computer (${where.path}, readable only by you), because there is no system keychain.`
-      : "Kept in your system keychain.";
+      ? t("Kept in a private file on this computer ({path}, readable only by you), because there is no system keychain.", { path: where.path })
+      : t("Kept in your system keychain.");
 
     const state = $("zai-key-state");
-    state.textContent = z.key_set ? "set" : "not set";
+    state.textContent = z.key_set ? t("set") : t("not set");
     state.className = "badge " + (z.key_set ? "ok" : "warn");
-    $("zai-key-save").textContent = z.key_set ? "Replace key" : "Save key";
-    $("zai-key").placeholder = z.key_set ? "A key is set; paste a new one to replace it" : "Paste your z.ai API key";
+    $("zai-key-save").textContent = z.key_set ? t("Replace key") : t("Save key");
+    $("zai-key").placeholder = z.key_set ? t("A key is set; paste a new one to replace it") : t("Paste your z.ai API key");
     $("zai-key-remove").hidden = !z.key_set;
 
     if (!modelsDirty) {
@@ -226,8 +251,8 @@
     const url = $("zai-base-url");
     if (document.activeElement !== url && url.dataset.dirty !== "1") url.value = z.base_url;
     $("zai-url-hint").textContent = z.effective_base_url !== z.base_url
-      ? `TRAYPROXY_ZAI_BASE_URL is set, so ${z.effective_base_url} is used instead.`
-      : "z.ai's Anthropic-compatible endpoint; change it only for a proxy or a test server.";
+      ? t("TRAYPROXY_ZAI_BASE_URL is set, so {url} is used instead.", { url: z.effective_base_url })
+      : t("z.ai's Anthropic-compatible endpoint; change it only for a proxy or a test server.");
   }
 
   async function testConnection(button) {
@@ -236,11 +261,11 @@
     const err = $("zai-test-error");
     list.hidden = true;
     showError(err, "");
-    status.textContent = "Connecting...";
+    status.textContent = t("Connecting…");
     button.disabled = true;
     try {
       const url = $("zai-base-url");
-      if (url.dataset.dirty === "1" && !urlOk()) throw new Error("Fix the base URL first.");
+      if (url.dataset.dirty === "1" && !urlOk()) throw new Error(t("Fix the base URL first."));
       if (url.dataset.dirty === "1") { // test what is typed, not what was saved before
         try {
           await api("config", { key: "zai.base_url", value: url.value.trim() });
@@ -248,13 +273,13 @@
           showError($("zai-url-error"), "");
         } catch (e) {
           showError($("zai-url-error"), e.message);
-          throw new Error("Fix the base URL first.");
+          throw new Error(t("Fix the base URL first."));
         }
       }
       const res = await api("zai/test", {});
       status.textContent = res.models.length
-        ? `Connected to ${res.base_url}: ${res.models.length} model${res.models.length === 1 ? "" : "s"} available.`
-        : `Connected to ${res.base_url}, but it lists no models.`;
+        ? tp.tn("Connected to {url}: {n} model available.", "Connected to {url}: {n} models available.", res.models.length, { url: res.base_url })
+        : t("Connected to {url}, but it lists no models.", { url: res.base_url });
       status.classList.add("ok-text");
       list.replaceChildren(...res.models.map((m) => h("li", { text: m })));
       list.hidden = !res.models.length;
@@ -270,6 +295,10 @@
 
   function wire() {
     wireProxy();
+    $("language").addEventListener("change", (ev) => {
+      const value = ev.currentTarget.value;
+      tp.act(null, () => api("config", { key: "language", value })); // the page reloads in it
+    });
     $("login-start").addEventListener("change", (ev) => setAutostart(ev.currentTarget.checked));
 
     $("zai-enabled").addEventListener("change", (ev) => {
@@ -284,22 +313,22 @@
         } finally {
           switching = null;
         }
-        tp.toast(on ? "z.ai on" : "z.ai off");
+        tp.toast(on ? t("z.ai on") : t("z.ai off"));
       });
     });
-    const modeNames = { exclusive: "Exclusive", pooled: "Pooled", fallback: "Fallback" };
+    const modeNames = { exclusive: t("Exclusive"), pooled: t("Pooled"), fallback: t("Fallback") };
     for (const r of document.querySelectorAll('input[name="zai-mode"]')) {
       r.addEventListener("change", () => {
         if (!r.checked) return;
-        tp.act(null, () => api("config", { key: "zai.dispatch_mode", value: r.value }).then(() => tp.toast("z.ai mode: " + modeNames[r.value])));
+        tp.act(null, () => api("config", { key: "zai.dispatch_mode", value: r.value }).then(() => tp.toast(t("z.ai mode: {mode}", { mode: modeNames[r.value] }))));
       });
     }
 
     const key = $("zai-key");
     const keyOk = tp.validate(key, $("zai-key-error"), (v) => {
-      if (!v) return "Paste the z.ai API key first.";
-      if (/\s/.test(v)) return "The key cannot contain spaces or line breaks.";
-      if (v.length > 1024) return "That is too long for a z.ai API key.";
+      if (!v) return t("Paste the z.ai API key first.");
+      if (/\s/.test(v)) return t("The key cannot contain spaces or line breaks.");
+      if (v.length > 1024) return t("That is too long for a z.ai API key.");
       return "";
     }, $("zai-key-save"));
     $("zai-key-form").addEventListener("submit", (ev) => {
@@ -310,19 +339,19 @@
       tp.act($("zai-key-save"), async () => {
         await api("zai/key", { key: value });
         key.value = "";
-        tp.toast("z.ai key saved");
+        tp.toast(t("z.ai key saved"));
       }, err);
     });
     $("zai-key-remove").addEventListener("click", (ev) => {
       const b = ev.currentTarget;
-      if (!tp.confirmFirst(b, "Click again to remove the key")) return;
-      tp.act(b, () => api("zai/key/remove", {}).then(() => tp.toast("z.ai key removed")), $("zai-key-error"));
+      if (!tp.confirmFirst(b, t("Click again to remove the key"))) return;
+      tp.act(b, () => api("zai/key/remove", {}).then(() => tp.toast(t("z.ai key removed"))), $("zai-key-error"));
     });
 
     const modelChecks = FAMILIES.map((f) => tp.validate($("zai-model-" + f), $("zai-models-error"), (v) => {
       const name = f[0].toUpperCase() + f.slice(1);
-      if (!v) return `Enter a GLM model for ${name}.`;
-      if (/\s/.test(v)) return `A model name has no spaces (${name}).`;
+      if (!v) return t("Enter a GLM model for {family}.", { family: name });
+      if (/\s/.test(v)) return t("A model name has no spaces ({family}).", { family: name });
       return "";
     }, $("zai-models-save")));
     for (const f of FAMILIES) $("zai-model-" + f).addEventListener("input", () => { modelsDirty = true; });
@@ -333,7 +362,7 @@
       if (!modelChecks.every((ok) => ok())) return;
       for (const f of FAMILIES) {
         const v = $("zai-model-" + f).value.trim();
-        if (!v) { showError(err, `Enter a GLM model for ${f[0].toUpperCase() + f.slice(1)}.`); return; }
+        if (!v) { showError(err, t("Enter a GLM model for {family}.", { family: f[0].toUpperCase() + f.slice(1) })); return; }
         models[f] = v;
       }
       tp.act($("zai-models-save"), async () => {
@@ -341,17 +370,17 @@
         // families this page does not show are kept as they are
         await api("config", { key: "zai.models", value: { ...cur, ...models } });
         modelsDirty = false;
-        tp.toast("Model map saved");
+        tp.toast(t("Model map saved"));
       }, err);
     });
 
     const url = $("zai-base-url");
     url.addEventListener("input", () => { url.dataset.dirty = "1"; });
     urlOk = tp.validate(url, $("zai-url-error"), (v) => {
-      if (!v) return "Enter the base URL, like https://api.z.ai/api/anthropic.";
+      if (!v) return t("Enter the base URL, like {example}.", { example: "https://api.z.ai/api/anthropic" });
       let u;
-      try { u = new URL(v); } catch (e) { return "The base URL must be a URL starting with http:// or https://."; }
-      if (u.protocol !== "http:" && u.protocol !== "https:") return "The base URL must be a URL starting with http:// or https://.";
+      try { u = new URL(v); } catch (e) { return t("The base URL must be a URL starting with http:// or https://."); }
+      if (u.protocol !== "http:" && u.protocol !== "https:") return t("The base URL must be a URL starting with http:// or https://.");
       return "";
     }, $("zai-url-save"));
     $("zai-url-form").addEventListener("submit", (ev) => {
@@ -360,7 +389,7 @@
       tp.act($("zai-url-save"), async () => {
         await api("config", { key: "zai.base_url", value: url.value.trim() });
         delete url.dataset.dirty;
-        tp.toast("Base URL saved");
+        tp.toast(t("Base URL saved"));
       }, $("zai-url-error"));
     });
 
@@ -370,9 +399,11 @@
   tp.registerPanel("settings", {
     show() { loadAutostart(); },
     render(s) {
+      renderLanguage(s);
       renderProxy(s);
       renderZai(s);
       // opened straight at #settings: the tab was shown before the first state arrived
+      if (!autostart && !$("login-start-hint").textContent) $("login-start-hint").textContent = t("Checking…");
       if (!autostart && !document.querySelector('[data-panel="settings"]').hidden && $("login-start-hint").dataset.asked !== "1") {
         $("login-start-hint").dataset.asked = "1";
         loadAutostart();
