@@ -232,6 +232,19 @@ def test_an_agent_loop_converts_only_its_new_messages(monkeypatch: pytest.Monkey
     assert len(prefix_memo._entries) == 1  # each request's state replaces the one it extends
 
 
+def test_a_shared_part_changed_downstream_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard the whole suite runs with (tests/conftest.py): a request path that changed a
+    converted part in place would hand the change to the next request of the conversation."""
+    monkeypatch.setattr(prefix_memo, "verify", True)
+    prefix_memo.clear()
+    raws = list(_agent_loop(2))
+    out = openai_chat.to_gemini(orjson.loads(raws[0]), upstream_model="gemini-3-flash", signatures={}, raw=raws[0])
+    out["contents"][0]["parts"][0]["text"] = "changed downstream"  # what no code may do
+    with pytest.raises(prefix_memo.SharedPartChanged):
+        openai_chat.to_gemini(orjson.loads(raws[1]), upstream_model="gemini-3-flash", signatures={}, raw=raws[1])
+    prefix_memo.clear()
+
+
 def test_memory_stays_within_its_bounds() -> None:
     prefix_memo.clear()
     for i in range(3 * prefix_memo.MAX_ENTRIES):

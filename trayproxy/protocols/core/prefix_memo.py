@@ -33,6 +33,10 @@ this), `MAX_BYTES` of remembered bodies and `MAX_ENTRIES` conversations, least r
 dropped first; a conversation that moves on replaces its entry. The engine loop's thread is the
 one user in the app (bigger bodies, converted in a worker, bring no `raw`); a lock keeps the
 tables whole when a test runs two apps' loops in two threads.
+
+That sharing is checked, not only promised: with `verify` on (the test suite turns it on in
+tests/conftest.py), each remembered conversation keeps a fingerprint of its converted parts and
+a resume fails loudly (`SharedPartChanged`) when anything changed them since.
 """
 
 from __future__ import annotations
@@ -48,7 +52,15 @@ import orjson
 from trayproxy.json_types import JSON
 from trayproxy.protocols.core.turns import Pairing
 
-__all__ = ["History", "IDLE", "resume", "remember", "clear", "MAX_BYTES", "MAX_ENTRIES", "MAX_BODY"]
+__all__ = ["History", "IDLE", "resume", "remember", "clear", "MAX_BYTES", "MAX_ENTRIES", "MAX_BODY",
+           "SharedPartChanged"]
+
+#: Keep a fingerprint of every remembered conversion and check it at each resume (tests).
+verify = False
+
+
+class SharedPartChanged(AssertionError):
+    """Something downstream changed a converted part the memo shares with later requests."""
 
 MAX_BODY = 1024 * 1024  # bodies from here on are converted off the loop, without the memo
 MAX_BYTES = 4 * 1024 * 1024  # remembered body bytes in all (the parsed values they hold: ~2-3x)
@@ -116,7 +128,8 @@ IDLE = History()  # records nothing: what a converter holds before its conversat
 
 
 class _Entry:
-    __slots__ = ("bucket", "body", "offsets", "messages", "marks", "out", "system", "names", "lookups")
+    __slots__ = ("bucket", "body", "offsets", "messages", "marks", "out", "system", "names", "lookups",
+                 "fingerprint")
 
     def __init__(self, bucket: Hashable, body: bytes, h: History, messages: list[Any] | None) -> None:
         self.bucket = bucket
@@ -130,11 +143,19 @@ class _Entry:
         self.system = h.system[:]
         self.names = h.names[:]
         self.lookups = h.lookups[:]
+        self.fingerprint = _fingerprint(self) if verify else None
 
     @property
     def whole(self) -> bool:
         """Every message's place is known."""
         return len(self.offsets) == len(self.marks)
+
+
+def _fingerprint(e: _Entry) -> bytes:
+    """The remembered turns and the open runs' parts, as bytes (what a later resume hands out)."""
+    turns = [[t.role, t.parts] for t in e.out]
+    runs = [[m[1], m[2][: m[3]]] for m in e.marks]
+    return orjson.dumps([turns, runs], default=repr)
 
 
 _entries: OrderedDict[int, _Entry] = OrderedDict()  # id -> entry, least recently used first
@@ -321,6 +342,8 @@ def _resume(kind: Hashable, raw: bytes, messages: list[Any], signatures: Mapping
     j = _still_answered(best, j, signatures)
     if not j:
         return h
+    if best.fingerprint is not None and _fingerprint(best) != best.fingerprint:
+        raise SharedPartChanged("a converted part the prefix memo shares was changed after it was remembered")
     n_out, role, parts, n_parts, n_system, n_names, n_lookups = best.marks[j]
     h.pairing = Pairing.resume(best.out, n_out, role, parts[:n_parts])
     h.system = best.system[:n_system]
