@@ -69,7 +69,8 @@ def count(which: str, proto: str, n: int, fake: C.Fake) -> float:
                 "--generate-url", fake.generate_url]
         env = dict(os.environ, MIN_RELAY_TOKEN=fake.token)
     else:
-        argv = [_python(), "-m", "trayproxy.cli", "serve", "--port", str(port)]
+        # auth off, as benchmarks/common.start_trayproxy: the requests carry no key (#27)
+        argv = [_python(), "-m", "trayproxy.cli", "serve", "--port", str(port), "--auth-mode", "off"]
         env = C.trayproxy_env(C.make_home(fake), fake)
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + argv, env=env,
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

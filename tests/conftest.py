@@ -29,6 +29,11 @@ import keyring.backend  # noqa: E402
 import keyring.errors  # noqa: E402
 import pytest  # noqa: E402
 
+# The prefix memo shares converted parts with later requests: every test checks nothing changed them.
+from trayproxy.protocols.core import prefix_memo  # noqa: E402
+
+prefix_memo.verify = True
+
 # controller / control / clipboard / login_home: the control-plane tests and the page tests share them
 pytest_plugins = ("tests.control.fixtures",)
 

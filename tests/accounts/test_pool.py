@@ -92,3 +92,27 @@ def test_performance_first_round_robins(tmp_path: Path) -> None:
     pool, _, _ = make_pool(tmp_path, 3, scheduling="performance_first")
     ids = [pool.select("m", session="same").id for _ in range(6)]  # type: ignore[union-attr]
     assert len(set(ids)) == 3
+
+
+def test_what_other_instances_learned_moves_the_pools_version(tmp_path: Path) -> None:
+    """Plans are remembered per pool version (proxy/resolve.py): a rest, its end, an account's
+    pause and a spent credit learned from another instance (shared mode) must move it like
+    this instance's own, or a remembered plan keeps sending to a resting account."""
+    from trayproxy.accounts.pool import Cooldown
+
+    pool, accs, clock = make_pool(tmp_path)
+    v = pool.version
+    assert pool.apply_rest(accs[0].id, "gemini-3-flash", Cooldown(clock() + 60, "quota", "quota"))
+    assert pool.version > v
+    v = pool.version
+    pool.apply_rests_ended(accs[0].id, ["gemini-3-flash"])
+    assert pool.version > v
+    v = pool.version
+    assert pool.apply_account_state(accs[1].id, {"disabled": True, "disabled_reason": "off elsewhere"})
+    assert pool.version > v
+    v = pool.version
+    assert pool.apply_no_credits(accs[2].id, clock() + 60)
+    assert pool.version > v
+    v = pool.version
+    assert not pool.apply_rest(accs[0].id, "gemini-3-flash", Cooldown(clock() - 1, "over", "quota"))  # ended already
+    assert pool.version == v

@@ -225,3 +225,22 @@ async def test_bad_model_names_never_reach_the_upstream(stack: AppStack, up: Ups
         assert s == 400, bad
     assert sum(up.calls.values()) == 0
 
+
+
+def test_envelope_request_ids_are_uuid4_strings() -> None:
+    """The envelope's id is what uuid.UUID(int=..., version=4) prints for the same random bits."""
+    import random
+    import uuid
+
+    from trayproxy.proxy import pipeline
+
+    state = random.getstate()
+    try:
+        random.seed(7)
+        ours = [pipeline._uuid4() for _ in range(200)]
+        random.seed(7)
+        theirs = [str(uuid.UUID(int=random.getrandbits(128), version=4)) for _ in range(200)]
+    finally:
+        random.setstate(state)
+    assert ours == theirs
+    assert all(uuid.UUID(u).version == 4 for u in ours)

@@ -132,6 +132,10 @@ class AccountPool:
         self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._rr = 0
         self._last_used: str | None = None
+        # bumped at every change of what `resting` and `ready` read besides the clock and the
+        # Account records (cooldowns; pauses and disables change the records too): a plan
+        # remembered at one version holds until the next (proxy/resolve.py)
+        self.version = 0
         self._no_credits: dict[str, float] = {}  # account id -> until when Google said it has none
         self.mirror: PoolMirror | None = None
         self.remote_inflight: dict[str, int] = {}  # account id -> in flight on other instances
@@ -220,6 +224,28 @@ class AccountPool:
         if spent:  # a group's window is spent: none of its ids answers on this account
             empty |= {m for m in acc.models if family_of(m) in spent}
         return frozenset(cooling | empty)
+
+    def next_change(self, accounts: list[Account]) -> float:
+        """When `resting` or `ready` may next answer differently for these accounts with nothing
+        else changing: the earliest end of a cooldown, or reset of a used-up quota or quota
+        window, still ahead (inf: none)."""
+        now = self.clock()
+        soonest = float("inf")
+        for acc in accounts:
+            rt = self._rt.get(acc.id)
+            if rt is not None:
+                for c in rt.cooldowns.values():
+                    if now < c.until < soonest:
+                        soonest = c.until
+            for q in acc.models.values():
+                if q.remaining is not None and q.remaining <= 0 and q.reset_time is not None \
+                        and now < q.reset_time < soonest:
+                    soonest = q.reset_time
+            for w in acc.quota_windows:
+                if w.remaining is not None and w.remaining <= 0 and w.reset_time is not None \
+                        and now < w.reset_time < soonest:
+                    soonest = w.reset_time
+        return soonest
 
     # -- selection ---------------------------------------------------------------------------
     def select(self, model: str, *, session: str | None = None, exclude: frozenset[str] = frozenset(),
@@ -427,6 +453,7 @@ class AccountPool:
                 self.mirror.rested(account_id, key, rt.cooldowns[key])
         rt.failures[key] = rt.failures.get(key, 0) + 1
         self._unbind(account_id)
+        self.version += 1
 
     def _unbind(self, account_id: str) -> None:
         # Conversations bound to it move on; they come back only by chance.
@@ -438,6 +465,7 @@ class AccountPool:
                         kinds: frozenset[str] | None = None) -> None:
         """End cooldowns (of one account / one model; with `kinds`, only cooldowns of those kinds,
         e.g. a quota that came back early ends a quota rest but not a model-not-found one)."""
+        self.version += 1
         for aid, rt in self._rt.items():
             if account_id is not None and aid != account_id:
                 continue
@@ -475,6 +503,7 @@ class AccountPool:
         acc.disabled_link = link
         self.store.save()
         self._unbind(account_id)
+        self.version += 1
         self._tell_changed(account_id)
 
     def _tell_changed(self, account_id: str) -> None:
@@ -495,6 +524,7 @@ class AccountPool:
         acc.verify_at = self.clock()
         self.store.save()
         self._unbind(account_id)
+        self.version += 1
         self._tell_changed(account_id)
 
     def resume(self, account_id: str, *, enable: bool = False) -> Account | None:
@@ -511,7 +541,7 @@ class AccountPool:
             changed = True
         if changed:
             self.store.save()
-        self.clear_cooldowns(account_id)
+        self.clear_cooldowns(account_id)  # a new version
         if changed:
             self._tell_changed(account_id)
         return acc
@@ -531,6 +561,7 @@ class AccountPool:
             return False
         rt.cooldowns[model] = cooldown
         self._unbind(account_id)
+        self.version += 1  # a plan remembered before it is stale (proxy/resolve.py)
         return True
 
     def apply_rests_ended(self, account_id: str, models: list[str]) -> None:
@@ -539,11 +570,13 @@ class AccountPool:
             for m in models:
                 rt.cooldowns.pop(m, None)
                 rt.failures.pop(m, None)
+            self.version += 1
 
     def apply_no_credits(self, account_id: str, until: float) -> bool:
         if until <= self.clock() or self._no_credits.get(account_id, 0.0) >= until:
             return False
         self._no_credits[account_id] = until
+        self.version += 1
         return True
 
     def credits_out(self) -> dict[str, float]:
@@ -574,6 +607,7 @@ class AccountPool:
             self.store.save()
             if acc.disabled or acc.verify_at is not None:
                 self._unbind(account_id)
+            self.version += 1
             self._changed()
         return changed
 

@@ -9,6 +9,9 @@ __all__ = ["RequestRecord", "COLUMNS"]
 
 @dataclass(slots=True)
 class RequestRecord:
+    """The field order is part of the interface: the request path (proxy/pipeline.py `record`)
+    builds one per request positionally."""
+
     id: str
     ts: float  # request start, epoch seconds
     method: str

@@ -30,12 +30,13 @@ from trayproxy.protocols import anthropic_tools
 from trayproxy.protocols.anthropic_stream import MessagesStream
 from trayproxy.protocols.claude_code import is_background_request, system_text
 from trayproxy.protocols.core import config as cfg
+from trayproxy.protocols.core import prefix_memo
 from trayproxy.protocols.core.media import file_part, inline_part
+from trayproxy.protocols.core.prefix_memo import IDLE, History
 from trayproxy.protocols.core.turns import (
     Turn,
     contents,
     loop_turn_starts_with_thought,
-    pair_tool_turns,
     replayable,
     strip_thoughts,
 )
@@ -104,13 +105,14 @@ class _Ctx:
     signatures: Mapping[str, str]
     thinking_upstream: bool = False  # function calls need a signature (else BYPASS_SIGNATURE)
     tool_names: dict[str, str] = field(default_factory=dict)
+    history: History = IDLE  # what the conversion read, message by message (set as it begins)
 
     def trusted(self, value: Any) -> str | None:
         return replayable(value, self.family, remembered=False)
 
     def remembered(self, tool_id: str) -> str | None:
         try:
-            value = self.signatures.get(tool_id)
+            value = self.history.lookup(self.signatures, tool_id)
         except Exception:  # a Mapping may raise on odd keys; memory is best effort
             return None
         return replayable(value, self.family, remembered=True)
@@ -271,7 +273,7 @@ def _tool_use(block: JSON, bw: str, ctx: _Ctx, carried: str | None) -> JSON:
         args = {}
     if not isinstance(args, dict):
         raise RequestError("tool_use `input` must be an object.", field=f"{bw}.input")
-    ctx.tool_names[tid] = name
+    ctx.history.name(tid, name, ctx.tool_names)
     sig = ctx.trusted(block.get("signature")) or carried or ctx.remembered(tid)
     if sig is None and ctx.thinking_upstream:
         sig = BYPASS_SIGNATURE
@@ -355,6 +357,24 @@ def _convert_message(msg: Any, i: int, ctx: _Ctx) -> Turn:
         elif t != "redacted_thinking" and t not in _SERVER_BLOCKS:
             raise RequestError(f"Unsupported content block type {t!r}.", field=f"{bw}.type")
     return Turn(gemini_role, parts)
+
+
+def _turns(messages: list[Any], ctx: _Ctx, raw: bytes | None) -> list[Turn]:
+    """The paired turns of the messages (their "system" ones aside). Messages a remembered
+    conversation began with the same way are not converted again (core.prefix_memo; `raw`: the
+    request body, when known)."""
+    kind = ("anthropic", ctx.family, ctx.thinking_upstream)
+    h = ctx.history = prefix_memo.resume(kind, raw, messages, ctx.signatures)
+    ctx.tool_names = h.known_names()
+    recording = h.recording
+    for i in range(h.start, len(messages)):
+        m = messages[i]
+        if not (isinstance(m, dict) and m.get("role") == "system"):
+            h.pairing.add(_convert_message(m, i, ctx))
+        if recording:
+            h.mark()
+    prefix_memo.remember(kind, raw, h, messages)
+    return h.pairing.finish()
 
 
 @dataclass
@@ -511,7 +531,8 @@ def _generation_config(body: JSON, plan: _Thinking, upstream_model: str) -> JSON
 
 
 def _build(
-    body: Any, upstream_model: str, signatures: Mapping[str, str], *, for_count: bool, cap: int | None
+    body: Any, upstream_model: str, signatures: Mapping[str, str], *, for_count: bool, cap: int | None,
+    raw: bytes | None = None,
 ) -> JSON:
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
@@ -541,11 +562,7 @@ def _build(
     for m in messages:
         if isinstance(m, dict) and m.get("role") == "system":
             system.extend(_system_parts(m.get("content")))
-    turns = pair_tool_turns(
-        _convert_message(m, i, ctx)
-        for i, m in enumerate(messages)
-        if not (isinstance(m, dict) and m.get("role") == "system")
-    )
+    turns = _turns(messages, ctx, None if for_count else raw)
     if not turns:
         raise RequestError("The messages have no content to send (every block is empty).", field="messages")
 
@@ -571,13 +588,16 @@ def _build(
 
 
 def to_gemini(
-    body: JSON, *, upstream_model: str, signatures: Mapping[str, str], cap: int | None = None
+    body: JSON, *, upstream_model: str, signatures: Mapping[str, str], cap: int | None = None,
+    raw: bytes | None = None,
 ) -> JSON:
     """Anthropic Messages request -> Gemini `GenerateContentRequest` (the inner request).
 
-    `cap`: the upstream model's output limit from the catalog, when known.
+    `cap`: the upstream model's output limit from the catalog, when known. `raw`: the body's
+    bytes when it was parsed from them, so a conversation's known beginning is not converted
+    again (core.prefix_memo).
     Raises RequestError(field=...) for input the Messages API would reject."""
-    return _build(body, upstream_model, signatures, for_count=False, cap=cap)
+    return _build(body, upstream_model, signatures, for_count=False, cap=cap, raw=raw)
 
 
 def count_tokens_request(body: JSON, *, upstream_model: str) -> JSON:

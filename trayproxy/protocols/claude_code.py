@@ -41,6 +41,7 @@ _BACKGROUND_SYSTEM = (
     "Extract any file paths that this command reads or modifies",
     "Summarize this coding conversation in under 50 characters",
 )
+_BACKGROUND_SYSTEM_LINES = tuple(f"\n{m}" for m in _BACKGROUND_SYSTEM)  # the same, on a later line
 #: Openings of the last user message of Claude Code's side calls that reuse the conversation.
 _BACKGROUND_USER = (
     "Please write a 5-10 word title",
@@ -76,7 +77,7 @@ def is_background_request(body: JSON) -> bool:
         return False
     system = body.get("system")
     sys_text = "\n".join(_texts(system)).lstrip()
-    if any(sys_text.startswith(m) or f"\n{m}" in sys_text for m in _BACKGROUND_SYSTEM):
+    if sys_text.startswith(_BACKGROUND_SYSTEM) or any(m in sys_text for m in _BACKGROUND_SYSTEM_LINES):
         return True
     last = messages[-1]
     if not isinstance(last, dict) or last.get("role") != "user":
@@ -93,4 +94,4 @@ def is_background_request(body: JSON) -> bool:
         and body["max_tokens"] <= 16
     ):
         return True
-    return any(texts[-1].startswith(m) for m in _BACKGROUND_USER)
+    return texts[-1].startswith(_BACKGROUND_USER)

@@ -33,12 +33,13 @@ import orjson
 
 from trayproxy.json_types import JSON, MAX_DEPTH, deeper_than
 from trayproxy.protocols.core import config as cfg
+from trayproxy.protocols.core import prefix_memo
 from trayproxy.protocols.core.media import data_url_part, file_part, guess_mime, inline_part
+from trayproxy.protocols.core.prefix_memo import IDLE, History
 from trayproxy.protocols.core.turns import (
     Turn,
     contents,
     loop_turn_starts_with_thought,
-    pair_tool_turns,
     reasoning_key,
     replayable,
     strip_thoughts,
@@ -146,9 +147,10 @@ class _Req:
     signatures: Mapping[str, str]
     thinking_upstream: bool
     call_names: dict[str, str] = field(default_factory=dict)
+    history: History = IDLE  # what the conversion read, message by message (set as it begins)
 
     def remembered(self, key: str) -> str | None:
-        return replayable(self.signatures.get(key), self.family, remembered=True) if key else None
+        return replayable(self.history.lookup(self.signatures, key), self.family, remembered=True) if key else None
 
 
 def _parse_args(raw: Any, where: str, k: int) -> JSON:
@@ -222,7 +224,7 @@ def _assistant(msg: JSON, where: str, ctx: _Req) -> list[JSON]:
         call: JSON = {"name": name, "args": _parse_args(fn.get("arguments"), where, k)}
         if cid:
             call["id"] = cid
-            ctx.call_names[cid] = name
+            ctx.history.name(cid, name, ctx.call_names)
         part: JSON = {"functionCall": call}
         sig = ctx.remembered(cid) or (BYPASS_SIGNATURE if ctx.thinking_upstream else None)
         if sig:
@@ -255,27 +257,34 @@ def _tool_result(msg: JSON, where: str, ctx: _Req, legacy: bool) -> list[JSON]:
     return [{"functionResponse": fr, "_media": media}]
 
 
-def _convert(messages: list[Any], ctx: _Req) -> tuple[list[str], list[Turn]]:
-    system: list[str] = []
-    turns: list[Turn] = []
-    for i, msg in enumerate(messages):
+def _convert(messages: list[Any], ctx: _Req, raw: bytes | None) -> tuple[list[str], list[Turn]]:
+    """(system texts, paired turns). Messages a remembered conversation began with the same way
+    are not converted again (core.prefix_memo; `raw`: the request body, when known)."""
+    kind = ("openai", ctx.family, ctx.thinking_upstream)
+    h = ctx.history = prefix_memo.resume(kind, raw, messages, ctx.signatures)
+    ctx.call_names = h.known_names()
+    system = h.system
+    pairing = h.pairing
+    recording = h.recording
+    for i in range(h.start, len(messages)):
+        msg = messages[i]
         if not isinstance(msg, dict):
             raise RequestError("Each message must be an object.", field=f"messages[{i}]")
         role = msg.get("role")
         content = msg.get("content")
         if role == "user":
             if type(content) is str:  # the common case, without building field names
-                turns.append(Turn("user", [{"text": content}] if content else []))
+                pairing.add(Turn("user", [{"text": content}] if content else []))
             else:
-                turns.append(Turn("user", _content_parts(content, f"messages[{i}].content")))
+                pairing.add(Turn("user", _content_parts(content, f"messages[{i}].content")))
         elif role == "assistant":
-            turns.append(Turn("model", _assistant(msg, f"messages[{i}]", ctx)))
+            pairing.add(Turn("model", _assistant(msg, f"messages[{i}]", ctx)))
         elif role in ("tool", "function"):
             if type(content) is str and role == "tool" and isinstance(cid := msg.get("tool_call_id"), str) and cid:
                 fr = {"name": ctx.call_names.get(cid, ""), "response": {"result": content}, "id": cid}
-                turns.append(Turn("user", [{"functionResponse": fr, "_media": []}]))
+                pairing.add(Turn("user", [{"functionResponse": fr, "_media": []}]))
             else:
-                turns.append(Turn("user", _tool_result(msg, f"messages[{i}]", ctx, role == "function")))
+                pairing.add(Turn("user", _tool_result(msg, f"messages[{i}]", ctx, role == "function")))
         elif role in ("system", "developer"):
             where = f"messages[{i}].content"
             text = "\n".join(p["text"] for p in _content_parts(content, where, media=False))
@@ -286,7 +295,10 @@ def _convert(messages: list[Any], ctx: _Req) -> tuple[list[str], list[Turn]]:
                 f"Unknown role {role!r}; use system, developer, user, assistant or tool.",
                 field=f"messages[{i}].role",
             )
-    return system, turns
+        if recording:
+            h.mark()
+    prefix_memo.remember(kind, raw, h, messages)
+    return list(system), pairing.finish()
 
 
 # -- tools, config ----------------------------------------------------------------------------------
@@ -498,9 +510,12 @@ def _generation_config(body: JSON, upstream_model: str, cap: int) -> tuple[JSON,
 
 
 def to_gemini(
-    body: JSON, *, upstream_model: str, signatures: Mapping[str, str], cap: int | None = None
+    body: JSON, *, upstream_model: str, signatures: Mapping[str, str], cap: int | None = None,
+    raw: bytes | None = None,
 ) -> JSON:
-    """A chat body -> the inner Gemini GenerateContentRequest (`cap`: the catalog's output limit)."""
+    """A chat body -> the inner Gemini GenerateContentRequest (`cap`: the catalog's output limit;
+    `raw`: the body's bytes when it was parsed from them, so a conversation's known beginning is
+    not converted again, core.prefix_memo)."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
     messages = body.get("messages")
@@ -508,8 +523,7 @@ def to_gemini(
         raise RequestError("messages is required and must be a non-empty list.", field="messages")
     limit = cfg.output_cap(upstream_model, cap)
     ctx = _Req(signature_family(upstream_model), signatures, is_thinking_model(upstream_model))
-    system, turns = _convert(messages, ctx)
-    turns = pair_tool_turns(turns)
+    system, turns = _convert(messages, ctx, raw)
     if not turns:
         raise RequestError("The messages have no content to send.", field="messages")
     decls = _tools(body, upstream_model)

@@ -72,6 +72,8 @@ class ProxyContext:
     metrics: Metrics = field(default_factory=Metrics)
     # shared mode's health for /readyz and /metrics (shared/state.py); None: embedded
     shared_status: Callable[[], dict[str, Any] | None] = lambda: None
+    # plans remembered per pool state (proxy/resolve.py), by name and tried targets
+    plans: dict[tuple[str, frozenset[str]], Any] = field(default_factory=dict)
 
     def active_accounts(self) -> int:
         return self.pool.active_count()

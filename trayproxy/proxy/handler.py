@@ -53,8 +53,10 @@ def route(adapter: Adapter) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         ex = request[EXCHANGE]
         ctx = request.app[CONTEXT]
-        body = await read_json(request, ex)
-        return await serve(ctx, ex, adapter, body, request.match_info, HttpSink(request))
+        # The parsed body goes straight into serve(): a local here would keep it alive for as
+        # long as an answer streams (25 KB per open stream of an agent turn), after serve()
+        # and Job.release() have let go of it.
+        return await serve(ctx, ex, adapter, await read_json(request, ex), request.match_info, HttpSink(request))
 
     return handle
 
@@ -64,6 +66,8 @@ async def serve(ctx: ProxyContext, ex: Exchange, adapter: Adapter, body: JSON, r
     """Steps 2-7 for one parsed body (the WebSocket calls this for each message)."""
     call = adapter.parse(ctx, ex, body, route)
     del body
+    if not ex.big:
+        call.raw = ex.raw
     ex.client_model = call.name
     if ex.client_key is not None and ex.client_key.models:  # a client key limited to some models
         check_model(ex.client_key, call.name, lambda: plan(ctx, call.name).target)

@@ -60,6 +60,8 @@ class Call:
     # the stream's frames by `Adapter.whole_frames`)
     state: Any = None  # the adapter's own (Responses history, Gemini stream mode, ...)
     search: Any = None  # a protocols.search.SearchAsk: the request is a web search (proxy/search.py)
+    raw: bytes | None = None  # the body as sent, when small enough to convert on the loop: the
+    # converters remember a conversation's beginning by its bytes (protocols/core/prefix_memo.py)
 
 
 @dataclass(slots=True, eq=False)
@@ -91,6 +93,7 @@ class Job:
         should not keep it (or the client's parsed body) alive."""
         self.request = {}
         self.call.body = {}
+        self.call.raw = None
 
 
 @dataclass

@@ -10,6 +10,11 @@ anything was sent, or the upstream says an id an account listed is unknown and i
 re-read, the generic handler plans again with the failed target in `tried` (proxy/retry.py).
 
 A name no account can place is a 404 in the client's protocol listing some served models.
+
+A plan is remembered per name and pool state: it is a function of the config, the accounts'
+records (flags, catalogs, tiers), the pool's cooldowns (`AccountPool.version`) and the clock only
+where a cooldown ends or a used-up quota resets (`AccountPool.next_change`). While none of these
+moved, the remembered plan is the one `plan` would make (it cost ~85k instructions a request).
 """
 
 from __future__ import annotations
@@ -85,13 +90,52 @@ def _choose(ctx: ProxyContext, res: dict[str, Resolution], skip: frozenset[str],
     return best[1] if best else None
 
 
+@dataclass(slots=True)
+class _Remembered:
+    state: tuple[object, ...]  # what the plan was made from (`_state`)
+    until: float  # when a cooldown ends or a quota resets: the clock then changes the plan
+    plan: Plan
+
+
+_PLANS = 256  # names (with tried targets) remembered per context
+
+
+def _state(ctx: ProxyContext, cfg: object, accounts: list[Account]) -> tuple[object, ...]:
+    """Everything `plan` reads besides the clock: the config (a new object at every change), the
+    z.ai client, the pool's cooldowns, and of each account what resolution and choice read
+    (a catalog is replaced whole when it is re-read, and `quota_updated` moves with it; the quota
+    windows are replaced whole too)."""
+    state: list[object] = [cfg, ctx.zai, ctx.pool.version]
+    for a in accounts:
+        state += (a, a.disabled, a.project, a.tier, a.models, len(a.models), a.quota_updated,
+                  a.deprecated_models, a.model_order, a.web_search_models, a.quota_windows)
+    return tuple(state)
+
+
 def plan(ctx: ProxyContext, name: str, tried: Set[str] = frozenset()) -> Plan:
     """The upstream id to build this request for and the accounts that may send it (see the
     module comment). `tried`: targets this request already tried, skipped now."""
+    skip = frozenset(tried)
+    cfg = ctx.config()
+    pool = ctx.pool
+    accounts = pool.accounts()
+    state = _state(ctx, cfg, accounts)
+    key = (name, skip)
+    hit = ctx.plans.get(key)
+    if hit is not None and hit.state == state and pool.clock() < hit.until:
+        return hit.plan
+    until = pool.next_change(accounts)  # before planning: a change while it plans is not missed
+    made = _plan(ctx, name, skip)
+    if len(ctx.plans) >= _PLANS:
+        ctx.plans.clear()
+    ctx.plans[key] = _Remembered(state, until, made)
+    return made
+
+
+def _plan(ctx: ProxyContext, name: str, skip: frozenset[str]) -> Plan:
     usable = ctx.pool.usable()
     mapping = ctx.config().model_mapping
     res = resolve_pool(usable, name, mapping, ctx.pool.resting)
-    skip = frozenset(tried)
     target = _choose(ctx, res, skip, usable)
     if target is None:
         if not usable or (res and skip):

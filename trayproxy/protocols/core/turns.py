@@ -20,6 +20,7 @@ __all__ = [
     "Turn",
     "merge",
     "pair_tool_turns",
+    "Pairing",
     "strip_thoughts",
     "loop_turn_starts_with_thought",
     "replayable",
@@ -67,24 +68,62 @@ def pair_tool_turns(turns: Iterable[Turn]) -> list[Turn]:
     Responses go first, in call order; a call with no response gets an error response; a response
     to no call of the previous turn becomes a text note. Media from tool results follows the
     responses. Calls and responses match by id (`legacy:<name>` for id-less legacy calls)."""
-    # merge(): empty turns dropped, consecutive turns of a role joined (a list is copied only
-    # when something is added to it, so the input turns are never changed)
-    runs: list[list[Any]] = []  # [role, parts, copied]
+    pairing = Pairing()
     for t in turns:
+        pairing.add(t)
+    return pairing.finish()
+
+
+class Pairing:
+    """`pair_tool_turns` a turn at a time: a conversation's turns are fed in order and `finish`
+    gives the paired turns. Between turns its state is a few numbers and lists that only grow,
+    so a conversation's known beginning need not be paired again
+    (core.prefix_memo: the length of `out`, the open run's role, its parts list and length).
+    The input turns and their parts lists are never changed."""
+
+    __slots__ = ("out", "role", "parts", "copied")
+
+    def __init__(self) -> None:
+        self.out: list[Turn] = []  # paired turns of the runs that are complete
+        # the open run (consecutive turns of one role, merged): its parts list is copied only
+        # when something is added to it, and then only grows
+        self.role: str | None = None
+        self.parts: list[JSON] = []
+        self.copied = False
+
+    def add(self, t: Turn) -> None:
         if not t.parts:
-            continue
-        if runs and runs[-1][0] == t.role:
-            run = runs[-1]
-            if not run[2]:
-                run[1], run[2] = list(run[1]), True
-            run[1].extend(t.parts)
-        else:
-            runs.append([t.role, t.parts, False])
-    out: list[Turn] = []
-    for role, parts, _copied in runs:
+            return
+        if t.role == self.role:
+            if not self.copied:
+                self.parts, self.copied = list(self.parts), True
+            self.parts.extend(t.parts)
+            return
+        if self.role is not None:
+            self._close()
+        self.role, self.parts, self.copied = t.role, t.parts, False
+
+    @classmethod
+    def resume(cls, out: list[Turn], n_out: int, role: str | None, parts: list[JSON]) -> Pairing:
+        """A pairing in a state seen before: `len(out)` was `n_out` (the list only grows), the
+        open run had `role` and `parts` (a copy, the pairing's own from now on)."""
+        p = cls()
+        p.out = out[:n_out]
+        p.role, p.parts, p.copied = role, parts, True
+        return p
+
+    def finish(self) -> list[Turn]:
+        """The paired turns (the open run closed)."""
+        if self.role is not None:
+            self._close()
+            self.role, self.parts, self.copied = None, [], False
+        return self.out
+
+    def _close(self) -> None:
+        role, parts, out = self.role, self.parts, self.out
         if role == "model":
-            out.append(Turn("model", parts if _copied else list(parts)))
-            continue
+            out.append(Turn("model", parts if self.copied else list(parts)))
+            return
         prev = out[-1] if out and out[-1].role == "model" else None
         calls = [p["functionCall"] for p in prev.parts if "functionCall" in p] if prev else []
         wanted = {_key(c) for c in calls}
@@ -125,7 +164,6 @@ def pair_tool_turns(turns: Iterable[Turn]) -> list[Turn]:
                     missing["id"] = c["id"]
                 responses.append({"functionResponse": missing})
         out.append(Turn("user", responses + media + others if media or others else responses))
-    return out
 
 
 def strip_thoughts(turns: list[Turn]) -> list[Turn]:

@@ -43,7 +43,8 @@ class Messages(Adapter):
         return search_answers.anthropic_frames(answer)
 
     def convert(self, call: Call, plan: Plan, signatures: Mapping[str, str]) -> JSON:
-        return anthropic.to_gemini(call.body, upstream_model=plan.target, signatures=signatures, cap=plan.cap)
+        return anthropic.to_gemini(call.body, upstream_model=plan.target, signatures=signatures, cap=plan.cap,
+                                   raw=call.raw)
 
     def machine(self, ctx: ProxyContext, call: Call, plan: Plan) -> Callable[[], StreamMachine]:
         mid, name, stream, target, new_id = ctx.new_id("msg_"), call.name, call.stream, plan.target, ctx.new_id

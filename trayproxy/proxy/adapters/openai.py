@@ -34,7 +34,8 @@ class Chat(Adapter):
         return Call(name, body, stream, session_key("openai", body, ex.headers), state=include_usage)
 
     def convert(self, call: Call, plan: Plan, signatures: Mapping[str, str]) -> JSON:
-        return openai_chat.to_gemini(call.body, upstream_model=plan.target, signatures=signatures, cap=plan.cap)
+        return openai_chat.to_gemini(call.body, upstream_model=plan.target, signatures=signatures, cap=plan.cap,
+                                     raw=call.raw)
 
     def machine(self, ctx: ProxyContext, call: Call, plan: Plan) -> Callable[[], StreamMachine]:
         cid, created, cls = ctx.new_id(self.id_prefix), int(ctx.clock()), self.stream_class
