@@ -14,6 +14,7 @@ loads the desktop UI.
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import signal
 import subprocess
@@ -83,8 +84,23 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> list[Edge]:
                 inner = node.name if where == "<module>" else f"{where}.{node.name}"
             walk(list(ast.iter_child_nodes(node)), inner)
 
-    walk(ast.parse(path.read_text("utf-8"), str(path)).body, "<module>")
+    walk(_parse(path.read_text("utf-8"), str(path)).body, "<module>")
     return edges
+
+
+def _parse(source: str, name: str) -> ast.Module:
+    """ast.parse with the garbage collector held. CPython 3.11's AST converter keeps one recursion
+    counter per interpreter: a collection inside it can run a finalizer's Python code (a leaked
+    task of an earlier test), which lets another thread in, and a traceback that thread formats
+    parses too (3.11's carets call ast.parse), unbalancing the counter: "SystemError: AST
+    constructor recursion depth mismatch", seen once in a full run."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(source, name)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def graph() -> dict[str, list[Edge]]:
