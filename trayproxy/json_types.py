@@ -3,15 +3,16 @@ one limit on how deep one may nest.
 
 A client's JSON is carried a few levels deeper than it arrived (the Cloud Code envelope wraps a
 tool call's arguments in `request.contents[].parts[].functionCall.args`), and orjson serialises
-at most 255 levels: a body nested 300 levels deep passed the door and failed on the way up, a
+at most about 255 levels (255 in orjson 3.8, 254 in 3.13): a body nested 300 levels deep passed the door and failed on the way up, a
 500 with a traceback. `MAX_DEPTH` is checked where client JSON is parsed (the request body, tool
 arguments sent as a JSON string), so what passes is always carried; no client sends more than a
 few dozen levels (JSON schemas in tool definitions are the deepest).
 
 The check runs for every request body, so orjson does the walking: the value is serialised inside
-`ORJSON_LEVELS - MAX_DEPTH` lists, which orjson refuses exactly when the value nests more than
+`levels - MAX_DEPTH` lists, which orjson refuses exactly when the value nests more than
 `MAX_DEPTH` levels (a Python walk of an agent turn cost twice the instructions). orjson's own
-limit is confirmed once; should it ever differ, and for other limits, the Python walk answers.
+limit (`levels`) is learned once, since it moves between releases; should orjson have none below
+4,096 levels, and for other limits, the Python walk answers.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def deeper_than(value: Any, limit: int = MAX_DEPTH) -> bool:
     t = type(value)
     if not (t is dict or t is list):
         return False
-    if limit == MAX_DEPTH and _orjson_levels() == ORJSON_LEVELS:
-        chain = _CHAINS.pop() if _CHAINS else _chain()
+    levels = _orjson_levels()
+    if limit == MAX_DEPTH and levels is not None:
+        chain = _CHAINS.pop() if _CHAINS else _chain(levels)
         inner, outer = chain
         inner[0] = value
         try:
@@ -62,10 +64,10 @@ def _deeper(v: Any, left: int) -> bool:
     return False
 
 
-ORJSON_LEVELS = 255  # the deepest nesting orjson.dumps writes (orjson 3.x)
-_levels: list[int | None] = []  # orjson's, once confirmed: ORJSON_LEVELS, or None when it differs
-# Chains of ORJSON_LEVELS - MAX_DEPTH lists, the innermost holding one slot: taken and put back
-# whole (a list's pop and append are atomic), so a worker thread's check never shares one.
+_SEARCH_TOP = 4096  # orjson writing this deep has no limit worth building on
+_levels: list[int | None] = []  # orjson's limit, once learned (None: none found, the walk answers)
+# Chains of `levels - MAX_DEPTH` lists, the innermost holding one slot: taken and put back whole
+# (a list's pop and append are atomic), so a worker thread's check never shares one.
 _CHAINS: list[tuple[list[Any], list[Any]]] = []
 
 
@@ -76,22 +78,34 @@ def _nested(n: int) -> list[Any]:
     return v
 
 
-def _orjson_levels() -> int | None:
-    if not _levels:
-        def writes(n: int) -> bool:
-            try:
-                orjson.dumps(_nested(n))
-            except orjson.JSONEncodeError:
-                return False
-            return True
+def _writes(n: int) -> bool:
+    try:
+        orjson.dumps(_nested(n))
+    except orjson.JSONEncodeError:
+        return False
+    return True
 
-        _levels.append(ORJSON_LEVELS if writes(ORJSON_LEVELS) and not writes(ORJSON_LEVELS + 1) else None)
+
+def _orjson_levels() -> int | None:
+    """The deepest nesting orjson.dumps writes, learned once (a dozen dumps of a few hundred levels)."""
+    if not _levels:
+        found: int | None = None
+        if _writes(MAX_DEPTH + 1) and not _writes(_SEARCH_TOP):
+            lo, hi = MAX_DEPTH + 1, _SEARCH_TOP - 1
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if _writes(mid):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            found = lo
+        _levels.append(found)
     return _levels[0]
 
 
-def _chain() -> tuple[list[Any], list[Any]]:
+def _chain(levels: int) -> tuple[list[Any], list[Any]]:
     inner: list[Any] = [None]
     outer = inner
-    for _ in range(ORJSON_LEVELS - MAX_DEPTH - 1):
+    for _ in range(levels - MAX_DEPTH - 1):
         outer = [outer]
     return inner, outer
