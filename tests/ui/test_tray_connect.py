@@ -34,6 +34,15 @@ def submenu(item: Any) -> dict[str, Any]:
             if str(i.text) and i.visible and i is not pystray.Menu.SEPARATOR and not str(i.text).startswith("- -")}
 
 
+def connect_menu(ctl: Any, notes: list[tuple[str, str]]) -> tuple[TrayApp, dict[str, Any]]:
+    """A tray on `ctl` whose notifications land in `notes`, and its Connect submenu by label."""
+    tray = TrayApp(ctl, open_settings=lambda: None, begin_login=lambda: None, copy=lambda t: True,
+                   notify=lambda t, m: notes.append((t, m)), spawn=lambda fn: fn(),
+                   icon_factory=make_fake_icon_class())
+    top = {str(i.text): i for i in tray.icon.menu.items if str(i.text)}
+    return tray, submenu(top["Connect"])
+
+
 def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None:  # noqa: F811
     import shutil
 
@@ -44,11 +53,7 @@ def test_tray_connect_menu_connects_checks_and_undoes(stack, home: Path) -> None
     # behind would make Undo available here
     shutil.rmtree(backup_root(ctl.paths.data_dir), ignore_errors=True)
     notes: list[tuple[str, str]] = []
-    tray = TrayApp(ctl, open_settings=lambda: None, begin_login=lambda: None, copy=lambda t: True,
-                   notify=lambda t, m: notes.append((t, m)), spawn=lambda fn: fn(),
-                   icon_factory=make_fake_icon_class())
-    top = {str(i.text): i for i in tray.icon.menu.items if str(i.text)}
-    clients = submenu(top["Connect"])
+    tray, clients = connect_menu(ctl, notes)
     assert list(clients) == ["Claude Code", "Codex", "Gemini CLI", "OpenCode", "Kilo Code"]
     assert list(submenu(clients["Gemini CLI"])) == ["Connect", "Connect and trust folders under home", "Check", "Undo"]
     claude = clients["Claude Code"]
@@ -82,14 +87,10 @@ def test_tray_names_a_client_on_an_old_port_and_updates_it(stack, home: Path) ->
     connect("claude-code", base_url=f"http://127.0.0.1:{free_port()}", api_key=ctl.api_key(),
             backup_root=backup_root(ctl.paths.data_dir), run_client=False)
     notes: list[tuple[str, str]] = []
-    tray = TrayApp(ctl, open_settings=lambda: None, begin_login=lambda: None, copy=lambda t: True,
-                   notify=lambda t, m: notes.append((t, m)), spawn=lambda fn: fn(),
-                   icon_factory=make_fake_icon_class())
-    top = {str(i.text): i for i in tray.icon.menu.items if str(i.text)}
-    clients = submenu(top["Connect"])
+    tray, clients = connect_menu(ctl, notes)
     assert "Claude Code  ⚠ old port" in clients and "Update 1 client to this proxy" in clients
     assert list(submenu(clients["Claude Code  ⚠ old port"]))[0] == "Fix: connect again"
     clients["Update 1 client to this proxy"](tray.icon)
     assert notes[-1][0].startswith("✓ Claude Code is connected"), notes
-    after = submenu(top["Connect"])
+    after = submenu({str(i.text): i for i in tray.icon.menu.items if str(i.text)}["Connect"])
     assert "Claude Code" in after and not any(k.startswith("Update") for k in after)
